@@ -1,0 +1,21 @@
+// claimgate: the binary only wires the parts together.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/saml_commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"claimgate: an identity-aware gateway for ML platforms (SAML 2.0 SSO, claims to roles, job tokens)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "claimgate 0.1.0");
+  int exit_code = 0;
+  cg::cli::add_saml_commands(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // usage errors exit 2, as documented
+  }
+  return exit_code;
+}

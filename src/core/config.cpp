@@ -1,0 +1,101 @@
+#include "core/config.h"
+
+#include "core/encoding.h"
+#include "core/time.h"
+
+namespace cg::core {
+
+std::string Problem::to_string() const {
+  std::string s = path + ": ";
+  s += found.empty() ? "missing" : "found '" + found + "'";
+  if (!allowed.empty()) s += "; " + allowed;
+  return s;
+}
+
+void Problems::add(std::string path, std::string found, std::string allowed) {
+  list_.push_back({std::move(path), std::move(found), std::move(allowed)});
+}
+
+std::string Problems::to_string() const {
+  std::string out;
+  for (const auto& p : list_) out += p.to_string() + "\n";
+  return out;
+}
+
+std::optional<YAML::Node> load_yaml(const std::string& path, Problems& problems) {
+  auto text = read_file(path, 4u << 20);
+  if (!text) {
+    problems.add("(file)", path, text.error().message);
+    return std::nullopt;
+  }
+  try {
+    YAML::Node n = YAML::Load(*text);
+    if (!n.IsMap()) {
+      problems.add("(file)", path, "the top level must be a mapping of settings");
+      return std::nullopt;
+    }
+    return n;
+  } catch (const YAML::Exception& e) {
+    problems.add("(file)", path, "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    return std::nullopt;
+  }
+}
+
+std::string get_string(const YAML::Node& map, const std::string& key, const std::string& path, Problems& p,
+                       bool required, const std::string& fallback) {
+  YAML::Node n = map[key];
+  std::string full = path.empty() ? key : path + "." + key;
+  if (!n || n.IsNull()) {
+    if (required) p.add(full, "", "required");
+    return fallback;
+  }
+  if (!n.IsScalar()) {
+    p.add(full, "a " + std::string(n.IsMap() ? "mapping" : "list"), "a string is expected");
+    return fallback;
+  }
+  return n.as<std::string>();
+}
+
+bool get_bool(const YAML::Node& map, const std::string& key, const std::string& path, Problems& p, bool fallback) {
+  YAML::Node n = map[key];
+  if (!n || n.IsNull()) return fallback;
+  std::string v = n.IsScalar() ? n.as<std::string>() : "(not a scalar)";
+  if (v == "true" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "no" || v == "off") return false;
+  p.add(path.empty() ? key : path + "." + key, v, "true or false");
+  return fallback;
+}
+
+std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key, const std::string& path,
+                                  Problems& p, std::chrono::seconds fallback) {
+  std::string v = get_string(map, key, path, p, false);
+  if (v.empty()) return fallback;
+  auto d = parse_duration(v);
+  if (!d) {
+    p.add(path.empty() ? key : path + "." + key, v, "a duration such as 180s, 5m, 8h or 30d");
+    return fallback;
+  }
+  return *d;
+}
+
+void reject_unknown_keys(const YAML::Node& map, const std::string& path, std::initializer_list<const char*> known,
+                         Problems& p) {
+  if (!map.IsMap()) return;
+  for (const auto& kv : map) {
+    std::string k = kv.first.as<std::string>();
+    bool ok = false;
+    for (const char* x : known) ok = ok || k == x;
+    if (!ok) {
+      std::string allowed = "unknown key; allowed here:";
+      for (const char* x : known) allowed += std::string(" ") + x;
+      p.add(path.empty() ? k : path + "." + k, k, allowed);
+    }
+  }
+}
+
+std::string resolve_path(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
+  return base_dir + "/" + path;
+}
+
+}  // namespace cg::core

@@ -1,0 +1,254 @@
+#include "core/encoding.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "core/errors.h"
+
+namespace cg::core {
+namespace {
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+constexpr std::array<int8_t, 256> make_b64_table() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(kB64[i])] = static_cast<int8_t>(i);
+  return t;
+}
+constexpr auto kB64Table = make_b64_table();
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string base64_encode(std::span<const uint8_t> d) {
+  std::string out;
+  out.reserve((d.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < d.size(); i += 3) {
+    uint32_t v = (uint32_t{d[i]} << 16) | (uint32_t{d[i + 1]} << 8) | d[i + 2];
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += kB64[(v >> 6) & 63];
+    out += kB64[v & 63];
+  }
+  if (i + 1 == d.size()) {
+    uint32_t v = uint32_t{d[i]} << 16;
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == d.size()) {
+    uint32_t v = (uint32_t{d[i]} << 16) | (uint32_t{d[i + 1]} << 8);
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += kB64[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::string base64_encode(std::string_view d) {
+  return base64_encode(std::span(reinterpret_cast<const uint8_t*>(d.data()), d.size()));
+}
+
+Result<std::string> base64_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t pad = 0, chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (is_space(c)) continue;
+    if (c == '=') {
+      ++pad;
+      ++chars;
+      continue;
+    }
+    if (pad > 0) return fail(Code::kBase64, "base64 data continues after '=' padding");
+    int v = kB64Table[static_cast<uint8_t>(c)];
+    if (v < 0) {
+      return fail(Code::kBase64, "character " + std::to_string(static_cast<int>(static_cast<uint8_t>(c))) +
+                                     " at offset " + std::to_string(i) + " is not base64");
+    }
+    ++chars;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  if (pad > 2 || (chars % 4 != 0 && pad > 0) || chars % 4 == 1) {
+    return fail(Code::kBase64, "base64 data has a wrong length or padding");
+  }
+  return out;
+}
+
+std::string hex_encode(std::span<const uint8_t> d) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(d.size() * 2);
+  for (uint8_t b : d) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() * 3 / 2);
+  for (unsigned char c : s) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+Result<std::string> url_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return fail(Code::kUrlEncoding, "truncated %-escape at offset " + std::to_string(i));
+      int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return fail(Code::kUrlEncoding, "malformed %-escape at offset " + std::to_string(i));
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Result<std::vector<QueryParam>> parse_query(std::string_view q) {
+  std::vector<QueryParam> out;
+  if (!q.empty() && q.front() == '?') q.remove_prefix(1);
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string_view raw_name = pair.substr(0, eq);
+    std::string_view raw_value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    CG_TRY(std::string name, url_decode(raw_name));
+    CG_TRY(std::string value, url_decode(raw_value));
+    out.push_back({std::move(name), std::move(value), std::string(raw_value)});
+  }
+  return out;
+}
+
+const QueryParam* find_param(const std::vector<QueryParam>& params, std::string_view name) {
+  for (const auto& p : params)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::string deflate_raw(std::string_view data) {
+  z_stream zs{};
+  deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, data.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+Result<std::string> inflate_raw(std::string_view data, size_t max_output) {
+  z_stream zs{};
+  if (inflateInit2(&zs, -15) != Z_OK) return fail(Code::kInflate, "zlib could not start");
+  std::string out;
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  char buf[16384];
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      std::string msg = zs.msg ? zs.msg : "corrupt data";
+      inflateEnd(&zs);
+      return fail(Code::kInflate, "DEFLATE data is invalid: " + msg);
+    }
+    out.append(buf, sizeof buf - zs.avail_out);
+    if (out.size() > max_output) {
+      inflateEnd(&zs);
+      return fail(Code::kTooLarge, "inflated message exceeds " + std::to_string(max_output) + " bytes");
+    }
+    if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
+      inflateEnd(&zs);
+      return fail(Code::kInflate, "DEFLATE data is truncated");
+    }
+  }
+  inflateEnd(&zs);
+  return out;
+}
+
+Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(Code::kIo, "cannot open '" + path + "': " + std::strerror(errno));
+  std::string out;
+  char buf[65536];
+  while (in) {
+    in.read(buf, sizeof buf);
+    out.append(buf, static_cast<size_t>(in.gcount()));
+    if (out.size() > max_bytes)
+      return fail(Code::kTooLarge, "'" + path + "' is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  if (in.bad()) return fail(Code::kIo, "error reading '" + path + "'");
+  return out;
+}
+
+Status write_file(const std::string& path, std::string_view data, unsigned mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return fail(Code::kIo, "cannot create '" + path + "': " + std::strerror(errno));
+  ::fchmod(fd, mode);
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w = ::write(fd, data.data() + done, data.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return fail(Code::kIo, "cannot write '" + path + "': " + std::strerror(e));
+    }
+    done += static_cast<size_t>(w);
+  }
+  if (::close(fd) != 0) return fail(Code::kIo, "cannot write '" + path + "': " + std::strerror(errno));
+  return {};
+}
+
+}  // namespace cg::core

@@ -1,0 +1,45 @@
+// Byte encodings used by the SAML bindings: base64, hex, URL encoding, raw DEFLATE.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+
+namespace cg::core {
+
+std::string base64_encode(std::span<const uint8_t> data);
+std::string base64_encode(std::string_view data);
+// Decodes standard base64; ASCII whitespace anywhere is ignored (IdPs wrap lines).
+Result<std::string> base64_decode(std::string_view text);
+
+std::string hex_encode(std::span<const uint8_t> data);
+
+// Percent-encoding for query strings (RFC 3986 unreserved characters stay as they are).
+std::string url_encode(std::string_view s);
+// Decodes %XX and, when `plus_is_space`, '+' (application/x-www-form-urlencoded).
+Result<std::string> url_decode(std::string_view s, bool plus_is_space = true);
+
+// Splits "a=1&b=2" into decoded pairs, in order. Raw (undecoded) values are kept too,
+// because the Redirect binding signs the query string as it was sent.
+struct QueryParam {
+  std::string name;
+  std::string value;
+  std::string raw_value;
+};
+Result<std::vector<QueryParam>> parse_query(std::string_view query);
+const QueryParam* find_param(const std::vector<QueryParam>& params, std::string_view name);
+
+// Raw DEFLATE (RFC 1951, no zlib header), as the HTTP-Redirect binding uses.
+std::string deflate_raw(std::string_view data);
+// Inflates at most `max_output` bytes; more is an error (a deflate bomb).
+Result<std::string> inflate_raw(std::string_view data, size_t max_output);
+
+Result<std::string> read_file(const std::string& path, size_t max_bytes = 64u << 20);
+Status write_file(const std::string& path, std::string_view data, unsigned mode = 0644);
+
+}  // namespace cg::core

@@ -1,0 +1,24 @@
+// Error codes of src/core: input decoding and config problems (1000-1999).
+#pragma once
+
+#include "core/result.h"
+
+namespace cg::core {
+
+enum class Code : int {
+  kBase64 = 1001,       // text is not valid base64
+  kInflate = 1002,      // DEFLATE data is corrupt or too large once inflated
+  kUrlEncoding = 1003,  // a %-escape is malformed
+  kTime = 1004,         // a timestamp is not xs:dateTime / RFC 3339
+  kIo = 1005,           // a file could not be read or written
+  kConfig = 1006,       // the configuration has problems (each listed)
+  kTooLarge = 1007,     // input exceeds a size limit
+};
+
+const char* code_name(Code c);
+Error make_error(Code c, std::string message);
+inline Unexpected<Error> fail(Code c, std::string message) {
+  return ::cg::fail(make_error(c, std::move(message)));
+}
+
+}  // namespace cg::core

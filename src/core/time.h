@@ -1,0 +1,22 @@
+// Timestamps as SAML writes them (xs:dateTime, RFC 3339) and durations as configs write them.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/result.h"
+
+namespace cg::core {
+
+// Parses "2026-11-22T23:04:06Z", "2026-11-22T23:04:06.123456Z", "...+02:00".
+// A missing zone is taken as UTC (SAML requires UTC; several IdPs omit the 'Z').
+Result<WallTime> parse_datetime(std::string_view text);
+// Formats as "YYYY-MM-DDTHH:MM:SSZ" (or with `.ffffff` when `micros`).
+std::string format_datetime(WallTime t, bool micros = false);
+
+// Parses "180s", "5m", "8h", "30d", "250ms" or a bare number of seconds.
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+
+}  // namespace cg::core

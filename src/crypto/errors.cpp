@@ -1,0 +1,35 @@
+#include "crypto/errors.h"
+
+#include <openssl/err.h>
+
+namespace cg::crypto {
+
+const char* code_name(Code c) {
+  switch (c) {
+    case Code::kBadKey: return "crypto.bad_key";
+    case Code::kBadCertificate: return "crypto.bad_certificate";
+    case Code::kSignFailed: return "crypto.sign_failed";
+    case Code::kVerifyError: return "crypto.verify_error";
+    case Code::kUnsupported: return "crypto.unsupported";
+    case Code::kKeyMismatch: return "crypto.key_mismatch";
+  }
+  return "crypto.unknown";
+}
+
+Unexpected<Error> fail(Code c, std::string message) {
+  return ::cg::fail(static_cast<int>(c), code_name(c), std::move(message));
+}
+
+std::string openssl_error() {
+  unsigned long e = ERR_get_error();
+  std::string out;
+  if (e != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    out = buf;
+  }
+  ERR_clear_error();
+  return out.empty() ? "no detail from OpenSSL" : out;
+}
+
+}  // namespace cg::crypto

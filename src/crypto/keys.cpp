@@ -1,0 +1,361 @@
+#include "crypto/keys.h"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include <cstring>
+
+#include "core/encoding.h"
+#include "crypto/errors.h"
+
+namespace cg::crypto {
+namespace {
+
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+
+std::shared_ptr<EVP_PKEY> own(EVP_PKEY* k) { return std::shared_ptr<EVP_PKEY>(k, EVP_PKEY_free); }
+
+const EVP_MD* md_of(HashAlg h) {
+  switch (h) {
+    case HashAlg::kSha1: return EVP_sha1();
+    case HashAlg::kSha256: return EVP_sha256();
+    case HashAlg::kSha384: return EVP_sha384();
+    case HashAlg::kSha512: return EVP_sha512();
+  }
+  return EVP_sha256();
+}
+
+KeyType type_of(EVP_PKEY* k) {
+  if (!k) return KeyType::kOther;
+  switch (EVP_PKEY_get_base_id(k)) {
+    case EVP_PKEY_RSA: return KeyType::kRsa;
+    case EVP_PKEY_EC: return KeyType::kEc;
+    default: return KeyType::kOther;
+  }
+}
+
+// XML DSig carries ECDSA signatures as r||s of equal halves; OpenSSL wants DER.
+std::vector<uint8_t> ecdsa_raw_to_der(std::span<const uint8_t> raw) {
+  if (raw.empty() || raw.size() % 2 != 0) return {};
+  size_t half = raw.size() / 2;
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  BIGNUM* r = BN_bin2bn(raw.data(), static_cast<int>(half), nullptr);
+  BIGNUM* s = BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr);
+  ECDSA_SIG_set0(sig, r, s);
+  unsigned char* der = nullptr;
+  int len = i2d_ECDSA_SIG(sig, &der);
+  std::vector<uint8_t> out;
+  if (len > 0) out.assign(der, der + len);
+  OPENSSL_free(der);
+  ECDSA_SIG_free(sig);
+  return out;
+}
+
+std::vector<uint8_t> ecdsa_der_to_raw(std::span<const uint8_t> der, int field_bytes) {
+  const unsigned char* p = der.data();
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+  if (!sig) return {};
+  std::vector<uint8_t> out(static_cast<size_t>(field_bytes) * 2);
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), out.data(), field_bytes);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), out.data() + field_bytes, field_bytes);
+  ECDSA_SIG_free(sig);
+  return out;
+}
+
+core::WallTime asn1_to_time(const ASN1_TIME* t) {
+  struct tm tm {};
+  ASN1_TIME_to_tm(t, &tm);
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+}  // namespace
+
+const char* hash_name(HashAlg h) {
+  switch (h) {
+    case HashAlg::kSha1: return "SHA-1";
+    case HashAlg::kSha256: return "SHA-256";
+    case HashAlg::kSha384: return "SHA-384";
+    case HashAlg::kSha512: return "SHA-512";
+  }
+  return "?";
+}
+
+std::vector<uint8_t> digest(HashAlg h, std::span<const uint8_t> data) {
+  std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, md_of(h), nullptr);
+  out.resize(len);
+  return out;
+}
+
+std::vector<uint8_t> digest(HashAlg h, std::string_view data) {
+  return digest(h, std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+}
+
+// ---- PublicKey ----
+
+KeyType PublicKey::type() const { return type_of(key_.get()); }
+int PublicKey::bits() const { return key_ ? EVP_PKEY_get_bits(key_.get()) : 0; }
+
+bool PublicKey::verify(HashAlg h, std::span<const uint8_t> data, std::span<const uint8_t> sig,
+                       bool raw_ecdsa) const {
+  if (!key_) return false;
+  std::vector<uint8_t> der;
+  if (type() == KeyType::kEc && raw_ecdsa) {
+    der = ecdsa_raw_to_der(sig);
+    if (der.empty()) return false;
+    sig = der;
+  }
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  bool ok = EVP_DigestVerifyInit(ctx.get(), nullptr, md_of(h), nullptr, key_.get()) == 1 &&
+            EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), data.data(), data.size()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+bool PublicKey::equals(const PublicKey& other) const {
+  if (!key_ || !other.key_) return false;
+  return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1;
+}
+
+// ---- PrivateKey ----
+
+Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  EVP_PKEY* k = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  if (!k) return fail(Code::kBadKey, "not a PEM private key (" + openssl_error() + ")");
+  return PrivateKey(own(k));
+}
+
+Result<PrivateKey> PrivateKey::load(const std::string& path) {
+  CG_TRY(std::string pem, core::read_file(path, 1 << 20));
+  auto k = from_pem(pem);
+  if (!k) return fail(Code::kBadKey, "'" + path + "': " + k.error().message);
+  return k;
+}
+
+Result<PrivateKey> PrivateKey::generate_rsa(int bits) {
+  EVP_PKEY* k = EVP_RSA_gen(static_cast<unsigned>(bits));
+  if (!k) return fail(Code::kBadKey, "RSA key generation failed: " + openssl_error());
+  return PrivateKey(own(k));
+}
+
+Result<PrivateKey> PrivateKey::generate_ec_p256() {
+  EVP_PKEY* k = EVP_EC_gen("P-256");
+  if (!k) return fail(Code::kBadKey, "EC key generation failed: " + openssl_error());
+  return PrivateKey(own(k));
+}
+
+KeyType PrivateKey::type() const { return type_of(key_.get()); }
+
+PublicKey PrivateKey::public_key() const {
+  if (!key_) return {};
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(key_.get(), &der);
+  const unsigned char* p = der;
+  EVP_PKEY* pub = len > 0 ? d2i_PUBKEY(nullptr, &p, len) : nullptr;
+  OPENSSL_free(der);
+  return pub ? PublicKey(own(pub)) : PublicKey();
+}
+
+std::string PrivateKey::to_pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+Result<std::vector<uint8_t>> PrivateKey::sign(HashAlg h, std::span<const uint8_t> data, bool raw_ecdsa) const {
+  if (!key_) return fail(Code::kSignFailed, "no private key");
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  size_t len = 0;
+  if (EVP_DigestSignInit(ctx.get(), nullptr, md_of(h), nullptr, key_.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &len, data.data(), data.size()) != 1) {
+    return fail(Code::kSignFailed, "signing failed: " + openssl_error());
+  }
+  std::vector<uint8_t> sig(len);
+  if (EVP_DigestSign(ctx.get(), sig.data(), &len, data.data(), data.size()) != 1) {
+    return fail(Code::kSignFailed, "signing failed: " + openssl_error());
+  }
+  sig.resize(len);
+  if (type() == KeyType::kEc && raw_ecdsa) {
+    int field = (EVP_PKEY_get_bits(key_.get()) + 7) / 8;
+    sig = ecdsa_der_to_raw(sig, field);
+  }
+  return sig;
+}
+
+namespace {
+struct PkeyCtxFree {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+}  // namespace
+
+static Result<std::vector<uint8_t>> rsa_decrypt(EVP_PKEY* key, std::span<const uint8_t> ct, int padding,
+                                                const EVP_MD* md, const EVP_MD* mgf1, std::span<const uint8_t> label) {
+  if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) return fail(Code::kUnsupported, "key transport needs an RSA key");
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new(key, nullptr));
+  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), padding) != 1)
+    return fail(Code::kVerifyError, "RSA decryption could not start: " + openssl_error());
+  if (padding == RSA_PKCS1_OAEP_PADDING) {
+    EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), md);
+    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), mgf1);
+    if (!label.empty()) {
+      auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(label.data(), label.size()));
+      EVP_PKEY_CTX_set0_rsa_oaep_label(ctx.get(), copy, static_cast<int>(label.size()));
+    }
+  }
+  size_t len = 0;
+  if (EVP_PKEY_decrypt(ctx.get(), nullptr, &len, ct.data(), ct.size()) != 1)
+    return fail(Code::kVerifyError, "RSA decryption failed: " + openssl_error());
+  std::vector<uint8_t> out(len);
+  if (EVP_PKEY_decrypt(ctx.get(), out.data(), &len, ct.data(), ct.size()) != 1)
+    return fail(Code::kVerifyError, "RSA decryption failed: " + openssl_error());
+  out.resize(len);
+  return out;
+}
+
+Result<std::vector<uint8_t>> PrivateKey::rsa_decrypt_oaep(std::span<const uint8_t> ct, HashAlg md, HashAlg mgf1,
+                                                          std::span<const uint8_t> label) const {
+  return rsa_decrypt(key_.get(), ct, RSA_PKCS1_OAEP_PADDING, md_of(md), md_of(mgf1), label);
+}
+
+Result<std::vector<uint8_t>> PrivateKey::rsa_decrypt_pkcs1(std::span<const uint8_t> ct) const {
+  return rsa_decrypt(key_.get(), ct, RSA_PKCS1_PADDING, nullptr, nullptr, {});
+}
+
+// ---- Certificate ----
+
+Result<Certificate> Certificate::from_der(std::span<const uint8_t> der) {
+  const unsigned char* p = der.data();
+  X509* x = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+  if (!x) return fail(Code::kBadCertificate, "not a DER X.509 certificate (" + openssl_error() + ")");
+  Certificate c;
+  c.cert_ = std::shared_ptr<X509>(x, X509_free);
+  c.der_.assign(der.begin(), der.end());
+  EVP_PKEY* pk = X509_get_pubkey(x);
+  if (!pk) return fail(Code::kBadCertificate, "certificate has no usable public key");
+  c.pub_ = PublicKey(own(pk));
+  c.not_before_ = asn1_to_time(X509_get0_notBefore(x));
+  c.not_after_ = asn1_to_time(X509_get0_notAfter(x));
+  return c;
+}
+
+Result<Certificate> Certificate::from_base64(std::string_view b64) {
+  CG_TRY(std::string der, core::base64_decode(b64));
+  return from_der(std::span(reinterpret_cast<const uint8_t*>(der.data()), der.size()));
+}
+
+Result<Certificate> Certificate::from_pem(std::string_view pem) {
+  CG_TRY(auto all, certificates_from_pem(pem));
+  return all.front();
+}
+
+Result<Certificate> Certificate::load(const std::string& path) {
+  CG_TRY(std::string pem, core::read_file(path, 1 << 20));
+  auto c = from_pem(pem);
+  if (!c) return fail(Code::kBadCertificate, "'" + path + "': " + c.error().message);
+  return c;
+}
+
+Result<std::vector<Certificate>> certificates_from_pem(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::vector<Certificate> out;
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    unsigned char* der = nullptr;
+    int len = i2d_X509(x, &der);
+    X509_free(x);
+    if (len <= 0) break;
+    auto c = Certificate::from_der(std::span(der, static_cast<size_t>(len)));
+    OPENSSL_free(der);
+    if (!c) return fail(c.take_error());
+    out.push_back(std::move(*c));
+  }
+  ERR_clear_error();
+  if (out.empty()) return fail(Code::kBadCertificate, "no PEM certificate found");
+  return out;
+}
+
+Result<Certificate> Certificate::self_signed(const PrivateKey& key, const std::string& cn,
+                                             core::WallTime not_before, int days) {
+  std::unique_ptr<X509, decltype(&X509_free)> x(X509_new(), X509_free);
+  X509_set_version(x.get(), 2);
+  uint8_t serial[16];
+  // The serial only needs to be unique per issuer; derive it from the key and time.
+  auto seed = digest(HashAlg::kSha256, key.to_pem() + std::to_string(not_before.time_since_epoch().count()));
+  std::memcpy(serial, seed.data(), sizeof serial);
+  serial[0] &= 0x7F;
+  BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
+  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x.get()));
+  BN_free(bn);
+  time_t nb = std::chrono::system_clock::to_time_t(not_before);
+  ASN1_TIME_set(X509_getm_notBefore(x.get()), nb);
+  ASN1_TIME_set(X509_getm_notAfter(x.get()), nb + static_cast<time_t>(days) * 86400);
+  X509_set_pubkey(x.get(), key.get());
+  X509_NAME* name = X509_get_subject_name(x.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
+                             -1, 0);
+  X509_set_issuer_name(x.get(), name);
+  if (X509_sign(x.get(), key.get(), EVP_sha256()) <= 0) {
+    return fail(Code::kSignFailed, "certificate signing failed: " + openssl_error());
+  }
+  unsigned char* der = nullptr;
+  int len = i2d_X509(x.get(), &der);
+  auto c = from_der(std::span(der, static_cast<size_t>(len)));
+  OPENSSL_free(der);
+  return c;
+}
+
+std::string Certificate::base64_der() const { return core::base64_encode(der_); }
+
+std::string Certificate::to_pem() const {
+  std::string b64 = base64_der();
+  std::string out = "-----BEGIN CERTIFICATE-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
+  out += "-----END CERTIFICATE-----\n";
+  return out;
+}
+
+std::string Certificate::subject() const {
+  if (!cert_) return "";
+  char* s = X509_NAME_oneline(X509_get_subject_name(cert_.get()), nullptr, 0);
+  std::string out = s ? s : "";
+  OPENSSL_free(s);
+  return out;
+}
+
+std::string Certificate::sha256_fingerprint() const {
+  auto d = digest(HashAlg::kSha256, der_);
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i) out += ':';
+    out += kHex[d[i] >> 4];
+    out += kHex[d[i] & 15];
+  }
+  return out;
+}
+
+bool Certificate::matches(const PrivateKey& key) const {
+  if (!cert_ || !key) return false;
+  bool ok = X509_check_private_key(cert_.get(), key.get()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+}  // namespace cg::crypto

@@ -1,0 +1,105 @@
+// Keys and X.509 certificates (OpenSSL), reference-counted and immutable once loaded.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+
+typedef struct evp_pkey_st EVP_PKEY;
+typedef struct x509_st X509;
+
+namespace cg::crypto {
+
+enum class HashAlg { kSha1, kSha256, kSha384, kSha512 };
+enum class KeyType { kRsa, kEc, kOther };
+
+const char* hash_name(HashAlg h);
+std::vector<uint8_t> digest(HashAlg h, std::span<const uint8_t> data);
+std::vector<uint8_t> digest(HashAlg h, std::string_view data);
+
+class PublicKey {
+ public:
+  PublicKey() = default;
+  explicit PublicKey(std::shared_ptr<EVP_PKEY> k) : key_(std::move(k)) {}
+  EVP_PKEY* get() const { return key_.get(); }
+  explicit operator bool() const { return key_ != nullptr; }
+  KeyType type() const;
+  int bits() const;
+  // Verifies a PKCS#1 v1.5 (RSA) or ECDSA signature. For ECDSA, `raw_ecdsa` says the
+  // signature is r||s (XML DSig) rather than DER. false means "does not verify".
+  bool verify(HashAlg h, std::span<const uint8_t> data, std::span<const uint8_t> sig,
+              bool raw_ecdsa = false) const;
+  bool equals(const PublicKey& other) const;
+
+ private:
+  std::shared_ptr<EVP_PKEY> key_;
+};
+
+class PrivateKey {
+ public:
+  PrivateKey() = default;
+  explicit PrivateKey(std::shared_ptr<EVP_PKEY> k) : key_(std::move(k)) {}
+  static Result<PrivateKey> from_pem(std::string_view pem);
+  static Result<PrivateKey> load(const std::string& path);
+  static Result<PrivateKey> generate_rsa(int bits = 2048);
+  static Result<PrivateKey> generate_ec_p256();
+
+  EVP_PKEY* get() const { return key_.get(); }
+  explicit operator bool() const { return key_ != nullptr; }
+  KeyType type() const;
+  PublicKey public_key() const;
+  std::string to_pem() const;
+  // PKCS#1 v1.5 (RSA) or ECDSA (DER, or r||s when `raw_ecdsa`).
+  Result<std::vector<uint8_t>> sign(HashAlg h, std::span<const uint8_t> data, bool raw_ecdsa = false) const;
+  // RSA key transport (XML Encryption): OAEP with the given digest and MGF1 digest, or
+  // PKCS#1 v1.5 (only where a deployment explicitly allows it).
+  Result<std::vector<uint8_t>> rsa_decrypt_oaep(std::span<const uint8_t> ciphertext, HashAlg md, HashAlg mgf1,
+                                                std::span<const uint8_t> label) const;
+  Result<std::vector<uint8_t>> rsa_decrypt_pkcs1(std::span<const uint8_t> ciphertext) const;
+
+ private:
+  std::shared_ptr<EVP_PKEY> key_;
+};
+
+class Certificate {
+ public:
+  Certificate() = default;
+  static Result<Certificate> from_pem(std::string_view pem);
+  static Result<Certificate> from_der(std::span<const uint8_t> der);
+  // Base64 DER as it appears in ds:X509Certificate (whitespace ignored).
+  static Result<Certificate> from_base64(std::string_view b64);
+  static Result<Certificate> load(const std::string& path);
+  // A self-signed certificate for `key`, valid from `not_before` for `days`.
+  static Result<Certificate> self_signed(const PrivateKey& key, const std::string& common_name,
+                                         core::WallTime not_before, int days);
+
+  X509* get() const { return cert_.get(); }
+  explicit operator bool() const { return cert_ != nullptr; }
+  const std::vector<uint8_t>& der() const { return der_; }
+  std::string base64_der() const;
+  std::string to_pem() const;
+  PublicKey public_key() const { return pub_; }
+  std::string subject() const;
+  std::string sha256_fingerprint() const;  // "AB:CD:..." as openssl x509 -fingerprint prints
+  core::WallTime not_before() const { return not_before_; }
+  core::WallTime not_after() const { return not_after_; }
+  bool matches(const PrivateKey& key) const;
+
+ private:
+  std::shared_ptr<X509> cert_;
+  std::vector<uint8_t> der_;
+  PublicKey pub_;
+  core::WallTime not_before_{}, not_after_{};
+};
+
+// Every PEM certificate in a file or string (a chain, or a current + next pair).
+Result<std::vector<Certificate>> certificates_from_pem(std::string_view pem);
+
+}  // namespace cg::crypto

@@ -1,0 +1,52 @@
+// What a validated assertion says about the user: read only from the verified element.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+
+namespace cg::saml {
+
+struct Attribute {
+  std::string name;           // Name as sent (a URI for Entra ID / ADFS, urn:oid:... for others)
+  std::string friendly_name;  // FriendlyName, when sent
+  std::string alias;          // the well-known short name claimgate recognises ("groups", "email"), or ""
+  std::vector<std::string> values;
+};
+
+struct Identity {
+  std::string idp_entity_id;
+  std::string name_id;
+  std::string name_id_format;
+  std::string session_index;
+  std::string response_id;
+  std::string assertion_id;
+  std::string in_response_to;
+  std::string authn_context_class;
+  core::WallTime issue_instant{};
+  core::WallTime authn_instant{};
+  core::WallTime not_on_or_after{};  // the earliest of the assertion's own limits
+  std::optional<core::WallTime> session_not_on_or_after;
+  std::vector<Attribute> attributes;  // duplicates merged by Name, values in order received
+  bool response_signed = false;
+  bool assertion_signed = false;
+  bool encrypted = false;
+  // Entra ID sends a link instead of the groups when a user has too many (the "overage" claim).
+  std::optional<std::string> groups_overage_link;
+
+  // Values of the attribute with this Name, FriendlyName or alias; empty when absent.
+  std::vector<std::string> values(std::string_view name) const;
+  const Attribute* find(std::string_view name) const;
+};
+
+// The short name claimgate uses for well-known claim names (Entra ID / ADFS claim URIs, eduPerson
+// OIDs), or "" when there is none: "groups", "roles", "email", "name", "given_name",
+// "family_name", "upn", "object_id", "tenant_id", "display_name".
+std::string_view claim_alias(std::string_view name);
+
+inline constexpr const char* kEntraGroupsLink = "http://schemas.microsoft.com/claims/groups.link";
+
+}  // namespace cg::saml
