@@ -62,8 +62,9 @@ Status walk(xmlNode* n, int depth, Walk& w) {
       return fail(Code::kTooDeep, "elements are nested deeper than " + std::to_string(w.limits.max_depth) + " levels");
     for (xmlAttr* a = n->properties; a; a = a->next) {
       ++w.nodes;
-      if (a->ns == nullptr && a->name && (std::strcmp(reinterpret_cast<const char*>(a->name), "ID") == 0 ||
-                                          std::strcmp(reinterpret_cast<const char*>(a->name), "Id") == 0)) {
+      // SAML elements carry "ID"; the "Id" of ds:Signature / xenc:EncryptedData is never resolved
+      // (pysaml2, for one, gives every signature Id="Signature1").
+      if (a->ns == nullptr && a->name && std::strcmp(reinterpret_cast<const char*>(a->name), "ID") == 0) {
         std::string v;
         for (xmlNode* t = a->children; t; t = t->next)
           if (t->content) v += reinterpret_cast<const char*>(t->content);

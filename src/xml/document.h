@@ -36,7 +36,7 @@ class Document {
   xmlDoc* get() const { return doc_.get(); }
   xmlNode* root() const;
 
-  // The element whose ID (attribute "ID" or "Id") equals `id`, or null.
+  // The element whose ID attribute (SAML's "ID") equals `id`, or null.
   xmlNode* find_id(std::string_view id) const;
   // Adds the IDs under `subtree` (e.g. a decrypted assertion) to the index.
   Status index_ids(xmlNode* subtree);

@@ -155,7 +155,6 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
   // The one Reference must point at `element` by its ID.
   std::string uri = attr(reference, "URI");
   std::string id = attr(element, "ID");
-  if (id.empty()) id = attr(element, "Id");
   if (id.empty())
     return fail(Code::kSignatureReference, "the signed element <" + std::string(local_name(element)) + "> has no ID");
   if (uri != "#" + id) {

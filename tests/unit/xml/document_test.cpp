@@ -56,7 +56,9 @@ TEST(DocumentTest, EnforcesLimits) {
 // Two elements with one ID: fatal, whatever else the document says.
 TEST(DocumentTest, RefusesDuplicateIds) {
   EXPECT_EQ(code_of("<a ID='_1'><b ID='_1'/></a>"), "xml.duplicate_id");
-  EXPECT_EQ(code_of("<a Id='_1'><b ID='_1'/></a>"), "xml.duplicate_id");
+  EXPECT_EQ(code_of("<a><b ID='_1'/><c><d ID='_1'/></c></a>"), "xml.duplicate_id");
+  // "Id" on ds:Signature is not a SAML ID: two signatures with Id="Signature1" (pysaml2) are fine.
+  EXPECT_EQ(code_of("<a Id='Signature1'><b Id='Signature1' ID='_1'/></a>"), "ok");
 }
 
 // Broken XML is an error naming the line.
