@@ -16,7 +16,7 @@ class Clock {
   virtual MonoTime monotonic() const = 0;   // for durations and deadlines
 };
 
-// The real clock. The only place in the project that reads system_clock::now.
+// The real clock: the only place in the project that reads the system time.
 class SystemClock final : public Clock {
  public:
   WallTime now() const override;

@@ -17,7 +17,9 @@ std::vector<uint8_t> Random::bytes(size_t n) {
 
 std::string Random::xml_id(size_t bits) {
   auto b = bytes((bits + 7) / 8);
-  return "_" + hex_encode(b);
+  std::string id = "_";  // an NCName may not start with a digit
+  id += hex_encode(b);
+  return id;
 }
 
 void SystemRandom::fill(uint8_t* out, size_t n) {

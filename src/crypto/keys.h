@@ -87,7 +87,8 @@ class Certificate {
   std::string to_pem() const;
   PublicKey public_key() const { return pub_; }
   std::string subject() const;
-  std::string sha256_fingerprint() const;  // "AB:CD:..." as openssl x509 -fingerprint prints
+  // "AB:CD:..." as `openssl x509 -fingerprint -sha256` prints it; computed once, at load.
+  const std::string& sha256_fingerprint() const { return fingerprint_; }
   core::WallTime not_before() const { return not_before_; }
   core::WallTime not_after() const { return not_after_; }
   bool matches(const PrivateKey& key) const;
@@ -97,6 +98,7 @@ class Certificate {
   std::vector<uint8_t> der_;
   PublicKey pub_;
   core::WallTime not_before_{}, not_after_{};
+  std::string fingerprint_;
 };
 
 // Every PEM certificate in a file or string (a chain, or a current + next pair).

@@ -3,6 +3,7 @@
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -199,33 +200,36 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
   auto si = std::span(reinterpret_cast<const uint8_t*>(si_c14n.data()), si_c14n.size());
   auto sig = std::span(reinterpret_cast<const uint8_t*>(sig_bytes.data()), sig_bytes.size());
 
-  // A certificate in KeyInfo is a hint for which trusted key to try first, never a key.
-  crypto::Certificate hint;
+  // A certificate in KeyInfo is a hint for which trusted key to try first, never a key. It is
+  // compared as DER bytes; it is parsed only to name it when nothing trusted verifies.
+  std::string hint_der;
   if (key_info) {
-    for (xmlNode* x509 : descendants(key_info, ns::kDs, "X509Certificate")) {
-      auto c = crypto::Certificate::from_base64(text(x509));
-      if (c) {
-        hint = std::move(*c);
-        break;
-      }
+    auto x509 = descendants(key_info, ns::kDs, "X509Certificate");
+    if (!x509.empty()) {
+      auto der = core::base64_decode(text(x509.front()));
+      if (der) hint_der = std::move(*der);
     }
   }
+  auto is_hint = [&](const crypto::Certificate& c) {
+    return !hint_der.empty() && c.der().size() == hint_der.size() &&
+           std::memcmp(c.der().data(), hint_der.data(), hint_der.size()) == 0;
+  };
   const crypto::Certificate* verified_by = nullptr;
   auto try_key = [&](const crypto::Certificate& c) {
     return c.public_key().type() == sig_alg->key && c.public_key().verify(sig_alg->hash, si, sig, true);
   };
-  if (hint) {
-    for (const auto& c : trusted)
-      if (c.der() == hint.der() && try_key(c)) verified_by = &c;
-  }
+  for (const auto& c : trusted)
+    if (!verified_by && is_hint(c) && try_key(c)) verified_by = &c;
   for (size_t i = 0; !verified_by && i < trusted.size(); ++i)
-    if (try_key(trusted[i])) verified_by = &trusted[i];
+    if (!is_hint(trusted[i]) && try_key(trusted[i])) verified_by = &trusted[i];
   if (!verified_by) {
-    bool hint_trusted = false;
-    for (const auto& c : trusted) hint_trusted = hint_trusted || (hint && c.der() == hint.der());
-    if (hint && !hint_trusted) {
+    bool hint_trusted = std::any_of(trusted.begin(), trusted.end(), is_hint);
+    auto hint = hint_der.empty() || hint_trusted
+                    ? Result<crypto::Certificate>(fail(Code::kSignatureInvalid, ""))
+                    : crypto::Certificate::from_der(std::span(reinterpret_cast<const uint8_t*>(hint_der.data()), hint_der.size()));
+    if (hint) {
       return fail(Code::kUntrustedKey, "the signature was made with a certificate that is not in the IdP metadata (subject '" +
-                                           hint.subject() + "', SHA-256 " + hint.sha256_fingerprint() +
+                                           hint->subject() + "', SHA-256 " + hint->sha256_fingerprint() +
                                            "); update the metadata if the IdP rotated its key");
     }
     return fail(Code::kSignatureInvalid, "the signature does not verify with any of the " + std::to_string(trusted.size()) +

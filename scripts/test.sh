@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Every test: install, build (warnings are errors), unit tests (CTest + GoogleTest), the same
+# under ASan+UBSan, integration tests against a real pysaml2 IdP (pytest), the include-rules
+# check, and each libFuzzer target for a short run. Ends with one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+JOBS=$(nproc)
+declare -A RESULT
+fail=0
+step() { echo; echo "==== $* ===="; }
+
+scripts/install-deps.sh
+
+step "rules: include directions and injected clock"
+/usr/bin/python3 tools/check_includes.py && RESULT[rules]=ok || { RESULT[rules]=FAILED; fail=1; }
+
+step "build and unit tests (dev)"
+cmake --preset dev >/dev/null
+cmake --build --preset dev -j "$JOBS"
+if ctest --preset dev -j "$JOBS" 2>&1 | tee /tmp/claimgate-ctest-dev.log; then RESULT[unit]=ok; else RESULT[unit]=FAILED; fail=1; fi
+unit_line=$(grep -E "tests passed" /tmp/claimgate-ctest-dev.log | tail -1 || true)
+
+step "integration tests (pysaml2 IdP, xmlsec1, xmllint)"
+set +e
+CLAIMGATE_BIN="$ROOT/build/dev/src/cli/claimgate" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+  -W ignore::DeprecationWarning tests/integration 2>&1 | tee /tmp/claimgate-pytest.log
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" -eq 0 ]; then RESULT[integration]=ok; else RESULT[integration]=FAILED; fail=1; fi
+py_line=$(grep -E "[0-9]+ (passed|failed)" /tmp/claimgate-pytest.log | tail -1 || true)
+
+step "unit tests under ASan + UBSan"
+cmake --preset asan-ubsan >/dev/null
+cmake --build --preset asan-ubsan -j "$JOBS"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+if ctest --preset asan-ubsan -j "$JOBS" 2>&1 | tee /tmp/claimgate-ctest-asan.log; then RESULT[asan]=ok; else RESULT[asan]=FAILED; fail=1; fi
+asan_line=$(grep -E "tests passed" /tmp/claimgate-ctest-asan.log | tail -1 || true)
+
+step "fuzz targets, ${FUZZ_SECONDS}s each (clang, libFuzzer)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$JOBS"
+CORPUS=$(mktemp -d)
+mkdir -p "$CORPUS/response" "$CORPUS/redirect" "$CORPUS/metadata"
+build/dev/src/cli/claimgate saml demo --out "$CORPUS/demo" >/dev/null
+base64 -d "$CORPUS/demo/response.b64" > "$CORPUS/response/seed.xml"
+cp "$CORPUS/demo/idp-metadata.xml" "$CORPUS/metadata/seed.xml"
+build/dev/src/cli/claimgate saml request --config "$CORPUS/demo/config.yaml" 2>/dev/null > "$CORPUS/redirect/seed.txt"
+RESULT[fuzz]=ok
+for t in response redirect metadata; do
+  if ! build/fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
+      -print_final_stats=0 "$CORPUS/$t" 2>/tmp/claimgate-fuzz-$t.log; then
+    tail -40 /tmp/claimgate-fuzz-$t.log
+    RESULT[fuzz]=FAILED; fail=1
+  else
+    grep -E "^Done" /tmp/claimgate-fuzz-$t.log || true
+  fi
+done
+rm -rf "$CORPUS"
+
+echo
+echo "==== summary ===="
+for k in rules unit integration asan fuzz; do printf '  %-12s %s\n' "$k" "${RESULT[$k]:-not run}"; done
+echo "  ctest:  ${unit_line:-?}"
+echo "  asan:   ${asan_line:-?}"
+echo "  pytest: ${py_line:-?}"
+# One closing line: N passed, N failed, counting every unit, ASan and integration test.
+count() { echo "$1" | grep -oE "$2" | grep -oE "[0-9]+" | head -1; }
+total_unit=$(count "$unit_line" "out of [0-9]+"); failed_unit=$(count "$unit_line" "[0-9]+ tests failed")
+total_asan=$(count "$asan_line" "out of [0-9]+"); failed_asan=$(count "$asan_line" "[0-9]+ tests failed")
+passed_py=$(count "$py_line" "[0-9]+ passed"); failed_py=$(count "$py_line" "[0-9]+ failed")
+passed=$(( ${total_unit:-0} - ${failed_unit:-0} + ${total_asan:-0} - ${failed_asan:-0} + ${passed_py:-0} ))
+failed=$(( ${failed_unit:-0} + ${failed_asan:-0} + ${failed_py:-0} ))
+# A failed step with no failed test (rules, fuzzing, a build) still counts once.
+if [ "$fail" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "$passed passed, $failed failed"
+exit $fail
