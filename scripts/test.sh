@@ -13,8 +13,12 @@ step() { echo; echo "==== $* ===="; }
 
 scripts/install-deps.sh
 
-step "rules: include directions and injected clock"
-/usr/bin/python3 tools/check_includes.py && RESULT[rules]=ok || { RESULT[rules]=FAILED; fail=1; }
+step "rules: include directions, injected clock, documented error codes"
+if /usr/bin/python3 tools/check_includes.py && /usr/bin/python3 tools/check_error_codes.py; then
+  RESULT[rules]=ok
+else
+  RESULT[rules]=FAILED; fail=1
+fi
 
 step "build and unit tests (dev)"
 cmake --preset dev >/dev/null
@@ -66,7 +70,7 @@ echo "  ctest:  ${unit_line:-?}"
 echo "  asan:   ${asan_line:-?}"
 echo "  pytest: ${py_line:-?}"
 # One closing line: N passed, N failed, counting every unit, ASan and integration test.
-count() { echo "$1" | grep -oE "$2" | grep -oE "[0-9]+" | head -1; }
+count() { echo "$1" | grep -oE "$2" | grep -oE "[0-9]+" | head -1 || true; }
 total_unit=$(count "$unit_line" "out of [0-9]+"); failed_unit=$(count "$unit_line" "[0-9]+ tests failed")
 total_asan=$(count "$asan_line" "out of [0-9]+"); failed_asan=$(count "$asan_line" "[0-9]+ tests failed")
 passed_py=$(count "$py_line" "[0-9]+ passed"); failed_py=$(count "$py_line" "[0-9]+ failed")
