@@ -58,10 +58,18 @@ Status walk(xmlNode* n, int depth, Walk& w) {
     if (n->type == XML_DTD_NODE || n->type == XML_ENTITY_REF_NODE || n->type == XML_ENTITY_DECL)
       return fail(Code::kDtdForbidden, "entity references and DTDs are not accepted");
     if (n->type != XML_ELEMENT_NODE) continue;
+    // libxml2 keeps "p:name" as the local name when prefix p is unbound (a recoverable error):
+    // such a document is not namespace-well-formed and is refused, here and in fragments.
+    if (std::strchr(reinterpret_cast<const char*>(n->name), ':'))
+      return fail(Code::kMalformed, "the prefix of <" + std::string(reinterpret_cast<const char*>(n->name)).substr(0, 80) +
+                                        "> is not bound to a namespace");
     if (depth > w.limits.max_depth)
       return fail(Code::kTooDeep, "elements are nested deeper than " + std::to_string(w.limits.max_depth) + " levels");
     for (xmlAttr* a = n->properties; a; a = a->next) {
       ++w.nodes;
+      if (std::strchr(reinterpret_cast<const char*>(a->name), ':'))
+        return fail(Code::kMalformed, "the prefix of attribute " + std::string(reinterpret_cast<const char*>(a->name)).substr(0, 80) +
+                                          " is not bound to a namespace");
       // SAML elements carry "ID"; the "Id" of ds:Signature / xenc:EncryptedData is never resolved
       // (pysaml2, for one, gives every signature Id="Signature1").
       if (a->ns == nullptr && a->name && std::strcmp(reinterpret_cast<const char*>(a->name), "ID") == 0) {
@@ -118,7 +126,7 @@ Result<Document> Document::parse(std::string_view bytes, const ParseLimits& limi
   Document d;
   d.doc_.reset(ctxt->myDoc);
   ctxt->myDoc = nullptr;
-  bool well_formed = ctxt->wellFormed != 0;
+  bool well_formed = ctxt->wellFormed != 0 && ctxt->nsWellFormed != 0;
   std::string err = well_formed ? "" : last_error(ctxt);
   xmlFreeParserCtxt(ctxt);
   if (stop.saw_dtd) return fail(Code::kDtdForbidden, "the document declares a DTD (<!DOCTYPE>); SAML messages never do");

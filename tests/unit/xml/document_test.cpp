@@ -71,6 +71,14 @@ TEST(DocumentTest, ReportsMalformedXml) {
   EXPECT_EQ(code_of(std::string("\xff\xfe<a/>", 6)), "xml.malformed");
 }
 
+// Unbound prefixes and other namespace errors: not namespace-well-formed, refused.
+TEST(DocumentTest, RefusesNamespaceErrors) {
+  EXPECT_EQ(code_of("<a:Root xmlns:b='urn:b'/>"), "xml.malformed");
+  EXPECT_EQ(code_of("<Root b:attr='1'/>"), "xml.malformed");
+  EXPECT_EQ(code_of("<Root xmlns:a=''/>"), "xml.malformed");
+  EXPECT_EQ(code_of("<a:Root xmlns:a='urn:a' a:x='1' a:x='2'/>"), "xml.malformed");
+}
+
 // Text is the whole content of the node, comments included as if absent.
 TEST(NodeTest, TextSpansComments) {
   auto d = Document::parse("<a>admin@evil.org<!-- x -->.example.org</a>");
