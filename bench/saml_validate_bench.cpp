@@ -49,10 +49,11 @@ struct Fixture {
     s.audience = "https://ml.example.org/saml/metadata";
     s.in_response_to = "_request";
     s.issue_instant = clock.now();
+    // 10 attributes, one with 20 group values: 5 KB with the signature and certificate.
     std::vector<std::string> groups;
-    for (int i = 0; i < 20; ++i) groups.push_back("ml-project-" + std::to_string(i) + "-data-scientists");
-    s.attributes = {{"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", groups}};
-    for (int i = 0; i < 9; ++i) s.attributes.push_back({"urn:example:attribute:" + std::to_string(i), {"value-" + std::to_string(i)}});
+    for (int i = 0; i < 20; ++i) groups.push_back("ml-team-" + std::to_string(10 + i));
+    s.attributes = {{"groups", groups}};
+    for (int i = 0; i < 9; ++i) s.attributes.push_back({"attr" + std::to_string(i), {"value-" + std::to_string(i)}});
     core::SystemRandom rnd;
     response = saml::build_response(s, key, cert, rnd)->xml;
     auto doc = *xml::Document::parse(response);

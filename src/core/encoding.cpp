@@ -67,36 +67,38 @@ std::string base64_encode(std::string_view d) {
 }
 
 Result<std::string> base64_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  char* o = out.data();
   uint32_t acc = 0;
   int bits = 0;
   size_t pad = 0, chars = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
+    int v = kB64Table[static_cast<uint8_t>(c)];
+    if (v >= 0 && pad == 0) {
+      ++chars;
+      acc = (acc << 6) | static_cast<uint32_t>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        *o++ = static_cast<char>((acc >> bits) & 0xFF);
+      }
+      continue;
+    }
     if (is_space(c)) continue;
     if (c == '=') {
       ++pad;
       ++chars;
       continue;
     }
-    if (pad > 0) return fail(Code::kBase64, "base64 data continues after '=' padding");
-    int v = kB64Table[static_cast<uint8_t>(c)];
-    if (v < 0) {
-      return fail(Code::kBase64, "character " + std::to_string(static_cast<int>(static_cast<uint8_t>(c))) +
-                                     " at offset " + std::to_string(i) + " is not base64");
-    }
-    ++chars;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
+    if (v >= 0) return fail(Code::kBase64, "base64 data continues after '=' padding");
+    return fail(Code::kBase64, "character " + std::to_string(static_cast<int>(static_cast<uint8_t>(c))) +
+                                   " at offset " + std::to_string(i) + " is not base64");
   }
   if (pad > 2 || (chars % 4 != 0 && pad > 0) || chars % 4 == 1) {
     return fail(Code::kBase64, "base64 data has a wrong length or padding");
   }
+  out.resize(static_cast<size_t>(o - out.data()));
   return out;
 }
 

@@ -257,6 +257,7 @@ Result<Certificate> Certificate::from_der(std::span<const uint8_t> der) {
   c.pub_ = PublicKey(own(pk));
   c.not_before_ = asn1_to_time(X509_get0_notBefore(x));
   c.not_after_ = asn1_to_time(X509_get0_notAfter(x));
+  c.base64_ = core::base64_encode(c.der_);
   auto d = digest(HashAlg::kSha256, c.der_);
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (size_t i = 0; i < d.size(); ++i) {
@@ -331,8 +332,6 @@ Result<Certificate> Certificate::self_signed(const PrivateKey& key, const std::s
   OPENSSL_free(der);
   return c;
 }
-
-std::string Certificate::base64_der() const { return core::base64_encode(der_); }
 
 std::string Certificate::to_pem() const {
   std::string b64 = base64_der();

@@ -83,7 +83,7 @@ class Certificate {
   X509* get() const { return cert_.get(); }
   explicit operator bool() const { return cert_ != nullptr; }
   const std::vector<uint8_t>& der() const { return der_; }
-  std::string base64_der() const;
+  const std::string& base64_der() const { return base64_; }  // as in ds:X509Certificate, no line breaks
   std::string to_pem() const;
   PublicKey public_key() const { return pub_; }
   std::string subject() const;
@@ -99,6 +99,7 @@ class Certificate {
   PublicKey pub_;
   core::WallTime not_before_{}, not_after_{};
   std::string fingerprint_;
+  std::string base64_;
 };
 
 // Every PEM certificate in a file or string (a chain, or a current + next pair).

@@ -14,32 +14,46 @@ namespace {
 
 std::string_view sv(const xmlChar* s) { return s ? std::string_view(reinterpret_cast<const char*>(s)) : std::string_view(); }
 
+// Appends `s`, replacing the characters `escape` maps; runs without them are copied whole.
+template <class Map>
+void append_escaped(std::string& out, std::string_view s, Map escape) {
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char* rep = escape(s[i]);
+    if (!rep) continue;
+    out.append(s.data() + run, i - run);
+    out += rep;
+    run = i + 1;
+  }
+  out.append(s.data() + run, s.size() - run);
+}
+
 // Text nodes: & < > and CR escaped (c14n section 2.3).
 void escape_text(std::string& out, std::string_view s) {
-  for (char ch : s) {
+  append_escaped(out, s, [](char ch) -> const char* {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\r': out += "&#xD;"; break;
-      default: out += ch;
+      case '&': return "&amp;";
+      case '<': return "&lt;";
+      case '>': return "&gt;";
+      case '\r': return "&#xD;";
+      default: return nullptr;
     }
-  }
+  });
 }
 
 // Attribute values: & < " and TAB, LF, CR escaped.
 void escape_attr(std::string& out, std::string_view s) {
-  for (char ch : s) {
+  append_escaped(out, s, [](char ch) -> const char* {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\t': out += "&#x9;"; break;
-      case '\n': out += "&#xA;"; break;
-      case '\r': out += "&#xD;"; break;
-      default: out += ch;
+      case '&': return "&amp;";
+      case '<': return "&lt;";
+      case '"': return "&quot;";
+      case '\t': return "&#x9;";
+      case '\n': return "&#xA;";
+      case '\r': return "&#xD;";
+      default: return nullptr;
     }
-  }
+  });
 }
 
 void qname(std::string& out, const xmlNs* ns, const xmlChar* name) {

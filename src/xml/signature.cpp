@@ -201,19 +201,17 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
   auto sig = std::span(reinterpret_cast<const uint8_t*>(sig_bytes.data()), sig_bytes.size());
 
   // A certificate in KeyInfo is a hint for which trusted key to try first, never a key. It is
-  // compared as DER bytes; it is parsed only to name it when nothing trusted verifies.
-  std::string hint_der;
+  // compared as base64 text (whitespace aside) with the trusted certificates; it is decoded and
+  // parsed only to name it when nothing trusted verifies.
+  std::string hint_b64;
   if (key_info) {
     auto x509 = descendants(key_info, ns::kDs, "X509Certificate");
     if (!x509.empty()) {
-      auto der = core::base64_decode(text(x509.front()));
-      if (der) hint_der = std::move(*der);
+      for (char ch : text(x509.front()))
+        if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') hint_b64 += ch;
     }
   }
-  auto is_hint = [&](const crypto::Certificate& c) {
-    return !hint_der.empty() && c.der().size() == hint_der.size() &&
-           std::memcmp(c.der().data(), hint_der.data(), hint_der.size()) == 0;
-  };
+  auto is_hint = [&](const crypto::Certificate& c) { return !hint_b64.empty() && c.base64_der() == hint_b64; };
   const crypto::Certificate* verified_by = nullptr;
   auto try_key = [&](const crypto::Certificate& c) {
     return c.public_key().type() == sig_alg->key && c.public_key().verify(sig_alg->hash, si, sig, true);
@@ -224,9 +222,8 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
     if (!is_hint(trusted[i]) && try_key(trusted[i])) verified_by = &trusted[i];
   if (!verified_by) {
     bool hint_trusted = std::any_of(trusted.begin(), trusted.end(), is_hint);
-    auto hint = hint_der.empty() || hint_trusted
-                    ? Result<crypto::Certificate>(fail(Code::kSignatureInvalid, ""))
-                    : crypto::Certificate::from_der(std::span(reinterpret_cast<const uint8_t*>(hint_der.data()), hint_der.size()));
+    auto hint = hint_b64.empty() || hint_trusted ? Result<crypto::Certificate>(fail(Code::kSignatureInvalid, ""))
+                                                  : crypto::Certificate::from_base64(hint_b64);
     if (hint) {
       return fail(Code::kUntrustedKey, "the signature was made with a certificate that is not in the IdP metadata (subject '" +
                                            hint->subject() + "', SHA-256 " + hint->sha256_fingerprint() +
