@@ -117,7 +117,7 @@ def test_rejects_sha1_by_default(env):
     assert rc == 0, out
 
 
-def test_replayed_time_is_checked(env):
+def test_pinned_clock_far_ahead_rejects_stale_response(env):
     request_id, _ = authn_request(env)
     xml = response(env, request_id)
     rc, out = env.validate(xml, "--request-id", request_id, "--now", "2099-01-01T00:00:00Z", "--ignore-cert-dates")
