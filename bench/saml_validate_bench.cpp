@@ -42,7 +42,8 @@ struct Fixture {
 
   Fixture() {
     key = *crypto::PrivateKey::generate_rsa(2048);
-    cert = *crypto::Certificate::self_signed(key, "bench idp", clock.now() - std::chrono::hours(1), 30);
+    cert = *crypto::Certificate::self_signed(key, "bench idp", clock.now() - std::chrono::hours(1),
+                                             30);
     saml::ResponseSpec s;
     s.issuer = "https://idp.example.org/metadata";
     s.destination = s.recipient = "https://ml.example.org/saml/acs";
@@ -53,14 +54,17 @@ struct Fixture {
     std::vector<std::string> groups;
     for (int i = 0; i < 20; ++i) groups.push_back("ml-team-" + std::to_string(10 + i));
     s.attributes = {{"groups", groups}};
-    for (int i = 0; i < 9; ++i) s.attributes.push_back({"attr" + std::to_string(i), {"value-" + std::to_string(i)}});
+    for (int i = 0; i < 9; ++i)
+      s.attributes.push_back({"attr" + std::to_string(i), {"value-" + std::to_string(i)}});
     core::SystemRandom rnd;
     response = saml::build_response(s, key, cert, rnd)->xml;
     auto doc = *xml::Document::parse(response);
     xmlNode* a = xml::first_child(doc.root(), xml::ns::kSaml, "Assertion");
     xmlNode* sig = xml::first_child(a, xml::ns::kDs, "Signature");
-    signed_info_c14n = *xml::exc_c14n(xml::first_child(sig, xml::ns::kDs, "SignedInfo"), nullptr, {});
-    auto sv = *core::base64_decode(xml::text(xml::first_child(sig, xml::ns::kDs, "SignatureValue")));
+    signed_info_c14n =
+        *xml::exc_c14n(xml::first_child(sig, xml::ns::kDs, "SignedInfo"), nullptr, {});
+    auto sv =
+        *core::base64_decode(xml::text(xml::first_child(sig, xml::ns::kDs, "SignatureValue")));
     signature.assign(sv.begin(), sv.end());
   }
 };
@@ -74,8 +78,10 @@ Fixture& fx() {
 void BM_RsaVerify2048(benchmark::State& state) {
   auto& f = fx();
   auto pub = f.cert.public_key();
-  auto data = std::span(reinterpret_cast<const uint8_t*>(f.signed_info_c14n.data()), f.signed_info_c14n.size());
-  for (auto _ : state) benchmark::DoNotOptimize(pub.verify(crypto::HashAlg::kSha256, data, f.signature));
+  auto data = std::span(reinterpret_cast<const uint8_t*>(f.signed_info_c14n.data()),
+                        f.signed_info_c14n.size());
+  for (auto _ : state)
+    benchmark::DoNotOptimize(pub.verify(crypto::HashAlg::kSha256, data, f.signature));
 }
 BENCHMARK(BM_RsaVerify2048);
 
@@ -86,9 +92,11 @@ void BM_ValidateResponse(benchmark::State& state) {
   sp.entity_id = "https://ml.example.org/saml/metadata";
   sp.acs_url = "https://ml.example.org/saml/acs";
   saml::IdpSettings idp{"https://idp.example.org/metadata", {f.cert}, false, false};
-  saml::ResponseValidator v(sp, idp, nullptr, f.clock);  // replay cache off: the same message repeats
+  saml::ResponseValidator v(sp, idp, nullptr,
+                            f.clock);  // replay cache off: the same message repeats
   std::optional<std::string> req = "_request";
-  if (!v.validate(f.response, req).ok()) state.SkipWithError("the benchmark response does not validate");
+  if (!v.validate(f.response, req).ok())
+    state.SkipWithError("the benchmark response does not validate");
   for (auto _ : state) benchmark::DoNotOptimize(v.validate(f.response, req));
   state.counters["bytes"] = static_cast<double>(f.response.size());
 }
@@ -108,11 +116,13 @@ void BM_PeerXmlsecVerify(benchmark::State& state) {
   xml::ensure_initialized();
   xmlSecKeysMngrPtr mngr = xmlSecKeysMngrCreate();
   xmlSecCryptoAppDefaultKeysMngrInit(mngr);
-  xmlSecKeyPtr k = xmlSecCryptoAppKeyLoadMemory(f.cert.der().data(), static_cast<xmlSecSize>(f.cert.der().size()),
-                                                xmlSecKeyDataFormatCertDer, nullptr, nullptr, nullptr);
+  xmlSecKeyPtr k = xmlSecCryptoAppKeyLoadMemory(
+      f.cert.der().data(), static_cast<xmlSecSize>(f.cert.der().size()), xmlSecKeyDataFormatCertDer,
+      nullptr, nullptr, nullptr);
   xmlSecCryptoAppDefaultKeysMngrAdoptKey(mngr, k);
   auto once = [&]() -> bool {
-    xmlDocPtr doc = xmlReadMemory(f.response.data(), static_cast<int>(f.response.size()), nullptr, nullptr, XML_PARSE_NONET);
+    xmlDocPtr doc = xmlReadMemory(f.response.data(), static_cast<int>(f.response.size()), nullptr,
+                                  nullptr, XML_PARSE_NONET);
     xmlNodePtr a = xml::first_child(xmlDocGetRootElement(doc), xml::ns::kSaml, "Assertion");
     xmlAttrPtr id = xmlHasProp(a, reinterpret_cast<const xmlChar*>("ID"));
     xmlChar* idv = xmlNodeListGetString(doc, id->children, 1);
@@ -137,7 +147,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const auto& r : runs)
-      if (!r.error_occurred) ns_[r.benchmark_name()] = r.GetAdjustedRealTime();  // ns (default unit)
+      if (!r.error_occurred)
+        ns_[r.benchmark_name()] = r.GetAdjustedRealTime();  // ns (default unit)
   }
   std::map<std::string, double> ns_;
 };
@@ -149,18 +160,22 @@ int main(int argc, char** argv) {
   SummaryReporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
   auto get = [&](const char* n) { return rep.ns_.count(n) ? rep.ns_[n] : 0.0; };
-  double rsa = get("BM_RsaVerify2048"), val = get("BM_ValidateResponse"), peer = get("BM_PeerXmlsecVerify"),
-         parse = get("BM_ParseOnly");
+  double rsa = get("BM_RsaVerify2048"), val = get("BM_ValidateResponse"),
+         peer = get("BM_PeerXmlsecVerify"), parse = get("BM_ParseOnly");
   if (rsa > 0 && val > 0) {
-    std::printf("\nSummary (one core, %zu-byte Response, RSA-2048/SHA-256, 10 attributes, 20 groups):\n",
-                fx().response.size());
+    std::printf(
+        "\nSummary (one core, %zu-byte Response, RSA-2048/SHA-256, 10 attributes, 20 groups):\n",
+        fx().response.size());
     std::printf("  bare RSA-2048 verify      %9.1f us  %9.0f /s\n", rsa / 1e3, 1e9 / rsa);
-    std::printf("  claimgate validation      %9.1f us  %9.0f /s   = %.2fx the bare verify (target <= 3x)\n", val / 1e3,
-                1e9 / val, val / rsa);
+    std::printf(
+        "  claimgate validation      %9.1f us  %9.0f /s   = %.2fx the bare verify (target <= 3x)\n",
+        val / 1e3, 1e9 / val, val / rsa);
     if (parse > 0) std::printf("    of which XML parsing    %9.1f us\n", parse / 1e3);
     if (peer > 0)
-      std::printf("  peer: libxml2 + xmlsec    %9.1f us  %9.0f /s   = %.2fx the bare verify; claimgate is %.1fx faster\n",
-                  peer / 1e3, 1e9 / peer, peer / rsa, peer / val);
+      std::printf(
+          "  peer: libxml2 + xmlsec    %9.1f us  %9.0f /s   = %.2fx the bare verify; claimgate is "
+          "%.1fx faster\n",
+          peer / 1e3, 1e9 / peer, peer / rsa, peer / val);
   }
   benchmark::Shutdown();
   return 0;

@@ -1,12 +1,13 @@
 // claimgate: the binary only wires the parts together.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/saml_commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"claimgate: an identity-aware gateway for ML platforms (SAML 2.0 SSO, claims to roles, job tokens)"};
+  CLI::App app{
+      "claimgate: an identity-aware gateway for ML platforms (SAML 2.0 SSO, claims to roles, job "
+      "tokens)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "claimgate 0.1.0");
   int exit_code = 0;

@@ -99,7 +99,8 @@ int run_validate(const ValidateArgs& a) {
   out["message"] = report.error ? report.error->message : "the response is valid";
   json checks = json::array();
   for (const auto& c : report.checks)
-    checks.push_back({{"check", c.name}, {"result", saml::outcome_name(c.outcome)}, {"detail", c.detail}});
+    checks.push_back(
+        {{"check", c.name}, {"result", saml::outcome_name(c.outcome)}, {"detail", c.detail}});
   out["checks"] = checks;
   if (report.identity) {
     const auto& id = *report.identity;
@@ -110,7 +111,8 @@ int run_validate(const ValidateArgs& a) {
     out["assertion_id"] = id.assertion_id;
     out["authn_instant"] = core::format_datetime(id.authn_instant);
     out["not_on_or_after"] = core::format_datetime(id.not_on_or_after);
-    if (id.session_not_on_or_after) out["session_not_on_or_after"] = core::format_datetime(*id.session_not_on_or_after);
+    if (id.session_not_on_or_after)
+      out["session_not_on_or_after"] = core::format_datetime(*id.session_not_on_or_after);
     json attrs = json::object(), claims = json::object();
     for (const auto& at : id.attributes) {
       attrs[at.name] = at.values;
@@ -142,7 +144,9 @@ std::optional<saml::SamlConfig> load_config(const std::string& path) {
     std::string base = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
     cfg = saml::compile_saml_config(*root, base, core::SystemClock::instance().now(), problems);
   }
-  if (!cfg) std::cerr << "claimgate: the configuration " << path << " has problems:\n" << problems.to_string();
+  if (!cfg)
+    std::cerr << "claimgate: the configuration " << path << " has problems:\n"
+              << problems.to_string();
   return cfg;
 }
 
@@ -155,18 +159,22 @@ int run_decode(const std::string& input_path) {
   }
   std::string text = *input;
   std::string xml_text, relay_state, signed_note;
-  if (text.find("SAMLRequest=") != std::string::npos || text.find("SAMLResponse=") != std::string::npos) {
+  if (text.find("SAMLRequest=") != std::string::npos ||
+      text.find("SAMLResponse=") != std::string::npos) {
     // Redirect binding (DEFLATE) first; a POST body decodes without inflating.
     auto m = saml::decode_redirect(text);
     if (m) {
       xml_text = m->xml;
       relay_state = m->relay_state;
-      signed_note = m->sig_alg.empty() ? "unsigned" : "signed with " + m->sig_alg + " (not verified here)";
+      signed_note =
+          m->sig_alg.empty() ? "unsigned" : "signed with " + m->sig_alg + " (not verified here)";
     } else {
-      const char* param = text.find("SAMLRequest=") != std::string::npos ? "SAMLRequest" : "SAMLResponse";
+      const char* param =
+          text.find("SAMLRequest=") != std::string::npos ? "SAMLRequest" : "SAMLResponse";
       auto x = saml::decode_post_message(text, param);
       if (!x) {
-        std::cerr << "claimgate: " << m.error().message << "; as a POST body: " << x.error().message << "\n";
+        std::cerr << "claimgate: " << m.error().message << "; as a POST body: " << x.error().message
+                  << "\n";
         return 2;
       }
       xml_text = *x;
@@ -184,7 +192,8 @@ int run_decode(const std::string& input_path) {
   }
   auto doc = xml::Document::parse(xml_text);
   if (!doc) {
-    std::cerr << "claimgate: the decoded message is not well-formed XML (" << doc.error().message << "); raw text follows\n";
+    std::cerr << "claimgate: the decoded message is not well-formed XML (" << doc.error().message
+              << "); raw text follows\n";
     std::cout << xml_text << "\n";
     return 1;
   }
@@ -194,7 +203,8 @@ int run_decode(const std::string& input_path) {
   return 0;
 }
 
-int run_request(const std::string& config, const std::string& idp_name, const std::string& binding) {
+int run_request(const std::string& config, const std::string& idp_name,
+                const std::string& binding) {
   auto cfg = load_config(config);
   if (!cfg) return 1;
   const saml::IdpConfig* idp = idp_name.empty() ? &cfg->idps.front() : cfg->find_idp(idp_name);
@@ -233,29 +243,49 @@ int run_demo(const std::string& dir, bool encrypt) {
     std::cerr << "claimgate: key generation failed\n";
     return 1;
   }
-  auto idp_cert = crypto::Certificate::self_signed(*idp_key, "claimgate demo IdP", now - std::chrono::hours(1), 365);
-  auto sp_cert = crypto::Certificate::self_signed(*sp_key, "claimgate demo SP", now - std::chrono::hours(1), 365);
+  auto idp_cert = crypto::Certificate::self_signed(*idp_key, "claimgate demo IdP",
+                                                   now - std::chrono::hours(1), 365);
+  auto sp_cert = crypto::Certificate::self_signed(*sp_key, "claimgate demo SP",
+                                                  now - std::chrono::hours(1), 365);
   if (!idp_cert || !sp_cert) {
     std::cerr << "claimgate: certificate generation failed\n";
     return 1;
   }
   const std::string idp_entity = "https://idp.demo.claimgate.test/metadata";
   const std::string public_url = "http://127.0.0.1:8080";
-  std::string idp_md = std::string("<?xml version=\"1.0\"?>\n<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
-                       "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"") + idp_entity + "\">\n"
-                       "  <md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n"
-                       "    <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>" +
-                       idp_cert->base64_der() + "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\n"
-                       "    <md:SingleLogoutService Binding=\"" + saml::kBindingRedirect + "\" Location=\"https://idp.demo.claimgate.test/slo\"/>\n"
-                       "    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\n"
-                       "    <md:SingleSignOnService Binding=\"" + saml::kBindingRedirect + "\" Location=\"https://idp.demo.claimgate.test/sso\"/>\n"
-                       "  </md:IDPSSODescriptor>\n</md:EntityDescriptor>\n";
-  std::string config = "# claimgate demo configuration (generated by `claimgate saml demo`)\n"
-                       "public_url: " + public_url + "\n"
-                       "saml:\n  sp:\n    entity_id: " + public_url + "/saml/metadata\n"
-                       "    signing_key: sp.key\n    signing_cert: sp.crt\n"
-                       "  clock_skew: 180s\n  max_assertion_age: 5m\n"
-                       "  idps:\n    - name: demo\n      metadata_file: idp-metadata.xml\n      allow_idp_initiated: true\n";
+  std::string idp_md =
+      std::string(
+          "<?xml version=\"1.0\"?>\n<md:EntityDescriptor "
+          "xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+          "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"") +
+      idp_entity +
+      "\">\n"
+      "  <md:IDPSSODescriptor "
+      "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n"
+      "    <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>" +
+      idp_cert->base64_der() +
+      "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\n"
+      "    <md:SingleLogoutService Binding=\"" +
+      saml::kBindingRedirect +
+      "\" Location=\"https://idp.demo.claimgate.test/slo\"/>\n"
+      "    "
+      "<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>\n"
+      "    <md:SingleSignOnService Binding=\"" +
+      saml::kBindingRedirect +
+      "\" Location=\"https://idp.demo.claimgate.test/sso\"/>\n"
+      "  </md:IDPSSODescriptor>\n</md:EntityDescriptor>\n";
+  std::string config =
+      "# claimgate demo configuration (generated by `claimgate saml demo`)\n"
+      "public_url: " +
+      public_url +
+      "\n"
+      "saml:\n  sp:\n    entity_id: " +
+      public_url +
+      "/saml/metadata\n"
+      "    signing_key: sp.key\n    signing_cert: sp.crt\n"
+      "  clock_skew: 180s\n  max_assertion_age: 5m\n"
+      "  idps:\n    - name: demo\n      metadata_file: idp-metadata.xml\n      "
+      "allow_idp_initiated: true\n";
   saml::ResponseSpec spec;
   spec.issuer = idp_entity;
   spec.destination = public_url + "/saml/acs";
@@ -263,9 +293,10 @@ int run_demo(const std::string& dir, bool encrypt) {
   spec.audience = public_url + "/saml/metadata";
   spec.issue_instant = now;
   spec.sign_response = true;
-  spec.attributes = {{"email", {"alice@example.org"}},
-                     {"groups", {"ml-vision-ds", "ml-nlp-viewer", "all-staff"}},
-                     {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname", {"Alice"}}};
+  spec.attributes = {
+      {"email", {"alice@example.org"}},
+      {"groups", {"ml-vision-ds", "ml-nlp-viewer", "all-staff"}},
+      {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname", {"Alice"}}};
   if (encrypt) spec.encrypt_for = *sp_cert;
   auto resp = saml::build_response(spec, *idp_key, *idp_cert, rnd);
   if (!resp) {
@@ -286,9 +317,11 @@ int run_demo(const std::string& dir, bool encrypt) {
       return 1;
     }
   }
-  std::cout << "Wrote a demo IdP, SP and a signed response" << (encrypt ? " (assertion encrypted)" : "") << " to " << dir
-            << "/\nValidate it with:\n  claimgate saml validate " << dir << "/response.b64 --idp-metadata " << dir
-            << "/idp-metadata.xml --sp-entity-id " << spec.audience << " --acs-url " << spec.destination
+  std::cout << "Wrote a demo IdP, SP and a signed response"
+            << (encrypt ? " (assertion encrypted)" : "") << " to " << dir
+            << "/\nValidate it with:\n  claimgate saml validate " << dir
+            << "/response.b64 --idp-metadata " << dir << "/idp-metadata.xml --sp-entity-id "
+            << spec.audience << " --acs-url " << spec.destination
             << (encrypt ? " --decrypt-key " + dir + "/sp.key" : "") << "\n";
   return 0;
 }
@@ -296,24 +329,37 @@ int run_demo(const std::string& dir, bool encrypt) {
 }  // namespace
 
 void add_saml_commands(CLI::App& app, int& exit_code) {
-  auto* saml = app.add_subcommand("saml", "SAML tools: validate a response, print SP metadata, decode messages");
+  auto* saml = app.add_subcommand(
+      "saml", "SAML tools: validate a response, print SP metadata, decode messages");
   saml->require_subcommand(1);
 
   auto a = std::make_shared<ValidateArgs>();
-  auto* v = saml->add_subcommand("validate", "Validate a captured SAMLResponse and print every check as JSON "
-                                             "(exit 0 accepted, 1 rejected, 2 usage or input error)");
-  v->add_option("input", a->input, "file with the SAMLResponse (base64, form body or XML); - for stdin");
-  v->add_option("--idp-metadata", a->idp_metadata, "the IdP's metadata XML")->required()->check(CLI::ExistingFile);
-  v->add_option("--sp-entity-id", a->sp_entity_id, "this SP's entity id (the expected Audience)")->required();
-  v->add_option("--acs-url", a->acs_url, "this SP's ACS URL (expected Destination and Recipient)")->required();
-  v->add_option("--request-id", a->request_id, "ID of the AuthnRequest sent; without it the response must be unsolicited");
+  auto* v = saml->add_subcommand("validate",
+                                 "Validate a captured SAMLResponse and print every check as JSON "
+                                 "(exit 0 accepted, 1 rejected, 2 usage or input error)");
+  v->add_option("input", a->input,
+                "file with the SAMLResponse (base64, form body or XML); - for stdin");
+  v->add_option("--idp-metadata", a->idp_metadata, "the IdP's metadata XML")
+      ->required()
+      ->check(CLI::ExistingFile);
+  v->add_option("--sp-entity-id", a->sp_entity_id, "this SP's entity id (the expected Audience)")
+      ->required();
+  v->add_option("--acs-url", a->acs_url, "this SP's ACS URL (expected Destination and Recipient)")
+      ->required();
+  v->add_option("--request-id", a->request_id,
+                "ID of the AuthnRequest sent; without it the response must be unsolicited");
   v->add_option("--now", a->now, "evaluate as of this time (RFC 3339), e.g. 2026-01-31T12:00:00Z");
-  v->add_option("--skew", a->skew, "allowed clock skew in seconds (default 180)")->check(CLI::Range(0, 86400));
-  v->add_option("--max-age", a->max_age, "maximum assertion age in seconds (default 300)")->check(CLI::Range(1, 31536000));
-  v->add_option("--decrypt-key", a->decrypt_key, "PEM private key for an EncryptedAssertion")->check(CLI::ExistingFile);
+  v->add_option("--skew", a->skew, "allowed clock skew in seconds (default 180)")
+      ->check(CLI::Range(0, 86400));
+  v->add_option("--max-age", a->max_age, "maximum assertion age in seconds (default 300)")
+      ->check(CLI::Range(1, 31536000));
+  v->add_option("--decrypt-key", a->decrypt_key, "PEM private key for an EncryptedAssertion")
+      ->check(CLI::ExistingFile);
   v->add_flag("--allow-sha1", a->allow_sha1, "accept SHA-1 signatures and digests");
-  v->add_flag("--ignore-cert-dates", a->ignore_cert_dates, "trust IdP certificates outside their validity dates");
-  v->add_flag("--allow-missing-audience", a->allow_missing_audience, "accept an assertion with no AudienceRestriction");
+  v->add_flag("--ignore-cert-dates", a->ignore_cert_dates,
+              "trust IdP certificates outside their validity dates");
+  v->add_flag("--allow-missing-audience", a->allow_missing_audience,
+              "accept an assertion with no AudienceRestriction");
   v->callback([a, &exit_code] { exit_code = run_validate(*a); });
 
   auto config = std::make_shared<std::string>();
@@ -330,22 +376,30 @@ void add_saml_commands(CLI::App& app, int& exit_code) {
   });
 
   auto input = std::make_shared<std::string>("-");
-  auto* d = saml->add_subcommand("decode", "Turn a Redirect-binding URL or query, a POST body or base64 into readable XML");
+  auto* d = saml->add_subcommand(
+      "decode", "Turn a Redirect-binding URL or query, a POST body or base64 into readable XML");
   d->add_option("input", *input, "file holding the URL, query string or body; - for stdin");
   d->callback([input, &exit_code] { exit_code = run_decode(*input); });
 
   auto rconfig = std::make_shared<std::string>();
   auto ridp = std::make_shared<std::string>();
   auto rbinding = std::make_shared<std::string>("redirect");
-  auto* r = saml->add_subcommand("request", "Print a signed AuthnRequest for an IdP (a Redirect URL or a POST form)");
-  r->add_option("--config", *rconfig, "claimgate config file")->required()->check(CLI::ExistingFile);
+  auto* r = saml->add_subcommand(
+      "request", "Print a signed AuthnRequest for an IdP (a Redirect URL or a POST form)");
+  r->add_option("--config", *rconfig, "claimgate config file")
+      ->required()
+      ->check(CLI::ExistingFile);
   r->add_option("--idp", *ridp, "IdP name (default: the first)");
-  r->add_option("--binding", *rbinding, "redirect or post")->check(CLI::IsMember({"redirect", "post"}));
-  r->callback([rconfig, ridp, rbinding, &exit_code] { exit_code = run_request(*rconfig, *ridp, *rbinding); });
+  r->add_option("--binding", *rbinding, "redirect or post")
+      ->check(CLI::IsMember({"redirect", "post"}));
+  r->callback([rconfig, ridp, rbinding, &exit_code] {
+    exit_code = run_request(*rconfig, *ridp, *rbinding);
+  });
 
   auto dir = std::make_shared<std::string>("claimgate-demo");
   auto encrypt = std::make_shared<bool>(false);
-  auto* demo = saml->add_subcommand("demo", "Generate demo IdP and SP keys, metadata, a config and a signed response");
+  auto* demo = saml->add_subcommand(
+      "demo", "Generate demo IdP and SP keys, metadata, a config and a signed response");
   demo->add_option("--out", *dir, "directory to write (default ./claimgate-demo)");
   demo->add_flag("--encrypt", *encrypt, "encrypt the assertion to the demo SP's certificate");
   demo->callback([dir, encrypt, &exit_code] { exit_code = run_demo(*dir, *encrypt); });

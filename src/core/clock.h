@@ -12,8 +12,8 @@ using MonoTime = std::chrono::steady_clock::time_point;
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual WallTime now() const = 0;         // wall clock, for protocol timestamps
-  virtual MonoTime monotonic() const = 0;   // for durations and deadlines
+  virtual WallTime now() const = 0;        // wall clock, for protocol timestamps
+  virtual MonoTime monotonic() const = 0;  // for durations and deadlines
 };
 
 // The real clock: the only place in the project that reads the system time.
@@ -28,12 +28,10 @@ class SystemClock final : public Clock {
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(WallTime start) : wall_(start.time_since_epoch().count()) {}
-  WallTime now() const override {
-    return WallTime(WallTime::duration(wall_.load()));
-  }
+  WallTime now() const override { return WallTime(WallTime::duration(wall_.load())); }
   MonoTime monotonic() const override {
-    return MonoTime(std::chrono::duration_cast<MonoTime::duration>(
-        WallTime::duration(wall_.load())));
+    return MonoTime(
+        std::chrono::duration_cast<MonoTime::duration>(WallTime::duration(wall_.load())));
   }
   void set(WallTime t) { wall_.store(t.time_since_epoch().count()); }
   void advance(std::chrono::microseconds d) {

@@ -36,13 +36,14 @@ std::optional<YAML::Node> load_yaml(const std::string& path, Problems& problems)
     }
     return n;
   } catch (const YAML::Exception& e) {
-    problems.add("(file)", path, "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    problems.add("(file)", path,
+                 "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
     return std::nullopt;
   }
 }
 
-std::string get_string(const YAML::Node& map, const std::string& key, const std::string& path, Problems& p,
-                       bool required, const std::string& fallback) {
+std::string get_string(const YAML::Node& map, const std::string& key, const std::string& path,
+                       Problems& p, bool required, const std::string& fallback) {
   YAML::Node n = map[key];
   std::string full = path.empty() ? key : path + "." + key;
   if (!n || n.IsNull()) {
@@ -56,7 +57,8 @@ std::string get_string(const YAML::Node& map, const std::string& key, const std:
   return n.as<std::string>();
 }
 
-bool get_bool(const YAML::Node& map, const std::string& key, const std::string& path, Problems& p, bool fallback) {
+bool get_bool(const YAML::Node& map, const std::string& key, const std::string& path, Problems& p,
+              bool fallback) {
   YAML::Node n = map[key];
   if (!n || n.IsNull()) return fallback;
   std::string v = n.IsScalar() ? n.as<std::string>() : "(not a scalar)";
@@ -66,8 +68,9 @@ bool get_bool(const YAML::Node& map, const std::string& key, const std::string& 
   return fallback;
 }
 
-std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key, const std::string& path,
-                                  Problems& p, std::chrono::seconds fallback) {
+std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key,
+                                  const std::string& path, Problems& p,
+                                  std::chrono::seconds fallback) {
   std::string v = get_string(map, key, path, p, false);
   if (v.empty()) return fallback;
   auto d = parse_duration(v);
@@ -78,8 +81,8 @@ std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key,
   return *d;
 }
 
-void reject_unknown_keys(const YAML::Node& map, const std::string& path, std::initializer_list<const char*> known,
-                         Problems& p) {
+void reject_unknown_keys(const YAML::Node& map, const std::string& path,
+                         std::initializer_list<const char*> known, Problems& p) {
   if (!map.IsMap()) return;
   for (const auto& kv : map) {
     std::string k = kv.first.as<std::string>();

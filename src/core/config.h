@@ -33,14 +33,16 @@ class Problems {
 std::optional<YAML::Node> load_yaml(const std::string& path, Problems& problems);
 
 // Typed readers: a missing optional key gives `fallback`; a wrong type adds a Problem.
-std::string get_string(const YAML::Node& map, const std::string& key, const std::string& path, Problems& p,
-                       bool required, const std::string& fallback = "");
-bool get_bool(const YAML::Node& map, const std::string& key, const std::string& path, Problems& p, bool fallback);
-std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key, const std::string& path,
-                                  Problems& p, std::chrono::seconds fallback);
+std::string get_string(const YAML::Node& map, const std::string& key, const std::string& path,
+                       Problems& p, bool required, const std::string& fallback = "");
+bool get_bool(const YAML::Node& map, const std::string& key, const std::string& path, Problems& p,
+              bool fallback);
+std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key,
+                                  const std::string& path, Problems& p,
+                                  std::chrono::seconds fallback);
 // Adds a Problem for every key of `map` not in `known`.
-void reject_unknown_keys(const YAML::Node& map, const std::string& path, std::initializer_list<const char*> known,
-                         Problems& p);
+void reject_unknown_keys(const YAML::Node& map, const std::string& path,
+                         std::initializer_list<const char*> known, Problems& p);
 // Resolves a file path relative to the config file's directory.
 std::string resolve_path(const std::string& base_dir, const std::string& path);
 

@@ -25,7 +25,9 @@ constexpr std::array<int8_t, 256> make_b64_table() {
 }
 constexpr auto kB64Table = make_b64_table();
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -92,7 +94,8 @@ Result<std::string> base64_decode(std::string_view text) {
       continue;
     }
     if (v >= 0) return fail(Code::kBase64, "base64 data continues after '=' padding");
-    return fail(Code::kBase64, "character " + std::to_string(static_cast<int>(static_cast<uint8_t>(c))) +
+    return fail(Code::kBase64, "character " +
+                                   std::to_string(static_cast<int>(static_cast<uint8_t>(c))) +
                                    " at offset " + std::to_string(i) + " is not base64");
   }
   if (pad > 2 || (chars % 4 != 0 && pad > 0) || chars % 4 == 1) {
@@ -136,9 +139,11 @@ Result<std::string> url_decode(std::string_view s, bool plus_is_space) {
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (c == '%') {
-      if (i + 2 >= s.size()) return fail(Code::kUrlEncoding, "truncated %-escape at offset " + std::to_string(i));
+      if (i + 2 >= s.size())
+        return fail(Code::kUrlEncoding, "truncated %-escape at offset " + std::to_string(i));
       int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return fail(Code::kUrlEncoding, "malformed %-escape at offset " + std::to_string(i));
+      if (hi < 0 || lo < 0)
+        return fail(Code::kUrlEncoding, "malformed %-escape at offset " + std::to_string(i));
       out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else if (c == '+' && plus_is_space) {
@@ -160,7 +165,8 @@ Result<std::vector<QueryParam>> parse_query(std::string_view q) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     std::string_view raw_name = pair.substr(0, eq);
-    std::string_view raw_value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    std::string_view raw_value =
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
     CG_TRY(std::string name, url_decode(raw_name));
     CG_TRY(std::string value, url_decode(raw_value));
     out.push_back({std::move(name), std::move(value), std::string(raw_value)});
@@ -208,7 +214,8 @@ Result<std::string> inflate_raw(std::string_view data, size_t max_output) {
     out.append(buf, sizeof buf - zs.avail_out);
     if (out.size() > max_output) {
       inflateEnd(&zs);
-      return fail(Code::kTooLarge, "inflated message exceeds " + std::to_string(max_output) + " bytes");
+      return fail(Code::kTooLarge,
+                  "inflated message exceeds " + std::to_string(max_output) + " bytes");
     }
     if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
       inflateEnd(&zs);
@@ -228,7 +235,8 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
     in.read(buf, sizeof buf);
     out.append(buf, static_cast<size_t>(in.gcount()));
     if (out.size() > max_bytes)
-      return fail(Code::kTooLarge, "'" + path + "' is larger than " + std::to_string(max_bytes) + " bytes");
+      return fail(Code::kTooLarge,
+                  "'" + path + "' is larger than " + std::to_string(max_bytes) + " bytes");
   }
   if (in.bad()) return fail(Code::kIo, "error reading '" + path + "'");
   return out;
@@ -249,7 +257,8 @@ Status write_file(const std::string& path, std::string_view data, unsigned mode)
     }
     done += static_cast<size_t>(w);
   }
-  if (::close(fd) != 0) return fail(Code::kIo, "cannot write '" + path + "': " + std::strerror(errno));
+  if (::close(fd) != 0)
+    return fail(Code::kIo, "cannot write '" + path + "': " + std::strerror(errno));
   return {};
 }
 

@@ -4,13 +4,20 @@ namespace cg::core {
 
 const char* code_name(Code c) {
   switch (c) {
-    case Code::kBase64: return "input.base64";
-    case Code::kInflate: return "input.inflate";
-    case Code::kUrlEncoding: return "input.url_encoding";
-    case Code::kTime: return "input.time";
-    case Code::kIo: return "io";
-    case Code::kConfig: return "config";
-    case Code::kTooLarge: return "input.too_large";
+    case Code::kBase64:
+      return "input.base64";
+    case Code::kInflate:
+      return "input.inflate";
+    case Code::kUrlEncoding:
+      return "input.url_encoding";
+    case Code::kTime:
+      return "input.time";
+    case Code::kIo:
+      return "io";
+    case Code::kConfig:
+      return "config";
+    case Code::kTooLarge:
+      return "input.too_large";
   }
   return "unknown";
 }

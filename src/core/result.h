@@ -14,9 +14,9 @@ namespace cg {
 
 // A failure: a stable number, a stable symbolic name and a sentence a person can act on.
 struct Error {
-  int code = 0;          // stable number; part * 1000 + n (see docs/error-codes.md)
-  std::string name;      // stable symbolic name, e.g. "conditions.audience"
-  std::string message;   // what was expected and what arrived
+  int code = 0;         // stable number; part * 1000 + n (see docs/error-codes.md)
+  std::string name;     // stable symbolic name, e.g. "conditions.audience"
+  std::string message;  // what was expected and what arrived
 };
 
 template <class E>
@@ -77,13 +77,13 @@ using Status = Result<void>;
 // Propagates an error from an expression returning Result<...>; binds the value otherwise.
 #define CG_CONCAT_INNER(a, b) a##b
 #define CG_CONCAT(a, b) CG_CONCAT_INNER(a, b)
-#define CG_TRY_IMPL(tmp, decl, expr)        \
-  auto tmp = (expr);                        \
+#define CG_TRY_IMPL(tmp, decl, expr)                         \
+  auto tmp = (expr);                                         \
   if (!tmp.has_value()) return ::cg::fail(tmp.take_error()); \
   decl = std::move(*tmp)
 #define CG_TRY(decl, expr) CG_TRY_IMPL(CG_CONCAT(cg_try_, __LINE__), decl, expr)
-#define CG_CHECK(expr)                                      \
-  do {                                                      \
-    auto cg_check_result = (expr);                          \
+#define CG_CHECK(expr)                                                                 \
+  do {                                                                                 \
+    auto cg_check_result = (expr);                                                     \
     if (!cg_check_result.has_value()) return ::cg::fail(cg_check_result.take_error()); \
   } while (0)

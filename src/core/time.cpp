@@ -29,8 +29,8 @@ Unexpected<Error> bad_time(std::string_view text) {
 Result<WallTime> parse_datetime(std::string_view s) {
   int y, mo, d, h, mi, sec;
   if (!digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2, h) || s[13] != ':' ||
-      !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec)) {
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2, h) ||
+      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec)) {
     return bad_time(s);
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return bad_time(s);
@@ -53,7 +53,8 @@ Result<WallTime> parse_datetime(std::string_view s) {
       ++pos;
     } else if (s[pos] == '+' || s[pos] == '-') {
       int oh, om;
-      if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(s, pos + 4, 2, om))
+      if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+          !digits(s, pos + 4, 2, om))
         return bad_time(s);
       offset_s = (oh * 3600L + om * 60L) * (s[pos] == '+' ? 1 : -1);
       pos += 6;
@@ -63,7 +64,8 @@ Result<WallTime> parse_datetime(std::string_view s) {
   using namespace std::chrono;
   year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return bad_time(s);
-  auto t = sys_days(ymd) + hours(h) + minutes(mi) + seconds(sec) + microseconds(micros) - seconds(offset_s);
+  auto t = sys_days(ymd) + hours(h) + minutes(mi) + seconds(sec) + microseconds(micros) -
+           seconds(offset_s);
   return WallTime(duration_cast<WallTime::duration>(t.time_since_epoch()));
 }
 
@@ -75,14 +77,16 @@ std::string format_datetime(WallTime t, bool micros) {
   hh_mm_ss hms(us - days);
   char buf[40];
   if (micros) {
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld.%06ldZ", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
-                  static_cast<long>(hms.seconds().count()), static_cast<long>(hms.subseconds().count()));
+    std::snprintf(
+        buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ld.%06ldZ", static_cast<int>(ymd.year()),
+        static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+        static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
+        static_cast<long>(hms.seconds().count()), static_cast<long>(hms.subseconds().count()));
   } else {
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02ldZ",
+                  static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                  static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
+                  static_cast<long>(hms.minutes().count()),
                   static_cast<long>(hms.seconds().count()));
   }
   return buf;
@@ -92,7 +96,8 @@ Result<std::chrono::seconds> parse_duration(std::string_view text) {
   long long n = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc{} || n < 0) {
-    return fail(Code::kTime, "'" + std::string(text) + "' is not a duration such as 180s, 5m, 8h or 30d");
+    return fail(Code::kTime,
+                "'" + std::string(text) + "' is not a duration such as 180s, 5m, 8h or 30d");
   }
   std::string_view unit(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
   using namespace std::chrono;

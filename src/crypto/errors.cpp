@@ -6,12 +6,18 @@ namespace cg::crypto {
 
 const char* code_name(Code c) {
   switch (c) {
-    case Code::kBadKey: return "crypto.bad_key";
-    case Code::kBadCertificate: return "crypto.bad_certificate";
-    case Code::kSignFailed: return "crypto.sign_failed";
-    case Code::kVerifyError: return "crypto.verify_error";
-    case Code::kUnsupported: return "crypto.unsupported";
-    case Code::kKeyMismatch: return "crypto.key_mismatch";
+    case Code::kBadKey:
+      return "crypto.bad_key";
+    case Code::kBadCertificate:
+      return "crypto.bad_certificate";
+    case Code::kSignFailed:
+      return "crypto.sign_failed";
+    case Code::kVerifyError:
+      return "crypto.verify_error";
+    case Code::kUnsupported:
+      return "crypto.unsupported";
+    case Code::kKeyMismatch:
+      return "crypto.key_mismatch";
   }
   return "crypto.unknown";
 }

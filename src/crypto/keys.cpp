@@ -32,13 +32,18 @@ std::shared_ptr<EVP_PKEY> own(EVP_PKEY* k) { return std::shared_ptr<EVP_PKEY>(k,
 // Digests fetched from the provider once: OpenSSL 3 otherwise fetches (under a lock) on every
 // EVP_sha256() use, which showed up as 15% of a Response validation.
 const EVP_MD* md_of(HashAlg h) {
-  static EVP_MD* const kMds[] = {EVP_MD_fetch(nullptr, "SHA1", nullptr), EVP_MD_fetch(nullptr, "SHA256", nullptr),
-                                 EVP_MD_fetch(nullptr, "SHA384", nullptr), EVP_MD_fetch(nullptr, "SHA512", nullptr)};
+  static EVP_MD* const kMds[] = {
+      EVP_MD_fetch(nullptr, "SHA1", nullptr), EVP_MD_fetch(nullptr, "SHA256", nullptr),
+      EVP_MD_fetch(nullptr, "SHA384", nullptr), EVP_MD_fetch(nullptr, "SHA512", nullptr)};
   switch (h) {
-    case HashAlg::kSha1: return kMds[0];
-    case HashAlg::kSha256: return kMds[1];
-    case HashAlg::kSha384: return kMds[2];
-    case HashAlg::kSha512: return kMds[3];
+    case HashAlg::kSha1:
+      return kMds[0];
+    case HashAlg::kSha256:
+      return kMds[1];
+    case HashAlg::kSha384:
+      return kMds[2];
+    case HashAlg::kSha512:
+      return kMds[3];
   }
   return kMds[1];
 }
@@ -46,9 +51,12 @@ const EVP_MD* md_of(HashAlg h) {
 KeyType type_of(EVP_PKEY* k) {
   if (!k) return KeyType::kOther;
   switch (EVP_PKEY_get_base_id(k)) {
-    case EVP_PKEY_RSA: return KeyType::kRsa;
-    case EVP_PKEY_EC: return KeyType::kEc;
-    default: return KeyType::kOther;
+    case EVP_PKEY_RSA:
+      return KeyType::kRsa;
+    case EVP_PKEY_EC:
+      return KeyType::kEc;
+    default:
+      return KeyType::kOther;
   }
 }
 
@@ -90,10 +98,14 @@ core::WallTime asn1_to_time(const ASN1_TIME* t) {
 
 const char* hash_name(HashAlg h) {
   switch (h) {
-    case HashAlg::kSha1: return "SHA-1";
-    case HashAlg::kSha256: return "SHA-256";
-    case HashAlg::kSha384: return "SHA-384";
-    case HashAlg::kSha512: return "SHA-512";
+    case HashAlg::kSha1:
+      return "SHA-1";
+    case HashAlg::kSha256:
+      return "SHA-256";
+    case HashAlg::kSha384:
+      return "SHA-384";
+    case HashAlg::kSha512:
+      return "SHA-512";
   }
   return "?";
 }
@@ -184,7 +196,8 @@ std::string PrivateKey::to_pem() const {
   return std::string(data, static_cast<size_t>(len));
 }
 
-Result<std::vector<uint8_t>> PrivateKey::sign(HashAlg h, std::span<const uint8_t> data, bool raw_ecdsa) const {
+Result<std::vector<uint8_t>> PrivateKey::sign(HashAlg h, std::span<const uint8_t> data,
+                                              bool raw_ecdsa) const {
   if (!key_) return fail(Code::kSignFailed, "no private key");
   MdCtxPtr ctx(EVP_MD_CTX_new());
   size_t len = 0;
@@ -210,11 +223,14 @@ struct PkeyCtxFree {
 };
 }  // namespace
 
-static Result<std::vector<uint8_t>> rsa_decrypt(EVP_PKEY* key, std::span<const uint8_t> ct, int padding,
-                                                const EVP_MD* md, const EVP_MD* mgf1, std::span<const uint8_t> label) {
-  if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) return fail(Code::kUnsupported, "key transport needs an RSA key");
+static Result<std::vector<uint8_t>> rsa_decrypt(EVP_PKEY* key, std::span<const uint8_t> ct,
+                                                int padding, const EVP_MD* md, const EVP_MD* mgf1,
+                                                std::span<const uint8_t> label) {
+  if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
+    return fail(Code::kUnsupported, "key transport needs an RSA key");
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new(key, nullptr));
-  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), padding) != 1)
+  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), padding) != 1)
     return fail(Code::kVerifyError, "RSA decryption could not start: " + openssl_error());
   if (padding == RSA_PKCS1_OAEP_PADDING) {
     EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), md);
@@ -234,7 +250,8 @@ static Result<std::vector<uint8_t>> rsa_decrypt(EVP_PKEY* key, std::span<const u
   return out;
 }
 
-Result<std::vector<uint8_t>> PrivateKey::rsa_decrypt_oaep(std::span<const uint8_t> ct, HashAlg md, HashAlg mgf1,
+Result<std::vector<uint8_t>> PrivateKey::rsa_decrypt_oaep(std::span<const uint8_t> ct, HashAlg md,
+                                                          HashAlg mgf1,
                                                           std::span<const uint8_t> label) const {
   return rsa_decrypt(key_.get(), ct, RSA_PKCS1_OAEP_PADDING, md_of(md), md_of(mgf1), label);
 }
@@ -248,7 +265,8 @@ Result<std::vector<uint8_t>> PrivateKey::rsa_decrypt_pkcs1(std::span<const uint8
 Result<Certificate> Certificate::from_der(std::span<const uint8_t> der) {
   const unsigned char* p = der.data();
   X509* x = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-  if (!x) return fail(Code::kBadCertificate, "not a DER X.509 certificate (" + openssl_error() + ")");
+  if (!x)
+    return fail(Code::kBadCertificate, "not a DER X.509 certificate (" + openssl_error() + ")");
   Certificate c;
   c.cert_ = std::shared_ptr<X509>(x, X509_free);
   c.der_.assign(der.begin(), der.end());
@@ -309,7 +327,8 @@ Result<Certificate> Certificate::self_signed(const PrivateKey& key, const std::s
   X509_set_version(x.get(), 2);
   uint8_t serial[16];
   // The serial only needs to be unique per issuer; derive it from the key and time.
-  auto seed = digest(HashAlg::kSha256, key.to_pem() + std::to_string(not_before.time_since_epoch().count()));
+  auto seed = digest(HashAlg::kSha256,
+                     key.to_pem() + std::to_string(not_before.time_since_epoch().count()));
   std::memcpy(serial, seed.data(), sizeof serial);
   serial[0] &= 0x7F;
   BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
@@ -320,8 +339,8 @@ Result<Certificate> Certificate::self_signed(const PrivateKey& key, const std::s
   ASN1_TIME_set(X509_getm_notAfter(x.get()), nb + static_cast<time_t>(days) * 86400);
   X509_set_pubkey(x.get(), key.get());
   X509_NAME* name = X509_get_subject_name(x.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
-                             -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   X509_set_issuer_name(x.get(), name);
   if (X509_sign(x.get(), key.get(), EVP_sha256()) <= 0) {
     return fail(Code::kSignFailed, "certificate signing failed: " + openssl_error());

@@ -57,11 +57,12 @@ class PrivateKey {
   PublicKey public_key() const;
   std::string to_pem() const;
   // PKCS#1 v1.5 (RSA) or ECDSA (DER, or r||s when `raw_ecdsa`).
-  Result<std::vector<uint8_t>> sign(HashAlg h, std::span<const uint8_t> data, bool raw_ecdsa = false) const;
+  Result<std::vector<uint8_t>> sign(HashAlg h, std::span<const uint8_t> data,
+                                    bool raw_ecdsa = false) const;
   // RSA key transport (XML Encryption): OAEP with the given digest and MGF1 digest, or
   // PKCS#1 v1.5 (only where a deployment explicitly allows it).
-  Result<std::vector<uint8_t>> rsa_decrypt_oaep(std::span<const uint8_t> ciphertext, HashAlg md, HashAlg mgf1,
-                                                std::span<const uint8_t> label) const;
+  Result<std::vector<uint8_t>> rsa_decrypt_oaep(std::span<const uint8_t> ciphertext, HashAlg md,
+                                                HashAlg mgf1, std::span<const uint8_t> label) const;
   Result<std::vector<uint8_t>> rsa_decrypt_pkcs1(std::span<const uint8_t> ciphertext) const;
 
  private:
@@ -83,7 +84,9 @@ class Certificate {
   X509* get() const { return cert_.get(); }
   explicit operator bool() const { return cert_ != nullptr; }
   const std::vector<uint8_t>& der() const { return der_; }
-  const std::string& base64_der() const { return base64_; }  // as in ds:X509Certificate, no line breaks
+  const std::string& base64_der() const {
+    return base64_;
+  }  // as in ds:X509Certificate, no line breaks
   std::string to_pem() const;
   PublicKey public_key() const { return pub_; }
   std::string subject() const;

@@ -9,16 +9,18 @@
 
 namespace cg::saml {
 
-AuthnRequest build_authn_request(const SpConfig& sp, const std::string& destination, const AuthnRequestOptions& o,
-                                 core::Random& random, core::WallTime now) {
+AuthnRequest build_authn_request(const SpConfig& sp, const std::string& destination,
+                                 const AuthnRequestOptions& o, core::Random& random,
+                                 core::WallTime now) {
   using xml::escape;
   AuthnRequest r;
   r.id = random.xml_id(160);
   r.destination = destination;
-  std::string x = std::string("<samlp:AuthnRequest xmlns:samlp=\"") + xml::ns::kSamlp + "\" xmlns:saml=\"" +
-                  xml::ns::kSaml + "\" ID=\"" + r.id + "\" Version=\"2.0\" IssueInstant=\"" +
-                  core::format_datetime(now) + "\" Destination=\"" + escape(destination) +
-                  "\" AssertionConsumerServiceURL=\"" + escape(sp.acs_url) + "\" ProtocolBinding=\"" + kBindingPost + "\"";
+  std::string x = std::string("<samlp:AuthnRequest xmlns:samlp=\"") + xml::ns::kSamlp +
+                  "\" xmlns:saml=\"" + xml::ns::kSaml + "\" ID=\"" + r.id +
+                  "\" Version=\"2.0\" IssueInstant=\"" + core::format_datetime(now) +
+                  "\" Destination=\"" + escape(destination) + "\" AssertionConsumerServiceURL=\"" +
+                  escape(sp.acs_url) + "\" ProtocolBinding=\"" + kBindingPost + "\"";
   if (o.force_authn) x += " ForceAuthn=\"true\"";
   if (o.is_passive) x += " IsPassive=\"true\"";
   x += "><saml:Issuer>" + escape(sp.entity_id) + "</saml:Issuer>";

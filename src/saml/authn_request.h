@@ -28,8 +28,9 @@ struct AuthnRequest {
   std::string destination;
 };
 
-AuthnRequest build_authn_request(const SpConfig& sp, const std::string& destination, const AuthnRequestOptions& options,
-                                 core::Random& random, core::WallTime now);
+AuthnRequest build_authn_request(const SpConfig& sp, const std::string& destination,
+                                 const AuthnRequestOptions& options, core::Random& random,
+                                 core::WallTime now);
 
 // The URL to send the browser to (signed when the SP signs requests).
 Result<std::string> authn_request_redirect_url(const SpConfig& sp, const AuthnRequest& request,

@@ -9,8 +9,12 @@ namespace cg::saml {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -25,32 +29,40 @@ struct SigAlgInfo {
   crypto::HashAlg hash;
 };
 constexpr SigAlgInfo kRedirectAlgs[] = {
-    {xml::alg::kRsaSha256, crypto::HashAlg::kSha256}, {xml::alg::kRsaSha384, crypto::HashAlg::kSha384},
-    {xml::alg::kRsaSha512, crypto::HashAlg::kSha512}, {xml::alg::kEcdsaSha256, crypto::HashAlg::kSha256},
+    {xml::alg::kRsaSha256, crypto::HashAlg::kSha256},
+    {xml::alg::kRsaSha384, crypto::HashAlg::kSha384},
+    {xml::alg::kRsaSha512, crypto::HashAlg::kSha512},
+    {xml::alg::kEcdsaSha256, crypto::HashAlg::kSha256},
     {xml::alg::kRsaSha1, crypto::HashAlg::kSha1},
 };
 
 }  // namespace
 
-Result<std::string> decode_post_message(std::string_view input, std::string_view param, size_t max_bytes) {
+Result<std::string> decode_post_message(std::string_view input, std::string_view param,
+                                        size_t max_bytes) {
   input = trim(input);
   if (input.size() > max_bytes * 2)
-    return fail(Code::kDecode, "the posted message is " + std::to_string(input.size()) + " bytes, over the limit");
+    return fail(Code::kDecode,
+                "the posted message is " + std::to_string(input.size()) + " bytes, over the limit");
   if (looks_like_xml(input)) return std::string(input);
   std::string b64;
   std::string prefix = std::string(param) + "=";
   if (input.starts_with(prefix) || input.find("&" + prefix) != std::string_view::npos) {
     auto params = core::parse_query(input);
-    if (!params) return fail(Code::kDecode, "the form body is not URL-encoded correctly: " + params.error().message);
+    if (!params)
+      return fail(Code::kDecode,
+                  "the form body is not URL-encoded correctly: " + params.error().message);
     const auto* p = core::find_param(*params, param);
-    if (!p || p->value.empty()) return fail(Code::kDecode, "the form body has no " + std::string(param));
+    if (!p || p->value.empty())
+      return fail(Code::kDecode, "the form body has no " + std::string(param));
     b64 = p->value;
   } else {
     auto unescaped = core::url_decode(input, false);  // tolerate a %-encoded paste
     b64 = unescaped ? *unescaped : std::string(input);
   }
   auto xml = core::base64_decode(b64);
-  if (!xml) return fail(Code::kDecode, std::string(param) + " is not valid base64: " + xml.error().message);
+  if (!xml)
+    return fail(Code::kDecode, std::string(param) + " is not valid base64: " + xml.error().message);
   if (!looks_like_xml(*xml)) {
     // A Redirect-binding value pasted by mistake is DEFLATEd; say so rather than "not XML".
     auto inflated = core::inflate_raw(*xml, max_bytes);
@@ -60,13 +72,18 @@ Result<std::string> decode_post_message(std::string_view input, std::string_view
   return *xml;
 }
 
-Result<std::string> redirect_url(std::string_view endpoint, std::string_view param, std::string_view xml,
-                                 std::string_view relay_state, const crypto::PrivateKey* key) {
-  std::string query = std::string(param) + "=" + core::url_encode(core::base64_encode(core::deflate_raw(xml)));
+Result<std::string> redirect_url(std::string_view endpoint, std::string_view param,
+                                 std::string_view xml, std::string_view relay_state,
+                                 const crypto::PrivateKey* key) {
+  std::string query =
+      std::string(param) + "=" + core::url_encode(core::base64_encode(core::deflate_raw(xml)));
   if (!relay_state.empty()) query += "&RelayState=" + core::url_encode(relay_state);
   if (key) {
-    query += "&SigAlg=" + core::url_encode(key->type() == crypto::KeyType::kEc ? xml::alg::kEcdsaSha256 : xml::alg::kRsaSha256);
-    auto sig = key->sign(crypto::HashAlg::kSha256, std::span(reinterpret_cast<const uint8_t*>(query.data()), query.size()));
+    query +=
+        "&SigAlg=" + core::url_encode(key->type() == crypto::KeyType::kEc ? xml::alg::kEcdsaSha256
+                                                                          : xml::alg::kRsaSha256);
+    auto sig = key->sign(crypto::HashAlg::kSha256,
+                         std::span(reinterpret_cast<const uint8_t*>(query.data()), query.size()));
     if (!sig) return fail(sig.take_error());
     query += "&Signature=" + core::url_encode(core::base64_encode(*sig));
   }
@@ -80,7 +97,9 @@ Result<RedirectMessage> decode_redirect(std::string_view input, size_t max_bytes
   if (size_t q = input.find('?'); q != std::string_view::npos) input = input.substr(q + 1);
   if (size_t h = input.find('#'); h != std::string_view::npos) input = input.substr(0, h);
   auto params = core::parse_query(input);
-  if (!params) return fail(Code::kDecode, "the query string is not URL-encoded correctly: " + params.error().message);
+  if (!params)
+    return fail(Code::kDecode,
+                "the query string is not URL-encoded correctly: " + params.error().message);
   RedirectMessage m;
   const core::QueryParam* msg = core::find_param(*params, "SAMLRequest");
   m.param = "SAMLRequest";
@@ -90,7 +109,8 @@ Result<RedirectMessage> decode_redirect(std::string_view input, size_t max_bytes
   }
   if (!msg) return fail(Code::kDecode, "the URL carries neither SAMLRequest nor SAMLResponse");
   auto deflated = core::base64_decode(msg->value);
-  if (!deflated) return fail(Code::kDecode, m.param + " is not valid base64: " + deflated.error().message);
+  if (!deflated)
+    return fail(Code::kDecode, m.param + " is not valid base64: " + deflated.error().message);
   auto xml = core::inflate_raw(*deflated, max_bytes);
   if (!xml) return fail(Code::kDecode, m.param + " is not DEFLATE data: " + xml.error().message);
   m.xml = std::move(*xml);
@@ -111,31 +131,42 @@ Result<RedirectMessage> decode_redirect(std::string_view input, size_t max_bytes
   return m;
 }
 
-Status verify_redirect_signature(const RedirectMessage& m, std::span<const crypto::Certificate> trusted, bool allow_sha1) {
-  if (m.sig_alg.empty()) return fail(Code::kRedirectSignature, "the " + m.param + " is not signed (no SigAlg / Signature)");
+Status verify_redirect_signature(const RedirectMessage& m,
+                                 std::span<const crypto::Certificate> trusted, bool allow_sha1) {
+  if (m.sig_alg.empty())
+    return fail(Code::kRedirectSignature,
+                "the " + m.param + " is not signed (no SigAlg / Signature)");
   const SigAlgInfo* alg = nullptr;
   for (const auto& a : kRedirectAlgs)
     if (m.sig_alg == a.uri) alg = &a;
   if (!alg) return fail(Code::kRedirectSignature, "SigAlg '" + m.sig_alg + "' is not accepted");
   if (alg->hash == crypto::HashAlg::kSha1 && !allow_sha1)
-    return fail(Code::kRedirectSignature, "SigAlg is RSA-SHA1, which is refused; configure RSA-SHA256");
-  auto data = std::span(reinterpret_cast<const uint8_t*>(m.signed_content.data()), m.signed_content.size());
+    return fail(Code::kRedirectSignature,
+                "SigAlg is RSA-SHA1, which is refused; configure RSA-SHA256");
+  auto data =
+      std::span(reinterpret_cast<const uint8_t*>(m.signed_content.data()), m.signed_content.size());
   auto sig = std::span(reinterpret_cast<const uint8_t*>(m.signature.data()), m.signature.size());
   for (const auto& c : trusted)
     if (c.public_key().verify(alg->hash, data, sig, false)) return {};
-  return fail(Code::kRedirectSignature, "the " + m.param + " signature does not verify with any of the " +
-                                            std::to_string(trusted.size()) + " trusted certificate(s)");
+  return fail(Code::kRedirectSignature,
+              "the " + m.param + " signature does not verify with any of the " +
+                  std::to_string(trusted.size()) + " trusted certificate(s)");
 }
 
 std::string post_form_html(std::string_view action, std::string_view param, std::string_view xml,
                            std::string_view relay_state) {
   std::string html =
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Signing in…</title></head>"
-      "<body onload=\"document.forms[0].submit()\"><noscript><p>JavaScript is off: press Continue.</p></noscript>"
-      "<form method=\"post\" action=\"" + xml::escape(action) + "\">"
-      "<input type=\"hidden\" name=\"" + xml::escape(param) + "\" value=\"" + core::base64_encode(xml) + "\">";
+      "<body onload=\"document.forms[0].submit()\"><noscript><p>JavaScript is off: press "
+      "Continue.</p></noscript>"
+      "<form method=\"post\" action=\"" +
+      xml::escape(action) +
+      "\">"
+      "<input type=\"hidden\" name=\"" +
+      xml::escape(param) + "\" value=\"" + core::base64_encode(xml) + "\">";
   if (!relay_state.empty())
-    html += "<input type=\"hidden\" name=\"RelayState\" value=\"" + xml::escape(relay_state) + "\">";
+    html +=
+        "<input type=\"hidden\" name=\"RelayState\" value=\"" + xml::escape(relay_state) + "\">";
   html += "<noscript><button type=\"submit\">Continue</button></noscript></form></body></html>\n";
   return html;
 }

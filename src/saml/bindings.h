@@ -14,12 +14,14 @@ namespace cg::saml {
 
 // What a browser posted (a form body "SAMLResponse=...&RelayState=...", bare base64, or raw XML
 // as pasted from a browser plugin), decoded to the XML message.
-Result<std::string> decode_post_message(std::string_view input, std::string_view param, size_t max_bytes = 1 << 20);
+Result<std::string> decode_post_message(std::string_view input, std::string_view param,
+                                        size_t max_bytes = 1 << 20);
 
 // An HTTP-Redirect URL. `param` is "SAMLRequest" or "SAMLResponse". With a key, the query is
 // signed with RSA-SHA256 (SigAlg, Signature), as the binding specifies.
-Result<std::string> redirect_url(std::string_view endpoint, std::string_view param, std::string_view xml,
-                                 std::string_view relay_state, const crypto::PrivateKey* signing_key);
+Result<std::string> redirect_url(std::string_view endpoint, std::string_view param,
+                                 std::string_view xml, std::string_view relay_state,
+                                 const crypto::PrivateKey* signing_key);
 
 struct RedirectMessage {
   std::string param;  // SAMLRequest or SAMLResponse
@@ -34,7 +36,8 @@ struct RedirectMessage {
 Result<RedirectMessage> decode_redirect(std::string_view url_or_query, size_t max_bytes = 1 << 20);
 
 // Verifies a Redirect-binding signature with one of `trusted`; SHA-1 only when allowed.
-Status verify_redirect_signature(const RedirectMessage& m, std::span<const crypto::Certificate> trusted, bool allow_sha1);
+Status verify_redirect_signature(const RedirectMessage& m,
+                                 std::span<const crypto::Certificate> trusted, bool allow_sha1);
 
 // An HTML page whose form posts `param` (base64 of `xml`) and RelayState to `action`.
 std::string post_form_html(std::string_view action, std::string_view param, std::string_view xml,

@@ -79,7 +79,7 @@ struct SamlConfig {
 
 // Compiles the sections; every problem goes to `problems` (nothing stops at the first one).
 // IdP metadata is loaded and checked as of `now`.
-std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std::string& base_dir, core::WallTime now,
-                                              core::Problems& problems);
+std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std::string& base_dir,
+                                              core::WallTime now, core::Problems& problems);
 
 }  // namespace cg::saml

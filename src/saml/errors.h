@@ -43,7 +43,7 @@ enum class Code : int {
   kRequestInvalid = 4033,       // an AuthnRequest cannot be decoded or fails a check
   kRedirectSignature = 4034,    // the Redirect-binding signature is missing or wrong
   kReplayCacheUnavailable = 4035,  // the replay cache could not be consulted (fail closed)
-  kConfig = 4036,               // SAML settings are invalid
+  kConfig = 4036,                  // SAML settings are invalid
 };
 
 const char* code_name(Code c);

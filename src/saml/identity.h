@@ -13,7 +13,7 @@ namespace cg::saml {
 struct Attribute {
   std::string name;           // Name as sent (a URI for Entra ID / ADFS, urn:oid:... for others)
   std::string friendly_name;  // FriendlyName, when sent
-  std::string alias;          // the well-known short name claimgate recognises ("groups", "email"), or ""
+  std::string alias;  // the well-known short name claimgate recognises ("groups", "email"), or ""
   std::vector<std::string> values;
 };
 

@@ -45,8 +45,10 @@ xmlNode* find_idp_entity(xmlNode* root, const std::string& want, std::string& wh
     if (want.empty() || attr(e, "entityID") == want) idps.push_back(e);
   }
   if (idps.size() == 1) return idps.front();
-  why = idps.empty() ? "no IdP entity" + (want.empty() ? std::string() : " '" + want + "'") + " in the metadata"
-                     : "the metadata holds " + std::to_string(idps.size()) + " IdPs; name one with its entity id";
+  why = idps.empty() ? "no IdP entity" + (want.empty() ? std::string() : " '" + want + "'") +
+                           " in the metadata"
+                     : "the metadata holds " + std::to_string(idps.size()) +
+                           " IdPs; name one with its entity id";
   return nullptr;
 }
 
@@ -66,28 +68,37 @@ const Endpoint* IdpMetadata::slo_endpoint(std::string_view binding) const {
   return nullptr;
 }
 
-Result<IdpMetadata> IdpMetadata::load(const std::string& path, core::WallTime now, const MetadataOptions& options) {
+Result<IdpMetadata> IdpMetadata::load(const std::string& path, core::WallTime now,
+                                      const MetadataOptions& options) {
   auto text = core::read_file(path, 16u << 20);
   if (!text) return fail(Code::kMetadataInvalid, text.error().message);
   auto md = parse(*text, now, options);
-  if (!md) return fail(Error{md.error().code, md.error().name, "'" + path + "': " + md.error().message});
+  if (!md)
+    return fail(Error{md.error().code, md.error().name, "'" + path + "': " + md.error().message});
   return md;
 }
 
-Result<IdpMetadata> IdpMetadata::parse(std::string_view text, core::WallTime now, const MetadataOptions& options) {
+Result<IdpMetadata> IdpMetadata::parse(std::string_view text, core::WallTime now,
+                                       const MetadataOptions& options) {
   xml::ParseLimits limits{16u << 20, 64, 2'000'000};  // federation aggregates are large
   auto doc = xml::Document::parse(text, limits);
-  if (!doc) return fail(Code::kMetadataInvalid, "the metadata is not usable XML: " + doc.error().message);
+  if (!doc)
+    return fail(Code::kMetadataInvalid, "the metadata is not usable XML: " + doc.error().message);
   xmlNode* root = doc->root();
   if (!xml::is(root, ns::kMd, "EntityDescriptor") && !xml::is(root, ns::kMd, "EntitiesDescriptor"))
-    return fail(Code::kMetadataInvalid, "the root element is <" + std::string(xml::local_name(root)) +
-                                            ">, not a SAML 2.0 <md:EntityDescriptor> or <md:EntitiesDescriptor>");
+    return fail(Code::kMetadataInvalid,
+                "the root element is <" + std::string(xml::local_name(root)) +
+                    ">, not a SAML 2.0 <md:EntityDescriptor> or <md:EntitiesDescriptor>");
   IdpMetadata md;
   if (!options.metadata_signers.empty()) {
-    CG_TRY(xmlNode* sig, xml::find_signature(root));
-    if (!sig) return fail(Code::kMetadataInvalid, "the metadata is not signed, but a metadata signing certificate is configured");
+    CG_TRY(xmlNode * sig, xml::find_signature(root));
+    if (!sig)
+      return fail(Code::kMetadataInvalid,
+                  "the metadata is not signed, but a metadata signing certificate is configured");
     auto v = xml::verify_enveloped(*doc, root, sig, options.metadata_signers, {});
-    if (!v) return fail(Code::kMetadataInvalid, "the metadata signature is not valid: " + v.error().message);
+    if (!v)
+      return fail(Code::kMetadataInvalid,
+                  "the metadata signature is not valid: " + v.error().message);
     md.signed_document = true;
   }
   std::string why;
@@ -95,13 +106,17 @@ Result<IdpMetadata> IdpMetadata::parse(std::string_view text, core::WallTime now
   if (!entity) return fail(Code::kMetadataInvalid, why);
   for (xmlNode* n = entity; n; n = xml::parent_element(n)) CG_CHECK(read_lifetime(n, md));
   md.entity_id = attr(entity, "entityID");
-  if (md.entity_id.empty()) return fail(Code::kMetadataInvalid, "the EntityDescriptor has no entityID");
+  if (md.entity_id.empty())
+    return fail(Code::kMetadataInvalid, "the EntityDescriptor has no entityID");
   xmlNode* idp = first_child(entity, ns::kMd, "IDPSSODescriptor");
-  if (!idp) return fail(Code::kMetadataInvalid, "'" + md.entity_id + "' has no <md:IDPSSODescriptor>: it is not an IdP");
+  if (!idp)
+    return fail(Code::kMetadataInvalid,
+                "'" + md.entity_id + "' has no <md:IDPSSODescriptor>: it is not an IdP");
   CG_CHECK(read_lifetime(idp, md));
 
   if (md.valid_until && now >= *md.valid_until) {
-    std::string msg = "the metadata expired at " + core::format_datetime(*md.valid_until) + " (validUntil)";
+    std::string msg =
+        "the metadata expired at " + core::format_datetime(*md.valid_until) + " (validUntil)";
     if (!options.allow_expired_metadata)
       return fail(Code::kMetadataExpired, msg + "; fetch a current copy from the IdP");
     md.warnings.push_back(msg);
@@ -113,14 +128,17 @@ Result<IdpMetadata> IdpMetadata::parse(std::string_view text, core::WallTime now
     for (xmlNode* x : xml::descendants(kd, ns::kDs, "X509Certificate")) {
       auto cert = crypto::Certificate::from_base64(xml::text(x));
       if (!cert) {
-        md.warnings.push_back("a KeyDescriptor certificate could not be read: " + cert.error().message);
+        md.warnings.push_back("a KeyDescriptor certificate could not be read: " +
+                              cert.error().message);
         continue;
       }
       bool dated = now >= cert->not_before() && now < cert->not_after();
       if (!dated) {
-        md.warnings.push_back("certificate '" + cert->subject() + "' (SHA-256 " + cert->sha256_fingerprint() +
-                              ") is valid from " + date(cert->not_before()) + " to " + date(cert->not_after()) +
-                              (options.ignore_cert_dates ? "; trusted anyway (certificate dates ignored)" : "; not trusted"));
+        md.warnings.push_back(
+            "certificate '" + cert->subject() + "' (SHA-256 " + cert->sha256_fingerprint() +
+            ") is valid from " + date(cert->not_before()) + " to " + date(cert->not_after()) +
+            (options.ignore_cert_dates ? "; trusted anyway (certificate dates ignored)"
+                                       : "; not trusted"));
       }
       if (!dated && !options.ignore_cert_dates) {
         md.rejected_certs.push_back(*cert);
@@ -132,22 +150,27 @@ Result<IdpMetadata> IdpMetadata::parse(std::string_view text, core::WallTime now
   }
   if (md.signing_certs.empty()) {
     if (!md.rejected_certs.empty())
-      return fail(Code::kCertificateExpired, "every signing certificate of '" + md.entity_id + "' is outside its "
-                                             "validity dates (" + md.warnings.front() + ")");
+      return fail(Code::kCertificateExpired, "every signing certificate of '" + md.entity_id +
+                                                 "' is outside its "
+                                                 "validity dates (" +
+                                                 md.warnings.front() + ")");
     return fail(Code::kMetadataInvalid, "'" + md.entity_id + "' publishes no signing certificate");
   }
   for (xmlNode* e : xml::children(idp, ns::kMd, "SingleSignOnService"))
     md.sso.push_back({attr(e, "Binding"), attr(e, "Location"), attr(e, "ResponseLocation")});
   for (xmlNode* e : xml::children(idp, ns::kMd, "SingleLogoutService"))
     md.slo.push_back({attr(e, "Binding"), attr(e, "Location"), attr(e, "ResponseLocation")});
-  for (xmlNode* e : xml::children(idp, ns::kMd, "NameIDFormat")) md.name_id_formats.push_back(xml::trimmed_text(e));
-  if (md.sso.empty()) return fail(Code::kMetadataInvalid, "'" + md.entity_id + "' publishes no SingleSignOnService");
+  for (xmlNode* e : xml::children(idp, ns::kMd, "NameIDFormat"))
+    md.name_id_formats.push_back(xml::trimmed_text(e));
+  if (md.sso.empty())
+    return fail(Code::kMetadataInvalid, "'" + md.entity_id + "' publishes no SingleSignOnService");
   return md;
 }
 
 Result<std::chrono::seconds> parse_xs_duration(std::string_view s) {
   auto bad = [&] {
-    return fail(Code::kMetadataInvalid, "'" + std::string(s) + "' is not an xs:duration such as PT6H or P1D");
+    return fail(Code::kMetadataInvalid,
+                "'" + std::string(s) + "' is not an xs:duration such as PT6H or P1D");
   };
   if (s.empty() || s[0] != 'P') return bad();
   long long total = 0, n = 0;
@@ -171,13 +194,20 @@ Result<std::chrono::seconds> parse_xs_duration(std::string_view s) {
     }
     if (!have_digits) return bad();
     long long unit = 0;
-    if (!in_time && ch == 'Y') unit = 365 * 86400LL;
-    else if (!in_time && ch == 'M') unit = 30 * 86400LL;
-    else if (!in_time && ch == 'D') unit = 86400;
-    else if (in_time && ch == 'H') unit = 3600;
-    else if (in_time && ch == 'M') unit = 60;
-    else if (in_time && ch == 'S') unit = 1;
-    else return bad();
+    if (!in_time && ch == 'Y')
+      unit = 365 * 86400LL;
+    else if (!in_time && ch == 'M')
+      unit = 30 * 86400LL;
+    else if (!in_time && ch == 'D')
+      unit = 86400;
+    else if (in_time && ch == 'H')
+      unit = 3600;
+    else if (in_time && ch == 'M')
+      unit = 60;
+    else if (in_time && ch == 'S')
+      unit = 1;
+    else
+      return bad();
     total += n * unit;
     n = 0;
     have_digits = false;

@@ -15,7 +15,8 @@
 
 namespace cg::saml {
 
-inline constexpr const char* kBindingRedirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+inline constexpr const char* kBindingRedirect =
+    "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 inline constexpr const char* kBindingPost = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 
 struct Endpoint {
@@ -34,9 +35,10 @@ struct MetadataOptions {
 
 struct IdpMetadata {
   std::string entity_id;
-  std::vector<crypto::Certificate> signing_certs;     // trusted for signatures
-  std::vector<crypto::Certificate> encryption_certs;  // for encrypting to the IdP (unused by SPs mostly)
-  std::vector<crypto::Certificate> rejected_certs;    // present but expired / not yet valid
+  std::vector<crypto::Certificate> signing_certs;  // trusted for signatures
+  std::vector<crypto::Certificate>
+      encryption_certs;  // for encrypting to the IdP (unused by SPs mostly)
+  std::vector<crypto::Certificate> rejected_certs;  // present but expired / not yet valid
   std::vector<Endpoint> sso;
   std::vector<Endpoint> slo;
   std::vector<std::string> name_id_formats;
@@ -49,8 +51,10 @@ struct IdpMetadata {
   const Endpoint* sso_endpoint(std::string_view binding) const;
   const Endpoint* slo_endpoint(std::string_view binding) const;
 
-  static Result<IdpMetadata> parse(std::string_view xml, core::WallTime now, const MetadataOptions& options = {});
-  static Result<IdpMetadata> load(const std::string& path, core::WallTime now, const MetadataOptions& options = {});
+  static Result<IdpMetadata> parse(std::string_view xml, core::WallTime now,
+                                   const MetadataOptions& options = {});
+  static Result<IdpMetadata> load(const std::string& path, core::WallTime now,
+                                  const MetadataOptions& options = {});
 };
 
 // ISO 8601 / xs:duration ("PT6H", "P1D", "P1DT12H30M") as used by cacheDuration.

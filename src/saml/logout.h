@@ -26,10 +26,11 @@ struct BuiltMessage {
   std::string xml;
 };
 
-BuiltMessage build_logout_request(const SpConfig& sp, const LogoutRequestSpec& spec, core::Random& random,
-                                  core::WallTime now);
-BuiltMessage build_logout_response(const SpConfig& sp, const std::string& destination, const std::string& in_response_to,
-                                   bool success, core::Random& random, core::WallTime now);
+BuiltMessage build_logout_request(const SpConfig& sp, const LogoutRequestSpec& spec,
+                                  core::Random& random, core::WallTime now);
+BuiltMessage build_logout_response(const SpConfig& sp, const std::string& destination,
+                                   const std::string& in_response_to, bool success,
+                                   core::Random& random, core::WallTime now);
 
 struct LogoutRequestInfo {
   std::string id;
@@ -57,8 +58,10 @@ struct LogoutCheckSettings {
 // Both require a valid Redirect-binding signature by one of the IdP's certificates.
 Result<LogoutRequestInfo> validate_logout_request(const RedirectMessage& m, const IdpSettings& idp,
                                                   const LogoutCheckSettings& s, core::WallTime now);
-Result<LogoutResponseInfo> validate_logout_response(const RedirectMessage& m, const IdpSettings& idp,
-                                                    const LogoutCheckSettings& s, const std::string& expected_request_id,
+Result<LogoutResponseInfo> validate_logout_response(const RedirectMessage& m,
+                                                    const IdpSettings& idp,
+                                                    const LogoutCheckSettings& s,
+                                                    const std::string& expected_request_id,
                                                     core::WallTime now);
 
 }  // namespace cg::saml

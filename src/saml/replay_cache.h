@@ -18,13 +18,15 @@ class ReplayCache {
   virtual ~ReplayCache() = default;
   // Records `id` until `expires`. Returns false when it was already recorded (a replay), an
   // error when the cache cannot be consulted (callers must then refuse: fail closed).
-  virtual Result<bool> insert_if_absent(std::string_view id, core::WallTime expires, core::WallTime now) = 0;
+  virtual Result<bool> insert_if_absent(std::string_view id, core::WallTime expires,
+                                        core::WallTime now) = 0;
 };
 
 class MemoryReplayCache final : public ReplayCache {
  public:
   explicit MemoryReplayCache(size_t max_entries = 1'000'000) : max_entries_(max_entries) {}
-  Result<bool> insert_if_absent(std::string_view id, core::WallTime expires, core::WallTime now) override;
+  Result<bool> insert_if_absent(std::string_view id, core::WallTime expires,
+                                core::WallTime now) override;
   size_t size() const;
 
  private:

@@ -19,11 +19,11 @@
 namespace cg::saml {
 
 struct ResponseSpec {
-  std::string issuer;             // IdP entity id
-  std::string destination;        // our ACS URL
-  std::string audience;           // our entity id
-  std::string recipient;          // our ACS URL
-  std::string in_response_to;     // empty: unsolicited
+  std::string issuer;          // IdP entity id
+  std::string destination;     // our ACS URL
+  std::string audience;        // our entity id
+  std::string recipient;       // our ACS URL
+  std::string in_response_to;  // empty: unsolicited
   std::string name_id = "alice@example.org";
   std::string name_id_format = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
   std::string session_index = "_session1";
@@ -50,7 +50,8 @@ BuiltResponse response_xml(const ResponseSpec& spec, core::Random& random);
 Result<BuiltResponse> build_response(const ResponseSpec& spec, const crypto::PrivateKey& key,
                                      const crypto::Certificate& cert, core::Random& random);
 // Signs / encrypts an already written Response text as the spec says.
-Result<std::string> sign_response_xml(const std::string& xml, const ResponseSpec& spec, const crypto::PrivateKey& key,
+Result<std::string> sign_response_xml(const std::string& xml, const ResponseSpec& spec,
+                                      const crypto::PrivateKey& key,
                                       const crypto::Certificate& cert);
 
 }  // namespace cg::saml

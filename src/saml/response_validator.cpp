@@ -15,9 +15,9 @@ namespace cg::saml {
 namespace {
 
 namespace ns = xml::ns;
+using std::chrono::seconds;
 using xml::attr;
 using xml::first_child;
-using std::chrono::seconds;
 
 constexpr const char* kStatusSuccess = "urn:oasis:names:tc:SAML:2.0:status:Success";
 constexpr const char* kBearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
@@ -55,7 +55,9 @@ class Run {
     report.error = st.take_error();
     return false;
   }
-  void skip(const char* name, std::string why) { report.checks.push_back({name, Check::Outcome::kSkip, std::move(why)}); }
+  void skip(const char* name, std::string why) {
+    report.checks.push_back({name, Check::Outcome::kSkip, std::move(why)});
+  }
 
   void run(std::string_view xml_text);
 
@@ -106,16 +108,21 @@ void Run::run(std::string_view xml_text) {
   response_ = doc_.root();
   if (!check("response.element", [&]() -> Status {
         if (!xml::is(response_, ns::kSamlp, "Response"))
-          return fail(Code::kNotResponse, "the message is <" + std::string(xml::local_name(response_)) + "> in namespace " +
-                                              quoted(xml::ns_uri(response_)) + ", not a SAML 2.0 <samlp:Response>");
+          return fail(Code::kNotResponse, "the message is <" +
+                                              std::string(xml::local_name(response_)) +
+                                              "> in namespace " + quoted(xml::ns_uri(response_)) +
+                                              ", not a SAML 2.0 <samlp:Response>");
         return {};
       }))
     return;
   if (!check("response.version", [&]() -> Status {
         std::string v = attr(response_, "Version");
-        if (v != "2.0") return fail(Code::kResponseVersion, "Response Version is " + quoted(v) + "; expected '2.0'");
+        if (v != "2.0")
+          return fail(Code::kResponseVersion,
+                      "Response Version is " + quoted(v) + "; expected '2.0'");
         id_.response_id = attr(response_, "ID");
-        if (id_.response_id.empty()) return fail(Code::kIdMissing, "the Response has no ID attribute");
+        if (id_.response_id.empty())
+          return fail(Code::kIdMissing, "the Response has no ID attribute");
         return {};
       }))
     return;
@@ -158,11 +165,14 @@ Result<core::WallTime> Run::time_attr(xmlNode* n, const char* name, bool require
   std::string v = attr(n, name);
   if (v.empty()) {
     if (required)
-      return fail(Code::kMissingTimestamps, "<" + std::string(xml::local_name(n)) + "> has no " + name + " attribute");
+      return fail(Code::kMissingTimestamps,
+                  "<" + std::string(xml::local_name(n)) + "> has no " + name + " attribute");
     return core::WallTime::min();
   }
   auto t = core::parse_datetime(v);
-  if (!t) return fail(Code::kMissingTimestamps, std::string(xml::local_name(n)) + "/@" + name + ": " + t.error().message);
+  if (!t)
+    return fail(Code::kMissingTimestamps,
+                std::string(xml::local_name(n)) + "/@" + name + ": " + t.error().message);
   return *t;
 }
 
@@ -176,12 +186,14 @@ Status Run::check_assertion_count() {
     std::string where;
     for (auto* n : plain) where += (where.empty() ? "" : ", ") + xml::path_of(n);
     for (auto* n : enc) where += (where.empty() ? "" : ", ") + xml::path_of(n);
-    return fail(Code::kAssertionCount, "expected exactly one Assertion or EncryptedAssertion, found " +
-                                           std::to_string(total) + (where.empty() ? "" : " (" + where + ")"));
+    return fail(Code::kAssertionCount,
+                "expected exactly one Assertion or EncryptedAssertion, found " +
+                    std::to_string(total) + (where.empty() ? "" : " (" + where + ")"));
   }
   xmlNode* a = plain.empty() ? enc.front() : plain.front();
   if (xml::parent_element(a) != response_)
-    return fail(Code::kAssertionCount, "the assertion is at " + xml::path_of(a) + "; it must be a direct child of the Response");
+    return fail(Code::kAssertionCount, "the assertion is at " + xml::path_of(a) +
+                                           "; it must be a direct child of the Response");
   encrypted_ = !enc.empty();
   assertion_ = a;
   detail_ = encrypted_ ? "one EncryptedAssertion" : "one Assertion";
@@ -189,12 +201,13 @@ Status Run::check_assertion_count() {
 }
 
 Status Run::check_response_signature() {
-  CG_TRY(xmlNode* sig, xml::find_signature(response_));
+  CG_TRY(xmlNode * sig, xml::find_signature(response_));
   if (!sig) {
     detail_ = "the Response is not signed";
     return {};
   }
-  CG_TRY(auto v, xml::verify_enveloped(doc_, response_, sig, idp_.signing_certs, {idp_.allow_sha1}));
+  CG_TRY(auto v,
+         xml::verify_enveloped(doc_, response_, sig, idp_.signing_certs, {idp_.allow_sha1}));
   response_signed_ = true;
   detail_ = "signed with " + v.signature_method + " by certificate " + v.certificate_fingerprint;
   return {};
@@ -204,12 +217,14 @@ Status Run::check_destination() {
   std::string dest = attr(response_, "Destination");
   if (dest.empty()) {
     if (response_signed_)
-      return fail(Code::kDestination, "the Response is signed but has no Destination; expected '" + sp_.acs_url + "'");
+      return fail(Code::kDestination,
+                  "the Response is signed but has no Destination; expected '" + sp_.acs_url + "'");
     detail_ = "no Destination (allowed on an unsigned Response)";
     return {};
   }
   if (dest != sp_.acs_url)
-    return fail(Code::kDestination, "Destination '" + clip(dest) + "' is not this SP's ACS URL '" + sp_.acs_url + "'");
+    return fail(Code::kDestination,
+                "Destination '" + clip(dest) + "' is not this SP's ACS URL '" + sp_.acs_url + "'");
   return {};
 }
 
@@ -222,19 +237,24 @@ Status Run::check_response_issuer() {
   std::string v = xml::trimmed_text(issuer);
   std::string fmt = attr(issuer, "Format");
   if (!fmt.empty() && fmt != kEntityFormat)
-    return fail(Code::kResponseIssuer, "Response Issuer has Format '" + clip(fmt) + "'; expected " + kEntityFormat);
+    return fail(Code::kResponseIssuer,
+                "Response Issuer has Format '" + clip(fmt) + "'; expected " + kEntityFormat);
   if (v != idp_.entity_id)
-    return fail(Code::kResponseIssuer, "Response Issuer " + quoted(v) + " is not the IdP's entity id '" + idp_.entity_id + "'");
+    return fail(Code::kResponseIssuer, "Response Issuer " + quoted(v) +
+                                           " is not the IdP's entity id '" + idp_.entity_id + "'");
   return {};
 }
 
 Status Run::check_status() {
-  xmlNode* code = first_child(first_child(response_, ns::kSamlp, "Status"), ns::kSamlp, "StatusCode");
+  xmlNode* code =
+      first_child(first_child(response_, ns::kSamlp, "Status"), ns::kSamlp, "StatusCode");
   std::string v = attr(code, "Value");
   if (v == kStatusSuccess) return {};
   std::string msg = "the IdP answered with status " + quoted(v);
-  if (xmlNode* sub = first_child(code, ns::kSamlp, "StatusCode")) msg += " / " + quoted(attr(sub, "Value"));
-  std::string text = xml::trimmed_text(first_child(first_child(response_, ns::kSamlp, "Status"), ns::kSamlp, "StatusMessage"));
+  if (xmlNode* sub = first_child(code, ns::kSamlp, "StatusCode"))
+    msg += " / " + quoted(attr(sub, "Value"));
+  std::string text = xml::trimmed_text(
+      first_child(first_child(response_, ns::kSamlp, "Status"), ns::kSamlp, "StatusMessage"));
   if (!text.empty()) msg += ": " + clip(text);
   return fail(Code::kStatus, msg + "; expected " + kStatusSuccess);
 }
@@ -244,40 +264,49 @@ Status Run::check_response_in_response_to() {
   id_.in_response_to = irt;
   if (request_id_) {
     if (!irt.empty() && irt != *request_id_)
-      return fail(Code::kInResponseTo, "the Response answers request " + quoted(irt) + ", not ours '" + *request_id_ + "'");
+      return fail(Code::kInResponseTo, "the Response answers request " + quoted(irt) +
+                                           ", not ours '" + *request_id_ + "'");
     return {};
   }
   if (!irt.empty())
-    return fail(Code::kInResponseTo, "the Response answers request " + quoted(irt) +
-                                         ", but no sign-in request of ours is pending for it (expired, used already, "
-                                         "or started in another browser)");
+    return fail(Code::kInResponseTo,
+                "the Response answers request " + quoted(irt) +
+                    ", but no sign-in request of ours is pending for it (expired, used already, "
+                    "or started in another browser)");
   if (!idp_.allow_unsolicited)
-    return fail(Code::kUnsolicited, "the Response is unsolicited (IdP-initiated) and this IdP is not allowed to "
-                                    "start sign-ins; start from the application, or enable IdP-initiated sign-in");
+    return fail(Code::kUnsolicited,
+                "the Response is unsolicited (IdP-initiated) and this IdP is not allowed to "
+                "start sign-ins; start from the application, or enable IdP-initiated sign-in");
   detail_ = "unsolicited (IdP-initiated) response";
   return {};
 }
 
 Status Run::decrypt_assertion() {
   xmlNode* data = first_child(assertion_, ns::kXenc, "EncryptedData");
-  if (!data) return xml::fail(xml::Code::kEncryptionStructure, "<EncryptedAssertion> holds no <xenc:EncryptedData>");
+  if (!data)
+    return xml::fail(xml::Code::kEncryptionStructure,
+                     "<EncryptedAssertion> holds no <xenc:EncryptedData>");
   CG_TRY(auto plain, xml::decrypt(data, sp_.decryption_keys, {sp_.allow_rsa15}));
-  CG_TRY(xmlNode* a, doc_.replace_with_fragment(assertion_, plain.plaintext, sp_.limits));
+  CG_TRY(xmlNode * a, doc_.replace_with_fragment(assertion_, plain.plaintext, sp_.limits));
   assertion_ = a;
-  if (!xml::is(a, ns::kSaml, "Assertion") || xml::descendants(a, ns::kSaml, "Assertion").size() != 1 ||
+  if (!xml::is(a, ns::kSaml, "Assertion") ||
+      xml::descendants(a, ns::kSaml, "Assertion").size() != 1 ||
       !xml::descendants(a, ns::kSaml, "EncryptedAssertion").empty())
-    return fail(Code::kAssertionCount, "the decrypted content is not exactly one <saml:Assertion> (got <" + std::string(xml::local_name(a)) + "> in " + quoted(xml::ns_uri(a)) + ")");
+    return fail(Code::kAssertionCount,
+                "the decrypted content is not exactly one <saml:Assertion> (got <" +
+                    std::string(xml::local_name(a)) + "> in " + quoted(xml::ns_uri(a)) + ")");
   detail_ = "decrypted (" + plain.data_algorithm + ", key transport " + plain.key_transport + ")";
   return {};
 }
 
 Status Run::check_assertion_signature() {
-  CG_TRY(xmlNode* sig, xml::find_signature(assertion_));
+  CG_TRY(xmlNode * sig, xml::find_signature(assertion_));
   if (!sig) {
     detail_ = "the Assertion is not signed";
     return {};
   }
-  CG_TRY(auto v, xml::verify_enveloped(doc_, assertion_, sig, idp_.signing_certs, {idp_.allow_sha1}));
+  CG_TRY(auto v,
+         xml::verify_enveloped(doc_, assertion_, sig, idp_.signing_certs, {idp_.allow_sha1}));
   assertion_ = v.element;  // read identity only from the element the verifier returned
   assertion_signed_ = true;
   detail_ = "signed with " + v.signature_method + " by certificate " + v.certificate_fingerprint;
@@ -286,8 +315,9 @@ Status Run::check_assertion_signature() {
 
 Status Run::check_signed() {
   if (!response_signed_ && !assertion_signed_)
-    return fail(Code::kSignatureMissing, "neither the Response nor the Assertion is signed; the IdP must sign one "
-                                         "of them (or both)");
+    return fail(Code::kSignatureMissing,
+                "neither the Response nor the Assertion is signed; the IdP must sign one "
+                "of them (or both)");
   detail_ = response_signed_ && assertion_signed_ ? "Response and Assertion signed"
             : response_signed_                    ? "Response signed (covers the Assertion)"
                                                   : "Assertion signed";
@@ -296,7 +326,8 @@ Status Run::check_signed() {
 
 Status Run::check_assertion_basics() {
   std::string v = attr(assertion_, "Version");
-  if (v != "2.0") return fail(Code::kAssertionVersion, "Assertion Version is " + quoted(v) + "; expected '2.0'");
+  if (v != "2.0")
+    return fail(Code::kAssertionVersion, "Assertion Version is " + quoted(v) + "; expected '2.0'");
   id_.assertion_id = attr(assertion_, "ID");
   if (id_.assertion_id.empty()) return fail(Code::kIdMissing, "the Assertion has no ID attribute");
   return {};
@@ -306,7 +337,8 @@ Status Run::check_issuer() {
   xmlNode* issuer = first_child(assertion_, ns::kSaml, "Issuer");
   std::string v = xml::trimmed_text(issuer);
   if (!issuer || v != idp_.entity_id)
-    return fail(Code::kAssertionIssuer, "Assertion Issuer " + quoted(v) + " is not the IdP's entity id '" + idp_.entity_id + "'");
+    return fail(Code::kAssertionIssuer, "Assertion Issuer " + quoted(v) +
+                                            " is not the IdP's entity id '" + idp_.entity_id + "'");
   return {};
 }
 
@@ -314,11 +346,13 @@ Status Run::check_issue_instant() {
   CG_TRY(auto t, time_attr(assertion_, "IssueInstant", true));
   id_.issue_instant = t;
   if (t > now_ + sp_.clock_skew)
-    return fail(Code::kIssuedInFuture, "the assertion was issued at " + when(t) + ", in the future (now " + when(now_) +
-                                           ", allowed clock skew " + secs(sp_.clock_skew) + "); check the IdP's clock");
+    return fail(Code::kIssuedInFuture,
+                "the assertion was issued at " + when(t) + ", in the future (now " + when(now_) +
+                    ", allowed clock skew " + secs(sp_.clock_skew) + "); check the IdP's clock");
   if (t + sp_.max_assertion_age + sp_.clock_skew < now_)
-    return fail(Code::kTooOld, "the assertion was issued at " + when(t) + ", more than " + secs(sp_.max_assertion_age) +
-                                   " (+ " + secs(sp_.clock_skew) + " skew) before now (" + when(now_) + ")");
+    return fail(Code::kTooOld, "the assertion was issued at " + when(t) + ", more than " +
+                                   secs(sp_.max_assertion_age) + " (+ " + secs(sp_.clock_skew) +
+                                   " skew) before now (" + when(now_) + ")");
   return {};
 }
 
@@ -328,8 +362,9 @@ Status Run::check_name_id() {
   xmlNode* nid = first_child(subject, ns::kSaml, "NameID");
   if (!nid) {
     if (first_child(subject, ns::kSaml, "EncryptedID"))
-      return fail(Code::kSubjectMissing, "the NameID is encrypted (EncryptedID), which claimgate does not accept; "
-                                         "configure the IdP to send a plain NameID");
+      return fail(Code::kSubjectMissing,
+                  "the NameID is encrypted (EncryptedID), which claimgate does not accept; "
+                  "configure the IdP to send a plain NameID");
     return fail(Code::kSubjectMissing, "the assertion's <Subject> has no <NameID>");
   }
   // The whole text of the element: a comment inside cannot cut the value short.
@@ -340,26 +375,31 @@ Status Run::check_name_id() {
 }
 
 Status Run::check_bearer(xmlNode* data) {
-  if (!data) return fail(Code::kNoBearer, "the bearer SubjectConfirmation has no SubjectConfirmationData");
+  if (!data)
+    return fail(Code::kNoBearer, "the bearer SubjectConfirmation has no SubjectConfirmationData");
   std::string recipient = attr(data, "Recipient");
   if (recipient != sp_.acs_url)
-    return fail(Code::kRecipient, "bearer confirmation failed with recipient mismatch: Recipient " + quoted(recipient) +
-                                      ", expected this SP's ACS URL '" + sp_.acs_url + "'");
+    return fail(Code::kRecipient, "bearer confirmation failed with recipient mismatch: Recipient " +
+                                      quoted(recipient) + ", expected this SP's ACS URL '" +
+                                      sp_.acs_url + "'");
   CG_TRY(auto nooa, time_attr(data, "NotOnOrAfter", true));
   if (now_ >= nooa + sp_.clock_skew)
-    return fail(Code::kSubjectExpired, "bearer confirmation expired at " + when(nooa) + " (now " + when(now_) +
-                                           ", clock skew " + secs(sp_.clock_skew) + ")");
+    return fail(Code::kSubjectExpired, "bearer confirmation expired at " + when(nooa) + " (now " +
+                                           when(now_) + ", clock skew " + secs(sp_.clock_skew) +
+                                           ")");
   CG_TRY(auto nb, time_attr(data, "NotBefore", false));
   if (nb != core::WallTime::min() && now_ + sp_.clock_skew < nb)
-    return fail(Code::kNotYetValid, "bearer confirmation is not valid before " + when(nb) + " (now " + when(now_) + ")");
+    return fail(Code::kNotYetValid, "bearer confirmation is not valid before " + when(nb) +
+                                        " (now " + when(now_) + ")");
   std::string irt = attr(data, "InResponseTo");
   if (request_id_) {
     if (irt != *request_id_)
-      return fail(Code::kSubjectInResponseTo, "bearer confirmation answers request " + quoted(irt) + "; expected '" +
-                                                  *request_id_ + "'");
+      return fail(Code::kSubjectInResponseTo, "bearer confirmation answers request " + quoted(irt) +
+                                                  "; expected '" + *request_id_ + "'");
   } else if (!irt.empty()) {
-    return fail(Code::kSubjectInResponseTo, "bearer confirmation answers request " + quoted(irt) +
-                                                ", but no sign-in request of ours is pending for it");
+    return fail(Code::kSubjectInResponseTo,
+                "bearer confirmation answers request " + quoted(irt) +
+                    ", but no sign-in request of ours is pending for it");
   }
   not_on_or_after_ = std::min(not_on_or_after_, nooa);
   return {};
@@ -376,7 +416,8 @@ Status Run::check_subject_confirmation() {
     if (!first_error) first_error = st.take_error();
   }
   if (first_error) return ::cg::fail(std::move(*first_error));
-  return fail(Code::kNoBearer, "the assertion has no SubjectConfirmation with Method '" + std::string(kBearer) + "'");
+  return fail(Code::kNoBearer, "the assertion has no SubjectConfirmation with Method '" +
+                                   std::string(kBearer) + "'");
 }
 
 Status Run::check_conditions_time() {
@@ -387,13 +428,14 @@ Status Run::check_conditions_time() {
   }
   CG_TRY(auto nb, time_attr(cond, "NotBefore", false));
   if (nb != core::WallTime::min() && now_ + sp_.clock_skew < nb)
-    return fail(Code::kNotYetValid, "the assertion is not valid before " + when(nb) + " (now " + when(now_) +
-                                        ", clock skew " + secs(sp_.clock_skew) + "); check the clocks");
+    return fail(Code::kNotYetValid, "the assertion is not valid before " + when(nb) + " (now " +
+                                        when(now_) + ", clock skew " + secs(sp_.clock_skew) +
+                                        "); check the clocks");
   CG_TRY(auto nooa, time_attr(cond, "NotOnOrAfter", false));
   if (nooa != core::WallTime::min()) {
     if (now_ >= nooa + sp_.clock_skew)
-      return fail(Code::kExpired, "the assertion expired at " + when(nooa) + " (now " + when(now_) + ", clock skew " +
-                                      secs(sp_.clock_skew) + ")");
+      return fail(Code::kExpired, "the assertion expired at " + when(nooa) + " (now " + when(now_) +
+                                      ", clock skew " + secs(sp_.clock_skew) + ")");
     not_on_or_after_ = std::min(not_on_or_after_, nooa);
   }
   return {};
@@ -408,7 +450,8 @@ Status Run::check_audience() {
       detail_ = "no AudienceRestriction (allowed by configuration)";
       return {};
     }
-    return fail(Code::kAudience, "the assertion has no AudienceRestriction; expected one naming '" + sp_.entity_id + "'");
+    return fail(Code::kAudience, "the assertion has no AudienceRestriction; expected one naming '" +
+                                     sp_.entity_id + "'");
   }
   for (xmlNode* r : restrictions) {
     std::vector<std::string> seen;
@@ -421,7 +464,8 @@ Status Run::check_audience() {
       std::string list;
       for (const auto& s : seen) list += (list.empty() ? "'" : ", '") + clip(s) + "'";
       return fail(Code::kAudience, "Audience " + (list.empty() ? std::string("(none)") : list) +
-                                       " does not match this SP's entity id '" + sp_.entity_id + "'");
+                                       " does not match this SP's entity id '" + sp_.entity_id +
+                                       "'");
     }
   }
   return {};
@@ -429,18 +473,21 @@ Status Run::check_audience() {
 
 Status Run::check_authn_statement() {
   auto statements = xml::children(assertion_, ns::kSaml, "AuthnStatement");
-  if (statements.empty()) return fail(Code::kAuthnMissing, "the assertion has no AuthnStatement: it does not say the user signed in");
+  if (statements.empty())
+    return fail(Code::kAuthnMissing,
+                "the assertion has no AuthnStatement: it does not say the user signed in");
   xmlNode* s = statements.front();
   CG_TRY(id_.authn_instant, time_attr(s, "AuthnInstant", true));
   id_.session_index = attr(s, "SessionIndex");
   CG_TRY(auto snooa, time_attr(s, "SessionNotOnOrAfter", false));
   if (snooa != core::WallTime::min()) {
     if (now_ >= snooa)
-      return fail(Code::kSessionExpired, "the IdP session ended at " + when(snooa) + " (SessionNotOnOrAfter); now is " + when(now_));
+      return fail(Code::kSessionExpired, "the IdP session ended at " + when(snooa) +
+                                             " (SessionNotOnOrAfter); now is " + when(now_));
     id_.session_not_on_or_after = snooa;
   }
-  id_.authn_context_class =
-      xml::trimmed_text(first_child(first_child(s, ns::kSaml, "AuthnContext"), ns::kSaml, "AuthnContextClassRef"));
+  id_.authn_context_class = xml::trimmed_text(
+      first_child(first_child(s, ns::kSaml, "AuthnContext"), ns::kSaml, "AuthnContextClassRef"));
   return {};
 }
 
@@ -448,28 +495,37 @@ void Run::read_attributes() {
   for (xmlNode* st : xml::children(assertion_, ns::kSaml, "AttributeStatement")) {
     for (xmlNode* a : xml::children(st, ns::kSaml, "Attribute")) {
       std::string name = attr(a, "Name");
-      auto it = std::find_if(id_.attributes.begin(), id_.attributes.end(), [&](const Attribute& x) { return x.name == name; });
+      auto it = std::find_if(id_.attributes.begin(), id_.attributes.end(),
+                             [&](const Attribute& x) { return x.name == name; });
       if (it == id_.attributes.end()) {
-        id_.attributes.push_back({name, attr(a, "FriendlyName"), std::string(claim_alias(name)), {}});
+        id_.attributes.push_back(
+            {name, attr(a, "FriendlyName"), std::string(claim_alias(name)), {}});
         it = id_.attributes.end() - 1;
         if (it->alias.empty()) it->alias = std::string(claim_alias(it->friendly_name));
       }
       for (xmlNode* v : xml::children(a, ns::kSaml, "AttributeValue")) {
         std::string value = xml::text(v);
-        if (std::find(it->values.begin(), it->values.end(), value) == it->values.end()) it->values.push_back(std::move(value));
+        if (std::find(it->values.begin(), it->values.end(), value) == it->values.end())
+          it->values.push_back(std::move(value));
       }
-      if (name == kEntraGroupsLink && !it->values.empty()) id_.groups_overage_link = it->values.front();
+      if (name == kEntraGroupsLink && !it->values.empty())
+        id_.groups_overage_link = it->values.front();
     }
   }
 }
 
 Status Run::check_replay() {
-  core::WallTime expires = not_on_or_after_ == core::WallTime::max() ? now_ + sp_.max_assertion_age : not_on_or_after_;
-  auto fresh = replay_->insert_if_absent(idp_.entity_id + "|" + id_.assertion_id, expires + sp_.clock_skew, now_);
-  if (!fresh) return fail(Code::kReplayCacheUnavailable, "the replay cache cannot be consulted: " + fresh.error().message);
+  core::WallTime expires =
+      not_on_or_after_ == core::WallTime::max() ? now_ + sp_.max_assertion_age : not_on_or_after_;
+  auto fresh = replay_->insert_if_absent(idp_.entity_id + "|" + id_.assertion_id,
+                                         expires + sp_.clock_skew, now_);
+  if (!fresh)
+    return fail(Code::kReplayCacheUnavailable,
+                "the replay cache cannot be consulted: " + fresh.error().message);
   if (!*fresh)
-    return fail(Code::kReplayed, "assertion " + quoted(id_.assertion_id) + " was already used to sign in; a response "
-                                 "cannot be posted twice");
+    return fail(Code::kReplayed, "assertion " + quoted(id_.assertion_id) +
+                                     " was already used to sign in; a response "
+                                     "cannot be posted twice");
   return {};
 }
 
@@ -477,25 +533,31 @@ Status Run::check_replay() {
 
 const char* outcome_name(Check::Outcome o) {
   switch (o) {
-    case Check::Outcome::kPass: return "pass";
-    case Check::Outcome::kFail: return "fail";
-    case Check::Outcome::kSkip: return "skip";
+    case Check::Outcome::kPass:
+      return "pass";
+    case Check::Outcome::kFail:
+      return "fail";
+    case Check::Outcome::kSkip:
+      return "skip";
   }
   return "?";
 }
 
-ResponseValidator::ResponseValidator(SpSettings sp, IdpSettings idp, ReplayCache* replay, const core::Clock& clock)
+ResponseValidator::ResponseValidator(SpSettings sp, IdpSettings idp, ReplayCache* replay,
+                                     const core::Clock& clock)
     : sp_(std::move(sp)), idp_(std::move(idp)), replay_(replay), clock_(clock) {
   xml::ensure_initialized();
 }
 
-ValidationReport ResponseValidator::validate(std::string_view xml_text, const std::optional<std::string>& request_id) const {
+ValidationReport ResponseValidator::validate(std::string_view xml_text,
+                                             const std::optional<std::string>& request_id) const {
   Run run(sp_, idp_, replay_, clock_.now(), request_id);
   run.run(xml_text);
   return std::move(run.report);
 }
 
-ValidationReport ResponseValidator::validate_posted(std::string_view posted, const std::optional<std::string>& request_id) const {
+ValidationReport ResponseValidator::validate_posted(
+    std::string_view posted, const std::optional<std::string>& request_id) const {
   auto xml_text = decode_post_message(posted, "SAMLResponse", sp_.limits.max_bytes);
   if (!xml_text) {
     ValidationReport r;

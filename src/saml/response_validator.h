@@ -24,7 +24,8 @@ namespace cg::saml {
 struct SpSettings {
   std::string entity_id;
   std::string acs_url;
-  std::vector<crypto::PrivateKey> decryption_keys;  // current first, then the next during a rollover
+  std::vector<crypto::PrivateKey>
+      decryption_keys;  // current first, then the next during a rollover
   std::chrono::seconds clock_skew{180};
   std::chrono::seconds max_assertion_age{300};
   bool allow_missing_audience = false;
@@ -49,9 +50,9 @@ struct Check {
 const char* outcome_name(Check::Outcome o);
 
 struct ValidationReport {
-  std::vector<Check> checks;          // in the order run; stops at the first failure
-  std::optional<Identity> identity;   // set when accepted
-  std::optional<Error> error;         // set when rejected
+  std::vector<Check> checks;         // in the order run; stops at the first failure
+  std::optional<Identity> identity;  // set when accepted
+  std::optional<Error> error;        // set when rejected
   bool ok() const { return identity.has_value(); }
 };
 
@@ -62,9 +63,11 @@ class ResponseValidator {
 
   // `xml` is the decoded Response; `request_id` the ID of the AuthnRequest it must answer, or
   // nullopt for an unsolicited (IdP-initiated) response.
-  ValidationReport validate(std::string_view xml, const std::optional<std::string>& request_id) const;
+  ValidationReport validate(std::string_view xml,
+                            const std::optional<std::string>& request_id) const;
   // The same, starting from what the browser posted: base64, a form body, or raw XML.
-  ValidationReport validate_posted(std::string_view posted, const std::optional<std::string>& request_id) const;
+  ValidationReport validate_posted(std::string_view posted,
+                                   const std::optional<std::string>& request_id) const;
 
   const SpSettings& sp() const { return sp_; }
   const IdpSettings& idp() const { return idp_; }

@@ -12,7 +12,9 @@
 namespace cg::xml {
 namespace {
 
-std::string_view sv(const xmlChar* s) { return s ? std::string_view(reinterpret_cast<const char*>(s)) : std::string_view(); }
+std::string_view sv(const xmlChar* s) {
+  return s ? std::string_view(reinterpret_cast<const char*>(s)) : std::string_view();
+}
 
 // Appends `s`, replacing the characters `escape` maps; runs without them are copied whole.
 template <class Map>
@@ -32,11 +34,16 @@ void append_escaped(std::string& out, std::string_view s, Map escape) {
 void escape_text(std::string& out, std::string_view s) {
   append_escaped(out, s, [](char ch) -> const char* {
     switch (ch) {
-      case '&': return "&amp;";
-      case '<': return "&lt;";
-      case '>': return "&gt;";
-      case '\r': return "&#xD;";
-      default: return nullptr;
+      case '&':
+        return "&amp;";
+      case '<':
+        return "&lt;";
+      case '>':
+        return "&gt;";
+      case '\r':
+        return "&#xD;";
+      default:
+        return nullptr;
     }
   });
 }
@@ -45,13 +52,20 @@ void escape_text(std::string& out, std::string_view s) {
 void escape_attr(std::string& out, std::string_view s) {
   append_escaped(out, s, [](char ch) -> const char* {
     switch (ch) {
-      case '&': return "&amp;";
-      case '<': return "&lt;";
-      case '"': return "&quot;";
-      case '\t': return "&#x9;";
-      case '\n': return "&#xA;";
-      case '\r': return "&#xD;";
-      default: return nullptr;
+      case '&':
+        return "&amp;";
+      case '<':
+        return "&lt;";
+      case '"':
+        return "&quot;";
+      case '\t':
+        return "&#x9;";
+      case '\n':
+        return "&#xA;";
+      case '\r':
+        return "&#xD;";
+      default:
+        return nullptr;
     }
   });
 }
@@ -80,15 +94,18 @@ class Writer {
     // Exclusive c14n renders the namespaces an element visibly uses (its own prefix, or the
     // default, and its attributes' prefixes), plus the InclusiveNamespaces ones in scope, unless
     // the nearest output ancestor already rendered the same binding.
-    need(e->ns ? sv(e->ns->prefix) : std::string_view(), e->ns ? sv(e->ns->href) : std::string_view());
+    need(e->ns ? sv(e->ns->prefix) : std::string_view(),
+         e->ns ? sv(e->ns->href) : std::string_view());
     for (xmlAttr* a = e->properties; a; a = a->next)
       if (a->ns && a->ns->prefix) need(sv(a->ns->prefix), sv(a->ns->href));
     for (const auto& p : inclusive_) {
       bool is_default = p == "#default";
-      xmlNs* ns = xmlSearchNs(e->doc, e, is_default ? nullptr : reinterpret_cast<const xmlChar*>(p.c_str()));
+      xmlNs* ns = xmlSearchNs(e->doc, e,
+                              is_default ? nullptr : reinterpret_cast<const xmlChar*>(p.c_str()));
       if (ns) need(is_default ? std::string_view() : sv(ns->prefix), sv(ns->href));
     }
-    std::sort(todo_.begin(), todo_.end(), [](const NsDecl& a, const NsDecl& b) { return a.prefix < b.prefix; });
+    std::sort(todo_.begin(), todo_.end(),
+              [](const NsDecl& a, const NsDecl& b) { return a.prefix < b.prefix; });
 
     out_ += '<';
     qname(out_, e->ns, e->name);
@@ -141,7 +158,9 @@ class Writer {
     for (xmlNode* k = e->children; k; k = k->next) {
       if (k == excluded_) continue;
       switch (k->type) {
-        case XML_ELEMENT_NODE: element(k); break;
+        case XML_ELEMENT_NODE:
+          element(k);
+          break;
         case XML_TEXT_NODE:
         case XML_CDATA_SECTION_NODE:
           if (k->content) escape_text(out_, sv(k->content));
@@ -191,26 +210,31 @@ int append(void* ctx, const char* buf, int len) {
 
 }  // namespace
 
-Result<std::string> exc_c14n(xmlNode* subtree, xmlNode* excluded, const std::vector<std::string>& prefixes) {
-  if (!subtree || subtree->type != XML_ELEMENT_NODE) return fail(Code::kCanonicalization, "nothing to canonicalize");
+Result<std::string> exc_c14n(xmlNode* subtree, xmlNode* excluded,
+                             const std::vector<std::string>& prefixes) {
+  if (!subtree || subtree->type != XML_ELEMENT_NODE)
+    return fail(Code::kCanonicalization, "nothing to canonicalize");
   std::string out;
   out.reserve(8192);
   Writer(excluded, prefixes, out).element(subtree);
   return out;
 }
 
-Result<std::string> exc_c14n_reference(xmlNode* subtree, xmlNode* excluded, const std::vector<std::string>& prefixes) {
+Result<std::string> exc_c14n_reference(xmlNode* subtree, xmlNode* excluded,
+                                       const std::vector<std::string>& prefixes) {
   std::string out;
   xmlOutputBufferPtr buf = xmlOutputBufferCreateIO(append, nullptr, &out, nullptr);
   if (!buf) return fail(Code::kCanonicalization, "could not allocate the canonicalization buffer");
   std::vector<xmlChar*> list;
-  for (const auto& p : prefixes) list.push_back(reinterpret_cast<xmlChar*>(const_cast<char*>(p.c_str())));
+  for (const auto& p : prefixes)
+    list.push_back(reinterpret_cast<xmlChar*>(const_cast<char*>(p.c_str())));
   list.push_back(nullptr);
   Visibility v{subtree, excluded};
   int rc = xmlC14NExecute(subtree->doc, is_visible, &v, XML_C14N_EXCLUSIVE_1_0,
                           prefixes.empty() ? nullptr : list.data(), 0, buf);
   int closed = xmlOutputBufferClose(buf);
-  if (rc < 0 || closed < 0) return fail(Code::kCanonicalization, "exclusive canonicalization failed");
+  if (rc < 0 || closed < 0)
+    return fail(Code::kCanonicalization, "exclusive canonicalization failed");
   return out;
 }
 

@@ -16,7 +16,8 @@ typedef struct _xmlNode xmlNode;
 namespace cg::xml {
 
 // `inclusive_prefixes`: the InclusiveNamespaces PrefixList ("#default" for the default namespace).
-Result<std::string> exc_c14n(xmlNode* subtree, xmlNode* excluded, const std::vector<std::string>& inclusive_prefixes);
+Result<std::string> exc_c14n(xmlNode* subtree, xmlNode* excluded,
+                             const std::vector<std::string>& inclusive_prefixes);
 
 // libxml2's xmlC14NExecute with a visibility callback: the reference the above is tested against.
 Result<std::string> exc_c14n_reference(xmlNode* subtree, xmlNode* excluded,

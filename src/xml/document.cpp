@@ -54,33 +54,41 @@ struct Walk {
 Status walk(xmlNode* n, int depth, Walk& w) {
   for (; n; n = n->next) {
     if (++w.nodes > w.limits.max_nodes)
-      return fail(Code::kTooManyNodes, "the document has more than " + std::to_string(w.limits.max_nodes) + " nodes");
+      return fail(Code::kTooManyNodes,
+                  "the document has more than " + std::to_string(w.limits.max_nodes) + " nodes");
     if (n->type == XML_DTD_NODE || n->type == XML_ENTITY_REF_NODE || n->type == XML_ENTITY_DECL)
       return fail(Code::kDtdForbidden, "entity references and DTDs are not accepted");
     if (n->type != XML_ELEMENT_NODE) continue;
     // libxml2 keeps "p:name" as the local name when prefix p is unbound (a recoverable error):
     // such a document is not namespace-well-formed and is refused, here and in fragments.
     if (std::strchr(reinterpret_cast<const char*>(n->name), ':'))
-      return fail(Code::kMalformed, "the prefix of <" + std::string(reinterpret_cast<const char*>(n->name)).substr(0, 80) +
-                                        "> is not bound to a namespace");
+      return fail(Code::kMalformed,
+                  "the prefix of <" +
+                      std::string(reinterpret_cast<const char*>(n->name)).substr(0, 80) +
+                      "> is not bound to a namespace");
     if (depth > w.limits.max_depth)
-      return fail(Code::kTooDeep, "elements are nested deeper than " + std::to_string(w.limits.max_depth) + " levels");
+      return fail(Code::kTooDeep, "elements are nested deeper than " +
+                                      std::to_string(w.limits.max_depth) + " levels");
     for (xmlAttr* a = n->properties; a; a = a->next) {
       ++w.nodes;
       if (std::strchr(reinterpret_cast<const char*>(a->name), ':'))
-        return fail(Code::kMalformed, "the prefix of attribute " + std::string(reinterpret_cast<const char*>(a->name)).substr(0, 80) +
-                                          " is not bound to a namespace");
+        return fail(Code::kMalformed,
+                    "the prefix of attribute " +
+                        std::string(reinterpret_cast<const char*>(a->name)).substr(0, 80) +
+                        " is not bound to a namespace");
       // SAML elements carry "ID"; the "Id" of ds:Signature / xenc:EncryptedData is never resolved
       // (pysaml2, for one, gives every signature Id="Signature1").
-      if (a->ns == nullptr && a->name && std::strcmp(reinterpret_cast<const char*>(a->name), "ID") == 0) {
+      if (a->ns == nullptr && a->name &&
+          std::strcmp(reinterpret_cast<const char*>(a->name), "ID") == 0) {
         std::string v;
         for (xmlNode* t = a->children; t; t = t->next)
           if (t->content) v += reinterpret_cast<const char*>(t->content);
         auto [it, fresh] = w.ids->emplace(v, n);
         if (!fresh) {
-          return fail(Code::kDuplicateId, "the ID '" + v.substr(0, 80) +
-                                              "' appears on more than one element (a signature-wrapping attempt, "
-                                              "or a broken IdP)");
+          return fail(Code::kDuplicateId,
+                      "the ID '" + v.substr(0, 80) +
+                          "' appears on more than one element (a signature-wrapping attempt, "
+                          "or a broken IdP)");
         }
       }
     }
@@ -112,8 +120,8 @@ xmlNode* Document::root() const { return doc_ ? xmlDocGetRootElement(doc_.get())
 Result<Document> Document::parse(std::string_view bytes, const ParseLimits& limits) {
   ensure_initialized();
   if (bytes.size() > limits.max_bytes) {
-    return fail(Code::kTooLarge, "the document is " + std::to_string(bytes.size()) + " bytes; the limit is " +
-                                     std::to_string(limits.max_bytes));
+    return fail(Code::kTooLarge, "the document is " + std::to_string(bytes.size()) +
+                                     " bytes; the limit is " + std::to_string(limits.max_bytes));
   }
   xmlParserCtxtPtr ctxt = xmlCreateMemoryParserCtxt(bytes.data(), static_cast<int>(bytes.size()));
   if (!ctxt) return fail(Code::kMalformed, "the XML parser could not start");
@@ -129,10 +137,13 @@ Result<Document> Document::parse(std::string_view bytes, const ParseLimits& limi
   bool well_formed = ctxt->wellFormed != 0 && ctxt->nsWellFormed != 0;
   std::string err = well_formed ? "" : last_error(ctxt);
   xmlFreeParserCtxt(ctxt);
-  if (stop.saw_dtd) return fail(Code::kDtdForbidden, "the document declares a DTD (<!DOCTYPE>); SAML messages never do");
+  if (stop.saw_dtd)
+    return fail(Code::kDtdForbidden,
+                "the document declares a DTD (<!DOCTYPE>); SAML messages never do");
   if (!well_formed || !d.doc_) return fail(Code::kMalformed, "the XML is not well-formed: " + err);
   if (d.doc_->intSubset || d.doc_->extSubset)
-    return fail(Code::kDtdForbidden, "the document declares a DTD (<!DOCTYPE>); SAML messages never do");
+    return fail(Code::kDtdForbidden,
+                "the document declares a DTD (<!DOCTYPE>); SAML messages never do");
   if (!d.root()) return fail(Code::kMalformed, "the document has no root element");
   Walk w{limits, 0, &d.ids_};
   CG_CHECK(walk(d.doc_->children, 1, w));
@@ -154,8 +165,10 @@ Status Document::index_ids(xmlNode* subtree) {
   return st;
 }
 
-Result<xmlNode*> Document::replace_with_fragment(xmlNode* context, std::string_view bytes, const ParseLimits& limits) {
-  if (bytes.size() > limits.max_bytes) return fail(Code::kTooLarge, "decrypted content exceeds the size limit");
+Result<xmlNode*> Document::replace_with_fragment(xmlNode* context, std::string_view bytes,
+                                                 const ParseLimits& limits) {
+  if (bytes.size() > limits.max_bytes)
+    return fail(Code::kTooLarge, "decrypted content exceeds the size limit");
   xmlNode* list = nullptr;
   xmlParserErrors rc = xmlParseInNodeContext(context, bytes.data(), static_cast<int>(bytes.size()),
                                              kParseOptions, &list);
@@ -227,7 +240,8 @@ Result<xmlNode*> Document::replace_with_fragment(xmlNode* context, std::string_v
 std::string to_string(xmlNode* node, bool pretty) {
   xmlBufferPtr buf = xmlBufferCreate();
   xmlNodeDump(buf, node->doc, node, 0, pretty ? 1 : 0);
-  std::string out(reinterpret_cast<const char*>(xmlBufferContent(buf)), static_cast<size_t>(xmlBufferLength(buf)));
+  std::string out(reinterpret_cast<const char*>(xmlBufferContent(buf)),
+                  static_cast<size_t>(xmlBufferLength(buf)));
   xmlBufferFree(buf);
   return out;
 }

@@ -43,7 +43,8 @@ class Document {
 
   // Parses `bytes` as a single element in the namespace context of `old` (decrypted content),
   // with the same hardening and limits, puts it in place of `old` (freed) and indexes its IDs.
-  Result<xmlNode*> replace_with_fragment(xmlNode* old, std::string_view bytes, const ParseLimits& limits = {});
+  Result<xmlNode*> replace_with_fragment(xmlNode* old, std::string_view bytes,
+                                         const ParseLimits& limits = {});
 
  private:
   struct DocFree {

@@ -1,6 +1,7 @@
 #include "xml/encryption.h"
 
 #include <libxml/tree.h>
+#include <openssl/crypto.h>
 #include <xmlsec/buffer.h>
 #include <xmlsec/crypto.h>
 #include <xmlsec/keys.h>
@@ -8,8 +9,6 @@
 #include <xmlsec/templates.h>
 #include <xmlsec/xmlenc.h>
 #include <xmlsec/xmlsec.h>
-
-#include <openssl/crypto.h>
 
 #include <cstring>
 
@@ -60,7 +59,8 @@ Result<std::vector<uint8_t>> unwrap_key(xmlNode* ek, std::span<const crypto::Pri
                                         const DecryptPolicy& policy, std::string& transport_uri) {
   xmlNode* method = first_child(ek, ns::kXenc, "EncryptionMethod");
   transport_uri = attr(method, "Algorithm");
-  xmlNode* cipher_value = first_child(first_child(ek, ns::kXenc, "CipherData"), ns::kXenc, "CipherValue");
+  xmlNode* cipher_value =
+      first_child(first_child(ek, ns::kXenc, "CipherData"), ns::kXenc, "CipherValue");
   if (!cipher_value) return fail(Code::kEncryptionStructure, "<EncryptedKey> has no CipherValue");
   CG_TRY(std::string ct, core::base64_decode(text(cipher_value)));
   auto ct_bytes = std::span(reinterpret_cast<const uint8_t*>(ct.data()), ct.size());
@@ -68,10 +68,12 @@ Result<std::vector<uint8_t>> unwrap_key(xmlNode* ek, std::span<const crypto::Pri
   bool oaep = transport_uri == alg::kRsaOaepMgf1p || transport_uri == alg::kRsaOaep11;
   if (transport_uri == alg::kRsa15) {
     if (!policy.allow_rsa15)
-      return fail(Code::kEncryptionWeak, "the assertion key is encrypted with RSA PKCS#1 v1.5, which is refused "
-                                         "(padding-oracle attacks); configure the IdP to use RSA-OAEP");
+      return fail(Code::kEncryptionWeak,
+                  "the assertion key is encrypted with RSA PKCS#1 v1.5, which is refused "
+                  "(padding-oracle attacks); configure the IdP to use RSA-OAEP");
   } else if (!oaep) {
-    return fail(Code::kEncryptionAlgorithm, "key transport '" + transport_uri + "' is not accepted (expected RSA-OAEP)");
+    return fail(Code::kEncryptionAlgorithm,
+                "key transport '" + transport_uri + "' is not accepted (expected RSA-OAEP)");
   }
   crypto::HashAlg md = crypto::HashAlg::kSha1, mgf = crypto::HashAlg::kSha1;
   std::string label;
@@ -86,45 +88,56 @@ Result<std::vector<uint8_t>> unwrap_key(xmlNode* ek, std::span<const crypto::Pri
   }
   auto label_bytes = std::span(reinterpret_cast<const uint8_t*>(label.data()), label.size());
   for (const auto& k : keys) {
-    auto r = oaep ? k.rsa_decrypt_oaep(ct_bytes, md, mgf, label_bytes) : k.rsa_decrypt_pkcs1(ct_bytes);
+    auto r =
+        oaep ? k.rsa_decrypt_oaep(ct_bytes, md, mgf, label_bytes) : k.rsa_decrypt_pkcs1(ct_bytes);
     if (r) return r;
   }
-  return fail(Code::kDecryptFailed, "the assertion's key could not be decrypted with any of the SP's " +
-                                        std::to_string(keys.size()) + " key(s); was it encrypted for another "
-                                        "certificate? (the IdP may hold an old copy of our metadata)");
+  return fail(Code::kDecryptFailed,
+              "the assertion's key could not be decrypted with any of the SP's " +
+                  std::to_string(keys.size()) +
+                  " key(s); was it encrypted for another "
+                  "certificate? (the IdP may hold an old copy of our metadata)");
 }
 
 }  // namespace
 
-Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::PrivateKey> keys, const DecryptPolicy& policy) {
+Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::PrivateKey> keys,
+                          const DecryptPolicy& policy) {
   ensure_initialized();
   if (keys.empty())
-    return fail(Code::kNoDecryptionKey, "the assertion is encrypted but this SP has no decryption key configured");
+    return fail(Code::kNoDecryptionKey,
+                "the assertion is encrypted but this SP has no decryption key configured");
   if (!is(encrypted_data, ns::kXenc, "EncryptedData"))
     return fail(Code::kEncryptionStructure, "expected <xenc:EncryptedData>");
   std::string type = attr(encrypted_data, "Type");
   if (!type.empty() && type != "http://www.w3.org/2001/04/xmlenc#Element")
     return fail(Code::kEncryptionStructure, "EncryptedData Type '" + type + "' is not an element");
-  std::string data_uri = attr(first_child(encrypted_data, ns::kXenc, "EncryptionMethod"), "Algorithm");
+  std::string data_uri =
+      attr(first_child(encrypted_data, ns::kXenc, "EncryptionMethod"), "Algorithm");
   const DataAlg* data_alg = nullptr;
   for (const auto& a : kDataAlgs)
     if (data_uri == a.uri) data_alg = &a;
   if (!data_alg)
-    return fail(Code::kEncryptionAlgorithm, "content encryption '" + data_uri + "' is not accepted (expected AES-128/256 "
-                                            "in GCM or CBC mode)");
+    return fail(Code::kEncryptionAlgorithm, "content encryption '" + data_uri +
+                                                "' is not accepted (expected AES-128/256 "
+                                                "in GCM or CBC mode)");
   xmlNode* ek = find_encrypted_key(encrypted_data);
-  if (!ek) return fail(Code::kEncryptionStructure, "the encrypted assertion carries no <xenc:EncryptedKey>");
+  if (!ek)
+    return fail(Code::kEncryptionStructure,
+                "the encrypted assertion carries no <xenc:EncryptedKey>");
   Decrypted out;
   out.data_algorithm = data_uri;
   CG_TRY(auto session_key, unwrap_key(ek, keys, policy, out.key_transport));
   if (session_key.size() != data_alg->key_bytes)
-    return fail(Code::kDecryptFailed, "the decrypted content key has the wrong length for " + data_uri);
+    return fail(Code::kDecryptFailed,
+                "the decrypted content key has the wrong length for " + data_uri);
 
   // The symmetric part is xmlsec's, with the content key given: its KeyInfo processing (which
   // could pick keys from the message) never runs.
   xmlSecEncCtxPtr ctx = xmlSecEncCtxCreate(nullptr);
   if (!ctx) return fail(Code::kDecryptFailed, "xmlsec could not create an encryption context");
-  ctx->encKey = xmlSecKeyReadMemory(xmlSecKeyDataAesId, session_key.data(), static_cast<xmlSecSize>(session_key.size()));
+  ctx->encKey = xmlSecKeyReadMemory(xmlSecKeyDataAesId, session_key.data(),
+                                    static_cast<xmlSecSize>(session_key.size()));
   OPENSSL_cleanse(session_key.data(), session_key.size());
   if (!ctx->encKey) {
     xmlSecEncCtxDestroy(ctx);
@@ -133,10 +146,12 @@ Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::Priva
   xmlSecBufferPtr buf = xmlSecEncCtxDecryptToBuffer(ctx, encrypted_data);
   if (!buf) {
     xmlSecEncCtxDestroy(ctx);
-    return fail(Code::kDecryptFailed, "the encrypted assertion could not be decrypted (" + data_uri +
+    return fail(Code::kDecryptFailed, "the encrypted assertion could not be decrypted (" +
+                                          data_uri +
                                           "): the ciphertext or its authentication tag is invalid");
   }
-  out.plaintext.assign(reinterpret_cast<const char*>(xmlSecBufferGetData(buf)), xmlSecBufferGetSize(buf));
+  out.plaintext.assign(reinterpret_cast<const char*>(xmlSecBufferGetData(buf)),
+                       xmlSecBufferGetSize(buf));
   xmlSecEncCtxDestroy(ctx);
   return out;
 }
@@ -147,13 +162,22 @@ Result<xmlNode*> encrypt(xmlNode* element, const crypto::Certificate& recipient,
   xmlSecTransformId data_id = xmlSecTransformAes256GcmId;
   xmlSecSize key_bits = 256;
   switch (data) {
-    case DataAlgorithm::kAes128Cbc: data_id = xmlSecTransformAes128CbcId, key_bits = 128; break;
-    case DataAlgorithm::kAes256Cbc: data_id = xmlSecTransformAes256CbcId, key_bits = 256; break;
-    case DataAlgorithm::kAes128Gcm: data_id = xmlSecTransformAes128GcmId, key_bits = 128; break;
-    case DataAlgorithm::kAes256Gcm: data_id = xmlSecTransformAes256GcmId, key_bits = 256; break;
+    case DataAlgorithm::kAes128Cbc:
+      data_id = xmlSecTransformAes128CbcId, key_bits = 128;
+      break;
+    case DataAlgorithm::kAes256Cbc:
+      data_id = xmlSecTransformAes256CbcId, key_bits = 256;
+      break;
+    case DataAlgorithm::kAes128Gcm:
+      data_id = xmlSecTransformAes128GcmId, key_bits = 128;
+      break;
+    case DataAlgorithm::kAes256Gcm:
+      data_id = xmlSecTransformAes256GcmId, key_bits = 256;
+      break;
   }
   xmlDoc* doc = element->doc;
-  xmlNode* enc = xmlSecTmplEncDataCreate(doc, data_id, nullptr, xmlSecTypeEncElement, nullptr, nullptr);
+  xmlNode* enc =
+      xmlSecTmplEncDataCreate(doc, data_id, nullptr, xmlSecTypeEncElement, nullptr, nullptr);
   if (!enc) return fail(Code::kEncryptFailed, "xmlsec could not create an EncryptedData template");
   xmlSecKeysMngrPtr mngr = xmlSecKeysMngrCreate();
   xmlSecEncCtxPtr ctx = nullptr;
@@ -163,9 +187,10 @@ Result<xmlNode*> encrypt(xmlNode* element, const crypto::Certificate& recipient,
     if (free_enc) xmlFreeNode(enc);
   };
   xmlNode* key_info = xmlSecTmplEncDataEnsureKeyInfo(enc, nullptr);
-  xmlNode* ek = key_info ? xmlSecTmplKeyInfoAddEncryptedKey(key_info, transport == KeyTransport::kRsaOaep
-                                                                          ? xmlSecTransformRsaOaepId
-                                                                          : xmlSecTransformRsaPkcs1Id,
+  xmlNode* ek = key_info ? xmlSecTmplKeyInfoAddEncryptedKey(key_info,
+                                                            transport == KeyTransport::kRsaOaep
+                                                                ? xmlSecTransformRsaOaepId
+                                                                : xmlSecTransformRsaPkcs1Id,
                                                             nullptr, nullptr, nullptr)
                          : nullptr;
   if (!xmlSecTmplEncDataEnsureCipherValue(enc) || !ek || !xmlSecTmplEncDataEnsureCipherValue(ek) ||
@@ -173,8 +198,9 @@ Result<xmlNode*> encrypt(xmlNode* element, const crypto::Certificate& recipient,
     done(true);
     return fail(Code::kEncryptFailed, "xmlsec could not build the encryption template");
   }
-  xmlSecKeyPtr rsa = xmlSecCryptoAppKeyLoadMemory(recipient.der().data(), static_cast<xmlSecSize>(recipient.der().size()),
-                                                  xmlSecKeyDataFormatCertDer, nullptr, nullptr, nullptr);
+  xmlSecKeyPtr rsa = xmlSecCryptoAppKeyLoadMemory(
+      recipient.der().data(), static_cast<xmlSecSize>(recipient.der().size()),
+      xmlSecKeyDataFormatCertDer, nullptr, nullptr, nullptr);
   if (!rsa || xmlSecCryptoAppDefaultKeysMngrAdoptKey(mngr, rsa) < 0) {
     if (rsa) xmlSecKeyDestroy(rsa);
     done(true);

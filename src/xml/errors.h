@@ -8,12 +8,12 @@
 namespace cg::xml {
 
 enum class Code : int {
-  kTooLarge = 3001,          // the document exceeds the size limit
-  kMalformed = 3002,         // not well-formed XML
-  kDtdForbidden = 3003,      // a DOCTYPE (DTD, entities) is present
-  kTooDeep = 3004,           // nesting deeper than the limit
-  kTooManyNodes = 3005,      // more nodes than the limit
-  kDuplicateId = 3006,       // two elements carry the same ID
+  kTooLarge = 3001,      // the document exceeds the size limit
+  kMalformed = 3002,     // not well-formed XML
+  kDtdForbidden = 3003,  // a DOCTYPE (DTD, entities) is present
+  kTooDeep = 3004,       // nesting deeper than the limit
+  kTooManyNodes = 3005,  // more nodes than the limit
+  kDuplicateId = 3006,   // two elements carry the same ID
 
   kSignatureStructure = 3101,  // ds:Signature is not shaped as XML DSig requires
   kSignatureObject = 3102,     // ds:Object present (can smuggle signed content)

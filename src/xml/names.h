@@ -18,7 +18,8 @@ inline constexpr const char* kXs = "http://www.w3.org/2001/XMLSchema";
 namespace cg::xml::alg {
 
 inline constexpr const char* kExcC14n = "http://www.w3.org/2001/10/xml-exc-c14n#";
-inline constexpr const char* kExcC14nComments = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
+inline constexpr const char* kExcC14nComments =
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
 inline constexpr const char* kEnveloped = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 
 inline constexpr const char* kRsaSha1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";

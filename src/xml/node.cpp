@@ -27,7 +27,9 @@ bool is(const xmlNode* n, const char* ns, const char* local) {
 }
 
 std::string_view local_name(const xmlNode* n) { return n && n->name ? c(n->name) : ""; }
-std::string_view ns_uri(const xmlNode* n) { return n && n->ns && n->ns->href ? c(n->ns->href) : ""; }
+std::string_view ns_uri(const xmlNode* n) {
+  return n && n->ns && n->ns->href ? c(n->ns->href) : "";
+}
 
 xmlNode* first_element(const xmlNode* parent) {
   for (xmlNode* k = parent ? parent->children : nullptr; k; k = k->next)
@@ -64,7 +66,8 @@ std::vector<xmlNode*> element_children(const xmlNode* parent) {
   return out;
 }
 
-static void collect(const xmlNode* n, const char* ns, const char* local, std::vector<xmlNode*>& out) {
+static void collect(const xmlNode* n, const char* ns, const char* local,
+                    std::vector<xmlNode*>& out) {
   for (xmlNode* k = first_element(n); k; k = next_element(k)) {
     if (is(k, ns, local)) out.push_back(k);
     collect(k, ns, local, out);
@@ -137,13 +140,26 @@ std::string escape(std::string_view s) {
   out.reserve(s.size() + 16);
   for (char ch : s) {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\r': out += "&#13;"; break;
-      default: out += ch;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      default:
+        out += ch;
     }
   }
   return out;
@@ -152,9 +168,11 @@ std::string escape(std::string_view s) {
 
 namespace cg::xml {
 Status wrap_in(xmlNode* node, const char* ns, const char* prefix, const char* local) {
-  xmlNode* wrapper = xmlNewDocNode(node->doc, nullptr, reinterpret_cast<const xmlChar*>(local), nullptr);
+  xmlNode* wrapper =
+      xmlNewDocNode(node->doc, nullptr, reinterpret_cast<const xmlChar*>(local), nullptr);
   if (!wrapper) return fail(0, "xml.alloc", "out of memory");
-  xmlNs* n = xmlNewNs(wrapper, reinterpret_cast<const xmlChar*>(ns), reinterpret_cast<const xmlChar*>(prefix));
+  xmlNs* n = xmlNewNs(wrapper, reinterpret_cast<const xmlChar*>(ns),
+                      reinterpret_cast<const xmlChar*>(prefix));
   xmlSetNs(wrapper, n);
   xmlReplaceNode(node, wrapper);
   xmlAddChild(wrapper, node);

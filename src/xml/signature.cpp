@@ -54,7 +54,8 @@ Result<std::vector<std::string>> inclusive_prefixes(xmlNode* method) {
   std::vector<std::string> out;
   for (xmlNode* k = first_element(method); k; k = next_element(k)) {
     if (!is(k, ns::kExcC14n, "InclusiveNamespaces")) {
-      return structure("unexpected <" + std::string(local_name(k)) + "> inside " + std::string(local_name(method)));
+      return structure("unexpected <" + std::string(local_name(k)) + "> inside " +
+                       std::string(local_name(method)));
     }
     std::istringstream in(attr(k, "PrefixList"));
     std::string p;
@@ -81,12 +82,15 @@ Status expect_children(xmlNode* parent, std::initializer_list<Slot> slots) {
   }
   if (k) {
     if (is(k, ns::kDs, "Object"))
-      return fail(Code::kSignatureObject, "the signature carries a <ds:Object>; SAML signatures never do, and it "
-                                          "can smuggle content past the verifier");
+      return fail(Code::kSignatureObject,
+                  "the signature carries a <ds:Object>; SAML signatures never do, and it "
+                  "can smuggle content past the verifier");
     if (is(k, ns::kDs, "Reference"))
-      return fail(Code::kSignatureReference, "the signature has more than one <ds:Reference>; exactly one is "
-                                             "accepted, pointing at the signed element");
-    return structure("unexpected <" + std::string(local_name(k)) + "> in <" + std::string(local_name(parent)) + ">");
+      return fail(Code::kSignatureReference,
+                  "the signature has more than one <ds:Reference>; exactly one is "
+                  "accepted, pointing at the signed element");
+    return structure("unexpected <" + std::string(local_name(k)) + "> in <" +
+                     std::string(local_name(parent)) + ">");
   }
   return {};
 }
@@ -95,25 +99,31 @@ Result<crypto::HashAlg> digest_alg(const std::string& uri, const SignaturePolicy
   for (const auto& d : kDigestAlgs) {
     if (uri == d.uri) {
       if (d.hash == crypto::HashAlg::kSha1 && !policy.allow_sha1)
-        return fail(Code::kSignatureWeak, "the digest algorithm is SHA-1, which is refused; configure the IdP to "
-                                          "use SHA-256 (or allow SHA-1 for this IdP)");
+        return fail(Code::kSignatureWeak,
+                    "the digest algorithm is SHA-1, which is refused; configure the IdP to "
+                    "use SHA-256 (or allow SHA-1 for this IdP)");
       return d.hash;
     }
   }
-  return fail(Code::kSignatureAlgorithm, "digest algorithm '" + uri + "' is not accepted (expected SHA-256, SHA-384 or SHA-512)");
+  return fail(
+      Code::kSignatureAlgorithm,
+      "digest algorithm '" + uri + "' is not accepted (expected SHA-256, SHA-384 or SHA-512)");
 }
 
 Result<const SigAlg*> signature_alg(const std::string& uri, const SignaturePolicy& policy) {
   for (const auto& s : kSigAlgs) {
     if (uri == s.uri) {
       if (s.hash == crypto::HashAlg::kSha1 && !policy.allow_sha1)
-        return fail(Code::kSignatureWeak, "the signature algorithm is " + uri + " (SHA-1), which is refused; "
-                                          "configure the IdP to sign with RSA-SHA256 (or allow SHA-1 for this IdP)");
+        return fail(Code::kSignatureWeak,
+                    "the signature algorithm is " + uri +
+                        " (SHA-1), which is refused; "
+                        "configure the IdP to sign with RSA-SHA256 (or allow SHA-1 for this IdP)");
       return &s;
     }
   }
-  return fail(Code::kSignatureAlgorithm, "signature algorithm '" + uri + "' is not accepted (expected RSA-SHA256/384/512 "
-                                         "or ECDSA-SHA256/384/512)");
+  return fail(Code::kSignatureAlgorithm, "signature algorithm '" + uri +
+                                             "' is not accepted (expected RSA-SHA256/384/512 "
+                                             "or ECDSA-SHA256/384/512)");
 }
 
 }  // namespace
@@ -122,16 +132,20 @@ Result<xmlNode*> find_signature(xmlNode* element) {
   auto sigs = children(element, ns::kDs, "Signature");
   if (sigs.size() > 1)
     return fail(Code::kSignatureMultiple, "<" + std::string(local_name(element)) + "> carries " +
-                                              std::to_string(sigs.size()) + " signatures; one is accepted");
+                                              std::to_string(sigs.size()) +
+                                              " signatures; one is accepted");
   return sigs.empty() ? nullptr : sigs.front();
 }
 
 Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, xmlNode* signature,
-                                         std::span<const crypto::Certificate> trusted, const SignaturePolicy& policy) {
+                                         std::span<const crypto::Certificate> trusted,
+                                         const SignaturePolicy& policy) {
   if (trusted.empty())
-    return fail(Code::kNoTrustedKeys, "the IdP metadata has no usable signing certificate to verify with");
+    return fail(Code::kNoTrustedKeys,
+                "the IdP metadata has no usable signing certificate to verify with");
   if (!signature || signature->parent != element)
-    return fail(Code::kSignatureReference, "the signature is not a direct child of the element it must sign");
+    return fail(Code::kSignatureReference,
+                "the signature is not a direct child of the element it must sign");
 
   xmlNode *signed_info = nullptr, *sig_value = nullptr, *key_info = nullptr;
   CG_CHECK(expect_children(signature, {{"SignedInfo", false, &signed_info},
@@ -145,27 +159,33 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
   // Canonicalization of SignedInfo: exclusive, without comments.
   std::string c14n_alg = attr(c14n_method, "Algorithm");
   if (c14n_alg != alg::kExcC14n)
-    return fail(Code::kSignatureAlgorithm, "canonicalization '" + c14n_alg + "' is not accepted (expected exclusive "
-                                           "c14n, " + alg::kExcC14n + ")");
+    return fail(Code::kSignatureAlgorithm, "canonicalization '" + c14n_alg +
+                                               "' is not accepted (expected exclusive "
+                                               "c14n, " +
+                                               alg::kExcC14n + ")");
   CG_TRY(auto si_prefixes, inclusive_prefixes(c14n_method));
 
   std::string sig_alg_uri = attr(sig_method, "Algorithm");
   CG_TRY(const SigAlg* sig_alg, signature_alg(sig_alg_uri, policy));
-  if (first_element(sig_method)) return structure("<SignatureMethod> has parameters (e.g. HMACOutputLength)");
+  if (first_element(sig_method))
+    return structure("<SignatureMethod> has parameters (e.g. HMACOutputLength)");
 
   // The one Reference must point at `element` by its ID.
   std::string uri = attr(reference, "URI");
   std::string id = attr(element, "ID");
   if (id.empty())
-    return fail(Code::kSignatureReference, "the signed element <" + std::string(local_name(element)) + "> has no ID");
+    return fail(Code::kSignatureReference,
+                "the signed element <" + std::string(local_name(element)) + "> has no ID");
   if (uri != "#" + id) {
-    return fail(Code::kSignatureReference, "the signature's reference URI is '" + uri.substr(0, 100) +
-                                               "' but the element it sits in has ID '" + id.substr(0, 100) +
-                                               "'; the reference must be '#" + id.substr(0, 100) + "'");
+    return fail(Code::kSignatureReference,
+                "the signature's reference URI is '" + uri.substr(0, 100) +
+                    "' but the element it sits in has ID '" + id.substr(0, 100) +
+                    "'; the reference must be '#" + id.substr(0, 100) + "'");
   }
   if (doc.find_id(id) != element)
-    return fail(Code::kSignatureReference, "the reference '#" + id.substr(0, 100) + "' does not resolve to the element "
-                                           "that carries the signature");
+    return fail(Code::kSignatureReference, "the reference '#" + id.substr(0, 100) +
+                                               "' does not resolve to the element "
+                                               "that carries the signature");
 
   xmlNode *transforms = nullptr, *digest_method = nullptr, *digest_value = nullptr;
   CG_CHECK(expect_children(reference, {{"Transforms", true, &transforms},
@@ -174,7 +194,8 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
   bool enveloped = false, exclusive = false;
   std::vector<std::string> ref_prefixes;
   for (xmlNode* t = first_element(transforms); t; t = next_element(t)) {
-    if (!is(t, ns::kDs, "Transform")) return structure("unexpected <" + std::string(local_name(t)) + "> in <Transforms>");
+    if (!is(t, ns::kDs, "Transform"))
+      return structure("unexpected <" + std::string(local_name(t)) + "> in <Transforms>");
     std::string a = attr(t, "Algorithm");
     if (a == alg::kEnveloped && !enveloped && !exclusive && !first_element(t)) {
       enveloped = true;
@@ -182,13 +203,16 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
       exclusive = true;
       CG_TRY(ref_prefixes, inclusive_prefixes(t));
     } else {
-      return fail(Code::kSignatureTransform, "transform '" + a.substr(0, 120) + "' is not accepted here; a SAML "
-                                             "signature uses enveloped-signature then exclusive c14n, once each");
+      return fail(Code::kSignatureTransform,
+                  "transform '" + a.substr(0, 120) +
+                      "' is not accepted here; a SAML "
+                      "signature uses enveloped-signature then exclusive c14n, once each");
     }
   }
   if (!enveloped || !exclusive)
-    return fail(Code::kSignatureTransform, "the reference must list the enveloped-signature and exclusive c14n "
-                                           "transforms");
+    return fail(Code::kSignatureTransform,
+                "the reference must list the enveloped-signature and exclusive c14n "
+                "transforms");
   CG_TRY(crypto::HashAlg dig_alg, digest_alg(attr(digest_method, "Algorithm"), policy));
   if (first_element(digest_method)) return structure("<DigestMethod> has unexpected children");
 
@@ -211,10 +235,13 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
         if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') hint_b64 += ch;
     }
   }
-  auto is_hint = [&](const crypto::Certificate& c) { return !hint_b64.empty() && c.base64_der() == hint_b64; };
+  auto is_hint = [&](const crypto::Certificate& c) {
+    return !hint_b64.empty() && c.base64_der() == hint_b64;
+  };
   const crypto::Certificate* verified_by = nullptr;
   auto try_key = [&](const crypto::Certificate& c) {
-    return c.public_key().type() == sig_alg->key && c.public_key().verify(sig_alg->hash, si, sig, true);
+    return c.public_key().type() == sig_alg->key &&
+           c.public_key().verify(sig_alg->hash, si, sig, true);
   };
   for (const auto& c : trusted)
     if (!verified_by && is_hint(c) && try_key(c)) verified_by = &c;
@@ -222,14 +249,18 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
     if (!is_hint(trusted[i]) && try_key(trusted[i])) verified_by = &trusted[i];
   if (!verified_by) {
     bool hint_trusted = std::any_of(trusted.begin(), trusted.end(), is_hint);
-    auto hint = hint_b64.empty() || hint_trusted ? Result<crypto::Certificate>(fail(Code::kSignatureInvalid, ""))
-                                                  : crypto::Certificate::from_base64(hint_b64);
+    auto hint = hint_b64.empty() || hint_trusted
+                    ? Result<crypto::Certificate>(fail(Code::kSignatureInvalid, ""))
+                    : crypto::Certificate::from_base64(hint_b64);
     if (hint) {
-      return fail(Code::kUntrustedKey, "the signature was made with a certificate that is not in the IdP metadata (subject '" +
-                                           hint->subject() + "', SHA-256 " + hint->sha256_fingerprint() +
-                                           "); update the metadata if the IdP rotated its key");
+      return fail(
+          Code::kUntrustedKey,
+          "the signature was made with a certificate that is not in the IdP metadata (subject '" +
+              hint->subject() + "', SHA-256 " + hint->sha256_fingerprint() +
+              "); update the metadata if the IdP rotated its key");
     }
-    return fail(Code::kSignatureInvalid, "the signature does not verify with any of the " + std::to_string(trusted.size()) +
+    return fail(Code::kSignatureInvalid, "the signature does not verify with any of the " +
+                                             std::to_string(trusted.size()) +
                                              " signing certificate(s) in the IdP metadata");
   }
 
@@ -241,7 +272,8 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
     return fail(Code::kDigestMismatch, "the content of <" + std::string(local_name(element)) +
                                            "> was changed after it was signed (digest mismatch)");
   }
-  return VerifiedElement{element, sig_alg_uri, attr(digest_method, "Algorithm"), verified_by->sha256_fingerprint()};
+  return VerifiedElement{element, sig_alg_uri, attr(digest_method, "Algorithm"),
+                         verified_by->sha256_fingerprint()};
 }
 
 }  // namespace cg::xml

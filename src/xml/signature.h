@@ -28,8 +28,8 @@ struct SignaturePolicy {
 };
 
 struct VerifiedElement {
-  xmlNode* element = nullptr;     // the element the signature covers; read identity only from it
-  std::string signature_method;   // algorithm URIs, for the record
+  xmlNode* element = nullptr;    // the element the signature covers; read identity only from it
+  std::string signature_method;  // algorithm URIs, for the record
   std::string digest_method;
   std::string certificate_fingerprint;  // SHA-256 of the trusted certificate that verified it
 };

@@ -2,13 +2,12 @@
 
 #include <libxml/tree.h>
 #include <libxml/valid.h>
+#include <openssl/evp.h>
 #include <xmlsec/crypto.h>
+#include <xmlsec/openssl/evp.h>
 #include <xmlsec/templates.h>
 #include <xmlsec/xmldsig.h>
 #include <xmlsec/xmlsec.h>
-#include <xmlsec/openssl/evp.h>
-
-#include <openssl/evp.h>
 
 #include "xml/document.h"
 #include "xml/errors.h"
@@ -20,19 +19,26 @@ namespace {
 
 xmlSecTransformId sig_transform(SignatureAlgorithm a) {
   switch (a) {
-    case SignatureAlgorithm::kRsaSha256: return xmlSecTransformRsaSha256Id;
-    case SignatureAlgorithm::kRsaSha512: return xmlSecTransformRsaSha512Id;
-    case SignatureAlgorithm::kRsaSha1: return xmlSecTransformRsaSha1Id;
-    case SignatureAlgorithm::kEcdsaSha256: return xmlSecTransformEcdsaSha256Id;
+    case SignatureAlgorithm::kRsaSha256:
+      return xmlSecTransformRsaSha256Id;
+    case SignatureAlgorithm::kRsaSha512:
+      return xmlSecTransformRsaSha512Id;
+    case SignatureAlgorithm::kRsaSha1:
+      return xmlSecTransformRsaSha1Id;
+    case SignatureAlgorithm::kEcdsaSha256:
+      return xmlSecTransformEcdsaSha256Id;
   }
   return xmlSecTransformRsaSha256Id;
 }
 
 xmlSecTransformId digest_transform(DigestAlgorithm a) {
   switch (a) {
-    case DigestAlgorithm::kSha256: return xmlSecTransformSha256Id;
-    case DigestAlgorithm::kSha512: return xmlSecTransformSha512Id;
-    case DigestAlgorithm::kSha1: return xmlSecTransformSha1Id;
+    case DigestAlgorithm::kSha256:
+      return xmlSecTransformSha256Id;
+    case DigestAlgorithm::kSha512:
+      return xmlSecTransformSha512Id;
+    case DigestAlgorithm::kSha1:
+      return xmlSecTransformSha1Id;
   }
   return xmlSecTransformSha256Id;
 }
@@ -43,23 +49,27 @@ const xmlChar* x(const char* s) { return reinterpret_cast<const xmlChar*>(s); }
 
 const char* signature_uri(SignatureAlgorithm a) {
   switch (a) {
-    case SignatureAlgorithm::kRsaSha256: return alg::kRsaSha256;
-    case SignatureAlgorithm::kRsaSha512: return alg::kRsaSha512;
-    case SignatureAlgorithm::kRsaSha1: return alg::kRsaSha1;
-    case SignatureAlgorithm::kEcdsaSha256: return alg::kEcdsaSha256;
+    case SignatureAlgorithm::kRsaSha256:
+      return alg::kRsaSha256;
+    case SignatureAlgorithm::kRsaSha512:
+      return alg::kRsaSha512;
+    case SignatureAlgorithm::kRsaSha1:
+      return alg::kRsaSha1;
+    case SignatureAlgorithm::kEcdsaSha256:
+      return alg::kEcdsaSha256;
   }
   return alg::kRsaSha256;
 }
 
-Status sign_enveloped(xmlNode* element, const crypto::PrivateKey& key, const crypto::Certificate& cert,
-                      const SignOptions& options) {
+Status sign_enveloped(xmlNode* element, const crypto::PrivateKey& key,
+                      const crypto::Certificate& cert, const SignOptions& options) {
   ensure_initialized();
   std::string id = attr(element, "ID");
   if (id.empty()) return fail(Code::kSignFailed, "the element to sign has no ID attribute");
   xmlDoc* doc = element->doc;
 
-  xmlNode* tmpl = xmlSecTmplSignatureCreateNsPref(doc, xmlSecTransformExclC14NId, sig_transform(options.signature),
-                                                  nullptr, x("ds"));
+  xmlNode* tmpl = xmlSecTmplSignatureCreateNsPref(
+      doc, xmlSecTransformExclC14NId, sig_transform(options.signature), nullptr, x("ds"));
   if (!tmpl) return fail(Code::kSignFailed, "xmlsec could not create a signature template");
   if (xmlNode* issuer = first_child(element, ns::kSaml, "Issuer")) {
     xmlAddNextSibling(issuer, tmpl);
@@ -73,7 +83,8 @@ Status sign_enveloped(xmlNode* element, const crypto::PrivateKey& key, const cry
     xmlFreeNode(tmpl);
   };
   std::string uri = "#" + id;
-  xmlNode* ref = xmlSecTmplSignatureAddReference(tmpl, digest_transform(options.digest), nullptr, x(uri.c_str()), nullptr);
+  xmlNode* ref = xmlSecTmplSignatureAddReference(tmpl, digest_transform(options.digest), nullptr,
+                                                 x(uri.c_str()), nullptr);
   if (!ref || !xmlSecTmplReferenceAddTransform(ref, xmlSecTransformEnvelopedId) ||
       !xmlSecTmplReferenceAddTransform(ref, xmlSecTransformExclC14NId)) {
     cleanup();
@@ -102,7 +113,8 @@ Status sign_enveloped(xmlNode* element, const crypto::PrivateKey& key, const cry
     return fail(Code::kSignFailed, "xmlsec could not take the signing key");
   }
   if (options.include_certificate &&
-      xmlSecCryptoAppKeyCertLoadMemory(sk, cert.der().data(), static_cast<xmlSecSize>(cert.der().size()),
+      xmlSecCryptoAppKeyCertLoadMemory(sk, cert.der().data(),
+                                       static_cast<xmlSecSize>(cert.der().size()),
                                        xmlSecKeyDataFormatCertDer) < 0) {
     xmlSecKeyDestroy(sk);
     cleanup();
@@ -114,7 +126,8 @@ Status sign_enveloped(xmlNode* element, const crypto::PrivateKey& key, const cry
   xmlSecDSigCtxDestroy(ctx);
   if (rc < 0) {
     cleanup();
-    return fail(Code::kSignFailed, "xmlsec failed to sign <" + std::string(local_name(element)) + ">");
+    return fail(Code::kSignFailed,
+                "xmlsec failed to sign <" + std::string(local_name(element)) + ">");
   }
   return {};
 }

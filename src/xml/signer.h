@@ -25,7 +25,7 @@ const char* signature_uri(SignatureAlgorithm a);
 
 // Signs `element` (which must carry an ID attribute) with an enveloped signature placed right
 // after its saml:Issuer child (SAML's schema order), or first when there is no Issuer.
-Status sign_enveloped(xmlNode* element, const crypto::PrivateKey& key, const crypto::Certificate& cert,
-                      const SignOptions& options = {});
+Status sign_enveloped(xmlNode* element, const crypto::PrivateKey& key,
+                      const crypto::Certificate& cert, const SignOptions& options = {});
 
 }  // namespace cg::xml

@@ -17,7 +17,8 @@ int visit(xmlNode* n, int budget) {
   for (; n && budget > 0; n = cg::xml::next_element(n)) {
     --budget;
     xmlNode* excluded = cg::xml::first_element(n);
-    for (const std::vector<std::string>& prefixes : {std::vector<std::string>{}, {"#default", "a", "b"}}) {
+    for (const std::vector<std::string>& prefixes :
+         {std::vector<std::string>{}, {"#default", "a", "b"}}) {
       auto fast = cg::xml::exc_c14n(n, excluded, prefixes);
       auto ref = cg::xml::exc_c14n_reference(n, excluded, prefixes);
       if (fast.has_value() && ref.has_value() && *fast != *ref) {

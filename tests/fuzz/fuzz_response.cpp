@@ -18,7 +18,8 @@ struct Target {
 
   Target() {
     auto key = cg::crypto::PrivateKey::generate_rsa(2048);
-    auto cert = cg::crypto::Certificate::self_signed(*key, "fuzz idp", clock.now() - std::chrono::hours(1), 30);
+    auto cert = cg::crypto::Certificate::self_signed(*key, "fuzz idp",
+                                                     clock.now() - std::chrono::hours(1), 30);
     cg::saml::SpSettings sp;
     sp.entity_id = "https://ml.example.org/saml/metadata";
     sp.acs_url = "https://ml.example.org/saml/acs";

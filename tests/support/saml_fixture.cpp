@@ -5,7 +5,8 @@ namespace {
 
 KeyPair make_pair(const char* cn, bool ec = false) {
   auto key = ec ? crypto::PrivateKey::generate_ec_p256() : crypto::PrivateKey::generate_rsa(2048);
-  auto cert = crypto::Certificate::self_signed(*key, cn, test_now() - std::chrono::hours(24 * 30), 365);
+  auto cert =
+      crypto::Certificate::self_signed(*key, cn, test_now() - std::chrono::hours(24 * 30), 365);
   return {*key, *cert};
 }
 
@@ -61,7 +62,8 @@ std::string SamlTest::build(const saml::ResponseSpec& s, const KeyPair* signer) 
   return r ? r->xml : std::string();
 }
 
-saml::ValidationReport SamlTest::validate(const std::string& xml, std::optional<std::string> request_id) {
+saml::ValidationReport SamlTest::validate(const std::string& xml,
+                                          std::optional<std::string> request_id) {
   saml::ResponseValidator v(sp_, idp_, &replay_, clock_);
   return v.validate(xml, request_id);
 }

@@ -44,7 +44,8 @@ class SamlTest : public ::testing::Test {
   saml::ResponseSpec spec() const;
   // Builds and signs with the IdP key (or another).
   std::string build(const saml::ResponseSpec& s, const KeyPair* signer = nullptr);
-  saml::ValidationReport validate(const std::string& xml, std::optional<std::string> request_id = kRequestId);
+  saml::ValidationReport validate(const std::string& xml,
+                                  std::optional<std::string> request_id = kRequestId);
   // The code name of a rejection, or "ok".
   std::string outcome(const std::string& xml, std::optional<std::string> request_id = kRequestId);
 

@@ -7,7 +7,8 @@ namespace {
 
 // Encoding then decoding returns the bytes, for every padding length.
 TEST(Base64Test, RoundTripsAllPaddingLengths) {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
     auto d = base64_decode(base64_encode(s));
     ASSERT_TRUE(d.has_value());
     EXPECT_EQ(*d, s);

@@ -18,8 +18,8 @@ TEST(TimeTest, ParsesXsDateTimeForms) {
 
 // Garbage and impossible dates are errors that quote the input.
 TEST(TimeTest, RejectsMalformedTimestamps) {
-  for (const char* bad : {"", "2026-06-01", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-06-01T12:00:00Zjunk",
-                          "2026-06-01 12:00:00Z", "yesterday"}) {
+  for (const char* bad : {"", "2026-06-01", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
+                          "2026-06-01T12:00:00Zjunk", "2026-06-01 12:00:00Z", "yesterday"}) {
     auto t = parse_datetime(bad);
     EXPECT_FALSE(t.has_value()) << bad;
   }

@@ -19,7 +19,8 @@ TEST(KeysTest, SignsAndVerifies) {
       ASSERT_TRUE(sig.has_value());
       EXPECT_TRUE(kp->cert.public_key().verify(HashAlg::kSha256, bytes("hello"), *sig, raw));
       EXPECT_FALSE(kp->cert.public_key().verify(HashAlg::kSha256, bytes("hellO"), *sig, raw));
-      EXPECT_FALSE(testing::sp_keys().cert.public_key().verify(HashAlg::kSha256, bytes("hello"), *sig, raw));
+      EXPECT_FALSE(
+          testing::sp_keys().cert.public_key().verify(HashAlg::kSha256, bytes("hello"), *sig, raw));
     }
   }
 }
@@ -30,7 +31,8 @@ TEST(KeysTest, CertificateRoundTripsAndMatchesKey) {
   auto again = Certificate::from_pem(kp.cert.to_pem());
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->der(), kp.cert.der());
-  EXPECT_EQ(Certificate::from_base64(kp.cert.base64_der())->sha256_fingerprint(), kp.cert.sha256_fingerprint());
+  EXPECT_EQ(Certificate::from_base64(kp.cert.base64_der())->sha256_fingerprint(),
+            kp.cert.sha256_fingerprint());
   EXPECT_TRUE(kp.cert.matches(kp.key));
   EXPECT_FALSE(kp.cert.matches(testing::sp_keys().key));
   EXPECT_EQ(kp.cert.subject(), "/CN=idp.example.org");
@@ -39,7 +41,9 @@ TEST(KeysTest, CertificateRoundTripsAndMatchesKey) {
 
 // Garbage is an error with the library's reason, not a crash.
 TEST(KeysTest, RejectsGarbage) {
-  EXPECT_EQ(Certificate::from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").error().name,
+  EXPECT_EQ(Certificate::from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+                .error()
+                .name,
             "crypto.bad_certificate");
   EXPECT_EQ(PrivateKey::from_pem("nope").error().name, "crypto.bad_key");
   EXPECT_FALSE(Certificate::from_base64("!!!").has_value());

@@ -15,7 +15,8 @@ struct Span {
 };
 
 // The first element starting with `open` through its `close` tag.
-Span find_element(const std::string& x, const std::string& open, const std::string& close, size_t from = 0) {
+Span find_element(const std::string& x, const std::string& open, const std::string& close,
+                  size_t from = 0) {
   size_t b = x.find(open, from);
   size_t e = x.find(close, b);
   EXPECT_NE(b, std::string::npos) << open;
@@ -46,14 +47,16 @@ class AttackTest : public testing::SamlTest {
     response = build(spec());
     Span a = find_element(response, "<saml:Assertion", "</saml:Assertion>");
     assertion = cut(response, a);
-    evil_signed = replace_once(assertion, "alice@example.org</saml:NameID>", "admin@example.org</saml:NameID>");
+    evil_signed = replace_once(assertion, "alice@example.org</saml:NameID>",
+                               "admin@example.org</saml:NameID>");
     size_t id = evil_signed.find("ID=\"") + 4;
     evil_signed.replace(id, evil_signed.find('"', id) - id, "_evil");
     evil = strip_signature(evil_signed);
     unsigned_original = strip_signature(assertion);
   }
   std::string with_assertion(const std::string& replacement) {
-    return splice(response, find_element(response, "<saml:Assertion", "</saml:Assertion>"), replacement);
+    return splice(response, find_element(response, "<saml:Assertion", "</saml:Assertion>"),
+                  replacement);
   }
   std::string response, assertion, evil_signed, evil, unsigned_original;
 };
@@ -66,7 +69,8 @@ TEST_F(AttackTest, RejectsXsw1) {
   s.sign_response = true;
   s.sign_assertion = false;
   std::string orig = build(s);
-  std::string forged = replace_once(orig, "alice@example.org</saml:NameID>", "admin@example.org</saml:NameID>");
+  std::string forged =
+      replace_once(orig, "alice@example.org</saml:NameID>", "admin@example.org</saml:NameID>");
   size_t id = forged.find("ID=\"") + 4;
   forged.replace(id, forged.find('"', id) - id, "_evilResponse");
   std::string body = orig.substr(orig.find("<samlp:Response"));
@@ -81,16 +85,20 @@ TEST_F(AttackTest, RejectsXsw2) {
   s.sign_response = true;
   s.sign_assertion = false;
   std::string orig = build(s);
-  std::string forged = replace_once(orig, "alice@example.org</saml:NameID>", "admin@example.org</saml:NameID>");
+  std::string forged =
+      replace_once(orig, "alice@example.org</saml:NameID>", "admin@example.org</saml:NameID>");
   size_t id = forged.find("ID=\"") + 4;
   forged.replace(id, forged.find('"', id) - id, "_evilResponse");
-  forged = replace_once(forged, "<ds:Signature", orig.substr(orig.find("<samlp:Response")) + "<ds:Signature");
+  forged = replace_once(forged, "<ds:Signature",
+                        orig.substr(orig.find("<samlp:Response")) + "<ds:Signature");
   EXPECT_EQ(outcome(forged), "xml.duplicate_id");
   EXPECT_EQ(outcome(rename_assertion(forged)), "assertion.count");
 }
 
 // XSW3: an unsigned forged Assertion placed before the signed original.
-TEST_F(AttackTest, RejectsXsw3) { EXPECT_EQ(outcome(with_assertion(evil + assertion)), "assertion.count"); }
+TEST_F(AttackTest, RejectsXsw3) {
+  EXPECT_EQ(outcome(with_assertion(evil + assertion)), "assertion.count");
+}
 
 // XSW4: the forged Assertion wraps the signed original.
 TEST_F(AttackTest, RejectsXsw4) {
@@ -118,32 +126,43 @@ TEST_F(AttackTest, RejectsXsw7) {
 
 // XSW8: the forged Assertion's Signature holds a ds:Object with the original (unsigned).
 TEST_F(AttackTest, RejectsXsw8) {
-  std::string x = replace_once(evil_signed, "</ds:Signature>", "<ds:Object>" + unsigned_original + "</ds:Object></ds:Signature>");
+  std::string x = replace_once(evil_signed, "</ds:Signature>",
+                               "<ds:Object>" + unsigned_original + "</ds:Object></ds:Signature>");
   EXPECT_EQ(outcome(with_assertion(x)), "assertion.count");
 }
 
 // One assertion only, the forged one, with the original's ID and signature: the digest fails.
 TEST_F(AttackTest, RejectsEditedSignedAssertion) {
-  std::string x = replace_once(assertion, "alice@example.org</saml:NameID>", "admin@example.org</saml:NameID>");
+  std::string x =
+      replace_once(assertion, "alice@example.org</saml:NameID>", "admin@example.org</saml:NameID>");
   EXPECT_EQ(outcome(with_assertion(x)), "signature.digest_mismatch");
 }
 
 // The original, moved into a ds:Object of its own signature, with a forged twin sharing its ID.
 TEST_F(AttackTest, RejectsDuplicateIds) {
-  std::string twin = replace_once(evil_signed, "ID=\"_evil\"", "ID=\"" + cut(assertion, {assertion.find("ID=\"") + 4, assertion.find('"', assertion.find("ID=\"") + 4)}) + "\"");
-  std::string x = replace_once(twin, "</ds:Signature>", "<ds:Object>" + unsigned_original + "</ds:Object></ds:Signature>");
+  std::string twin = replace_once(
+      evil_signed, "ID=\"_evil\"",
+      "ID=\"" +
+          cut(assertion,
+              {assertion.find("ID=\"") + 4, assertion.find('"', assertion.find("ID=\"") + 4)}) +
+          "\"");
+  std::string x = replace_once(twin, "</ds:Signature>",
+                               "<ds:Object>" + unsigned_original + "</ds:Object></ds:Signature>");
   EXPECT_EQ(outcome(with_assertion(x)), "xml.duplicate_id");
 }
 
 // The signature removed: nothing is signed any more.
-TEST_F(AttackTest, RejectsRemovedSignature) { EXPECT_EQ(outcome(with_assertion(unsigned_original)), "signature.missing"); }
+TEST_F(AttackTest, RejectsRemovedSignature) {
+  EXPECT_EQ(outcome(with_assertion(unsigned_original)), "signature.missing");
+}
 
 // Signed by the attacker, whose certificate sits in KeyInfo: the key never comes from there.
 TEST_F(AttackTest, RejectsUnknownKeyInKeyInfo) {
   auto r = validate(build(spec(), &testing::attacker_keys()));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error->name, "signature.untrusted_key");
-  EXPECT_NE(r.error->message.find(testing::attacker_keys().cert.sha256_fingerprint()), std::string::npos);
+  EXPECT_NE(r.error->message.find(testing::attacker_keys().cert.sha256_fingerprint()),
+            std::string::npos);
 }
 
 // A comment inside NameID cannot truncate the identity: the whole text is read.
@@ -162,9 +181,10 @@ TEST_F(AttackTest, RejectsDtds) {
   std::string xxe = "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>" +
                     replace_once(response, "alice@example.org</saml:NameID>", "&x;</saml:NameID>");
   EXPECT_EQ(outcome(xxe), "xml.dtd_forbidden");
-  std::string lol = "<!DOCTYPE r [<!ENTITY a \"aaaaaaaaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">"
-                    "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;\">]>" +
-                    replace_once(response, "alice@example.org</saml:NameID>", "&c;</saml:NameID>");
+  std::string lol =
+      "<!DOCTYPE r [<!ENTITY a \"aaaaaaaaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;\">"
+      "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;\">]>" +
+      replace_once(response, "alice@example.org</saml:NameID>", "&c;</saml:NameID>");
   EXPECT_EQ(outcome(lol), "xml.dtd_forbidden");
 }
 
@@ -187,7 +207,8 @@ TEST_F(AttackTest, RejectsAssertionInAdvice) {
   inner = replace_once(inner, "alice@example.org", "admin@example.org");
   size_t id = inner.find("ID=\"") + 4;
   inner.replace(id, inner.find('"', id) - id, "_advice");
-  plain = replace_once(plain, "<saml:AuthnStatement", "<saml:Advice>" + inner + "</saml:Advice><saml:AuthnStatement");
+  plain = replace_once(plain, "<saml:AuthnStatement",
+                       "<saml:Advice>" + inner + "</saml:Advice><saml:AuthnStatement");
   auto signed_xml = sign_response_xml(plain, s, testing::idp_keys().key, testing::idp_keys().cert);
   ASSERT_TRUE(signed_xml.has_value());
   EXPECT_EQ(outcome(*signed_xml), "assertion.count");
@@ -207,9 +228,14 @@ TEST_F(AttackTest, RejectsSha1ByDefault) {
 // A second Reference, or an extra transform, is refused.
 TEST_F(AttackTest, RejectsSecondReferenceAndExtraTransforms) {
   std::string ref = cut(response, find_element(response, "<ds:Reference", "</ds:Reference>"));
-  EXPECT_EQ(outcome(replace_once(response, "</ds:Reference>", "</ds:Reference>" + ref)), "signature.reference");
-  std::string xpath = "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>1</ds:XPath></ds:Transform>";
-  EXPECT_EQ(outcome(replace_once(response, "</ds:Transforms>", xpath + "</ds:Transforms>")), "signature.transform");
+  EXPECT_EQ(outcome(replace_once(response, "</ds:Reference>", "</ds:Reference>" + ref)),
+            "signature.reference");
+  std::string xpath =
+      "<ds:Transform "
+      "Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"><ds:XPath>1</ds:XPath></"
+      "ds:Transform>";
+  EXPECT_EQ(outcome(replace_once(response, "</ds:Transforms>", xpath + "</ds:Transforms>")),
+            "signature.transform");
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ SpConfig test_sp() {
 // A signed Redirect URL decodes back to the request, and its query signature verifies.
 TEST(BindingsTest, RedirectRoundTripWithSignature) {
   testing::DeterministicRandom rnd;
-  auto req = build_authn_request(test_sp(), "https://idp/sso?tenant=1", {}, rnd, testing::test_now());
+  auto req =
+      build_authn_request(test_sp(), "https://idp/sso?tenant=1", {}, rnd, testing::test_now());
   auto url = authn_request_redirect_url(test_sp(), req, "opaque-relay");
   ASSERT_TRUE(url.has_value());
   EXPECT_EQ(url->rfind("https://idp/sso?tenant=1&SAMLRequest=", 0), 0u);
@@ -46,7 +47,8 @@ TEST(BindingsTest, AuthnRequestShape) {
   AuthnRequestOptions o;
   o.force_authn = true;
   o.name_id_format = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
-  o.authn_context_class_refs = {"urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"};
+  o.authn_context_class_refs = {
+      "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"};
   auto r = build_authn_request(test_sp(), "https://idp/sso", o, rnd, testing::test_now());
   EXPECT_EQ(r.id.size(), 41u);  // '_' + 40 hex digits
   auto doc = xml::Document::parse(r.xml);
@@ -80,11 +82,15 @@ TEST(BindingsTest, PostFormCarriesSignedRequest) {
 TEST(BindingsTest, DecodesAndRefusesBadInput) {
   EXPECT_EQ(decode_redirect("https://sp/?foo=bar").error().name, "response.decode");
   EXPECT_EQ(decode_redirect("SAMLRequest=%%%").error().name, "response.decode");
-  EXPECT_EQ(decode_redirect("SAMLRequest=" + core::base64_encode(std::string_view("not deflate"))).error().name,
+  EXPECT_EQ(decode_redirect("SAMLRequest=" + core::base64_encode(std::string_view("not deflate")))
+                .error()
+                .name,
             "response.decode");
   std::string deflated = core::base64_encode(core::deflate_raw("<a/>"));
   EXPECT_EQ(*decode_post_message(deflated, "SAMLResponse"), "<a/>");
-  EXPECT_FALSE(decode_post_message(core::base64_encode(std::string_view("plain text")), "SAMLResponse").has_value());
+  EXPECT_FALSE(
+      decode_post_message(core::base64_encode(std::string_view("plain text")), "SAMLResponse")
+          .has_value());
 }
 
 }  // namespace

@@ -23,12 +23,17 @@ class SamlConfigTest : public ::testing::Test {
     write("next.key", testing::idp_next_keys().key.to_pem());
     write("next.crt", testing::idp_next_keys().cert.to_pem());
     write("idp.xml",
-          "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" "
-          "entityID=\"https://idp\"><md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
-          "<md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>" + testing::idp_keys().cert.base64_der() +
-          "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
-          "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://idp/sso\"/>"
-          "</md:IDPSSODescriptor></md:EntityDescriptor>");
+          "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+          "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" "
+          "entityID=\"https://idp\"><md:IDPSSODescriptor "
+          "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
+          "<md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>" +
+              testing::idp_keys().cert.base64_der() +
+              "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+              "<md:SingleSignOnService "
+              "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+              "Location=\"https://idp/sso\"/>"
+              "</md:IDPSSODescriptor></md:EntityDescriptor>");
   }
   void write(const std::string& name, const std::string& data) {
     ASSERT_TRUE(core::write_file(dir_ + "/" + name, data).has_value());
@@ -42,9 +47,13 @@ class SamlConfigTest : public ::testing::Test {
 // A complete config compiles; URLs derive from public_url; a rollover pair is loaded.
 TEST_F(SamlConfigTest, CompilesValidConfig) {
   core::Problems p;
-  auto c = compile("public_url: https://ml.example.org/\n"
-                   "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt, next_signing_key: next.key, next_signing_cert: next.crt}\n"
-                   "  clock_skew: 60s\n  idps:\n    - {name: corp, metadata_file: idp.xml, allow_idp_initiated: true}\n", p);
+  auto c = compile(
+      "public_url: https://ml.example.org/\n"
+      "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt, next_signing_key: next.key, "
+      "next_signing_cert: next.crt}\n"
+      "  clock_skew: 60s\n  idps:\n    - {name: corp, metadata_file: idp.xml, allow_idp_initiated: "
+      "true}\n",
+      p);
   ASSERT_TRUE(c.has_value()) << p.to_string();
   EXPECT_EQ(c->sp.entity_id, "https://ml.example.org/saml/metadata");
   EXPECT_EQ(c->sp.acs_url, "https://ml.example.org/saml/acs");
@@ -60,15 +69,18 @@ TEST_F(SamlConfigTest, CompilesValidConfig) {
 TEST_F(SamlConfigTest, ReportsEveryProblem) {
   write("broken.xml", "<md:EntityDescriptor");
   core::Problems p;
-  auto c = compile("public_url: ftp://x\n"
-                   "saml:\n  sp: {signing_key: next.key, signing_cert: sp.crt, colour: blue}\n"
-                   "  clock_skew: soon\n  idps:\n    - {name: a, metadata_file: missing.xml}\n"
-                   "    - {name: b, metadata_file: broken.xml}\n", p);
+  auto c = compile(
+      "public_url: ftp://x\n"
+      "saml:\n  sp: {signing_key: next.key, signing_cert: sp.crt, colour: blue}\n"
+      "  clock_skew: soon\n  idps:\n    - {name: a, metadata_file: missing.xml}\n"
+      "    - {name: b, metadata_file: broken.xml}\n",
+      p);
   EXPECT_FALSE(c.has_value());
   std::string all = p.to_string();
-  for (const char* expect : {"public_url: found 'ftp://x'", "saml.sp.colour", "saml.sp.signing_key: found 'next.key'",
-                             "saml.clock_skew: found 'soon'", "saml.idps[0].metadata_file: found 'missing.xml'",
-                             "saml.idps[1].metadata_file: found 'broken.xml'"})
+  for (const char* expect :
+       {"public_url: found 'ftp://x'", "saml.sp.colour", "saml.sp.signing_key: found 'next.key'",
+        "saml.clock_skew: found 'soon'", "saml.idps[0].metadata_file: found 'missing.xml'",
+        "saml.idps[1].metadata_file: found 'broken.xml'"})
     EXPECT_NE(all.find(expect), std::string::npos) << expect << "\n" << all;
   EXPECT_EQ(p.list().size(), 6u) << all;
 }
@@ -76,9 +88,12 @@ TEST_F(SamlConfigTest, ReportsEveryProblem) {
 // Our metadata publishes both certificates during a rollover, for signing and encryption.
 TEST_F(SamlConfigTest, SpMetadataPublishesCurrentAndNext) {
   core::Problems p;
-  auto c = compile("public_url: https://ml.example.org\n"
-                   "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt, next_signing_key: next.key, next_signing_cert: next.crt}\n"
-                   "  idps: [{name: corp, metadata_file: idp.xml}]\n", p);
+  auto c = compile(
+      "public_url: https://ml.example.org\n"
+      "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt, next_signing_key: next.key, "
+      "next_signing_cert: next.crt}\n"
+      "  idps: [{name: corp, metadata_file: idp.xml}]\n",
+      p);
   ASSERT_TRUE(c.has_value()) << p.to_string();
   auto doc = xml::Document::parse(sp_metadata_xml(c->sp));
   ASSERT_TRUE(doc.has_value());

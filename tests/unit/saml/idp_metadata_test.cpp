@@ -14,27 +14,35 @@ using namespace std::chrono_literals;
 
 std::string key_descriptor(const crypto::Certificate& c, const char* use) {
   std::string u = use ? std::string(" use=\"") + use + "\"" : "";
-  return "<md:KeyDescriptor" + u + "><ds:KeyInfo><ds:X509Data><ds:X509Certificate>" + c.base64_der() +
-         "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>";
+  return "<md:KeyDescriptor" + u + "><ds:KeyInfo><ds:X509Data><ds:X509Certificate>" +
+         c.base64_der() + "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>";
 }
 
 std::string entity(const std::string& id, const std::string& keys, const std::string& attrs = "") {
   return "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
-         "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" ID=\"_md\" entityID=\"" + id + "\"" + attrs + ">"
+         "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" ID=\"_md\" entityID=\"" +
+         id + "\"" + attrs +
+         ">"
          "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
-         "WantAuthnRequestsSigned=\"true\">" + keys +
-         "<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://idp/slo\"/>"
+         "WantAuthnRequestsSigned=\"true\">" +
+         keys +
+         "<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+         "Location=\"https://idp/slo\"/>"
          "<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>"
-         "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://idp/sso\"/>"
-         "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"https://idp/sso-post\"/>"
+         "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+         "Location=\"https://idp/sso\"/>"
+         "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" "
+         "Location=\"https://idp/sso-post\"/>"
          "</md:IDPSSODescriptor></md:EntityDescriptor>";
 }
 
 // Everything validation needs is read: entity id, every signing certificate, endpoints, formats.
 TEST(IdpMetadataTest, ReadsEntityDescriptor) {
-  std::string keys = key_descriptor(testing::idp_keys().cert, "signing") + key_descriptor(testing::idp_next_keys().cert, nullptr) +
+  std::string keys = key_descriptor(testing::idp_keys().cert, "signing") +
+                     key_descriptor(testing::idp_next_keys().cert, nullptr) +
                      key_descriptor(testing::sp_keys().cert, "encryption");
-  auto md = IdpMetadata::parse(entity("https://idp", keys, " cacheDuration=\"PT6H\""), testing::test_now());
+  auto md = IdpMetadata::parse(entity("https://idp", keys, " cacheDuration=\"PT6H\""),
+                               testing::test_now());
   ASSERT_TRUE(md.has_value()) << md.error().message;
   EXPECT_EQ(md->entity_id, "https://idp");
   ASSERT_EQ(md->signing_certs.size(), 2u);  // use="signing" and no use: both trusted (rollover)
@@ -50,10 +58,11 @@ TEST(IdpMetadataTest, ReadsEntityDescriptor) {
 // From an aggregate, the IdP is picked by entity id; ambiguity is an error.
 TEST(IdpMetadataTest, PicksFromEntitiesDescriptor) {
   std::string keys = key_descriptor(testing::idp_keys().cert, "signing");
-  std::string agg = "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\">" +
-                    entity("https://a", keys).replace(entity("https://a", keys).find(" ID=\"_md\""), 9, "") +
-                    entity("https://b", keys).replace(entity("https://b", keys).find(" ID=\"_md\""), 9, "") +
-                    "</md:EntitiesDescriptor>";
+  std::string agg =
+      "<md:EntitiesDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\">" +
+      entity("https://a", keys).replace(entity("https://a", keys).find(" ID=\"_md\""), 9, "") +
+      entity("https://b", keys).replace(entity("https://b", keys).find(" ID=\"_md\""), 9, "") +
+      "</md:EntitiesDescriptor>";
   EXPECT_EQ(IdpMetadata::parse(agg, testing::test_now()).error().name, "idp.metadata_invalid");
   MetadataOptions o;
   o.entity_id = "https://b";
@@ -67,16 +76,18 @@ TEST(IdpMetadataTest, RefusesExpiredCertificates) {
   auto key = crypto::PrivateKey::generate_rsa(2048);
   auto old = crypto::Certificate::self_signed(*key, "old", testing::test_now() - 400 * 24h, 30);
   std::string only_old = entity("https://idp", key_descriptor(*old, "signing"));
-  EXPECT_EQ(IdpMetadata::parse(only_old, testing::test_now()).error().name, "idp.certificate_expired");
+  EXPECT_EQ(IdpMetadata::parse(only_old, testing::test_now()).error().name,
+            "idp.certificate_expired");
   MetadataOptions o;
   o.ignore_cert_dates = true;
   auto md = IdpMetadata::parse(only_old, testing::test_now(), o);
   ASSERT_TRUE(md.has_value());
   EXPECT_EQ(md->signing_certs.size(), 1u);
   EXPECT_FALSE(md->warnings.empty());
-  auto mixed = IdpMetadata::parse(entity("https://idp", key_descriptor(*old, "signing") +
-                                                            key_descriptor(testing::idp_keys().cert, "signing")),
-                                  testing::test_now());
+  auto mixed = IdpMetadata::parse(
+      entity("https://idp",
+             key_descriptor(*old, "signing") + key_descriptor(testing::idp_keys().cert, "signing")),
+      testing::test_now());
   ASSERT_TRUE(mixed.has_value());
   EXPECT_EQ(mixed->signing_certs.size(), 1u);
   EXPECT_EQ(mixed->rejected_certs.size(), 1u);
@@ -95,16 +106,20 @@ TEST(IdpMetadataTest, RefusesExpiredMetadata) {
 
 // A signed metadata document verifies against the configured signer; tampering is refused.
 TEST(IdpMetadataTest, ChecksMetadataSignature) {
-  auto doc = xml::Document::parse(entity("https://idp", key_descriptor(testing::idp_keys().cert, "signing")));
-  ASSERT_TRUE(xml::sign_enveloped(doc->root(), testing::sp_keys().key, testing::sp_keys().cert).has_value());
+  auto doc = xml::Document::parse(
+      entity("https://idp", key_descriptor(testing::idp_keys().cert, "signing")));
+  ASSERT_TRUE(xml::sign_enveloped(doc->root(), testing::sp_keys().key, testing::sp_keys().cert)
+                  .has_value());
   std::string signed_md = xml::to_string(doc->root());
   MetadataOptions o;
   o.metadata_signers = {testing::sp_keys().cert};
   auto md = IdpMetadata::parse(signed_md, testing::test_now(), o);
   ASSERT_TRUE(md.has_value()) << md.error().message;
   EXPECT_TRUE(md->signed_document);
-  std::string tampered = testing::replace_once(signed_md, "https://idp/sso\"", "https://evil/sso\"");
-  EXPECT_EQ(IdpMetadata::parse(tampered, testing::test_now(), o).error().name, "idp.metadata_invalid");
+  std::string tampered =
+      testing::replace_once(signed_md, "https://idp/sso\"", "https://evil/sso\"");
+  EXPECT_EQ(IdpMetadata::parse(tampered, testing::test_now(), o).error().name,
+            "idp.metadata_invalid");
   o.metadata_signers = {testing::attacker_keys().cert};
   EXPECT_FALSE(IdpMetadata::parse(signed_md, testing::test_now(), o).has_value());
 }
@@ -112,9 +127,13 @@ TEST(IdpMetadataTest, ChecksMetadataSignature) {
 // Things that are not IdP metadata say so.
 TEST(IdpMetadataTest, ReportsUnusableDocuments) {
   EXPECT_EQ(IdpMetadata::parse("<x/>", testing::test_now()).error().name, "idp.metadata_invalid");
-  EXPECT_EQ(IdpMetadata::parse("garbage", testing::test_now()).error().name, "idp.metadata_invalid");
+  EXPECT_EQ(IdpMetadata::parse("garbage", testing::test_now()).error().name,
+            "idp.metadata_invalid");
   std::string no_keys = entity("https://idp", "");
-  EXPECT_NE(IdpMetadata::parse(no_keys, testing::test_now()).error().message.find("no signing certificate"), std::string::npos);
+  EXPECT_NE(IdpMetadata::parse(no_keys, testing::test_now())
+                .error()
+                .message.find("no signing certificate"),
+            std::string::npos);
 }
 
 // xs:duration as cacheDuration uses it.

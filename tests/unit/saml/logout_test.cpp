@@ -24,7 +24,8 @@ const IdpSettings& idp() {
 
 LogoutCheckSettings settings() { return {"https://ml.example.org/saml/slo", 180s, 300s}; }
 
-RedirectMessage redirect(const std::string& param, const std::string& xml, const crypto::PrivateKey* key) {
+RedirectMessage redirect(const std::string& param, const std::string& xml,
+                         const crypto::PrivateKey* key) {
   auto url = redirect_url("https://ml.example.org/saml/slo", param, xml, "rs", key);
   EXPECT_TRUE(url.has_value());
   auto m = decode_redirect(*url);
@@ -35,10 +36,11 @@ RedirectMessage redirect(const std::string& param, const std::string& xml, const
 // An IdP-initiated LogoutRequest, signed, is accepted and names the user and session.
 TEST(LogoutTest, AcceptsSignedLogoutRequest) {
   testing::DeterministicRandom rnd;
-  auto msg = build_logout_request(idp_as_sender(), {"https://ml.example.org/saml/slo", "alice@example.org", "", "_s1"}, rnd,
-                                  testing::test_now());
-  auto info = validate_logout_request(redirect("SAMLRequest", msg.xml, &testing::idp_keys().key), idp(), settings(),
-                                      testing::test_now());
+  auto msg = build_logout_request(
+      idp_as_sender(), {"https://ml.example.org/saml/slo", "alice@example.org", "", "_s1"}, rnd,
+      testing::test_now());
+  auto info = validate_logout_request(redirect("SAMLRequest", msg.xml, &testing::idp_keys().key),
+                                      idp(), settings(), testing::test_now());
   ASSERT_TRUE(info.has_value()) << info.error().message;
   EXPECT_EQ(info->name_id, "alice@example.org");
   EXPECT_EQ(info->session_indexes, std::vector<std::string>{"_s1"});
@@ -48,30 +50,52 @@ TEST(LogoutTest, AcceptsSignedLogoutRequest) {
 // Unsigned, signed by someone else, wrong destination, too old: refused.
 TEST(LogoutTest, RefusesBadLogoutRequests) {
   testing::DeterministicRandom rnd;
-  auto msg = build_logout_request(idp_as_sender(), {"https://ml.example.org/saml/slo", "alice@example.org", "", ""}, rnd,
-                                  testing::test_now());
-  EXPECT_EQ(validate_logout_request(redirect("SAMLRequest", msg.xml, nullptr), idp(), settings(), testing::test_now())
-                .error().name, "binding.signature");
-  EXPECT_EQ(validate_logout_request(redirect("SAMLRequest", msg.xml, &testing::attacker_keys().key), idp(), settings(),
-                                    testing::test_now()).error().name, "binding.signature");
-  auto elsewhere = build_logout_request(idp_as_sender(), {"https://other/slo", "alice", "", ""}, rnd, testing::test_now());
-  EXPECT_EQ(validate_logout_request(redirect("SAMLRequest", elsewhere.xml, &testing::idp_keys().key), idp(), settings(),
-                                    testing::test_now()).error().name, "logout.invalid");
-  EXPECT_EQ(validate_logout_request(redirect("SAMLRequest", msg.xml, &testing::idp_keys().key), idp(), settings(),
-                                    testing::test_now() + 1h).error().name, "assertion.too_old");
+  auto msg = build_logout_request(idp_as_sender(),
+                                  {"https://ml.example.org/saml/slo", "alice@example.org", "", ""},
+                                  rnd, testing::test_now());
+  EXPECT_EQ(validate_logout_request(redirect("SAMLRequest", msg.xml, nullptr), idp(), settings(),
+                                    testing::test_now())
+                .error()
+                .name,
+            "binding.signature");
+  EXPECT_EQ(validate_logout_request(redirect("SAMLRequest", msg.xml, &testing::attacker_keys().key),
+                                    idp(), settings(), testing::test_now())
+                .error()
+                .name,
+            "binding.signature");
+  auto elsewhere = build_logout_request(idp_as_sender(), {"https://other/slo", "alice", "", ""},
+                                        rnd, testing::test_now());
+  EXPECT_EQ(
+      validate_logout_request(redirect("SAMLRequest", elsewhere.xml, &testing::idp_keys().key),
+                              idp(), settings(), testing::test_now())
+          .error()
+          .name,
+      "logout.invalid");
+  EXPECT_EQ(validate_logout_request(redirect("SAMLRequest", msg.xml, &testing::idp_keys().key),
+                                    idp(), settings(), testing::test_now() + 1h)
+                .error()
+                .name,
+            "assertion.too_old");
 }
 
 // Our LogoutRequest answered by the IdP's LogoutResponse: InResponseTo and status checked.
 TEST(LogoutTest, ValidatesLogoutResponse) {
   testing::DeterministicRandom rnd;
-  auto ok = build_logout_response(idp_as_sender(), "https://ml.example.org/saml/slo", "_ourReq", true, rnd, testing::test_now());
+  auto ok = build_logout_response(idp_as_sender(), "https://ml.example.org/saml/slo", "_ourReq",
+                                  true, rnd, testing::test_now());
   auto m = redirect("SAMLResponse", ok.xml, &testing::idp_keys().key);
-  EXPECT_TRUE(validate_logout_response(m, idp(), settings(), "_ourReq", testing::test_now()).has_value());
-  EXPECT_EQ(validate_logout_response(m, idp(), settings(), "_otherReq", testing::test_now()).error().name,
-            "response.in_response_to");
-  auto failed = build_logout_response(idp_as_sender(), "https://ml.example.org/saml/slo", "_ourReq", false, rnd, testing::test_now());
-  EXPECT_EQ(validate_logout_response(redirect("SAMLResponse", failed.xml, &testing::idp_keys().key), idp(), settings(),
-                                     "_ourReq", testing::test_now()).error().name, "response.status");
+  EXPECT_TRUE(
+      validate_logout_response(m, idp(), settings(), "_ourReq", testing::test_now()).has_value());
+  EXPECT_EQ(
+      validate_logout_response(m, idp(), settings(), "_otherReq", testing::test_now()).error().name,
+      "response.in_response_to");
+  auto failed = build_logout_response(idp_as_sender(), "https://ml.example.org/saml/slo", "_ourReq",
+                                      false, rnd, testing::test_now());
+  EXPECT_EQ(validate_logout_response(redirect("SAMLResponse", failed.xml, &testing::idp_keys().key),
+                                     idp(), settings(), "_ourReq", testing::test_now())
+                .error()
+                .name,
+            "response.status");
 }
 
 }  // namespace

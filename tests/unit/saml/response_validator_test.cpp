@@ -78,15 +78,17 @@ TEST_F(ResponseValidatorTest, RejectsAudienceMismatch) {
   auto r = validate(build(s));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error->name, "conditions.audience");
-  EXPECT_EQ(r.error->message, "Audience 'https://other.example.org' does not match this SP's entity id '" +
-                                  std::string(testing::kSpEntity) + "'");
+  EXPECT_EQ(r.error->message,
+            "Audience 'https://other.example.org' does not match this SP's entity id '" +
+                std::string(testing::kSpEntity) + "'");
 }
 
 // No AudienceRestriction: refused unless configured.
 TEST_F(ResponseValidatorTest, RejectsMissingAudienceUnlessAllowed) {
   auto s = spec();
   std::string x = testing::replace_once(saml::response_xml(s, random_).xml,
-                                        "<saml:AudienceRestriction><saml:Audience>" + std::string(testing::kSpEntity) +
+                                        "<saml:AudienceRestriction><saml:Audience>" +
+                                            std::string(testing::kSpEntity) +
                                             "</saml:Audience></saml:AudienceRestriction>",
                                         "");
   auto signed_xml = sign_response_xml(x, s, testing::idp_keys().key, testing::idp_keys().cert);
@@ -118,7 +120,8 @@ TEST_F(ResponseValidatorTest, RejectsIssuerMismatch) {
   s.issuer = "https://evil.example.org";
   EXPECT_EQ(outcome(build(s)), "response.issuer");
   std::string x = saml::response_xml(spec(), random_).xml;
-  x = replace_once(x, "<saml:Issuer>https://idp.example.org/metadata</saml:Issuer><samlp:Status>", "<samlp:Status>");
+  x = replace_once(x, "<saml:Issuer>https://idp.example.org/metadata</saml:Issuer><samlp:Status>",
+                   "<samlp:Status>");
   x = replace_once(x, testing::kIdpEntity, "https://evil.example.org");
   auto sx = sign_response_xml(x, spec(), testing::idp_keys().key, testing::idp_keys().cert);
   EXPECT_EQ(outcome(*sx), "assertion.issuer");
@@ -143,14 +146,15 @@ TEST_F(ResponseValidatorTest, ChecksSubjectInResponseTo) {
   auto s = spec();
   std::string x = saml::response_xml(s, random_).xml;
   x = replace_once(x, " InResponseTo=\"" + std::string(testing::kRequestId) + "\">", ">");
-  x = replace_once(x, "InResponseTo=\"" + std::string(testing::kRequestId) + "\"", "InResponseTo=\"_forged\"");
+  x = replace_once(x, "InResponseTo=\"" + std::string(testing::kRequestId) + "\"",
+                   "InResponseTo=\"_forged\"");
   auto sx = sign_response_xml(x, s, testing::idp_keys().key, testing::idp_keys().cert);
   EXPECT_EQ(outcome(*sx), "subject.in_response_to");
 }
 
 // Time: expired, not yet valid, too old, issued in the future; skew is honoured.
 TEST_F(ResponseValidatorTest, ChecksTimes) {
-  sp_.max_assertion_age = 3600s;   // so that expiry, not age, decides the first cases
+  sp_.max_assertion_age = 3600s;  // so that expiry, not age, decides the first cases
   std::string x = build(spec());  // issued 5 s before now, valid 300 s
   clock_.advance(300s + 180s + 1s);
   EXPECT_EQ(outcome(x), "subject.expired");
@@ -177,11 +181,15 @@ TEST_F(ResponseValidatorTest, ChecksConditionsWindow) {
   std::string x = saml::response_xml(s, random_).xml;
   std::string nb = "NotBefore=\"" + core::format_datetime(s.issue_instant - 30s) + "\"";
   std::string future = replace_once(x, nb, "NotBefore=\"2026-06-01T13:00:00Z\"");
-  EXPECT_EQ(outcome(*sign_response_xml(future, s, testing::idp_keys().key, testing::idp_keys().cert)),
-            "conditions.not_yet_valid");
-  std::string cond_end = "<saml:Conditions " + nb + " NotOnOrAfter=\"" + core::format_datetime(s.issue_instant + 3600s);
-  std::string past = replace_once(x, cond_end, "<saml:Conditions " + nb + " NotOnOrAfter=\"2026-06-01T11:00:00Z");
-  EXPECT_EQ(outcome(*sign_response_xml(past, s, testing::idp_keys().key, testing::idp_keys().cert)), "conditions.expired");
+  EXPECT_EQ(
+      outcome(*sign_response_xml(future, s, testing::idp_keys().key, testing::idp_keys().cert)),
+      "conditions.not_yet_valid");
+  std::string cond_end = "<saml:Conditions " + nb + " NotOnOrAfter=\"" +
+                         core::format_datetime(s.issue_instant + 3600s);
+  std::string past =
+      replace_once(x, cond_end, "<saml:Conditions " + nb + " NotOnOrAfter=\"2026-06-01T11:00:00Z");
+  EXPECT_EQ(outcome(*sign_response_xml(past, s, testing::idp_keys().key, testing::idp_keys().cert)),
+            "conditions.expired");
 }
 
 // An assertion is accepted once; the second time it is a replay.
@@ -193,11 +201,11 @@ TEST_F(ResponseValidatorTest, RejectsReplay) {
 
 // Non-success status: the IdP's codes and message are shown.
 TEST_F(ResponseValidatorTest, ReportsIdpStatus) {
-  std::string x = replace_once(build(spec()),
-                               "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>",
-                               "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Responder\"><samlp:StatusCode "
-                               "Value=\"urn:oasis:names:tc:SAML:2.0:status:RequestDenied\"/></samlp:StatusCode>"
-                               "<samlp:StatusMessage>User not assigned to the app</samlp:StatusMessage>");
+  std::string x = replace_once(
+      build(spec()), "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/>",
+      "<samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Responder\"><samlp:StatusCode "
+      "Value=\"urn:oasis:names:tc:SAML:2.0:status:RequestDenied\"/></samlp:StatusCode>"
+      "<samlp:StatusMessage>User not assigned to the app</samlp:StatusMessage>");
   auto r = validate(x);
   EXPECT_EQ(r.error->name, "response.status");
   EXPECT_NE(r.error->message.find("RequestDenied"), std::string::npos);
@@ -208,7 +216,8 @@ TEST_F(ResponseValidatorTest, ReportsIdpStatus) {
 TEST_F(ResponseValidatorTest, RejectsWrongMessageShape) {
   std::string x = build(spec());
   EXPECT_EQ(outcome(replace_once(x, "Version=\"2.0\"", "Version=\"1.1\"")), "response.version");
-  EXPECT_EQ(outcome("<samlp:LogoutRequest xmlns:samlp='urn:oasis:names:tc:SAML:2.0:protocol'/>"), "response.not_response");
+  EXPECT_EQ(outcome("<samlp:LogoutRequest xmlns:samlp='urn:oasis:names:tc:SAML:2.0:protocol'/>"),
+            "response.not_response");
   EXPECT_EQ(outcome("not xml"), "xml.malformed");
 }
 
@@ -216,25 +225,33 @@ TEST_F(ResponseValidatorTest, RejectsWrongMessageShape) {
 TEST_F(ResponseValidatorTest, HonoursSessionNotOnOrAfter) {
   auto s = spec();
   std::string x = saml::response_xml(s, random_).xml;
-  std::string future = replace_once(x, "SessionIndex=", "SessionNotOnOrAfter=\"2026-06-01T20:00:00Z\" SessionIndex=");
-  auto r = validate(*sign_response_xml(future, s, testing::idp_keys().key, testing::idp_keys().cert));
+  std::string future = replace_once(
+      x, "SessionIndex=", "SessionNotOnOrAfter=\"2026-06-01T20:00:00Z\" SessionIndex=");
+  auto r =
+      validate(*sign_response_xml(future, s, testing::idp_keys().key, testing::idp_keys().cert));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(core::format_datetime(*r.identity->session_not_on_or_after), "2026-06-01T20:00:00Z");
-  std::string past = replace_once(x, "SessionIndex=", "SessionNotOnOrAfter=\"2026-06-01T11:00:00Z\" SessionIndex=");
-  EXPECT_EQ(outcome(*sign_response_xml(past, s, testing::idp_keys().key, testing::idp_keys().cert)), "authn.session_expired");
+  std::string past = replace_once(
+      x, "SessionIndex=", "SessionNotOnOrAfter=\"2026-06-01T11:00:00Z\" SessionIndex=");
+  EXPECT_EQ(outcome(*sign_response_xml(past, s, testing::idp_keys().key, testing::idp_keys().cert)),
+            "authn.session_expired");
 }
 
 // Duplicate attributes are merged; Entra ID claim URIs get aliases; overage is reported.
 TEST_F(ResponseValidatorTest, ReadsEntraIdClaims) {
   auto s = spec();
-  s.attributes = {{"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", {"0b1d-guid", "77aa-guid"}},
-                  {"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", {"77aa-guid", "99ff-guid"}},
-                  {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", {"a@corp.example"}},
-                  {"http://schemas.microsoft.com/claims/groups.link",
-                   {"https://graph.microsoft.com/v1.0/users/abc/getMemberObjects"}}};
+  s.attributes = {
+      {"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+       {"0b1d-guid", "77aa-guid"}},
+      {"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+       {"77aa-guid", "99ff-guid"}},
+      {"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", {"a@corp.example"}},
+      {"http://schemas.microsoft.com/claims/groups.link",
+       {"https://graph.microsoft.com/v1.0/users/abc/getMemberObjects"}}};
   auto r = validate(build(s));
   ASSERT_TRUE(r.ok()) << r.error->message;
-  EXPECT_EQ(r.identity->values("groups"), (std::vector<std::string>{"0b1d-guid", "77aa-guid", "99ff-guid"}));
+  EXPECT_EQ(r.identity->values("groups"),
+            (std::vector<std::string>{"0b1d-guid", "77aa-guid", "99ff-guid"}));
   EXPECT_EQ(r.identity->values("email"), std::vector<std::string>{"a@corp.example"});
   ASSERT_TRUE(r.identity->groups_overage_link.has_value());
   EXPECT_NE(r.identity->groups_overage_link->find("getMemberObjects"), std::string::npos);
@@ -245,8 +262,10 @@ TEST_F(ResponseValidatorTest, DecodesPostedForms) {
   ResponseValidator v(sp_, idp_, nullptr, clock_);
   std::string x = build(spec());
   EXPECT_TRUE(v.validate_posted(core::base64_encode(x), testing::kRequestId).ok());
-  EXPECT_TRUE(v.validate_posted("SAMLResponse=" + core::url_encode(core::base64_encode(x)) + "&RelayState=abc",
-                                testing::kRequestId).ok());
+  EXPECT_TRUE(v.validate_posted(
+                   "SAMLResponse=" + core::url_encode(core::base64_encode(x)) + "&RelayState=abc",
+                   testing::kRequestId)
+                  .ok());
   EXPECT_TRUE(v.validate_posted(x, testing::kRequestId).ok());
   auto bad = v.validate_posted("%%%not base64", testing::kRequestId);
   EXPECT_EQ(bad.error->name, "response.decode");

@@ -63,7 +63,8 @@ TEST(C14nTest, MatchesLibxml2OnResponses) {
   s.audience = "https://sp";
   s.attributes = {{"groups", {"a & b", "<c>", "d\"e"}}};
   s.sign_response = true;
-  auto signed_both = saml::build_response(s, testing::idp_keys().key, testing::idp_keys().cert, rnd);
+  auto signed_both =
+      saml::build_response(s, testing::idp_keys().key, testing::idp_keys().cert, rnd);
   ASSERT_TRUE(signed_both.has_value());
   EXPECT_GT(compare_all(signed_both->xml), 50);
   s.encrypt_for = testing::sp_keys().cert;

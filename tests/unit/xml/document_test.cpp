@@ -22,7 +22,8 @@ TEST(DocumentTest, ParsesWellFormedXml) {
 
 // An external entity (XXE) is never resolved: the DOCTYPE alone is refused.
 TEST(DocumentTest, RefusesExternalEntities) {
-  EXPECT_EQ(code_of("<!DOCTYPE a [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><a>&x;</a>"), "xml.dtd_forbidden");
+  EXPECT_EQ(code_of("<!DOCTYPE a [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><a>&x;</a>"),
+            "xml.dtd_forbidden");
   EXPECT_EQ(code_of("<!DOCTYPE a SYSTEM 'http://127.0.0.1:1/x.dtd'><a/>"), "xml.dtd_forbidden");
 }
 
@@ -46,7 +47,8 @@ TEST(DocumentTest, EnforcesLimits) {
   ParseLimits small{64, 4, 10};
   EXPECT_EQ(code_of(std::string(100, ' ') + "<a/>", small), "xml.too_large");
   EXPECT_EQ(code_of("<a><b><c><d><e/></d></c></b></a>", small), "xml.too_deep");
-  EXPECT_EQ(code_of("<a><b/><b/><b/><b/><b/><b/><b/><b/><b/><b/></a>", small), "xml.too_many_nodes");
+  EXPECT_EQ(code_of("<a><b/><b/><b/><b/><b/><b/><b/><b/><b/><b/></a>", small),
+            "xml.too_many_nodes");
   std::string deep;
   for (int i = 0; i < 100; ++i) deep += "<x>";
   for (int i = 0; i < 100; ++i) deep += "</x>";

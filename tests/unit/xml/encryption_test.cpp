@@ -10,10 +10,11 @@
 namespace cg::xml {
 namespace {
 
-constexpr const char* kDoc = "<w xmlns:s='urn:s'><s:Secret ID='_s'>top <s:b>secret</s:b></s:Secret></w>";
+constexpr const char* kDoc =
+    "<w xmlns:s='urn:s'><s:Secret ID='_s'>top <s:b>secret</s:b></s:Secret></w>";
 
-Result<Decrypted> round_trip(DataAlgorithm a, KeyTransport t, std::span<const crypto::PrivateKey> keys,
-                             DecryptPolicy p = {}) {
+Result<Decrypted> round_trip(DataAlgorithm a, KeyTransport t,
+                             std::span<const crypto::PrivateKey> keys, DecryptPolicy p = {}) {
   auto d = Document::parse(kDoc);
   EXPECT_TRUE(d.has_value());
   auto enc = encrypt(first_element(d->root()), testing::sp_keys().cert, a, t);
@@ -27,7 +28,8 @@ Result<Decrypted> round_trip(DataAlgorithm a, KeyTransport t, std::span<const cr
 // Every accepted content algorithm round-trips with RSA-OAEP key transport.
 TEST(EncryptionTest, RoundTripsAesGcmAndCbc) {
   std::vector keys{testing::sp_keys().key};
-  for (auto a : {DataAlgorithm::kAes128Gcm, DataAlgorithm::kAes256Gcm, DataAlgorithm::kAes128Cbc, DataAlgorithm::kAes256Cbc}) {
+  for (auto a : {DataAlgorithm::kAes128Gcm, DataAlgorithm::kAes256Gcm, DataAlgorithm::kAes128Cbc,
+                 DataAlgorithm::kAes256Cbc}) {
     auto r = round_trip(a, KeyTransport::kRsaOaep, keys);
     ASSERT_TRUE(r.has_value()) << r.error().message;
     EXPECT_NE(r->plaintext.find("top <s:b>secret</s:b>"), std::string::npos);
@@ -40,15 +42,19 @@ TEST(EncryptionTest, TriesEverySpKey) {
   std::vector both{testing::idp_keys().key, testing::sp_keys().key};
   EXPECT_TRUE(round_trip(DataAlgorithm::kAes256Gcm, KeyTransport::kRsaOaep, both).has_value());
   std::vector wrong{testing::idp_keys().key};
-  EXPECT_EQ(round_trip(DataAlgorithm::kAes256Gcm, KeyTransport::kRsaOaep, wrong).error().name, "encryption.decrypt_failed");
-  EXPECT_EQ(round_trip(DataAlgorithm::kAes256Gcm, KeyTransport::kRsaOaep, {}).error().name, "encryption.no_key");
+  EXPECT_EQ(round_trip(DataAlgorithm::kAes256Gcm, KeyTransport::kRsaOaep, wrong).error().name,
+            "encryption.decrypt_failed");
+  EXPECT_EQ(round_trip(DataAlgorithm::kAes256Gcm, KeyTransport::kRsaOaep, {}).error().name,
+            "encryption.no_key");
 }
 
 // RSA PKCS#1 v1.5 key transport is refused unless allowed.
 TEST(EncryptionTest, RefusesRsa15UnlessAllowed) {
   std::vector keys{testing::sp_keys().key};
-  EXPECT_EQ(round_trip(DataAlgorithm::kAes128Cbc, KeyTransport::kRsa15, keys).error().name, "encryption.weak_key_transport");
-  EXPECT_TRUE(round_trip(DataAlgorithm::kAes128Cbc, KeyTransport::kRsa15, keys, {true}).has_value());
+  EXPECT_EQ(round_trip(DataAlgorithm::kAes128Cbc, KeyTransport::kRsa15, keys).error().name,
+            "encryption.weak_key_transport");
+  EXPECT_TRUE(
+      round_trip(DataAlgorithm::kAes128Cbc, KeyTransport::kRsa15, keys, {true}).has_value());
 }
 
 // A flipped ciphertext byte under GCM fails authentication.
@@ -58,7 +64,7 @@ TEST(EncryptionTest, DetectsTamperedCiphertext) {
   ASSERT_TRUE(enc.has_value());
   std::string text = to_string(d->root());
   size_t end = text.rfind('<', text.rfind("CipherValue>"));  // the content's CipherValue ends here
-  size_t at = end - 12;                                       // inside the base64, before padding
+  size_t at = end - 12;                                      // inside the base64, before padding
   text[at] = text[at] == 'A' ? 'B' : 'A';
   auto d2 = Document::parse(text);
   ASSERT_TRUE(d2.has_value());

@@ -25,7 +25,8 @@ std::string signed_doc(const SignOptions& o = {}, const testing::KeyPair& k = id
   return to_string(d->root());
 }
 
-std::string verify(const std::string& text, std::vector<crypto::Certificate> trusted = {idp_keys().cert},
+std::string verify(const std::string& text,
+                   std::vector<crypto::Certificate> trusted = {idp_keys().cert},
                    SignaturePolicy policy = {}) {
   auto d = Document::parse(text);
   if (!d) return d.error().name;
@@ -41,7 +42,8 @@ TEST(SignatureTest, VerifiesXmlsecSignature) {
   std::string s = signed_doc();
   EXPECT_EQ(verify(s), "ok");
   auto d = Document::parse(s);
-  auto v = verify_enveloped(*d, d->root(), *find_signature(d->root()), std::vector{idp_keys().cert}, {});
+  auto v =
+      verify_enveloped(*d, d->root(), *find_signature(d->root()), std::vector{idp_keys().cert}, {});
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(v->element, d->root());
   EXPECT_EQ(v->certificate_fingerprint, idp_keys().cert.sha256_fingerprint());
@@ -106,18 +108,27 @@ TEST(SignatureTest, EnforcesStructure) {
   std::string s = signed_doc();
   EXPECT_EQ(verify(replace_once(s, "URI=\"#_root\"", "URI=\"\"")), "signature.reference");
   EXPECT_EQ(verify(replace_once(s, "URI=\"#_root\"", "URI=\"#_other\"")), "signature.reference");
-  std::string ref = s.substr(s.find("<ds:Reference"), s.find("</ds:Reference>") + 15 - s.find("<ds:Reference"));
-  EXPECT_EQ(verify(replace_once(s, "</ds:Reference>", "</ds:Reference>" + ref)), "signature.reference");
-  EXPECT_EQ(verify(replace_once(s, "</ds:Transforms>",
-                                "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"/></ds:Transforms>")),
+  std::string ref =
+      s.substr(s.find("<ds:Reference"), s.find("</ds:Reference>") + 15 - s.find("<ds:Reference"));
+  EXPECT_EQ(verify(replace_once(s, "</ds:Reference>", "</ds:Reference>" + ref)),
+            "signature.reference");
+  EXPECT_EQ(verify(replace_once(
+                s, "</ds:Transforms>",
+                "<ds:Transform "
+                "Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"/></ds:Transforms>")),
             "signature.transform");
-  EXPECT_EQ(verify(replace_once(s, "</ds:KeyInfo>", "</ds:KeyInfo><ds:Object><r:Data xmlns:r='urn:test'/></ds:Object>")),
-            "signature.object");
-  EXPECT_EQ(verify(replace_once(s, "http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n<ds:SignatureMethod",
-                                "http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>\n<ds:SignatureMethod")),
+  EXPECT_EQ(
+      verify(replace_once(s, "</ds:KeyInfo>",
+                          "</ds:KeyInfo><ds:Object><r:Data xmlns:r='urn:test'/></ds:Object>")),
+      "signature.object");
+  EXPECT_EQ(verify(replace_once(
+                s, "http://www.w3.org/2001/10/xml-exc-c14n#\"/>\n<ds:SignatureMethod",
+                "http://www.w3.org/TR/2001/REC-xml-c14n-20010315\"/>\n<ds:SignatureMethod")),
             "signature.algorithm");
-  EXPECT_EQ(verify(replace_once(s, "<ds:SignedInfo>", "<ds:SignedInfo><ds:Junk/>")), "signature.structure");
-  std::string sig = s.substr(s.find("<ds:Signature"), s.find("</ds:Signature>") + 15 - s.find("<ds:Signature"));
+  EXPECT_EQ(verify(replace_once(s, "<ds:SignedInfo>", "<ds:SignedInfo><ds:Junk/>")),
+            "signature.structure");
+  std::string sig =
+      s.substr(s.find("<ds:Signature"), s.find("</ds:Signature>") + 15 - s.find("<ds:Signature"));
   EXPECT_EQ(verify(replace_once(s, "</r:Root>", sig + "</r:Root>")), "signature.multiple");
 }
 
