@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Checks that docs/error-codes.md lists every user-visible error code defined in src/*/errors.cpp
-(number and name), so the documented contract cannot drift from the code. Exits 1 on a gap."""
+"""Checks that docs/error-codes.md and the code agree: every error code defined in
+src/*/errors.{h,cpp} is documented (name and number), and every code the tables document exists.
+Exits 1 on any difference."""
 import pathlib
 import re
 import sys
@@ -11,11 +12,20 @@ missing = []
 for errors_cpp in sorted((ROOT / "src").glob("*/errors.cpp")):
     header = (errors_cpp.parent / "errors.h").read_text()
     numbers = dict(re.findall(r"(k\w+)\s*=\s*(\d+)", header))
-    for enum, name in re.findall(r"case Code::(k\w+): return \"([^\"]+)\";", errors_cpp.read_text()):
+    pairs = re.findall(r"case Code::(k\w+):\s*return \"([^\"]+)\";", errors_cpp.read_text())
+    if len(pairs) != len(numbers):
+        missing.append(f"{errors_cpp.relative_to(ROOT)}: {len(pairs)} names for {len(numbers)} codes (parse the file?)")
+    for enum, name in pairs:
         number = numbers.get(enum)
         if f"`{name}`" not in doc or (number and number not in doc):
             missing.append(f"{name} ({number}) from {errors_cpp.relative_to(ROOT)}")
+defined = set()
+for errors_h in (ROOT / "src").glob("*/errors.h"):
+    defined.update(re.findall(r"=\s*(\d+),", errors_h.read_text()))
+stale = sorted(set(re.findall(r"^\| (\d{4}) \|", doc, re.M)) - defined)
 for m in missing:
     print("not documented in docs/error-codes.md:", m)
-print(f"error codes: {len(missing)} undocumented")
-sys.exit(1 if missing else 0)
+for n in stale:
+    print("documented but not defined in src/*/errors.h:", n)
+print(f"error codes: {len(missing)} undocumented, {len(stale)} stale")
+sys.exit(1 if missing or stale else 0)

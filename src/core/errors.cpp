@@ -14,8 +14,6 @@ const char* code_name(Code c) {
       return "input.time";
     case Code::kIo:
       return "io";
-    case Code::kConfig:
-      return "config";
     case Code::kTooLarge:
       return "input.too_large";
   }

@@ -11,7 +11,6 @@ enum class Code : int {
   kUrlEncoding = 1003,  // a %-escape is malformed
   kTime = 1004,         // a timestamp is not xs:dateTime / RFC 3339
   kIo = 1005,           // a file could not be read or written
-  kConfig = 1006,       // the configuration has problems (each listed)
   kTooLarge = 1007,     // input exceeds a size limit
 };
 

@@ -16,8 +16,6 @@ const char* code_name(Code c) {
       return "crypto.verify_error";
     case Code::kUnsupported:
       return "crypto.unsupported";
-    case Code::kKeyMismatch:
-      return "crypto.key_mismatch";
   }
   return "crypto.unknown";
 }

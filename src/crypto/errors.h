@@ -11,7 +11,6 @@ enum class Code : int {
   kSignFailed = 2003,      // the library refused to sign
   kVerifyError = 2004,     // the verification could not run (not: the signature is wrong)
   kUnsupported = 2005,     // an algorithm or key type we do not support
-  kKeyMismatch = 2006,     // a private key does not belong to the certificate
 };
 
 const char* code_name(Code c);

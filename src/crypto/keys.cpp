@@ -96,20 +96,6 @@ core::WallTime asn1_to_time(const ASN1_TIME* t) {
 
 }  // namespace
 
-const char* hash_name(HashAlg h) {
-  switch (h) {
-    case HashAlg::kSha1:
-      return "SHA-1";
-    case HashAlg::kSha256:
-      return "SHA-256";
-    case HashAlg::kSha384:
-      return "SHA-384";
-    case HashAlg::kSha512:
-      return "SHA-512";
-  }
-  return "?";
-}
-
 std::vector<uint8_t> digest(HashAlg h, std::span<const uint8_t> data) {
   std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
   unsigned int len = 0;
@@ -141,11 +127,6 @@ bool PublicKey::verify(HashAlg h, std::span<const uint8_t> data, std::span<const
             EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), data.data(), data.size()) == 1;
   ERR_clear_error();
   return ok;
-}
-
-bool PublicKey::equals(const PublicKey& other) const {
-  if (!key_ || !other.key_) return false;
-  return EVP_PKEY_eq(key_.get(), other.key_.get()) == 1;
 }
 
 // ---- PrivateKey ----

@@ -20,7 +20,6 @@ namespace cg::crypto {
 enum class HashAlg { kSha1, kSha256, kSha384, kSha512 };
 enum class KeyType { kRsa, kEc, kOther };
 
-const char* hash_name(HashAlg h);
 std::vector<uint8_t> digest(HashAlg h, std::span<const uint8_t> data);
 std::vector<uint8_t> digest(HashAlg h, std::string_view data);
 
@@ -36,7 +35,6 @@ class PublicKey {
   // signature is r||s (XML DSig) rather than DER. false means "does not verify".
   bool verify(HashAlg h, std::span<const uint8_t> data, std::span<const uint8_t> sig,
               bool raw_ecdsa = false) const;
-  bool equals(const PublicKey& other) const;
 
  private:
   std::shared_ptr<EVP_PKEY> key_;

@@ -52,8 +52,6 @@ const char* code_name(Code c) {
       return "authn.missing";
     case Code::kSessionExpired:
       return "authn.session_expired";
-    case Code::kUnknownIdp:
-      return "idp.unknown";
     case Code::kCertificateExpired:
       return "idp.certificate_expired";
     case Code::kMetadataExpired:
@@ -68,14 +66,10 @@ const char* code_name(Code c) {
       return "message.time";
     case Code::kLogoutInvalid:
       return "logout.invalid";
-    case Code::kRequestInvalid:
-      return "request.invalid";
     case Code::kRedirectSignature:
       return "binding.signature";
     case Code::kReplayCacheUnavailable:
       return "replay_cache.unavailable";
-    case Code::kConfig:
-      return "saml.config";
   }
   return "saml.unknown";
 }

@@ -32,7 +32,6 @@ enum class Code : int {
   kReplayed = 4022,             // this assertion id was accepted before
   kAuthnMissing = 4023,         // no AuthnStatement
   kSessionExpired = 4024,       // SessionNotOnOrAfter has passed
-  kUnknownIdp = 4025,           // the issuer is not a configured IdP
   kCertificateExpired = 4026,   // every signing certificate in the metadata has expired
   kMetadataExpired = 4027,      // the metadata is past its validUntil
   kMetadataInvalid = 4028,      // the metadata cannot be used (shape, missing parts)
@@ -40,10 +39,8 @@ enum class Code : int {
   kUnsolicited = 4030,          // an IdP-initiated response where none is allowed
   kMissingTimestamps = 4031,    // a required time attribute is absent or malformed
   kLogoutInvalid = 4032,        // a LogoutRequest / LogoutResponse fails a check
-  kRequestInvalid = 4033,       // an AuthnRequest cannot be decoded or fails a check
   kRedirectSignature = 4034,    // the Redirect-binding signature is missing or wrong
   kReplayCacheUnavailable = 4035,  // the replay cache could not be consulted (fail closed)
-  kConfig = 4036,                  // SAML settings are invalid
 };
 
 const char* code_name(Code c);

@@ -60,12 +60,6 @@ std::vector<xmlNode*> children(const xmlNode* parent, const char* ns, const char
   return out;
 }
 
-std::vector<xmlNode*> element_children(const xmlNode* parent) {
-  std::vector<xmlNode*> out;
-  for (xmlNode* k = first_element(parent); k; k = next_element(k)) out.push_back(k);
-  return out;
-}
-
 static void collect(const xmlNode* n, const char* ns, const char* local,
                     std::vector<xmlNode*>& out) {
   for (xmlNode* k = first_element(n); k; k = next_element(k)) {
@@ -81,27 +75,10 @@ std::vector<xmlNode*> descendants(const xmlNode* root, const char* ns, const cha
   return out;
 }
 
-bool has_attr(const xmlNode* n, const char* name) {
-  return n && xmlHasNsProp(n, reinterpret_cast<const xmlChar*>(name), nullptr) != nullptr;
-}
-
 std::string attr(const xmlNode* n, const char* name) {
   if (!n) return {};
   for (xmlAttr* a = n->properties; a; a = a->next) {
     if (a->ns == nullptr && eq(a->name, name)) {
-      std::string out;
-      for (xmlNode* t = a->children; t; t = t->next)
-        if (t->content) out += c(t->content);
-      return out;
-    }
-  }
-  return {};
-}
-
-std::string attr_ns(const xmlNode* n, const char* name, const char* ns) {
-  if (!n) return {};
-  for (xmlAttr* a = n->properties; a; a = a->next) {
-    if (a->ns && eq(a->ns->href, ns) && eq(a->name, name)) {
       std::string out;
       for (xmlNode* t = a->children; t; t = t->next)
         if (t->content) out += c(t->content);

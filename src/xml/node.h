@@ -22,15 +22,11 @@ xmlNode* first_element(const xmlNode* parent);
 xmlNode* parent_element(const xmlNode* n);
 xmlNode* next_element(const xmlNode* n);
 std::vector<xmlNode*> children(const xmlNode* parent, const char* ns, const char* local);
-std::vector<xmlNode*> element_children(const xmlNode* parent);
 // Every element in the subtree (including `root`) with this name, in document order.
 std::vector<xmlNode*> descendants(const xmlNode* root, const char* ns, const char* local);
 
-bool has_attr(const xmlNode* n, const char* name);
 // The value of a no-namespace attribute, or "" if absent.
 std::string attr(const xmlNode* n, const char* name);
-// The attribute in namespace `ns`.
-std::string attr_ns(const xmlNode* n, const char* name, const char* ns);
 // The whole text content of the node: every text and CDATA descendant concatenated, so a
 // comment placed inside cannot truncate the value.
 std::string text(const xmlNode* n);
