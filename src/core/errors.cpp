@@ -20,8 +20,5 @@ const char* code_name(Code c) {
   return "unknown";
 }
 
-Error make_error(Code c, std::string message) {
-  return Error{static_cast<int>(c), code_name(c), std::move(message)};
-}
 
 }  // namespace cg::core

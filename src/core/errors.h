@@ -15,9 +15,5 @@ enum class Code : int {
 };
 
 const char* code_name(Code c);
-Error make_error(Code c, std::string message);
-inline Unexpected<Error> fail(Code c, std::string message) {
-  return ::cg::fail(make_error(c, std::move(message)));
-}
 
 }  // namespace cg::core

@@ -7,6 +7,7 @@
 
 #include <cassert>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -28,6 +29,17 @@ inline Unexpected<Error> fail(int code, std::string name, std::string message) {
   return Unexpected<Error>{Error{code, std::move(name), std::move(message)}};
 }
 inline Unexpected<Error> fail(Error e) { return Unexpected<Error>{std::move(e)}; }
+
+// Each part has an `enum class Code` with stable numbers and a `code_name(Code)` beside it
+// (found by argument-dependent lookup): these build its errors.
+template <class CodeEnum>
+requires std::is_enum_v<CodeEnum> Error make_error(CodeEnum c, std::string message) {
+  return Error{static_cast<int>(c), code_name(c), std::move(message)};
+}
+template <class CodeEnum>
+requires std::is_enum_v<CodeEnum> Unexpected<Error> fail(CodeEnum c, std::string message) {
+  return Unexpected<Error>{make_error(c, std::move(message))};
+}
 
 template <class T>
 class [[nodiscard]] Result {

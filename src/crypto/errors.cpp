@@ -20,9 +20,6 @@ const char* code_name(Code c) {
   return "crypto.unknown";
 }
 
-Unexpected<Error> fail(Code c, std::string message) {
-  return ::cg::fail(static_cast<int>(c), code_name(c), std::move(message));
-}
 
 std::string openssl_error() {
   unsigned long e = ERR_get_error();

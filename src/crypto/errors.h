@@ -14,7 +14,6 @@ enum class Code : int {
 };
 
 const char* code_name(Code c);
-Unexpected<Error> fail(Code c, std::string message);
 // The newest OpenSSL error on this thread, as text, and the error queue cleared.
 std::string openssl_error();
 

@@ -44,7 +44,5 @@ enum class Code : int {
 };
 
 const char* code_name(Code c);
-Error make_error(Code c, std::string message);
-Unexpected<Error> fail(Code c, std::string message);
 
 }  // namespace cg::saml

@@ -284,7 +284,7 @@ Status Run::check_response_in_response_to() {
 Status Run::decrypt_assertion() {
   xmlNode* data = first_child(assertion_, ns::kXenc, "EncryptedData");
   if (!data)
-    return xml::fail(xml::Code::kEncryptionStructure,
+    return fail(xml::Code::kEncryptionStructure,
                      "<EncryptedAssertion> holds no <xenc:EncryptedData>");
   CG_TRY(auto plain, xml::decrypt(data, sp_.decryption_keys, {sp_.allow_rsa15}));
   CG_TRY(xmlNode * a, doc_.replace_with_fragment(assertion_, plain.plaintext, sp_.limits));

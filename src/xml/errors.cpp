@@ -58,12 +58,6 @@ const char* code_name(Code c) {
   return "xml.unknown";
 }
 
-Error make_error(Code c, std::string message) {
-  return Error{static_cast<int>(c), code_name(c), std::move(message)};
-}
 
-Unexpected<Error> fail(Code c, std::string message) {
-  return ::cg::fail(make_error(c, std::move(message)));
-}
 
 }  // namespace cg::xml

@@ -38,7 +38,5 @@ enum class Code : int {
 };
 
 const char* code_name(Code c);
-Unexpected<Error> fail(Code c, std::string message);
-Error make_error(Code c, std::string message);
 
 }  // namespace cg::xml

@@ -58,6 +58,18 @@ class AttackTest : public testing::SamlTest {
     return splice(response, find_element(response, "<saml:Assertion", "</saml:Assertion>"),
                   replacement);
   }
+  // A Response signed as a whole, and the attacker's copy of it: NameID admin, a new ID.
+  std::pair<std::string, std::string> signed_response_and_forgery() {
+    auto s = spec();
+    s.sign_response = true;
+    s.sign_assertion = false;
+    std::string orig = build(s);
+    std::string forged =
+        replace_once(orig, "alice@example.org</saml:NameID>", "admin@example.org</saml:NameID>");
+    size_t id = forged.find("ID=\"") + 4;
+    forged.replace(id, forged.find('"', id) - id, "_evilResponse");
+    return {orig.substr(orig.find("<samlp:Response")), forged};
+  }
   std::string response, assertion, evil_signed, evil, unsigned_original;
 };
 
@@ -65,32 +77,16 @@ TEST_F(AttackTest, BaselineIsAccepted) { EXPECT_EQ(outcome(response), "ok"); }
 
 // XSW1: a forged Response as root; the original signed Response hidden inside its Signature.
 TEST_F(AttackTest, RejectsXsw1) {
-  auto s = spec();
-  s.sign_response = true;
-  s.sign_assertion = false;
-  std::string orig = build(s);
-  std::string forged =
-      replace_once(orig, "alice@example.org</saml:NameID>", "admin@example.org</saml:NameID>");
-  size_t id = forged.find("ID=\"") + 4;
-  forged.replace(id, forged.find('"', id) - id, "_evilResponse");
-  std::string body = orig.substr(orig.find("<samlp:Response"));
-  forged = replace_once(forged, "</ds:Signature>", body + "</ds:Signature>");
+  auto [original, forged] = signed_response_and_forgery();
+  forged = replace_once(forged, "</ds:Signature>", original + "</ds:Signature>");
   EXPECT_EQ(outcome(forged), "xml.duplicate_id");  // the forged copy kept the assertion's ID
   EXPECT_EQ(outcome(rename_assertion(forged)), "assertion.count");
 }
 
 // XSW2: as XSW1, with the original Response as a sibling before the Signature.
 TEST_F(AttackTest, RejectsXsw2) {
-  auto s = spec();
-  s.sign_response = true;
-  s.sign_assertion = false;
-  std::string orig = build(s);
-  std::string forged =
-      replace_once(orig, "alice@example.org</saml:NameID>", "admin@example.org</saml:NameID>");
-  size_t id = forged.find("ID=\"") + 4;
-  forged.replace(id, forged.find('"', id) - id, "_evilResponse");
-  forged = replace_once(forged, "<ds:Signature",
-                        orig.substr(orig.find("<samlp:Response")) + "<ds:Signature");
+  auto [original, forged] = signed_response_and_forgery();
+  forged = replace_once(forged, "<ds:Signature", original + "<ds:Signature");
   EXPECT_EQ(outcome(forged), "xml.duplicate_id");
   EXPECT_EQ(outcome(rename_assertion(forged)), "assertion.count");
 }
