@@ -42,6 +42,15 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 if ctest --preset asan-ubsan -j "$JOBS" 2>&1 | tee /tmp/claimgate-ctest-asan.log; then RESULT[asan]=ok; else RESULT[asan]=FAILED; fail=1; fi
 asan_line=$(grep -E "tests passed" /tmp/claimgate-ctest-asan.log | tail -1 || true)
 
+step "integration tests against the ASan + UBSan binary"
+set +e
+CLAIMGATE_BIN="$ROOT/build/asan-ubsan/src/cli/claimgate" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+  -W ignore::DeprecationWarning tests/integration 2>&1 | tee /tmp/claimgate-pytest-asan.log
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" -eq 0 ]; then RESULT[asan-integration]=ok; else RESULT[asan-integration]=FAILED; fail=1; fi
+py_asan_line=$(grep -E "[0-9]+ (passed|failed)" /tmp/claimgate-pytest-asan.log | tail -1 || true)
+
 step "fuzz targets, ${FUZZ_SECONDS}s each (clang, libFuzzer)"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$JOBS"
@@ -67,17 +76,23 @@ rm -rf "$CORPUS"
 
 echo
 echo "==== summary ===="
-for k in rules unit integration asan fuzz; do printf '  %-12s %s\n' "$k" "${RESULT[$k]:-not run}"; done
+for k in rules unit integration asan asan-integration fuzz; do printf '  %-18s %s\n' "$k" "${RESULT[$k]:-not run}"; done
 echo "  ctest:  ${unit_line:-?}"
 echo "  asan:   ${asan_line:-?}"
 echo "  pytest: ${py_line:-?}"
+echo "  pytest (asan): ${py_asan_line:-?}"
 # One closing line: N passed, N failed, counting every unit, ASan and integration test.
-count() { echo "$1" | grep -oE "$2" | grep -oE "[0-9]+" | head -1 || true; }
+count() {  # the first number in the part of $1 that matches $2, or 0
+  local n
+  n=$(echo "$1" | grep -oE "$2" | grep -oE "[0-9]+" | head -1 || true)
+  echo "${n:-0}"
+}
 total_unit=$(count "$unit_line" "out of [0-9]+"); failed_unit=$(count "$unit_line" "[0-9]+ tests failed")
 total_asan=$(count "$asan_line" "out of [0-9]+"); failed_asan=$(count "$asan_line" "[0-9]+ tests failed")
-passed_py=$(count "$py_line" "[0-9]+ passed"); failed_py=$(count "$py_line" "[0-9]+ failed")
-passed=$(( ${total_unit:-0} - ${failed_unit:-0} + ${total_asan:-0} - ${failed_asan:-0} + ${passed_py:-0} ))
-failed=$(( ${failed_unit:-0} + ${failed_asan:-0} + ${failed_py:-0} ))
+passed_py=$(( $(count "$py_line" "[0-9]+ passed") + $(count "$py_asan_line" "[0-9]+ passed") ))
+failed_py=$(( $(count "$py_line" "[0-9]+ failed") + $(count "$py_asan_line" "[0-9]+ failed") ))
+passed=$(( total_unit - failed_unit + total_asan - failed_asan + passed_py ))
+failed=$(( failed_unit + failed_asan + failed_py ))
 # A failed step with no failed test (rules, fuzzing, a build) still counts once.
 if [ "$fail" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed"
