@@ -1,5 +1,8 @@
 #include "support/saml_fixture.h"
 
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
 namespace cg::testing {
 namespace {
 
@@ -71,6 +74,24 @@ saml::ValidationReport SamlTest::validate(const std::string& xml,
 std::string SamlTest::outcome(const std::string& xml, std::optional<std::string> request_id) {
   auto r = validate(xml, request_id);
   return r.ok() ? "ok" : r.error->name;
+}
+
+std::string rsa_oaep_encrypt_sha256(const crypto::Certificate& recipient,
+                                    const std::vector<uint8_t>& data) {
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(recipient.public_key().get(), nullptr);
+  EXPECT_EQ(EVP_PKEY_encrypt_init(ctx), 1);
+  EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING);
+  EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256());
+  EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256());
+  size_t len = 0;
+  EXPECT_EQ(EVP_PKEY_encrypt(ctx, nullptr, &len, data.data(), data.size()), 1);
+  std::string out(len, '\0');
+  EXPECT_EQ(EVP_PKEY_encrypt(ctx, reinterpret_cast<unsigned char*>(out.data()), &len, data.data(),
+                             data.size()),
+            1);
+  out.resize(len);
+  EVP_PKEY_CTX_free(ctx);
+  return out;
 }
 
 std::string replace_once(std::string s, const std::string& from, const std::string& to) {

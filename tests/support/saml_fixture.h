@@ -56,6 +56,10 @@ class SamlTest : public ::testing::Test {
   DeterministicRandom random_;
 };
 
+// RSA-OAEP encryption with SHA-256 and MGF1-SHA-256 to `recipient` (what xmlsec 1.2.37 cannot do).
+std::string rsa_oaep_encrypt_sha256(const crypto::Certificate& recipient,
+                                    const std::vector<uint8_t>& data);
+
 // Replaces the first occurrence of `from` with `to`; fails the test when absent.
 std::string replace_once(std::string s, const std::string& from, const std::string& to);
 

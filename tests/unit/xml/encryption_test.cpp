@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/encoding.h"
 #include "support/saml_fixture.h"
 #include "xml/document.h"
 #include "xml/names.h"
@@ -72,6 +73,61 @@ TEST(EncryptionTest, DetectsTamperedCiphertext) {
   auto r = decrypt(first_element(d2->root()), keys, {});
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().name, "encryption.decrypt_failed");
+}
+
+}  // namespace
+}  // namespace cg::xml
+
+namespace cg::xml {
+namespace {
+
+// Re-wraps the content key of `enc` with RSA-OAEP SHA-256 / MGF1-SHA-256 and the XML Encryption
+// 1.1 algorithm URI, as Shibboleth-style IdPs send it (xmlsec 1.2.37 cannot produce this).
+std::string rewrap_oaep11(const std::string& original) {
+  auto doc = Document::parse(original);
+  EXPECT_TRUE(doc.has_value());
+  xmlNode* data = first_element(doc->root());
+  xmlNode* ek = first_child(first_child(data, ns::kDs, "KeyInfo"), ns::kXenc, "EncryptedKey");
+  xmlNode* cv = first_child(first_child(ek, ns::kXenc, "CipherData"), ns::kXenc, "CipherValue");
+  auto ct = *core::base64_decode(text(cv));
+  auto key = testing::sp_keys().key.rsa_decrypt_oaep(
+      std::span(reinterpret_cast<const uint8_t*>(ct.data()), ct.size()), crypto::HashAlg::kSha1,
+      crypto::HashAlg::kSha1, {});
+  EXPECT_TRUE(key.has_value());
+  std::string wrapped = testing::rsa_oaep_encrypt_sha256(testing::sp_keys().cert, *key);
+  std::string out = to_string(doc->root());
+  std::string old_ct = text(cv);
+  out = testing::replace_once(out, old_ct, core::base64_encode(wrapped));
+  std::string method_start =
+      out.substr(out.find("<EncryptionMethod Algorithm=\"" + std::string(alg::kRsaOaepMgf1p)));
+  std::string method = method_start.substr(0, method_start.find("/>") + 2);
+  return testing::replace_once(
+      out, method,
+      std::string("<EncryptionMethod Algorithm=\"") + alg::kRsaOaep11 +
+          "\"><DigestMethod xmlns=\"http://www.w3.org/2000/09/xmldsig#\" Algorithm=\"" +
+          alg::kSha256 +
+          "\"/><MGF xmlns=\"http://www.w3.org/2009/xmlenc11#\" "
+          "Algorithm=\"http://www.w3.org/2009/xmlenc11#mgf1sha256\"/></EncryptionMethod>");
+}
+
+// XML Encryption 1.1 RSA-OAEP with SHA-256 and MGF1-SHA-256 is unwrapped as sent.
+TEST(EncryptionTest, AcceptsXmlEnc11RsaOaepWithSha256) {
+  auto d = Document::parse(kDoc);
+  auto enc = encrypt(first_element(d->root()), testing::sp_keys().cert, DataAlgorithm::kAes128Gcm);
+  ASSERT_TRUE(enc.has_value());
+  std::string rewrapped = rewrap_oaep11(to_string(d->root()));
+  ASSERT_NE(rewrapped.find("mgf1sha256"), std::string::npos);
+  auto d2 = Document::parse(rewrapped);
+  ASSERT_TRUE(d2.has_value()) << d2.error().message;
+  std::vector keys{testing::sp_keys().key};
+  auto r = decrypt(first_element(d2->root()), keys, {});
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->key_transport, alg::kRsaOaep11);
+  EXPECT_NE(r->plaintext.find("secret"), std::string::npos);
+  // The same bytes announced with the SHA-1 defaults do not unwrap: the parameters are honoured.
+  std::string wrong = testing::replace_once(rewrapped, "mgf1sha256", "mgf1sha1");
+  auto d3 = Document::parse(wrong);
+  EXPECT_EQ(decrypt(first_element(d3->root()), keys, {}).error().name, "encryption.decrypt_failed");
 }
 
 }  // namespace
