@@ -226,6 +226,12 @@ Result<std::string> inflate_raw(std::string_view data, size_t max_output) {
   return out;
 }
 
+std::string clip(std::string_view s, size_t n) {
+  if (s.size() <= n) return std::string(s);
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n)) + "...";
+}
+
 Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail(Code::kIo, "cannot open '" + path + "': " + std::strerror(errno));

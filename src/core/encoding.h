@@ -39,6 +39,10 @@ std::string deflate_raw(std::string_view data);
 // Inflates at most `max_output` bytes; more is an error (a deflate bomb).
 Result<std::string> inflate_raw(std::string_view data, size_t max_output);
 
+// A value from a message, shortened for an error message without cutting a UTF-8 sequence;
+// "..." marks the cut.
+std::string clip(std::string_view s, size_t n = 120);
+
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 64u << 20);
 Status write_file(const std::string& path, std::string_view data, unsigned mode = 0644);
 

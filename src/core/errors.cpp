@@ -20,5 +20,4 @@ const char* code_name(Code c) {
   return "unknown";
 }
 
-
 }  // namespace cg::core

@@ -20,7 +20,6 @@ const char* code_name(Code c) {
   return "crypto.unknown";
 }
 
-
 std::string openssl_error() {
   unsigned long e = ERR_get_error();
   std::string out;

@@ -139,7 +139,8 @@ Status verify_redirect_signature(const RedirectMessage& m,
   const SigAlgInfo* alg = nullptr;
   for (const auto& a : kRedirectAlgs)
     if (m.sig_alg == a.uri) alg = &a;
-  if (!alg) return fail(Code::kRedirectSignature, "SigAlg '" + m.sig_alg + "' is not accepted");
+  if (!alg)
+    return fail(Code::kRedirectSignature, "SigAlg '" + core::clip(m.sig_alg) + "' is not accepted");
   if (alg->hash == crypto::HashAlg::kSha1 && !allow_sha1)
     return fail(Code::kRedirectSignature,
                 "SigAlg is RSA-SHA1, which is refused; configure RSA-SHA256");

@@ -74,5 +74,4 @@ const char* code_name(Code c) {
   return "saml.unknown";
 }
 
-
 }  // namespace cg::saml

@@ -1,5 +1,6 @@
 #include "saml/logout.h"
 
+#include "core/encoding.h"
 #include "core/time.h"
 #include "saml/errors.h"
 #include "xml/document.h"
@@ -39,12 +40,12 @@ Result<xml::Document> common_checks(const RedirectMessage& m, const char* elemen
   if (attr(root, "ID").empty()) return fail(Code::kIdMissing, std::string(element) + " has no ID");
   std::string issuer = xml::trimmed_text(first_child(root, ns::kSaml, "Issuer"));
   if (issuer != idp.entity_id)
-    return bad(std::string(element) + " Issuer '" + issuer + "' is not the IdP's entity id '" +
-               idp.entity_id + "'");
+    return bad(std::string(element) + " Issuer '" + core::clip(issuer) +
+               "' is not the IdP's entity id '" + idp.entity_id + "'");
   std::string dest = attr(root, "Destination");
   if (dest != s.slo_url)
-    return bad(std::string(element) + " Destination '" + dest + "' is not our SLO URL '" +
-               s.slo_url + "'");
+    return bad(std::string(element) + " Destination '" + core::clip(dest) +
+               "' is not our SLO URL '" + s.slo_url + "'");
   auto t = core::parse_datetime(attr(root, "IssueInstant"));
   if (!t)
     return fail(Code::kMissingTimestamps,
@@ -96,7 +97,7 @@ Result<LogoutRequestInfo> validate_logout_request(const RedirectMessage& m, cons
     if (!t)
       return fail(Code::kMissingTimestamps, "LogoutRequest NotOnOrAfter: " + t.error().message);
     if (now >= *t + s.clock_skew)
-      return fail(Code::kExpired, "the LogoutRequest expired at " + nooa);
+      return fail(Code::kExpired, "the LogoutRequest expired at " + core::clip(nooa));
   }
   LogoutRequestInfo info;
   info.id = attr(root, "ID");
@@ -123,12 +124,14 @@ Result<LogoutResponseInfo> validate_logout_response(const RedirectMessage& m,
   info.issuer = idp.entity_id;
   info.in_response_to = attr(root, "InResponseTo");
   if (info.in_response_to != expected_request_id)
-    return fail(Code::kInResponseTo, "the LogoutResponse answers '" + info.in_response_to +
-                                         "', not our request '" + expected_request_id + "'");
+    return fail(Code::kInResponseTo, "the LogoutResponse answers '" +
+                                         core::clip(info.in_response_to) + "', not our request '" +
+                                         expected_request_id + "'");
   info.status =
       attr(first_child(first_child(root, ns::kSamlp, "Status"), ns::kSamlp, "StatusCode"), "Value");
   if (info.status != kSuccess)
-    return fail(Code::kStatus, "the IdP could not log the user out: status '" + info.status + "'");
+    return fail(Code::kStatus,
+                "the IdP could not log the user out: status '" + core::clip(info.status) + "'");
   info.relay_state = m.relay_state;
   return info;
 }

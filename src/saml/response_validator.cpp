@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/encoding.h"
 #include "core/time.h"
 #include "saml/bindings.h"
 #include "saml/errors.h"
@@ -15,6 +16,7 @@ namespace cg::saml {
 namespace {
 
 namespace ns = xml::ns;
+using core::clip;
 using std::chrono::seconds;
 using xml::attr;
 using xml::first_child;
@@ -23,12 +25,6 @@ constexpr const char* kStatusSuccess = "urn:oasis:names:tc:SAML:2.0:status:Succe
 constexpr const char* kBearer = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 constexpr const char* kEntityFormat = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
 
-// Shortens text for a message without cutting a UTF-8 sequence in two.
-std::string clip(std::string_view s, size_t n = 200) {
-  if (s.size() <= n) return std::string(s);
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return std::string(s.substr(0, n)) + "...";
-}
 std::string quoted(std::string_view s) { return s.empty() ? "nothing" : "'" + clip(s) + "'"; }
 std::string when(core::WallTime t) { return core::format_datetime(t); }
 std::string secs(seconds s) { return std::to_string(s.count()) + " s"; }
@@ -285,7 +281,7 @@ Status Run::decrypt_assertion() {
   xmlNode* data = first_child(assertion_, ns::kXenc, "EncryptedData");
   if (!data)
     return fail(xml::Code::kEncryptionStructure,
-                     "<EncryptedAssertion> holds no <xenc:EncryptedData>");
+                "<EncryptedAssertion> holds no <xenc:EncryptedData>");
   CG_TRY(auto plain, xml::decrypt(data, sp_.decryption_keys, {sp_.allow_rsa15}));
   CG_TRY(xmlNode * a, doc_.replace_with_fragment(assertion_, plain.plaintext, sp_.limits));
   assertion_ = a;

@@ -232,6 +232,12 @@ Result<xmlNode*> Document::replace_with_fragment(xmlNode* context, std::string_v
   }
   context->nsDef = kept;
   xmlReplaceNode(context, element);
+  // Forget the IDs of the subtree being freed, so that the index never holds a dangling node.
+  for (auto it = ids_.begin(); it != ids_.end();) {
+    bool inside = false;
+    for (xmlNode* p = it->second; p && !inside; p = p->parent) inside = p == context;
+    it = inside ? ids_.erase(it) : std::next(it);
+  }
   xmlFreeNode(context);
   CG_CHECK(index_ids(element));
   return element;

@@ -35,7 +35,7 @@ Result<crypto::HashAlg> oaep_digest(const std::string& uri) {
   if (uri == alg::kSha256) return crypto::HashAlg::kSha256;
   if (uri == alg::kSha384) return crypto::HashAlg::kSha384;
   if (uri == alg::kSha512) return crypto::HashAlg::kSha512;
-  return fail(Code::kEncryptionAlgorithm, "OAEP digest '" + uri + "' is not supported");
+  return fail(Code::kEncryptionAlgorithm, "OAEP digest '" + core::clip(uri) + "' is not supported");
 }
 
 Result<crypto::HashAlg> mgf_digest(const std::string& uri) {
@@ -43,7 +43,7 @@ Result<crypto::HashAlg> mgf_digest(const std::string& uri) {
   if (uri == "http://www.w3.org/2009/xmlenc11#mgf1sha256") return crypto::HashAlg::kSha256;
   if (uri == "http://www.w3.org/2009/xmlenc11#mgf1sha384") return crypto::HashAlg::kSha384;
   if (uri == "http://www.w3.org/2009/xmlenc11#mgf1sha512") return crypto::HashAlg::kSha512;
-  return fail(Code::kEncryptionAlgorithm, "MGF '" + uri + "' is not supported");
+  return fail(Code::kEncryptionAlgorithm, "MGF '" + core::clip(uri) + "' is not supported");
 }
 
 xmlNode* find_encrypted_key(xmlNode* encrypted_data) {
@@ -72,8 +72,8 @@ Result<std::vector<uint8_t>> unwrap_key(xmlNode* ek, std::span<const crypto::Pri
                   "the assertion key is encrypted with RSA PKCS#1 v1.5, which is refused "
                   "(padding-oracle attacks); configure the IdP to use RSA-OAEP");
   } else if (!oaep) {
-    return fail(Code::kEncryptionAlgorithm,
-                "key transport '" + transport_uri + "' is not accepted (expected RSA-OAEP)");
+    return fail(Code::kEncryptionAlgorithm, "key transport '" + core::clip(transport_uri) +
+                                                "' is not accepted (expected RSA-OAEP)");
   }
   crypto::HashAlg md = crypto::HashAlg::kSha1, mgf = crypto::HashAlg::kSha1;
   std::string label;
@@ -111,14 +111,15 @@ Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::Priva
     return fail(Code::kEncryptionStructure, "expected <xenc:EncryptedData>");
   std::string type = attr(encrypted_data, "Type");
   if (!type.empty() && type != "http://www.w3.org/2001/04/xmlenc#Element")
-    return fail(Code::kEncryptionStructure, "EncryptedData Type '" + type + "' is not an element");
+    return fail(Code::kEncryptionStructure,
+                "EncryptedData Type '" + core::clip(type) + "' is not an element");
   std::string data_uri =
       attr(first_child(encrypted_data, ns::kXenc, "EncryptionMethod"), "Algorithm");
   const DataAlg* data_alg = nullptr;
   for (const auto& a : kDataAlgs)
     if (data_uri == a.uri) data_alg = &a;
   if (!data_alg)
-    return fail(Code::kEncryptionAlgorithm, "content encryption '" + data_uri +
+    return fail(Code::kEncryptionAlgorithm, "content encryption '" + core::clip(data_uri) +
                                                 "' is not accepted (expected AES-128/256 "
                                                 "in GCM or CBC mode)");
   xmlNode* ek = find_encrypted_key(encrypted_data);
@@ -130,7 +131,7 @@ Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::Priva
   CG_TRY(auto session_key, unwrap_key(ek, keys, policy, out.key_transport));
   if (session_key.size() != data_alg->key_bytes)
     return fail(Code::kDecryptFailed,
-                "the decrypted content key has the wrong length for " + data_uri);
+                "the decrypted content key has the wrong length for " + core::clip(data_uri));
 
   // The symmetric part is xmlsec's, with the content key given: its KeyInfo processing (which
   // could pick keys from the message) never runs.

@@ -58,6 +58,4 @@ const char* code_name(Code c) {
   return "xml.unknown";
 }
 
-
-
 }  // namespace cg::xml

@@ -44,6 +44,8 @@ constexpr DigestAlg kDigestAlgs[] = {
     {alg::kSha1, crypto::HashAlg::kSha1},
 };
 
+using core::clip;
+
 Unexpected<Error> structure(const std::string& what) {
   return fail(Code::kSignatureStructure, "the XML signature is malformed: " + what);
 }
@@ -105,9 +107,9 @@ Result<crypto::HashAlg> digest_alg(const std::string& uri, const SignaturePolicy
       return d.hash;
     }
   }
-  return fail(
-      Code::kSignatureAlgorithm,
-      "digest algorithm '" + uri + "' is not accepted (expected SHA-256, SHA-384 or SHA-512)");
+  return fail(Code::kSignatureAlgorithm,
+              "digest algorithm '" + clip(uri) +
+                  "' is not accepted (expected SHA-256, SHA-384 or SHA-512)");
 }
 
 Result<const SigAlg*> signature_alg(const std::string& uri, const SignaturePolicy& policy) {
@@ -115,13 +117,13 @@ Result<const SigAlg*> signature_alg(const std::string& uri, const SignaturePolic
     if (uri == s.uri) {
       if (s.hash == crypto::HashAlg::kSha1 && !policy.allow_sha1)
         return fail(Code::kSignatureWeak,
-                    "the signature algorithm is " + uri +
+                    "the signature algorithm is " + clip(uri) +
                         " (SHA-1), which is refused; "
                         "configure the IdP to sign with RSA-SHA256 (or allow SHA-1 for this IdP)");
       return &s;
     }
   }
-  return fail(Code::kSignatureAlgorithm, "signature algorithm '" + uri +
+  return fail(Code::kSignatureAlgorithm, "signature algorithm '" + clip(uri) +
                                              "' is not accepted (expected RSA-SHA256/384/512 "
                                              "or ECDSA-SHA256/384/512)");
 }
@@ -159,7 +161,7 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
   // Canonicalization of SignedInfo: exclusive, without comments.
   std::string c14n_alg = attr(c14n_method, "Algorithm");
   if (c14n_alg != alg::kExcC14n)
-    return fail(Code::kSignatureAlgorithm, "canonicalization '" + c14n_alg +
+    return fail(Code::kSignatureAlgorithm, "canonicalization '" + clip(c14n_alg) +
                                                "' is not accepted (expected exclusive "
                                                "c14n, " +
                                                alg::kExcC14n + ")");
@@ -177,13 +179,12 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
     return fail(Code::kSignatureReference,
                 "the signed element <" + std::string(local_name(element)) + "> has no ID");
   if (uri != "#" + id) {
-    return fail(Code::kSignatureReference,
-                "the signature's reference URI is '" + uri.substr(0, 100) +
-                    "' but the element it sits in has ID '" + id.substr(0, 100) +
-                    "'; the reference must be '#" + id.substr(0, 100) + "'");
+    return fail(Code::kSignatureReference, "the signature's reference URI is '" + clip(uri) +
+                                               "' but the element it sits in has ID '" + clip(id) +
+                                               "'; the reference must be '#" + clip(id) + "'");
   }
   if (doc.find_id(id) != element)
-    return fail(Code::kSignatureReference, "the reference '#" + id.substr(0, 100) +
+    return fail(Code::kSignatureReference, "the reference '#" + clip(id) +
                                                "' does not resolve to the element "
                                                "that carries the signature");
 
@@ -204,7 +205,7 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
       CG_TRY(ref_prefixes, inclusive_prefixes(t));
     } else {
       return fail(Code::kSignatureTransform,
-                  "transform '" + a.substr(0, 120) +
+                  "transform '" + clip(a) +
                       "' is not accepted here; a SAML "
                       "signature uses enveloped-signature then exclusive c14n, once each");
     }

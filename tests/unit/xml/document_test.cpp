@@ -81,6 +81,27 @@ TEST(DocumentTest, RefusesNamespaceErrors) {
   EXPECT_EQ(code_of("<a:Root xmlns:a='urn:a' a:x='1' a:x='2'/>"), "xml.malformed");
 }
 
+// Replacing a subtree (a decrypted assertion) re-indexes IDs: the old ones are gone, the new
+// ones resolve, and a new one that repeats an existing ID is refused.
+TEST(DocumentTest, ReplaceWithFragmentKeepsIdIndexExact) {
+  auto d = Document::parse("<r xmlns:s='urn:s' ID='_r'><s:Enc ID='_enc'><s:inner ID='_in'/></s:Enc></r>");
+  ASSERT_TRUE(d.has_value());
+  xmlNode* enc = first_element(d->root());
+  auto el = d->replace_with_fragment(enc, "<s:Plain ID='_plain'>t</s:Plain>");
+  ASSERT_TRUE(el.has_value()) << el.error().message;
+  EXPECT_EQ(d->find_id("_enc"), nullptr);
+  EXPECT_EQ(d->find_id("_in"), nullptr);
+  EXPECT_EQ(d->find_id("_plain"), *el);
+  EXPECT_EQ(ns_uri(*el), "urn:s");
+  EXPECT_EQ(to_string(d->root()), "<r xmlns:s=\"urn:s\" ID=\"_r\"><s:Plain ID=\"_plain\">t</s:Plain></r>");
+  auto dup = d->replace_with_fragment(*el, "<s:Again ID='_r'/>");
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_EQ(dup.error().name, "xml.duplicate_id");
+  auto two = Document::parse("<r><e/></r>");
+  EXPECT_EQ(two->replace_with_fragment(first_element(two->root()), "<a/><b/>").error().name,
+            "encryption.structure");
+}
+
 // Text is the whole content of the node, comments included as if absent.
 TEST(NodeTest, TextSpansComments) {
   auto d = Document::parse("<a>admin@evil.org<!-- x -->.example.org</a>");
