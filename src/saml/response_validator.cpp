@@ -122,11 +122,13 @@ void Run::run(std::string_view xml_text) {
         return {};
       }))
     return;
+  // An IdP's error response carries no assertion: its status is what explains the failure.
+  // Read before anything is verified, it can only make us refuse, never accept.
+  if (!check("response.status", [&] { return check_status(); })) return;
   if (!check("assertion.count", [&] { return check_assertion_count(); })) return;
   if (!check("response.signature", [&] { return check_response_signature(); })) return;
   if (!check("response.destination", [&] { return check_destination(); })) return;
   if (!check("response.issuer", [&] { return check_response_issuer(); })) return;
-  if (!check("response.status", [&] { return check_status(); })) return;
   if (!check("response.in_response_to", [&] { return check_response_in_response_to(); })) return;
   if (encrypted_) {
     if (!check("assertion.decrypt", [&] { return decrypt_assertion(); })) return;

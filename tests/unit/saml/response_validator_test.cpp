@@ -212,6 +212,20 @@ TEST_F(ResponseValidatorTest, ReportsIdpStatus) {
   EXPECT_NE(r.error->message.find("User not assigned"), std::string::npos);
 }
 
+// An IdP's error response has no assertion: its status, not the missing assertion, is reported.
+TEST_F(ResponseValidatorTest, ReportsStatusOfErrorResponseWithoutAssertion) {
+  std::string x =
+      "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_e\" "
+      "Version=\"2.0\" IssueInstant=\"2026-06-01T12:00:00Z\"><samlp:Status><samlp:StatusCode "
+      "Value=\"urn:oasis:names:tc:SAML:2.0:status:Requester\"><samlp:StatusCode "
+      "Value=\"urn:oasis:names:tc:SAML:2.0:status:NoPassive\"/></samlp:StatusCode></samlp:Status>"
+      "</samlp:Response>";
+  auto r = validate(x);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error->name, "response.status");
+  EXPECT_NE(r.error->message.find("NoPassive"), std::string::npos);
+}
+
 // Wrong versions and a non-Response root are refused.
 TEST_F(ResponseValidatorTest, RejectsWrongMessageShape) {
   std::string x = build(spec());
