@@ -22,9 +22,9 @@ struct Identity {
   std::string name_id;
   std::string name_id_format;
   std::string session_index;
-  std::string response_id;
+  std::string response_id;  // as received: signed only when response_signed
   std::string assertion_id;
-  std::string in_response_to;
+  std::string in_response_to;  // from the accepted bearer confirmation (signed)
   std::string authn_context_class;
   core::WallTime issue_instant{};
   core::WallTime authn_instant{};

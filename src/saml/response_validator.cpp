@@ -259,7 +259,6 @@ Status Run::check_status() {
 
 Status Run::check_response_in_response_to() {
   std::string irt = attr(response_, "InResponseTo");
-  id_.in_response_to = irt;
   if (request_id_) {
     if (!irt.empty() && irt != *request_id_)
       return fail(Code::kInResponseTo, "the Response answers request " + quoted(irt) +
@@ -400,6 +399,7 @@ Status Run::check_bearer(xmlNode* data) {
                     ", but no sign-in request of ours is pending for it");
   }
   not_on_or_after_ = std::min(not_on_or_after_, nooa);
+  id_.in_response_to = irt;  // from the signed assertion, not the Response attribute
   return {};
 }
 

@@ -21,6 +21,7 @@ TEST_F(ResponseValidatorTest, AcceptsSignedAssertion) {
   EXPECT_EQ(r.identity->name_id, "alice@example.org");
   EXPECT_EQ(r.identity->idp_entity_id, testing::kIdpEntity);
   EXPECT_EQ(r.identity->session_index, "_session1");
+  EXPECT_EQ(r.identity->in_response_to, testing::kRequestId);
   EXPECT_EQ(r.identity->values("groups"), (std::vector<std::string>{"ml-vision-ds", "all-staff"}));
   EXPECT_TRUE(r.identity->assertion_signed);
   EXPECT_FALSE(r.identity->response_signed);
