@@ -5,6 +5,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlsave.h>
 #include <xmlsec/crypto.h>
+#include <xmlsec/errors.h>
 #include <xmlsec/xmlsec.h>
 
 #include <cstring>
@@ -23,6 +24,15 @@ constexpr int kParseOptions = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NO
 xmlParserInputPtr deny_external(const char*, const char*, xmlParserCtxtPtr) { return nullptr; }
 
 void silent_errors(void*, xmlErrorPtr) {}
+
+thread_local std::string last_xmlsec_error;
+bool g_xmlsec_ready = false;  // written once, under the call_once in ensure_initialized
+
+// xmlsec's errors are kept for our own messages (per thread), never printed.
+void keep_xmlsec_error(const char*, int, const char* func, const char*, const char*, int,
+                       const char* msg) {
+  last_xmlsec_error = std::string(func ? func : "xmlsec") + ": " + (msg ? msg : "error");
+}
 void silent_generic(void*, const char*, ...) {}
 
 struct StopOnDtd {
@@ -106,11 +116,23 @@ void ensure_initialized() {
     xmlSetExternalEntityLoader(deny_external);
     xmlSetStructuredErrorFunc(nullptr, silent_errors);
     xmlSetGenericErrorFunc(nullptr, silent_generic);
-    if (xmlSecInit() < 0 || xmlSecCryptoAppInit(nullptr) < 0 || xmlSecCryptoInit() < 0) {
-      // Without xmlsec no signature can be produced; verification still works (it uses
-      // OpenSSL directly), so carry on and let signing report its own error.
-    }
+    // Verification does not need xmlsec (OpenSSL and our c14n do it); signing and decryption
+    // check xmlsec_ready() and say so if it failed.
+    g_xmlsec_ready =
+        xmlSecInit() >= 0 && xmlSecCryptoAppInit(nullptr) >= 0 && xmlSecCryptoInit() >= 0;
+    xmlSecErrorsSetCallback(keep_xmlsec_error);  // after xmlSecInit, which resets it
   });
+}
+
+bool xmlsec_ready() {
+  ensure_initialized();
+  return g_xmlsec_ready;
+}
+
+std::string take_xmlsec_error() {
+  std::string e = std::move(last_xmlsec_error);
+  last_xmlsec_error.clear();
+  return e;
 }
 
 void Document::DocFree::operator()(xmlDoc* d) const { xmlFreeDoc(d); }

@@ -19,6 +19,11 @@ namespace cg::xml {
 // Initialises libxml2 and xmlsec (OpenSSL backend) once per process; any thread may call it.
 void ensure_initialized();
 
+// Whether xmlsec (with its OpenSSL backend) initialised; signing and decryption need it.
+bool xmlsec_ready();
+// The last error xmlsec reported on this thread ("function: message"), then cleared; "" if none.
+std::string take_xmlsec_error();
+
 struct ParseLimits {
   size_t max_bytes = 1 << 20;  // 1 MiB: a Response with hundreds of groups is ~100 KB
   int max_depth = 48;          // SAML nests ~8 levels; XSW payloads and bombs go deeper

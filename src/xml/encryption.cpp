@@ -103,7 +103,8 @@ Result<std::vector<uint8_t>> unwrap_key(xmlNode* ek, std::span<const crypto::Pri
 
 Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::PrivateKey> keys,
                           const DecryptPolicy& policy) {
-  ensure_initialized();
+  if (!xmlsec_ready())
+    return fail(Code::kDecryptFailed, "xmlsec (OpenSSL backend) did not initialise");
   if (keys.empty())
     return fail(Code::kNoDecryptionKey,
                 "the assertion is encrypted but this SP has no decryption key configured");
@@ -144,12 +145,15 @@ Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::Priva
     xmlSecEncCtxDestroy(ctx);
     return fail(Code::kDecryptFailed, "xmlsec refused the content key");
   }
+  take_xmlsec_error();
   xmlSecBufferPtr buf = xmlSecEncCtxDecryptToBuffer(ctx, encrypted_data);
   if (!buf) {
     xmlSecEncCtxDestroy(ctx);
+    std::string why = take_xmlsec_error();
     return fail(Code::kDecryptFailed, "the encrypted assertion could not be decrypted (" +
-                                          data_uri +
-                                          "): the ciphertext or its authentication tag is invalid");
+                                          core::clip(data_uri) +
+                                          "): the ciphertext or its authentication tag is invalid" +
+                                          (why.empty() ? "" : " (" + why + ")"));
   }
   out.plaintext.assign(reinterpret_cast<const char*>(xmlSecBufferGetData(buf)),
                        xmlSecBufferGetSize(buf));
@@ -159,7 +163,8 @@ Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::Priva
 
 Result<xmlNode*> encrypt(xmlNode* element, const crypto::Certificate& recipient, DataAlgorithm data,
                          KeyTransport transport) {
-  ensure_initialized();
+  if (!xmlsec_ready())
+    return fail(Code::kEncryptFailed, "xmlsec (OpenSSL backend) did not initialise");
   xmlSecTransformId data_id = xmlSecTransformAes256GcmId;
   xmlSecSize key_bits = 256;
   switch (data) {

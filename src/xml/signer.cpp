@@ -63,7 +63,8 @@ const char* signature_uri(SignatureAlgorithm a) {
 
 Status sign_enveloped(xmlNode* element, const crypto::PrivateKey& key,
                       const crypto::Certificate& cert, const SignOptions& options) {
-  ensure_initialized();
+  if (!xmlsec_ready())
+    return fail(Code::kSignFailed, "xmlsec (OpenSSL backend) did not initialise");
   std::string id = attr(element, "ID");
   if (id.empty()) return fail(Code::kSignFailed, "the element to sign has no ID attribute");
   xmlDoc* doc = element->doc;

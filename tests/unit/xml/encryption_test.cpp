@@ -73,6 +73,8 @@ TEST(EncryptionTest, DetectsTamperedCiphertext) {
   auto r = decrypt(first_element(d2->root()), keys, {});
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().name, "encryption.decrypt_failed");
+  // xmlsec's own reason is kept in the message.
+  EXPECT_NE(r.error().message.find("xmlSec"), std::string::npos) << r.error().message;
 }
 
 }  // namespace
