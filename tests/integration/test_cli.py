@@ -116,3 +116,16 @@ def test_version_and_help():
     help_text = subprocess.run([claimgate_bin(), "saml", "--help"], capture_output=True, text=True).stdout
     for cmd in ("validate", "metadata", "decode", "request", "demo"):
         assert cmd in help_text
+
+
+def test_decode_post_body_and_base64(demo, tmp_path):
+    b64 = (demo / "response.b64").read_text().strip()
+    body = tmp_path / "body.txt"
+    body.write_text("SAMLResponse=" + urllib.parse.quote(b64) + "&RelayState=r-123")
+    proc = run(["saml", "decode", str(body)], check=True)
+    assert "<samlp:Response" in proc.stdout and "alice@example.org" in proc.stdout
+    assert "RelayState: r-123" in proc.stderr
+    bare = run(["saml", "decode", "-"], stdin=b64, check=True)
+    assert "<samlp:Response" in bare.stdout
+    bad = run(["saml", "decode", "-"], stdin="%%% not a message")
+    assert bad.returncode == 2 and "claimgate:" in bad.stderr
