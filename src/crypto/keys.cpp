@@ -307,9 +307,15 @@ Result<Certificate> Certificate::self_signed(const PrivateKey& key, const std::s
   std::unique_ptr<X509, decltype(&X509_free)> x(X509_new(), X509_free);
   X509_set_version(x.get(), 2);
   uint8_t serial[16];
-  // The serial only needs to be unique per issuer; derive it from the key and time.
-  auto seed = digest(HashAlg::kSha256,
-                     key.to_pem() + std::to_string(not_before.time_since_epoch().count()));
+  // The serial only needs to be unique per issuer (here: per key); derive it from the public key
+  // and the start time.
+  unsigned char* pub_der = nullptr;
+  int pub_len = i2d_PUBKEY(key.get(), &pub_der);
+  std::string seed_input(reinterpret_cast<const char*>(pub_der),
+                         pub_len > 0 ? static_cast<size_t>(pub_len) : 0);
+  OPENSSL_free(pub_der);
+  auto seed =
+      digest(HashAlg::kSha256, seed_input + std::to_string(not_before.time_since_epoch().count()));
   std::memcpy(serial, seed.data(), sizeof serial);
   serial[0] &= 0x7F;
   BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);

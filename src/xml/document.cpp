@@ -11,6 +11,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/encoding.h"
 #include "xml/errors.h"
 
 namespace cg::xml {
@@ -177,16 +178,6 @@ xmlNode* Document::find_id(std::string_view id) const {
   return it == ids_.end() ? nullptr : it->second;
 }
 
-Status Document::index_ids(xmlNode* subtree) {
-  ParseLimits unlimited{~size_t{0}, 1 << 20, ~size_t{0}};
-  Walk w{unlimited, 0, &ids_};
-  xmlNode* saved_next = subtree->next;
-  subtree->next = nullptr;  // walk this subtree only
-  auto st = walk(subtree, 1, w);
-  subtree->next = saved_next;
-  return st;
-}
-
 Result<xmlNode*> Document::replace_with_fragment(xmlNode* context, std::string_view bytes,
                                                  const ParseLimits& limits) {
   if (bytes.size() > limits.max_bytes)
@@ -261,7 +252,12 @@ Result<xmlNode*> Document::replace_with_fragment(xmlNode* context, std::string_v
     it = inside ? ids_.erase(it) : std::next(it);
   }
   xmlFreeNode(context);
-  CG_CHECK(index_ids(element));
+  // The fragment's IDs were collected by the limits walk above; add them, a repeat being fatal.
+  for (auto& [id, node] : scratch)
+    if (!ids_.emplace(id, node).second)
+      return fail(Code::kDuplicateId, "the ID '" + core::clip(id, 80) +
+                                          "' appears on more than one element (a signature-"
+                                          "wrapping attempt, or a broken IdP)");
   return element;
 }
 

@@ -43,11 +43,9 @@ class Document {
 
   // The element whose ID attribute (SAML's "ID") equals `id`, or null.
   xmlNode* find_id(std::string_view id) const;
-  // Adds the IDs under `subtree` (e.g. a decrypted assertion) to the index.
-  Status index_ids(xmlNode* subtree);
-
   // Parses `bytes` as a single element in the namespace context of `old` (decrypted content),
-  // with the same hardening and limits, puts it in place of `old` (freed) and indexes its IDs.
+  // with the same hardening and limits, puts it in place of `old` (freed) and indexes its IDs
+  // (dropping those of `old`).
   Result<xmlNode*> replace_with_fragment(xmlNode* old, std::string_view bytes,
                                          const ParseLimits& limits = {});
 
