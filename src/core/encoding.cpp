@@ -105,6 +105,39 @@ Result<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
+std::string base64url_encode(std::span<const uint8_t> d) {
+  std::string out = base64_encode(d);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::string base64url_encode(std::string_view d) {
+  return base64url_encode(std::span(reinterpret_cast<const uint8_t*>(d.data()), d.size()));
+}
+
+Result<std::string> base64url_decode(std::string_view text) {
+  if (text.size() % 4 == 1) return fail(Code::kBase64, "base64url data has a wrong length");
+  std::string std_b64(text);
+  for (size_t i = 0; i < std_b64.size(); ++i) {
+    char& c = std_b64[i];
+    if (c == '-') {
+      c = '+';
+    } else if (c == '_') {
+      c = '/';
+    } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+      return fail(Code::kBase64, "character " +
+                                     std::to_string(static_cast<int>(static_cast<uint8_t>(c))) +
+                                     " at offset " + std::to_string(i) + " is not base64url");
+    }
+  }
+  while (std_b64.size() % 4 != 0) std_b64 += '=';
+  return base64_decode(std_b64);
+}
+
 std::string hex_encode(std::span<const uint8_t> d) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;

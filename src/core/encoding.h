@@ -19,6 +19,12 @@ Result<std::string> base64_decode(std::string_view text);
 
 std::string hex_encode(std::span<const uint8_t> data);
 
+// base64url without padding (RFC 4648 section 5), as JWTs and cookies use it.
+std::string base64url_encode(std::span<const uint8_t> data);
+std::string base64url_encode(std::string_view data);
+// Strict: only the base64url alphabet, no padding, no whitespace.
+Result<std::string> base64url_decode(std::string_view text);
+
 // Percent-encoding for query strings (RFC 3986 unreserved characters stay as they are).
 std::string url_encode(std::string_view s);
 // Decodes %XX and, when `plus_is_space`, '+' (application/x-www-form-urlencoded).

@@ -16,6 +16,20 @@ const char* code_name(Code c) {
       return "crypto.verify_error";
     case Code::kUnsupported:
       return "crypto.unsupported";
+    case Code::kOpenFailed:
+      return "crypto.open_failed";
+    case Code::kUnknownKey:
+      return "crypto.unknown_key";
+    case Code::kKeyring:
+      return "crypto.keyring";
+    case Code::kBadToken:
+      return "crypto.bad_token";
+    case Code::kTokenSignature:
+      return "crypto.token_signature";
+    case Code::kTokenExpired:
+      return "crypto.token_expired";
+    case Code::kTokenClaims:
+      return "crypto.token_claims";
   }
   return "crypto.unknown";
 }

@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 
 #include <cstring>
@@ -360,6 +362,59 @@ bool Certificate::matches(const PrivateKey& key) const {
   bool ok = X509_check_private_key(cert_.get(), key.get()) == 1;
   ERR_clear_error();
   return ok;
+}
+
+Result<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> PublicKey::ec_p256_xy() const {
+  if (type() != KeyType::kEc || bits() != 256) {
+    return fail(Code::kUnsupported, "the key is not an EC P-256 key");
+  }
+  uint8_t point[65];
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(key_.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                      sizeof point, &len) != 1 ||
+      len != 65 || point[0] != 0x04) {
+    // The key may carry a compressed point; ask for the uncompressed form.
+    if (EVP_PKEY_set_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                       "uncompressed") != 1 ||
+        EVP_PKEY_get_octet_string_param(key_.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                        sizeof point, &len) != 1 ||
+        len != 65 || point[0] != 0x04) {
+      return fail(Code::kBadKey, "cannot read the EC public point: " + openssl_error());
+    }
+  }
+  return std::pair{std::vector<uint8_t>(point + 1, point + 33),
+                   std::vector<uint8_t>(point + 33, point + 65)};
+}
+
+Result<PublicKey> PublicKey::from_ec_p256_xy(std::span<const uint8_t> x,
+                                             std::span<const uint8_t> y) {
+  if (x.size() != 32 || y.size() != 32) {
+    return fail(Code::kBadKey, "a P-256 coordinate must be 32 bytes, got " +
+                                   std::to_string(x.size()) + " and " + std::to_string(y.size()));
+  }
+  uint8_t point[65];
+  point[0] = 0x04;
+  std::memcpy(point + 1, x.data(), 32);
+  std::memcpy(point + 33, y.data(), 32);
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(),
+                                                                      OSSL_PARAM_BLD_free);
+  if (!bld ||
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) !=
+          1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point) !=
+          1) {
+    return fail(Code::kBadKey, "cannot build EC parameters: " + openssl_error());
+  }
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(
+      OSSL_PARAM_BLD_to_param(bld.get()), OSSL_PARAM_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), EVP_PKEY_CTX_free);
+  EVP_PKEY* k = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &k, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return fail(Code::kBadKey, "the point is not a valid P-256 public key: " + openssl_error());
+  }
+  return PublicKey(own(k));
 }
 
 }  // namespace cg::crypto

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -35,6 +36,9 @@ class PublicKey {
   // signature is r||s (XML DSig) rather than DER. false means "does not verify".
   bool verify(HashAlg h, std::span<const uint8_t> data, std::span<const uint8_t> sig,
               bool raw_ecdsa = false) const;
+  // A P-256 key's affine coordinates, 32 bytes each (a JWK's x and y).
+  Result<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> ec_p256_xy() const;
+  static Result<PublicKey> from_ec_p256_xy(std::span<const uint8_t> x, std::span<const uint8_t> y);
 
  private:
   std::shared_ptr<EVP_PKEY> key_;

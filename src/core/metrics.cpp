@@ -1,0 +1,136 @@
+#include "core/metrics.h"
+
+#include <cstdio>
+
+namespace cg::core {
+namespace {
+
+void header(std::string& out, const std::string& name, const std::string& help, const char* type) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+std::string label_text(const std::vector<std::string>& names, const Labels& values,
+                       const std::string& extra = "") {
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < values.size(); ++i) {
+    if (!s.empty()) s += ",";
+    s += names[i] + "=\"" + escape_label(values[i]) + "\"";
+  }
+  if (!extra.empty()) s += (s.empty() ? "" : ",") + extra;
+  return s.empty() ? "" : "{" + s + "}";
+}
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string escape_label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+CounterFamily::CounterFamily(std::string name, std::string help, std::vector<std::string> labels)
+    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(labels)) {}
+
+void CounterFamily::inc(const Labels& values, uint64_t n) {
+  std::lock_guard lock(mu_);
+  values_[values] += n;
+}
+
+uint64_t CounterFamily::value(const Labels& values) const {
+  std::lock_guard lock(mu_);
+  auto it = values_.find(values);
+  return it == values_.end() ? 0 : it->second;
+}
+
+void CounterFamily::render(std::string& out) const {
+  header(out, name_, help_, "counter");
+  std::lock_guard lock(mu_);
+  for (const auto& [labels, v] : values_) {
+    out += name_ + label_text(label_names_, labels) + " " + std::to_string(v) + "\n";
+  }
+}
+
+GaugeFamily::GaugeFamily(std::string name, std::string help, std::vector<std::string> labels,
+                         Reader r)
+    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(labels)),
+      reader_(std::move(r)) {}
+
+void GaugeFamily::render(std::string& out) const {
+  header(out, name_, help_, "gauge");
+  for (const auto& [labels, v] : reader_()) {
+    out += name_ + label_text(label_names_, labels) + " " + number(v) + "\n";
+  }
+}
+
+Histogram::Histogram(std::string name, std::string help, std::vector<double> bounds)
+    : name_(std::move(name)), help_(std::move(help)), bounds_(std::move(bounds)),
+      buckets_(new std::atomic<uint64_t>[bounds_.size()]) {
+  for (size_t i = 0; i < bounds_.size(); ++i) buckets_[i] = 0;
+}
+
+void Histogram::observe(double v) {
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    if (v <= bounds_[i]) {
+      buckets_[i].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_micro_.fetch_add(static_cast<uint64_t>(v * 1e6), std::memory_order_relaxed);
+}
+
+void Histogram::render(std::string& out) const {
+  header(out, name_, help_, "histogram");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += buckets_[i].load();
+    out += name_ + "_bucket{le=\"" + number(bounds_[i]) + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += name_ + "_bucket{le=\"+Inf\"} " + std::to_string(count_.load()) + "\n";
+  out += name_ + "_sum " + number(static_cast<double>(sum_micro_.load()) / 1e6) + "\n";
+  out += name_ + "_count " + std::to_string(count_.load()) + "\n";
+}
+
+CounterFamily& MetricsRegistry::counter(std::string name, std::string help,
+                                        std::vector<std::string> labels) {
+  counters_.push_back(std::make_unique<CounterFamily>(std::move(name), std::move(help), std::move(labels)));
+  return *counters_.back();
+}
+
+GaugeFamily& MetricsRegistry::gauge(std::string name, std::string help,
+                                    std::vector<std::string> labels, GaugeFamily::Reader reader) {
+  gauges_.push_back(std::make_unique<GaugeFamily>(std::move(name), std::move(help),
+                                                  std::move(labels), std::move(reader)));
+  return *gauges_.back();
+}
+
+Histogram& MetricsRegistry::histogram(std::string name, std::string help,
+                                      std::vector<double> bounds) {
+  histograms_.push_back(std::make_unique<Histogram>(std::move(name), std::move(help), std::move(bounds)));
+  return *histograms_.back();
+}
+
+std::string MetricsRegistry::render() const {
+  std::string out;
+  for (const auto& c : counters_) c->render(out);
+  for (const auto& g : gauges_) g->render(out);
+  for (const auto& h : histograms_) h->render(out);
+  return out;
+}
+
+}  // namespace cg::core

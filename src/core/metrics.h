@@ -1,0 +1,76 @@
+// Prometheus metrics (text exposition format 0.0.4). Each part declares its metrics in one
+// list (see gateway/metrics.h), so the set is reviewable in one place.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace cg::core {
+
+using Labels = std::vector<std::string>;  // values, in the order of the family's label names
+
+class CounterFamily {
+ public:
+  CounterFamily(std::string name, std::string help, std::vector<std::string> label_names);
+  void inc(const Labels& values, uint64_t n = 1);
+  uint64_t value(const Labels& values) const;
+  void render(std::string& out) const;
+
+ private:
+  std::string name_, help_;
+  std::vector<std::string> label_names_;
+  mutable std::mutex mu_;
+  std::map<Labels, uint64_t> values_;
+};
+
+// Gauges whose values are read when /metrics is scraped.
+class GaugeFamily {
+ public:
+  using Reader = std::function<std::vector<std::pair<Labels, double>>()>;
+  GaugeFamily(std::string name, std::string help, std::vector<std::string> label_names, Reader r);
+  void render(std::string& out) const;
+
+ private:
+  std::string name_, help_;
+  std::vector<std::string> label_names_;
+  Reader reader_;
+};
+
+class Histogram {
+ public:
+  Histogram(std::string name, std::string help, std::vector<double> bounds);
+  void observe(double value);
+  void render(std::string& out) const;
+  uint64_t count() const { return count_.load(); }
+
+ private:
+  std::string name_, help_;
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> sum_micro_{0};
+};
+
+class MetricsRegistry {
+ public:
+  CounterFamily& counter(std::string name, std::string help, std::vector<std::string> labels);
+  GaugeFamily& gauge(std::string name, std::string help, std::vector<std::string> labels,
+                     GaugeFamily::Reader reader);
+  Histogram& histogram(std::string name, std::string help, std::vector<double> bounds);
+  std::string render() const;
+
+ private:
+  std::vector<std::unique_ptr<CounterFamily>> counters_;
+  std::vector<std::unique_ptr<GaugeFamily>> gauges_;
+  std::vector<std::unique_ptr<Histogram>> histograms_;
+};
+
+// A label value escaped for the text format.
+std::string escape_label(const std::string& v);
+
+}  // namespace cg::core

@@ -1,0 +1,176 @@
+#include "crypto/keyring.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/encoding.h"
+#include "core/time.h"
+#include "crypto/errors.h"
+
+namespace cg::crypto {
+namespace fs = std::filesystem;
+namespace {
+
+std::string aad_of(std::string_view purpose, std::string_view kid) {
+  std::string aad(purpose);
+  aad += '\0';
+  aad += kid;
+  return aad;
+}
+
+bool valid_kid(std::string_view kid) {
+  if (kid.empty() || kid.size() > 64) return false;
+  return std::all_of(kid.begin(), kid.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           c == '-' || c == '_';
+  });
+}
+
+}  // namespace
+
+std::string new_key_id(core::WallTime now, core::Random& random) {
+  std::string t = core::format_datetime(now);  // 2026-11-23T01:02:03Z
+  std::string kid;
+  for (char c : t) {
+    if (c != '-' && c != ':') kid += c;
+  }
+  auto r = random.bytes(2);
+  return kid + "-" + core::hex_encode(r);
+}
+
+Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* warnings) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return fail(Code::kKeyring, "keyring directory " + dir + " does not exist or is not a directory");
+  }
+  Keyring ring;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir, ec)) files.push_back(e.path());
+  if (ec) return fail(Code::kKeyring, "cannot list keyring directory " + dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
+    std::string name = path.filename().string();
+    auto note = [&](std::string s) {
+      if (warnings) warnings->push_back(std::move(s));
+    };
+    std::string kid;
+    bool is_seal = name.starts_with("seal-") && name.ends_with(".key");
+    bool is_sign = name.starts_with("sign-") && name.ends_with(".pem");
+    if (!is_seal && !is_sign) {
+      note("keyring: ignoring " + path.string() + " (not seal-<id>.key or sign-<id>.pem)");
+      continue;
+    }
+    kid = name.substr(5, name.size() - 9);
+    if (!valid_kid(kid)) {
+      return fail(Code::kKeyring, "keyring file " + path.string() +
+                                      ": the key id may hold only letters, digits, '-' and '_'");
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      note("keyring: " + path.string() + " is readable by other users; chmod 600 it");
+    }
+    auto text = core::read_file(path.string(), 1 << 16);
+    if (!text) return fail(Code::kKeyring, text.error().message);
+    if (is_seal) {
+      std::string b64 = *text;
+      while (!b64.empty() && (b64.back() == '\n' || b64.back() == '\r')) b64.pop_back();
+      auto raw = core::base64_decode(b64);
+      if (!raw || raw->size() != kAeadKeyBytes) {
+        return fail(Code::kKeyring, "keyring file " + path.string() +
+                                        " must hold 32 bytes in base64 (one line)");
+      }
+      SealingKey k{kid, {}};
+      std::copy(raw->begin(), raw->end(), k.key.begin());
+      ring.sealing_.push_back(std::move(k));
+    } else {
+      auto key = PrivateKey::from_pem(*text);
+      if (!key) {
+        return fail(Code::kKeyring,
+                    "keyring file " + path.string() + ": " + key.error().message);
+      }
+      if (key->type() != KeyType::kEc || key->public_key().bits() != 256) {
+        return fail(Code::kKeyring,
+                    "keyring file " + path.string() + " must hold an EC P-256 key (ES256)");
+      }
+      ring.signing_.push_back(SigningKey{kid, *key, key->public_key()});
+    }
+  }
+  if (ring.sealing_.empty() || ring.signing_.empty()) {
+    return fail(Code::kKeyring, "keyring directory " + dir +
+                                    " holds no " +
+                                    (ring.sealing_.empty() ? "sealing key (seal-<id>.key)"
+                                                           : "signing key (sign-<id>.pem)") +
+                                    "; create one with `claimgate keys rotate --dir " + dir + "`");
+  }
+  return ring;
+}
+
+Result<std::string> Keyring::add_keys(const std::string& dir, core::WallTime now,
+                                      core::Random& random) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail(Code::kKeyring, "cannot create keyring directory " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  std::string kid = new_key_id(now, random);
+  auto seal = random.bytes(kAeadKeyBytes);
+  auto sign = PrivateKey::generate_ec_p256();
+  if (!sign) return fail(sign.take_error());
+  // The signing key first: a half-written pair then lacks the sealing key, and the older
+  // sealing key keeps sealing.
+  CG_CHECK(core::write_file(dir + "/sign-" + kid + ".pem", sign->to_pem(), 0600));
+  CG_CHECK(core::write_file(dir + "/seal-" + kid + ".key", core::base64_encode(seal) + "\n", 0600));
+  return kid;
+}
+
+Keyring Keyring::generate(core::WallTime now, core::Random& random) {
+  Keyring ring;
+  std::string kid = new_key_id(now, random);
+  SealingKey s{kid, {}};
+  random.fill(s.key.data(), s.key.size());
+  ring.sealing_.push_back(s);
+  auto key = PrivateKey::generate_ec_p256();
+  if (!key) std::abort();  // OpenSSL cannot make an EC key: nothing can be signed
+  ring.signing_.push_back(SigningKey{kid, *key, key->public_key()});
+  return ring;
+}
+
+const SealingKey* Keyring::find_sealing(std::string_view id) const {
+  for (const auto& k : sealing_) {
+    if (k.id == id) return &k;
+  }
+  return nullptr;
+}
+
+const SigningKey* Keyring::find_signing(std::string_view id) const {
+  for (const auto& k : signing_) {
+    if (k.id == id) return &k;
+  }
+  return nullptr;
+}
+
+std::string Keyring::seal(std::string_view plaintext, std::string_view purpose,
+                          core::Random& random) const {
+  const SealingKey& k = current_sealing();
+  return k.id + "." + core::base64url_encode(aead_seal(k.key, plaintext, aad_of(purpose, k.id), random));
+}
+
+Result<std::string> Keyring::open(std::string_view sealed, std::string_view purpose) const {
+  size_t dot = sealed.find('.');
+  if (dot == std::string_view::npos) {
+    return fail(Code::kOpenFailed, "sealed value has no key id");
+  }
+  std::string_view kid = sealed.substr(0, dot);
+  const SealingKey* k = find_sealing(kid);
+  if (!k) {
+    return fail(Code::kUnknownKey, "sealed with key id '" + core::clip(kid, 40) +
+                                       "', which this keyring does not hold (retired, or "
+                                       "another deployment's)");
+  }
+  auto blob = core::base64url_decode(sealed.substr(dot + 1));
+  if (!blob) return fail(Code::kOpenFailed, "sealed value is not base64url");
+  return aead_open(k->key, *blob, aad_of(purpose, kid));
+}
+
+}  // namespace cg::crypto

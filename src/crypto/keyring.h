@@ -1,0 +1,69 @@
+// The gateway's keyring: AEAD keys that seal cookies and other opaque references, and ES256
+// keys that sign identity JWTs (published in the JWKS). The newest key seals or signs; every
+// key opens or verifies, so rotation is adding a key (XMLTooling's DataSealer). The key id
+// travels with every sealed value and token and is bound into it.
+//
+// On disk, a directory (mode 0700) of files:
+//   seal-<kid>.key   32 random bytes, base64, one line      (mode 0600)
+//   sign-<kid>.pem   an EC P-256 private key, PKCS#8 PEM    (mode 0600)
+// Key ids are UTC timestamps with a random suffix ("20261123T010203Z-3f9a"), so their
+// order is their age. `claimgate keys rotate` adds a pair; removing a file retires a key.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/random.h"
+#include "core/result.h"
+#include "crypto/aead.h"
+#include "crypto/keys.h"
+
+namespace cg::crypto {
+
+struct SealingKey {
+  std::string id;
+  AeadKey key{};
+};
+
+struct SigningKey {
+  std::string id;
+  PrivateKey key;
+  PublicKey public_key;
+};
+
+class Keyring {
+ public:
+  // Reads every key in `dir`. Fails when the directory holds no sealing or no signing key.
+  // `warnings` receives sentences for an operator (files readable by others, stray files).
+  static Result<Keyring> load(const std::string& dir, std::vector<std::string>* warnings = nullptr);
+  // Writes a new sealing and signing key (one key id) into `dir`, creating it. Returns the id.
+  static Result<std::string> add_keys(const std::string& dir, core::WallTime now,
+                                      core::Random& random);
+  // A keyring held only in memory (tests, and deployments that accept sign-outs on restart).
+  static Keyring generate(core::WallTime now, core::Random& random);
+
+  const SealingKey& current_sealing() const { return sealing_.back(); }
+  const SigningKey& current_signing() const { return signing_.back(); }
+  const SealingKey* find_sealing(std::string_view id) const;
+  const SigningKey* find_signing(std::string_view id) const;
+  const std::vector<SealingKey>& sealing_keys() const { return sealing_; }  // oldest first
+  const std::vector<SigningKey>& signing_keys() const { return signing_; }  // oldest first
+
+  // "<kid>.<base64url(nonce|ciphertext|tag)>", sealed under the current key. `purpose`
+  // (e.g. "session-cookie:cg_session") and the key id are the associated data, so a value
+  // sealed for one purpose never opens for another.
+  std::string seal(std::string_view plaintext, std::string_view purpose,
+                   core::Random& random) const;
+  Result<std::string> open(std::string_view sealed, std::string_view purpose) const;
+
+ private:
+  std::vector<SealingKey> sealing_;
+  std::vector<SigningKey> signing_;
+};
+
+// A new key id for `now`.
+std::string new_key_id(core::WallTime now, core::Random& random);
+
+}  // namespace cg::crypto

@@ -1,0 +1,392 @@
+#include "http/proxy.h"
+
+#include <map>
+#include <vector>
+
+#include "http/errors.h"
+
+namespace cg::http {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kAw = asio::use_awaitable;
+constexpr size_t kRelayBuffer = 64 * 1024;
+constexpr size_t kMaxIdlePerHost = 64;
+
+// Idle upstream connections of this worker thread, by "host:port". Each worker runs its own
+// io_context on one thread, so the pool needs no lock.
+struct Pool {
+  std::map<std::string, std::vector<beast::tcp_stream>> idle;
+  size_t count = 0;
+};
+thread_local Pool tl_pool;
+
+std::string pool_key(const Url& u) { return u.host + ":" + std::to_string(u.port); }
+
+// A pooled connection is usable when a non-blocking peek finds neither data nor EOF.
+bool still_open(beast::tcp_stream& s) {
+  auto& sock = s.socket();
+  error_code ec;
+  sock.non_blocking(true, ec);
+  char b;
+  size_t n = sock.receive(asio::buffer(&b, 1), tcp::socket::message_peek, ec);
+  bool open = ec == asio::error::would_block && n == 0;
+  sock.non_blocking(false, ec);
+  return open;
+}
+
+struct Acquired {
+  std::optional<beast::tcp_stream> stream;
+  bool reused = false;
+};
+
+awaitable<Result<Acquired>> acquire(const Url& u, const ProxyTimeouts& t, bool allow_pooled) {
+  auto ex = co_await asio::this_coro::executor;
+  if (allow_pooled) {
+    auto it = tl_pool.idle.find(pool_key(u));
+    while (it != tl_pool.idle.end() && !it->second.empty()) {
+      beast::tcp_stream s = std::move(it->second.back());
+      it->second.pop_back();
+      --tl_pool.count;
+      if (still_open(s)) co_return Acquired{std::move(s), true};
+    }
+  }
+  tcp::resolver resolver(ex);
+  error_code ec;
+  auto results = co_await resolver.async_resolve(u.host, std::to_string(u.port),
+                                                 asio::redirect_error(kAw, ec));
+  if (ec) {
+    co_return fail(Code::kUpstreamConnect,
+                   "cannot resolve upstream host " + u.host + ": " + ec.message());
+  }
+  beast::tcp_stream s(ex);
+  s.expires_after(t.connect);
+  co_await s.async_connect(results, asio::redirect_error(kAw, ec));
+  if (ec) {
+    co_return fail(ec == beast::error::timeout ? Code::kUpstreamTimeout : Code::kUpstreamConnect,
+                   "cannot connect to upstream " + u.authority() + ": " +
+                       (ec == beast::error::timeout ? "no answer within " +
+                                                          std::to_string(t.connect.count()) + " ms"
+                                                    : ec.message()));
+  }
+  s.socket().set_option(tcp::no_delay(true), ec);
+  co_return Acquired{std::move(s), false};
+}
+
+void release(const Url& u, beast::tcp_stream&& s) {
+  auto& v = tl_pool.idle[pool_key(u)];
+  if (v.size() >= kMaxIdlePerHost) return;
+  s.expires_never();
+  v.push_back(std::move(s));
+  ++tl_pool.count;
+}
+
+Error upstream_error(const error_code& ec, std::string_view what, const ProxyTimeouts& t) {
+  if (ec == beast::error::timeout) {
+    return make_error(Code::kUpstreamTimeout,
+                      std::string(what) + ": no answer within " +
+                          std::to_string(t.response_header.count()) + " ms");
+  }
+  if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category()) {
+    return make_error(Code::kUpstreamProtocol, std::string(what) + ": " + ec.message());
+  }
+  return make_error(Code::kUpstreamConnect, std::string(what) + ": " + ec.message());
+}
+
+}  // namespace
+
+size_t pooled_upstream_connections() { return tl_pool.count; }
+
+void strip_hop_by_hop(bhttp::fields& f) {
+  // Headers named by Connection are hop-by-hop too.
+  std::vector<std::string> named;
+  for (auto it = f.find(bhttp::field::connection); it != f.end() && it->name() == bhttp::field::connection; ++it) {
+    for (auto token : bhttp::token_list(it->value())) named.emplace_back(token);
+  }
+  for (const auto& n : named) {
+    if (!beast::iequals(n, "close") && !beast::iequals(n, "keep-alive") &&
+        !beast::iequals(n, "upgrade") && !beast::iequals(n, "transfer-encoding")) {
+      f.erase(n);
+    }
+  }
+  f.erase(bhttp::field::connection);
+  f.erase(bhttp::field::keep_alive);
+  f.erase(bhttp::field::proxy_connection);
+  f.erase(bhttp::field::te);
+  f.erase(bhttp::field::trailer);
+  f.erase(bhttp::field::upgrade);
+  f.erase(bhttp::field::proxy_authorization);
+}
+
+bool is_websocket_upgrade(const bhttp::request_header<>& h) {
+  return websocket::is_upgrade(bhttp::request<bhttp::empty_body>(h));
+}
+
+awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const ProxyTimeouts& t,
+                                   const ResponseTransform& transform_response) {
+  ProxyOutcome out;
+  auto& parser = ex.parser();
+  auto& req = parser.get();
+  Stream& client = ex.stream();
+  error_code ec;
+  auto started = std::chrono::steady_clock::now();
+
+  bool expect_continue = beast::iequals(ex.header(bhttp::field::expect), "100-continue");
+  req.erase(bhttp::field::expect);
+  req.version(11);
+  req.keep_alive(true);
+  bool has_body = !parser.is_done();
+  if (expect_continue && has_body) {
+    // The caller decided to admit this request: ask for the body (nginx does the same).
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    client.transport().expires_after(ex.options().body_timeout);
+    co_await asio::async_write(client, asio::buffer(kContinue.data(), kContinue.size()),
+                               asio::redirect_error(kAw, ec));
+    if (ec) {
+      ex.close();
+      out.error = make_error(Code::kClient, "cannot send 100 Continue: " + ec.message());
+      co_return out;
+    }
+  }
+
+  std::vector<char> buf(kRelayBuffer);
+  for (int attempt = 0;; ++attempt) {
+    auto acquired = co_await acquire(upstream, t, /*allow_pooled=*/attempt == 0);
+    if (!acquired) {
+      out.error = acquired.take_error();
+      co_return out;
+    }
+    beast::tcp_stream& up = *acquired->stream;
+    bool reused = acquired->reused;
+
+    // Request: header, then the body as it arrives from the client.
+    bhttp::request_serializer<bhttp::buffer_body> sr{req};
+    up.expires_after(t.idle);
+    co_await bhttp::async_write_header(up, sr, asio::redirect_error(kAw, ec));
+    if (ec) {
+      if (reused && !has_body) continue;  // a pooled connection the upstream had closed
+      out.error = upstream_error(ec, "sending the request to " + upstream.authority(), t);
+      co_return out;
+    }
+    bool body_failed = false;
+    do {
+      if (!parser.is_done()) {
+        req.body().data = buf.data();
+        req.body().size = buf.size();
+        client.transport().expires_after(ex.options().body_timeout);
+        co_await bhttp::async_read_some(client, ex.buffer(), parser, asio::redirect_error(kAw, ec));
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) {
+          // The client went away or stalled mid-upload: nothing sensible can be answered.
+          ex.close();
+          out.error = make_error(Code::kClient, "reading the request body: " + ec.message());
+          co_return out;
+        }
+        req.body().size = buf.size() - req.body().size;
+        req.body().data = buf.data();
+        req.body().more = !parser.is_done();
+        ex.bytes_in += req.body().size;
+      } else {
+        req.body().data = nullptr;
+        req.body().size = 0;
+      }
+      up.expires_after(t.idle);
+      co_await bhttp::async_write(up, sr, asio::redirect_error(kAw, ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        body_failed = true;
+        break;
+      }
+    } while (!parser.is_done() || !sr.is_done());
+    if (body_failed) {
+      if (reused && !has_body) continue;
+      ex.close();
+      out.error = upstream_error(ec, "sending the request body to " + upstream.authority(), t);
+      co_return out;
+    }
+
+    // Response: header, then the body as it arrives from the upstream (no buffering, so
+    // Server-Sent Events pass at once).
+    beast::flat_buffer up_buffer;
+    bhttp::response_parser<bhttp::buffer_body> rp;
+    rp.body_limit(boost::none);
+    rp.header_limit(64 * 1024);
+    if (req.method() == bhttp::verb::head) rp.skip(true);
+    up.expires_after(t.response_header);
+    co_await bhttp::async_read_header(up, up_buffer, rp, asio::redirect_error(kAw, ec));
+    if (ec) {
+      if (reused && !has_body && ec != beast::error::timeout) continue;
+      out.error = upstream_error(ec, "reading the response of " + upstream.authority(), t);
+      co_return out;
+    }
+    out.upstream_latency =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    auto& res = rp.get();
+    out.upstream_status = res.result_int();
+    bool upstream_keep_alive = res.keep_alive();
+    strip_hop_by_hop(res.base());
+    if (transform_response) transform_response(res.base());
+    res.set("X-Request-Id", ex.request_id());
+    res.keep_alive(ex.keep_alive());
+    ex.set_status(res.result_int());
+    bhttp::response_serializer<bhttp::buffer_body> rs{res};
+    client.transport().expires_after(ex.options().body_timeout);
+    co_await bhttp::async_write_header(client, rs, asio::redirect_error(kAw, ec));
+    if (ec) {
+      ex.close();
+      co_return out;
+    }
+    do {
+      if (!rp.is_done()) {
+        res.body().data = buf.data();
+        res.body().size = buf.size();
+        up.expires_after(t.idle);
+        co_await bhttp::async_read_some(up, up_buffer, rp, asio::redirect_error(kAw, ec));
+        if (ec == bhttp::error::need_buffer) ec = {};
+        if (ec) {
+          ex.close();  // the upstream died mid-body: the client sees a cut-off response
+          co_return out;
+        }
+        res.body().size = buf.size() - res.body().size;
+        res.body().data = buf.data();
+        res.body().more = !rp.is_done();
+        ex.bytes_out += res.body().size;
+      } else {
+        res.body().data = nullptr;
+        res.body().size = 0;
+      }
+      client.transport().expires_after(ex.options().body_timeout);
+      co_await bhttp::async_write(client, rs, asio::redirect_error(kAw, ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        ex.close();
+        co_return out;
+      }
+    } while (!rp.is_done() || !rs.is_done());
+    if (upstream_keep_alive && rp.is_done() && up_buffer.size() == 0) {
+      release(upstream, std::move(up));
+    }
+    co_return out;
+  }
+}
+
+namespace {
+
+template <class From, class To>
+awaitable<void> pump(From& from, To& to, bool& done, asio::steady_timer& wake) {
+  beast::flat_buffer b;
+  error_code ec;
+  for (;;) {
+    co_await from.async_read(b, asio::redirect_error(kAw, ec));
+    if (ec) break;
+    to.binary(from.got_binary());
+    co_await to.async_write(b.data(), asio::redirect_error(kAw, ec));
+    if (ec) break;
+    b.consume(b.size());
+  }
+  if (ec == websocket::error::closed && to.is_open()) {
+    // Pass the close (code and reason) on to the other side.
+    error_code ec2;
+    co_await to.async_close(from.reason(), asio::redirect_error(kAw, ec2));
+  }
+  done = true;
+  wake.cancel();
+}
+
+}  // namespace
+
+awaitable<ProxyOutcome> proxy_websocket(Exchange& ex, const Url& upstream, const ProxyTimeouts& t,
+                                        std::function<bool()> still_allowed,
+                                        std::chrono::milliseconds check_interval) {
+  ProxyOutcome out;
+  auto started = std::chrono::steady_clock::now();
+  auto acquired = co_await acquire(upstream, t, /*allow_pooled=*/false);
+  if (!acquired) {
+    out.error = acquired.take_error();
+    co_return out;
+  }
+  websocket::stream<beast::tcp_stream> up(std::move(*acquired->stream));
+  // Forward the end-to-end headers; Beast writes its own Sec-WebSocket-Key/-Version.
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto& f : ex.request()) {
+    auto name = f.name_string();
+    if (beast::iequals(name, "Sec-WebSocket-Key") || beast::iequals(name, "Sec-WebSocket-Version") ||
+        beast::iequals(name, "Sec-WebSocket-Extensions") || beast::iequals(name, "Host") ||
+        beast::iequals(name, "Upgrade") || beast::iequals(name, "Connection")) {
+      continue;
+    }
+    headers.emplace_back(std::string(name), std::string(f.value()));
+  }
+  up.set_option(websocket::stream_base::decorator([headers](websocket::request_type& r) {
+    for (const auto& [n, v] : headers) r.insert(n, v);
+  }));
+  websocket::response_type up_res;
+  error_code ec;
+  beast::get_lowest_layer(up).expires_after(t.response_header);
+  std::string target(ex.target());
+  co_await up.async_handshake(up_res, upstream.authority(), target, asio::redirect_error(kAw, ec));
+  if (ec) {
+    out.upstream_status = up_res.result_int();
+    out.error = make_error(Code::kWebSocket, "upstream " + upstream.authority() +
+                                                 " refused the WebSocket upgrade: " + ec.message() +
+                                                 (up_res.result_int() ? " (HTTP " + std::to_string(up_res.result_int()) + ")" : ""));
+    co_return out;
+  }
+  beast::get_lowest_layer(up).expires_never();
+  up.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+  out.upstream_status = 101;
+  out.upstream_latency =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+
+  ex.stream().transport().expires_never();
+  websocket::stream<Stream&> down(ex.stream());
+  std::string protocol(up_res[bhttp::field::sec_websocket_protocol]);
+  std::string request_id = ex.request_id();
+  down.set_option(websocket::stream_base::decorator([protocol, request_id](websocket::response_type& r) {
+    if (!protocol.empty()) r.set(bhttp::field::sec_websocket_protocol, protocol);
+    r.set("X-Request-Id", request_id);
+  }));
+  down.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  down.read_message_max(64 * 1024 * 1024);
+  up.read_message_max(64 * 1024 * 1024);
+  bhttp::request<bhttp::empty_body> handshake(ex.request());
+  co_await down.async_accept(handshake, asio::redirect_error(kAw, ec));
+  ex.close();
+  ex.set_status(101);
+  if (ec) {
+    error_code ignored;
+    co_await up.async_close(websocket::close_code::going_away, asio::redirect_error(kAw, ignored));
+    co_return out;
+  }
+
+  auto exec = co_await asio::this_coro::executor;
+  asio::steady_timer wake(exec);
+  bool down_done = false, up_done = false;
+  asio::co_spawn(exec, pump(down, up, down_done, wake), asio::detached);
+  asio::co_spawn(exec, pump(up, down, up_done, wake), asio::detached);
+  while (!down_done && !up_done) {
+    wake.expires_after(check_interval);
+    co_await wake.async_wait(asio::redirect_error(kAw, ec));
+    if (down_done || up_done) break;
+    if (!still_allowed()) {
+      error_code ignored;
+      websocket::close_reason why(websocket::close_code::policy_error, "session ended");
+      co_await down.async_close(why, asio::redirect_error(kAw, ignored));
+      co_await up.async_close(websocket::close_code::going_away, asio::redirect_error(kAw, ignored));
+      break;
+    }
+  }
+  // Let the other direction finish its close handshake (bounded by the stream timeouts).
+  while (!(down_done && up_done)) {
+    wake.expires_after(5s);
+    co_await wake.async_wait(asio::redirect_error(kAw, ec));
+    if (!ec) {
+      beast::get_lowest_layer(up).close();
+      ex.stream().close();
+      break;
+    }
+  }
+  co_return out;
+}
+
+}  // namespace cg::http

@@ -1,0 +1,322 @@
+#include "http/server.h"
+
+#include <iostream>
+
+#include "core/encoding.h"
+#include "core/random.h"
+#include "http/errors.h"
+
+namespace cg::http {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto kUseAwaitable = asio::use_awaitable;
+
+StringResponse plain_response(unsigned status, std::string_view text) {
+  StringResponse res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  res.set(bhttp::field::cache_control, "no-store");
+  res.body() = std::string(text) + "\n";
+  res.keep_alive(false);
+  res.prepare_payload();
+  return res;
+}
+
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+std::string new_request_id() {
+  return core::hex_encode(core::SystemRandom::instance().bytes(8));
+}
+
+struct Server::Connection {
+  explicit Connection(Stream s) : stream(std::move(s)) {}
+  Stream stream;
+  bool idle = true;  // waiting for a request (touched only on the connection's own thread)
+};
+
+std::string_view Exchange::header(bhttp::field f) const {
+  auto it = parser_.get().find(f);
+  return it == parser_.get().end() ? std::string_view() : sv(it->value());
+}
+
+std::string_view Exchange::header(std::string_view name) const {
+  auto it = parser_.get().find(beast::string_view(name.data(), name.size()));
+  return it == parser_.get().end() ? std::string_view() : sv(it->value());
+}
+
+awaitable<Result<std::string>> Exchange::read_body(size_t limit) {
+  auto& p = parser_;
+  if (auto len = p.content_length(); len && *len > limit) {
+    close();
+    co_return fail(Code::kBodyTooLarge, "request body of " + std::to_string(*len) +
+                                            " bytes is over the limit of " +
+                                            std::to_string(limit));
+  }
+  if (beast::iequals(header(bhttp::field::expect), "100-continue") && !p.is_done()) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    error_code ec;
+    stream_.transport().expires_after(options_.body_timeout);
+    co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                               asio::redirect_error(kUseAwaitable, ec));
+    if (ec) co_return fail(Code::kClient, "cannot send 100 Continue: " + ec.message());
+  }
+  std::string out;
+  char buf[16 * 1024];
+  while (!p.is_done()) {
+    p.get().body().data = buf;
+    p.get().body().size = sizeof buf;
+    error_code ec;
+    stream_.transport().expires_after(options_.body_timeout);
+    co_await bhttp::async_read(stream_, buffer_, p, asio::redirect_error(kUseAwaitable, ec));
+    if (ec == bhttp::error::need_buffer) ec = {};
+    out.append(buf, sizeof buf - p.get().body().size);
+    if (ec) {
+      close();
+      co_return fail(ec == beast::error::timeout ? Code::kTimeout : Code::kClient,
+                     "reading the request body failed: " + ec.message());
+    }
+    if (out.size() > limit) {
+      close();
+      co_return fail(Code::kBodyTooLarge,
+                     "request body is over the limit of " + std::to_string(limit) + " bytes");
+    }
+  }
+  bytes_in += out.size();
+  co_return out;
+}
+
+awaitable<void> Exchange::respond(StringResponse res) {
+  if (!parser_.is_done()) close();  // an unread body: the connection cannot be reused
+  res.keep_alive(keep_alive());
+  res.set("X-Request-Id", request_id_);
+  res.prepare_payload();
+  status_ = res.result_int();
+  bytes_out += res.body().size();
+  error_code ec;
+  stream_.transport().expires_after(options_.body_timeout);
+  co_await bhttp::async_write(stream_, res, asio::redirect_error(kUseAwaitable, ec));
+  if (ec) close();
+}
+
+Server::Server(ServerOptions options, Handler handler, RejectHook on_reject)
+    : options_(std::move(options)), handler_(std::move(handler)), on_reject_(std::move(on_reject)) {}
+
+Server::~Server() {
+  stop();
+  wait();
+}
+
+Status Server::start() {
+  unsigned n = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    work_.push_back(asio::make_work_guard(*contexts_.back()));
+  }
+  if (!options_.tls_cert_file.empty()) {
+    tls_ = std::make_unique<ssl::context>(ssl::context::tls_server);
+    tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    error_code ec;
+    tls_->use_certificate_chain_file(options_.tls_cert_file, ec);
+    if (ec) {
+      return fail(Code::kTls, "cannot use TLS certificate " + options_.tls_cert_file + ": " +
+                                  ec.message());
+    }
+    tls_->use_private_key_file(options_.tls_key_file, ssl::context::pem, ec);
+    if (ec) {
+      return fail(Code::kTls,
+                  "cannot use TLS key " + options_.tls_key_file + ": " + ec.message());
+    }
+  }
+  error_code ec;
+  auto addr = asio::ip::make_address(options_.host, ec);
+  if (ec) return fail(Code::kListen, "listen address '" + options_.host + "' is not an IP address");
+  acceptor_ = std::make_unique<tcp::acceptor>(*contexts_.front());
+  tcp::endpoint ep(addr, options_.port);
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(ep, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return fail(Code::kListen, "cannot listen on " + options_.host + ":" +
+                                   std::to_string(options_.port) + ": " + ec.message());
+  }
+  port_ = acceptor_->local_endpoint().port();
+  asio::co_spawn(*contexts_.front(), accept_loop(), asio::detached);
+  for (auto& ctx : contexts_) {
+    threads_.emplace_back([c = ctx.get()] {
+      for (;;) {
+        try {
+          c->run();
+          return;
+        } catch (const std::exception& e) {
+          // A handler threw past every catch: log and keep serving the other connections.
+          std::cerr << "claimgate: worker caught: " << e.what() << "\n";
+        }
+      }
+    });
+  }
+  return {};
+}
+
+awaitable<void> Server::accept_loop() {
+  size_t next = 0;
+  while (!stopping_) {
+    auto& ctx = *contexts_[next++ % contexts_.size()];
+    error_code ec;
+    tcp::socket socket = co_await acceptor_->async_accept(
+        ctx.get_executor(), asio::redirect_error(kUseAwaitable, ec));
+    if (stopping_ || ec == asio::error::operation_aborted) break;
+    if (ec) {
+      // Out of descriptors or a transient failure: pause instead of spinning.
+      asio::steady_timer t(co_await asio::this_coro::executor, 50ms);
+      co_await t.async_wait(asio::redirect_error(kUseAwaitable, ec));
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::shared_ptr<Connection> c = tls_ ? std::make_shared<Connection>(Stream(std::move(socket), *tls_))
+                                         : std::make_shared<Connection>(Stream(std::move(socket)));
+    {
+      std::lock_guard lock(conns_mu_);
+      std::erase_if(conns_, [](const auto& w) { return w.expired(); });
+      conns_.push_back(c);
+    }
+    asio::co_spawn(ctx, run_connection(std::move(c)), asio::detached);
+  }
+}
+
+awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
+  ++open_;
+  struct Done {
+    std::atomic<size_t>& n;
+    ~Done() { --n; }
+  } done{open_};
+  Stream& stream = c->stream;
+  std::string client;
+  {
+    error_code ec;
+    auto ep = stream.transport().socket().remote_endpoint(ec);
+    client = ec ? "unknown" : ep.address().to_string();
+  }
+  auto reject = [&](unsigned status, const std::string& reason) -> awaitable<void> {
+    if (on_reject_) on_reject_(status, reason, client);
+    auto res = plain_response(status, reason);
+    res.set("X-Request-Id", new_request_id());
+    error_code ec;
+    stream.transport().expires_after(2s);
+    co_await bhttp::async_write(stream, res, asio::redirect_error(kUseAwaitable, ec));
+  };
+  if (stream.is_tls()) {
+    error_code ec;
+    stream.transport().expires_after(options_.header_timeout);
+    co_await stream.tls()->async_handshake(ssl::stream_base::server,
+                                           asio::redirect_error(kUseAwaitable, ec));
+    if (ec) {
+      if (on_reject_) on_reject_(0, "TLS handshake failed: " + ec.message(), client);
+      stream.close();
+      co_return;
+    }
+  }
+  beast::flat_buffer buffer;
+  for (;;) {
+    c->idle = true;
+    if (stopping_) break;
+    error_code ec;
+    if (buffer.size() == 0) {
+      // Wait for the next request's first bytes under the keep-alive timeout.
+      stream.transport().expires_after(options_.idle_timeout);
+      size_t n = co_await stream.async_read_some(buffer.prepare(16 * 1024),
+                                                 asio::redirect_error(kUseAwaitable, ec));
+      buffer.commit(n);
+      if (ec) break;  // closed, idle too long, or shut down
+    }
+    c->idle = false;
+    auto started = std::chrono::steady_clock::now();
+    RequestParser parser;
+    parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
+    parser.body_limit(boost::none);  // bodies are limited by whoever reads them
+    stream.transport().expires_after(options_.header_timeout);
+    co_await bhttp::async_read_header(stream, buffer, parser,
+                                      asio::redirect_error(kUseAwaitable, ec));
+    if (ec) {
+      if (ec == bhttp::error::header_limit) {
+        co_await reject(431, "Request header fields too large (limit " +
+                                 std::to_string(options_.header_limit) + " bytes)");
+      } else if (ec == beast::error::timeout) {
+        co_await reject(408, "Request header not received in time");
+      } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
+                 ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
+        co_await reject(400, "Malformed HTTP request: " + ec.message());
+      }
+      break;
+    }
+    ++in_flight_;
+    Exchange ex(stream, buffer, parser, options_, client, new_request_id(), started);
+    bool failed = false;
+    try {
+      co_await handler_(ex);
+    } catch (const std::exception& e) {
+      failed = true;
+      if (on_reject_) on_reject_(500, std::string("handler failed: ") + e.what(), client);
+    }
+    --in_flight_;
+    if (failed) {
+      if (!ex.answered()) co_await reject(500, "Internal error; request id " + ex.request_id());
+      break;
+    }
+    if (!ex.keep_alive() || !parser.is_done()) break;
+  }
+  if (!stopping_) co_await stream.shutdown();
+  stream.close();
+}
+
+void Server::stop() {
+  if (stopping_.exchange(true) || contexts_.empty()) return;
+  asio::post(*contexts_.front(), [this] {
+    error_code ec;
+    if (acceptor_) acceptor_->close(ec);
+  });
+  // Idle keep-alive connections close now; busy ones after their request.
+  std::lock_guard lock(conns_mu_);
+  for (auto& w : conns_) {
+    if (auto c = w.lock()) {
+      asio::post(c->stream.get_executor(), [c] {
+        if (c->idle) c->stream.close();
+      });
+    }
+  }
+  asio::co_spawn(*contexts_.front(), drain(), asio::detached);
+}
+
+awaitable<void> Server::drain() {
+  auto deadline = std::chrono::steady_clock::now() + options_.shutdown_grace;
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  error_code ec;
+  while (in_flight_ > 0 && std::chrono::steady_clock::now() < deadline) {
+    t.expires_after(20ms);
+    co_await t.async_wait(asio::redirect_error(kUseAwaitable, ec));
+  }
+  {
+    std::lock_guard lock(conns_mu_);
+    for (auto& w : conns_) {
+      if (auto c = w.lock()) {
+        asio::post(c->stream.get_executor(), [c] { c->stream.close(); });
+      }
+    }
+  }
+  work_.clear();
+  // Whatever still runs a second later (a stuck upstream) is stopped.
+  t.expires_after(1s);
+  co_await t.async_wait(asio::redirect_error(kUseAwaitable, ec));
+  for (auto& ctx : contexts_) ctx->stop();
+}
+
+void Server::wait() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace cg::http

@@ -1,0 +1,286 @@
+#include "session/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+
+#include "session/errors.h"
+
+namespace cg::session {
+namespace {
+
+constexpr size_t kParsedCacheLimit = 100'000;
+
+int64_t to_unix_ms(core::WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+core::WallTime from_unix_ms(int64_t ms) {
+  return core::WallTime(std::chrono::duration_cast<core::WallTime::duration>(
+      std::chrono::milliseconds(ms)));
+}
+
+// Resets a prepared statement when it goes out of scope, whatever the path out.
+struct Reset {
+  sqlite3_stmt* s;
+  ~Reset() {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  }
+};
+
+void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+std::string column_text(sqlite3_stmt* s, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string();
+}
+
+constexpr const char* kSchema = R"sql(
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+PRAGMA busy_timeout=5000;
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  subject TEXT NOT NULL,
+  idp TEXT NOT NULL,
+  session_index TEXT NOT NULL,
+  data TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  idle_s INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_subject ON sessions(subject);
+CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires_ms);
+CREATE TABLE IF NOT EXISTS tickets (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tickets_expires ON tickets(expires_ms);
+)sql";
+
+}  // namespace
+
+Result<std::shared_ptr<SqliteDatabase>> SqliteDatabase::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return fail(Code::kStore, "cannot open SQLite database " + path + ": " + msg);
+  }
+  std::shared_ptr<SqliteDatabase> out(new SqliteDatabase(db, path));
+  char* err = nullptr;
+  if (sqlite3_exec(db, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return fail(Code::kStore, "cannot create tables in " + path + ": " + msg);
+  }
+  return out;
+}
+
+SqliteDatabase::~SqliteDatabase() {
+  for (auto& [sql, s] : statements_) sqlite3_finalize(s);
+  sqlite3_close(db_);
+}
+
+Result<sqlite3_stmt*> SqliteDatabase::statement(const char* sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+    return fail(error("prepare"));
+  }
+  statements_[sql] = s;
+  return s;
+}
+
+Error SqliteDatabase::error(std::string_view what) const {
+  return make_error(Code::kStore, "SQLite " + std::string(what) + " failed on " + path_ + ": " +
+                                      sqlite3_errmsg(db_));
+}
+
+Status SqliteSessionStore::put(const Session& s) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("INSERT OR REPLACE INTO sessions(id, subject, idp, session_index, data, "
+                        "expires_ms, idle_s, last_seen_ms) VALUES (?,?,?,?,?,?,?,?)"));
+  Reset r{st};
+  bind_text(st, 1, s.id);
+  bind_text(st, 2, s.subject);
+  bind_text(st, 3, s.idp);
+  bind_text(st, 4, s.session_index);
+  std::string data = s.to_json();
+  bind_text(st, 5, data);
+  sqlite3_bind_int64(st, 6, to_unix_ms(s.expires));
+  sqlite3_bind_int64(st, 7, s.idle_timeout.count());
+  sqlite3_bind_int64(st, 8, to_unix_ms(s.created));
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("insert session"));
+  return {};
+}
+
+Result<std::optional<StoredSession>> SqliteSessionStore::get(std::string_view id) {
+  std::lock_guard lock(db_->mutex());
+  auto cached = parsed_.find(std::string(id));
+  const char* sql = cached != parsed_.end()
+                        ? "SELECT last_seen_ms FROM sessions WHERE id = ?"
+                        : "SELECT last_seen_ms, data FROM sessions WHERE id = ?";
+  CG_TRY(sqlite3_stmt * st, db_->statement(sql));
+  Reset r{st};
+  bind_text(st, 1, id);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) {
+    if (cached != parsed_.end()) parsed_.erase(cached);
+    return std::optional<StoredSession>();
+  }
+  if (rc != SQLITE_ROW) return fail(db_->error("read session"));
+  StoredSession out;
+  out.last_seen = from_unix_ms(sqlite3_column_int64(st, 0));
+  if (cached != parsed_.end()) {
+    out.session = cached->second;
+  } else {
+    CG_TRY(Session s, Session::from_json(column_text(st, 1)));
+    auto p = std::make_shared<const Session>(std::move(s));
+    if (parsed_.size() >= kParsedCacheLimit) parsed_.clear();
+    parsed_.emplace(std::string(id), p);
+    out.session = std::move(p);
+  }
+  return std::optional<StoredSession>(std::move(out));
+}
+
+Status SqliteSessionStore::touch(std::string_view id, core::WallTime last_seen) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("UPDATE sessions SET last_seen_ms = max(last_seen_ms, ?) WHERE id = ?"));
+  Reset r{st};
+  sqlite3_bind_int64(st, 1, to_unix_ms(last_seen));
+  bind_text(st, 2, id);
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("update session"));
+  return {};
+}
+
+Result<bool> SqliteSessionStore::remove(std::string_view id) {
+  std::lock_guard lock(db_->mutex());
+  parsed_.erase(std::string(id));
+  CG_TRY(sqlite3_stmt * st, db_->statement("DELETE FROM sessions WHERE id = ?"));
+  Reset r{st};
+  bind_text(st, 1, id);
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("delete session"));
+  return sqlite3_changes(db_->handle()) > 0;
+}
+
+Result<std::vector<std::string>> SqliteSessionStore::remove_subject(
+    std::string_view subject, std::string_view idp,
+    const std::vector<std::string>& session_indexes) {
+  std::lock_guard lock(db_->mutex());
+  std::vector<std::string> ids;
+  {
+    CG_TRY(sqlite3_stmt * st,
+           db_->statement("SELECT id, idp, session_index FROM sessions WHERE subject = ?"));
+    Reset r{st};
+    bind_text(st, 1, subject);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      std::string sid = column_text(st, 0), sidp = column_text(st, 1), idx = column_text(st, 2);
+      if (!idp.empty() && sidp != idp) continue;
+      if (!session_indexes.empty() &&
+          std::find(session_indexes.begin(), session_indexes.end(), idx) == session_indexes.end()) {
+        continue;
+      }
+      ids.push_back(std::move(sid));
+    }
+    if (rc != SQLITE_DONE) return fail(db_->error("find sessions"));
+  }
+  CG_TRY(sqlite3_stmt * del, db_->statement("DELETE FROM sessions WHERE id = ?"));
+  for (const auto& sid : ids) {
+    Reset r{del};
+    bind_text(del, 1, sid);
+    if (sqlite3_step(del) != SQLITE_DONE) return fail(db_->error("delete session"));
+    parsed_.erase(sid);
+  }
+  return ids;
+}
+
+Result<size_t> SqliteSessionStore::count_active(core::WallTime now) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st, db_->statement("SELECT count(*) FROM sessions WHERE expires_ms > ?"));
+  Reset r{st};
+  sqlite3_bind_int64(st, 1, to_unix_ms(now));
+  if (sqlite3_step(st) != SQLITE_ROW) return fail(db_->error("count sessions"));
+  return static_cast<size_t>(sqlite3_column_int64(st, 0));
+}
+
+Result<size_t> SqliteSessionStore::purge_expired(core::WallTime now) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("DELETE FROM sessions WHERE expires_ms <= ?1 OR "
+                        "last_seen_ms + idle_s * 1000 <= ?1"));
+  Reset r{st};
+  sqlite3_bind_int64(st, 1, to_unix_ms(now));
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("purge sessions"));
+  parsed_.clear();
+  return static_cast<size_t>(sqlite3_changes(db_->handle()));
+}
+
+Status SqliteTicketStore::put(std::string_view key, std::string_view value,
+                              core::WallTime expires) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("INSERT OR REPLACE INTO tickets(key, value, expires_ms) VALUES (?,?,?)"));
+  Reset r{st};
+  bind_text(st, 1, key);
+  bind_text(st, 2, value);
+  sqlite3_bind_int64(st, 3, to_unix_ms(expires));
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("insert ticket"));
+  return {};
+}
+
+Result<std::optional<std::string>> SqliteTicketStore::take(std::string_view key,
+                                                           core::WallTime now) {
+  std::lock_guard lock(db_->mutex());
+  // DELETE ... RETURNING is one atomic statement: of two takes, only one sees the row.
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("DELETE FROM tickets WHERE key = ? RETURNING value, expires_ms"));
+  Reset r{st};
+  bind_text(st, 1, key);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return fail(db_->error("take ticket"));
+  std::string value = column_text(st, 0);
+  int64_t expires = sqlite3_column_int64(st, 1);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+  }
+  if (expires <= to_unix_ms(now)) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<bool> SqliteTicketStore::insert_once(std::string_view key, core::WallTime expires,
+                                            core::WallTime now) {
+  std::lock_guard lock(db_->mutex());
+  // An expired record of the same key does not count: replace it.
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("INSERT INTO tickets(key, value, expires_ms) VALUES (?1, '', ?2) "
+                        "ON CONFLICT(key) DO UPDATE SET expires_ms = ?2 "
+                        "WHERE tickets.expires_ms <= ?3"));
+  Reset r{st};
+  bind_text(st, 1, key);
+  sqlite3_bind_int64(st, 2, to_unix_ms(expires));
+  sqlite3_bind_int64(st, 3, to_unix_ms(now));
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("record ticket"));
+  return sqlite3_changes(db_->handle()) > 0;
+}
+
+Result<size_t> SqliteTicketStore::purge_expired(core::WallTime now) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st, db_->statement("DELETE FROM tickets WHERE expires_ms <= ?"));
+  Reset r{st};
+  sqlite3_bind_int64(st, 1, to_unix_ms(now));
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("purge tickets"));
+  return static_cast<size_t>(sqlite3_changes(db_->handle()));
+}
+
+}  // namespace cg::session
