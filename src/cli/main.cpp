@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/saml_commands.h"
+#include "cli/serve_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "claimgate 0.1.0");
   int exit_code = 0;
   cg::cli::add_saml_commands(app, exit_code);
+  cg::cli::add_serve_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

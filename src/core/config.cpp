@@ -81,6 +81,64 @@ std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key,
   return *d;
 }
 
+uint64_t get_uint(const YAML::Node& map, const std::string& key, const std::string& path,
+                  Problems& p, uint64_t fallback, uint64_t min, uint64_t max) {
+  std::string v = get_string(map, key, path, p, false);
+  if (v.empty()) return fallback;
+  uint64_t n = 0;
+  bool ok = v.size() <= 19;
+  for (char c : v) {
+    ok = ok && c >= '0' && c <= '9';
+    if (ok) n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (!ok || n < min || n > max) {
+    p.add(path.empty() ? key : path + "." + key, v,
+          "a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+    return fallback;
+  }
+  return n;
+}
+
+uint64_t get_size(const YAML::Node& map, const std::string& key, const std::string& path,
+                  Problems& p, uint64_t fallback) {
+  std::string v = get_string(map, key, path, p, false);
+  if (v.empty()) return fallback;
+  size_t digits = 0;
+  uint64_t n = 0;
+  while (digits < v.size() && digits < 15 && v[digits] >= '0' && v[digits] <= '9') {
+    n = n * 10 + static_cast<uint64_t>(v[digits++] - '0');
+  }
+  std::string unit = v.substr(digits);
+  uint64_t mult = unit.empty() || unit == "B" ? 1 : unit == "KiB" ? 1024 : unit == "MiB" ? 1 << 20
+                  : unit == "GiB" ? uint64_t{1} << 30 : 0;
+  if (digits == 0 || mult == 0) {
+    p.add(path.empty() ? key : path + "." + key, v, "a size such as 65536, 64KiB, 1MiB or 2GiB");
+    return fallback;
+  }
+  return n * mult;
+}
+
+std::vector<std::string> get_string_list(const YAML::Node& map, const std::string& key,
+                                         const std::string& path, Problems& p) {
+  YAML::Node n = map[key];
+  std::string full = path.empty() ? key : path + "." + key;
+  std::vector<std::string> out;
+  if (!n || n.IsNull()) return out;
+  if (n.IsScalar()) return {n.as<std::string>()};
+  if (!n.IsSequence()) {
+    p.add(full, "a mapping", "a list of strings");
+    return out;
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    if (!n[i].IsScalar()) {
+      p.add(full + "[" + std::to_string(i) + "]", "not a string", "a string");
+      continue;
+    }
+    out.push_back(n[i].as<std::string>());
+  }
+  return out;
+}
+
 void reject_unknown_keys(const YAML::Node& map, const std::string& path,
                          std::initializer_list<const char*> known, Problems& p) {
   if (!map.IsMap()) return;

@@ -40,6 +40,15 @@ bool get_bool(const YAML::Node& map, const std::string& key, const std::string& 
 std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key,
                                   const std::string& path, Problems& p,
                                   std::chrono::seconds fallback);
+// A whole number in [min, max].
+uint64_t get_uint(const YAML::Node& map, const std::string& key, const std::string& path,
+                  Problems& p, uint64_t fallback, uint64_t min, uint64_t max);
+// A size in bytes: 65536, 64KiB, 1MiB, 2GiB.
+uint64_t get_size(const YAML::Node& map, const std::string& key, const std::string& path,
+                  Problems& p, uint64_t fallback);
+// A list of strings (a single string is a list of one).
+std::vector<std::string> get_string_list(const YAML::Node& map, const std::string& key,
+                                         const std::string& path, Problems& p);
 // Adds a Problem for every key of `map` not in `known`.
 void reject_unknown_keys(const YAML::Node& map, const std::string& path,
                          std::initializer_list<const char*> known, Problems& p);

@@ -56,6 +56,10 @@ class Exchange {
   const bhttp::request_header<>& request() const { return parser_.get().base(); }
   bhttp::request_header<>& mutable_request() { return parser_.get().base(); }
   bhttp::verb method() const { return parser_.get().method(); }
+  std::string_view method_string() const {
+    auto m = parser_.get().method_string();
+    return {m.data(), m.size()};
+  }
   std::string_view target() const {
     auto t = parser_.get().target();
     return {t.data(), t.size()};

@@ -1,0 +1,171 @@
+#include "cli/serve_commands.h"
+
+#include <csignal>
+#include <iostream>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/random.h"
+#include "core/time.h"
+#include "crypto/keyring.h"
+#include "gateway/config.h"
+#include "gateway/gateway.h"
+#include "http/server.h"
+
+namespace cg::cli {
+namespace {
+
+core::Logger g_log("serve");
+
+// Prints every problem, one a line, as `check` and `serve` both do.
+void print_problems(const std::string& path, const core::Problems& p) {
+  std::cerr << path << ": " << p.list().size() << " problem(s)\n";
+  for (const auto& x : p.list()) std::cerr << "  " << x.to_string() << "\n";
+}
+
+int run_check(const std::string& path) {
+  core::Problems problems;
+  auto now = core::SystemClock::instance().now();
+  auto cfg = gateway::load_gateway_config(path, now, problems);
+  if (!cfg) {
+    print_problems(path, problems);
+    return 1;
+  }
+  for (const auto& w : cfg->warnings) std::cout << "warning: " << w << "\n";
+  // Certificates close to expiry are worth a line even when valid.
+  auto soon = [&](const std::string& what, const crypto::Certificate& c) {
+    auto days = std::chrono::duration_cast<std::chrono::hours>(c.not_after() - now).count() / 24;
+    if (days < 30) {
+      std::cout << "warning: " << what << " certificate expires in " << days << " days ("
+                << core::format_datetime(c.not_after()) << ")\n";
+    }
+  };
+  soon("saml.sp.signing_cert", cfg->saml.sp.current.cert);
+  for (const auto& idp : cfg->saml.idps) {
+    for (const auto& c : idp.metadata.signing_certs) soon("IdP " + idp.name + " signing", c);
+  }
+  std::vector<std::string> notes;
+  if (auto ring = crypto::Keyring::load(cfg->keys_dir, &notes); !ring) {
+    std::cout << "note: " << ring.error().message << " (serve creates a first key pair)\n";
+  }
+  for (const auto& n : notes) std::cout << "warning: " << n << "\n";
+  std::cout << path << ": OK (" << cfg->saml.idps.size() << " IdP(s), " << cfg->routes.size()
+            << " route(s), store " << cfg->store_kind << ")\n";
+  return 0;
+}
+
+int run_serve(const std::string& path) {
+  core::Problems problems;
+  auto& clock = core::SystemClock::instance();
+  auto& random = core::SystemRandom::instance();
+  auto cfg = gateway::load_gateway_config(path, clock.now(), problems);
+  if (!cfg) {
+    print_problems(path, problems);
+    std::cerr << "claimgate serve: refusing to start with a bad config\n";
+    return 1;
+  }
+  core::set_log_level(cfg->log_level);
+  for (const auto& w : cfg->warnings) g_log.warn(w);
+  std::vector<std::string> notes;
+  auto ring = gateway::open_keyring(*cfg, clock.now(), random, notes);
+  for (const auto& n : notes) g_log.warn(n);
+  if (!ring) {
+    g_log.error("keys: ", ring.error().message);
+    return 1;
+  }
+  auto stores = gateway::open_stores(*cfg);
+  if (!stores) {
+    g_log.error("store: ", stores.error().message);
+    return 1;
+  }
+  http::ServerOptions server_options = cfg->server;
+  auto gw = std::make_unique<gateway::Gateway>(std::move(*cfg), std::move(*ring),
+                                               std::move(*stores), clock, random);
+  http::Server server(
+      server_options, [&gw](http::Exchange& ex) { return gw->handle(ex); },
+      [&gw](unsigned status, const std::string& reason, const std::string& client) {
+        gw->on_reject(status, reason, client);
+      });
+  gw->set_server(&server);
+  if (auto st = server.start(); !st) {
+    g_log.error(st.error().message);
+    return 1;
+  }
+  const auto& c = gw->config();
+  g_log.info("listening on ", c.server.tls_cert_file.empty() ? "http" : "https", "://",
+             c.server.host, ":", server.port(), " public_url=", c.public_url.origin(),
+             " idps=", c.saml.idps.size(), " routes=", c.routes.size(), " store=", c.store_kind);
+  // Signals and the minute purge run on the first worker's context.
+  auto& ctx = server.main_context();
+  http::asio::signal_set signals(ctx, SIGTERM, SIGINT);
+  signals.async_wait([&](const http::error_code& ec, int sig) {
+    if (ec) return;
+    g_log.info("signal ", sig, ": finishing in-flight requests (up to ",
+               c.server.shutdown_grace.count(), " ms), then stopping");
+    server.stop();
+  });
+  http::asio::steady_timer purge(ctx);
+  std::function<void()> schedule = [&] {
+    purge.expires_after(std::chrono::minutes(1));
+    purge.async_wait([&](const http::error_code& ec) {
+      if (ec) return;
+      gw->purge_expired();
+      schedule();
+    });
+  };
+  http::asio::post(ctx, schedule);
+  std::signal(SIGPIPE, SIG_IGN);
+  server.wait();
+  purge.cancel();
+  g_log.info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_commands(CLI::App& app, int& exit_code) {
+  static std::string serve_config, check_config, keys_dir;
+  auto* serve = app.add_subcommand("serve", "Run the gateway");
+  serve->add_option("--config,-c", serve_config, "the YAML config file")->required();
+  serve->callback([&exit_code] { exit_code = run_serve(serve_config); });
+
+  auto* check = app.add_subcommand("check", "Check a config file and print every problem");
+  check->add_option("--config,-c", check_config, "the YAML config file")->required();
+  check->callback([&exit_code] { exit_code = run_check(check_config); });
+
+  auto* keys = app.add_subcommand("keys", "The keyring: cookie sealing and JWT signing keys");
+  keys->require_subcommand(1);
+  auto* rotate = keys->add_subcommand(
+      "rotate", "Add a new key pair; it seals and signs from the next start, older keys still open and verify");
+  rotate->add_option("--dir", keys_dir, "the keyring directory")->required();
+  rotate->callback([&exit_code] {
+    auto kid = crypto::Keyring::add_keys(keys_dir, core::SystemClock::instance().now(),
+                                         core::SystemRandom::instance());
+    if (!kid) {
+      std::cerr << "claimgate keys rotate: " << kid.error().message << "\n";
+      exit_code = 1;
+      return;
+    }
+    std::cout << "added key " << *kid << " to " << keys_dir << "\n";
+  });
+  auto* list = keys->add_subcommand("list", "List the keys, oldest first");
+  list->add_option("--dir", keys_dir, "the keyring directory")->required();
+  list->callback([&exit_code] {
+    std::vector<std::string> notes;
+    auto ring = crypto::Keyring::load(keys_dir, &notes);
+    if (!ring) {
+      std::cerr << "claimgate keys list: " << ring.error().message << "\n";
+      exit_code = 1;
+      return;
+    }
+    for (const auto& k : ring->sealing_keys()) {
+      std::cout << "seal " << k.id << (&k == &ring->current_sealing() ? "  (current)" : "") << "\n";
+    }
+    for (const auto& k : ring->signing_keys()) {
+      std::cout << "sign " << k.id << (&k == &ring->current_signing() ? "  (current)" : "") << "\n";
+    }
+    for (const auto& n : notes) std::cout << "warning: " << n << "\n";
+  });
+}
+
+}  // namespace cg::cli

@@ -1,0 +1,249 @@
+#include "gateway/config.h"
+
+#include <filesystem>
+
+#include "core/time.h"
+#include "crypto/keys.h"
+
+namespace cg::gateway {
+namespace {
+
+using std::chrono::seconds;
+
+std::chrono::milliseconds ms(seconds s) { return std::chrono::duration_cast<std::chrono::milliseconds>(s); }
+
+void parse_listen(const std::string& v, http::ServerOptions& s, core::Problems& p) {
+  std::string host;
+  std::string port;
+  if (v.starts_with("[")) {
+    size_t close = v.find("]:");
+    if (close != std::string::npos) {
+      host = v.substr(1, close - 1);
+      port = v.substr(close + 2);
+    }
+  } else if (size_t c = v.rfind(':'); c != std::string::npos) {
+    host = v.substr(0, c);
+    port = v.substr(c + 1);
+  }
+  unsigned n = 0;
+  bool ok = !host.empty() && !port.empty() && port.size() <= 5;
+  for (char ch : port) {
+    ok = ok && ch >= '0' && ch <= '9';
+    if (ok) n = n * 10 + static_cast<unsigned>(ch - '0');
+  }
+  if (!ok || n > 65535) {
+    p.add("listen", v, "address:port, such as 127.0.0.1:8080, 0.0.0.0:443 or [::1]:8080");
+    return;
+  }
+  s.host = host;
+  s.port = static_cast<uint16_t>(n);
+}
+
+void check_tls(const YAML::Node& tls, const std::string& base, core::WallTime now,
+               http::ServerOptions& s, core::Problems& p) {
+  core::reject_unknown_keys(tls, "tls", {"cert", "key"}, p);
+  std::string cert = core::get_string(tls, "cert", "tls", p, true);
+  std::string key = core::get_string(tls, "key", "tls", p, true);
+  if (cert.empty() || key.empty()) return;
+  s.tls_cert_file = core::resolve_path(base, cert);
+  s.tls_key_file = core::resolve_path(base, key);
+  auto certs = crypto::Certificate::load(s.tls_cert_file);
+  auto k = crypto::PrivateKey::load(s.tls_key_file);
+  if (!certs) p.add("tls.cert", cert, certs.error().message);
+  if (!k) p.add("tls.key", key, k.error().message);
+  if (certs && k && !certs->matches(*k)) {
+    p.add("tls.key", key, "the private key of the certificate in tls.cert (" + cert + ")");
+  }
+  if (certs && certs->not_after() <= now) {
+    p.add("tls.cert", cert + " (expired " + core::format_datetime(certs->not_after()) + ")",
+          "a certificate valid now");
+  }
+}
+
+RouteConfig compile_route(const YAML::Node& n, const std::string& path, core::Problems& p) {
+  RouteConfig r;
+  core::reject_unknown_keys(n, path,
+                            {"name", "host", "prefix", "upstream", "strip_prefix", "websocket",
+                             "pass_authorization", "public", "allow_groups", "group_claim"},
+                            p);
+  r.prefix = core::get_string(n, "prefix", path, p, true, "/");
+  if (r.prefix.empty() || r.prefix[0] != '/') p.add(path + ".prefix", r.prefix, "a path starting with /");
+  r.name = core::get_string(n, "name", path, p, false, r.prefix);
+  r.host = core::get_string(n, "host", path, p, false);
+  std::string up = core::get_string(n, "upstream", path, p, false);
+  if (!up.empty()) {
+    auto u = http::parse_url(up);
+    if (!u) {
+      p.add(path + ".upstream", up, "an http:// URL such as http://127.0.0.1:9000 (" + u.error().message + ")");
+    } else if (u->https()) {
+      p.add(path + ".upstream", up,
+            "an http:// URL (TLS to upstreams is not supported yet: put the upstream on a "
+            "private network or loopback, or terminate its TLS in a sidecar)");
+    } else {
+      r.upstream = *u;
+    }
+  }
+  r.strip_prefix = core::get_bool(n, "strip_prefix", path, p, false);
+  r.websocket = core::get_bool(n, "websocket", path, p, false);
+  r.pass_authorization = core::get_bool(n, "pass_authorization", path, p, false);
+  r.public_route = core::get_bool(n, "public", path, p, false);
+  r.allow_groups = core::get_string_list(n, "allow_groups", path, p);
+  r.group_claim = core::get_string(n, "group_claim", path, p, false, "groups");
+  if (r.public_route && !r.allow_groups.empty()) {
+    p.add(path + ".allow_groups", "set on a public route", "either public: true or allow_groups");
+  }
+  return r;
+}
+
+}  // namespace
+
+std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::WallTime now,
+                                                 core::Problems& p) {
+  auto root_opt = core::load_yaml(path, p);
+  if (!root_opt) return std::nullopt;
+  const YAML::Node& root = *root_opt;
+  GatewayConfig c;
+  c.config_path = path;
+  c.base_dir = std::filesystem::path(path).parent_path().string();
+  core::reject_unknown_keys(root, "",
+                            {"listen", "public_url", "threads", "log_level", "insecure_http", "tls",
+                             "saml", "keys", "session", "store", "identity", "limits", "upstream",
+                             "routes"},
+                            p);
+  parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
+  c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
+  std::string level = core::get_string(root, "log_level", "", p, false, "info");
+  if (!core::parse_log_level(level, c.log_level)) p.add("log_level", level, "debug, info, warn or error");
+  c.insecure_http = core::get_bool(root, "insecure_http", "", p, false);
+
+  std::string public_url = core::get_string(root, "public_url", "", p, false);  // required: saml reports it
+  while (public_url.size() > 1 && public_url.back() == '/') public_url.pop_back();
+  if (!public_url.empty()) {
+    auto u = http::parse_url(public_url);
+    if (!u) {
+      p.add("public_url", public_url, "an absolute URL such as https://ml.example.org");
+    } else {
+      c.public_url = *u;
+      if (!u->path.empty()) {
+        p.add("public_url", public_url, "a URL with no path (the gateway owns the whole origin)");
+      }
+      if (!u->https() && !c.insecure_http) {
+        p.add("public_url", public_url,
+              "an https:// URL; for local development set insecure_http: true (cookies then "
+              "travel without Secure)");
+      }
+    }
+  }
+  if (YAML::Node tls = root["tls"]; tls && !tls.IsNull()) {
+    if (!tls.IsMap()) {
+      p.add("tls", "not a mapping", "a mapping with cert and key");
+    } else {
+      check_tls(tls, c.base_dir, now, c.server, p);
+    }
+  }
+
+  if (auto saml = saml::compile_saml_config(root, c.base_dir, now, p)) c.saml = std::move(*saml);
+  for (const auto& idp : c.saml.idps) {
+    for (const auto& w : idp.metadata.warnings) c.warnings.push_back("saml.idps[" + idp.name + "]: " + w);
+  }
+
+  c.keys_dir = core::resolve_path(c.base_dir, core::get_string(root, "keys", "", p, true));
+
+  if (YAML::Node s = root["session"]; s && s.IsMap()) {
+    core::reject_unknown_keys(s, "session", {"ttl", "idle", "touch_interval", "cookie"}, p);
+    c.session_ttl = core::get_duration(s, "ttl", "session", p, c.session_ttl);
+    c.session_idle = core::get_duration(s, "idle", "session", p, c.session_idle);
+    c.touch_interval = core::get_duration(s, "touch_interval", "session", p, c.touch_interval);
+    if (YAML::Node ck = s["cookie"]; ck && ck.IsMap()) {
+      core::reject_unknown_keys(ck, "session.cookie", {"name", "domain", "path"}, p);
+      c.cookie.name = core::get_string(ck, "name", "session.cookie", p, false, c.cookie.name);
+      c.cookie.domain = core::get_string(ck, "domain", "session.cookie", p, false);
+      c.cookie.path = core::get_string(ck, "path", "session.cookie", p, false, "/");
+      bool token = !c.cookie.name.empty();
+      for (char ch : c.cookie.name) {
+        token = token && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+      }
+      if (!token) p.add("session.cookie.name", c.cookie.name, "letters, digits, '_' and '-'");
+    }
+    if (c.session_idle > c.session_ttl) {
+      p.add("session.idle", std::to_string(c.session_idle.count()) + "s", "no longer than session.ttl");
+    }
+  }
+
+  if (YAML::Node s = root["store"]; s && s.IsMap()) {
+    core::reject_unknown_keys(s, "store", {"kind", "path"}, p);
+    c.store_kind = core::get_string(s, "kind", "store", p, false, "memory");
+    if (c.store_kind == "sqlite") {
+      c.store_path = core::resolve_path(c.base_dir, core::get_string(s, "path", "store", p, true));
+    } else if (c.store_kind != "memory") {
+      p.add("store.kind", c.store_kind, "memory or sqlite (redis comes with the Redis store)");
+    }
+  }
+
+  if (YAML::Node s = root["identity"]; s && s.IsMap()) {
+    core::reject_unknown_keys(s, "identity",
+                              {"header_prefix", "forwarded_user_headers", "jwt_ttl", "issuer"}, p);
+    c.header_prefix = core::get_string(s, "header_prefix", "identity", p, false, c.header_prefix);
+    if (c.header_prefix.size() < 3 || !c.header_prefix.starts_with("X-")) {
+      p.add("identity.header_prefix", c.header_prefix, "a prefix such as X-Claimgate-");
+    }
+    c.forwarded_user_headers = core::get_bool(s, "forwarded_user_headers", "identity", p, true);
+    c.jwt_ttl = core::get_duration(s, "jwt_ttl", "identity", p, c.jwt_ttl);
+    if (c.jwt_ttl > seconds(300) || c.jwt_ttl < seconds(30)) {
+      p.add("identity.jwt_ttl", std::to_string(c.jwt_ttl.count()) + "s", "from 30s to 5m");
+    }
+    c.jwt_issuer = core::get_string(s, "issuer", "identity", p, false);
+  }
+  if (c.jwt_issuer.empty()) c.jwt_issuer = c.public_url.origin();
+
+  if (YAML::Node s = root["limits"]; s && s.IsMap()) {
+    core::reject_unknown_keys(s, "limits",
+                              {"header_bytes", "body_bytes", "header_timeout", "body_timeout",
+                               "idle_timeout", "shutdown_grace"},
+                              p);
+    c.server.header_limit = core::get_size(s, "header_bytes", "limits", p, c.server.header_limit);
+    if (c.server.header_limit < 1024 || c.server.header_limit > (1 << 20)) {
+      p.add("limits.header_bytes", std::to_string(c.server.header_limit), "from 1KiB to 1MiB");
+    }
+    c.body_limit = core::get_size(s, "body_bytes", "limits", p, c.body_limit);
+    c.server.header_timeout = ms(core::get_duration(s, "header_timeout", "limits", p, seconds(10)));
+    c.server.body_timeout = ms(core::get_duration(s, "body_timeout", "limits", p, seconds(60)));
+    c.server.idle_timeout = ms(core::get_duration(s, "idle_timeout", "limits", p, seconds(60)));
+    c.server.shutdown_grace = ms(core::get_duration(s, "shutdown_grace", "limits", p, seconds(10)));
+  }
+  if (YAML::Node s = root["upstream"]; s && s.IsMap()) {
+    core::reject_unknown_keys(
+        s, "upstream", {"connect_timeout", "response_timeout", "idle_timeout", "websocket_check"}, p);
+    c.upstream_timeouts.connect = ms(core::get_duration(s, "connect_timeout", "upstream", p, seconds(5)));
+    c.upstream_timeouts.response_header =
+        ms(core::get_duration(s, "response_timeout", "upstream", p, seconds(60)));
+    c.upstream_timeouts.idle = ms(core::get_duration(s, "idle_timeout", "upstream", p, seconds(300)));
+    c.websocket_check = ms(core::get_duration(s, "websocket_check", "upstream", p, seconds(5)));
+  }
+
+  YAML::Node routes = root["routes"];
+  if (routes && !routes.IsSequence()) {
+    p.add("routes", "not a list", "a list of routes (prefix, upstream, ...)");
+  } else if (routes) {
+    for (size_t i = 0; i < routes.size(); ++i) {
+      std::string rp = "routes[" + std::to_string(i) + "]";
+      if (!routes[i].IsMap()) {
+        p.add(rp, "not a mapping", "a mapping with prefix and upstream");
+        continue;
+      }
+      RouteConfig r = compile_route(routes[i], rp, p);
+      for (const auto& other : c.routes) {
+        if (other.name == r.name) p.add(rp + ".name", r.name, "a name no other route has");
+        if (other.host == r.host && other.prefix == r.prefix) {
+          p.add(rp + ".prefix", r.prefix, "a prefix no other route on the same host has");
+        }
+      }
+      c.routes.push_back(std::move(r));
+    }
+  }
+  if (c.routes.empty()) c.warnings.push_back("routes: none configured; only sign-in and /auth work");
+  if (!p.empty()) return std::nullopt;
+  return c;
+}
+
+}  // namespace cg::gateway

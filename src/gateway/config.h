@@ -1,0 +1,117 @@
+// The gateway's YAML config, compiled into immutable settings (hot paths never touch YAML).
+// Every field, with its default (docs/configuration.md has the same with examples):
+//
+//   listen: 127.0.0.1:8080            # address:port to listen on (IPv6: [::1]:8080)
+//   public_url: https://ml.example.org   # what browsers and the IdP see (required)
+//   threads: 0                        # worker threads; 0: one per core
+//   log_level: info                   # debug | info | warn | error
+//   insecure_http: false              # allow an http:// public_url (development only:
+//                                     # cookies lose Secure; see docs/configuration.md)
+//   tls: {cert: tls.crt, key: tls.key}   # optional: serve HTTPS (PEM chain and key)
+//   saml: ...                         # see saml/config.h (sp, idps, clock_skew, ...)
+//   keys: keyring/                    # the keyring directory (crypto/keyring.h); created
+//                                     # with a first key pair when missing
+//   session:
+//     ttl: 8h                         # absolute lifetime (capped by SessionNotOnOrAfter)
+//     idle: 1h                        # ends after this long unused
+//     touch_interval: 60s             # how often use is written to the store
+//     cookie: {name: cg_session, domain: "", path: /}
+//   store: {kind: memory}             # memory | sqlite (then path: state.db)
+//   identity:
+//     header_prefix: X-Claimgate-     # identity headers to upstreams; client copies stripped
+//     forwarded_user_headers: true    # also X-Forwarded-User/-Email/-Groups/-Preferred-Username
+//     jwt_ttl: 5m                     # X-Claimgate-Assertion lifetime (at most 5m)
+//     issuer: <public_url>            # the JWT's iss
+//   limits:
+//     header_bytes: 16KiB             # request line + headers; more: 431
+//     body_bytes: 1MiB                # bodies the gateway reads itself (/saml/acs); more: 413
+//     header_timeout: 10s             # a slow client's header; then 408
+//     body_timeout: 60s               # no body bytes for this long: the request ends
+//     idle_timeout: 60s               # keep-alive
+//     shutdown_grace: 10s             # SIGTERM: in-flight requests get this long
+//   upstream:
+//     connect_timeout: 5s
+//     response_timeout: 60s           # request sent -> response header; then 504
+//     idle_timeout: 300s              # no bytes either way mid-body
+//     websocket_check: 5s             # how often a tunnel re-checks its session
+//   routes:                           # matched by host (when set), then longest prefix
+//     - name: app                     # default: the prefix; the JWT's aud
+//       host: ml.example.org          # optional: only requests for this Host
+//       prefix: /                     # path prefix
+//       upstream: http://127.0.0.1:9000   # base URL (a path is prepended); omit for a
+//                                     # route used only by forward-auth (/auth)
+//       strip_prefix: false           # remove the prefix before adding the upstream's path
+//       websocket: false              # allow WebSocket upgrades
+//       pass_authorization: false     # pass the client's Authorization header upstream
+//       public: false                 # no sign-in needed
+//       allow_groups: []              # non-empty: one of these groups is needed
+//       group_claim: groups           # where the groups are (claim name or alias)
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "http/proxy.h"
+#include "http/server.h"
+#include "http/url.h"
+#include "saml/config.h"
+
+namespace cg::gateway {
+
+struct RouteConfig {
+  std::string name;
+  std::string host;
+  std::string prefix = "/";
+  std::optional<http::Url> upstream;
+  bool strip_prefix = false;
+  bool websocket = false;
+  bool pass_authorization = false;
+  bool public_route = false;
+  std::vector<std::string> allow_groups;
+  std::string group_claim = "groups";
+};
+
+struct CookieConfig {
+  std::string name = "cg_session";
+  std::string domain;
+  std::string path = "/";
+};
+
+struct GatewayConfig {
+  std::string config_path;
+  std::string base_dir;
+  http::ServerOptions server;
+  http::Url public_url;
+  bool insecure_http = false;
+  core::LogLevel log_level = core::LogLevel::kInfo;
+  saml::SamlConfig saml;
+  std::string keys_dir;
+  std::chrono::seconds session_ttl{8 * 3600};
+  std::chrono::seconds session_idle{3600};
+  std::chrono::seconds touch_interval{60};
+  CookieConfig cookie;
+  std::string store_kind = "memory";
+  std::string store_path;
+  std::string header_prefix = "X-Claimgate-";
+  bool forwarded_user_headers = true;
+  std::chrono::seconds jwt_ttl{300};
+  std::string jwt_issuer;
+  size_t body_limit = 1 << 20;
+  http::ProxyTimeouts upstream_timeouts;
+  std::chrono::milliseconds websocket_check{5000};
+  std::vector<RouteConfig> routes;
+  std::vector<std::string> warnings;  // not problems, but worth an operator's attention
+
+  bool secure_cookies() const { return public_url.https(); }
+};
+
+// Loads and checks the whole file; every problem goes to `problems` (all at once).
+std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::WallTime now,
+                                                 core::Problems& problems);
+
+}  // namespace cg::gateway

@@ -1,0 +1,771 @@
+#include "gateway/gateway.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <unordered_map>
+
+#include "core/encoding.h"
+#include "core/time.h"
+#include "gateway/internal/request.h"
+#include "http/errors.h"
+#include "http/cookies.h"
+#include "http/proxy.h"
+#include "http/url.h"
+#include "saml/sp_metadata.h"
+#include "session/memory_store.h"
+#include "session/sqlite_store.h"
+
+namespace cg::gateway {
+
+namespace bhttp = http::bhttp;
+namespace beast = http::beast;
+using http::awaitable;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+
+Result<bool> TicketReplayCache::insert_if_absent(std::string_view id, core::WallTime expires,
+                                                 core::WallTime now) {
+  return tickets_.insert_once("assertion:" + std::string(id), expires, now);
+}
+
+Metrics::Metrics(core::MetricsRegistry& r)
+    : requests(r.counter("claimgate_http_requests_total",
+                         "Requests answered, by route and HTTP status", {"route", "status"})),
+      signins(r.counter("claimgate_signins_total", "Sign-ins at /saml/acs, by IdP, result and error code",
+                        {"idp", "result", "code"})),
+      rejected(r.counter("claimgate_rejected_requests_total",
+                         "Requests refused before routing (malformed, too large, too slow)",
+                         {"status"})),
+      upstream_errors(r.counter("claimgate_upstream_errors_total",
+                                "Upstream failures answered with 502/504, by route and code",
+                                {"route", "code"})),
+      decisions(r.counter("claimgate_authz_decisions_total",
+                          "Authorization decisions, by route, effect and reason",
+                          {"route", "effect", "reason"})),
+      upstream_latency(r.histogram("claimgate_upstream_latency_seconds",
+                                   "Time from sending a request upstream to its response header",
+                                   {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                    2.5, 5, 10, 30})) {}
+
+Result<Stores> open_stores(const GatewayConfig& cfg) {
+  Stores s;
+  if (cfg.store_kind == "sqlite") {
+    auto db = session::SqliteDatabase::open(cfg.store_path);
+    if (!db) return fail(db.take_error());
+    s.sessions = std::make_unique<session::SqliteSessionStore>(*db);
+    s.tickets = std::make_unique<session::SqliteTicketStore>(*db);
+  } else {
+    s.sessions = std::make_unique<session::MemorySessionStore>();
+    s.tickets = std::make_unique<session::MemoryTicketStore>();
+  }
+  return s;
+}
+
+Result<crypto::Keyring> open_keyring(const GatewayConfig& cfg, core::WallTime now,
+                                     core::Random& random, std::vector<std::string>& notes) {
+  std::error_code ec;
+  bool empty = !std::filesystem::exists(cfg.keys_dir, ec) ||
+               (std::filesystem::is_directory(cfg.keys_dir, ec) &&
+                std::filesystem::is_empty(cfg.keys_dir, ec));
+  if (empty) {
+    CG_TRY(std::string kid, crypto::Keyring::add_keys(cfg.keys_dir, now, random));
+    notes.push_back("keys: created " + cfg.keys_dir + " with a first key pair (id " + kid +
+                    "); gateways that share sessions must share this directory");
+  }
+  return crypto::Keyring::load(cfg.keys_dir, &notes);
+}
+
+Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
+                 const core::Clock& clock, core::Random& random)
+    : cfg_(std::move(cfg)),
+      keyring_(std::move(keyring)),
+      stores_(std::move(stores)),
+      clock_(clock),
+      random_(random),
+      cookies_(keyring_, cfg_.cookie.name),
+      replay_(*stores_.tickets),
+      roles_(std::make_shared<policy::NoRoles>()),
+      metrics_(registry_) {
+  auto route_auth = std::make_shared<policy::RouteAuthorizer>();
+  for (const auto& r : cfg_.routes) {
+    route_auth->set(r.name, policy::RouteRequirement{r.public_route, r.allow_groups, r.group_claim});
+  }
+  // Forward-auth requests that match no route need a signed-in session.
+  route_auth->set("forward-auth", policy::RouteRequirement{});
+  authorizer_ = std::move(route_auth);
+  jwks_json_ = crypto::jwks_of(keyring_).dump();
+  sp_metadata_xml_ = saml::sp_metadata_xml(cfg_.saml.sp);
+  stripped_names_ = {cfg_.cookie.name, cfg_.cookie.name + "_pending"};
+
+  registry_.gauge("claimgate_sessions_active", "Sessions not past their absolute expiry", {},
+                  [this] {
+                    auto n = stores_.sessions->count_active(clock_.now());
+                    return std::vector<std::pair<core::Labels, double>>{
+                        {{}, n ? static_cast<double>(*n) : -1.0}};
+                  });
+  registry_.gauge(
+      "claimgate_certificate_expiry_days", "Days until each certificate in use expires",
+      {"use", "subject", "fingerprint"}, [this] {
+        std::vector<std::pair<core::Labels, double>> out;
+        auto days = [&](const crypto::Certificate& c) {
+          return std::chrono::duration<double>(c.not_after() - clock_.now()).count() / 86400.0;
+        };
+        auto add = [&](const std::string& use, const crypto::Certificate& c) {
+          out.push_back({{use, c.subject(), c.sha256_fingerprint().substr(0, 23)}, days(c)});
+        };
+        add("sp-signing", cfg_.saml.sp.current.cert);
+        if (cfg_.saml.sp.next) add("sp-signing-next", cfg_.saml.sp.next->cert);
+        for (const auto& idp : cfg_.saml.idps) {
+          for (const auto& c : idp.metadata.signing_certs) add("idp:" + idp.name, c);
+        }
+        if (!cfg_.server.tls_cert_file.empty()) {
+          if (auto c = crypto::Certificate::load(cfg_.server.tls_cert_file)) add("tls", *c);
+        }
+        return out;
+      });
+  registry_.gauge("claimgate_open_connections", "Client connections open", {}, [this] {
+    return std::vector<std::pair<core::Labels, double>>{
+        {{}, server_ ? static_cast<double>(server_->open_connections()) : 0.0}};
+  });
+}
+
+void Gateway::on_reject(unsigned status, const std::string& reason, const std::string& client) {
+  metrics_.rejected.inc({std::to_string(status)});
+  log_.info("rejected client=", client, " status=", status, " reason=", core::log_quote(reason));
+}
+
+void Gateway::purge_expired() {
+  auto now = clock_.now();
+  auto s = stores_.sessions->purge_expired(now);
+  auto t = stores_.tickets->purge_expired(now);
+  if (!s || !t) {
+    log_.warn("purge failed: ", core::log_quote(!s ? s.error().message : t.error().message));
+  } else if (*s + *t > 0) {
+    log_.debug("purged sessions=", *s, " tickets=", *t);
+  }
+}
+
+bool Gateway::ready(std::string* why) {
+  auto n = stores_.sessions->count_active(clock_.now());
+  if (!n) {
+    if (why) *why = "session store: " + n.error().message;
+    return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The request path
+
+namespace {
+
+bool iequals_prefix(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && beast::iequals(s.substr(0, prefix.size()), prefix);
+}
+
+// The path is used for routing and authorization, and the upstream reads the same bytes: a
+// path the upstream could read differently (dot segments, an encoded '/' or '.', a backslash)
+// is refused rather than normalised.
+bool safe_path(std::string_view p) {
+  if (p.empty() || p[0] != '/') return false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c == 0x7f || c == '\\') return false;
+    if (c == '%' && i + 2 < p.size()) {
+      std::string_view h = p.substr(i + 1, 2);
+      if (beast::iequals(h, "2e") || beast::iequals(h, "2f") || beast::iequals(h, "5c") ||
+          h == "00") {
+        return false;
+      }
+    }
+  }
+  size_t start = 0;
+  while (start < p.size()) {
+    size_t end = p.find('/', start + 1);
+    std::string_view seg = p.substr(start + 1, (end == std::string_view::npos ? p.size() : end) - start - 1);
+    if (seg == "." || seg == "..") return false;
+    if (end == std::string_view::npos) break;
+    start = end;
+  }
+  return true;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+int64_t unix_seconds(core::WallTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+void security_headers(http::StringResponse& res) {
+  res.set(bhttp::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Frame-Options", "DENY");
+  res.set("Referrer-Policy", "no-referrer");
+  if (res.find("Content-Security-Policy") == res.end()) {
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'");
+  }
+}
+
+policy::Decision unauthenticated_decision() {
+  policy::Decision d;
+  d.reason = "unauthenticated";
+  d.rule = "whoami";
+  return d;
+}
+
+std::string error_json(const Error& e, const std::string& request_id) {
+  return json{{"error", e.name}, {"code", e.code}, {"message", e.message}, {"request_id", request_id}}
+             .dump() + "\n";
+}
+
+std::string unauthenticated_json(const std::string& signin_url, const std::string& request_id) {
+  return json{{"error", "unauthenticated"},
+              {"message", "sign in first: open the signin_url in a browser"},
+              {"signin_url", signin_url},
+              {"request_id", request_id}}
+             .dump() + "\n";
+}
+
+std::string whoami_json(const session::StoredSession& st, core::WallTime idle_end) {
+  const session::Session& s = *st.session;
+  json claims = json::array();
+  for (const auto& c : s.claims) claims.push_back({{"name", c.name}, {"alias", c.alias}, {"values", c.values}});
+  json j = {{"subject", s.subject},
+            {"name_id_format", s.name_id_format},
+            {"email", s.first("email")},
+            {"groups", s.values("groups")},
+            {"roles", s.roles},
+            {"idp", s.idp},
+            {"idp_entity_id", s.idp_entity_id},
+            {"session",
+             {{"created", core::format_datetime(s.created)},
+              {"authn_instant", core::format_datetime(s.authn_instant)},
+              {"last_seen", core::format_datetime(st.last_seen)},
+              {"expires", core::format_datetime(s.expires)},
+              {"idle_timeout_seconds", s.idle_timeout.count()},
+              {"idle_expires", core::format_datetime(idle_end)}}},
+            {"claims", claims}};
+  return j.dump(2) + "\n";
+}
+
+std::string auth_json(const policy::Decision& d, const std::string& signin_url,
+                      const std::string& request_id) {
+  if (d.allowed()) return json{{"allow", true}, {"reason", d.reason}}.dump();
+  if (!signin_url.empty()) {
+    return json{{"error", "unauthenticated"}, {"signin_url", signin_url}, {"request_id", request_id}}.dump();
+  }
+  return json{{"error", d.reason}, {"message", d.detail}, {"rule", d.rule}, {"request_id", request_id}}.dump();
+}
+
+}  // namespace
+
+awaitable<void> Gateway::handle(http::Exchange& ex) {
+  // 1. Identity headers from the client are dropped before anything reads a header.
+  auto& fields = ex.mutable_request();
+  {
+    std::vector<std::string> drop;
+    for (const auto& f : fields) {
+      std::string_view name(f.name_string().data(), f.name_string().size());
+      if (iequals_prefix(name, cfg_.header_prefix) || beast::iequals(name, "X-Forwarded-User") ||
+          beast::iequals(name, "X-Forwarded-Email") || beast::iequals(name, "X-Forwarded-Groups") ||
+          beast::iequals(name, "X-Forwarded-Preferred-Username") ||
+          beast::iequals(name, "X-Forwarded-For") || beast::iequals(name, "X-Forwarded-Proto") ||
+          beast::iequals(name, "X-Forwarded-Host") || beast::iequals(name, "X-Real-IP") ||
+          beast::iequals(name, "Forwarded")) {
+        drop.emplace_back(name);
+      }
+    }
+    for (const auto& n : drop) fields.erase(n);
+  }
+  Request r{ex, std::string(http::target_path(ex.target())), std::string(http::target_query(ex.target())),
+            std::string(ex.header(bhttp::field::host))};
+  if (!safe_path(r.path)) {
+    co_await send_error(r, 400, "Bad request",
+                        make_error(Code::kBadRequest,
+                                   "the request path is not a plain absolute path (dot segments, "
+                                   "encoded '/' or '.', and backslashes are refused)"));
+    access_log(r);
+    co_return;
+  }
+  const std::string& p = r.path;
+  bool get = ex.method() == bhttp::verb::get || ex.method() == bhttp::verb::head;
+  if (p.starts_with("/saml/") || p.starts_with("/.claimgate/") || p.starts_with("/.well-known/") ||
+      p == "/auth" || p == "/healthz" || p == "/readyz" || p == "/metrics") {
+    r.route_name = "(gateway)";
+    if (p == "/saml/acs" && ex.method() == bhttp::verb::post) {
+      co_await acs(r);
+    } else if (p == "/saml/login" && get) {
+      co_await login(r);
+    } else if (p == "/saml/slo" && get) {
+      co_await slo(r);
+    } else if (p == "/saml/logout" && (get || ex.method() == bhttp::verb::post)) {
+      co_await logout(r);
+    } else if (p == "/saml/metadata" && get) {
+      co_await metadata(r);
+    } else if (p == "/.claimgate/whoami" && get) {
+      co_await whoami(r);
+    } else if (p == "/.well-known/jwks.json" && get) {
+      co_await jwks(r);
+    } else if (p == "/auth") {
+      co_await forward_auth(r);
+    } else if ((p == "/healthz" || p == "/readyz") && get) {
+      co_await health(r, p == "/readyz");
+    } else if (p == "/metrics" && get) {
+      co_await metrics(r);
+    } else if (p.starts_with("/saml/") || p.starts_with("/.claimgate/") || p.starts_with("/.well-known/")) {
+      co_await send_error(r, 404, "Not found",
+                          make_error(Code::kNotFound, "the gateway has no endpoint " +
+                                                          std::string(ex.method_string()) + " " + p));
+    } else {
+      co_await send_error(r, 405, "Method not allowed",
+                          make_error(Code::kBadRequest, std::string(ex.method_string()) +
+                                                            " is not allowed on " + p));
+    }
+    access_log(r);
+    co_return;
+  }
+  co_await proxy(r);
+  access_log(r);
+}
+
+const RouteConfig* Gateway::match_route(std::string_view host, std::string_view path) const {
+  std::string_view h = host.substr(0, host.rfind(':') == std::string_view::npos || host.starts_with("[")
+                                          ? host.size() : host.rfind(':'));
+  const RouteConfig* best = nullptr;
+  for (const auto& rc : cfg_.routes) {
+    if (!rc.host.empty() && !beast::iequals(rc.host, h) && !beast::iequals(rc.host, host)) continue;
+    bool prefix_ok = path.starts_with(rc.prefix) ||
+                     (rc.prefix.size() > 1 && rc.prefix.back() == '/' &&
+                      path == std::string_view(rc.prefix).substr(0, rc.prefix.size() - 1));
+    if (!prefix_ok) continue;
+    // Host-specific routes win over host-less ones; then the longest prefix.
+    if (!best || (!rc.host.empty() && best->host.empty()) ||
+        (rc.host.empty() == best->host.empty() && rc.prefix.size() > best->prefix.size())) {
+      best = &rc;
+    }
+  }
+  return best;
+}
+
+void Gateway::load_session(Request& r) {
+  auto cookie_header = r.ex.header(bhttp::field::cookie);
+  auto value = http::find_cookie(cookie_header, cfg_.cookie.name);
+  if (!value) return;
+  auto id = cookies_.open(*value);
+  if (!id) {
+    log_.info("request id=", r.ex.request_id(), " cookie refused: ", core::log_quote(id.error().message));
+    r.clear_cookie = true;
+    return;
+  }
+  auto stored = stores_.sessions->get(*id);
+  if (!stored) {
+    // The store cannot answer: treat as signed out for this request (fail closed).
+    log_.error("request id=", r.ex.request_id(), " session store: ", core::log_quote(stored.error().message));
+    return;
+  }
+  if (!*stored) {
+    r.clear_cookie = true;  // logged out, revoked, or purged
+    return;
+  }
+  auto now = clock_.now();
+  if (auto why = session::expiry_at(**stored, now)) {
+    r.clear_cookie = true;
+    (void)stores_.sessions->remove(*id);
+    log_.info("request id=", r.ex.request_id(), " session expired (",
+              *why == session::Expiry::kIdle ? "idle" : "absolute", ") subject=",
+              core::log_quote((*stored)->session->subject));
+    return;
+  }
+  if (now - (*stored)->last_seen >= cfg_.touch_interval) {
+    if (auto t = stores_.sessions->touch(*id, now); !t) {
+      log_.warn("session touch failed: ", core::log_quote(t.error().message));
+    }
+  }
+  r.session = std::move(*stored);
+  r.session_id = std::move(*id);
+  r.user = r.session->session->subject;
+}
+
+std::string Gateway::signin_url(std::string_view return_path) const {
+  return cfg_.public_url.origin() + "/saml/login?rd=" + core::url_encode(return_path);
+}
+
+bool Gateway::wants_html(const http::Exchange& ex) const {
+  if (ex.method() != bhttp::verb::get && ex.method() != bhttp::verb::head) return false;
+  auto accept = ex.header(bhttp::field::accept);
+  return accept.find("text/html") != std::string_view::npos;
+}
+
+std::string Gateway::session_cookie(const std::string& session_id) const {
+  http::SetCookie c{cfg_.cookie.name, cookies_.seal(session_id, random_), cfg_.cookie.path,
+                    cfg_.cookie.domain, cfg_.session_ttl, cfg_.secure_cookies(), true,
+                    http::SameSite::kLax};
+  return c.to_string();
+}
+
+std::string Gateway::expired_session_cookie() const {
+  http::SetCookie c{cfg_.cookie.name, "", cfg_.cookie.path, cfg_.cookie.domain, std::nullopt,
+                    cfg_.secure_cookies(), true, http::SameSite::kLax};
+  return http::expire_cookie(c);
+}
+
+std::string Gateway::pending_cookie(const std::string& relay, bool expire) const {
+  // Sent back on the IdP's cross-site POST: SameSite=None (with Secure) on https. Plain http
+  // (development) cannot use SameSite=None; Lax works there while the IdP and the gateway
+  // share a site (localhost), see docs/configuration.md.
+  http::SetCookie c{cfg_.cookie.name + "_pending",
+                    expire ? "" : keyring_.seal(relay, "pending-cookie", random_),
+                    "/saml/",
+                    cfg_.cookie.domain,
+                    std::chrono::seconds(300),
+                    cfg_.secure_cookies(),
+                    true,
+                    cfg_.secure_cookies() ? http::SameSite::kNone : http::SameSite::kLax};
+  return expire ? http::expire_cookie(c) : c.to_string();
+}
+
+awaitable<void> Gateway::send(Request& r, http::StringResponse res) {
+  security_headers(res);
+  if (r.clear_cookie) res.insert(bhttp::field::set_cookie, expired_session_cookie());
+  co_await r.ex.respond(std::move(res));
+}
+
+awaitable<void> Gateway::send_error(Request& r, unsigned status, std::string title, const Error& e,
+                                    std::string action_url, std::string action_label) {
+  log_.warn("request id=", r.ex.request_id(), " status=", status, " code=", e.code, " ",
+            e.name, " message=", core::log_quote(e.message));
+  http::StringResponse res{static_cast<bhttp::status>(status), 11};
+  if (wants_html(r.ex) || r.ex.method() == bhttp::verb::post) {
+    ErrorPage page{status, std::move(title), std::to_string(e.code) + " " + e.name, e.message,
+                   r.ex.request_id(), std::move(action_url), std::move(action_label)};
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    res.body() = render_error_page(page);
+  } else {
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = error_json(e, r.ex.request_id());
+  }
+  co_await send(r, std::move(res));
+}
+
+awaitable<void> Gateway::send_json(Request& r, unsigned status, const std::string& body) {
+  http::StringResponse res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = body;
+  co_await send(r, std::move(res));
+}
+
+awaitable<void> Gateway::redirect(Request& r, unsigned status, const std::string& location,
+                                  std::vector<std::string> cookies) {
+  http::StringResponse res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::location, location);
+  for (auto& c : cookies) res.insert(bhttp::field::set_cookie, c);
+  co_await send(r, std::move(res));
+}
+
+awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
+  if (d.reason == "unauthenticated") {
+    std::string rd(r.ex.target());
+    if (wants_html(r.ex)) {
+      co_await redirect(r, 302, "/saml/login?rd=" + core::url_encode(rd));
+    } else {
+      http::StringResponse res{bhttp::status::unauthorized, 11};
+      res.set(bhttp::field::content_type, "application/json");
+      res.set(bhttp::field::www_authenticate, "Bearer realm=\"claimgate\"");
+      res.body() = unauthenticated_json(signin_url(rd), r.ex.request_id());
+      co_await send(r, std::move(res));
+    }
+    co_return;
+  }
+  co_await send_error(r, 403, "Access denied",
+                      make_error(Code::kForbidden, d.detail.empty() ? d.reason : d.detail),
+                      "/.claimgate/whoami", "See what the gateway knows about you");
+}
+
+std::string Gateway::jwt_for(const session::Session& s, std::string_view audience) {
+  // Signing is the costly step of a proxied request; a token is reused for its first minutes
+  // (per thread, per session and audience), and a session's end still stops it at once,
+  // because the session is looked up on every request.
+  struct Cached {
+    std::string token;
+    core::WallTime refresh_after;
+  };
+  thread_local std::unordered_map<std::string, Cached> cache;
+  auto now = clock_.now();
+  std::string key = s.id;
+  key += '\0';
+  key += audience;
+  key += '\0';
+  key += keyring_.current_signing().id;
+  if (auto it = cache.find(key); it != cache.end() && now < it->second.refresh_after) {
+    return it->second.token;
+  }
+  auto exp = std::min(now + cfg_.jwt_ttl, s.expires);
+  json claims = {{"iss", cfg_.jwt_issuer},
+                 {"aud", audience},
+                 {"sub", s.subject},
+                 {"email", s.first("email")},
+                 {"groups", s.values("groups")},
+                 {"roles", s.roles},
+                 {"idp", s.idp_entity_id},
+                 {"iat", unix_seconds(now)},
+                 {"exp", unix_seconds(exp)}};
+  auto token = crypto::jwt_sign_es256(keyring_.current_signing(), claims);
+  if (!token) {
+    log_.error("cannot sign identity JWT: ", core::log_quote(token.error().message));
+    return "";
+  }
+  if (cache.size() > 10'000) cache.clear();
+  cache[key] = Cached{*token, now + (exp - now) / 2};
+  return *token;
+}
+
+void Gateway::add_identity_headers(Request& r, http::bhttp::fields& f, std::string_view audience) {
+  const session::Session& s = *r.session->session;
+  std::string groups = join(s.values("groups"), ",");
+  std::string email = s.first("email");
+  auto set = [&](std::string_view suffix, const std::string& v) {
+    if (!v.empty()) f.set(cfg_.header_prefix + std::string(suffix), v);
+  };
+  set("User", s.subject);
+  set("Email", email);
+  set("Groups", groups);
+  set("Roles", join(s.roles, ","));
+  set("Idp", s.idp);
+  set("Assertion", jwt_for(s, audience));
+  if (cfg_.forwarded_user_headers) {
+    f.set("X-Forwarded-User", s.subject);
+    if (!email.empty()) f.set("X-Forwarded-Email", email);
+    if (!groups.empty()) f.set("X-Forwarded-Groups", groups);
+    std::string preferred = s.first("name");
+    if (!preferred.empty()) f.set("X-Forwarded-Preferred-Username", preferred);
+  }
+}
+
+awaitable<void> Gateway::proxy(Request& r) {
+  http::Exchange& ex = r.ex;
+  r.route = match_route(r.host, r.path);
+  if (!r.route || !r.route->upstream) {
+    co_await send_error(r, 404, "Not found",
+                        make_error(Code::kNotFound, "no route of this gateway serves " + r.path));
+    co_return;
+  }
+  const RouteConfig& route = *r.route;
+  r.route_name = route.name;
+  load_session(r);
+  policy::AccessRequest ar{ex.method_string(),
+                           r.host, r.path, route.name,
+                           r.session ? r.session->session.get() : nullptr};
+  policy::Decision d = authorizer_->decide(ar);
+  metrics_.decisions.inc({route.name, d.allowed() ? "allow" : "deny", d.reason});
+  if (!d.allowed()) {
+    co_await deny(r, d);
+    co_return;
+  }
+
+  // The upstream request: target rewritten, our cookies and (unless passed) Authorization
+  // removed, forwarding headers and the identity added.
+  auto& f = ex.mutable_request();
+  std::string suffix = r.path;
+  if (route.strip_prefix) {
+    std::string_view pre = route.prefix;
+    if (pre.size() > 1 && pre.back() == '/') pre.remove_suffix(1);
+    suffix = r.path.substr(std::min(pre.size(), r.path.size()));
+    if (suffix.empty() || suffix[0] != '/') suffix = "/" + suffix;
+  }
+  std::string target = route.upstream->path + suffix;
+  if (!r.query.empty()) target += "?" + r.query;
+  f.target(target);
+  bool ws = http::is_websocket_upgrade(f);
+  if (!ws) http::strip_hop_by_hop(f);
+  if (auto cookie = f.find(bhttp::field::cookie); cookie != f.end()) {
+    std::string rest = http::strip_cookies(
+        std::string_view(cookie->value().data(), cookie->value().size()), stripped_names_);
+    if (rest.empty()) {
+      f.erase(bhttp::field::cookie);
+    } else {
+      f.set(bhttp::field::cookie, rest);
+    }
+  }
+  if (!route.pass_authorization) f.erase(bhttp::field::authorization);
+  f.set("X-Forwarded-For", ex.client_address());
+  f.set("X-Forwarded-Proto", cfg_.public_url.scheme);
+  if (!r.host.empty()) f.set("X-Forwarded-Host", r.host);
+  f.set("X-Request-Id", ex.request_id());
+  f.set(bhttp::field::host, route.upstream->authority());
+  if (r.session) add_identity_headers(r, f, route.name);
+
+  http::ProxyOutcome out;
+  if (ws) {
+    if (!route.websocket) {
+      co_await send_error(r, 403, "WebSocket not allowed",
+                          make_error(Code::kForbidden, "route '" + route.name +
+                                                           "' does not allow WebSocket upgrades"));
+      co_return;
+    }
+    std::string sid = r.session_id;
+    bool needs_session = r.session.has_value();
+    auto still_allowed = [this, sid, needs_session]() {
+      if (!needs_session) return true;
+      auto s = stores_.sessions->get(sid);
+      return s && *s && !session::expiry_at(**s, clock_.now());
+    };
+    out = co_await http::proxy_websocket(ex, *route.upstream, cfg_.upstream_timeouts, still_allowed,
+                                         cfg_.websocket_check);
+  } else {
+    bool clear = r.clear_cookie;
+    std::string expired = clear ? expired_session_cookie() : "";
+    out = co_await http::proxy_http(ex, *route.upstream, cfg_.upstream_timeouts,
+                                    [&](bhttp::response_header<>& h) {
+                                      if (clear) h.insert(bhttp::field::set_cookie, expired);
+                                    });
+  }
+  if (out.upstream_status) {
+    r.upstream_ms = static_cast<double>(out.upstream_latency.count()) / 1000.0;
+    metrics_.upstream_latency.observe(static_cast<double>(out.upstream_latency.count()) / 1e6);
+  }
+  if (out.error && !ex.answered()) {
+    bool timeout = out.error->code == static_cast<int>(http::Code::kUpstreamTimeout);
+    metrics_.upstream_errors.inc({route.name, out.error->name});
+    co_await send_error(r, timeout ? 504 : 502,
+                        timeout ? "The service did not answer in time" : "The service is unavailable",
+                        *out.error, std::string(ex.target()), "Try again");
+  } else if (out.error) {
+    log_.info("request id=", ex.request_id(), " ended early: ", core::log_quote(out.error->message));
+  }
+}
+
+void Gateway::access_log(const Request& r) {
+  unsigned status = r.ex.status();
+  metrics_.requests.inc({r.route_name, std::to_string(status)});
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - r.ex.started()).count();
+  if (core::log_level() > core::LogLevel::kInfo) return;
+  char timing[64];
+  std::snprintf(timing, sizeof timing, "%.2f", ms);
+  std::string up;
+  if (r.upstream_ms >= 0) {
+    char b[48];
+    std::snprintf(b, sizeof b, " upstream_ms=%.2f", r.upstream_ms);
+    up = b;
+  }
+  log_.info("request id=", r.ex.request_id(), " client=", r.ex.client_address(), " method=",
+            r.ex.method_string(),
+            " path=", core::log_quote(r.path), " route=", core::log_quote(r.route_name),
+            " status=", status, " ms=", timing, up, " user=", core::log_quote(r.user),
+            " in=", r.ex.bytes_in, " out=", r.ex.bytes_out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations endpoints
+
+awaitable<void> Gateway::health(Request& r, bool readiness) {
+  http::StringResponse res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  std::string why;
+  if (readiness && !ready(&why)) {
+    res.result(bhttp::status::service_unavailable);
+    res.body() = "not ready: " + why + "\n";
+  } else {
+    res.body() = "ok\n";
+  }
+  co_await send(r, std::move(res));
+}
+
+awaitable<void> Gateway::metrics(Request& r) {
+  http::StringResponse res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  res.body() = registry_.render();
+  co_await send(r, std::move(res));
+}
+
+awaitable<void> Gateway::jwks(Request& r) {
+  http::StringResponse res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = jwks_json_;
+  security_headers(res);
+  res.set(bhttp::field::cache_control, "public, max-age=300");
+  co_await r.ex.respond(std::move(res));
+}
+
+awaitable<void> Gateway::metadata(Request& r) {
+  http::StringResponse res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, "application/samlmetadata+xml");
+  res.body() = sp_metadata_xml_;
+  co_await send(r, std::move(res));
+}
+
+awaitable<void> Gateway::whoami(Request& r) {
+  load_session(r);
+  if (!r.session) {
+    co_await deny(r, unauthenticated_decision());
+    co_return;
+  }
+  const session::Session& s = *r.session->session;
+  auto idle_end = r.session->last_seen + s.idle_timeout;
+  if (r.ex.header(bhttp::field::accept).find("application/json") != std::string_view::npos) {
+    co_await send_json(r, 200, whoami_json(*r.session, idle_end));
+    co_return;
+  }
+  WhoamiView v{&s, core::format_datetime(r.session->last_seen), core::format_datetime(s.expires),
+               core::format_datetime(idle_end) + " (after " + std::to_string(s.idle_timeout.count() / 60) +
+                   " minutes unused)",
+               "/saml/logout"};
+  http::StringResponse res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+  res.body() = render_whoami(v);
+  co_await send(r, std::move(res));
+}
+
+awaitable<void> Gateway::forward_auth(Request& r) {
+  // nginx auth_request sends the original request's URI in a header of the operator's choice:
+  // X-Original-URI (our example), X-Forwarded-Uri (Traefik), X-Envoy-Original-Path (Envoy).
+  std::string uri(r.ex.header("X-Original-URI"));
+  if (uri.empty()) uri = std::string(r.ex.header("X-Forwarded-Uri"));
+  if (uri.empty()) uri = std::string(r.ex.header("X-Envoy-Original-Path"));
+  if (uri.empty()) uri = "/";
+  std::string method(r.ex.header("X-Original-Method"));
+  if (method.empty()) method = std::string(r.ex.header("X-Forwarded-Method"));
+  if (method.empty()) method = "GET";
+  std::string host(r.ex.header("X-Forwarded-Host"));
+  if (host.empty()) host = r.host;
+  std::string path(http::target_path(uri));
+  if (!safe_path(path)) {
+    co_await send_json(r, 403, error_json(make_error(Code::kBadRequest, "the original path is not plain"), r.ex.request_id()));
+    co_return;
+  }
+  const RouteConfig* route = match_route(host, path);
+  std::string route_name = route ? route->name : "forward-auth";
+  r.route_name = "(auth)";
+  load_session(r);
+  policy::AccessRequest ar{method, host, path, route_name,
+                           r.session ? r.session->session.get() : nullptr};
+  policy::Decision d = authorizer_->decide(ar);
+  metrics_.decisions.inc({route_name, d.allowed() ? "allow" : "deny", d.reason});
+  http::StringResponse res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, "application/json");
+  if (d.allowed()) {
+    if (r.session) add_identity_headers(r, res.base(), route_name);
+    res.body() = auth_json(d, "", r.ex.request_id());
+  } else if (d.reason == "unauthenticated") {
+    res.result(bhttp::status::unauthorized);
+    std::string url = signin_url(uri);
+    res.set(cfg_.header_prefix + "Signin", url);
+    res.body() = auth_json(d, url, r.ex.request_id());
+  } else {
+    res.result(bhttp::status::forbidden);
+    res.body() = auth_json(d, "", r.ex.request_id());
+  }
+  co_await send(r, std::move(res));
+}
+
+}  // namespace cg::gateway

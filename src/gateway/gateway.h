@@ -1,0 +1,141 @@
+// The gateway application: composes the SAML engine, the session store, the authorizer and
+// the HTTP server into `claimgate serve`. One Gateway per process; its handler runs on every
+// worker thread (state it shares is immutable or behind the stores' own locks).
+//
+// The request path (docs/life-of-a-request.md has it step by step):
+//   handle() -> strip client identity headers -> gateway endpoint (/saml/*, /.claimgate/*,
+//   /auth, /healthz, ...) or route match -> session from the cookie -> Authorizer::decide
+//   -> identity headers + JWT -> http::proxy_http / proxy_websocket.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/random.h"
+#include "crypto/jwt.h"
+#include "crypto/keyring.h"
+#include "gateway/config.h"
+#include "gateway/errors.h"
+#include "gateway/pages.h"
+#include "http/server.h"
+#include "policy/access.h"
+#include "saml/replay_cache.h"
+#include "session/cookie.h"
+#include "session/store.h"
+
+namespace cg::gateway {
+
+// The assertion-id replay cache on the ticket store ("assertion:<id>" until it expires).
+class TicketReplayCache final : public saml::ReplayCache {
+ public:
+  explicit TicketReplayCache(session::TicketStore& t) : tickets_(t) {}
+  Result<bool> insert_if_absent(std::string_view id, core::WallTime expires,
+                                core::WallTime now) override;
+
+ private:
+  session::TicketStore& tickets_;
+};
+
+// The gateway's metrics, declared in one place.
+struct Metrics {
+  explicit Metrics(core::MetricsRegistry& r);
+  core::CounterFamily& requests;      // claimgate_http_requests_total{route,status}
+  core::CounterFamily& signins;       // claimgate_signins_total{idp,result,code}
+  core::CounterFamily& rejected;      // claimgate_rejected_requests_total{status}
+  core::CounterFamily& upstream_errors;  // claimgate_upstream_errors_total{route,code}
+  core::CounterFamily& decisions;     // claimgate_authz_decisions_total{route,effect,reason}
+  core::Histogram& upstream_latency;  // claimgate_upstream_latency_seconds
+};
+
+struct Stores {
+  std::unique_ptr<session::SessionStore> sessions;
+  std::unique_ptr<session::TicketStore> tickets;
+};
+
+// Opens the configured store (memory, or the SQLite file).
+Result<Stores> open_stores(const GatewayConfig& cfg);
+// Loads the keyring, creating the directory with a first key pair when it is missing or
+// empty (a note goes to `notes`).
+Result<crypto::Keyring> open_keyring(const GatewayConfig& cfg, core::WallTime now,
+                                     core::Random& random, std::vector<std::string>& notes);
+
+class Gateway {
+ public:
+  Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores, const core::Clock& clock,
+          core::Random& random);
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  http::awaitable<void> handle(http::Exchange& ex);
+  // Requests the server refused before the handler (malformed, 431, 408): log and count.
+  void on_reject(unsigned status, const std::string& reason, const std::string& client);
+  // Drops expired sessions and tickets (called every minute).
+  void purge_expired();
+  // Whether the gateway can serve (the store answers); `why` says what is wrong.
+  bool ready(std::string* why);
+
+  void set_authorizer(std::shared_ptr<const policy::Authorizer> a) { authorizer_ = std::move(a); }
+  void set_role_mapper(std::shared_ptr<const policy::RoleMapper> m) { roles_ = std::move(m); }
+  const GatewayConfig& config() const { return cfg_; }
+  core::MetricsRegistry& metrics_registry() { return registry_; }
+  void set_server(const http::Server* s) { server_ = s; }
+
+ private:
+  struct Request;
+  // Gateway endpoints.
+  http::awaitable<void> login(Request& r);
+  http::awaitable<void> acs(Request& r);
+  http::awaitable<void> slo(Request& r);
+  http::awaitable<void> logout(Request& r);
+  http::awaitable<void> metadata(Request& r);
+  http::awaitable<void> whoami(Request& r);
+  http::awaitable<void> jwks(Request& r);
+  http::awaitable<void> forward_auth(Request& r);
+  http::awaitable<void> health(Request& r, bool readiness);
+  http::awaitable<void> metrics(Request& r);
+  http::awaitable<void> proxy(Request& r);
+
+  // Helpers.
+  void load_session(Request& r);
+  const RouteConfig* match_route(std::string_view host, std::string_view path) const;
+  std::string signin_url(std::string_view return_path) const;
+  bool wants_html(const http::Exchange& ex) const;
+  std::string session_cookie(const std::string& session_id) const;
+  std::string pending_cookie(const std::string& relay, bool expire) const;
+  std::string expired_session_cookie() const;
+  void add_identity_headers(Request& r, http::bhttp::fields& fields, std::string_view audience);
+  http::awaitable<void> send(Request& r, http::StringResponse res);
+  http::awaitable<void> send_error(Request& r, unsigned status, std::string title,
+                                   const Error& e, std::string action_url = "",
+                                   std::string action_label = "");
+  http::awaitable<void> send_json(Request& r, unsigned status, const std::string& body);
+  http::awaitable<void> redirect(Request& r, unsigned status, const std::string& location,
+                                 std::vector<std::string> cookies = {});
+  http::awaitable<void> deny(Request& r, const policy::Decision& d);
+  std::string jwt_for(const session::Session& s, std::string_view audience);
+  void access_log(const Request& r);
+
+  GatewayConfig cfg_;
+  crypto::Keyring keyring_;
+  Stores stores_;
+  const core::Clock& clock_;
+  core::Random& random_;
+  session::CookieCodec cookies_;
+  TicketReplayCache replay_;
+  std::shared_ptr<const policy::Authorizer> authorizer_;
+  std::shared_ptr<const policy::RoleMapper> roles_;
+  std::string jwks_json_;
+  std::string sp_metadata_xml_;
+  core::MetricsRegistry registry_;
+  Metrics metrics_;
+  const http::Server* server_ = nullptr;
+  std::vector<std::string> stripped_names_;  // cookies never passed upstream
+  core::Logger log_{"gateway"};
+};
+
+}  // namespace cg::gateway

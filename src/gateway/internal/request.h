@@ -1,0 +1,29 @@
+// What one request carries through the gateway's handler (shared by its source files).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "gateway/gateway.h"
+
+namespace cg::gateway {
+
+// What one request carries through the handler.
+struct Gateway::Request {
+  Request(http::Exchange& e, std::string p, std::string q, std::string h)
+      : ex(e), path(std::move(p)), query(std::move(q)), host(std::move(h)) {}
+
+  http::Exchange& ex;
+  std::string path;   // the target's path (validated: no dot segments, no encoded '/' or '.')
+  std::string query;  // without '?'
+  std::string host;
+  std::optional<session::StoredSession> session;  // a valid session, when the cookie names one
+  std::string session_id;
+  bool clear_cookie = false;  // the cookie named no valid session: remove it
+  const RouteConfig* route = nullptr;
+  std::string route_name = "-";
+  std::string user = "-";
+  double upstream_ms = -1;
+};
+
+}  // namespace cg::gateway

@@ -1,0 +1,118 @@
+#include "gateway/pages.h"
+
+#include "core/time.h"
+
+namespace cg::gateway {
+namespace {
+
+constexpr const char* kStyle = R"css(
+:root{color-scheme:light dark;--fg:#1d2330;--muted:#5b6475;--bg:#f5f6f8;--card:#fff;--line:#e2e5ea;--accent:#3557d4;--bad:#b3261e}
+@media (prefers-color-scheme:dark){:root{--fg:#e6e8ec;--muted:#9aa3b2;--bg:#14171c;--card:#1d2128;--line:#2c323b;--accent:#7d9bff;--bad:#ff8a80}}
+*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--fg)}
+header{padding:14px 28px;border-bottom:1px solid var(--line);background:var(--card);font-weight:600;letter-spacing:.2px}
+header span{color:var(--accent)}main{max-width:880px;margin:40px auto;padding:0 20px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:28px 32px;margin-bottom:20px}
+h1{font-size:22px;margin:0 0 12px}h2{font-size:16px;margin:24px 0 8px}p{margin:8px 0}.muted{color:var(--muted)}
+.code{display:inline-block;font:13px ui-monospace,SFMono-Regular,Menlo,monospace;background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:2px 8px;color:var(--bad)}
+table{border-collapse:collapse;width:100%;font-size:14px}td,th{text-align:left;vertical-align:top;padding:7px 10px;border-bottom:1px solid var(--line)}
+th{color:var(--muted);font-weight:500;width:32%}td code,li code{font:13px ui-monospace,Menlo,monospace;word-break:break-all}
+a.button{display:inline-block;margin-top:14px;padding:9px 18px;border-radius:8px;background:var(--accent);color:#fff;text-decoration:none;font-weight:500}
+ul.idps{list-style:none;padding:0}ul.idps li{margin:10px 0}ul.vals{margin:0;padding-left:18px}
+footer{color:var(--muted);font-size:12px;text-align:center;margin:30px 0}
+)css";
+
+std::string layout(std::string_view title, const std::string& body) {
+  return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+         "<meta name=\"robots\" content=\"noindex\"><title>" +
+         html_escape(title) + " · claimgate</title><style>" + kStyle +
+         "</style></head><body><header><span>&#9670;</span> claimgate</header><main>" + body +
+         "</main><footer>claimgate identity-aware gateway</footer></body></html>";
+}
+
+}  // namespace
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string render_error_page(const ErrorPage& p) {
+  std::string b = "<div class=\"card\"><h1>" + html_escape(p.title) + "</h1>";
+  if (!p.code.empty()) b += "<p><span class=\"code\">" + html_escape(p.code) + "</span></p>";
+  b += "<p>" + html_escape(p.message) + "</p>";
+  if (!p.action_url.empty()) {
+    b += "<a class=\"button\" href=\"" + html_escape(p.action_url) + "\">" +
+         html_escape(p.action_label.empty() ? "Try again" : p.action_label) + "</a>";
+  }
+  b += "<p class=\"muted\" style=\"margin-top:22px\">HTTP " + std::to_string(p.status) +
+       " &middot; request id <code>" + html_escape(p.request_id) +
+       "</code> &middot; give this id to your platform team; the gateway's log has the same "
+       "line.</p></div>";
+  return layout(p.title, b);
+}
+
+std::string render_chooser(const std::vector<IdpChoice>& idps) {
+  std::string b = "<div class=\"card\"><h1>Sign in</h1><p class=\"muted\">Choose your "
+                  "organisation's identity provider.</p><ul class=\"idps\">";
+  for (const auto& i : idps) {
+    b += "<li><a class=\"button\" href=\"" + html_escape(i.url) + "\">" + html_escape(i.label) +
+         "</a></li>";
+  }
+  return layout("Sign in", b + "</ul></div>");
+}
+
+std::string render_whoami(const WhoamiView& v) {
+  const session::Session& s = *v.session;
+  auto row = [](std::string_view k, std::string_view val) {
+    return "<tr><th>" + html_escape(k) + "</th><td><code>" + html_escape(val) + "</code></td></tr>";
+  };
+  std::string roles;
+  for (const auto& r : s.roles) roles += (roles.empty() ? "" : ", ") + r;
+  std::string b = "<div class=\"card\"><h1>Who am I</h1><p class=\"muted\">What the gateway "
+                  "knows about you, and every claim your identity provider sent at sign-in. "
+                  "Upstreams receive the same identity.</p><table>";
+  b += row("Subject (NameID)", s.subject);
+  b += row("Email", s.first("email"));
+  b += row("Roles", roles.empty() ? "(none)" : roles);
+  b += row("Groups", [&] {
+    std::string g;
+    for (const auto& x : s.values("groups")) g += (g.empty() ? "" : ", ") + x;
+    return g.empty() ? std::string("(none)") : g;
+  }());
+  b += row("Identity provider", s.idp + " (" + s.idp_entity_id + ")");
+  b += row("Signed in", core::format_datetime(s.created));
+  b += row("Session expires", v.expires);
+  b += row("Idle limit", v.idle_expires);
+  b += "</table><h2>Claims received</h2><table>";
+  for (const auto& c : s.claims) {
+    std::string vals = "<ul class=\"vals\">";
+    for (const auto& x : c.values) vals += "<li><code>" + html_escape(x) + "</code></li>";
+    vals += "</ul>";
+    std::string name = html_escape(c.name);
+    if (!c.alias.empty() && c.alias != c.name) name += "<br><span class=\"muted\">" + html_escape(c.alias) + "</span>";
+    b += "<tr><th>" + name + "</th><td>" + vals + "</td></tr>";
+  }
+  if (s.claims.empty()) b += "<tr><td class=\"muted\">No attributes were sent.</td></tr>";
+  b += "</table><a class=\"button\" href=\"" + html_escape(v.logout_url) + "\">Sign out</a></div>";
+  return layout("Who am I", b);
+}
+
+std::string render_signed_out(std::string_view detail) {
+  return layout("Signed out", "<div class=\"card\"><h1>You are signed out</h1><p>" +
+                                  html_escape(detail) +
+                                  "</p><a class=\"button\" href=\"/\">Sign in again</a></div>");
+}
+
+}  // namespace cg::gateway

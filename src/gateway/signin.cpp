@@ -1,0 +1,396 @@
+// Sign-in and sign-out: /saml/login, /saml/acs, /saml/slo, /saml/logout.
+#include <nlohmann/json.hpp>
+
+#include "core/encoding.h"
+#include "core/time.h"
+#include "gateway/gateway.h"
+#include "gateway/internal/request.h"
+#include "http/errors.h"
+#include "http/cookies.h"
+#include "http/url.h"
+#include "saml/authn_request.h"
+#include "saml/bindings.h"
+#include "saml/errors.h"
+#include "saml/logout.h"
+#include "saml/response_validator.h"
+
+namespace cg::gateway {
+
+namespace bhttp = http::bhttp;
+using http::awaitable;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kPendingLifetime = 5min;
+
+std::string param(const std::vector<core::QueryParam>& ps, std::string_view name) {
+  const core::QueryParam* p = core::find_param(ps, name);
+  return p ? p->value : std::string();
+}
+
+// IdP-chosen names for the attributes -> the session's claims.
+std::vector<session::Claim> claims_of(const saml::Identity& id) {
+  std::vector<session::Claim> out;
+  for (const auto& a : id.attributes) out.push_back(session::Claim{a.name, a.alias, a.values});
+  if (id.groups_overage_link) {
+    out.push_back(session::Claim{saml::kEntraGroupsLink, "groups_overage", {*id.groups_overage_link}});
+  }
+  return out;
+}
+
+std::string pending_json(const std::string& request_id, const std::string& idp, const std::string& rd) {
+  return json{{"request_id", request_id}, {"idp", idp}, {"rd", rd}}.dump();
+}
+
+std::vector<std::string> list(std::string a, std::string b = "") {
+  std::vector<std::string> v;
+  v.push_back(std::move(a));
+  if (!b.empty()) v.push_back(std::move(b));
+  return v;
+}
+
+}  // namespace
+
+awaitable<void> Gateway::login(Request& r) {
+  auto params = core::parse_query(r.query);
+  if (!params) {
+    co_await send_error(r, 400, "Bad request", make_error(Code::kBadRequest, params.error().message));
+    co_return;
+  }
+  std::string rd = http::safe_return_path(param(*params, "rd"));
+  std::string idp_name = param(*params, "idp");
+  const saml::IdpConfig* idp = nullptr;
+  if (!idp_name.empty()) {
+    idp = cfg_.saml.find_idp(idp_name);
+    if (!idp) {
+      co_await send_error(r, 400, "Unknown identity provider",
+                          make_error(Code::kUnknownIdp, "no identity provider named '" +
+                                                            core::clip(idp_name, 60) +
+                                                            "' is configured"),
+                          "/saml/login?rd=" + core::url_encode(rd), "Choose again");
+      co_return;
+    }
+  } else if (cfg_.saml.idps.size() == 1) {
+    idp = &cfg_.saml.idps.front();
+  } else {
+    std::vector<IdpChoice> choices;
+    for (const auto& i : cfg_.saml.idps) {
+      choices.push_back({i.name, i.name + " (" + i.metadata.entity_id + ")",
+                         "/saml/login?idp=" + core::url_encode(i.name) + "&rd=" + core::url_encode(rd)});
+    }
+    http::StringResponse res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    res.body() = render_chooser(choices);
+    co_await send(r, std::move(res));
+    co_return;
+  }
+
+  const saml::Endpoint* sso = idp->metadata.sso_endpoint(saml::kBindingRedirect);
+  bool post = false;
+  if (!sso) {
+    sso = idp->metadata.sso_endpoint(saml::kBindingPost);
+    post = true;
+  }
+  if (!sso) {
+    co_await send_error(r, 500, "Sign-in is not configured",
+                        make_error(Code::kUnknownIdp, "the metadata of IdP '" + idp->name +
+                                                          "' has no SingleSignOnService endpoint "
+                                                          "for HTTP-Redirect or HTTP-POST"));
+    co_return;
+  }
+  auto now = clock_.now();
+  saml::AuthnRequestOptions opts;
+  opts.name_id_format = cfg_.saml.sp.name_id_format;
+  saml::AuthnRequest req = saml::build_authn_request(cfg_.saml.sp, sso->location, opts, random_, now);
+  std::string relay = core::hex_encode(random_.bytes(16));
+  if (auto st = stores_.tickets->put("pending:" + relay, pending_json(req.id, idp->name, rd), now + kPendingLifetime); !st) {
+    co_await send_error(r, 503, "Sign-in is unavailable",
+                        make_error(Code::kStoreUnavailable, "the gateway cannot record the sign-in: " +
+                                                                st.error().message));
+    co_return;
+  }
+  log_.info("request id=", r.ex.request_id(), " signin started idp=", idp->name,
+            " authn_request=", req.id);
+  if (post) {
+    auto form = saml::authn_request_post_form(cfg_.saml.sp, req, relay);
+    if (!form) {
+      co_await send_error(r, 500, "Sign-in failed", form.error());
+      co_return;
+    }
+    http::StringResponse res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    res.insert(bhttp::field::set_cookie, pending_cookie(relay, false));
+    // The auto-submitting form needs its inline script and a cross-origin form action.
+    res.set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    res.body() = std::move(*form);
+    co_await send(r, std::move(res));
+    co_return;
+  }
+  auto url = saml::authn_request_redirect_url(cfg_.saml.sp, req, relay);
+  if (!url) {
+    co_await send_error(r, 500, "Sign-in failed", url.error());
+    co_return;
+  }
+  co_await redirect(r, 302, *url, list(pending_cookie(relay, false)));
+}
+
+awaitable<void> Gateway::acs(Request& r) {
+  auto body = co_await r.ex.read_body(cfg_.body_limit);
+  if (!body) {
+    bool big = body.error().code == static_cast<int>(http::Code::kBodyTooLarge);
+    co_await send_error(r, big ? 413 : 400, big ? "Response too large" : "Bad request", body.error());
+    co_return;
+  }
+  auto params = core::parse_query(*body);
+  std::string response_b64 = params ? param(*params, "SAMLResponse") : "";
+  std::string relay = params ? param(*params, "RelayState") : "";
+  auto now = clock_.now();
+  if (response_b64.empty()) {
+    co_await send_error(r, 400, "Sign-in failed",
+                        make_error(Code::kNoSamlResponse,
+                                   "the POST to /saml/acs carries no SAMLResponse form field"),
+                        "/saml/login", "Sign in again");
+    co_return;
+  }
+
+  // The pending request this answers, consumed now (once, whatever the outcome).
+  std::optional<json> pending;
+  if (!relay.empty() && relay.size() <= 128) {
+    auto taken = stores_.tickets->take("pending:" + relay, now);
+    if (!taken) {
+      co_await send_error(r, 503, "Sign-in is unavailable",
+                          make_error(Code::kStoreUnavailable,
+                                     "the gateway cannot read its pending sign-ins: " + taken.error().message));
+      co_return;
+    }
+    if (*taken) pending = json::parse(**taken, nullptr, false);
+  }
+  bool any_unsolicited = false;
+  for (const auto& i : cfg_.saml.idps) any_unsolicited = any_unsolicited || i.allow_idp_initiated;
+  if (pending && pending->is_object()) {
+    auto cookie = http::find_cookie(r.ex.header(bhttp::field::cookie), cfg_.cookie.name + "_pending");
+    auto opened = cookie ? keyring_.open(*cookie, "pending-cookie") : Result<std::string>(fail(Code::kPendingCookie, "absent"));
+    if (!opened || *opened != relay) {
+      metrics_.signins.inc(core::Labels{pending->value("idp", ""), "failure", "gateway.pending_cookie"});
+      co_await send_error(
+          r, 400, "Sign-in failed",
+          make_error(Code::kPendingCookie,
+                     "this browser did not start the sign-in this response answers (its sign-in "
+                     "cookie is " + std::string(cookie ? "for another sign-in" : "missing") +
+                         "); on plain http the IdP and the gateway must share a site, otherwise "
+                         "use https"),
+          "/saml/login?rd=" + core::url_encode(pending->value("rd", "/")), "Sign in again");
+      co_return;
+    }
+  } else if (!any_unsolicited) {
+    metrics_.signins.inc({"", "failure", "gateway.relay_state"});
+    co_await send_error(r, 400, "Sign-in failed",
+                        make_error(Code::kRelayState,
+                                   relay.empty()
+                                       ? "the response carries no RelayState, and no IdP is "
+                                         "allowed to start sign-ins (allow_idp_initiated)"
+                                       : "the RelayState names no pending sign-in: it expired "
+                                         "(after 5 minutes), was used already, or was not issued "
+                                         "by this gateway"),
+                        "/saml/login", "Sign in again");
+    co_return;
+  }
+
+  // Validate with the IdP the sign-in started with, or (unsolicited) the IdPs that allow it.
+  saml::ValidationReport report;
+  const saml::IdpConfig* idp = nullptr;
+  if (pending && pending->is_object()) {
+    idp = cfg_.saml.find_idp(pending->value("idp", ""));
+    if (idp) {
+      saml::ResponseValidator v(cfg_.saml.sp_settings(*idp), cfg_.saml.idp_settings(*idp), &replay_, clock_);
+      report = v.validate_posted(response_b64, pending->value("request_id", ""));
+    }
+  } else {
+    for (const auto& i : cfg_.saml.idps) {
+      if (!i.allow_idp_initiated) continue;
+      saml::ResponseValidator v(cfg_.saml.sp_settings(i), cfg_.saml.idp_settings(i), &replay_, clock_);
+      saml::ValidationReport rep = v.validate_posted(response_b64, std::nullopt);
+      bool issuer_mismatch = rep.error && (rep.error->code == static_cast<int>(saml::Code::kResponseIssuer) ||
+                                           rep.error->code == static_cast<int>(saml::Code::kAssertionIssuer));
+      if (rep.ok() || !idp || !issuer_mismatch) {
+        report = std::move(rep);
+        idp = &i;
+      }
+      if (report.ok()) break;
+    }
+  }
+  if (!idp) {
+    co_await send_error(r, 400, "Sign-in failed",
+                        make_error(Code::kUnknownIdp, "the pending sign-in names an IdP that is no longer configured"),
+                        "/saml/login", "Sign in again");
+    co_return;
+  }
+  if (!report.ok()) {
+    const Error& e = *report.error;
+    metrics_.signins.inc({idp->name, "failure", e.name});
+    std::string failed_check = report.checks.empty() ? "" : report.checks.back().name;
+    log_.warn("request id=", r.ex.request_id(), " signin failed idp=", idp->name, " check=",
+              failed_check, " code=", e.code, " ", e.name);
+    co_await send_error(r, 403, "Sign-in failed", e,
+                        "/saml/login?idp=" + core::url_encode(idp->name) + "&rd=" +
+                            core::url_encode(pending ? pending->value("rd", "/") : "/"),
+                        "Sign in again");
+    co_return;
+  }
+
+  const saml::Identity& id = *report.identity;
+  session::Session s;
+  s.id = core::hex_encode(random_.bytes(32));
+  s.subject = id.name_id;
+  s.name_id_format = id.name_id_format;
+  s.idp = idp->name;
+  s.idp_entity_id = id.idp_entity_id;
+  s.session_index = id.session_index;
+  s.assertion_id = id.assertion_id;
+  s.claims = claims_of(id);
+  s.created = now;
+  s.authn_instant = id.authn_instant;
+  s.expires = now + cfg_.session_ttl;
+  if (id.session_not_on_or_after && *id.session_not_on_or_after < s.expires) {
+    s.expires = *id.session_not_on_or_after;
+  }
+  s.idle_timeout = cfg_.session_idle;
+  s.roles = roles_->roles_for(s);
+  if (auto st = stores_.sessions->put(s); !st) {
+    metrics_.signins.inc({idp->name, "failure", "gateway.store_unavailable"});
+    co_await send_error(r, 503, "Sign-in is unavailable",
+                        make_error(Code::kStoreUnavailable, "the gateway cannot store the session: " +
+                                                                st.error().message));
+    co_return;
+  }
+  metrics_.signins.inc({idp->name, "success", ""});
+  r.user = s.subject;
+  log_.info("request id=", r.ex.request_id(), " signin ok idp=", idp->name, " subject=",
+            core::log_quote(s.subject), " assertion=", id.assertion_id, " claims=", s.claims.size(),
+            " expires=", core::format_datetime(s.expires));
+  std::string rd = pending ? http::safe_return_path(pending->value("rd", "/")) : "/";
+  r.clear_cookie = false;
+  co_await redirect(r, 303, rd, list(session_cookie(s.id), pending_cookie("", true)));
+}
+
+awaitable<void> Gateway::logout(Request& r) {
+  load_session(r);
+  std::string rd = "/";
+  if (auto params = core::parse_query(r.query)) rd = http::safe_return_path(param(*params, "rd"));
+  r.clear_cookie = true;
+  if (!r.session) {
+    http::StringResponse res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    res.body() = render_signed_out("You had no session here.");
+    co_await send(r, std::move(res));
+    co_return;
+  }
+  const session::Session s = *r.session->session;
+  (void)stores_.sessions->remove(r.session_id);
+  log_.info("request id=", r.ex.request_id(), " logout subject=", core::log_quote(s.subject));
+  const saml::IdpConfig* idp = cfg_.saml.find_idp(s.idp);
+  const saml::Endpoint* slo = idp ? idp->metadata.slo_endpoint(saml::kBindingRedirect) : nullptr;
+  if (slo) {
+    auto now = clock_.now();
+    saml::LogoutRequestSpec spec{slo->location, s.subject, s.name_id_format, s.session_index};
+    saml::BuiltMessage msg = saml::build_logout_request(cfg_.saml.sp, spec, random_, now);
+    std::string relay = core::hex_encode(random_.bytes(16));
+    auto put = stores_.tickets->put("logout:" + relay, pending_json(msg.id, idp->name, rd), now + kPendingLifetime);
+    auto url = saml::redirect_url(slo->location, "SAMLRequest", msg.xml, relay,
+                                  cfg_.saml.sp.sign_authn_requests ? &cfg_.saml.sp.current.key : nullptr);
+    if (put && url) {
+      co_await redirect(r, 302, *url);
+      co_return;
+    }
+    log_.warn("single logout at the IdP skipped: ", core::log_quote(!put ? put.error().message : url.error().message));
+  }
+  http::StringResponse res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+  res.body() = render_signed_out("Your session with the gateway has ended.");
+  co_await send(r, std::move(res));
+}
+
+awaitable<void> Gateway::slo(Request& r) {
+  auto msg = saml::decode_redirect(r.query);
+  if (!msg) {
+    co_await send_error(r, 400, "Sign-out failed", msg.error());
+    co_return;
+  }
+  auto now = clock_.now();
+  saml::LogoutCheckSettings checks{cfg_.saml.sp.slo_url, cfg_.saml.clock_skew, cfg_.saml.max_assertion_age};
+  if (msg->param == "SAMLRequest") {
+    // IdP-initiated: end the sessions it names, answer with a signed LogoutResponse.
+    std::optional<Error> last;
+    for (const auto& idp : cfg_.saml.idps) {
+      auto info = saml::validate_logout_request(*msg, cfg_.saml.idp_settings(idp), checks, now);
+      if (!info) {
+        last = info.error();
+        continue;
+      }
+      auto removed = stores_.sessions->remove_subject(info->name_id, idp.name, info->session_indexes);
+      size_t n = removed ? removed->size() : 0;
+      log_.info("request id=", r.ex.request_id(), " idp logout idp=", idp.name, " subject=",
+                core::log_quote(info->name_id), " sessions_ended=", n);
+      const saml::Endpoint* slo = idp.metadata.slo_endpoint(saml::kBindingRedirect);
+      if (!slo) {
+        r.clear_cookie = true;
+        http::StringResponse res{bhttp::status::ok, 11};
+        res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+        res.body() = render_signed_out("Your identity provider signed you out.");
+        co_await send(r, std::move(res));
+        co_return;
+      }
+      std::string dest = slo->response_location.empty() ? slo->location : slo->response_location;
+      saml::BuiltMessage resp = saml::build_logout_response(cfg_.saml.sp, dest, info->id, removed.has_value(), random_, now);
+      auto url = saml::redirect_url(dest, "SAMLResponse", resp.xml, msg->relay_state,
+                                    cfg_.saml.sp.sign_authn_requests ? &cfg_.saml.sp.current.key : nullptr);
+      if (!url) {
+        co_await send_error(r, 500, "Sign-out failed", url.error());
+        co_return;
+      }
+      r.clear_cookie = true;
+      co_await redirect(r, 302, *url);
+      co_return;
+    }
+    co_await send_error(r, 400, "Sign-out failed",
+                        last ? *last : make_error(Code::kLogout, "no IdP is configured"));
+    co_return;
+  }
+  // A LogoutResponse to our LogoutRequest.
+  auto taken = stores_.tickets->take("logout:" + msg->relay_state, now);
+  std::optional<json> pending;
+  if (taken && *taken) pending = json::parse(**taken, nullptr, false);
+  if (!pending || !pending->is_object()) {
+    co_await send_error(r, 400, "Sign-out failed",
+                        make_error(Code::kLogout, "this LogoutResponse answers no sign-out this "
+                                                  "gateway started (expired, used, or forged)"));
+    co_return;
+  }
+  const saml::IdpConfig* idp = cfg_.saml.find_idp(pending->value("idp", ""));
+  if (!idp) {
+    co_await send_error(r, 400, "Sign-out failed", make_error(Code::kUnknownIdp, "the IdP is no longer configured"));
+    co_return;
+  }
+  auto info = saml::validate_logout_response(*msg, cfg_.saml.idp_settings(*idp), checks,
+                                             pending->value("request_id", ""), now);
+  if (!info) {
+    co_await send_error(r, 400, "Sign-out at the identity provider failed", info.error());
+    co_return;
+  }
+  std::string rd = http::safe_return_path(pending->value("rd", "/"));
+  if (rd != "/") {
+    co_await redirect(r, 302, rd);
+    co_return;
+  }
+  http::StringResponse res{bhttp::status::ok, 11};
+  res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+  res.body() = render_signed_out(info->status.ends_with(":Success")
+                                     ? "You are signed out here and at your identity provider."
+                                     : "You are signed out here; your identity provider answered " +
+                                           info->status + ".");
+  co_await send(r, std::move(res));
+}
+
+}  // namespace cg::gateway
