@@ -189,6 +189,7 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
       } else {
         req.body().data = nullptr;
         req.body().size = 0;
+        req.body().more = false;
       }
       up.expires_after(t.idle);
       co_await bhttp::async_write(up, sr, asio::redirect_error(kAw, ec));
@@ -254,6 +255,7 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
       } else {
         res.body().data = nullptr;
         res.body().size = 0;
+        res.body().more = false;
       }
       client.transport().expires_after(ex.options().body_timeout);
       co_await bhttp::async_write(client, rs, asio::redirect_error(kAw, ec));

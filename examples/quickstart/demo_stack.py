@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""The quick start's demo stack, also used by the integration tests: a claimgate gateway in
+front of a demo upstream, signing people in through a real local SAML IdP (pysaml2).
+
+    demo_stack.py --bin build/release/src/cli/claimgate --dir /tmp/claimgate-demo
+starts everything on 127.0.0.1, prints the URL and the demo users' passwords, and runs until
+Ctrl-C. `--check` signs alice in once, prints what the upstream saw, and exits.
+"""
+import argparse
+import html.parser
+import json
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+
+HERE = pathlib.Path(__file__).resolve().parent
+EXAMPLES = HERE.parent
+PY = "/usr/bin/python3"
+
+DEMO_USERS = {
+    "alice": {"groups": ["data-scientists", "ml-vision-ds"], "mail": "alice@example.org", "displayName": "Alice Chen"},
+    "bob": {"groups": ["devops-engineers", "ml-platform-devops"], "mail": "bob@example.org", "displayName": "Bob Okafor"},
+    "carol": {"groups": ["viewers"], "mail": "carol@example.org", "displayName": "Carol Díaz"},
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_pair(directory, name, cn, days=365):
+    key, crt = directory / f"{name}.key", directory / f"{name}.crt"
+    if not key.exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", str(days),
+                        "-subj", f"/CN={cn}", "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+        key.chmod(0o600)
+    return key, crt
+
+
+def wait_http(url, proc, timeout=30):
+    import urllib.request
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before {url} answered")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except Exception:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+class FormParser(html.parser.HTMLParser):
+    """The first form of a page: its action and its fields."""
+
+    def __init__(self):
+        super().__init__()
+        self.action, self.fields, self._in = None, {}, False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action, self._in = a.get("action"), True
+        elif tag == "input" and self._in and a.get("name"):
+            self.fields[a["name"]] = a.get("value", "")
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._in = False
+
+
+def parse_form(text):
+    p = FormParser()
+    p.feed(text)
+    return p.action, p.fields
+
+
+class Idp:
+    def __init__(self, stack, name):
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.key, self.crt = make_pair(stack.dir, f"idp-{name}", f"{name}.idp.example")
+        self.metadata = stack.dir / f"idp-{name}-metadata.xml"
+        out = subprocess.run([PY, str(EXAMPLES / "demo-idp" / "demo_idp.py"), "metadata", "--base-url", self.url,
+                              "--key", str(self.key), "--cert", str(self.crt)],
+                             check=True, capture_output=True, text=True).stdout
+        self.metadata.write_text(out)
+        self.proc = None
+
+
+class DemoStack:
+    def __init__(self, directory, binary, *, idps=("demo",), store="sqlite", gateway_port=None,
+                 extra_config="", routes=None, upstream=True, log_level="info", env=None):
+        self.dir = pathlib.Path(directory).resolve()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.bin = str(pathlib.Path(binary).resolve())
+        self.env = env
+        self.procs = []
+        try:
+            self._start(idps, store, gateway_port, extra_config, routes, upstream, log_level)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, idps, store, gateway_port, extra_config, routes, upstream, log_level):
+        self.users = {}
+        users_file = self.dir / "users.json"
+        if users_file.exists():
+            self.users = json.loads(users_file.read_text())
+        else:
+            self.users = {u: dict(v, password=secrets.token_urlsafe(9)) for u, v in DEMO_USERS.items()}
+            users_file.write_text(json.dumps(self.users, indent=1))
+            users_file.chmod(0o600)
+        self.users_file = users_file
+        self.port = gateway_port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.sp_key, self.sp_crt = make_pair(self.dir, "sp", "claimgate-demo-sp")
+        self.idps = [Idp(self, n) for n in idps]
+        self.upstream_port = None
+        if upstream:
+            port_file = self.dir / "upstream.port"
+            port_file.unlink(missing_ok=True)
+            self.upstream = self._spawn("upstream", [PY, str(EXAMPLES / "demo-upstream" / "echo_upstream.py"),
+                                                     "--port-file", str(port_file),
+                                                     "--jwks-url", self.url + "/.well-known/jwks.json"])
+            deadline = time.monotonic() + 20
+            while not port_file.exists():
+                if time.monotonic() > deadline or self.upstream.poll() is not None:
+                    raise RuntimeError("the demo upstream did not start")
+                time.sleep(0.02)
+            self.upstream_port = int(port_file.read_text())
+        self.upstream_url = f"http://127.0.0.1:{self.upstream_port}"
+        if routes is None:
+            routes = [{"name": "demo-app", "prefix": "/", "upstream": self.upstream_url, "websocket": True}]
+        idp_lines = "".join(f"    - {{name: {i.name}, metadata_file: {i.metadata.name}}}\n" for i in self.idps)
+        route_lines = "".join("  - " + json.dumps(r) + "\n" for r in routes) or "  []\n"
+        store_cfg = "{kind: sqlite, path: state.db}" if store == "sqlite" else "{kind: memory}"
+        self.config = self.dir / "claimgate.yaml"
+        self.config.write_text(
+            f"# The quick start's gateway config (docs/configuration.md explains every field).\n"
+            f"listen: 127.0.0.1:{self.port}\n"
+            f"public_url: {self.url}\n"
+            "insecure_http: true   # plain http on 127.0.0.1 for the demo; use https in production\n"
+            f"log_level: {log_level}\n"
+            "saml:\n"
+            f"  sp: {{signing_key: sp.key, signing_cert: sp.crt}}\n"
+            f"  idps:\n{idp_lines}"
+            "keys: keyring\n"
+            f"store: {store_cfg}\n"
+            "routes:\n" + route_lines
+            + extra_config)
+        sp_md = subprocess.run([self.bin, "saml", "metadata", "--config", str(self.config)],
+                               capture_output=True, text=True)
+        if sp_md.returncode != 0:
+            raise RuntimeError("claimgate saml metadata failed:\n" + sp_md.stderr)
+        self.sp_metadata = self.dir / "sp-metadata.xml"
+        self.sp_metadata.write_text(sp_md.stdout)
+        for i in self.idps:
+            i.proc = self._spawn(f"idp-{i.name}", [PY, str(EXAMPLES / "demo-idp" / "demo_idp.py"), "serve",
+                                                   "--base-url", i.url, "--key", str(i.key), "--cert", str(i.crt),
+                                                   "--sp-metadata", str(self.sp_metadata),
+                                                   "--users", str(users_file)])
+        self.gateway = None
+        self.start_gateway()
+        for i in self.idps:
+            wait_http(i.url + "/healthz", i.proc)
+
+    def _spawn(self, name, args, env=None):
+        log = open(self.dir / f"{name}.log", "ab")
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, env=env)
+        self.procs.append(p)
+        return p
+
+    def start_gateway(self):
+        self.gateway = self._spawn("gateway", [self.bin, "serve", "--config", str(self.config)], env=self.env)
+        wait_http(self.url + "/healthz", self.gateway)
+        return self.gateway
+
+    def stop_gateway(self, sig=signal.SIGTERM, timeout=30):
+        if self.gateway and self.gateway.poll() is None:
+            self.gateway.send_signal(sig)
+            self.gateway.wait(timeout)
+        return self.gateway.returncode
+
+    def gateway_log(self):
+        return (self.dir / "gateway.log").read_text(errors="replace")
+
+    def signin(self, session, user, path="/", idp=None):
+        """Signs `user` in through the IdP's login form with a requests.Session; returns the final
+        response (the upstream's answer at `path`)."""
+        r = session.get(self.url + path, headers={"Accept": "text/html"}, allow_redirects=True, timeout=30)
+        if idp is not None and "Choose your" in r.text:
+            r = session.get(self.url + f"/saml/login?idp={idp}&rd=" + urllib.parse.quote(path),
+                            headers={"Accept": "text/html"}, timeout=30)
+        action, fields = parse_form(r.text)
+        if action != "/login":
+            raise AssertionError(f"expected the IdP's login form, got {r.status_code} {r.url}: {r.text[:300]}")
+        fields.update(username=user, password=self.users[user]["password"])
+        login = session.post(urllib.parse.urljoin(r.url, action), data=fields, timeout=30)
+        if login.status_code != 200:
+            raise AssertionError(f"IdP refused {user}: {login.status_code} {login.text[:300]}")
+        acs, form = parse_form(login.text)
+        return session.post(acs, data=form, headers={"Accept": "text/html"}, timeout=30)
+
+    def saml_post(self, session, user, path="/"):
+        """Like signin, but stops before the ACS: returns (acs url, form fields)."""
+        r = session.get(self.url + path, headers={"Accept": "text/html"}, timeout=30)
+        action, fields = parse_form(r.text)
+        fields.update(username=user, password=self.users[user]["password"])
+        login = session.post(urllib.parse.urljoin(r.url, action), data=fields, timeout=30)
+        return parse_form(login.text)
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--dir", default="/tmp/claimgate-demo")
+    ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--check", action="store_true", help="sign alice in once and exit")
+    args = ap.parse_args()
+    import requests
+    port = args.port
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+    except OSError:
+        port = free_port()
+    stack = DemoStack(args.dir, args.bin, gateway_port=port)
+    try:
+        if args.check:
+            s = requests.Session()
+            r = stack.signin(s, "alice", "/")
+            who = s.get(stack.url + "/.claimgate/whoami", headers={"Accept": "application/json"}, timeout=10).json()
+            echo = s.get(stack.url + "/hello", headers={"Accept": "application/json"}, timeout=10).json()
+            ok = (r.status_code == 200 and who["subject"] == "alice" and echo["jwt"]["verified"]
+                  and echo["headers"].get("X-Claimgate-User") == "alice")
+            print(f"quick start check: signed in as {who['subject']} (groups {', '.join(who['groups'])}); "
+                  f"the upstream received X-Claimgate-User={echo['headers'].get('X-Claimgate-User')} and a JWT "
+                  f"{'verified' if echo['jwt']['verified'] else 'NOT verified'} with the gateway's JWKS")
+            return 0 if ok else 1
+        print(f"""
+claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2).
+
+  Open:      {stack.url}/
+  Who am I:  {stack.url}/.claimgate/whoami
+  Metrics:   {stack.url}/metrics
+
+  Demo users (the IdP's login page asks for these):""")
+        for u, v in stack.users.items():
+            print(f"    {u:6} password {v['password']:14} groups: {', '.join(v['groups'])}")
+        print(f"""
+  Files (config, keys, logs): {stack.dir}
+  Press Ctrl-C to stop.""")
+        signal.sigwait([signal.SIGINT, signal.SIGTERM])
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
