@@ -129,6 +129,11 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
     return std::vector<std::pair<core::Labels, double>>{
         {{}, server_ ? static_cast<double>(server_->open_connections()) : 0.0}};
   });
+  registry_.gauge("claimgate_requests_in_flight", "Requests being handled (this scrape included)",
+                  {}, [this] {
+                    return std::vector<std::pair<core::Labels, double>>{
+                        {{}, server_ ? static_cast<double>(server_->in_flight()) : 0.0}};
+                  });
 }
 
 void Gateway::on_reject(unsigned status, const std::string& reason, const std::string& client) {
@@ -487,9 +492,11 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
     }
     co_return;
   }
-  co_await send_error(r, 403, "Access denied",
-                      make_error(Code::kForbidden, d.detail.empty() ? d.reason : d.detail),
-                      "/.claimgate/whoami", "See what the gateway knows about you");
+  // (Values computed before co_await: GCC 12 mishandles ?: temporaries inside co_await.)
+  Error e = make_error(Code::kForbidden, d.detail);
+  if (d.detail.empty()) e.message = d.reason;
+  co_await send_error(r, 403, "Access denied", e, "/.claimgate/whoami",
+                      "See what the gateway knows about you");
 }
 
 std::string Gateway::jwt_for(const session::Session& s, std::string_view audience) {
@@ -637,9 +644,11 @@ awaitable<void> Gateway::proxy(Request& r) {
   if (out.error && !ex.answered()) {
     bool timeout = out.error->code == static_cast<int>(http::Code::kUpstreamTimeout);
     metrics_.upstream_errors.inc({route.name, out.error->name});
-    co_await send_error(r, timeout ? 504 : 502,
-                        timeout ? "The service did not answer in time" : "The service is unavailable",
-                        *out.error, std::string(ex.target()), "Try again");
+    unsigned status = timeout ? 504 : 502;
+    std::string title = timeout ? "The service did not answer in time" : "The service is unavailable";
+    Error e = *out.error;
+    std::string again(ex.target());
+    co_await send_error(r, status, std::move(title), e, std::move(again), "Try again");
   } else if (out.error) {
     log_.info("request id=", ex.request_id(), " ended early: ", core::log_quote(out.error->message));
   }

@@ -140,12 +140,18 @@ awaitable<void> Gateway::acs(Request& r) {
   auto body = co_await r.ex.read_body(cfg_.body_limit);
   if (!body) {
     bool big = body.error().code == static_cast<int>(http::Code::kBodyTooLarge);
-    co_await send_error(r, big ? 413 : 400, big ? "Response too large" : "Bad request", body.error());
+    unsigned status = big ? 413 : 400;
+    std::string title = big ? "Response too large" : "Bad request";
+    co_await send_error(r, status, std::move(title), body.error());
     co_return;
   }
   auto params = core::parse_query(*body);
-  std::string response_b64 = params ? param(*params, "SAMLResponse") : "";
-  std::string relay = params ? param(*params, "RelayState") : "";
+  // (No ?: with class-type operands in coroutines: GCC 12 can destroy such a temporary twice.)
+  std::string response_b64, relay;
+  if (params) {
+    response_b64 = param(*params, "SAMLResponse");
+    relay = param(*params, "RelayState");
+  }
   auto now = clock_.now();
   if (response_b64.empty()) {
     co_await send_error(r, 400, "Sign-in failed",
@@ -171,30 +177,32 @@ awaitable<void> Gateway::acs(Request& r) {
   for (const auto& i : cfg_.saml.idps) any_unsolicited = any_unsolicited || i.allow_idp_initiated;
   if (pending && pending->is_object()) {
     auto cookie = http::find_cookie(r.ex.header(bhttp::field::cookie), cfg_.cookie.name + "_pending");
-    auto opened = cookie ? keyring_.open(*cookie, "pending-cookie") : Result<std::string>(fail(Code::kPendingCookie, "absent"));
-    if (!opened || *opened != relay) {
+    bool same_browser = false;
+    if (cookie) {
+      auto opened = keyring_.open(*cookie, "pending-cookie");
+      same_browser = opened && *opened == relay;
+    }
+    if (!same_browser) {
       metrics_.signins.inc(core::Labels{pending->value("idp", ""), "failure", "gateway.pending_cookie"});
-      co_await send_error(
-          r, 400, "Sign-in failed",
-          make_error(Code::kPendingCookie,
-                     "this browser did not start the sign-in this response answers (its sign-in "
-                     "cookie is " + std::string(cookie ? "for another sign-in" : "missing") +
-                         "); on plain http the IdP and the gateway must share a site, otherwise "
-                         "use https"),
-          "/saml/login?rd=" + core::url_encode(pending->value("rd", "/")), "Sign in again");
+      std::string which = cookie ? "for another sign-in" : "missing";
+      Error e = make_error(Code::kPendingCookie,
+                           "this browser did not start the sign-in this response answers (its "
+                           "sign-in cookie is " + which +
+                               "); on plain http the IdP and the gateway must share a site, "
+                               "otherwise use https");
+      std::string again = "/saml/login?rd=" + core::url_encode(pending->value("rd", "/"));
+      co_await send_error(r, 400, "Sign-in failed", e, std::move(again), "Sign in again");
       co_return;
     }
   } else if (!any_unsolicited) {
     metrics_.signins.inc({"", "failure", "gateway.relay_state"});
-    co_await send_error(r, 400, "Sign-in failed",
-                        make_error(Code::kRelayState,
-                                   relay.empty()
-                                       ? "the response carries no RelayState, and no IdP is "
-                                         "allowed to start sign-ins (allow_idp_initiated)"
-                                       : "the RelayState names no pending sign-in: it expired "
-                                         "(after 5 minutes), was used already, or was not issued "
-                                         "by this gateway"),
-                        "/saml/login", "Sign in again");
+    std::string why = relay.empty()
+                          ? "the response carries no RelayState, and no IdP is allowed to start "
+                            "sign-ins (allow_idp_initiated)"
+                          : "the RelayState names no pending sign-in: it expired (after 5 "
+                            "minutes), was used already, or was not issued by this gateway";
+    Error e = make_error(Code::kRelayState, why);
+    co_await send_error(r, 400, "Sign-in failed", e, "/saml/login", "Sign in again");
     co_return;
   }
 
@@ -228,15 +236,16 @@ awaitable<void> Gateway::acs(Request& r) {
     co_return;
   }
   if (!report.ok()) {
-    const Error& e = *report.error;
+    Error e = *report.error;
     metrics_.signins.inc({idp->name, "failure", e.name});
-    std::string failed_check = report.checks.empty() ? "" : report.checks.back().name;
+    std::string failed_check;
+    if (!report.checks.empty()) failed_check = report.checks.back().name;
     log_.warn("request id=", r.ex.request_id(), " signin failed idp=", idp->name, " check=",
               failed_check, " code=", e.code, " ", e.name);
-    co_await send_error(r, 403, "Sign-in failed", e,
-                        "/saml/login?idp=" + core::url_encode(idp->name) + "&rd=" +
-                            core::url_encode(pending ? pending->value("rd", "/") : "/"),
-                        "Sign in again");
+    std::string rd = "/";
+    if (pending) rd = pending->value("rd", "/");
+    std::string again = "/saml/login?idp=" + core::url_encode(idp->name) + "&rd=" + core::url_encode(rd);
+    co_await send_error(r, 403, "Sign-in failed", e, std::move(again), "Sign in again");
     co_return;
   }
 
@@ -270,7 +279,8 @@ awaitable<void> Gateway::acs(Request& r) {
   log_.info("request id=", r.ex.request_id(), " signin ok idp=", idp->name, " subject=",
             core::log_quote(s.subject), " assertion=", id.assertion_id, " claims=", s.claims.size(),
             " expires=", core::format_datetime(s.expires));
-  std::string rd = pending ? http::safe_return_path(pending->value("rd", "/")) : "/";
+  std::string rd = "/";
+  if (pending) rd = http::safe_return_path(pending->value("rd", "/"));
   r.clear_cookie = false;
   co_await redirect(r, 303, rd, list(session_cookie(s.id), pending_cookie("", true)));
 }
@@ -354,8 +364,9 @@ awaitable<void> Gateway::slo(Request& r) {
       co_await redirect(r, 302, *url);
       co_return;
     }
-    co_await send_error(r, 400, "Sign-out failed",
-                        last ? *last : make_error(Code::kLogout, "no IdP is configured"));
+    Error e = make_error(Code::kLogout, "no IdP is configured");
+    if (last) e = *last;
+    co_await send_error(r, 400, "Sign-out failed", e);
     co_return;
   }
   // A LogoutResponse to our LogoutRequest.
@@ -386,10 +397,11 @@ awaitable<void> Gateway::slo(Request& r) {
   }
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
-  res.body() = render_signed_out(info->status.ends_with(":Success")
-                                     ? "You are signed out here and at your identity provider."
-                                     : "You are signed out here; your identity provider answered " +
-                                           info->status + ".");
+  std::string detail = info->status.ends_with(":Success")
+                           ? "You are signed out here and at your identity provider."
+                           : "You are signed out here; your identity provider answered " +
+                                 info->status + ".";
+  res.body() = render_signed_out(detail);
   co_await send(r, std::move(res));
 }
 

@@ -186,6 +186,8 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
         req.body().data = buf.data();
         req.body().more = !parser.is_done();
         ex.bytes_in += req.body().size;
+        // An empty buffer with more to come would be written as chunked's last-chunk.
+        if (req.body().size == 0 && req.body().more) continue;
       } else {
         req.body().data = nullptr;
         req.body().size = 0;
@@ -246,12 +248,14 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
         if (ec == bhttp::error::need_buffer) ec = {};
         if (ec) {
           ex.close();  // the upstream died mid-body: the client sees a cut-off response
+          out.error = upstream_error(ec, "reading the response body of " + upstream.authority(), t);
           co_return out;
         }
         res.body().size = buf.size() - res.body().size;
         res.body().data = buf.data();
         res.body().more = !rp.is_done();
         ex.bytes_out += res.body().size;
+        if (res.body().size == 0 && res.body().more) continue;
       } else {
         res.body().data = nullptr;
         res.body().size = 0;
@@ -262,6 +266,7 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) {
         ex.close();
+        out.error = make_error(Code::kClient, "writing the response to the client: " + ec.message());
         co_return out;
       }
     } while (!rp.is_done() || !rs.is_done());

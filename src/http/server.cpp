@@ -31,9 +31,13 @@ std::string new_request_id() {
 }
 
 struct Server::Connection {
-  explicit Connection(Stream s) : stream(std::move(s)) {}
+  explicit Connection(Stream s) : stream(std::move(s)), header_timer(stream.get_executor()) {}
   Stream stream;
   bool idle = true;  // waiting for a request (touched only on the connection's own thread)
+  // The header deadline cancels the read instead of closing the socket (as the stream's own
+  // timeout would), so that a 408 can still be written.
+  asio::steady_timer header_timer;
+  bool header_timed_out = false;
 };
 
 std::string_view Exchange::header(bhttp::field f) const {
@@ -237,9 +241,19 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
     RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
     parser.body_limit(boost::none);  // bodies are limited by whoever reads them
-    stream.transport().expires_after(options_.header_timeout);
+    stream.transport().expires_never();
+    c->header_timed_out = false;
+    c->header_timer.expires_after(options_.header_timeout);
+    c->header_timer.async_wait([c](const error_code& e) {
+      if (e) return;
+      c->header_timed_out = true;
+      error_code ignored;
+      c->stream.transport().socket().cancel(ignored);
+    });
     co_await bhttp::async_read_header(stream, buffer, parser,
                                       asio::redirect_error(kUseAwaitable, ec));
+    c->header_timer.cancel();
+    if (ec && c->header_timed_out) ec = beast::error::timeout;
     if (ec) {
       if (ec == bhttp::error::header_limit) {
         co_await reject(431, "Request header fields too large (limit " +
@@ -279,15 +293,20 @@ void Server::stop() {
     if (acceptor_) acceptor_->close(ec);
   });
   // Idle keep-alive connections close now; busy ones after their request.
-  std::lock_guard lock(conns_mu_);
-  for (auto& w : conns_) {
-    if (auto c = w.lock()) {
-      asio::post(c->stream.get_executor(), [c] {
-        if (c->idle) c->stream.close();
-      });
+  {
+    std::lock_guard lock(conns_mu_);
+    for (auto& w : conns_) {
+      if (auto c = w.lock()) {
+        asio::post(c->stream.get_executor(), [c] {
+          if (c->idle) c->stream.close();
+        });
+      }
     }
   }
-  asio::co_spawn(*contexts_.front(), drain(), asio::detached);
+  // Posted, not spawned here: co_spawn may start the coroutine inline on this thread.
+  asio::post(*contexts_.front(), [this] {
+    asio::co_spawn(*contexts_.front(), drain(), asio::detached);
+  });
 }
 
 awaitable<void> Server::drain() {
