@@ -7,12 +7,15 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   # C++ dependencies
   libxml2-dev libxmlsec1-dev libxmlsec1-openssl libssl-dev zlib1g-dev libboost1.81-dev
-  libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing (libFuzzer comes with clang's runtime)
   clang libclang-rt-14-dev
   # integration tests: a real IdP (pysaml2), xmlsec1 and xmllint, openssl for test keys
   python3 python3-pytest python3-pysaml2 python3-requests xmlsec1 libxml2-utils openssl
+  # the gateway's tests: a real nginx, a real browser, JWT and WebSocket clients, a load tool
+  nginx-light chromium chromium-driver python3-selenium python3-jwt python3-cryptography
+  python3-websocket curl wrk
 )
 
 missing=()

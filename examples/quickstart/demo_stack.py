@@ -101,19 +101,20 @@ class Idp:
 
 class DemoStack:
     def __init__(self, directory, binary, *, idps=("demo",), store="sqlite", gateway_port=None,
-                 extra_config="", routes=None, upstream=True, log_level="info", env=None):
+                 extra_config="", routes=None, upstream=True, log_level="info", env=None,
+                 public_url=None):
         self.dir = pathlib.Path(directory).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.bin = str(pathlib.Path(binary).resolve())
         self.env = env
         self.procs = []
         try:
-            self._start(idps, store, gateway_port, extra_config, routes, upstream, log_level)
+            self._start(idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, idps, store, gateway_port, extra_config, routes, upstream, log_level):
+    def _start(self, idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url):
         self.users = {}
         users_file = self.dir / "users.json"
         if users_file.exists():
@@ -124,7 +125,8 @@ class DemoStack:
             users_file.chmod(0o600)
         self.users_file = users_file
         self.port = gateway_port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.listen_url = f"http://127.0.0.1:{self.port}"
+        self.url = public_url or self.listen_url  # what browsers use (nginx, when in front)
         self.sp_key, self.sp_crt = make_pair(self.dir, "sp", "claimgate-demo-sp")
         self.idps = [Idp(self, n) for n in idps]
         self.upstream_port = None
@@ -184,7 +186,7 @@ class DemoStack:
 
     def start_gateway(self):
         self.gateway = self._spawn("gateway", [self.bin, "serve", "--config", str(self.config)], env=self.env)
-        wait_http(self.url + "/healthz", self.gateway)
+        wait_http(self.listen_url + "/healthz", self.gateway)
         return self.gateway
 
     def stop_gateway(self, sig=signal.SIGTERM, timeout=30):

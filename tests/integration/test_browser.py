@@ -1,0 +1,73 @@
+"""A real browser: headless Chromium (Debian's chromium + chromium-driver, driven by selenium)
+signs in through the pysaml2 IdP's login page and reaches the upstream. A screenshot of whoami
+is kept as a test artefact (build/test-artifacts/whoami.png, or $CG_ARTIFACTS)."""
+import os
+import pathlib
+import tempfile
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import ROOT, claimgate_bin
+from gateway_stack import DemoStack
+
+ARTIFACTS = pathlib.Path(os.environ.get("CG_ARTIFACTS", ROOT / "build" / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    profile = tempfile.mkdtemp(prefix="cg-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1200,1000"):
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = DemoStack(tmp_path_factory.mktemp("browser"), claimgate_bin(), store="memory")
+    yield s
+    s.stop()
+
+
+def test_chromium_signs_in_and_reaches_the_upstream(browser, stack):
+    wait = WebDriverWait(browser, 20)
+    browser.get(stack.url + "/projects/vision")
+    # The gateway sent the browser to the IdP's login page.
+    wait.until(EC.presence_of_element_located((By.NAME, "username")))
+    assert browser.current_url.startswith(stack.idps[0].url + "/sso?")
+    browser.find_element(By.NAME, "username").send_keys("alice")
+    browser.find_element(By.NAME, "password").send_keys(stack.users["alice"]["password"])
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    # The IdP's form posts to /saml/acs (JavaScript), the gateway redirects to the page asked for.
+    wait.until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
+    wait.until(lambda d: d.current_url == stack.url + "/projects/vision")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Hello, alice"
+    assert "verified with the gateway's JWKS" in browser.page_source
+    cookie = browser.get_cookie("cg_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+
+    browser.get(stack.url + "/.claimgate/whoami")
+    wait.until(EC.presence_of_element_located((By.TAG_NAME, "table")))
+    assert "Who am I" in browser.find_element(By.TAG_NAME, "h1").text
+    assert "ml-vision-ds" in browser.page_source
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "whoami.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    print(f"\nwhoami screenshot: {shot}")
+
+    browser.get(stack.url + "/saml/logout")
+    wait.until(lambda d: "signed out" in d.page_source.lower())
+    browser.get(stack.url + "/projects/vision")
+    wait.until(EC.presence_of_element_located((By.NAME, "username")))
