@@ -47,13 +47,17 @@ def make_pair(directory, name, cn, days=365):
 
 
 def wait_http(url, proc, timeout=30):
+    import ssl
     import urllib.request
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE  # only to see that the server answers
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before {url} answered")
         try:
-            urllib.request.urlopen(url, timeout=1)
+            urllib.request.urlopen(url, timeout=1, context=insecure)
             return
         except Exception:
             time.sleep(0.05)
@@ -102,19 +106,19 @@ class Idp:
 class DemoStack:
     def __init__(self, directory, binary, *, idps=("demo",), store="sqlite", gateway_port=None,
                  extra_config="", routes=None, upstream=True, log_level="info", env=None,
-                 public_url=None):
+                 public_url=None, tls=None):
         self.dir = pathlib.Path(directory).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.bin = str(pathlib.Path(binary).resolve())
         self.env = env
         self.procs = []
         try:
-            self._start(idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url)
+            self._start(idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url, tls)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url):
+    def _start(self, idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url, tls):
         self.users = {}
         users_file = self.dir / "users.json"
         if users_file.exists():
@@ -125,7 +129,7 @@ class DemoStack:
             users_file.chmod(0o600)
         self.users_file = users_file
         self.port = gateway_port or free_port()
-        self.listen_url = f"http://127.0.0.1:{self.port}"
+        self.listen_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.url = public_url or self.listen_url  # what browsers use (nginx, when in front)
         self.sp_key, self.sp_crt = make_pair(self.dir, "sp", "claimgate-demo-sp")
         self.idps = [Idp(self, n) for n in idps]
@@ -153,7 +157,8 @@ class DemoStack:
             f"# The quick start's gateway config (docs/configuration.md explains every field).\n"
             f"listen: 127.0.0.1:{self.port}\n"
             f"public_url: {self.url}\n"
-            "insecure_http: true   # plain http on 127.0.0.1 for the demo; use https in production\n"
+            + ("insecure_http: true   # plain http on 127.0.0.1 for the demo; use https in production\n"
+               if not tls else f"tls: {{cert: {tls[0]}, key: {tls[1]}}}\n") +
             f"log_level: {log_level}\n"
             "saml:\n"
             f"  sp: {{signing_key: sp.key, signing_cert: sp.crt}}\n"

@@ -13,6 +13,10 @@ std::string Problem::to_string() const {
 }
 
 void Problems::add(std::string path, std::string found, std::string allowed) {
+  // Two parts may read the same key (public_url): one problem per path and value.
+  for (const auto& p : list_) {
+    if (p.path == path && p.found == found) return;
+  }
   list_.push_back({std::move(path), std::move(found), std::move(allowed)});
 }
 

@@ -1,0 +1,95 @@
+"""`claimgate check` and `serve` on broken configs; `serve` over TLS."""
+import datetime
+import subprocess
+
+import pytest
+import requests
+import urllib3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from conftest import claimgate_bin, run
+from gateway_stack import DemoStack
+
+
+def write_cert(directory, name, days_from, days_to, san="127.0.0.1"):
+    import ipaddress
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now + datetime.timedelta(days=days_from))
+            .not_valid_after(now + datetime.timedelta(days=days_to))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(san))]), False)
+            .sign(key, hashes.SHA256()))
+    k, c = directory / f"{name}.key", directory / f"{name}.crt"
+    k.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()))
+    c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return k, c
+
+
+def test_check_prints_every_problem_and_serve_refuses(tmp_path):
+    old_key, old_crt = write_cert(tmp_path, "old", -30, -1)
+    other_key, _ = write_cert(tmp_path, "other", 0, 30)
+    (tmp_path / "broken-idp.xml").write_text("<EntityDescriptor")
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(
+        "listen: 127.0.0.1:99999\n"
+        "public_url: ftp://ml.example.org\n"
+        "colour: blue\n"
+        f"tls: {{cert: {old_crt}, key: {other_key}}}\n"
+        "saml:\n"
+        "  sp: {signing_key: missing.key, signing_cert: missing.crt}\n"
+        "  idps:\n    - {name: corp, metadata_file: broken-idp.xml}\n"
+        "keys: keyring\n"
+        "routes:\n  - {prefix: /app/, upstream: 'not a url'}\n")
+    proc = run(["check", "--config", str(cfg)])
+    assert proc.returncode == 1
+    out = proc.stderr
+    for path in ("listen", "public_url", "colour", "tls.key", "tls.cert", "saml.sp.signing_key",
+                 "saml.idps[0].metadata_file", "routes[0].upstream"):
+        assert f"{path}:" in out or f"{path} " in out, (path, out)
+    assert "expired" in out and "not well-formed" in out
+    assert out.count("public_url:") == 1
+    # serve says the same and does not start.
+    serve = run(["serve", "--config", str(cfg)])
+    assert serve.returncode == 1
+    assert "refusing to start" in serve.stderr
+    assert "routes[0].upstream" in serve.stderr
+
+
+def test_check_accepts_the_quick_start_config(tmp_path):
+    stack = DemoStack(tmp_path, claimgate_bin(), store="sqlite")
+    try:
+        proc = run(["check", "--config", str(stack.config)])
+        assert proc.returncode == 0, proc.stderr
+        assert "OK (1 IdP(s), 1 route(s), store sqlite)" in proc.stdout
+    finally:
+        stack.stop()
+
+
+def test_serve_over_tls_with_secure_cookies(tmp_path):
+    urllib3.disable_warnings()
+    key, crt = write_cert(tmp_path, "tls", -1, 30)
+    stack = DemoStack(tmp_path, claimgate_bin(), store="memory", tls=(crt, key))
+    try:
+        assert stack.url.startswith("https://")
+        s = requests.Session()
+        s.trust_env = False  # REQUESTS_CA_BUNDLE would turn verification back on
+        s.verify = False
+        r = s.get(stack.url + "/saml/login", allow_redirects=False, timeout=10)
+        pending = r.headers["Set-Cookie"]
+        assert "Secure" in pending and "SameSite=None" in pending  # survives the IdP's cross-site POST
+        r = stack.signin(s, "carol", "/tls")
+        assert r.status_code == 200
+        final = r.history[-1].headers["Set-Cookie"] if r.history else ""
+        assert "cg_session=" in final and "Secure" in final and "SameSite=Lax" in final
+        seen = s.get(stack.url + "/tls", headers={"Accept": "application/json"}, timeout=10).json()
+        assert seen["headers"]["X-Claimgate-User"] == "carol"
+        assert seen["headers"]["X-Forwarded-Proto"] == "https"
+    finally:
+        stack.stop()
