@@ -101,4 +101,18 @@ std::string replace_once(std::string s, const std::string& from, const std::stri
   return s;
 }
 
+std::string idp_metadata_xml() {
+  return "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
+         "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" "
+         "entityID=\"https://idp\"><md:IDPSSODescriptor "
+         "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
+         "<md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>" +
+         idp_keys().cert.base64_der() +
+         "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+         "<md:SingleSignOnService "
+         "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
+         "Location=\"https://idp/sso\"/>"
+         "</md:IDPSSODescriptor></md:EntityDescriptor>";
+}
+
 }  // namespace cg::testing

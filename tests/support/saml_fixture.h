@@ -61,6 +61,9 @@ std::string rsa_oaep_encrypt_sha256(const crypto::Certificate& recipient,
                                     const std::vector<uint8_t>& data);
 
 // Replaces the first occurrence of `from` with `to`; fails the test when absent.
+// Minimal IdP metadata (entity "https://idp", idp_keys() signing, a Redirect SSO endpoint).
+std::string idp_metadata_xml();
+
 std::string replace_once(std::string s, const std::string& from, const std::string& to);
 
 }  // namespace cg::testing

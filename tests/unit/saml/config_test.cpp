@@ -22,18 +22,7 @@ class SamlConfigTest : public ::testing::Test {
     write("sp.crt", testing::sp_keys().cert.to_pem());
     write("next.key", testing::idp_next_keys().key.to_pem());
     write("next.crt", testing::idp_next_keys().cert.to_pem());
-    write("idp.xml",
-          "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" "
-          "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" "
-          "entityID=\"https://idp\"><md:IDPSSODescriptor "
-          "protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
-          "<md:KeyDescriptor><ds:KeyInfo><ds:X509Data><ds:X509Certificate>" +
-              testing::idp_keys().cert.base64_der() +
-              "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
-              "<md:SingleSignOnService "
-              "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" "
-              "Location=\"https://idp/sso\"/>"
-              "</md:IDPSSODescriptor></md:EntityDescriptor>");
+    write("idp.xml", testing::idp_metadata_xml());
   }
   void write(const std::string& name, const std::string& data) {
     ASSERT_TRUE(core::write_file(dir_ + "/" + name, data).has_value());

@@ -1,0 +1,130 @@
+#include "crypto/keyring.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "core/encoding.h"
+#include "crypto/aead.h"
+#include "crypto/jwt.h"
+#include "support/deterministic_random.h"
+#include "support/saml_fixture.h"
+
+namespace cg::crypto {
+namespace {
+
+using cg::testing::DeterministicRandom;
+using cg::testing::test_now;
+
+std::string temp_dir(const char* name) {
+  auto d = std::filesystem::temp_directory_path() / ("cg-keyring-" + std::string(name) + "-" +
+                                                     std::to_string(::getpid()));
+  std::filesystem::remove_all(d);
+  return d.string();
+}
+
+// Sealed data opens with the same key and associated data only; any altered byte fails.
+TEST(AeadTest, OpensOnlyWhatItSealed) {
+  DeterministicRandom rnd;
+  AeadKey k{}, other{};
+  k[0] = 1;
+  other[0] = 2;
+  std::string sealed = aead_seal(k, "session-id", "purpose", rnd);
+  EXPECT_EQ(sealed.size(), kAeadNonceBytes + 10 + kAeadTagBytes);
+  EXPECT_EQ(*aead_open(k, sealed, "purpose"), "session-id");
+  EXPECT_FALSE(aead_open(other, sealed, "purpose").has_value());
+  EXPECT_FALSE(aead_open(k, sealed, "other purpose").has_value());
+  for (size_t i = 0; i < sealed.size(); ++i) {
+    std::string t = sealed;
+    t[i] ^= 0x01;
+    EXPECT_FALSE(aead_open(k, t, "purpose").has_value()) << "byte " << i;
+  }
+  EXPECT_EQ(aead_open(k, "short", "purpose").error().name, "crypto.open_failed");
+}
+
+// The newest key seals; older keys still open (rotation = adding a key); a value sealed for
+// one purpose never opens for another.
+TEST(KeyringTest, RotationKeepsOldValuesOpen) {
+  DeterministicRandom rnd;
+  std::string dir = temp_dir("rotate");
+  auto first = Keyring::add_keys(dir, test_now(), rnd);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  auto ring1 = Keyring::load(dir);
+  ASSERT_TRUE(ring1.has_value()) << ring1.error().message;
+  std::string old_value = ring1->seal("abc", "session-cookie:cg", rnd);
+  EXPECT_TRUE(old_value.starts_with(*first + "."));
+
+  auto second = Keyring::add_keys(dir, test_now() + std::chrono::hours(24), rnd);
+  ASSERT_TRUE(second.has_value());
+  auto ring2 = Keyring::load(dir);
+  ASSERT_TRUE(ring2.has_value());
+  EXPECT_EQ(ring2->current_sealing().id, *second);
+  EXPECT_EQ(ring2->current_signing().id, *second);
+  EXPECT_EQ(ring2->sealing_keys().size(), 2u);
+  EXPECT_EQ(*ring2->open(old_value, "session-cookie:cg"), "abc");
+  EXPECT_TRUE(ring2->seal("x", "p", rnd).starts_with(*second + "."));
+  EXPECT_FALSE(ring2->open(old_value, "pending-cookie").has_value());
+
+  // Retiring the old key (removing its file) makes its values unknown, with that reason.
+  std::filesystem::remove(dir + "/seal-" + *first + ".key");
+  auto ring3 = Keyring::load(dir);
+  ASSERT_TRUE(ring3.has_value());
+  EXPECT_EQ(ring3->open(old_value, "session-cookie:cg").error().name, "crypto.unknown_key");
+  // Key files are private to the gateway.
+  struct stat st {};
+  ASSERT_EQ(::stat((dir + "/sign-" + *second + ".pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::filesystem::remove_all(dir);
+}
+
+// An empty or broken keyring directory is refused with a sentence that says what to do.
+TEST(KeyringTest, RefusesEmptyOrBrokenDirectories) {
+  std::string dir = temp_dir("broken");
+  EXPECT_EQ(Keyring::load(dir).error().name, "crypto.keyring");
+  std::filesystem::create_directories(dir);
+  auto empty = Keyring::load(dir);
+  ASSERT_FALSE(empty.has_value());
+  EXPECT_NE(empty.error().message.find("claimgate keys rotate"), std::string::npos);
+  ASSERT_TRUE(core::write_file(dir + "/seal-a.key", "not base64 of 32 bytes\n", 0600).has_value());
+  EXPECT_NE(Keyring::load(dir).error().message.find("32 bytes"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+// ES256 tokens verify with the keyring's JWKS, and every claim check refuses with its reason.
+TEST(JwtTest, SignsAndVerifiesWithJwks) {
+  DeterministicRandom rnd;
+  Keyring ring = Keyring::generate(test_now(), rnd);
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(test_now().time_since_epoch()).count();
+  nlohmann::json claims = {{"iss", "https://gw"}, {"aud", "app"}, {"sub", "alice"},
+                           {"iat", now}, {"exp", now + 300}};
+  auto token = jwt_sign_es256(ring.current_signing(), claims);
+  ASSERT_TRUE(token.has_value());
+  auto verifier = JwtVerifier::from_jwks(jwks_of(ring).dump());
+  ASSERT_TRUE(verifier.has_value()) << verifier.error().message;
+  JwtExpectations ok{"https://gw", "app"};
+  auto got = verifier->verify(*token, test_now(), ok);
+  ASSERT_TRUE(got.has_value()) << got.error().message;
+  EXPECT_EQ((*got)["sub"], "alice");
+
+  EXPECT_EQ(verifier->verify(*token, test_now() + std::chrono::seconds(400), ok).error().name,
+            "crypto.token_expired");
+  EXPECT_EQ(verifier->verify(*token, test_now(), {"https://other", "app"}).error().name,
+            "crypto.token_claims");
+  EXPECT_EQ(verifier->verify(*token, test_now(), {"https://gw", "other"}).error().name,
+            "crypto.token_claims");
+  std::string forged = *token;
+  forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(verifier->verify(forged, test_now(), ok).has_value());
+  // alg "none" and other algorithms are refused before any key is looked at.
+  std::string none = core::base64url_encode(std::string(R"({"alg":"none","kid":"x"})")) + "." +
+                     core::base64url_encode(claims.dump()) + ".";
+  EXPECT_EQ(verifier->verify(none, test_now(), ok).error().name, "crypto.bad_token");
+  // A token from another keyring names a key we do not hold.
+  Keyring other = Keyring::generate(test_now(), rnd);
+  auto foreign = jwt_sign_es256(other.current_signing(), claims);
+  EXPECT_EQ(verifier->verify(*foreign, test_now(), ok).error().name, "crypto.unknown_key");
+}
+
+}  // namespace
+}  // namespace cg::crypto

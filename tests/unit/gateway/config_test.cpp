@@ -1,0 +1,106 @@
+#include "gateway/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "core/encoding.h"
+#include "support/saml_fixture.h"
+
+namespace cg::gateway {
+namespace {
+
+using cg::testing::test_now;
+
+class GatewayConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("cg-gwcfg-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    const auto& sp = cg::testing::sp_keys();
+    ASSERT_TRUE(core::write_file((dir_ / "sp.key").string(), sp.key.to_pem(), 0600).has_value());
+    ASSERT_TRUE(core::write_file((dir_ / "sp.crt").string(), sp.cert.to_pem()).has_value());
+    ASSERT_TRUE(core::write_file((dir_ / "idp.xml").string(), cg::testing::idp_metadata_xml()).has_value());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::optional<GatewayConfig> load(const std::string& yaml, core::Problems& p) {
+    std::string path = (dir_ / "c.yaml").string();
+    EXPECT_TRUE(core::write_file(path, yaml).has_value());
+    return load_gateway_config(path, test_now(), p);
+  }
+
+  static constexpr const char* kBase =
+      "public_url: https://ml.example.org\n"
+      "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt}\n"
+      "  idps: [{name: corp, metadata_file: idp.xml}]\n"
+      "keys: keyring\n";
+  std::filesystem::path dir_;
+};
+
+// A full config compiles with its defaults and its routes.
+TEST_F(GatewayConfigTest, CompilesAFullConfig) {
+  core::Problems p;
+  auto c = load(std::string(kBase) +
+                    "listen: 0.0.0.0:8443\n"
+                    "session: {ttl: 4h, idle: 30m, cookie: {name: ml_sess}}\n"
+                    "store: {kind: sqlite, path: state.db}\n"
+                    "identity: {jwt_ttl: 2m}\n"
+                    "routes:\n"
+                    "  - {name: mlflow, prefix: /mlflow/, upstream: 'http://127.0.0.1:5000/base', "
+                    "strip_prefix: true, websocket: true, allow_groups: [ml]}\n",
+                p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_EQ(c->server.port, 8443);
+  EXPECT_EQ(c->server.host, "0.0.0.0");
+  EXPECT_EQ(c->session_ttl, std::chrono::hours(4));
+  EXPECT_EQ(c->session_idle, std::chrono::minutes(30));
+  EXPECT_EQ(c->cookie.name, "ml_sess");
+  EXPECT_EQ(c->store_kind, "sqlite");
+  EXPECT_EQ(c->store_path, (dir_ / "state.db").string());
+  EXPECT_EQ(c->jwt_ttl, std::chrono::minutes(2));
+  EXPECT_EQ(c->jwt_issuer, "https://ml.example.org");
+  ASSERT_EQ(c->routes.size(), 1u);
+  EXPECT_EQ(c->routes[0].upstream->path, "/base");
+  EXPECT_TRUE(c->routes[0].strip_prefix);
+  EXPECT_EQ(c->routes[0].allow_groups, std::vector<std::string>{"ml"});
+  EXPECT_TRUE(c->secure_cookies());
+}
+
+// Every problem at once, each with its path: nothing stops at the first.
+TEST_F(GatewayConfigTest, ReportsEveryProblem) {
+  core::Problems p;
+  auto c = load(std::string(kBase) +
+                    "listen: nowhere\n"
+                    "store: {kind: postgres}\n"
+                    "identity: {jwt_ttl: 1h, header_prefix: Claim}\n"
+                    "limits: {header_bytes: 12}\n"
+                    "session: {ttl: 1h, idle: 2h, cookie: {name: 'bad name'}}\n"
+                    "routes:\n  - {prefix: app, upstream: 'https://secure:443'}\n"
+                    "  - {prefix: app}\n",
+                p);
+  EXPECT_FALSE(c.has_value());
+  std::string all = p.to_string();
+  for (const char* path : {"listen:", "store.kind:", "identity.jwt_ttl:", "identity.header_prefix:",
+                           "limits.header_bytes:", "session.idle:", "session.cookie.name:",
+                           "routes[0].prefix:", "routes[0].upstream:", "routes[1].name:"}) {
+    EXPECT_NE(all.find(path), std::string::npos) << path << "\n" << all;
+  }
+}
+
+// Plain http needs the explicit development switch; then cookies are not Secure.
+TEST_F(GatewayConfigTest, PlainHttpNeedsTheDevelopmentSwitch) {
+  std::string http_base = kBase;
+  http_base.replace(http_base.find("https://"), 8, "http://");
+  core::Problems p;
+  EXPECT_FALSE(load(http_base, p).has_value());
+  EXPECT_NE(p.to_string().find("insecure_http"), std::string::npos);
+  core::Problems p2;
+  auto c = load(http_base + "insecure_http: true\n", p2);
+  ASSERT_TRUE(c.has_value()) << p2.to_string();
+  EXPECT_FALSE(c->secure_cookies());
+}
+
+}  // namespace
+}  // namespace cg::gateway

@@ -1,0 +1,189 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "crypto/keyring.h"
+#include "session/cookie.h"
+#include "session/memory_store.h"
+#include "session/sqlite_store.h"
+#include "support/deterministic_random.h"
+#include "support/saml_fixture.h"
+
+namespace cg::session {
+namespace {
+
+using cg::testing::test_now;
+using namespace std::chrono_literals;
+
+Session make_session(const std::string& id, const std::string& subject, const std::string& idx = "s1") {
+  Session s;
+  s.id = id;
+  s.subject = subject;
+  s.idp = "corp";
+  s.idp_entity_id = "https://idp.example.org";
+  s.session_index = idx;
+  s.claims = {{"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", "groups", {}}};
+  for (int i = 0; i < 300; ++i) s.claims[0].values.push_back("group-" + std::to_string(i));
+  s.roles = {"data-scientist"};
+  s.created = test_now();
+  s.expires = test_now() + 8h;
+  s.idle_timeout = 1h;
+  return s;
+}
+
+struct Stores {
+  std::unique_ptr<SessionStore> sessions;
+  std::unique_ptr<TicketStore> tickets;
+  std::string path;
+};
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "memory") {
+      s_.sessions = std::make_unique<MemorySessionStore>();
+      s_.tickets = std::make_unique<MemoryTicketStore>();
+    } else {
+      std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+      for (char& ch : name) {
+        if (ch == '/') ch = '_';
+      }
+      s_.path = (std::filesystem::temp_directory_path() /
+                 ("cg-store-" + std::to_string(::getpid()) + "-" + name + ".db"))
+                    .string();
+      std::filesystem::remove(s_.path);
+      auto db = SqliteDatabase::open(s_.path);
+      ASSERT_TRUE(db.has_value()) << db.error().message;
+      s_.sessions = std::make_unique<SqliteSessionStore>(*db);
+      s_.tickets = std::make_unique<SqliteTicketStore>(*db);
+    }
+  }
+  void TearDown() override {
+    std::string path = s_.path;
+    s_ = {};
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      if (!path.empty()) std::filesystem::remove(path + suffix);
+    }
+  }
+  Stores s_;
+};
+
+// A stored session comes back whole (hundreds of groups included); removal takes effect at once.
+TEST_P(StoreTest, StoresAndRemovesSessions) {
+  ASSERT_TRUE(s_.sessions->put(make_session("a", "alice")).has_value());
+  auto got = s_.sessions->get("a");
+  ASSERT_TRUE(got.has_value() && got->has_value());
+  EXPECT_EQ((*got)->session->claims[0].values.size(), 300u);
+  EXPECT_EQ((*got)->session->values("groups")[299], "group-299");
+  EXPECT_EQ((*got)->last_seen, test_now());
+  EXPECT_FALSE(s_.sessions->get("b")->has_value());
+  EXPECT_TRUE(*s_.sessions->remove("a"));
+  EXPECT_FALSE(s_.sessions->get("a")->has_value());
+  EXPECT_FALSE(*s_.sessions->remove("a"));
+}
+
+// Use is recorded; idle and absolute expiry are judged from it; purge drops both kinds.
+TEST_P(StoreTest, TracksUseAndExpiry) {
+  ASSERT_TRUE(s_.sessions->put(make_session("a", "alice")).has_value());
+  ASSERT_TRUE(s_.sessions->put(make_session("b", "bob")).has_value());
+  ASSERT_TRUE(s_.sessions->touch("a", test_now() + 50min).has_value());
+  auto a = **s_.sessions->get("a");
+  EXPECT_EQ(a.last_seen, test_now() + 50min);
+  EXPECT_FALSE(expiry_at(a, test_now() + 100min).has_value());
+  EXPECT_EQ(expiry_at(a, test_now() + 111min), Expiry::kIdle);
+  EXPECT_EQ(expiry_at(a, test_now() + 9h), Expiry::kAbsolute);
+  EXPECT_EQ(*s_.sessions->count_active(test_now()), 2u);
+  EXPECT_EQ(*s_.sessions->purge_expired(test_now() + 70min), 1u);  // bob idled out
+  EXPECT_TRUE(s_.sessions->get("a")->has_value());
+  EXPECT_FALSE(s_.sessions->get("b")->has_value());
+}
+
+// Revocation ends every session of a subject; Single Logout only those it names.
+TEST_P(StoreTest, RemovesBySubjectAndSessionIndex) {
+  ASSERT_TRUE(s_.sessions->put(make_session("a1", "alice", "i1")).has_value());
+  ASSERT_TRUE(s_.sessions->put(make_session("a2", "alice", "i2")).has_value());
+  ASSERT_TRUE(s_.sessions->put(make_session("b1", "bob", "i1")).has_value());
+  auto one = s_.sessions->remove_subject("alice", "corp", {"i2"});
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(*one, std::vector<std::string>{"a2"});
+  EXPECT_EQ(s_.sessions->remove_subject("alice", "other-idp", {})->size(), 0u);
+  EXPECT_EQ(s_.sessions->remove_subject("alice")->size(), 1u);
+  EXPECT_TRUE(s_.sessions->get("b1")->has_value());
+}
+
+// A pending sign-in is taken exactly once, even by racing threads; an expired one is gone.
+TEST_P(StoreTest, TicketsAreTakenOnce) {
+  ASSERT_TRUE(s_.tickets->put("pending:r1", "{\"request_id\":\"_1\"}", test_now() + 5min).has_value());
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      auto v = s_.tickets->take("pending:r1", test_now());
+      if (v && *v) ++winners;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  ASSERT_TRUE(s_.tickets->put("pending:r2", "x", test_now() + 5min).has_value());
+  EXPECT_FALSE(s_.tickets->take("pending:r2", test_now() + 6min)->has_value());
+}
+
+// The replay cache: an id is accepted once until it expires, then may be recorded again.
+TEST_P(StoreTest, InsertOnceRefusesRepeatsUntilExpiry) {
+  EXPECT_TRUE(*s_.tickets->insert_once("assertion:x", test_now() + 5min, test_now()));
+  EXPECT_FALSE(*s_.tickets->insert_once("assertion:x", test_now() + 5min, test_now() + 1min));
+  EXPECT_TRUE(*s_.tickets->insert_once("assertion:x", test_now() + 20min, test_now() + 6min));
+  EXPECT_EQ(*s_.tickets->purge_expired(test_now() + 21min), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "sqlite"),
+                         [](const auto& info) { return info.param; });
+
+// SQLite sessions survive the process: a second connection to the file sees them.
+TEST(SqliteStoreTest, SessionsSurviveReopening) {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("cg-reopen-" + std::to_string(::getpid()) + ".db")).string();
+  std::filesystem::remove(path);
+  {
+    auto db = SqliteDatabase::open(path);
+    ASSERT_TRUE(db.has_value());
+    SqliteSessionStore store(*db);
+    ASSERT_TRUE(store.put(make_session("a", "alice")).has_value());
+  }
+  auto db = SqliteDatabase::open(path);
+  ASSERT_TRUE(db.has_value());
+  SqliteSessionStore store(*db);
+  auto got = store.get("a");
+  ASSERT_TRUE(got.has_value() && got->has_value());
+  EXPECT_EQ((*got)->session->roles, std::vector<std::string>{"data-scientist"});
+  std::filesystem::remove(path);
+}
+
+// An unopenable database file is an error with SQLite's reason, not a crash.
+TEST(SqliteStoreTest, ReportsUnopenableFiles) {
+  auto db = SqliteDatabase::open("/nonexistent-dir/state.db");
+  ASSERT_FALSE(db.has_value());
+  EXPECT_EQ(db.error().name, "session.store");
+  EXPECT_NE(db.error().message.find("/nonexistent-dir/state.db"), std::string::npos);
+}
+
+// The cookie opens to the session id under its own name only; tampering is refused.
+TEST(CookieCodecTest, SealsTheSessionReference) {
+  cg::testing::DeterministicRandom rnd;
+  auto ring = crypto::Keyring::generate(test_now(), rnd);
+  CookieCodec codec(ring, "cg_session"), other(ring, "other_cookie");
+  std::string v = codec.seal("0123abcd", rnd);
+  EXPECT_EQ(v.find("0123abcd"), std::string::npos);
+  EXPECT_EQ(*codec.open(v), "0123abcd");
+  EXPECT_EQ(other.open(v).error().name, "session.cookie");
+  std::string t = v;
+  t.back() = t.back() == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(codec.open(t).has_value());
+  EXPECT_FALSE(codec.open(std::string(600, 'a')).has_value());
+}
+
+}  // namespace
+}  // namespace cg::session
