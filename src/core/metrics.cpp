@@ -46,22 +46,26 @@ std::string escape_label(const std::string& v) {
 CounterFamily::CounterFamily(std::string name, std::string help, std::vector<std::string> labels)
     : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(labels)) {}
 
-void CounterFamily::inc(const Labels& values, uint64_t n) {
+void CounterFamily::inc(const Labels& values, uint64_t n) { cell(values).fetch_add(n); }
+
+std::atomic<uint64_t>& CounterFamily::cell(const Labels& values) {
   std::lock_guard lock(mu_);
-  values_[values] += n;
+  auto it = values_.find(values);
+  if (it == values_.end()) it = values_.try_emplace(values, 0).first;
+  return it->second;
 }
 
 uint64_t CounterFamily::value(const Labels& values) const {
   std::lock_guard lock(mu_);
   auto it = values_.find(values);
-  return it == values_.end() ? 0 : it->second;
+  return it == values_.end() ? 0 : it->second.load();
 }
 
 void CounterFamily::render(std::string& out) const {
   header(out, name_, help_, "counter");
   std::lock_guard lock(mu_);
   for (const auto& [labels, v] : values_) {
-    out += name_ + label_text(label_names_, labels) + " " + std::to_string(v) + "\n";
+    out += name_ + label_text(label_names_, labels) + " " + std::to_string(v.load()) + "\n";
   }
 }
 

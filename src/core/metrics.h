@@ -19,13 +19,16 @@ class CounterFamily {
   CounterFamily(std::string name, std::string help, std::vector<std::string> label_names);
   void inc(const Labels& values, uint64_t n = 1);
   uint64_t value(const Labels& values) const;
+  // The counter of these labels, created at zero when new: a stable reference that hot paths
+  // keep and increment without the family's lock.
+  std::atomic<uint64_t>& cell(const Labels& values);
   void render(std::string& out) const;
 
  private:
   std::string name_, help_;
   std::vector<std::string> label_names_;
   mutable std::mutex mu_;
-  std::map<Labels, uint64_t> values_;
+  std::map<Labels, std::atomic<uint64_t>> values_;
 };
 
 // Gauges whose values are read when /metrics is scraped.

@@ -119,6 +119,7 @@ class Gateway {
   http::awaitable<void> deny(Request& r, const policy::Decision& d);
   std::string jwt_for(const session::Session& s, std::string_view audience);
   void access_log(const Request& r);
+  void count_decision(const std::string& route, const policy::Decision& d);
 
   GatewayConfig cfg_;
   crypto::Keyring keyring_;

@@ -27,7 +27,21 @@ std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 }  // namespace
 
 std::string new_request_id() {
-  return core::hex_encode(core::SystemRandom::instance().bytes(8));
+  // Ids only tell log lines apart: a per-thread generator seeded once from the kernel, not a
+  // getrandom(2) call per request.
+  thread_local uint64_t state = [] {
+    uint64_t seed = 0;
+    core::SystemRandom::instance().fill(reinterpret_cast<uint8_t*>(&seed), sizeof seed);
+    return seed | 1;
+  }();
+  state += 0x9E3779B97F4A7C15ULL;  // splitmix64
+  uint64_t z = state;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  uint8_t b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(z >> (8 * i));
+  return core::hex_encode(b);
 }
 
 struct Server::Connection {
@@ -241,18 +255,37 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
     RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
     parser.body_limit(boost::none);  // bodies are limited by whoever reads them
+    // Usually the whole header arrived with the first read: parse it from the buffer, with no
+    // timer and no further read.
+    {
+      error_code pe;
+      size_t used = parser.put(buffer.data(), pe);
+      buffer.consume(used);
+      if (pe == bhttp::error::need_more) pe = {};
+      if (pe) {
+        if (pe == bhttp::error::header_limit) {
+          co_await reject(431, "Request header fields too large (limit " +
+                                   std::to_string(options_.header_limit) + " bytes)");
+        } else {
+          co_await reject(400, "Malformed HTTP request: " + pe.message());
+        }
+        break;
+      }
+    }
     stream.transport().expires_never();
     c->header_timed_out = false;
-    c->header_timer.expires_after(options_.header_timeout);
-    c->header_timer.async_wait([c](const error_code& e) {
-      if (e) return;
-      c->header_timed_out = true;
-      error_code ignored;
-      c->stream.transport().socket().cancel(ignored);
-    });
-    co_await bhttp::async_read_header(stream, buffer, parser,
-                                      asio::redirect_error(kUseAwaitable, ec));
-    c->header_timer.cancel();
+    if (!parser.is_header_done()) c->header_timer.expires_after(options_.header_timeout);
+    if (!parser.is_header_done()) {
+      c->header_timer.async_wait([c](const error_code& e) {
+        if (e) return;
+        c->header_timed_out = true;
+        error_code ignored;
+        c->stream.transport().socket().cancel(ignored);
+      });
+      co_await bhttp::async_read_header(stream, buffer, parser,
+                                        asio::redirect_error(kUseAwaitable, ec));
+      c->header_timer.cancel();
+    }
     if (ec && c->header_timed_out) ec = beast::error::timeout;
     if (ec) {
       if (ec == bhttp::error::header_limit) {
