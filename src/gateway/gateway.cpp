@@ -95,6 +95,10 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
   // Forward-auth requests that match no route need a signed-in session.
   route_auth->set("forward-auth", policy::RouteRequirement{});
   authorizer_ = std::move(route_auth);
+  for (const auto& idp : cfg_.saml.idps) {
+    validators_[idp.name] = std::make_unique<saml::ResponseValidator>(
+        cfg_.saml.sp_settings(idp), cfg_.saml.idp_settings(idp), &replay_, clock_);
+  }
   jwks_json_ = crypto::jwks_of(keyring_).dump();
   sp_metadata_xml_ = saml::sp_metadata_xml(cfg_.saml.sp);
   stripped_names_ = {cfg_.cookie.name, cfg_.cookie.name + "_pending"};

@@ -8,6 +8,7 @@
 //   -> identity headers + JWT -> http::proxy_http / proxy_websocket.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 #include "http/server.h"
 #include "policy/access.h"
 #include "saml/replay_cache.h"
+#include "saml/response_validator.h"
 #include "session/cookie.h"
 #include "session/store.h"
 
@@ -128,6 +130,8 @@ class Gateway {
   core::Random& random_;
   session::CookieCodec cookies_;
   TicketReplayCache replay_;
+  // One validator per IdP, built once (settings, trusted keys) and shared by every sign-in.
+  std::map<std::string, std::unique_ptr<saml::ResponseValidator>, std::less<>> validators_;
   std::shared_ptr<const policy::Authorizer> authorizer_;
   std::shared_ptr<const policy::RoleMapper> roles_;
   std::string jwks_json_;

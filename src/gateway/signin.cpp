@@ -212,14 +212,12 @@ awaitable<void> Gateway::acs(Request& r) {
   if (pending && pending->is_object()) {
     idp = cfg_.saml.find_idp(pending->value("idp", ""));
     if (idp) {
-      saml::ResponseValidator v(cfg_.saml.sp_settings(*idp), cfg_.saml.idp_settings(*idp), &replay_, clock_);
-      report = v.validate_posted(response_b64, pending->value("request_id", ""));
+      report = validators_.at(idp->name)->validate_posted(response_b64, pending->value("request_id", ""));
     }
   } else {
     for (const auto& i : cfg_.saml.idps) {
       if (!i.allow_idp_initiated) continue;
-      saml::ResponseValidator v(cfg_.saml.sp_settings(i), cfg_.saml.idp_settings(i), &replay_, clock_);
-      saml::ValidationReport rep = v.validate_posted(response_b64, std::nullopt);
+      saml::ValidationReport rep = validators_.at(i.name)->validate_posted(response_b64, std::nullopt);
       bool issuer_mismatch = rep.error && (rep.error->code == static_cast<int>(saml::Code::kResponseIssuer) ||
                                            rep.error->code == static_cast<int>(saml::Code::kAssertionIssuer));
       if (rep.ok() || !idp || !issuer_mismatch) {
