@@ -16,7 +16,7 @@ import pytest
 import requests
 from jwt.algorithms import ECAlgorithm
 
-from conftest import claimgate_bin
+from conftest import ROOT, claimgate_bin
 from gateway_stack import DemoStack, free_port, parse_form, rss_kib
 
 JSON = {"Accept": "application/json"}
@@ -391,3 +391,58 @@ def test_two_idps_chooser_and_signin(two_idps):
     assert who["idp"] == "partner" and who["idp_entity_id"] == two_idps.idps[1].url + "/metadata"
     r = requests.get(two_idps.url + "/saml/login?idp=nope", headers=HTML, timeout=10)
     assert r.status_code == 400 and "6501 gateway.unknown_idp" in r.text
+
+
+def test_idp_initiated_logout_ends_the_session(stack):
+    """The IdP signs a LogoutRequest (HTTP-Redirect) for alice's session index; the gateway ends
+    that session and answers with a LogoutResponse to the IdP."""
+    import sys
+    from saml2 import BINDING_HTTP_REDIRECT, xmldsig
+    from saml2.saml import NAMEID_FORMAT_UNSPECIFIED, NameID
+    sys.path.insert(0, str(ROOT / "examples" / "demo-idp"))
+    import demo_idp
+
+    sess = signed_in(stack, "alice")
+    who = sess.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=10).json()
+    assert who["subject"] == "alice"
+    idp = stack.idps[0]
+
+    class Args:
+        base_url, key, cert = idp.url, str(idp.key), str(idp.crt)
+        sp_metadata, users = str(stack.sp_metadata), str(stack.users_file)
+    server = demo_idp.DemoIdp(Args()).server
+    index = demo_idp_session_index(stack, "alice")
+    req_id, req = server.create_logout_request(
+        stack.url + "/saml/slo", server.config.entityid,
+        name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text="alice"), session_indexes=[index])
+    info = server.apply_binding(BINDING_HTTP_REDIRECT, str(req), stack.url + "/saml/slo", "relay-1",
+                                sign=True, sigalg=xmldsig.SIG_RSA_SHA256)
+    location = dict(info["headers"])["Location"]
+    r = requests.get(location, allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text[:300]
+    back = urllib.parse.urlparse(r.headers["Location"])
+    assert back.path == "/slo" and "SAMLResponse=" in back.query and "RelayState=relay-1" in back.query
+    assert sess.get(stack.url + "/echo", headers=JSON, timeout=10).status_code == 401
+    # The same request without its signature is refused.
+    unsigned = server.apply_binding(BINDING_HTTP_REDIRECT, str(req), stack.url + "/saml/slo", "x", sign=False)
+    r = requests.get(dict(unsigned["headers"])["Location"], headers=HTML, allow_redirects=False, timeout=10)
+    assert r.status_code == 400 and "4034 binding.signature" in r.text
+
+
+def demo_idp_session_index(stack, user):
+    """The session index the gateway stored for `user` (from the SQLite store)."""
+    import sqlite3
+    db = sqlite3.connect(stack.dir / "state.db")
+    try:
+        rows = db.execute("SELECT session_index FROM sessions WHERE subject = ? ORDER BY last_seen_ms DESC",
+                          (user,)).fetchall()
+    finally:
+        db.close()
+    assert rows
+    return rows[0][0]
+
+
+def test_sp_metadata_is_served(stack):
+    r = requests.get(stack.url + "/saml/metadata", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/samlmetadata+xml"
+    assert f'Location="{stack.url}/saml/acs"' in r.text
