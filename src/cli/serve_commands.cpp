@@ -135,8 +135,9 @@ void add_serve_commands(CLI::App& app, int& exit_code) {
 
   auto* keys = app.add_subcommand("keys", "The keyring: cookie sealing and JWT signing keys");
   keys->require_subcommand(1);
-  auto* rotate = keys->add_subcommand(
-      "rotate", "Add a new key pair; it seals and signs from the next start, older keys still open and verify");
+  auto* rotate = keys->add_subcommand("rotate",
+                                      "Add a new key pair; it seals and signs from the next start, "
+                                      "older keys still open and verify");
   rotate->add_option("--dir", keys_dir, "the keyring directory")->required();
   rotate->callback([&exit_code] {
     auto kid = crypto::Keyring::add_keys(keys_dir, core::SystemClock::instance().now(),

@@ -1,12 +1,12 @@
 #include "core/log.h"
 
-#include "core/clock.h"
-
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+
+#include "core/clock.h"
 
 namespace cg::core {
 namespace {
@@ -33,18 +33,24 @@ void set_log_level(LogLevel level) { g_level = static_cast<int>(level); }
 LogLevel log_level() { return static_cast<LogLevel>(g_level.load(std::memory_order_relaxed)); }
 
 bool parse_log_level(std::string_view t, LogLevel& out) {
-  if (t == "debug") out = LogLevel::kDebug;
-  else if (t == "info") out = LogLevel::kInfo;
-  else if (t == "warn") out = LogLevel::kWarn;
-  else if (t == "error") out = LogLevel::kError;
-  else return false;
+  if (t == "debug")
+    out = LogLevel::kDebug;
+  else if (t == "info")
+    out = LogLevel::kInfo;
+  else if (t == "warn")
+    out = LogLevel::kWarn;
+  else if (t == "error")
+    out = LogLevel::kError;
+  else
+    return false;
   return true;
 }
 
 void write_log_line(LogLevel level, std::string_view part, std::string_view text) {
   auto now = SystemClock::instance().now();
   auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char head[64];

@@ -22,13 +22,21 @@ class Logger {
  public:
   explicit constexpr Logger(const char* part) : part_(part) {}
   template <class... A>
-  void debug(const A&... a) const { emit(LogLevel::kDebug, a...); }
+  void debug(const A&... a) const {
+    emit(LogLevel::kDebug, a...);
+  }
   template <class... A>
-  void info(const A&... a) const { emit(LogLevel::kInfo, a...); }
+  void info(const A&... a) const {
+    emit(LogLevel::kInfo, a...);
+  }
   template <class... A>
-  void warn(const A&... a) const { emit(LogLevel::kWarn, a...); }
+  void warn(const A&... a) const {
+    emit(LogLevel::kWarn, a...);
+  }
   template <class... A>
-  void error(const A&... a) const { emit(LogLevel::kError, a...); }
+  void error(const A&... a) const {
+    emit(LogLevel::kError, a...);
+  }
 
  private:
   template <class... A>

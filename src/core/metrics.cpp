@@ -71,7 +71,9 @@ void CounterFamily::render(std::string& out) const {
 
 GaugeFamily::GaugeFamily(std::string name, std::string help, std::vector<std::string> labels,
                          Reader r)
-    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(labels)),
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      label_names_(std::move(labels)),
       reader_(std::move(r)) {}
 
 void GaugeFamily::render(std::string& out) const {
@@ -82,7 +84,9 @@ void GaugeFamily::render(std::string& out) const {
 }
 
 Histogram::Histogram(std::string name, std::string help, std::vector<double> bounds)
-    : name_(std::move(name)), help_(std::move(help)), bounds_(std::move(bounds)),
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      bounds_(std::move(bounds)),
       buckets_(new std::atomic<uint64_t>[bounds_.size()]) {
   for (size_t i = 0; i < bounds_.size(); ++i) buckets_[i] = 0;
 }
@@ -103,7 +107,8 @@ void Histogram::render(std::string& out) const {
   uint64_t cumulative = 0;
   for (size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += buckets_[i].load();
-    out += name_ + "_bucket{le=\"" + number(bounds_[i]) + "\"} " + std::to_string(cumulative) + "\n";
+    out +=
+        name_ + "_bucket{le=\"" + number(bounds_[i]) + "\"} " + std::to_string(cumulative) + "\n";
   }
   out += name_ + "_bucket{le=\"+Inf\"} " + std::to_string(count_.load()) + "\n";
   out += name_ + "_sum " + number(static_cast<double>(sum_micro_.load()) / 1e6) + "\n";
@@ -112,7 +117,8 @@ void Histogram::render(std::string& out) const {
 
 CounterFamily& MetricsRegistry::counter(std::string name, std::string help,
                                         std::vector<std::string> labels) {
-  counters_.push_back(std::make_unique<CounterFamily>(std::move(name), std::move(help), std::move(labels)));
+  counters_.push_back(
+      std::make_unique<CounterFamily>(std::move(name), std::move(help), std::move(labels)));
   return *counters_.back();
 }
 
@@ -125,7 +131,8 @@ GaugeFamily& MetricsRegistry::gauge(std::string name, std::string help,
 
 Histogram& MetricsRegistry::histogram(std::string name, std::string help,
                                       std::vector<double> bounds) {
-  histograms_.push_back(std::make_unique<Histogram>(std::move(name), std::move(help), std::move(bounds)));
+  histograms_.push_back(
+      std::make_unique<Histogram>(std::move(name), std::move(help), std::move(bounds)));
   return *histograms_.back();
 }
 

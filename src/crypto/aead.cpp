@@ -34,9 +34,8 @@ std::string aead_seal(const AeadKey& key, std::string_view plaintext, std::strin
   int len = 0;
   // Every call below only fails on allocation failure or a programming error (fixed sizes).
   bool ok = ctx && EVP_EncryptInit_ex2(ctx.get(), aes_256_gcm(), key.data(), o, nullptr) == 1 &&
-            (aad.empty() ||
-             EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(aad), static_cast<int>(aad.size())) ==
-                 1) &&
+            (aad.empty() || EVP_EncryptUpdate(ctx.get(), nullptr, &len, bytes(aad),
+                                              static_cast<int>(aad.size())) == 1) &&
             EVP_EncryptUpdate(ctx.get(), o + kAeadNonceBytes, &len, bytes(plaintext),
                               static_cast<int>(plaintext.size())) == 1 &&
             EVP_EncryptFinal_ex(ctx.get(), o + kAeadNonceBytes + len, &len) == 1 &&
@@ -58,15 +57,14 @@ Result<std::string> aead_open(const AeadKey& key, std::string_view sealed, std::
   int len = 0;
   std::array<unsigned char, kAeadTagBytes> tag;
   std::copy(in + kAeadNonceBytes + n, in + sealed.size(), tag.begin());
-  bool ok = ctx && EVP_DecryptInit_ex2(ctx.get(), aes_256_gcm(), key.data(), in, nullptr) == 1 &&
-            (aad.empty() ||
-             EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(aad), static_cast<int>(aad.size())) ==
-                 1) &&
-            EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                              in + kAeadNonceBytes, static_cast<int>(n)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kAeadTagBytes, tag.data()) == 1 &&
-            EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len,
-                                &len) == 1;
+  bool ok =
+      ctx && EVP_DecryptInit_ex2(ctx.get(), aes_256_gcm(), key.data(), in, nullptr) == 1 &&
+      (aad.empty() || EVP_DecryptUpdate(ctx.get(), nullptr, &len, bytes(aad),
+                                        static_cast<int>(aad.size())) == 1) &&
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                        in + kAeadNonceBytes, static_cast<int>(n)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kAeadTagBytes, tag.data()) == 1 &&
+      EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &len) == 1;
   if (!ok) {
     openssl_error();  // clear the queue
     return fail(Code::kOpenFailed,

@@ -23,8 +23,8 @@ std::string when(int64_t unix) {
 
 Result<std::string> jwt_sign_es256(const SigningKey& key, const nlohmann::json& claims) {
   nlohmann::json header = {{"alg", "ES256"}, {"typ", "JWT"}, {"kid", key.id}};
-  std::string input = core::base64url_encode(header.dump()) + "." +
-                      core::base64url_encode(claims.dump());
+  std::string input =
+      core::base64url_encode(header.dump()) + "." + core::base64url_encode(claims.dump());
   CG_TRY(auto sig, key.key.sign(HashAlg::kSha256, as_bytes(input), /*raw_ecdsa=*/true));
   return input + "." + core::base64url_encode(sig);
 }
@@ -79,7 +79,8 @@ Result<nlohmann::json> JwtVerifier::verify(std::string_view token, core::WallTim
   auto header_raw = core::base64url_decode(token.substr(0, d1));
   auto claims_raw = core::base64url_decode(token.substr(d1 + 1, d2 - d1 - 1));
   auto sig = core::base64url_decode(token.substr(d2 + 1));
-  if (!header_raw || !claims_raw || !sig) return fail(Code::kBadToken, "token part is not base64url");
+  if (!header_raw || !claims_raw || !sig)
+    return fail(Code::kBadToken, "token part is not base64url");
   auto header = nlohmann::json::parse(*header_raw, nullptr, false);
   auto claims = nlohmann::json::parse(*claims_raw, nullptr, false);
   if (header.is_discarded() || !header.is_object() || claims.is_discarded() ||
@@ -124,7 +125,8 @@ Result<nlohmann::json> JwtVerifier::verify(std::string_view token, core::WallTim
     const auto& aud = claims.contains("aud") ? claims["aud"] : nlohmann::json();
     if (aud.is_string()) ok = aud.get<std::string>() == expect.audience;
     if (aud.is_array()) {
-      for (const auto& a : aud) ok = ok || (a.is_string() && a.get<std::string>() == expect.audience);
+      for (const auto& a : aud)
+        ok = ok || (a.is_string() && a.get<std::string>() == expect.audience);
     }
     if (!ok) {
       return fail(Code::kTokenClaims, "token audience " + core::clip(aud.dump(), 80) +

@@ -3,10 +3,9 @@
 // verify them with the keys from /.well-known/jwks.json.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 

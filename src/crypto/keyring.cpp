@@ -23,8 +23,8 @@ std::string aad_of(std::string_view purpose, std::string_view kid) {
 bool valid_kid(std::string_view kid) {
   if (kid.empty() || kid.size() > 64) return false;
   return std::all_of(kid.begin(), kid.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           c == '-' || c == '_';
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' ||
+           c == '_';
   });
 }
 
@@ -43,7 +43,8 @@ std::string new_key_id(core::WallTime now, core::Random& random) {
 Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* warnings) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    return fail(Code::kKeyring, "keyring directory " + dir + " does not exist or is not a directory");
+    return fail(Code::kKeyring,
+                "keyring directory " + dir + " does not exist or is not a directory");
   }
   Keyring ring;
   std::vector<fs::path> files;
@@ -78,8 +79,8 @@ Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* 
       while (!b64.empty() && (b64.back() == '\n' || b64.back() == '\r')) b64.pop_back();
       auto raw = core::base64_decode(b64);
       if (!raw || raw->size() != kAeadKeyBytes) {
-        return fail(Code::kKeyring, "keyring file " + path.string() +
-                                        " must hold 32 bytes in base64 (one line)");
+        return fail(Code::kKeyring,
+                    "keyring file " + path.string() + " must hold 32 bytes in base64 (one line)");
       }
       SealingKey k{kid, {}};
       std::copy(raw->begin(), raw->end(), k.key.begin());
@@ -87,8 +88,7 @@ Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* 
     } else {
       auto key = PrivateKey::from_pem(*text);
       if (!key) {
-        return fail(Code::kKeyring,
-                    "keyring file " + path.string() + ": " + key.error().message);
+        return fail(Code::kKeyring, "keyring file " + path.string() + ": " + key.error().message);
       }
       if (key->type() != KeyType::kEc || key->public_key().bits() != 256) {
         return fail(Code::kKeyring,
@@ -98,8 +98,7 @@ Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* 
     }
   }
   if (ring.sealing_.empty() || ring.signing_.empty()) {
-    return fail(Code::kKeyring, "keyring directory " + dir +
-                                    " holds no " +
+    return fail(Code::kKeyring, "keyring directory " + dir + " holds no " +
                                     (ring.sealing_.empty() ? "sealing key (seal-<id>.key)"
                                                            : "signing key (sign-<id>.pem)") +
                                     "; create one with `claimgate keys rotate --dir " + dir + "`");
@@ -111,7 +110,8 @@ Result<std::string> Keyring::add_keys(const std::string& dir, core::WallTime now
                                       core::Random& random) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return fail(Code::kKeyring, "cannot create keyring directory " + dir + ": " + ec.message());
+  if (ec)
+    return fail(Code::kKeyring, "cannot create keyring directory " + dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);
   std::string kid = new_key_id(now, random);
   auto seal = random.bytes(kAeadKeyBytes);
@@ -153,7 +153,8 @@ const SigningKey* Keyring::find_signing(std::string_view id) const {
 std::string Keyring::seal(std::string_view plaintext, std::string_view purpose,
                           core::Random& random) const {
   const SealingKey& k = current_sealing();
-  return k.id + "." + core::base64url_encode(aead_seal(k.key, plaintext, aad_of(purpose, k.id), random));
+  return k.id + "." +
+         core::base64url_encode(aead_seal(k.key, plaintext, aad_of(purpose, k.id), random));
 }
 
 Result<std::string> Keyring::open(std::string_view sealed, std::string_view purpose) const {

@@ -10,7 +10,9 @@ namespace {
 
 using std::chrono::seconds;
 
-std::chrono::milliseconds ms(seconds s) { return std::chrono::duration_cast<std::chrono::milliseconds>(s); }
+std::chrono::milliseconds ms(seconds s) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(s);
+}
 
 void parse_listen(const std::string& v, http::ServerOptions& s, core::Problems& p) {
   std::string host;
@@ -67,14 +69,16 @@ RouteConfig compile_route(const YAML::Node& n, const std::string& path, core::Pr
                              "pass_authorization", "public", "allow_groups", "group_claim"},
                             p);
   r.prefix = core::get_string(n, "prefix", path, p, true, "/");
-  if (r.prefix.empty() || r.prefix[0] != '/') p.add(path + ".prefix", r.prefix, "a path starting with /");
+  if (r.prefix.empty() || r.prefix[0] != '/')
+    p.add(path + ".prefix", r.prefix, "a path starting with /");
   r.name = core::get_string(n, "name", path, p, false, r.prefix);
   r.host = core::get_string(n, "host", path, p, false);
   std::string up = core::get_string(n, "upstream", path, p, false);
   if (!up.empty()) {
     auto u = http::parse_url(up);
     if (!u) {
-      p.add(path + ".upstream", up, "an http:// URL such as http://127.0.0.1:9000 (" + u.error().message + ")");
+      p.add(path + ".upstream", up,
+            "an http:// URL such as http://127.0.0.1:9000 (" + u.error().message + ")");
     } else if (u->https()) {
       p.add(path + ".upstream", up,
             "an http:// URL (TLS to upstreams is not supported yet: put the upstream on a "
@@ -105,18 +109,20 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   GatewayConfig c;
   c.config_path = path;
   c.base_dir = std::filesystem::path(path).parent_path().string();
-  core::reject_unknown_keys(root, "",
-                            {"listen", "public_url", "threads", "log_level", "insecure_http", "tls",
-                             "saml", "keys", "session", "store", "identity", "limits", "upstream",
-                             "routes"},
-                            p);
+  core::reject_unknown_keys(
+      root, "",
+      {"listen", "public_url", "threads", "log_level", "insecure_http", "tls", "saml", "keys",
+       "session", "store", "identity", "limits", "upstream", "routes"},
+      p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
   std::string level = core::get_string(root, "log_level", "", p, false, "info");
-  if (!core::parse_log_level(level, c.log_level)) p.add("log_level", level, "debug, info, warn or error");
+  if (!core::parse_log_level(level, c.log_level))
+    p.add("log_level", level, "debug, info, warn or error");
   c.insecure_http = core::get_bool(root, "insecure_http", "", p, false);
 
-  std::string public_url = core::get_string(root, "public_url", "", p, false);  // required: saml reports it
+  std::string public_url =
+      core::get_string(root, "public_url", "", p, false);  // required: saml reports it
   while (public_url.size() > 1 && public_url.back() == '/') public_url.pop_back();
   if (!public_url.empty()) {
     auto u = http::parse_url(public_url);
@@ -144,7 +150,8 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
 
   if (auto saml = saml::compile_saml_config(root, c.base_dir, now, p)) c.saml = std::move(*saml);
   for (const auto& idp : c.saml.idps) {
-    for (const auto& w : idp.metadata.warnings) c.warnings.push_back("saml.idps[" + idp.name + "]: " + w);
+    for (const auto& w : idp.metadata.warnings)
+      c.warnings.push_back("saml.idps[" + idp.name + "]: " + w);
   }
 
   c.keys_dir = core::resolve_path(c.base_dir, core::get_string(root, "keys", "", p, true));
@@ -166,7 +173,8 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
       if (!token) p.add("session.cookie.name", c.cookie.name, "letters, digits, '_' and '-'");
     }
     if (c.session_idle > c.session_ttl) {
-      p.add("session.idle", std::to_string(c.session_idle.count()) + "s", "no longer than session.ttl");
+      p.add("session.idle", std::to_string(c.session_idle.count()) + "s",
+            "no longer than session.ttl");
     }
   }
 
@@ -213,11 +221,14 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
   if (YAML::Node s = root["upstream"]; s && s.IsMap()) {
     core::reject_unknown_keys(
-        s, "upstream", {"connect_timeout", "response_timeout", "idle_timeout", "websocket_check"}, p);
-    c.upstream_timeouts.connect = ms(core::get_duration(s, "connect_timeout", "upstream", p, seconds(5)));
+        s, "upstream", {"connect_timeout", "response_timeout", "idle_timeout", "websocket_check"},
+        p);
+    c.upstream_timeouts.connect =
+        ms(core::get_duration(s, "connect_timeout", "upstream", p, seconds(5)));
     c.upstream_timeouts.response_header =
         ms(core::get_duration(s, "response_timeout", "upstream", p, seconds(60)));
-    c.upstream_timeouts.idle = ms(core::get_duration(s, "idle_timeout", "upstream", p, seconds(300)));
+    c.upstream_timeouts.idle =
+        ms(core::get_duration(s, "idle_timeout", "upstream", p, seconds(300)));
     c.websocket_check = ms(core::get_duration(s, "websocket_check", "upstream", p, seconds(5)));
   }
 
@@ -241,7 +252,8 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
       c.routes.push_back(std::move(r));
     }
   }
-  if (c.routes.empty()) c.warnings.push_back("routes: none configured; only sign-in and /auth work");
+  if (c.routes.empty())
+    c.warnings.push_back("routes: none configured; only sign-in and /auth work");
   if (!p.empty()) return std::nullopt;
   return c;
 }

@@ -6,16 +6,16 @@
 namespace cg::gateway {
 
 enum class Code : int {
-  kUnknownIdp = 6501,       // ?idp= names no configured IdP
-  kRelayState = 6502,       // the RelayState names no pending sign-in (expired, used, forged)
-  kPendingCookie = 6503,    // the browser lacks the cookie its sign-in started with
-  kNoSamlResponse = 6504,   // /saml/acs received no SAMLResponse
-  kStoreUnavailable = 6505, // the session store cannot be reached: sign-in refused
-  kNotFound = 6506,         // no route matches the request
-  kForbidden = 6507,        // signed in, but the route's rule denies it
-  kUnauthenticated = 6508,  // the route needs a signed-in session
-  kLogout = 6509,           // a logout message failed its checks
-  kBadRequest = 6510,       // a malformed request to a gateway endpoint
+  kUnknownIdp = 6501,        // ?idp= names no configured IdP
+  kRelayState = 6502,        // the RelayState names no pending sign-in (expired, used, forged)
+  kPendingCookie = 6503,     // the browser lacks the cookie its sign-in started with
+  kNoSamlResponse = 6504,    // /saml/acs received no SAMLResponse
+  kStoreUnavailable = 6505,  // the session store cannot be reached: sign-in refused
+  kNotFound = 6506,          // no route matches the request
+  kForbidden = 6507,         // signed in, but the route's rule denies it
+  kUnauthenticated = 6508,   // the route needs a signed-in session
+  kLogout = 6509,            // a logout message failed its checks
+  kBadRequest = 6510,        // a malformed request to a gateway endpoint
 };
 
 const char* code_name(Code c);

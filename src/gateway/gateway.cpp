@@ -1,15 +1,14 @@
 #include "gateway/gateway.h"
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "core/encoding.h"
 #include "core/time.h"
 #include "gateway/internal/request.h"
-#include "http/errors.h"
 #include "http/cookies.h"
+#include "http/errors.h"
 #include "http/proxy.h"
 #include "http/url.h"
 #include "saml/sp_metadata.h"
@@ -24,7 +23,6 @@ using http::awaitable;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-
 Result<bool> TicketReplayCache::insert_if_absent(std::string_view id, core::WallTime expires,
                                                  core::WallTime now) {
   return tickets_.insert_once("assertion:" + std::string(id), expires, now);
@@ -33,7 +31,8 @@ Result<bool> TicketReplayCache::insert_if_absent(std::string_view id, core::Wall
 Metrics::Metrics(core::MetricsRegistry& r)
     : requests(r.counter("claimgate_http_requests_total",
                          "Requests answered, by route and HTTP status", {"route", "status"})),
-      signins(r.counter("claimgate_signins_total", "Sign-ins at /saml/acs, by IdP, result and error code",
+      signins(r.counter("claimgate_signins_total",
+                        "Sign-ins at /saml/acs, by IdP, result and error code",
                         {"idp", "result", "code"})),
       rejected(r.counter("claimgate_rejected_requests_total",
                          "Requests refused before routing (malformed, too large, too slow)",
@@ -44,10 +43,10 @@ Metrics::Metrics(core::MetricsRegistry& r)
       decisions(r.counter("claimgate_authz_decisions_total",
                           "Authorization decisions, by route, effect and reason",
                           {"route", "effect", "reason"})),
-      upstream_latency(r.histogram("claimgate_upstream_latency_seconds",
-                                   "Time from sending a request upstream to its response header",
-                                   {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                    2.5, 5, 10, 30})) {}
+      upstream_latency(r.histogram(
+          "claimgate_upstream_latency_seconds",
+          "Time from sending a request upstream to its response header",
+          {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})) {}
 
 Result<Stores> open_stores(const GatewayConfig& cfg) {
   Stores s;
@@ -90,7 +89,8 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
       metrics_(registry_) {
   auto route_auth = std::make_shared<policy::RouteAuthorizer>();
   for (const auto& r : cfg_.routes) {
-    route_auth->set(r.name, policy::RouteRequirement{r.public_route, r.allow_groups, r.group_claim});
+    route_auth->set(r.name,
+                    policy::RouteRequirement{r.public_route, r.allow_groups, r.group_claim});
   }
   // Forward-auth requests that match no route need a signed-in session.
   route_auth->set("forward-auth", policy::RouteRequirement{});
@@ -193,7 +193,8 @@ bool safe_path(std::string_view p) {
   size_t start = 0;
   while (start < p.size()) {
     size_t end = p.find('/', start + 1);
-    std::string_view seg = p.substr(start + 1, (end == std::string_view::npos ? p.size() : end) - start - 1);
+    std::string_view seg =
+        p.substr(start + 1, (end == std::string_view::npos ? p.size() : end) - start - 1);
     if (seg == "." || seg == "..") return false;
     if (end == std::string_view::npos) break;
     start = end;
@@ -234,8 +235,12 @@ policy::Decision unauthenticated_decision() {
 }
 
 std::string error_json(const Error& e, const std::string& request_id) {
-  return json{{"error", e.name}, {"code", e.code}, {"message", e.message}, {"request_id", request_id}}
-             .dump() + "\n";
+  return json{{"error", e.name},
+              {"code", e.code},
+              {"message", e.message},
+              {"request_id", request_id}}
+             .dump() +
+         "\n";
 }
 
 std::string unauthenticated_json(const std::string& signin_url, const std::string& request_id) {
@@ -244,13 +249,15 @@ std::string unauthenticated_json(const std::string& signin_url, const std::strin
               {"message", "sign in first: open the signin_url in a browser"},
               {"signin_url", signin_url},
               {"request_id", request_id}}
-             .dump() + "\n";
+             .dump() +
+         "\n";
 }
 
 std::string whoami_json(const session::StoredSession& st, core::WallTime idle_end) {
   const session::Session& s = *st.session;
   json claims = json::array();
-  for (const auto& c : s.claims) claims.push_back({{"name", c.name}, {"alias", c.alias}, {"values", c.values}});
+  for (const auto& c : s.claims)
+    claims.push_back({{"name", c.name}, {"alias", c.alias}, {"values", c.values}});
   json j = {{"subject", s.subject},
             {"name_id_format", s.name_id_format},
             {"email", s.first("email")},
@@ -273,9 +280,13 @@ std::string auth_json(const policy::Decision& d, const std::string& signin_url,
                       const std::string& request_id) {
   if (d.allowed()) return json{{"allow", true}, {"reason", d.reason}}.dump();
   if (!signin_url.empty()) {
-    return json{{"error", "unauthenticated"}, {"signin_url", signin_url}, {"request_id", request_id}}.dump();
+    return json{
+        {"error", "unauthenticated"}, {"signin_url", signin_url}, {"request_id", request_id}}
+        .dump();
   }
-  return json{{"error", d.reason}, {"message", d.detail}, {"rule", d.rule}, {"request_id", request_id}}.dump();
+  return json{
+      {"error", d.reason}, {"message", d.detail}, {"rule", d.rule}, {"request_id", request_id}}
+      .dump();
 }
 
 }  // namespace
@@ -298,7 +309,8 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
     }
     for (const auto& n : drop) fields.erase(n);
   }
-  Request r{ex, std::string(http::target_path(ex.target())), std::string(http::target_query(ex.target())),
+  Request r{ex, std::string(http::target_path(ex.target())),
+            std::string(http::target_query(ex.target())),
             std::string(ex.header(bhttp::field::host))};
   if (!safe_path(r.path)) {
     co_await send_error(r, 400, "Bad request",
@@ -333,14 +345,16 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
       co_await health(r, p == "/readyz");
     } else if (p == "/metrics" && get) {
       co_await metrics(r);
-    } else if (p.starts_with("/saml/") || p.starts_with("/.claimgate/") || p.starts_with("/.well-known/")) {
-      co_await send_error(r, 404, "Not found",
-                          make_error(Code::kNotFound, "the gateway has no endpoint " +
-                                                          std::string(ex.method_string()) + " " + p));
+    } else if (p.starts_with("/saml/") || p.starts_with("/.claimgate/") ||
+               p.starts_with("/.well-known/")) {
+      co_await send_error(
+          r, 404, "Not found",
+          make_error(Code::kNotFound,
+                     "the gateway has no endpoint " + std::string(ex.method_string()) + " " + p));
     } else {
       co_await send_error(r, 405, "Method not allowed",
-                          make_error(Code::kBadRequest, std::string(ex.method_string()) +
-                                                            " is not allowed on " + p));
+                          make_error(Code::kBadRequest,
+                                     std::string(ex.method_string()) + " is not allowed on " + p));
     }
     access_log(r);
     co_return;
@@ -350,8 +364,9 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
 }
 
 const RouteConfig* Gateway::match_route(std::string_view host, std::string_view path) const {
-  std::string_view h = host.substr(0, host.rfind(':') == std::string_view::npos || host.starts_with("[")
-                                          ? host.size() : host.rfind(':'));
+  std::string_view h = host.substr(
+      0, host.rfind(':') == std::string_view::npos || host.starts_with("[") ? host.size()
+                                                                            : host.rfind(':'));
   const RouteConfig* best = nullptr;
   for (const auto& rc : cfg_.routes) {
     if (!rc.host.empty() && !beast::iequals(rc.host, h) && !beast::iequals(rc.host, host)) continue;
@@ -374,14 +389,16 @@ void Gateway::load_session(Request& r) {
   if (!value) return;
   auto id = cookies_.open(*value);
   if (!id) {
-    log_.info("request id=", r.ex.request_id(), " cookie refused: ", core::log_quote(id.error().message));
+    log_.info("request id=", r.ex.request_id(),
+              " cookie refused: ", core::log_quote(id.error().message));
     r.clear_cookie = true;
     return;
   }
   auto stored = stores_.sessions->get(*id);
   if (!stored) {
     // The store cannot answer: treat as signed out for this request (fail closed).
-    log_.error("request id=", r.ex.request_id(), " session store: ", core::log_quote(stored.error().message));
+    log_.error("request id=", r.ex.request_id(),
+               " session store: ", core::log_quote(stored.error().message));
     return;
   }
   if (!*stored) {
@@ -393,8 +410,8 @@ void Gateway::load_session(Request& r) {
     r.clear_cookie = true;
     (void)stores_.sessions->remove(*id);
     log_.info("request id=", r.ex.request_id(), " session expired (",
-              *why == session::Expiry::kIdle ? "idle" : "absolute", ") subject=",
-              core::log_quote((*stored)->session->subject));
+              *why == session::Expiry::kIdle ? "idle" : "absolute",
+              ") subject=", core::log_quote((*stored)->session->subject));
     return;
   }
   if (now - (*stored)->last_seen >= cfg_.touch_interval) {
@@ -418,15 +435,21 @@ bool Gateway::wants_html(const http::Exchange& ex) const {
 }
 
 std::string Gateway::session_cookie(const std::string& session_id) const {
-  http::SetCookie c{cfg_.cookie.name, cookies_.seal(session_id, random_), cfg_.cookie.path,
-                    cfg_.cookie.domain, cfg_.session_ttl, cfg_.secure_cookies(), true,
+  http::SetCookie c{cfg_.cookie.name,
+                    cookies_.seal(session_id, random_),
+                    cfg_.cookie.path,
+                    cfg_.cookie.domain,
+                    cfg_.session_ttl,
+                    cfg_.secure_cookies(),
+                    true,
                     http::SameSite::kLax};
   return c.to_string();
 }
 
 std::string Gateway::expired_session_cookie() const {
-  http::SetCookie c{cfg_.cookie.name, "", cfg_.cookie.path, cfg_.cookie.domain, std::nullopt,
-                    cfg_.secure_cookies(), true, http::SameSite::kLax};
+  http::SetCookie c{
+      cfg_.cookie.name,      "",   cfg_.cookie.path,    cfg_.cookie.domain, std::nullopt,
+      cfg_.secure_cookies(), true, http::SameSite::kLax};
   return http::expire_cookie(c);
 }
 
@@ -453,12 +476,17 @@ awaitable<void> Gateway::send(Request& r, http::StringResponse res) {
 
 awaitable<void> Gateway::send_error(Request& r, unsigned status, std::string title, const Error& e,
                                     std::string action_url, std::string action_label) {
-  log_.warn("request id=", r.ex.request_id(), " status=", status, " code=", e.code, " ",
-            e.name, " message=", core::log_quote(e.message));
+  log_.warn("request id=", r.ex.request_id(), " status=", status, " code=", e.code, " ", e.name,
+            " message=", core::log_quote(e.message));
   http::StringResponse res{static_cast<bhttp::status>(status), 11};
   if (wants_html(r.ex) || r.ex.method() == bhttp::verb::post) {
-    ErrorPage page{status, std::move(title), std::to_string(e.code) + " " + e.name, e.message,
-                   r.ex.request_id(), std::move(action_url), std::move(action_label)};
+    ErrorPage page{status,
+                   std::move(title),
+                   std::to_string(e.code) + " " + e.name,
+                   e.message,
+                   r.ex.request_id(),
+                   std::move(action_url),
+                   std::move(action_label)};
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
     res.body() = render_error_page(page);
   } else {
@@ -575,8 +603,7 @@ awaitable<void> Gateway::proxy(Request& r) {
   const RouteConfig& route = *r.route;
   r.route_name = route.name;
   load_session(r);
-  policy::AccessRequest ar{ex.method_string(),
-                           r.host, r.path, route.name,
+  policy::AccessRequest ar{ex.method_string(), r.host, r.path, route.name,
                            r.session ? r.session->session.get() : nullptr};
   policy::Decision d = authorizer_->decide(ar);
   count_decision(route.name, d);
@@ -650,12 +677,14 @@ awaitable<void> Gateway::proxy(Request& r) {
     bool timeout = out.error->code == static_cast<int>(http::Code::kUpstreamTimeout);
     metrics_.upstream_errors.inc({route.name, out.error->name});
     unsigned status = timeout ? 504 : 502;
-    std::string title = timeout ? "The service did not answer in time" : "The service is unavailable";
+    std::string title =
+        timeout ? "The service did not answer in time" : "The service is unavailable";
     Error e = *out.error;
     std::string again(ex.target());
     co_await send_error(r, status, std::move(title), e, std::move(again), "Try again");
   } else if (out.error) {
-    log_.info("request id=", ex.request_id(), " ended early: ", core::log_quote(out.error->message));
+    log_.info("request id=", ex.request_id(),
+              " ended early: ", core::log_quote(out.error->message));
   }
 }
 
@@ -692,7 +721,9 @@ void Gateway::access_log(const Request& r) {
     it = cells.emplace(key, &metrics_.requests.cell({r.route_name, std::to_string(status)})).first;
   }
   it->second->fetch_add(1, std::memory_order_relaxed);
-  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - r.ex.started()).count();
+  auto ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - r.ex.started())
+          .count();
   if (core::log_level() > core::LogLevel::kInfo) return;
   char timing[64];
   std::snprintf(timing, sizeof timing, "%.2f", ms);
@@ -702,11 +733,10 @@ void Gateway::access_log(const Request& r) {
     std::snprintf(b, sizeof b, " upstream_ms=%.2f", r.upstream_ms);
     up = b;
   }
-  log_.info("request id=", r.ex.request_id(), " client=", r.ex.client_address(), " method=",
-            r.ex.method_string(),
-            " path=", core::log_quote(r.path), " route=", core::log_quote(r.route_name),
-            " status=", status, " ms=", timing, up, " user=", core::log_quote(r.user),
-            " in=", r.ex.bytes_in, " out=", r.ex.bytes_out);
+  log_.info("request id=", r.ex.request_id(), " client=", r.ex.client_address(),
+            " method=", r.ex.method_string(), " path=", core::log_quote(r.path),
+            " route=", core::log_quote(r.route_name), " status=", status, " ms=", timing, up,
+            " user=", core::log_quote(r.user), " in=", r.ex.bytes_in, " out=", r.ex.bytes_out);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -761,8 +791,8 @@ awaitable<void> Gateway::whoami(Request& r) {
     co_return;
   }
   WhoamiView v{&s, core::format_datetime(r.session->last_seen), core::format_datetime(s.expires),
-               core::format_datetime(idle_end) + " (after " + std::to_string(s.idle_timeout.count() / 60) +
-                   " minutes unused)",
+               core::format_datetime(idle_end) + " (after " +
+                   std::to_string(s.idle_timeout.count() / 60) + " minutes unused)",
                "/saml/logout"};
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
@@ -784,7 +814,9 @@ awaitable<void> Gateway::forward_auth(Request& r) {
   if (host.empty()) host = r.host;
   std::string path(http::target_path(uri));
   if (!safe_path(path)) {
-    co_await send_json(r, 403, error_json(make_error(Code::kBadRequest, "the original path is not plain"), r.ex.request_id()));
+    co_await send_json(r, 403,
+                       error_json(make_error(Code::kBadRequest, "the original path is not plain"),
+                                  r.ex.request_id()));
     co_return;
   }
   const RouteConfig* route = match_route(host, path);

@@ -46,12 +46,12 @@ class TicketReplayCache final : public saml::ReplayCache {
 // The gateway's metrics, declared in one place.
 struct Metrics {
   explicit Metrics(core::MetricsRegistry& r);
-  core::CounterFamily& requests;      // claimgate_http_requests_total{route,status}
-  core::CounterFamily& signins;       // claimgate_signins_total{idp,result,code}
-  core::CounterFamily& rejected;      // claimgate_rejected_requests_total{status}
+  core::CounterFamily& requests;         // claimgate_http_requests_total{route,status}
+  core::CounterFamily& signins;          // claimgate_signins_total{idp,result,code}
+  core::CounterFamily& rejected;         // claimgate_rejected_requests_total{status}
   core::CounterFamily& upstream_errors;  // claimgate_upstream_errors_total{route,code}
-  core::CounterFamily& decisions;     // claimgate_authz_decisions_total{route,effect,reason}
-  core::Histogram& upstream_latency;  // claimgate_upstream_latency_seconds
+  core::CounterFamily& decisions;        // claimgate_authz_decisions_total{route,effect,reason}
+  core::Histogram& upstream_latency;     // claimgate_upstream_latency_seconds
 };
 
 struct Stores {
@@ -112,9 +112,8 @@ class Gateway {
   std::string expired_session_cookie() const;
   void add_identity_headers(Request& r, http::bhttp::fields& fields, std::string_view audience);
   http::awaitable<void> send(Request& r, http::StringResponse res);
-  http::awaitable<void> send_error(Request& r, unsigned status, std::string title,
-                                   const Error& e, std::string action_url = "",
-                                   std::string action_label = "");
+  http::awaitable<void> send_error(Request& r, unsigned status, std::string title, const Error& e,
+                                   std::string action_url = "", std::string action_label = "");
   http::awaitable<void> send_json(Request& r, unsigned status, const std::string& body);
   http::awaitable<void> redirect(Request& r, unsigned status, const std::string& location,
                                  std::vector<std::string> cookies = {});

@@ -37,12 +37,23 @@ std::string html_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -64,8 +75,9 @@ std::string render_error_page(const ErrorPage& p) {
 }
 
 std::string render_chooser(const std::vector<IdpChoice>& idps) {
-  std::string b = "<div class=\"card\"><h1>Sign in</h1><p class=\"muted\">Choose your "
-                  "organisation's identity provider.</p><ul class=\"idps\">";
+  std::string b =
+      "<div class=\"card\"><h1>Sign in</h1><p class=\"muted\">Choose your "
+      "organisation's identity provider.</p><ul class=\"idps\">";
   for (const auto& i : idps) {
     b += "<li><a class=\"button\" href=\"" + html_escape(i.url) + "\">" + html_escape(i.label) +
          "</a></li>";
@@ -80,9 +92,10 @@ std::string render_whoami(const WhoamiView& v) {
   };
   std::string roles;
   for (const auto& r : s.roles) roles += (roles.empty() ? "" : ", ") + r;
-  std::string b = "<div class=\"card\"><h1>Who am I</h1><p class=\"muted\">What the gateway "
-                  "knows about you, and every claim your identity provider sent at sign-in. "
-                  "Upstreams receive the same identity.</p><table>";
+  std::string b =
+      "<div class=\"card\"><h1>Who am I</h1><p class=\"muted\">What the gateway "
+      "knows about you, and every claim your identity provider sent at sign-in. "
+      "Upstreams receive the same identity.</p><table>";
   b += row("Subject (NameID)", s.subject);
   b += row("Email", s.first("email"));
   b += row("Roles", roles.empty() ? "(none)" : roles);
@@ -101,7 +114,8 @@ std::string render_whoami(const WhoamiView& v) {
     for (const auto& x : c.values) vals += "<li><code>" + html_escape(x) + "</code></li>";
     vals += "</ul>";
     std::string name = html_escape(c.name);
-    if (!c.alias.empty() && c.alias != c.name) name += "<br><span class=\"muted\">" + html_escape(c.alias) + "</span>";
+    if (!c.alias.empty() && c.alias != c.name)
+      name += "<br><span class=\"muted\">" + html_escape(c.alias) + "</span>";
     b += "<tr><th>" + name + "</th><td>" + vals + "</td></tr>";
   }
   if (s.claims.empty()) b += "<tr><td class=\"muted\">No attributes were sent.</td></tr>";

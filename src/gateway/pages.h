@@ -18,7 +18,7 @@ struct ErrorPage {
   std::string code;     // "4021 conditions.audience" (empty: none)
   std::string message;  // the sentence
   std::string request_id;
-  std::string action_url;    // optional: a link to try again
+  std::string action_url;  // optional: a link to try again
   std::string action_label;
 };
 std::string render_error_page(const ErrorPage& p);

@@ -5,8 +5,8 @@
 #include "core/time.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/request.h"
-#include "http/errors.h"
 #include "http/cookies.h"
+#include "http/errors.h"
 #include "http/url.h"
 #include "saml/authn_request.h"
 #include "saml/bindings.h"
@@ -35,12 +35,14 @@ std::vector<session::Claim> claims_of(const saml::Identity& id) {
   std::vector<session::Claim> out;
   for (const auto& a : id.attributes) out.push_back(session::Claim{a.name, a.alias, a.values});
   if (id.groups_overage_link) {
-    out.push_back(session::Claim{saml::kEntraGroupsLink, "groups_overage", {*id.groups_overage_link}});
+    out.push_back(
+        session::Claim{saml::kEntraGroupsLink, "groups_overage", {*id.groups_overage_link}});
   }
   return out;
 }
 
-std::string pending_json(const std::string& request_id, const std::string& idp, const std::string& rd) {
+std::string pending_json(const std::string& request_id, const std::string& idp,
+                         const std::string& rd) {
   return json{{"request_id", request_id}, {"idp", idp}, {"rd", rd}}.dump();
 }
 
@@ -56,7 +58,8 @@ std::vector<std::string> list(std::string a, std::string b = "") {
 awaitable<void> Gateway::login(Request& r) {
   auto params = core::parse_query(r.query);
   if (!params) {
-    co_await send_error(r, 400, "Bad request", make_error(Code::kBadRequest, params.error().message));
+    co_await send_error(r, 400, "Bad request",
+                        make_error(Code::kBadRequest, params.error().message));
     co_return;
   }
   std::string rd = http::safe_return_path(param(*params, "rd"));
@@ -65,11 +68,11 @@ awaitable<void> Gateway::login(Request& r) {
   if (!idp_name.empty()) {
     idp = cfg_.saml.find_idp(idp_name);
     if (!idp) {
-      co_await send_error(r, 400, "Unknown identity provider",
-                          make_error(Code::kUnknownIdp, "no identity provider named '" +
-                                                            core::clip(idp_name, 60) +
-                                                            "' is configured"),
-                          "/saml/login?rd=" + core::url_encode(rd), "Choose again");
+      co_await send_error(
+          r, 400, "Unknown identity provider",
+          make_error(Code::kUnknownIdp,
+                     "no identity provider named '" + core::clip(idp_name, 60) + "' is configured"),
+          "/saml/login?rd=" + core::url_encode(rd), "Choose again");
       co_return;
     }
   } else if (cfg_.saml.idps.size() == 1) {
@@ -77,8 +80,9 @@ awaitable<void> Gateway::login(Request& r) {
   } else {
     std::vector<IdpChoice> choices;
     for (const auto& i : cfg_.saml.idps) {
-      choices.push_back({i.name, i.name + " (" + i.metadata.entity_id + ")",
-                         "/saml/login?idp=" + core::url_encode(i.name) + "&rd=" + core::url_encode(rd)});
+      choices.push_back(
+          {i.name, i.name + " (" + i.metadata.entity_id + ")",
+           "/saml/login?idp=" + core::url_encode(i.name) + "&rd=" + core::url_encode(rd)});
     }
     http::StringResponse res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
@@ -103,12 +107,15 @@ awaitable<void> Gateway::login(Request& r) {
   auto now = clock_.now();
   saml::AuthnRequestOptions opts;
   opts.name_id_format = cfg_.saml.sp.name_id_format;
-  saml::AuthnRequest req = saml::build_authn_request(cfg_.saml.sp, sso->location, opts, random_, now);
+  saml::AuthnRequest req =
+      saml::build_authn_request(cfg_.saml.sp, sso->location, opts, random_, now);
   std::string relay = core::hex_encode(random_.bytes(16));
-  if (auto st = stores_.tickets->put("pending:" + relay, pending_json(req.id, idp->name, rd), now + kPendingLifetime); !st) {
+  if (auto st = stores_.tickets->put("pending:" + relay, pending_json(req.id, idp->name, rd),
+                                     now + kPendingLifetime);
+      !st) {
     co_await send_error(r, 503, "Sign-in is unavailable",
-                        make_error(Code::kStoreUnavailable, "the gateway cannot record the sign-in: " +
-                                                                st.error().message));
+                        make_error(Code::kStoreUnavailable,
+                                   "the gateway cannot record the sign-in: " + st.error().message));
     co_return;
   }
   log_.info("request id=", r.ex.request_id(), " signin started idp=", idp->name,
@@ -123,7 +130,9 @@ awaitable<void> Gateway::login(Request& r) {
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
     res.insert(bhttp::field::set_cookie, pending_cookie(relay, false));
     // The auto-submitting form needs its inline script and a cross-origin form action.
-    res.set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    res.set("Content-Security-Policy",
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            "frame-ancestors 'none'");
     res.body() = std::move(*form);
     co_await send(r, std::move(res));
     co_return;
@@ -166,9 +175,10 @@ awaitable<void> Gateway::acs(Request& r) {
   if (!relay.empty() && relay.size() <= 128) {
     auto taken = stores_.tickets->take("pending:" + relay, now);
     if (!taken) {
-      co_await send_error(r, 503, "Sign-in is unavailable",
-                          make_error(Code::kStoreUnavailable,
-                                     "the gateway cannot read its pending sign-ins: " + taken.error().message));
+      co_await send_error(
+          r, 503, "Sign-in is unavailable",
+          make_error(Code::kStoreUnavailable,
+                     "the gateway cannot read its pending sign-ins: " + taken.error().message));
       co_return;
     }
     if (*taken) pending = json::parse(**taken, nullptr, false);
@@ -176,18 +186,21 @@ awaitable<void> Gateway::acs(Request& r) {
   bool any_unsolicited = false;
   for (const auto& i : cfg_.saml.idps) any_unsolicited = any_unsolicited || i.allow_idp_initiated;
   if (pending && pending->is_object()) {
-    auto cookie = http::find_cookie(r.ex.header(bhttp::field::cookie), cfg_.cookie.name + "_pending");
+    auto cookie =
+        http::find_cookie(r.ex.header(bhttp::field::cookie), cfg_.cookie.name + "_pending");
     bool same_browser = false;
     if (cookie) {
       auto opened = keyring_.open(*cookie, "pending-cookie");
       same_browser = opened && *opened == relay;
     }
     if (!same_browser) {
-      metrics_.signins.inc(core::Labels{pending->value("idp", ""), "failure", "gateway.pending_cookie"});
+      metrics_.signins.inc(
+          core::Labels{pending->value("idp", ""), "failure", "gateway.pending_cookie"});
       std::string which = cookie ? "for another sign-in" : "missing";
       Error e = make_error(Code::kPendingCookie,
                            "this browser did not start the sign-in this response answers (its "
-                           "sign-in cookie is " + which +
+                           "sign-in cookie is " +
+                               which +
                                "); on plain http the IdP and the gateway must share a site, "
                                "otherwise use https");
       std::string again = "/saml/login?rd=" + core::url_encode(pending->value("rd", "/"));
@@ -212,14 +225,17 @@ awaitable<void> Gateway::acs(Request& r) {
   if (pending && pending->is_object()) {
     idp = cfg_.saml.find_idp(pending->value("idp", ""));
     if (idp) {
-      report = validators_.at(idp->name)->validate_posted(response_b64, pending->value("request_id", ""));
+      report = validators_.at(idp->name)->validate_posted(response_b64,
+                                                          pending->value("request_id", ""));
     }
   } else {
     for (const auto& i : cfg_.saml.idps) {
       if (!i.allow_idp_initiated) continue;
-      saml::ValidationReport rep = validators_.at(i.name)->validate_posted(response_b64, std::nullopt);
-      bool issuer_mismatch = rep.error && (rep.error->code == static_cast<int>(saml::Code::kResponseIssuer) ||
-                                           rep.error->code == static_cast<int>(saml::Code::kAssertionIssuer));
+      saml::ValidationReport rep =
+          validators_.at(i.name)->validate_posted(response_b64, std::nullopt);
+      bool issuer_mismatch =
+          rep.error && (rep.error->code == static_cast<int>(saml::Code::kResponseIssuer) ||
+                        rep.error->code == static_cast<int>(saml::Code::kAssertionIssuer));
       if (rep.ok() || !idp || !issuer_mismatch) {
         report = std::move(rep);
         idp = &i;
@@ -229,7 +245,8 @@ awaitable<void> Gateway::acs(Request& r) {
   }
   if (!idp) {
     co_await send_error(r, 400, "Sign-in failed",
-                        make_error(Code::kUnknownIdp, "the pending sign-in names an IdP that is no longer configured"),
+                        make_error(Code::kUnknownIdp,
+                                   "the pending sign-in names an IdP that is no longer configured"),
                         "/saml/login", "Sign in again");
     co_return;
   }
@@ -238,11 +255,12 @@ awaitable<void> Gateway::acs(Request& r) {
     metrics_.signins.inc({idp->name, "failure", e.name});
     std::string failed_check;
     if (!report.checks.empty()) failed_check = report.checks.back().name;
-    log_.warn("request id=", r.ex.request_id(), " signin failed idp=", idp->name, " check=",
-              failed_check, " code=", e.code, " ", e.name);
+    log_.warn("request id=", r.ex.request_id(), " signin failed idp=", idp->name,
+              " check=", failed_check, " code=", e.code, " ", e.name);
     std::string rd = "/";
     if (pending) rd = pending->value("rd", "/");
-    std::string again = "/saml/login?idp=" + core::url_encode(idp->name) + "&rd=" + core::url_encode(rd);
+    std::string again =
+        "/saml/login?idp=" + core::url_encode(idp->name) + "&rd=" + core::url_encode(rd);
     co_await send_error(r, 403, "Sign-in failed", e, std::move(again), "Sign in again");
     co_return;
   }
@@ -268,15 +286,15 @@ awaitable<void> Gateway::acs(Request& r) {
   if (auto st = stores_.sessions->put(s); !st) {
     metrics_.signins.inc({idp->name, "failure", "gateway.store_unavailable"});
     co_await send_error(r, 503, "Sign-in is unavailable",
-                        make_error(Code::kStoreUnavailable, "the gateway cannot store the session: " +
-                                                                st.error().message));
+                        make_error(Code::kStoreUnavailable,
+                                   "the gateway cannot store the session: " + st.error().message));
     co_return;
   }
   metrics_.signins.inc({idp->name, "success", ""});
   r.user = s.subject;
-  log_.info("request id=", r.ex.request_id(), " signin ok idp=", idp->name, " subject=",
-            core::log_quote(s.subject), " assertion=", id.assertion_id, " claims=", s.claims.size(),
-            " expires=", core::format_datetime(s.expires));
+  log_.info("request id=", r.ex.request_id(), " signin ok idp=", idp->name,
+            " subject=", core::log_quote(s.subject), " assertion=", id.assertion_id,
+            " claims=", s.claims.size(), " expires=", core::format_datetime(s.expires));
   std::string rd = "/";
   if (pending) rd = http::safe_return_path(pending->value("rd", "/"));
   r.clear_cookie = false;
@@ -305,14 +323,17 @@ awaitable<void> Gateway::logout(Request& r) {
     saml::LogoutRequestSpec spec{slo->location, s.subject, s.name_id_format, s.session_index};
     saml::BuiltMessage msg = saml::build_logout_request(cfg_.saml.sp, spec, random_, now);
     std::string relay = core::hex_encode(random_.bytes(16));
-    auto put = stores_.tickets->put("logout:" + relay, pending_json(msg.id, idp->name, rd), now + kPendingLifetime);
-    auto url = saml::redirect_url(slo->location, "SAMLRequest", msg.xml, relay,
-                                  cfg_.saml.sp.sign_authn_requests ? &cfg_.saml.sp.current.key : nullptr);
+    auto put = stores_.tickets->put("logout:" + relay, pending_json(msg.id, idp->name, rd),
+                                    now + kPendingLifetime);
+    auto url =
+        saml::redirect_url(slo->location, "SAMLRequest", msg.xml, relay,
+                           cfg_.saml.sp.sign_authn_requests ? &cfg_.saml.sp.current.key : nullptr);
     if (put && url) {
       co_await redirect(r, 302, *url);
       co_return;
     }
-    log_.warn("single logout at the IdP skipped: ", core::log_quote(!put ? put.error().message : url.error().message));
+    log_.warn("single logout at the IdP skipped: ",
+              core::log_quote(!put ? put.error().message : url.error().message));
   }
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
@@ -327,7 +348,8 @@ awaitable<void> Gateway::slo(Request& r) {
     co_return;
   }
   auto now = clock_.now();
-  saml::LogoutCheckSettings checks{cfg_.saml.sp.slo_url, cfg_.saml.clock_skew, cfg_.saml.max_assertion_age};
+  saml::LogoutCheckSettings checks{cfg_.saml.sp.slo_url, cfg_.saml.clock_skew,
+                                   cfg_.saml.max_assertion_age};
   if (msg->param == "SAMLRequest") {
     // IdP-initiated: end the sessions it names, answer with a signed LogoutResponse.
     std::optional<Error> last;
@@ -337,10 +359,11 @@ awaitable<void> Gateway::slo(Request& r) {
         last = info.error();
         continue;
       }
-      auto removed = stores_.sessions->remove_subject(info->name_id, idp.name, info->session_indexes);
+      auto removed =
+          stores_.sessions->remove_subject(info->name_id, idp.name, info->session_indexes);
       size_t n = removed ? removed->size() : 0;
-      log_.info("request id=", r.ex.request_id(), " idp logout idp=", idp.name, " subject=",
-                core::log_quote(info->name_id), " sessions_ended=", n);
+      log_.info("request id=", r.ex.request_id(), " idp logout idp=", idp.name,
+                " subject=", core::log_quote(info->name_id), " sessions_ended=", n);
       const saml::Endpoint* slo = idp.metadata.slo_endpoint(saml::kBindingRedirect);
       if (!slo) {
         r.clear_cookie = true;
@@ -351,9 +374,11 @@ awaitable<void> Gateway::slo(Request& r) {
         co_return;
       }
       std::string dest = slo->response_location.empty() ? slo->location : slo->response_location;
-      saml::BuiltMessage resp = saml::build_logout_response(cfg_.saml.sp, dest, info->id, removed.has_value(), random_, now);
-      auto url = saml::redirect_url(dest, "SAMLResponse", resp.xml, msg->relay_state,
-                                    cfg_.saml.sp.sign_authn_requests ? &cfg_.saml.sp.current.key : nullptr);
+      saml::BuiltMessage resp = saml::build_logout_response(cfg_.saml.sp, dest, info->id,
+                                                            removed.has_value(), random_, now);
+      auto url = saml::redirect_url(
+          dest, "SAMLResponse", resp.xml, msg->relay_state,
+          cfg_.saml.sp.sign_authn_requests ? &cfg_.saml.sp.current.key : nullptr);
       if (!url) {
         co_await send_error(r, 500, "Sign-out failed", url.error());
         co_return;
@@ -373,13 +398,15 @@ awaitable<void> Gateway::slo(Request& r) {
   if (taken && *taken) pending = json::parse(**taken, nullptr, false);
   if (!pending || !pending->is_object()) {
     co_await send_error(r, 400, "Sign-out failed",
-                        make_error(Code::kLogout, "this LogoutResponse answers no sign-out this "
-                                                  "gateway started (expired, used, or forged)"));
+                        make_error(Code::kLogout,
+                                   "this LogoutResponse answers no sign-out this "
+                                   "gateway started (expired, used, or forged)"));
     co_return;
   }
   const saml::IdpConfig* idp = cfg_.saml.find_idp(pending->value("idp", ""));
   if (!idp) {
-    co_await send_error(r, 400, "Sign-out failed", make_error(Code::kUnknownIdp, "the IdP is no longer configured"));
+    co_await send_error(r, 400, "Sign-out failed",
+                        make_error(Code::kUnknownIdp, "the IdP is no longer configured"));
     co_return;
   }
   auto info = saml::validate_logout_response(*msg, cfg_.saml.idp_settings(*idp), checks,
@@ -395,10 +422,10 @@ awaitable<void> Gateway::slo(Request& r) {
   }
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
-  std::string detail = info->status.ends_with(":Success")
-                           ? "You are signed out here and at your identity provider."
-                           : "You are signed out here; your identity provider answered " +
-                                 info->status + ".";
+  std::string detail =
+      info->status.ends_with(":Success")
+          ? "You are signed out here and at your identity provider."
+          : "You are signed out here; your identity provider answered " + info->status + ".";
   res.body() = render_signed_out(detail);
   co_await send(r, std::move(res));
 }

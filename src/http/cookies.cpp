@@ -19,7 +19,8 @@ void each_cookie(std::string_view header, Fn&& fn) {
     header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
     size_t eq = pair.find('=');
     std::string_view name = trim(pair.substr(0, eq));
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : trim(pair.substr(eq + 1));
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : trim(pair.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
       value = value.substr(1, value.size() - 2);
     }

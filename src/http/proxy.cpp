@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "http/deadline.h"
 #include "http/errors.h"
 
 namespace cg::http {
@@ -93,10 +94,11 @@ awaitable<Result<Acquired>> acquire(const Url& u, const ProxyTimeouts& t, bool a
   if (ec) {
     co_return fail(ec == beast::error::timeout ? Code::kUpstreamTimeout : Code::kUpstreamConnect,
                    "cannot connect to upstream " + u.authority() + ": " +
-                       (ec == beast::error::timeout ? "no answer within " +
-                                                          std::to_string(t.connect.count()) + " ms"
-                                                    : ec.message()));
+                       (ec == beast::error::timeout
+                            ? "no answer within " + std::to_string(t.connect.count()) + " ms"
+                            : ec.message()));
   }
+  s.expires_never();  // later operations use a Deadline (http/deadline.h)
   s.socket().set_option(tcp::no_delay(true), ec);
   co_return Acquired{std::move(s), false};
 }
@@ -111,9 +113,9 @@ void release(const Url& u, beast::tcp_stream&& s) {
 
 Error upstream_error(const error_code& ec, std::string_view what, const ProxyTimeouts& t) {
   if (ec == beast::error::timeout) {
-    return make_error(Code::kUpstreamTimeout,
-                      std::string(what) + ": no answer within " +
-                          std::to_string(t.response_header.count()) + " ms");
+    return make_error(Code::kUpstreamTimeout, std::string(what) + ": no answer within " +
+                                                  std::to_string(t.response_header.count()) +
+                                                  " ms");
   }
   if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category()) {
     return make_error(Code::kUpstreamProtocol, std::string(what) + ": " + ec.message());
@@ -128,7 +130,8 @@ size_t pooled_upstream_connections() { return tl_pool.count; }
 void strip_hop_by_hop(bhttp::fields& f) {
   // Headers named by Connection are hop-by-hop too.
   std::vector<std::string> named;
-  for (auto it = f.find(bhttp::field::connection); it != f.end() && it->name() == bhttp::field::connection; ++it) {
+  for (auto it = f.find(bhttp::field::connection);
+       it != f.end() && it->name() == bhttp::field::connection; ++it) {
     for (auto token : bhttp::token_list(it->value())) named.emplace_back(token);
   }
   for (const auto& n : named) {
@@ -167,7 +170,7 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
   if (expect_continue && has_body) {
     // The caller decided to admit this request: ask for the body (nginx does the same).
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    client.transport().expires_after(ex.options().body_timeout);
+    ex.deadline().arm(ex.options().body_timeout);
     co_await asio::async_write(client, asio::buffer(kContinue.data(), kContinue.size()),
                                asio::redirect_error(kAw, ec));
     if (ec) {
@@ -187,11 +190,13 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
     }
     beast::tcp_stream& up = *acquired->stream;
     bool reused = acquired->reused;
+    Deadline up_deadline(up);
 
     // Request: header, then the body as it arrives from the client.
     bhttp::request_serializer<bhttp::buffer_body> sr{req};
-    up.expires_after(t.idle);
+    up_deadline.arm(t.idle);
     co_await bhttp::async_write_header(up, sr, asio::redirect_error(kAw, ec));
+    ec = up_deadline.why(ec);
     if (ec) {
       if (reused && !has_body) continue;  // a pooled connection the upstream had closed
       out.error = upstream_error(ec, "sending the request to " + upstream.authority(), t);
@@ -202,7 +207,7 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
       if (!parser.is_done()) {
         req.body().data = buf.data();
         req.body().size = buf.size();
-        client.transport().expires_after(ex.options().body_timeout);
+        ex.deadline().arm(ex.options().body_timeout);
         co_await bhttp::async_read_some(client, ex.buffer(), parser, asio::redirect_error(kAw, ec));
         if (ec == bhttp::error::need_buffer) ec = {};
         if (ec) {
@@ -222,9 +227,10 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
         req.body().size = 0;
         req.body().more = false;
       }
-      up.expires_after(t.idle);
+      up_deadline.arm(t.idle);
       co_await bhttp::async_write(up, sr, asio::redirect_error(kAw, ec));
       if (ec == bhttp::error::need_buffer) ec = {};
+      ec = up_deadline.why(ec);
       if (ec) {
         body_failed = true;
         break;
@@ -244,15 +250,16 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
     rp.body_limit(boost::none);
     rp.header_limit(64 * 1024);
     if (req.method() == bhttp::verb::head) rp.skip(true);
-    up.expires_after(t.response_header);
+    up_deadline.arm(t.response_header);
     co_await bhttp::async_read_header(up, up_buffer, rp, asio::redirect_error(kAw, ec));
+    ec = up_deadline.why(ec);
     if (ec) {
       if (reused && !has_body && ec != beast::error::timeout) continue;
       out.error = upstream_error(ec, "reading the response of " + upstream.authority(), t);
       co_return out;
     }
-    out.upstream_latency =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    out.upstream_latency = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
     auto& res = rp.get();
     out.upstream_status = res.result_int();
     bool upstream_keep_alive = res.keep_alive();
@@ -265,7 +272,7 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
     // When body bytes came with the header (or there is no body), the header goes out with
     // them in one write; otherwise at once, so that a streamed response (SSE) starts promptly.
     if (!rp.is_done() && up_buffer.size() == 0) {
-      client.transport().expires_after(ex.options().body_timeout);
+      ex.deadline().arm(ex.options().body_timeout);
       co_await bhttp::async_write_header(client, rs, asio::redirect_error(kAw, ec));
       if (ec) {
         ex.close();
@@ -276,9 +283,10 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
       if (!rp.is_done()) {
         res.body().data = buf.data();
         res.body().size = buf.size();
-        up.expires_after(t.idle);
+        up_deadline.arm(t.idle);
         co_await bhttp::async_read_some(up, up_buffer, rp, asio::redirect_error(kAw, ec));
         if (ec == bhttp::error::need_buffer) ec = {};
+        ec = up_deadline.why(ec);
         if (ec) {
           ex.close();  // the upstream died mid-body: the client sees a cut-off response
           out.error = upstream_error(ec, "reading the response body of " + upstream.authority(), t);
@@ -294,16 +302,18 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
         res.body().size = 0;
         res.body().more = false;
       }
-      client.transport().expires_after(ex.options().body_timeout);
+      ex.deadline().arm(ex.options().body_timeout);
       co_await bhttp::async_write(client, rs, asio::redirect_error(kAw, ec));
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) {
         ex.close();
-        out.error = make_error(Code::kClient, "writing the response to the client: " + ec.message());
+        out.error =
+            make_error(Code::kClient, "writing the response to the client: " + ec.message());
         co_return out;
       }
     } while (!rp.is_done() || !rs.is_done());
     if (upstream_keep_alive && rp.is_done() && up_buffer.size() == 0) {
+      up_deadline.disarm();
       release(upstream, std::move(up));
     }
     co_return out;
@@ -350,7 +360,8 @@ awaitable<ProxyOutcome> proxy_websocket(Exchange& ex, const Url& upstream, const
   std::vector<std::pair<std::string, std::string>> headers;
   for (const auto& f : ex.request()) {
     auto name = f.name_string();
-    if (beast::iequals(name, "Sec-WebSocket-Key") || beast::iequals(name, "Sec-WebSocket-Version") ||
+    if (beast::iequals(name, "Sec-WebSocket-Key") ||
+        beast::iequals(name, "Sec-WebSocket-Version") ||
         beast::iequals(name, "Sec-WebSocket-Extensions") || beast::iequals(name, "Host") ||
         beast::iequals(name, "Upgrade") || beast::iequals(name, "Connection")) {
       continue;
@@ -367,25 +378,27 @@ awaitable<ProxyOutcome> proxy_websocket(Exchange& ex, const Url& upstream, const
   co_await up.async_handshake(up_res, upstream.authority(), target, asio::redirect_error(kAw, ec));
   if (ec) {
     out.upstream_status = up_res.result_int();
-    out.error = make_error(Code::kWebSocket, "upstream " + upstream.authority() +
-                                                 " refused the WebSocket upgrade: " + ec.message() +
-                                                 (up_res.result_int() ? " (HTTP " + std::to_string(up_res.result_int()) + ")" : ""));
+    out.error = make_error(
+        Code::kWebSocket,
+        "upstream " + upstream.authority() + " refused the WebSocket upgrade: " + ec.message() +
+            (up_res.result_int() ? " (HTTP " + std::to_string(up_res.result_int()) + ")" : ""));
     co_return out;
   }
   beast::get_lowest_layer(up).expires_never();
   up.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
   out.upstream_status = 101;
-  out.upstream_latency =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+  out.upstream_latency = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - started);
 
-  ex.stream().transport().expires_never();
+  ex.deadline().disarm();  // the tunnel's own timeouts (pings, idle) take over
   websocket::stream<Stream&> down(ex.stream());
   std::string protocol(up_res[bhttp::field::sec_websocket_protocol]);
   std::string request_id = ex.request_id();
-  down.set_option(websocket::stream_base::decorator([protocol, request_id](websocket::response_type& r) {
-    if (!protocol.empty()) r.set(bhttp::field::sec_websocket_protocol, protocol);
-    r.set("X-Request-Id", request_id);
-  }));
+  down.set_option(
+      websocket::stream_base::decorator([protocol, request_id](websocket::response_type& r) {
+        if (!protocol.empty()) r.set(bhttp::field::sec_websocket_protocol, protocol);
+        r.set("X-Request-Id", request_id);
+      }));
   down.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   down.read_message_max(64 * 1024 * 1024);
   up.read_message_max(64 * 1024 * 1024);
@@ -412,7 +425,8 @@ awaitable<ProxyOutcome> proxy_websocket(Exchange& ex, const Url& upstream, const
       error_code ignored;
       websocket::close_reason why(websocket::close_code::policy_error, "session ended");
       co_await down.async_close(why, asio::redirect_error(kAw, ignored));
-      co_await up.async_close(websocket::close_code::going_away, asio::redirect_error(kAw, ignored));
+      co_await up.async_close(websocket::close_code::going_away,
+                              asio::redirect_error(kAw, ignored));
       break;
     }
   }

@@ -45,13 +45,9 @@ std::string new_request_id() {
 }
 
 struct Server::Connection {
-  explicit Connection(Stream s) : stream(std::move(s)), header_timer(stream.get_executor()) {}
+  explicit Connection(Stream s) : stream(std::move(s)) {}
   Stream stream;
   bool idle = true;  // waiting for a request (touched only on the connection's own thread)
-  // The header deadline cancels the read instead of closing the socket (as the stream's own
-  // timeout would), so that a 408 can still be written.
-  asio::steady_timer header_timer;
-  bool header_timed_out = false;
 };
 
 std::string_view Exchange::header(bhttp::field f) const {
@@ -69,13 +65,12 @@ awaitable<Result<std::string>> Exchange::read_body(size_t limit) {
   if (auto len = p.content_length(); len && *len > limit) {
     close();
     co_return fail(Code::kBodyTooLarge, "request body of " + std::to_string(*len) +
-                                            " bytes is over the limit of " +
-                                            std::to_string(limit));
+                                            " bytes is over the limit of " + std::to_string(limit));
   }
   if (beast::iequals(header(bhttp::field::expect), "100-continue") && !p.is_done()) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     error_code ec;
-    stream_.transport().expires_after(options_.body_timeout);
+    deadline_.arm(options_.body_timeout);
     co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                                asio::redirect_error(kUseAwaitable, ec));
     if (ec) co_return fail(Code::kClient, "cannot send 100 Continue: " + ec.message());
@@ -86,9 +81,10 @@ awaitable<Result<std::string>> Exchange::read_body(size_t limit) {
     p.get().body().data = buf;
     p.get().body().size = sizeof buf;
     error_code ec;
-    stream_.transport().expires_after(options_.body_timeout);
+    deadline_.arm(options_.body_timeout);
     co_await bhttp::async_read(stream_, buffer_, p, asio::redirect_error(kUseAwaitable, ec));
     if (ec == bhttp::error::need_buffer) ec = {};
+    ec = deadline_.why(ec);
     out.append(buf, sizeof buf - p.get().body().size);
     if (ec) {
       close();
@@ -113,13 +109,15 @@ awaitable<void> Exchange::respond(StringResponse res) {
   status_ = res.result_int();
   bytes_out += res.body().size();
   error_code ec;
-  stream_.transport().expires_after(options_.body_timeout);
+  deadline_.arm(options_.body_timeout);
   co_await bhttp::async_write(stream_, res, asio::redirect_error(kUseAwaitable, ec));
   if (ec) close();
 }
 
 Server::Server(ServerOptions options, Handler handler, RejectHook on_reject)
-    : options_(std::move(options)), handler_(std::move(handler)), on_reject_(std::move(on_reject)) {}
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      on_reject_(std::move(on_reject)) {}
 
 Server::~Server() {
   stop();
@@ -127,7 +125,8 @@ Server::~Server() {
 }
 
 Status Server::start() {
-  unsigned n = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned n =
+      options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     contexts_.push_back(std::make_unique<asio::io_context>(1));
     work_.push_back(asio::make_work_guard(*contexts_.back()));
@@ -139,13 +138,12 @@ Status Server::start() {
     error_code ec;
     tls_->use_certificate_chain_file(options_.tls_cert_file, ec);
     if (ec) {
-      return fail(Code::kTls, "cannot use TLS certificate " + options_.tls_cert_file + ": " +
-                                  ec.message());
+      return fail(Code::kTls,
+                  "cannot use TLS certificate " + options_.tls_cert_file + ": " + ec.message());
     }
     tls_->use_private_key_file(options_.tls_key_file, ssl::context::pem, ec);
     if (ec) {
-      return fail(Code::kTls,
-                  "cannot use TLS key " + options_.tls_key_file + ": " + ec.message());
+      return fail(Code::kTls, "cannot use TLS key " + options_.tls_key_file + ": " + ec.message());
     }
   }
   error_code ec;
@@ -163,6 +161,7 @@ Status Server::start() {
   }
   port_ = acceptor_->local_endpoint().port();
   asio::co_spawn(*contexts_.front(), accept_loop(), asio::detached);
+  for (auto& ctx : contexts_) asio::co_spawn(*ctx, Deadline::run_sweeper(stopped_), asio::detached);
   for (auto& ctx : contexts_) {
     threads_.emplace_back([c = ctx.get()] {
       for (;;) {
@@ -184,8 +183,8 @@ awaitable<void> Server::accept_loop() {
   while (!stopping_) {
     auto& ctx = *contexts_[next++ % contexts_.size()];
     error_code ec;
-    tcp::socket socket = co_await acceptor_->async_accept(
-        ctx.get_executor(), asio::redirect_error(kUseAwaitable, ec));
+    tcp::socket socket = co_await acceptor_->async_accept(ctx.get_executor(),
+                                                          asio::redirect_error(kUseAwaitable, ec));
     if (stopping_ || ec == asio::error::operation_aborted) break;
     if (ec) {
       // Out of descriptors or a transient failure: pause instead of spinning.
@@ -194,8 +193,9 @@ awaitable<void> Server::accept_loop() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    std::shared_ptr<Connection> c = tls_ ? std::make_shared<Connection>(Stream(std::move(socket), *tls_))
-                                         : std::make_shared<Connection>(Stream(std::move(socket)));
+    std::shared_ptr<Connection> c =
+        tls_ ? std::make_shared<Connection>(Stream(std::move(socket), *tls_))
+             : std::make_shared<Connection>(Stream(std::move(socket)));
     {
       std::lock_guard lock(conns_mu_);
       std::erase_if(conns_, [](const auto& w) { return w.expired(); });
@@ -212,6 +212,7 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
     ~Done() { --n; }
   } done{open_};
   Stream& stream = c->stream;
+  Deadline deadline(stream.transport());
   std::string client;
   {
     error_code ec;
@@ -223,12 +224,12 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
     auto res = plain_response(status, reason);
     res.set("X-Request-Id", new_request_id());
     error_code ec;
-    stream.transport().expires_after(2s);
+    deadline.arm(2s);
     co_await bhttp::async_write(stream, res, asio::redirect_error(kUseAwaitable, ec));
   };
   if (stream.is_tls()) {
     error_code ec;
-    stream.transport().expires_after(options_.header_timeout);
+    deadline.arm(options_.header_timeout);
     co_await stream.tls()->async_handshake(ssl::stream_base::server,
                                            asio::redirect_error(kUseAwaitable, ec));
     if (ec) {
@@ -244,7 +245,7 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
     error_code ec;
     if (buffer.size() == 0) {
       // Wait for the next request's first bytes under the keep-alive timeout.
-      stream.transport().expires_after(options_.idle_timeout);
+      deadline.arm(options_.idle_timeout);
       size_t n = co_await stream.async_read_some(buffer.prepare(16 * 1024),
                                                  asio::redirect_error(kUseAwaitable, ec));
       buffer.commit(n);
@@ -272,21 +273,13 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
         break;
       }
     }
-    stream.transport().expires_never();
-    c->header_timed_out = false;
-    if (!parser.is_header_done()) c->header_timer.expires_after(options_.header_timeout);
     if (!parser.is_header_done()) {
-      c->header_timer.async_wait([c](const error_code& e) {
-        if (e) return;
-        c->header_timed_out = true;
-        error_code ignored;
-        c->stream.transport().socket().cancel(ignored);
-      });
+      // The deadline cancels the read rather than closing the socket, so a 408 can be written.
+      deadline.arm(options_.header_timeout);
       co_await bhttp::async_read_header(stream, buffer, parser,
                                         asio::redirect_error(kUseAwaitable, ec));
-      c->header_timer.cancel();
+      ec = deadline.why(ec);
     }
-    if (ec && c->header_timed_out) ec = beast::error::timeout;
     if (ec) {
       if (ec == bhttp::error::header_limit) {
         co_await reject(431, "Request header fields too large (limit " +
@@ -300,7 +293,7 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
       break;
     }
     ++in_flight_;
-    Exchange ex(stream, buffer, parser, options_, client, new_request_id(), started);
+    Exchange ex(stream, deadline, buffer, parser, options_, client, new_request_id(), started);
     bool failed = false;
     try {
       co_await handler_(ex);
@@ -337,9 +330,8 @@ void Server::stop() {
     }
   }
   // Posted, not spawned here: co_spawn may start the coroutine inline on this thread.
-  asio::post(*contexts_.front(), [this] {
-    asio::co_spawn(*contexts_.front(), drain(), asio::detached);
-  });
+  asio::post(*contexts_.front(),
+             [this] { asio::co_spawn(*contexts_.front(), drain(), asio::detached); });
 }
 
 awaitable<void> Server::drain() {
@@ -359,6 +351,7 @@ awaitable<void> Server::drain() {
     }
   }
   work_.clear();
+  stopped_ = true;
   // Whatever still runs a second later (a stuck upstream) is stopped.
   t.expires_after(1s);
   co_await t.async_wait(asio::redirect_error(kUseAwaitable, ec));

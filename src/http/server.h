@@ -17,6 +17,7 @@
 
 #include "core/result.h"
 #include "http/asio.h"
+#include "http/deadline.h"
 #include "http/stream.h"
 
 namespace cg::http {
@@ -24,7 +25,7 @@ namespace cg::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
-  unsigned threads = 0;  // 0: one per core
+  unsigned threads = 0;       // 0: one per core
   std::string tls_cert_file;  // both set: TLS
   std::string tls_key_file;
   size_t header_limit = 16 * 1024;                   // request line + headers; more: 431
@@ -42,10 +43,11 @@ using StringResponse = bhttp::response<bhttp::string_body>;
 // close() when it wrote an answer of its own (a proxied response, a WebSocket upgrade).
 class Exchange {
  public:
-  Exchange(Stream& stream, beast::flat_buffer& buffer, RequestParser& parser,
+  Exchange(Stream& stream, Deadline& deadline, beast::flat_buffer& buffer, RequestParser& parser,
            const ServerOptions& options, std::string client_address, std::string request_id,
            std::chrono::steady_clock::time_point started)
       : stream_(stream),
+        deadline_(deadline),
         buffer_(buffer),
         parser_(parser),
         options_(options),
@@ -68,6 +70,8 @@ class Exchange {
   std::string_view header(std::string_view name) const;
 
   Stream& stream() { return stream_; }
+  // The client connection's I/O deadline: arm it before each read or write.
+  Deadline& deadline() { return deadline_; }
   beast::flat_buffer& buffer() { return buffer_; }
   RequestParser& parser() { return parser_; }
   const ServerOptions& options() const { return options_; }
@@ -92,6 +96,7 @@ class Exchange {
 
  private:
   Stream& stream_;
+  Deadline& deadline_;
   beast::flat_buffer& buffer_;
   RequestParser& parser_;
   const ServerOptions& options_;
@@ -104,8 +109,8 @@ class Exchange {
 
 using Handler = std::function<awaitable<void>(Exchange&)>;
 // Called for requests that never reach the handler (malformed, too large headers, timeouts).
-using RejectHook = std::function<void(unsigned status, const std::string& reason,
-                                      const std::string& client)>;
+using RejectHook =
+    std::function<void(unsigned status, const std::string& reason, const std::string& client)>;
 
 class Server {
  public:
@@ -143,6 +148,7 @@ class Server {
   std::unique_ptr<tcp::acceptor> acceptor_;
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};  // the deadline sweepers end
   std::atomic<size_t> open_{0}, in_flight_{0};
   std::mutex conns_mu_;
   std::list<std::weak_ptr<Connection>> conns_;

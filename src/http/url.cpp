@@ -61,9 +61,7 @@ Result<Url> parse_url(std::string_view text) {
   return u;
 }
 
-std::string_view target_path(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
+std::string_view target_path(std::string_view target) { return target.substr(0, target.find('?')); }
 
 std::string_view target_query(std::string_view target) {
   size_t q = target.find('?');

@@ -16,8 +16,8 @@ namespace cg::policy {
 struct AccessRequest {
   std::string_view method;
   std::string_view host;
-  std::string_view path;                // normalised, no query
-  std::string_view route;               // the route's name
+  std::string_view path;                      // normalised, no query
+  std::string_view route;                     // the route's name
   const session::Session* session = nullptr;  // null: not signed in
 };
 

@@ -42,10 +42,10 @@ Result<std::vector<std::string>> MemorySessionStore::remove_subject(
   std::vector<std::string> removed;
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const Session& s = *it->second.session;
-    bool match = s.subject == subject && (idp.empty() || s.idp == idp) &&
-                 (session_indexes.empty() ||
-                  std::find(session_indexes.begin(), session_indexes.end(), s.session_index) !=
-                      session_indexes.end());
+    bool match =
+        s.subject == subject && (idp.empty() || s.idp == idp) &&
+        (session_indexes.empty() || std::find(session_indexes.begin(), session_indexes.end(),
+                                              s.session_index) != session_indexes.end());
     if (match) {
       removed.push_back(it->first);
       it = sessions_.erase(it);
@@ -65,8 +65,8 @@ Result<size_t> MemorySessionStore::count_active(core::WallTime now) {
 
 Result<size_t> MemorySessionStore::purge_expired(core::WallTime now) {
   std::unique_lock lock(mu_);
-  return static_cast<size_t>(
-      std::erase_if(sessions_, [&](const auto& e) { return expiry_at(e.second, now).has_value(); }));
+  return static_cast<size_t>(std::erase_if(
+      sessions_, [&](const auto& e) { return expiry_at(e.second, now).has_value(); }));
 }
 
 size_t MemoryTicketStore::purge_locked(core::WallTime now) {

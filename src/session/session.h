@@ -23,7 +23,7 @@ struct Claim {
 };
 
 struct Session {
-  std::string id;  // 256 random bits, hex; the store's key
+  std::string id;       // 256 random bits, hex; the store's key
   std::string subject;  // NameID, full text
   std::string name_id_format;
   std::string idp;            // the configured IdP name

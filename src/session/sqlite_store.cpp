@@ -15,8 +15,8 @@ int64_t to_unix_ms(core::WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 core::WallTime from_unix_ms(int64_t ms) {
-  return core::WallTime(std::chrono::duration_cast<core::WallTime::duration>(
-      std::chrono::milliseconds(ms)));
+  return core::WallTime(
+      std::chrono::duration_cast<core::WallTime::duration>(std::chrono::milliseconds(ms)));
 }
 
 // Resets a prepared statement when it goes out of scope, whatever the path out.
@@ -65,9 +65,8 @@ CREATE INDEX IF NOT EXISTS tickets_expires ON tickets(expires_ms);
 
 Result<std::shared_ptr<SqliteDatabase>> SqliteDatabase::open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -216,9 +215,8 @@ Result<size_t> SqliteSessionStore::count_active(core::WallTime now) {
 
 Result<size_t> SqliteSessionStore::purge_expired(core::WallTime now) {
   std::lock_guard lock(db_->mutex());
-  CG_TRY(sqlite3_stmt * st,
-         db_->statement("DELETE FROM sessions WHERE expires_ms <= ?1 OR "
-                        "last_seen_ms + idle_s * 1000 <= ?1"));
+  CG_TRY(sqlite3_stmt * st, db_->statement("DELETE FROM sessions WHERE expires_ms <= ?1 OR "
+                                           "last_seen_ms + idle_s * 1000 <= ?1"));
   Reset r{st};
   sqlite3_bind_int64(st, 1, to_unix_ms(now));
   if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("purge sessions"));

@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)verifier.verify(input, cg::core::WallTime{}, {"iss", "aud"});
   (void)cg::crypto::JwtVerifier::from_jwks(input);
   std::string rd = cg::http::safe_return_path(input);
-  if (rd != "/" && (rd.size() < 2 || rd[0] != '/' || rd[1] == '/' || rd[1] == '\\')) __builtin_trap();
+  if (rd != "/" && (rd.size() < 2 || rd[0] != '/' || rd[1] == '/' || rd[1] == '\\'))
+    __builtin_trap();
   (void)cg::http::parse_url(input);
   (void)cg::http::target_path(input);
   (void)cg::session::Session::from_json(input);

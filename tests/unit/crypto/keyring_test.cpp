@@ -18,8 +18,8 @@ using cg::testing::DeterministicRandom;
 using cg::testing::test_now;
 
 std::string temp_dir(const char* name) {
-  auto d = std::filesystem::temp_directory_path() / ("cg-keyring-" + std::string(name) + "-" +
-                                                     std::to_string(::getpid()));
+  auto d = std::filesystem::temp_directory_path() /
+           ("cg-keyring-" + std::string(name) + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);
   return d.string();
 }
@@ -95,9 +95,10 @@ TEST(KeyringTest, RefusesEmptyOrBrokenDirectories) {
 TEST(JwtTest, SignsAndVerifiesWithJwks) {
   DeterministicRandom rnd;
   Keyring ring = Keyring::generate(test_now(), rnd);
-  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(test_now().time_since_epoch()).count();
-  nlohmann::json claims = {{"iss", "https://gw"}, {"aud", "app"}, {"sub", "alice"},
-                           {"iat", now}, {"exp", now + 300}};
+  int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(test_now().time_since_epoch()).count();
+  nlohmann::json claims = {
+      {"iss", "https://gw"}, {"aud", "app"}, {"sub", "alice"}, {"iat", now}, {"exp", now + 300}};
   auto token = jwt_sign_es256(ring.current_signing(), claims);
   ASSERT_TRUE(token.has_value());
   auto verifier = JwtVerifier::from_jwks(jwks_of(ring).dump());

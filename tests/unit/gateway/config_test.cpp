@@ -21,7 +21,8 @@ class GatewayConfigTest : public ::testing::Test {
     const auto& sp = cg::testing::sp_keys();
     ASSERT_TRUE(core::write_file((dir_ / "sp.key").string(), sp.key.to_pem(), 0600).has_value());
     ASSERT_TRUE(core::write_file((dir_ / "sp.crt").string(), sp.cert.to_pem()).has_value());
-    ASSERT_TRUE(core::write_file((dir_ / "idp.xml").string(), cg::testing::idp_metadata_xml()).has_value());
+    ASSERT_TRUE(
+        core::write_file((dir_ / "idp.xml").string(), cg::testing::idp_metadata_xml()).has_value());
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

@@ -19,8 +19,10 @@ TEST(CookiesTest, FindsAndStrips) {
 // Set-Cookie carries every attribute asked for; expiring keeps path and domain.
 TEST(CookiesTest, FormatsSetCookie) {
   SetCookie c{"cg", "v", "/", "example.org", std::chrono::seconds(60), true, true, SameSite::kNone};
-  EXPECT_EQ(c.to_string(), "cg=v; Path=/; Domain=example.org; Max-Age=60; Secure; HttpOnly; SameSite=None");
-  EXPECT_EQ(expire_cookie(c), "cg=; Path=/; Domain=example.org; Max-Age=0; Secure; HttpOnly; SameSite=None");
+  EXPECT_EQ(c.to_string(),
+            "cg=v; Path=/; Domain=example.org; Max-Age=60; Secure; HttpOnly; SameSite=None");
+  EXPECT_EQ(expire_cookie(c),
+            "cg=; Path=/; Domain=example.org; Max-Age=0; Secure; HttpOnly; SameSite=None");
 }
 
 // Upstream and public URLs: scheme, host, port (default or explicit), path; bad ones refused.

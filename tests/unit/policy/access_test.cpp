@@ -8,7 +8,8 @@ namespace {
 session::Session with_groups(std::vector<std::string> groups) {
   session::Session s;
   s.subject = "alice";
-  s.claims = {{"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", "groups", std::move(groups)}};
+  s.claims = {{"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", "groups",
+               std::move(groups)}};
   return s;
 }
 

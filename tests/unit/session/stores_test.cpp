@@ -18,7 +18,8 @@ namespace {
 using cg::testing::test_now;
 using namespace std::chrono_literals;
 
-Session make_session(const std::string& id, const std::string& subject, const std::string& idx = "s1") {
+Session make_session(const std::string& id, const std::string& subject,
+                     const std::string& idx = "s1") {
   Session s;
   s.id = id;
   s.subject = subject;
@@ -116,7 +117,8 @@ TEST_P(StoreTest, RemovesBySubjectAndSessionIndex) {
 
 // A pending sign-in is taken exactly once, even by racing threads; an expired one is gone.
 TEST_P(StoreTest, TicketsAreTakenOnce) {
-  ASSERT_TRUE(s_.tickets->put("pending:r1", "{\"request_id\":\"_1\"}", test_now() + 5min).has_value());
+  ASSERT_TRUE(
+      s_.tickets->put("pending:r1", "{\"request_id\":\"_1\"}", test_now() + 5min).has_value());
   std::atomic<int> winners{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
@@ -144,8 +146,9 @@ INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "sqlite"
 
 // SQLite sessions survive the process: a second connection to the file sees them.
 TEST(SqliteStoreTest, SessionsSurviveReopening) {
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("cg-reopen-" + std::to_string(::getpid()) + ".db")).string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("cg-reopen-" + std::to_string(::getpid()) + ".db"))
+          .string();
   std::filesystem::remove(path);
   {
     auto db = SqliteDatabase::open(path);
