@@ -279,6 +279,8 @@ claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2
         print(f"""
   Files (config, keys, logs): {stack.dir}
   Press Ctrl-C to stop.""")
+        # Blocked only now: the children started above keep default signal handling.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         signal.sigwait([signal.SIGINT, signal.SIGTERM])
     finally:
         stack.stop()
