@@ -51,17 +51,7 @@ def signins(stack, count, workers):
     """Prepares `count` pending sign-ins and signed responses, then posts them concurrently."""
     from saml2 import saml, xmldsig
     from saml2.saml import NAMEID_FORMAT_UNSPECIFIED, NameID
-    import demo_stack
-    sys.path.insert(0, str(ROOT / "examples" / "demo-idp"))
-    import demo_idp
-
-    class A:
-        pass
-    a = A()
-    idp = stack.idps[0]
-    a.base_url, a.key, a.cert = idp.url, str(idp.key), str(idp.crt)
-    a.sp_metadata, a.users = str(stack.sp_metadata), str(stack.users_file)
-    server = demo_idp.DemoIdp(a).server
+    server = stack.idps[0].saml_server(stack)
     host, port = "127.0.0.1", stack.port
     prepared = []
     t0 = time.monotonic()

@@ -67,30 +67,27 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def read_exactly(self, n):
+        """Yields the next n body bytes in pieces of at most 64 KiB (fewer if the peer closes)."""
+        while n:
+            chunk = self.rfile.read(min(n, 1 << 16))
+            if not chunk:
+                return
+            n -= len(chunk)
+            yield chunk
+
     def body_chunks(self):
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return
-                left = size
-                while left:
-                    chunk = self.rfile.read(min(left, 1 << 16))
-                    if not chunk:
-                        return
-                    left -= len(chunk)
-                    yield chunk
-                self.rfile.readline()
-        else:
-            left = int(self.headers.get("Content-Length", "0"))
-            while left:
-                chunk = self.rfile.read(min(left, 1 << 16))
-                if not chunk:
-                    return
-                left -= len(chunk)
-                yield chunk
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            yield from self.read_exactly(int(self.headers.get("Content-Length", "0")))
+            return
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return
+            yield from self.read_exactly(size)
+            self.rfile.readline()
 
     def echo(self, body_bytes=0, sha=None):
         path, _, query = self.path.partition("?")

@@ -102,6 +102,14 @@ class Idp:
         self.metadata.write_text(out)
         self.proc = None
 
+    def saml_server(self, stack):
+        """An in-process pysaml2 Server with this IdP's keys and our SP metadata (to make
+        messages the running IdP would: LogoutRequests, responses for benchmarks)."""
+        sys.path.insert(0, str(EXAMPLES / "demo-idp"))
+        import demo_idp
+        return demo_idp.Server(config=demo_idp.idp_config(self.url, str(self.key), str(self.crt),
+                                                          str(stack.sp_metadata)))
+
 
 class DemoStack:
     def __init__(self, directory, binary, *, idps=("demo",), store="sqlite", gateway_port=None,

@@ -44,7 +44,24 @@ std::string escape_label(const std::string& v) {
 }
 
 CounterFamily::CounterFamily(std::string name, std::string help, std::vector<std::string> labels)
-    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(labels)) {}
+    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(labels)) {
+  static std::atomic<uint64_t> next_id{0};
+  id_ = ++next_id;
+}
+
+void CounterFamily::inc_cached(std::initializer_list<std::string_view> values) {
+  thread_local std::unordered_map<std::string, std::atomic<uint64_t>*> cells;
+  std::string key = std::to_string(id_);
+  for (auto v : values) {
+    key += '\0';
+    key += v;
+  }
+  auto it = cells.find(key);
+  if (it == cells.end()) {
+    it = cells.emplace(std::move(key), &cell(Labels(values.begin(), values.end()))).first;
+  }
+  it->second->fetch_add(1, std::memory_order_relaxed);
+}
 
 void CounterFamily::inc(const Labels& values, uint64_t n) { cell(values).fetch_add(n); }
 

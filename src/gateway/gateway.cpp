@@ -689,38 +689,12 @@ awaitable<void> Gateway::proxy(Request& r) {
 }
 
 void Gateway::count_decision(const std::string& route, const policy::Decision& d) {
-  thread_local std::unordered_map<std::string, std::atomic<uint64_t>*> cells;
-  thread_local const Gateway* owner = nullptr;
-  if (owner != this) {
-    cells.clear();
-    owner = this;
-  }
-  std::string effect = d.allowed() ? "allow" : "deny";
-  std::string key = route + '\0' + effect + '\0' + d.reason;
-  auto it = cells.find(key);
-  if (it == cells.end()) {
-    it = cells.emplace(key, &metrics_.decisions.cell({route, effect, d.reason})).first;
-  }
-  it->second->fetch_add(1, std::memory_order_relaxed);
+  metrics_.decisions.inc_cached({route, d.allowed() ? "allow" : "deny", d.reason});
 }
 
 void Gateway::access_log(const Request& r) {
   unsigned status = r.ex.status();
-  // Per thread, the counter cell of each (route, status): no lock, no label vector per request.
-  thread_local std::unordered_map<std::string, std::atomic<uint64_t>*> cells;
-  thread_local const Gateway* owner = nullptr;
-  if (owner != this) {
-    cells.clear();
-    owner = this;
-  }
-  std::string key = r.route_name;
-  key += '\0';
-  key += std::to_string(status);
-  auto it = cells.find(key);
-  if (it == cells.end()) {
-    it = cells.emplace(key, &metrics_.requests.cell({r.route_name, std::to_string(status)})).first;
-  }
-  it->second->fetch_add(1, std::memory_order_relaxed);
+  metrics_.requests.inc_cached({r.route_name, std::to_string(status)});
   auto ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - r.ex.started())
           .count();

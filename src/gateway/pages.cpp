@@ -1,6 +1,7 @@
 #include "gateway/pages.h"
 
 #include "core/time.h"
+#include "xml/node.h"
 
 namespace cg::gateway {
 namespace {
@@ -25,50 +26,23 @@ std::string layout(std::string_view title, const std::string& body) {
   return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
          "<meta name=\"robots\" content=\"noindex\"><title>" +
-         html_escape(title) + " · claimgate</title><style>" + kStyle +
+         xml::escape(title) + " · claimgate</title><style>" + kStyle +
          "</style></head><body><header><span>&#9670;</span> claimgate</header><main>" + body +
          "</main><footer>claimgate identity-aware gateway</footer></body></html>";
 }
 
 }  // namespace
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string render_error_page(const ErrorPage& p) {
-  std::string b = "<div class=\"card\"><h1>" + html_escape(p.title) + "</h1>";
-  if (!p.code.empty()) b += "<p><span class=\"code\">" + html_escape(p.code) + "</span></p>";
-  b += "<p>" + html_escape(p.message) + "</p>";
+  std::string b = "<div class=\"card\"><h1>" + xml::escape(p.title) + "</h1>";
+  if (!p.code.empty()) b += "<p><span class=\"code\">" + xml::escape(p.code) + "</span></p>";
+  b += "<p>" + xml::escape(p.message) + "</p>";
   if (!p.action_url.empty()) {
-    b += "<a class=\"button\" href=\"" + html_escape(p.action_url) + "\">" +
-         html_escape(p.action_label.empty() ? "Try again" : p.action_label) + "</a>";
+    b += "<a class=\"button\" href=\"" + xml::escape(p.action_url) + "\">" +
+         xml::escape(p.action_label.empty() ? "Try again" : p.action_label) + "</a>";
   }
   b += "<p class=\"muted\" style=\"margin-top:22px\">HTTP " + std::to_string(p.status) +
-       " &middot; request id <code>" + html_escape(p.request_id) +
+       " &middot; request id <code>" + xml::escape(p.request_id) +
        "</code> &middot; give this id to your platform team; the gateway's log has the same "
        "line.</p></div>";
   return layout(p.title, b);
@@ -79,7 +53,7 @@ std::string render_chooser(const std::vector<IdpChoice>& idps) {
       "<div class=\"card\"><h1>Sign in</h1><p class=\"muted\">Choose your "
       "organisation's identity provider.</p><ul class=\"idps\">";
   for (const auto& i : idps) {
-    b += "<li><a class=\"button\" href=\"" + html_escape(i.url) + "\">" + html_escape(i.label) +
+    b += "<li><a class=\"button\" href=\"" + xml::escape(i.url) + "\">" + xml::escape(i.label) +
          "</a></li>";
   }
   return layout("Sign in", b + "</ul></div>");
@@ -88,7 +62,7 @@ std::string render_chooser(const std::vector<IdpChoice>& idps) {
 std::string render_whoami(const WhoamiView& v) {
   const session::Session& s = *v.session;
   auto row = [](std::string_view k, std::string_view val) {
-    return "<tr><th>" + html_escape(k) + "</th><td><code>" + html_escape(val) + "</code></td></tr>";
+    return "<tr><th>" + xml::escape(k) + "</th><td><code>" + xml::escape(val) + "</code></td></tr>";
   };
   std::string roles;
   for (const auto& r : s.roles) roles += (roles.empty() ? "" : ", ") + r;
@@ -111,21 +85,21 @@ std::string render_whoami(const WhoamiView& v) {
   b += "</table><h2>Claims received</h2><table>";
   for (const auto& c : s.claims) {
     std::string vals = "<ul class=\"vals\">";
-    for (const auto& x : c.values) vals += "<li><code>" + html_escape(x) + "</code></li>";
+    for (const auto& x : c.values) vals += "<li><code>" + xml::escape(x) + "</code></li>";
     vals += "</ul>";
-    std::string name = html_escape(c.name);
+    std::string name = xml::escape(c.name);
     if (!c.alias.empty() && c.alias != c.name)
-      name += "<br><span class=\"muted\">" + html_escape(c.alias) + "</span>";
+      name += "<br><span class=\"muted\">" + xml::escape(c.alias) + "</span>";
     b += "<tr><th>" + name + "</th><td>" + vals + "</td></tr>";
   }
   if (s.claims.empty()) b += "<tr><td class=\"muted\">No attributes were sent.</td></tr>";
-  b += "</table><a class=\"button\" href=\"" + html_escape(v.logout_url) + "\">Sign out</a></div>";
+  b += "</table><a class=\"button\" href=\"" + xml::escape(v.logout_url) + "\">Sign out</a></div>";
   return layout("Who am I", b);
 }
 
 std::string render_signed_out(std::string_view detail) {
   return layout("Signed out", "<div class=\"card\"><h1>You are signed out</h1><p>" +
-                                  html_escape(detail) +
+                                  xml::escape(detail) +
                                   "</p><a class=\"button\" href=\"/\">Sign in again</a></div>");
 }
 

@@ -1,5 +1,5 @@
 // The gateway's HTML pages: error pages, the IdP chooser, whoami and "signed out". Small,
-// self-contained (inline CSS, no scripts), every value escaped.
+// self-contained (inline CSS, no scripts), every value escaped (xml::escape, valid in HTML).
 #pragma once
 
 #include <string>
@@ -9,8 +9,6 @@
 #include "session/session.h"
 
 namespace cg::gateway {
-
-std::string html_escape(std::string_view s);
 
 struct ErrorPage {
   unsigned status = 500;

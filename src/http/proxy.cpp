@@ -123,6 +123,63 @@ Error upstream_error(const error_code& ec, std::string_view what, const ProxyTim
   return make_error(Code::kUpstreamConnect, std::string(what) + ": " + ec.message());
 }
 
+struct RelayResult {
+  enum Side { kNone, kFrom, kTo };
+  Side failed = kNone;  // which side's operation failed
+  error_code ec;
+  uint64_t bytes = 0;  // body bytes relayed
+};
+
+// Streams a message body read by `p` from `from` into `sr` writing to `to`, through `buf`
+// (Beast's relay() in its HTTP examples), each read and write under its side's deadline.
+// The serializer shares the parser's message; its header has been written, or goes out with
+// the first body bytes.
+template <class From, class Parser, class To, class Serializer>
+awaitable<RelayResult> relay_body(From& from, beast::flat_buffer& from_buffer, Parser& p,
+                                  Deadline& from_deadline, std::chrono::milliseconds from_timeout,
+                                  To& to, Serializer& sr, Deadline& to_deadline,
+                                  std::chrono::milliseconds to_timeout, std::span<char> buf) {
+  RelayResult r;
+  auto& body = p.get().body();
+  error_code ec;
+  do {
+    if (!p.is_done()) {
+      body.data = buf.data();
+      body.size = buf.size();
+      from_deadline.arm(from_timeout);
+      co_await bhttp::async_read_some(from, from_buffer, p, asio::redirect_error(kAw, ec));
+      if (ec == bhttp::error::need_buffer) ec = {};
+      ec = from_deadline.why(ec);
+      if (ec) {
+        r.failed = RelayResult::kFrom;
+        r.ec = ec;
+        co_return r;
+      }
+      body.size = buf.size() - body.size;
+      body.data = buf.data();
+      body.more = !p.is_done();
+      r.bytes += body.size;
+      // An empty buffer with more to come would be written as chunked's last-chunk.
+      if (body.size == 0 && body.more) continue;
+    } else {
+      // `more` must go false, or the serializer waits for a body that is not coming.
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+    }
+    to_deadline.arm(to_timeout);
+    co_await bhttp::async_write(to, sr, asio::redirect_error(kAw, ec));
+    if (ec == bhttp::error::need_buffer) ec = {};
+    ec = to_deadline.why(ec);
+    if (ec) {
+      r.failed = RelayResult::kTo;
+      r.ec = ec;
+      co_return r;
+    }
+  } while (!p.is_done() || !sr.is_done());
+  co_return r;
+}
+
 }  // namespace
 
 size_t pooled_upstream_connections() { return tl_pool.count; }
@@ -162,20 +219,15 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
   error_code ec;
   auto started = std::chrono::steady_clock::now();
 
-  bool expect_continue = beast::iequals(ex.header(bhttp::field::expect), "100-continue");
+  bool expect_continue = ex.expects_continue();
   req.erase(bhttp::field::expect);
   req.version(11);
   req.keep_alive(true);
   bool has_body = !parser.is_done();
   if (expect_continue && has_body) {
     // The caller decided to admit this request: ask for the body (nginx does the same).
-    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    ex.deadline().arm(ex.options().body_timeout);
-    co_await asio::async_write(client, asio::buffer(kContinue.data(), kContinue.size()),
-                               asio::redirect_error(kAw, ec));
-    if (ec) {
-      ex.close();
-      out.error = make_error(Code::kClient, "cannot send 100 Continue: " + ec.message());
+    if (auto sent = co_await ex.send_continue(); !sent) {
+      out.error = sent.take_error();
       co_return out;
     }
   }
@@ -202,40 +254,18 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
       out.error = upstream_error(ec, "sending the request to " + upstream.authority(), t);
       co_return out;
     }
-    bool body_failed = false;
-    do {
-      if (!parser.is_done()) {
-        req.body().data = buf.data();
-        req.body().size = buf.size();
-        ex.deadline().arm(ex.options().body_timeout);
-        co_await bhttp::async_read_some(client, ex.buffer(), parser, asio::redirect_error(kAw, ec));
-        if (ec == bhttp::error::need_buffer) ec = {};
-        if (ec) {
-          // The client went away or stalled mid-upload: nothing sensible can be answered.
-          ex.close();
-          out.error = make_error(Code::kClient, "reading the request body: " + ec.message());
-          co_return out;
-        }
-        req.body().size = buf.size() - req.body().size;
-        req.body().data = buf.data();
-        req.body().more = !parser.is_done();
-        ex.bytes_in += req.body().size;
-        // An empty buffer with more to come would be written as chunked's last-chunk.
-        if (req.body().size == 0 && req.body().more) continue;
-      } else {
-        req.body().data = nullptr;
-        req.body().size = 0;
-        req.body().more = false;
-      }
-      up_deadline.arm(t.idle);
-      co_await bhttp::async_write(up, sr, asio::redirect_error(kAw, ec));
-      if (ec == bhttp::error::need_buffer) ec = {};
-      ec = up_deadline.why(ec);
-      if (ec) {
-        body_failed = true;
-        break;
-      }
-    } while (!parser.is_done() || !sr.is_done());
+    RelayResult sent =
+        co_await relay_body(client, ex.buffer(), parser, ex.deadline(), ex.options().body_timeout,
+                            up, sr, up_deadline, t.idle, buf);
+    ex.bytes_in += sent.bytes;
+    if (sent.failed == RelayResult::kFrom) {
+      // The client went away or stalled mid-upload: nothing sensible can be answered.
+      ex.close();
+      out.error = make_error(Code::kClient, "reading the request body: " + sent.ec.message());
+      co_return out;
+    }
+    bool body_failed = sent.failed == RelayResult::kTo;
+    ec = sent.ec;
     if (body_failed) {
       if (reused && !has_body) continue;
       ex.close();
@@ -279,39 +309,20 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
         co_return out;
       }
     }
-    do {
-      if (!rp.is_done()) {
-        res.body().data = buf.data();
-        res.body().size = buf.size();
-        up_deadline.arm(t.idle);
-        co_await bhttp::async_read_some(up, up_buffer, rp, asio::redirect_error(kAw, ec));
-        if (ec == bhttp::error::need_buffer) ec = {};
-        ec = up_deadline.why(ec);
-        if (ec) {
-          ex.close();  // the upstream died mid-body: the client sees a cut-off response
-          out.error = upstream_error(ec, "reading the response body of " + upstream.authority(), t);
-          co_return out;
-        }
-        res.body().size = buf.size() - res.body().size;
-        res.body().data = buf.data();
-        res.body().more = !rp.is_done();
-        ex.bytes_out += res.body().size;
-        if (res.body().size == 0 && res.body().more) continue;
-      } else {
-        res.body().data = nullptr;
-        res.body().size = 0;
-        res.body().more = false;
-      }
-      ex.deadline().arm(ex.options().body_timeout);
-      co_await bhttp::async_write(client, rs, asio::redirect_error(kAw, ec));
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) {
-        ex.close();
-        out.error =
-            make_error(Code::kClient, "writing the response to the client: " + ec.message());
-        co_return out;
-      }
-    } while (!rp.is_done() || !rs.is_done());
+    RelayResult got = co_await relay_body(up, up_buffer, rp, up_deadline, t.idle, client, rs,
+                                          ex.deadline(), ex.options().body_timeout, buf);
+    ex.bytes_out += got.bytes;
+    if (got.failed == RelayResult::kFrom) {
+      ex.close();  // the upstream died mid-body: the client sees a cut-off response
+      out.error = upstream_error(got.ec, "reading the response body of " + upstream.authority(), t);
+      co_return out;
+    }
+    if (got.failed == RelayResult::kTo) {
+      ex.close();
+      out.error =
+          make_error(Code::kClient, "writing the response to the client: " + got.ec.message());
+      co_return out;
+    }
     if (upstream_keep_alive && rp.is_done() && up_buffer.size() == 0) {
       up_deadline.disarm();
       release(upstream, std::move(up));

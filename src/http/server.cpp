@@ -60,6 +60,23 @@ std::string_view Exchange::header(std::string_view name) const {
   return it == parser_.get().end() ? std::string_view() : sv(it->value());
 }
 
+bool Exchange::expects_continue() const {
+  return beast::iequals(header(bhttp::field::expect), "100-continue");
+}
+
+awaitable<Status> Exchange::send_continue() {
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  error_code ec;
+  deadline_.arm(options_.body_timeout);
+  co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                             asio::redirect_error(kUseAwaitable, ec));
+  if (ec) {
+    close();
+    co_return fail(Code::kClient, "cannot send 100 Continue: " + ec.message());
+  }
+  co_return Status{};
+}
+
 awaitable<Result<std::string>> Exchange::read_body(size_t limit) {
   auto& p = parser_;
   if (auto len = p.content_length(); len && *len > limit) {
@@ -67,13 +84,8 @@ awaitable<Result<std::string>> Exchange::read_body(size_t limit) {
     co_return fail(Code::kBodyTooLarge, "request body of " + std::to_string(*len) +
                                             " bytes is over the limit of " + std::to_string(limit));
   }
-  if (beast::iequals(header(bhttp::field::expect), "100-continue") && !p.is_done()) {
-    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    error_code ec;
-    deadline_.arm(options_.body_timeout);
-    co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                               asio::redirect_error(kUseAwaitable, ec));
-    if (ec) co_return fail(Code::kClient, "cannot send 100 Continue: " + ec.message());
+  if (expects_continue() && !p.is_done()) {
+    if (auto sent = co_await send_continue(); !sent) co_return fail(sent.take_error());
   }
   std::string out;
   char buf[16 * 1024];
@@ -258,22 +270,9 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
     parser.body_limit(boost::none);  // bodies are limited by whoever reads them
     // Usually the whole header arrived with the first read: parse it from the buffer, with no
     // timer and no further read.
-    {
-      error_code pe;
-      size_t used = parser.put(buffer.data(), pe);
-      buffer.consume(used);
-      if (pe == bhttp::error::need_more) pe = {};
-      if (pe) {
-        if (pe == bhttp::error::header_limit) {
-          co_await reject(431, "Request header fields too large (limit " +
-                                   std::to_string(options_.header_limit) + " bytes)");
-        } else {
-          co_await reject(400, "Malformed HTTP request: " + pe.message());
-        }
-        break;
-      }
-    }
-    if (!parser.is_header_done()) {
+    buffer.consume(parser.put(buffer.data(), ec));
+    if (ec == bhttp::error::need_more) ec = {};
+    if (!ec && !parser.is_header_done()) {
       // The deadline cancels the read rather than closing the socket, so a 408 can be written.
       deadline.arm(options_.header_timeout);
       co_await bhttp::async_read_header(stream, buffer, parser,

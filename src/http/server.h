@@ -80,6 +80,10 @@ class Exchange {
   bool is_tls() const { return stream_.is_tls(); }
   std::chrono::steady_clock::time_point started() const { return started_; }
 
+  // Whether the client waits for "100 Continue" before sending its body.
+  bool expects_continue() const;
+  // Writes "100 Continue" (once the request is admitted and its body wanted).
+  awaitable<Status> send_continue();
   // Reads the whole body, up to `limit` bytes (more: an error, and the answer should be 413).
   awaitable<Result<std::string>> read_body(size_t limit);
   // Writes `res` (keep-alive set from the request, X-Request-Id added).

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 import requests
 from jwt.algorithms import ECAlgorithm
 
-from conftest import ROOT, claimgate_bin
+from conftest import claimgate_bin
 from gateway_stack import DemoStack, free_port, parse_form, rss_kib
 
 JSON = {"Accept": "application/json"}
@@ -120,9 +121,6 @@ def test_unauthenticated_requests(stack):
     assert re.fullmatch(r"[0-9a-f]{32}", q["RelayState"][0])  # an opaque id, never a URL
     pending = r.headers["Set-Cookie"]
     assert "cg_session_pending=" in pending and "HttpOnly" in pending
-
-
-import re  # noqa: E402
 
 
 def test_tampered_and_foreign_cookies_are_refused(stack):
@@ -396,21 +394,13 @@ def test_two_idps_chooser_and_signin(two_idps):
 def test_idp_initiated_logout_ends_the_session(stack):
     """The IdP signs a LogoutRequest (HTTP-Redirect) for alice's session index; the gateway ends
     that session and answers with a LogoutResponse to the IdP."""
-    import sys
     from saml2 import BINDING_HTTP_REDIRECT, xmldsig
     from saml2.saml import NAMEID_FORMAT_UNSPECIFIED, NameID
-    sys.path.insert(0, str(ROOT / "examples" / "demo-idp"))
-    import demo_idp
 
     sess = signed_in(stack, "alice")
     who = sess.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=10).json()
     assert who["subject"] == "alice"
-    idp = stack.idps[0]
-
-    class Args:
-        base_url, key, cert = idp.url, str(idp.key), str(idp.crt)
-        sp_metadata, users = str(stack.sp_metadata), str(stack.users_file)
-    server = demo_idp.DemoIdp(Args()).server
+    server = stack.idps[0].saml_server(stack)
     index = demo_idp_session_index(stack, "alice")
     req_id, req = server.create_logout_request(
         stack.url + "/saml/slo", server.config.entityid,
