@@ -19,7 +19,10 @@ Decision RouteAuthorizer::decide(const AccessRequest& r) const {
     d.reason = "public";
     return d;
   }
-  if (!r.session) {
+  if (rules_) {
+    d = rules_->decide(r);
+    if (!d.allowed() || !r.session || req.any_groups.empty()) return d;
+  } else if (!r.session) {
     d.reason = "unauthenticated";
     d.detail = "sign-in required";
     return d;
@@ -32,12 +35,16 @@ Decision RouteAuthorizer::decide(const AccessRequest& r) const {
   auto groups = r.session->values(req.group_claim);
   for (const auto& g : groups) {
     if (std::find(req.any_groups.begin(), req.any_groups.end(), g) != req.any_groups.end()) {
-      d.effect = Effect::kAllow;
-      d.reason = "group";
-      d.detail = "member of " + g;
+      if (!rules_) {
+        d.effect = Effect::kAllow;
+        d.reason = "group";
+        d.detail = "member of " + g;
+      }
       return d;
     }
   }
+  d = Decision{};
+  d.rule = "route:" + std::string(r.route);
   d.reason = "group-missing";
   std::string need;
   for (const auto& g : req.any_groups) need += (need.empty() ? "" : ", ") + g;

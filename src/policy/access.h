@@ -5,10 +5,12 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "policy/decision.h"
 #include "session/session.h"
 
 namespace cg::policy {
@@ -19,18 +21,6 @@ struct AccessRequest {
   std::string_view path;                      // normalised, no query
   std::string_view route;                     // the route's name
   const session::Session* session = nullptr;  // null: not signed in
-};
-
-enum class Effect { kAllow, kDeny };
-
-struct Decision {
-  Effect effect = Effect::kDeny;
-  // A stable reason: "public", "signed-in", "group" (allowed); "unauthenticated",
-  // "group-missing", "no-matching-rule" (denied).
-  std::string reason;
-  std::string rule;    // what decided: "route:<name>" or a rule id
-  std::string detail;  // a sentence for the person denied (and the log)
-  bool allowed() const { return effect == Effect::kAllow; }
 };
 
 class Authorizer {
@@ -46,17 +36,21 @@ struct RouteRequirement {
   std::string group_claim = "groups";   // the claim (name or alias) holding the groups
 };
 
+// A route's own requirement first (public routes stop here); then, when the policy has rules,
+// the rules decide (deny by default); a route's allow_groups must hold as well.
 class RouteAuthorizer final : public Authorizer {
  public:
   void set(std::string route, RouteRequirement req) { routes_[std::move(route)] = std::move(req); }
+  void set_rules(std::shared_ptr<const Authorizer> rules) { rules_ = std::move(rules); }
   Decision decide(const AccessRequest& r) const override;
 
  private:
   std::map<std::string, RouteRequirement, std::less<>> routes_;
+  std::shared_ptr<const Authorizer> rules_;
 };
 
-// Roles given to a session at sign-in, from its claims. The gateway has none of its own
-// (empty); the policy engine's role bindings implement this.
+// The roles a session's claims give ("role@project"). The gateway has none of its own (empty);
+// the policy's role bindings implement this (policy/engine.h).
 class RoleMapper {
  public:
   virtual ~RoleMapper() = default;

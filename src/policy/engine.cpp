@@ -1,0 +1,71 @@
+#include "policy/engine.h"
+
+#include <unordered_map>
+
+namespace cg::policy {
+namespace {
+
+// Generations are unique across every PolicyAuthorizer of the process, so a thread's cached
+// view can never mistake one authorizer's policy for another's.
+std::atomic<uint64_t> g_next_generation{1};
+
+constexpr size_t kGrantCacheLimit = 50'000;
+
+}  // namespace
+
+struct PolicyAuthorizer::ThreadView {
+  uint64_t generation = 0;
+  std::shared_ptr<const Policy> policy;
+  std::unordered_map<std::string, std::shared_ptr<const Grants>> grants;  // by session id
+};
+
+PolicyAuthorizer::PolicyAuthorizer(std::shared_ptr<const Policy> policy)
+    : policy_(std::move(policy)), generation_(g_next_generation.fetch_add(1)) {}
+
+void PolicyAuthorizer::replace(std::shared_ptr<const Policy> policy) {
+  std::lock_guard lock(mu_);
+  policy_ = std::move(policy);
+  generation_.store(g_next_generation.fetch_add(1), std::memory_order_release);
+}
+
+std::shared_ptr<const Policy> PolicyAuthorizer::current() const {
+  std::lock_guard lock(mu_);
+  return policy_;
+}
+
+PolicyAuthorizer::ThreadView& PolicyAuthorizer::view() const {
+  thread_local ThreadView v;
+  uint64_t g = generation_.load(std::memory_order_acquire);
+  if (v.generation != g) {
+    std::lock_guard lock(mu_);
+    v.policy = policy_;
+    v.generation = generation_.load(std::memory_order_relaxed);
+    v.grants.clear();
+  }
+  return v;
+}
+
+std::shared_ptr<const Grants> PolicyAuthorizer::grants(const session::Session& s) const {
+  ThreadView& v = view();
+  if (!s.id.empty()) {
+    if (auto it = v.grants.find(s.id); it != v.grants.end()) return it->second;
+  }
+  auto g = std::make_shared<const Grants>(v.policy->grants_for(s));
+  if (!s.id.empty()) {
+    if (v.grants.size() >= kGrantCacheLimit) v.grants.clear();
+    v.grants.emplace(s.id, g);
+  }
+  return g;
+}
+
+Decision PolicyAuthorizer::decide(const AccessRequest& r) const {
+  ThreadView& v = view();
+  std::shared_ptr<const Grants> g = r.session ? grants(*r.session) : nullptr;
+  return v.policy->decide(r.method, r.path, g.get());
+}
+
+std::vector<std::string> PolicyAuthorizer::roles_for(const session::Session& s) const {
+  return grants(s)->role_strings();
+}
+
+}  // namespace cg::policy
