@@ -28,6 +28,7 @@ DEMO_USERS = {
     "alice": {"groups": ["data-scientists", "ml-vision-ds"], "mail": "alice@example.org", "displayName": "Alice Chen"},
     "bob": {"groups": ["devops-engineers", "ml-platform-devops"], "mail": "bob@example.org", "displayName": "Bob Okafor"},
     "carol": {"groups": ["viewers"], "mail": "carol@example.org", "displayName": "Carol Díaz"},
+    "dave": {"groups": [], "mail": "dave@example.org", "displayName": "Dave Novak"},
 }
 
 
@@ -114,19 +115,21 @@ class Idp:
 class DemoStack:
     def __init__(self, directory, binary, *, idps=("demo",), store="sqlite", gateway_port=None,
                  extra_config="", routes=None, upstream=True, log_level="info", env=None,
-                 public_url=None, tls=None):
+                 public_url=None, tls=None, policy=None):
         self.dir = pathlib.Path(directory).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.bin = str(pathlib.Path(binary).resolve())
         self.env = env
         self.procs = []
         try:
-            self._start(idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url, tls)
+            self._start(idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url, tls,
+                        policy)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url, tls):
+    def _start(self, idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url, tls,
+               policy):
         self.users = {}
         users_file = self.dir / "users.json"
         if users_file.exists():
@@ -160,6 +163,11 @@ class DemoStack:
         idp_lines = "".join(f"    - {{name: {i.name}, metadata_file: {i.metadata.name}}}\n" for i in self.idps)
         route_lines = "".join("  - " + json.dumps(r) + "\n" for r in routes) or "  []\n"
         store_cfg = "{kind: sqlite, path: state.db}" if store == "sqlite" else "{kind: memory}"
+        # The access policy (a copy, so that it may be edited while the gateway runs).
+        self.policy = None
+        if policy:
+            self.policy = self.dir / "policy.yaml"
+            self.policy.write_text(pathlib.Path(policy).read_text())
         self.config = self.dir / "claimgate.yaml"
         self.config.write_text(
             f"# The quick start's gateway config (docs/configuration.md explains every field).\n"
@@ -174,6 +182,7 @@ class DemoStack:
             "keys: keyring\n"
             f"store: {store_cfg}\n"
             "routes:\n" + route_lines
+            + ("policy_file: policy.yaml   # roles per project and rules (docs/policy.md)\n" if policy else "")
             + extra_config)
         sp_md = subprocess.run([self.bin, "saml", "metadata", "--config", str(self.config)],
                                capture_output=True, text=True)
@@ -261,24 +270,36 @@ def main():
             s.bind(("127.0.0.1", port))
     except OSError:
         port = free_port()
-    stack = DemoStack(args.dir, args.bin, gateway_port=port)
+    stack = DemoStack(args.dir, args.bin, gateway_port=port,
+                      policy=EXAMPLES / "policy" / "ml-platform.yaml")
     try:
         if args.check:
             s = requests.Session()
             r = stack.signin(s, "alice", "/")
             who = s.get(stack.url + "/.claimgate/whoami", headers={"Accept": "application/json"}, timeout=10).json()
-            echo = s.get(stack.url + "/hello", headers={"Accept": "application/json"}, timeout=10).json()
-            ok = (r.status_code == 200 and who["subject"] == "alice" and echo["jwt"]["verified"]
-                  and echo["headers"].get("X-Claimgate-User") == "alice")
-            print(f"quick start check: signed in as {who['subject']} (groups {', '.join(who['groups'])}); "
-                  f"the upstream received X-Claimgate-User={echo['headers'].get('X-Claimgate-User')} and a JWT "
-                  f"{'verified' if echo['jwt']['verified'] else 'NOT verified'} with the gateway's JWKS")
+            api = {"Accept": "application/json"}
+            echo = s.post(stack.url + "/api/projects/vision/jobs", headers=api, json={"entrypoint": "train.py"},
+                          timeout=10)
+            denied = s.post(stack.url + "/api/projects/vision/models/m1/deploy", headers=api, timeout=10)
+            seen = echo.json()["headers"] if echo.status_code == 200 else {}
+            ok = (r.status_code == 200 and who["subject"] == "alice" and echo.status_code == 200
+                  and echo.json()["jwt"]["verified"] and seen.get("X-Claimgate-User") == "alice"
+                  and seen.get("X-Claimgate-Project") == "vision" and denied.status_code == 403
+                  and denied.json()["reason"] == "permission-missing")
+            print(f"quick start check: signed in as {who['subject']} (groups {', '.join(who['groups'])}; "
+                  f"roles {', '.join(who['roles'])}); POST /api/projects/vision/jobs -> {echo.status_code}, "
+                  f"the upstream received X-Claimgate-User={seen.get('X-Claimgate-User')}, "
+                  f"X-Claimgate-Permission={seen.get('X-Claimgate-Permission')} and a JWT "
+                  f"{'verified' if seen and echo.json()['jwt']['verified'] else 'NOT verified'} with the gateway's "
+                  f"JWKS; deploying a model -> {denied.status_code} ({denied.json().get('reason')})")
             return 0 if ok else 1
         print(f"""
 claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2).
 
   Open:      {stack.url}/
-  Who am I:  {stack.url}/.claimgate/whoami
+  Who am I:  {stack.url}/.claimgate/whoami  (your roles per project, and the claims behind them)
+  Policy:    {stack.policy} (edit it: the gateway reloads it; try
+             {stack.url}/api/projects/vision/jobs as alice, bob, carol and dave)
   Metrics:   {stack.url}/metrics
 
   Demo users (the IdP's login page asks for these):""")

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/policy_commands.h"
 #include "cli/saml_commands.h"
 #include "cli/serve_commands.h"
 
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   cg::cli::add_saml_commands(app, exit_code);
   cg::cli::add_serve_commands(app, exit_code);
+  cg::cli::add_policy_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

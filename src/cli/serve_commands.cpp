@@ -1,5 +1,7 @@
 #include "cli/serve_commands.h"
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <iostream>
 
@@ -49,8 +51,14 @@ int run_check(const std::string& path) {
     std::cout << "note: " << ring.error().message << " (serve creates a first key pair)\n";
   }
   for (const auto& n : notes) std::cout << "warning: " << n << "\n";
+  std::string pol = "no policy";
+  if (cfg->policy) {
+    pol = "policy: " + std::to_string(cfg->policy->rules().size()) + " rule(s), " +
+          std::to_string(cfg->policy->bindings().size()) + " binding(s), " +
+          std::to_string(cfg->policy->roles().size()) + " role(s)";
+  }
   std::cout << path << ": OK (" << cfg->saml.idps.size() << " IdP(s), " << cfg->routes.size()
-            << " route(s), store " << cfg->store_kind << ")\n";
+            << " route(s), store " << cfg->store_kind << ", " << pol << ")\n";
   return 0;
 }
 
@@ -104,6 +112,45 @@ int run_serve(const std::string& path) {
                c.server.shutdown_grace.count(), " ms), then stopping");
     server.stop();
   });
+  // Policy reloads: on SIGHUP, and when the config or policy file changes (polled every 2 s,
+  // which also catches editors that replace the file and config managers that rename into it).
+  http::asio::signal_set hup(ctx, SIGHUP);
+  std::function<void()> wait_hup = [&] {
+    hup.async_wait([&](const http::error_code& ec, int) {
+      if (ec) return;
+      gw->reload_policy("SIGHUP");
+      wait_hup();
+    });
+  };
+  wait_hup();
+  auto files = gw->policy_files();
+  auto stamp = [&files] {
+    std::string s;
+    for (const auto& f : files) {
+      struct stat st {};
+      if (::stat(f.c_str(), &st) == 0) {
+        s += std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+             std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ";";
+      } else {
+        s += "missing;";
+      }
+    }
+    return s;
+  };
+  std::string last_stamp = stamp();
+  http::asio::steady_timer watch(ctx);
+  std::function<void()> schedule_watch = [&] {
+    watch.expires_after(std::chrono::seconds(2));
+    watch.async_wait([&](const http::error_code& ec) {
+      if (ec) return;
+      if (std::string now = stamp(); now != last_stamp) {
+        last_stamp = now;
+        gw->reload_policy("file changed");
+      }
+      schedule_watch();
+    });
+  };
+  schedule_watch();
   http::asio::steady_timer purge(ctx);
   std::function<void()> schedule = [&] {
     purge.expires_after(std::chrono::minutes(1));
@@ -117,6 +164,8 @@ int run_serve(const std::string& path) {
   std::signal(SIGPIPE, SIG_IGN);
   server.wait();
   purge.cancel();
+  watch.cancel();
+  hup.cancel();
   g_log.info("stopped");
   return 0;
 }

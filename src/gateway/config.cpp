@@ -8,6 +8,15 @@
 namespace cg::gateway {
 namespace {
 
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
 using std::chrono::seconds;
 
 std::chrono::milliseconds ms(seconds s) {
@@ -112,7 +121,8 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   core::reject_unknown_keys(
       root, "",
       {"listen", "public_url", "threads", "log_level", "insecure_http", "tls", "saml", "keys",
-       "session", "store", "identity", "limits", "upstream", "routes"},
+       "session", "store", "identity", "limits", "upstream", "routes", "permissions", "roles",
+       "aliases", "bindings", "rules", "case_insensitive_paths", "policy_file"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
@@ -254,8 +264,50 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
   if (c.routes.empty())
     c.warnings.push_back("routes: none configured; only sign-in and /auth work");
+
+  c.policy_file = path;
+  c.policy = policy::load_policy(root, c.base_dir, p, c.warnings, &c.policy_file);
+  if (c.policy) {
+    for (auto& w : unreachable_rules(*c.policy, c.routes)) c.warnings.push_back(std::move(w));
+    if (!c.policy->has_rules()) {
+      c.warnings.push_back(
+          "rules: none; roles are computed and passed upstream, but every signed-in person may "
+          "reach every route (add rules to decide by permission; deny by default)");
+    }
+  }
   if (!p.empty()) return std::nullopt;
   return c;
+}
+
+std::vector<std::string> unreachable_rules(const policy::Policy& pol,
+                                           const std::vector<RouteConfig>& routes) {
+  std::vector<std::string> out;
+  for (const auto& rule : pol.rules()) {
+    std::string lit = policy::Policy::literal_prefix(rule.path);
+    auto starts = [&](std::string_view a, std::string_view b) {
+      return pol.case_insensitive() ? a.size() >= b.size() && iequals_ascii(a.substr(0, b.size()), b)
+                                    : a.starts_with(b);
+    };
+    for (const char* own : {"/saml/", "/.claimgate/", "/.well-known/"}) {
+      if (starts(lit, own)) {
+        out.push_back(rule.where + " (" + rule.path + ") can never match: " + own +
+                      " is the gateway's own (not proxied, not decided by rules)");
+      }
+    }
+    bool reached = false;
+    for (const auto& r : routes) {
+      if (!r.upstream || r.public_route) continue;
+      std::string_view pre = r.prefix;
+      if (pre.size() > 1 && pre.back() == '/') pre.remove_suffix(1);
+      if (starts(lit, pre) || starts(r.prefix, lit)) reached = true;
+    }
+    if (!reached && !routes.empty()) {
+      out.push_back(rule.where + " (" + rule.path +
+                    ") can never match: no route with an upstream (and not public) serves that "
+                    "path");
+    }
+  }
+  return out;
 }
 
 }  // namespace cg::gateway

@@ -46,6 +46,15 @@
 //       public: false                 # no sign-in needed
 //       allow_groups: []              # non-empty: one of these groups is needed
 //       group_claim: groups           # where the groups are (claim name or alias)
+//   # The access policy (policy/policy.h, docs/policy.md): either these sections here ...
+//   permissions: [...]                # added to the built-in permissions
+//   roles: {...}                      # role templates, edited or added
+//   aliases: {claims: {...}, values: {...}}
+//   bindings: [...]                   # claims -> roles in projects
+//   rules: [...]                      # method + path -> permission; present: deny by default
+//   case_insensitive_paths: false
+//   # ... or in a file of their own (reloaded on SIGHUP and when it changes):
+//   policy_file: policy.yaml
 #pragma once
 
 #include <chrono>
@@ -59,6 +68,7 @@
 #include "http/proxy.h"
 #include "http/server.h"
 #include "http/url.h"
+#include "policy/policy.h"
 #include "saml/config.h"
 
 namespace cg::gateway {
@@ -105,6 +115,8 @@ struct GatewayConfig {
   http::ProxyTimeouts upstream_timeouts;
   std::chrono::milliseconds websocket_check{5000};
   std::vector<RouteConfig> routes;
+  std::shared_ptr<const policy::Policy> policy;  // null: no policy sections
+  std::string policy_file;  // the file holding the policy (this config, or its policy_file)
   std::vector<std::string> warnings;  // not problems, but worth an operator's attention
 
   bool secure_cookies() const { return public_url.https(); }
@@ -113,5 +125,9 @@ struct GatewayConfig {
 // Loads and checks the whole file; every problem goes to `problems` (all at once).
 std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::WallTime now,
                                                  core::Problems& problems);
+
+// Policy rules no route of this config sends requests to (warnings for `claimgate check`).
+std::vector<std::string> unreachable_rules(const policy::Policy& policy,
+                                           const std::vector<RouteConfig>& routes);
 
 }  // namespace cg::gateway

@@ -11,6 +11,8 @@
 #include "http/errors.h"
 #include "http/proxy.h"
 #include "http/url.h"
+#include "policy/errors.h"
+#include "policy/path.h"
 #include "saml/sp_metadata.h"
 #include "session/memory_store.h"
 #include "session/sqlite_store.h"
@@ -43,6 +45,9 @@ Metrics::Metrics(core::MetricsRegistry& r)
       decisions(r.counter("claimgate_authz_decisions_total",
                           "Authorization decisions, by route, effect and reason",
                           {"route", "effect", "reason"})),
+      policy_reloads(r.counter("claimgate_policy_reloads_total",
+                               "Policy reloads (SIGHUP or a changed file), by result",
+                               {"result"})),
       upstream_latency(r.histogram(
           "claimgate_upstream_latency_seconds",
           "Time from sending a request upstream to its response header",
@@ -85,7 +90,6 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
       random_(random),
       cookies_(keyring_, cfg_.cookie.name),
       replay_(*stores_.tickets),
-      roles_(std::make_shared<policy::NoRoles>()),
       metrics_(registry_) {
   auto route_auth = std::make_shared<policy::RouteAuthorizer>();
   for (const auto& r : cfg_.routes) {
@@ -94,6 +98,9 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
   }
   // Forward-auth requests that match no route need a signed-in session.
   route_auth->set("forward-auth", policy::RouteRequirement{});
+  policy_ = std::make_shared<policy::PolicyAuthorizer>(cfg_.policy ? cfg_.policy
+                                                                   : policy::Policy::empty());
+  route_auth->set_rules(policy_);
   authorizer_ = std::move(route_auth);
   for (const auto& idp : cfg_.saml.idps) {
     validators_[idp.name] = std::make_unique<saml::ResponseValidator>(
@@ -140,6 +147,48 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
                   });
 }
 
+std::vector<std::string> Gateway::policy_files() const {
+  std::vector<std::string> f{cfg_.config_path};
+  if (cfg_.policy_file != cfg_.config_path) f.push_back(cfg_.policy_file);
+  return f;
+}
+
+bool Gateway::reload_policy(const std::string& why) {
+  std::lock_guard lock(reload_mu_);
+  core::Problems problems;
+  std::vector<std::string> warnings;
+  std::string file;
+  auto next = policy::load_policy_file(cfg_.config_path, problems, warnings, &file);
+  if (problems.empty() && !next && cfg_.policy) {
+    problems.add("(policy)", "no policy sections",
+                 "the policy in force stays: a reload does not remove a policy (restart to do "
+                 "that)");
+  }
+  if (!problems.empty()) {
+    metrics_.policy_reloads.inc({"refused"});
+    Error e = make_error(policy::Code::kReloadRefused,
+                         "policy reload (" + why + ") refused; the policy in force stays: " +
+                             std::to_string(problems.list().size()) + " problem(s)");
+    log_.error("code=", e.code, " ", e.name, " message=", core::log_quote(e.message));
+    for (const auto& p : problems.list()) log_.error("  ", p.to_string());
+    return false;
+  }
+  if (!next) next = policy::Policy::empty();
+  for (const auto& w : warnings) log_.warn("policy: ", w);
+  for (auto& w : unreachable_rules(*next, cfg_.routes)) log_.warn("policy: ", w);
+  if (file != cfg_.policy_file) {
+    log_.warn("policy_file changed to ", file,
+              " in the config; it is read now, and watched from the next start");
+  }
+  policy_->replace(next);
+  metrics_.policy_reloads.inc({"applied"});
+  log_.info("policy reloaded (", why, "): ", next->rules().size(), " rule(s), ",
+            next->bindings().size(), " binding(s), ", next->roles().size(),
+            " role(s); generation ", policy_->generation(),
+            "; other config changes need a restart");
+  return true;
+}
+
 void Gateway::on_reject(unsigned status, const std::string& reason, const std::string& client) {
   metrics_.rejected.inc({std::to_string(status)});
   log_.info("rejected client=", client, " status=", status, " reason=", core::log_quote(reason));
@@ -172,34 +221,6 @@ namespace {
 
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && beast::iequals(s.substr(0, prefix.size()), prefix);
-}
-
-// The path is used for routing and authorization, and the upstream reads the same bytes: a
-// path the upstream could read differently (dot segments, an encoded '/' or '.', a backslash)
-// is refused rather than normalised.
-bool safe_path(std::string_view p) {
-  if (p.empty() || p[0] != '/') return false;
-  for (size_t i = 0; i < p.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(p[i]);
-    if (c < 0x20 || c == 0x7f || c == '\\') return false;
-    if (c == '%' && i + 2 < p.size()) {
-      std::string_view h = p.substr(i + 1, 2);
-      if (beast::iequals(h, "2e") || beast::iequals(h, "2f") || beast::iequals(h, "5c") ||
-          h == "00") {
-        return false;
-      }
-    }
-  }
-  size_t start = 0;
-  while (start < p.size()) {
-    size_t end = p.find('/', start + 1);
-    std::string_view seg =
-        p.substr(start + 1, (end == std::string_view::npos ? p.size() : end) - start - 1);
-    if (seg == "." || seg == "..") return false;
-    if (end == std::string_view::npos) break;
-    start = end;
-  }
-  return true;
 }
 
 std::string join(const std::vector<std::string>& v, std::string_view sep) {
@@ -243,6 +264,22 @@ std::string error_json(const Error& e, const std::string& request_id) {
          "\n";
 }
 
+// A 403's JSON: the error, and the decision's reason, rule, project and permission (never the
+// policy itself).
+std::string forbidden_json(const Error& e, const policy::Decision& d,
+                           const std::string& request_id) {
+  return json{{"error", e.name},
+              {"code", e.code},
+              {"message", e.message},
+              {"reason", d.reason},
+              {"rule", d.rule},
+              {"project", d.project},
+              {"permission", d.permission},
+              {"request_id", request_id}}
+             .dump() +
+         "\n";
+}
+
 std::string unauthenticated_json(const std::string& signin_url, const std::string& request_id) {
   return json{{"error", code_name(Code::kUnauthenticated)},
               {"code", static_cast<int>(Code::kUnauthenticated)},
@@ -253,7 +290,21 @@ std::string unauthenticated_json(const std::string& signin_url, const std::strin
          "\n";
 }
 
-std::string whoami_json(const session::StoredSession& st, core::WallTime idle_end) {
+json grants_json(const policy::Grants& g) {
+  json roles = json::array();
+  for (const auto& gr : g.list) {
+    roles.push_back({{"project", gr.project},
+                     {"role", gr.role},
+                     {"claim", gr.claim},
+                     {"value", gr.value},
+                     {"alias_of", gr.via_alias},
+                     {"binding", gr.binding}});
+  }
+  return roles;
+}
+
+std::string whoami_json(const session::StoredSession& st, core::WallTime idle_end,
+                        const policy::Grants& grants) {
   const session::Session& s = *st.session;
   json claims = json::array();
   for (const auto& c : s.claims)
@@ -262,7 +313,9 @@ std::string whoami_json(const session::StoredSession& st, core::WallTime idle_en
             {"name_id_format", s.name_id_format},
             {"email", s.first("email")},
             {"groups", s.values("groups")},
-            {"roles", s.roles},
+            {"roles", grants.role_strings()},
+            {"role_grants", grants_json(grants)},
+            {"roles_at_signin", s.roles},
             {"idp", s.idp},
             {"idp_entity_id", s.idp_entity_id},
             {"session",
@@ -278,14 +331,27 @@ std::string whoami_json(const session::StoredSession& st, core::WallTime idle_en
 
 std::string auth_json(const policy::Decision& d, const std::string& signin_url,
                       const std::string& request_id) {
-  if (d.allowed()) return json{{"allow", true}, {"reason", d.reason}}.dump();
+  if (d.allowed()) {
+    return json{{"allow", true},
+                {"reason", d.reason},
+                {"rule", d.rule},
+                {"project", d.project},
+                {"permission", d.permission},
+                {"role", d.role},
+                {"condition", d.condition}}
+        .dump();
+  }
   if (!signin_url.empty()) {
     return json{
         {"error", "unauthenticated"}, {"signin_url", signin_url}, {"request_id", request_id}}
         .dump();
   }
-  return json{
-      {"error", d.reason}, {"message", d.detail}, {"rule", d.rule}, {"request_id", request_id}}
+  return json{{"error", d.reason},
+              {"message", d.detail},
+              {"rule", d.rule},
+              {"project", d.project},
+              {"permission", d.permission},
+              {"request_id", request_id}}
       .dump();
 }
 
@@ -309,14 +375,14 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
     }
     for (const auto& n : drop) fields.erase(n);
   }
-  Request r{ex, std::string(http::target_path(ex.target())),
+  // 2. The path is normalised once; routing, the decision and the upstream all use that form.
+  auto normalised = policy::normalize_path(http::target_path(ex.target()));
+  Request r{ex, normalised ? *normalised : std::string(http::target_path(ex.target())),
             std::string(http::target_query(ex.target())),
             std::string(ex.header(bhttp::field::host))};
-  if (!safe_path(r.path)) {
-    co_await send_error(r, 400, "Bad request",
-                        make_error(Code::kBadRequest,
-                                   "the request path is not a plain absolute path (dot segments, "
-                                   "encoded '/' or '.', and backslashes are refused)"));
+  if (!normalised) {
+    Error e = normalised.error();
+    co_await send_error(r, 400, "Bad request", e);
     access_log(r);
     co_return;
   }
@@ -528,8 +594,23 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   // (Values computed before co_await: GCC 12 mishandles ?: temporaries inside co_await.)
   Error e = make_error(Code::kForbidden, d.detail);
   if (d.detail.empty()) e.message = d.reason;
-  co_await send_error(r, 403, "Access denied", e, "/.claimgate/whoami",
-                      "See what the gateway knows about you");
+  log_.info("request id=", r.ex.request_id(), " denied reason=", d.reason, " rule=",
+            core::log_quote(d.rule), " user=", core::log_quote(r.user));
+  if (wants_html(r.ex)) {
+    ErrorPage page{403,
+                   "Access denied",
+                   std::to_string(e.code) + " " + e.name + " · " + d.reason,
+                   e.message,
+                   r.ex.request_id(),
+                   "/.claimgate/whoami",
+                   "See your roles and claims"};
+    http::StringResponse res{bhttp::status::forbidden, 11};
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    res.body() = render_error_page(page);
+    co_await send(r, std::move(res));
+    co_return;
+  }
+  co_await send_json(r, 403, forbidden_json(e, d, r.ex.request_id()));
 }
 
 std::string Gateway::jwt_for(const session::Session& s, std::string_view audience) {
@@ -547,6 +628,8 @@ std::string Gateway::jwt_for(const session::Session& s, std::string_view audienc
   key += audience;
   key += '\0';
   key += keyring_.current_signing().id;
+  key += '\0';
+  key += std::to_string(policy_->generation());  // roles change with a policy reload
   if (auto it = cache.find(key); it != cache.end() && now < it->second.refresh_after) {
     return it->second.token;
   }
@@ -556,7 +639,7 @@ std::string Gateway::jwt_for(const session::Session& s, std::string_view audienc
                  {"sub", s.subject},
                  {"email", s.first("email")},
                  {"groups", s.values("groups")},
-                 {"roles", s.roles},
+                 {"roles", policy_->roles_for(s)},
                  {"idp", s.idp_entity_id},
                  {"iat", unix_seconds(now)},
                  {"exp", unix_seconds(exp)}};
@@ -580,8 +663,12 @@ void Gateway::add_identity_headers(Request& r, http::bhttp::fields& f, std::stri
   set("User", s.subject);
   set("Email", email);
   set("Groups", groups);
-  set("Roles", join(s.roles, ","));
+  set("Roles", join(policy_->roles_for(s), ","));
   set("Idp", s.idp);
+  // What the decision rested on: the upstream checks a condition ("owner") itself.
+  set("Project", r.decision.project);
+  set("Permission", r.decision.permission);
+  set("Condition", r.decision.condition);
   set("Assertion", jwt_for(s, audience));
   if (cfg_.forwarded_user_headers) {
     f.set("X-Forwarded-User", s.subject);
@@ -605,10 +692,10 @@ awaitable<void> Gateway::proxy(Request& r) {
   load_session(r);
   policy::AccessRequest ar{ex.method_string(), r.host, r.path, route.name,
                            r.session ? r.session->session.get() : nullptr};
-  policy::Decision d = authorizer_->decide(ar);
-  count_decision(route.name, d);
-  if (!d.allowed()) {
-    co_await deny(r, d);
+  r.decision = authorizer_->decide(ar);
+  count_decision(route.name, r.decision);
+  if (!r.decision.allowed()) {
+    co_await deny(r, r.decision);
     co_return;
   }
 
@@ -760,14 +847,18 @@ awaitable<void> Gateway::whoami(Request& r) {
   }
   const session::Session& s = *r.session->session;
   auto idle_end = r.session->last_seen + s.idle_timeout;
+  std::shared_ptr<const policy::Grants> grants = policy_->grants(s);
   if (r.ex.header(bhttp::field::accept).find("application/json") != std::string_view::npos) {
-    co_await send_json(r, 200, whoami_json(*r.session, idle_end));
+    co_await send_json(r, 200, whoami_json(*r.session, idle_end, *grants));
     co_return;
   }
-  WhoamiView v{&s, core::format_datetime(r.session->last_seen), core::format_datetime(s.expires),
+  WhoamiView v{&s,
+               core::format_datetime(r.session->last_seen),
+               core::format_datetime(s.expires),
                core::format_datetime(idle_end) + " (after " +
                    std::to_string(s.idle_timeout.count() / 60) + " minutes unused)",
-               "/saml/logout"};
+               "/saml/logout",
+               grants};
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
   res.body() = render_whoami(v);
@@ -786,20 +877,20 @@ awaitable<void> Gateway::forward_auth(Request& r) {
   if (method.empty()) method = "GET";
   std::string host(r.ex.header("X-Forwarded-Host"));
   if (host.empty()) host = r.host;
-  std::string path(http::target_path(uri));
-  if (!safe_path(path)) {
-    co_await send_json(r, 403,
-                       error_json(make_error(Code::kBadRequest, "the original path is not plain"),
-                                  r.ex.request_id()));
+  auto normalised = policy::normalize_path(http::target_path(uri));
+  if (!normalised) {
+    co_await send_json(r, 403, error_json(normalised.error(), r.ex.request_id()));
     co_return;
   }
+  std::string path = *normalised;
   const RouteConfig* route = match_route(host, path);
   std::string route_name = route ? route->name : "forward-auth";
   r.route_name = "(auth)";
   load_session(r);
   policy::AccessRequest ar{method, host, path, route_name,
                            r.session ? r.session->session.get() : nullptr};
-  policy::Decision d = authorizer_->decide(ar);
+  r.decision = authorizer_->decide(ar);
+  const policy::Decision& d = r.decision;
   count_decision(route_name, d);
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "application/json");

@@ -4,12 +4,14 @@
 //
 // The request path (docs/life-of-a-request.md has it step by step):
 //   handle() -> strip client identity headers -> gateway endpoint (/saml/*, /.claimgate/*,
-//   /auth, /healthz, ...) or route match -> session from the cookie -> Authorizer::decide
+//   /auth, /healthz, ...) or route match -> session from the cookie -> Authorizer::decide (the
+//   route's requirement, then the policy's rules on the normalised path)
 //   -> identity headers + JWT -> http::proxy_http / proxy_websocket.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +27,7 @@
 #include "gateway/pages.h"
 #include "http/server.h"
 #include "policy/access.h"
+#include "policy/engine.h"
 #include "saml/replay_cache.h"
 #include "saml/response_validator.h"
 #include "session/cookie.h"
@@ -51,6 +54,7 @@ struct Metrics {
   core::CounterFamily& rejected;         // claimgate_rejected_requests_total{status}
   core::CounterFamily& upstream_errors;  // claimgate_upstream_errors_total{route,code}
   core::CounterFamily& decisions;        // claimgate_authz_decisions_total{route,effect,reason}
+  core::CounterFamily& policy_reloads;   // claimgate_policy_reloads_total{result}
   core::Histogram& upstream_latency;     // claimgate_upstream_latency_seconds
 };
 
@@ -81,8 +85,12 @@ class Gateway {
   // Whether the gateway can serve (the store answers); `why` says what is wrong.
   bool ready(std::string* why);
 
-  void set_authorizer(std::shared_ptr<const policy::Authorizer> a) { authorizer_ = std::move(a); }
-  void set_role_mapper(std::shared_ptr<const policy::RoleMapper> m) { roles_ = std::move(m); }
+  // Loads the policy again from its file (SIGHUP, or the file changed). A file with problems
+  // (or one that would drop a policy in force) is refused: the old policy stays, and the
+  // refusal is logged with every problem. Returns whether the new policy is in force.
+  bool reload_policy(const std::string& why);
+  // The files whose change means a reload (the config, and its policy_file).
+  std::vector<std::string> policy_files() const;
   const GatewayConfig& config() const { return cfg_; }
   core::MetricsRegistry& metrics_registry() { return registry_; }
   void set_server(const http::Server* s) { server_ = s; }
@@ -132,7 +140,8 @@ class Gateway {
   // One validator per IdP, built once (settings, trusted keys) and shared by every sign-in.
   std::map<std::string, std::unique_ptr<saml::ResponseValidator>, std::less<>> validators_;
   std::shared_ptr<const policy::Authorizer> authorizer_;
-  std::shared_ptr<const policy::RoleMapper> roles_;
+  std::shared_ptr<policy::PolicyAuthorizer> policy_;
+  std::mutex reload_mu_;
   std::string jwks_json_;
   std::string sp_metadata_xml_;
   core::MetricsRegistry registry_;

@@ -64,15 +64,12 @@ std::string render_whoami(const WhoamiView& v) {
   auto row = [](std::string_view k, std::string_view val) {
     return "<tr><th>" + xml::escape(k) + "</th><td><code>" + xml::escape(val) + "</code></td></tr>";
   };
-  std::string roles;
-  for (const auto& r : s.roles) roles += (roles.empty() ? "" : ", ") + r;
   std::string b =
       "<div class=\"card\"><h1>Who am I</h1><p class=\"muted\">What the gateway "
       "knows about you, and every claim your identity provider sent at sign-in. "
       "Upstreams receive the same identity.</p><table>";
   b += row("Subject (NameID)", s.subject);
   b += row("Email", s.first("email"));
-  b += row("Roles", roles.empty() ? "(none)" : roles);
   b += row("Groups", [&] {
     std::string g;
     for (const auto& x : s.values("groups")) g += (g.empty() ? "" : ", ") + x;
@@ -82,7 +79,21 @@ std::string render_whoami(const WhoamiView& v) {
   b += row("Signed in", core::format_datetime(s.created));
   b += row("Session expires", v.expires);
   b += row("Idle limit", v.idle_expires);
-  b += "</table><h2>Claims received</h2><table>";
+  b += "</table><h2>Roles</h2>";
+  if (!v.grants || v.grants->list.empty()) {
+    b += "<p class=\"muted\">No role: your claims match none of the policy's role bindings, "
+         "so only routes open to every signed-in person let you in.</p>";
+  } else {
+    b += "<table class=\"roles\"><tr><th>Project</th><th>Role</th><th>From the claim</th></tr>";
+    for (const auto& g : v.grants->list) {
+      b += "<tr><td><code>" + xml::escape(g.project == "*" ? "every project" : g.project) +
+           "</code></td><td><code>" + xml::escape(g.role) + "</code></td><td><code>" +
+           xml::escape(g.claim_text()) + "</code> <span class=\"muted\">(" +
+           xml::escape(g.binding) + ")</span></td></tr>";
+    }
+    b += "</table>";
+  }
+  b += "<h2>Claims received</h2><table>";
   for (const auto& c : s.claims) {
     std::string vals = "<ul class=\"vals\">";
     for (const auto& x : c.values) vals += "<li><code>" + xml::escape(x) + "</code></li>";

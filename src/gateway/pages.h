@@ -2,10 +2,12 @@
 // self-contained (inline CSS, no scripts), every value escaped (xml::escape, valid in HTML).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "policy/policy.h"
 #include "session/session.h"
 
 namespace cg::gateway {
@@ -34,6 +36,7 @@ struct WhoamiView {
   std::string expires;
   std::string idle_expires;
   std::string logout_url;
+  std::shared_ptr<const policy::Grants> grants;  // roles per project, under the policy in force
 };
 std::string render_whoami(const WhoamiView& v);
 std::string render_signed_out(std::string_view detail);

@@ -282,7 +282,7 @@ awaitable<void> Gateway::acs(Request& r) {
     s.expires = *id.session_not_on_or_after;
   }
   s.idle_timeout = cfg_.session_idle;
-  s.roles = roles_->roles_for(s);
+  s.roles = policy_->roles_for(s);  // as at sign-in; decisions use the policy in force
   if (auto st = stores_.sessions->put(s); !st) {
     metrics_.signins.inc({idp->name, "failure", "gateway.store_unavailable"});
     co_await send_error(r, 503, "Sign-in is unavailable",

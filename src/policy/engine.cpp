@@ -60,6 +60,14 @@ std::shared_ptr<const Grants> PolicyAuthorizer::grants(const session::Session& s
 
 Decision PolicyAuthorizer::decide(const AccessRequest& r) const {
   ThreadView& v = view();
+  if (!v.policy->has_rules()) {  // no rules: being signed in is enough
+    Decision d;
+    d.rule = "(no rules)";
+    d.effect = r.session ? Effect::kAllow : Effect::kDeny;
+    d.reason = r.session ? "signed-in" : "unauthenticated";
+    if (!r.session) d.detail = "sign-in required";
+    return d;
+  }
   std::shared_ptr<const Grants> g = r.session ? grants(*r.session) : nullptr;
   return v.policy->decide(r.method, r.path, g.get());
 }

@@ -230,6 +230,12 @@ std::string Policy::literal_prefix(std::string_view pattern) {
   return std::string(pattern.substr(0, brace));
 }
 
+std::shared_ptr<const Policy> Policy::empty() {
+  core::Problems p;
+  std::vector<std::string> w;
+  return compile(YAML::Load("{}"), p, w);
+}
+
 int Policy::permission_index(std::string_view name) const {
   auto it = permission_bits_.find(name);
   return it == permission_bits_.end() ? -1 : static_cast<int>(it->second);

@@ -130,6 +130,9 @@ class Policy {
   static std::shared_ptr<const Policy> compile(const YAML::Node& doc, core::Problems& problems,
                                                std::vector<std::string>& warnings);
 
+  // A policy with no sections: the built-in roles, no bindings, no rules.
+  static std::shared_ptr<const Policy> empty();
+
   Grants grants_for(const session::Session& s) const;
   // `path` must be normalised (policy/path.h); `grants` null: not signed in.
   Decision decide(std::string_view method, std::string_view path, const Grants* grants) const;

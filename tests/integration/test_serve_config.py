@@ -67,7 +67,7 @@ def test_check_accepts_the_quick_start_config(tmp_path):
     try:
         proc = run(["check", "--config", str(stack.config)])
         assert proc.returncode == 0, proc.stderr
-        assert "OK (1 IdP(s), 1 route(s), store sqlite)" in proc.stdout
+        assert "OK (1 IdP(s), 1 route(s), store sqlite, no policy)" in proc.stdout
     finally:
         stack.stop()
 

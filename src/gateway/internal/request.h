@@ -14,7 +14,7 @@ struct Gateway::Request {
       : ex(e), path(std::move(p)), query(std::move(q)), host(std::move(h)) {}
 
   http::Exchange& ex;
-  std::string path;   // the target's path (validated: no dot segments, no encoded '/' or '.')
+  std::string path;   // the target's path, normalised (policy/path.h): decided and sent upstream
   std::string query;  // without '?'
   std::string host;
   std::optional<session::StoredSession> session;  // a valid session, when the cookie names one
@@ -24,6 +24,7 @@ struct Gateway::Request {
   std::string route_name = "-";
   std::string user = "-";
   double upstream_ms = -1;
+  policy::Decision decision;  // what allowed the request (project, permission, condition)
 };
 
 }  // namespace cg::gateway
