@@ -545,7 +545,10 @@ awaitable<void> Gateway::send_error(Request& r, unsigned status, std::string tit
   log_.warn("request id=", r.ex.request_id(), " status=", status, " code=", e.code, " ", e.name,
             " message=", core::log_quote(e.message));
   http::StringResponse res{static_cast<bhttp::status>(status), 11};
-  if (wants_html(r.ex) || r.ex.method() == bhttp::verb::post) {
+  auto accept = r.ex.header(bhttp::field::accept);
+  bool html = accept.find("text/html") != std::string_view::npos ||
+              (r.ex.method() == bhttp::verb::post && accept.find("json") == std::string_view::npos);
+  if (html) {
     ErrorPage page{status,
                    std::move(title),
                    std::to_string(e.code) + " " + e.name,
@@ -596,7 +599,7 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   if (d.detail.empty()) e.message = d.reason;
   log_.info("request id=", r.ex.request_id(), " denied reason=", d.reason, " rule=",
             core::log_quote(d.rule), " user=", core::log_quote(r.user));
-  if (wants_html(r.ex)) {
+  if (r.ex.header(bhttp::field::accept).find("text/html") != std::string_view::npos) {
     ErrorPage page{403,
                    "Access denied",
                    std::to_string(e.code) + " " + e.name + " · " + d.reason,
