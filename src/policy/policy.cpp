@@ -842,31 +842,55 @@ Decision Policy::decide(std::string_view method, std::string_view path,
     d.claim = by->claim_text();
     return d;
   }
-  // Denied: say what was needed and what the person has there.
-  std::string where = project.empty() ? "any project" : "project '" + std::string(project) + "'";
-  std::string need = rule->permission;
-  if (!rule->alt_permission.empty()) need += " (or " + rule->alt_permission + ")";
-  std::vector<std::string> held;
-  for (const auto& gr : grants->list) {
-    if (gr.project == "*" || project.empty() || gr.project == project)
-      held.push_back(gr.role + (gr.project == "*" ? " in every project" : " in " + gr.project) +
-                     " (from " + gr.claim_text() + ")");
-  }
-  if (held.empty()) {
-    d.reason = "no-role-in-project";
-    std::string elsewhere;
-    for (const auto& gr : grants->list) {
-      elsewhere += (elsewhere.empty() ? "" : ", ") + gr.role + " in " + gr.project;
+  // Denied: say what was needed and what the person has there (one string, appended to).
+  std::string& out = d.detail;
+  out.reserve(160);
+  out.append(method).append(" ").append(path).append(" needs ").append(rule->permission);
+  if (!rule->alt_permission.empty()) out.append(" (or ").append(rule->alt_permission).append(")");
+  auto where = [&] {
+    if (project.empty()) {
+      out.append("any project");
+    } else {
+      out.append("project '").append(project).append("'");
     }
-    d.detail = std::string(method) + " " + std::string(path) + " needs " + need + " in " + where +
-               ", and you have no role in " + where +
-               (elsewhere.empty() ? " (your claims match no role binding)"
-                                  : " (you have: " + elsewhere + ")");
-  } else {
-    d.reason = "permission-missing";
-    d.detail = std::string(method) + " " + std::string(path) + " needs " + need + " in " + where +
-               "; your roles there (" + join(held, "; ") + ") do not grant it";
+  };
+  out.append(" in ");
+  where();
+  auto append_grant = [&](const Grant& gr) {
+    out.append(gr.role).append(gr.project == "*" ? " in every project" : " in ");
+    if (gr.project != "*") out.append(gr.project);
+  };
+  bool any_here = false;
+  for (const auto& gr : grants->list) {
+    any_here = any_here || gr.project == "*" || project.empty() || gr.project == project;
   }
+  if (!any_here) {
+    d.reason = "no-role-in-project";
+    out.append(", and you have no role in ");
+    where();
+    if (grants->list.empty()) {
+      out.append(" (your claims match no role binding)");
+    } else {
+      out.append(" (you have: ");
+      for (size_t i = 0; i < grants->list.size(); ++i) {
+        if (i) out.append(", ");
+        append_grant(grants->list[i]);
+      }
+      out.append(")");
+    }
+    return d;
+  }
+  d.reason = "permission-missing";
+  out.append("; your roles there (");
+  bool first = true;
+  for (const auto& gr : grants->list) {
+    if (gr.project != "*" && !project.empty() && gr.project != project) continue;
+    if (!first) out.append("; ");
+    first = false;
+    append_grant(gr);
+    out.append(" (from ").append(gr.claim_text()).append(")");
+  }
+  out.append(") do not grant it");
   return d;
 }
 
