@@ -57,7 +57,10 @@ step "fuzz targets, ${FUZZ_SECONDS}s each (clang, libFuzzer)"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$JOBS"
 CORPUS=$(mktemp -d)
-mkdir -p "$CORPUS/response" "$CORPUS/redirect" "$CORPUS/metadata" "$CORPUS/c14n" "$CORPUS/gateway_input"
+mkdir -p "$CORPUS/response" "$CORPUS/redirect" "$CORPUS/metadata" "$CORPUS/c14n" "$CORPUS/gateway_input" \
+  "$CORPUS/policy"
+{ printf 'POST\n/api/projects/a/../b//jobs/%%2e/x\n'; grep -v matches examples/policy/ml-platform.yaml; } \
+  > "$CORPUS/policy/example"
 printf 'a=1; cg_session=20261123T010203Z-ab12.AAAA; b=2' > "$CORPUS/gateway_input/cookie"
 printf '/saml/login?rd=%%2Fapp' > "$CORPUS/gateway_input/rd"
 printf 'eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.eyJleHAiOjF9.AAAA' > "$CORPUS/gateway_input/jwt"
@@ -68,7 +71,7 @@ cp "$CORPUS/response/seed.xml" "$CORPUS/c14n/response.xml"
 cp "$CORPUS/demo/idp-metadata.xml" "$CORPUS/metadata/seed.xml"
 build/dev/src/cli/claimgate saml request --config "$CORPUS/demo/config.yaml" 2>/dev/null > "$CORPUS/redirect/seed.txt"
 RESULT[fuzz]=ok
-for t in response redirect metadata c14n gateway_input; do
+for t in response redirect metadata c14n gateway_input policy; do
   if ! build/fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
       -print_final_stats=0 "$CORPUS/$t" 2>/tmp/claimgate-fuzz-$t.log; then
     tail -40 /tmp/claimgate-fuzz-$t.log

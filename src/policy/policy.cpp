@@ -16,6 +16,8 @@ namespace {
 constexpr std::array<std::string_view, 7> kMethods{"GET",   "HEAD",   "POST",   "PUT",
                                                    "PATCH", "DELETE", "OPTIONS"};
 constexpr int kOtherMethod = 7;
+// Longer claim values are not given to a regular expression (std::regex recurses per character).
+constexpr size_t kMaxRegexValue = 512;
 constexpr int kSlots = 8;
 
 struct Template {
@@ -243,6 +245,18 @@ int Policy::permission_index(std::string_view name) const {
 
 std::shared_ptr<const Policy> Policy::compile(const YAML::Node& doc, core::Problems& p,
                                               std::vector<std::string>& warnings) {
+  // A document of the wrong shape (a mapping where a name belongs, say) must give a problem,
+  // never an exception out of a reload.
+  try {
+    return compile_unchecked(doc, p, warnings);
+  } catch (const YAML::Exception& e) {
+    p.add("(policy)", e.what(), "a policy document of the documented shape (docs/policy.md)");
+    return nullptr;
+  }
+}
+
+std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, core::Problems& p,
+                                                        std::vector<std::string>& warnings) {
   auto pol = std::make_shared<Policy>();
   Policy& P = *pol;
   // Permissions.
@@ -740,6 +754,12 @@ Grants Policy::grants_for(const session::Session& s) const {
               project = b.project;
               break;
             case Binding::Kind::kMatches: {
+              if (v->size() > kMaxRegexValue) {
+                g.notes.push_back(b.id + " skipped a " + std::to_string(v->size()) +
+                                  "-byte value of " + b.claim + " (regular expressions see at most " +
+                                  std::to_string(kMaxRegexValue) + " bytes)");
+                break;
+              }
               std::smatch m;
               hit = std::regex_match(*v, m, *b.re);  // whole value: anchored
               if (hit) project = substitute_project(b.project, m);

@@ -155,6 +155,9 @@ class Policy {
     std::array<int32_t, 8> here{-1, -1, -1, -1, -1, -1, -1, -1};  // rule per method
     std::array<int32_t, 8> rest{-1, -1, -1, -1, -1, -1, -1, -1};  // {rest*} rule per method
   };
+  static std::shared_ptr<const Policy> compile_unchecked(const YAML::Node& doc,
+                                                        core::Problems& problems,
+                                                        std::vector<std::string>& warnings);
   int32_t find(uint32_t node, const std::string_view* segs, size_t n, size_t i, int method) const;
   int permission_index(std::string_view name) const;
 
