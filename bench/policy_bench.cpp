@@ -7,9 +7,9 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
-#include <map>
 #include <string>
 
+#include "bench/summary_reporter.h"
 #include "policy/engine.h"
 #include "policy/path.h"
 #include "policy/policy.h"
@@ -24,17 +24,19 @@ constexpr int kBindings = 200;
 constexpr int kGroups = 50;
 
 std::string large_policy_yaml() {
-  const char* perms[] = {"jobs:read",   "jobs:submit",    "models:read",    "models:deploy",
-                         "data:read",   "data:write",     "compute:create", "logs:read",
-                         "audit:read",  "endpoints:invoke"};
+  const char* perms[] = {"jobs:read",  "jobs:submit",     "models:read",    "models:deploy",
+                         "data:read",  "data:write",      "compute:create", "logs:read",
+                         "audit:read", "endpoints:invoke"};
   const char* methods[] = {"GET", "POST", "PUT", "DELETE"};
   std::string y = "bindings:\n";
   for (int i = 0; i < kBindings; ++i) {
-    const char* role = i % 4 == 0 ? "viewer" : i % 4 == 1 ? "data-scientist"
-                                             : i % 4 == 2 ? "devops-engineer" : "viewer";
+    const char* role = i % 4 == 0   ? "viewer"
+                       : i % 4 == 1 ? "data-scientist"
+                       : i % 4 == 2 ? "devops-engineer"
+                                    : "viewer";
     if (i % 5 == 0) {
-      y += "  - {claim: groups, matches: \"^team-(\\\\w+)-r" + std::to_string(i) + "$\", role: " +
-           role + ", project: \"$1\"}\n";
+      y += "  - {claim: groups, matches: \"^team-(\\\\w+)-r" + std::to_string(i) +
+           "$\", role: " + role + ", project: \"$1\"}\n";
     } else if (i % 5 == 1) {
       y += "  - {claim: groups, in: [grp-" + std::to_string(i) + "-a, grp-" + std::to_string(i) +
            "-b], role: " + role + ", project: p" + std::to_string(i % 40) + "}\n";
@@ -46,8 +48,8 @@ std::string large_policy_yaml() {
   y += "rules:\n";
   for (int s = 0; s < kServices; ++s) {
     for (int e = 0; e < kEndpointsPerService; ++e) {
-      std::string path = "/api/svc" + std::to_string(s) + "/projects/{project}/res" +
-                         std::to_string(e / 4);
+      std::string path =
+          "/api/svc" + std::to_string(s) + "/projects/{project}/res" + std::to_string(e / 4);
       if (e % 2) path += "/{id}";
       if (e % 4 >= 2) path += "/action";
       y += "  - {methods: [" + std::string(methods[(e / 4) % 4]) + "], path: \"" + path +
@@ -178,38 +180,32 @@ void BM_NormalizePath(benchmark::State& state) {
 }
 BENCHMARK(BM_NormalizePath);
 
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const auto& r : runs)
-      if (!r.error_occurred) ns_[r.benchmark_name()] = r.GetAdjustedRealTime();
-  }
-  std::map<std::string, double> ns_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  SummaryReporter rep;
+  cg::bench::SummaryReporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
-  auto get = [&](const char* n) { return rep.ns_.count(n) ? rep.ns_[n] : 0.0; };
+  auto get = [&](const char* n) { return rep.ns(n); };
   double empty = get("BM_EmptyDecision"), big = get("BM_Decide1000Rules200Bindings50Groups"),
          authz = get("BM_AuthorizerDecide"), grants = get("BM_GrantsFor50Groups"),
          norm = get("BM_NormalizePath");
   if (empty > 0 && big > 0) {
     std::printf("\nSummary (one thread; %d rules, %d bindings, %d groups, %zu roles granted):\n",
                 kServices * kEndpointsPerService, kBindings, kGroups, large().grants.list.size());
-    std::printf("  empty decision (1 rule)       %8.0f ns  %10.0f decisions/s\n", empty, 1e9 / empty);
-    std::printf("  decision, large policy        %8.0f ns  %10.0f decisions/s  = %.2fx the empty one "
-                "(target >= 1,000,000/s)\n",
-                big, 1e9 / big, big / empty);
+    std::printf("  empty decision (1 rule)       %8.0f ns  %10.0f decisions/s\n", empty,
+                1e9 / empty);
+    std::printf(
+        "  decision, large policy        %8.0f ns  %10.0f decisions/s  = %.2fx the empty one "
+        "(target >= 1,000,000/s)\n",
+        big, 1e9 / big, big / empty);
     if (authz > 0)
-      std::printf("  via PolicyAuthorizer          %8.0f ns  %10.0f decisions/s\n", authz, 1e9 / authz);
+      std::printf("  via PolicyAuthorizer          %8.0f ns  %10.0f decisions/s\n", authz,
+                  1e9 / authz);
     if (grants > 0)
-      std::printf("  grants for 50 groups          %8.1f us  (once per session and policy reload)\n",
-                  grants / 1e3);
+      std::printf(
+          "  grants for 50 groups          %8.1f us  (once per session and policy reload)\n",
+          grants / 1e3);
     if (norm > 0) std::printf("  path normalisation            %8.0f ns\n", norm);
   }
   benchmark::Shutdown();

@@ -16,6 +16,7 @@
 #include <map>
 #include <string>
 
+#include "bench/summary_reporter.h"
 #include "core/clock.h"
 #include "core/encoding.h"
 #include "core/random.h"
@@ -141,25 +142,13 @@ void BM_PeerXmlsecVerify(benchmark::State& state) {
 }
 BENCHMARK(BM_PeerXmlsecVerify);
 
-// Collects per-iteration times to print the summary the issue asks for.
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const auto& r : runs)
-      if (!r.error_occurred)
-        ns_[r.benchmark_name()] = r.GetAdjustedRealTime();  // ns (default unit)
-  }
-  std::map<std::string, double> ns_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  SummaryReporter rep;
+  cg::bench::SummaryReporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
-  auto get = [&](const char* n) { return rep.ns_.count(n) ? rep.ns_[n] : 0.0; };
+  auto get = [&](const char* n) { return rep.ns(n); };
   double rsa = get("BM_RsaVerify2048"), val = get("BM_ValidateResponse"),
          peer = get("BM_PeerXmlsecVerify"), parse = get("BM_ParseOnly");
   if (rsa > 0 && val > 0) {

@@ -36,7 +36,8 @@ std::shared_ptr<const policy::Policy> load(const std::string& file, bool print_w
 }
 
 // "groups=ml-vision-ds" arguments into a session's claims (repeated names add values).
-std::optional<session::Session> session_of(const std::vector<std::pair<std::string, std::vector<std::string>>>& claims) {
+std::optional<session::Session> session_of(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& claims) {
   session::Session s;
   s.subject = "(explain)";
   for (const auto& [name, values] : claims) {
@@ -88,11 +89,11 @@ void print_explanation(std::ostream& out, const policy::Policy& pol, const std::
   if (e.normalised != path) out << "  normalised path: " << e.normalised << "\n";
   out << "  reason:     " << d.reason << "\n";
   if (e.rule) {
-    out << "  rule:       " << e.rule->id << (e.rule->id != e.rule->where ? " (" + e.rule->where + ")" : "")
-        << ": " << e.rule->describe() << "\n";
+    out << "  rule:       " << e.rule->id
+        << (e.rule->id != e.rule->where ? " (" + e.rule->where + ")" : "") << ": "
+        << e.rule->describe() << "\n";
   } else if (pol.has_rules()) {
-    out << "  rule:       none matches " << method << " " << e.normalised
-        << " (deny by default)\n";
+    out << "  rule:       none matches " << method << " " << e.normalised << " (deny by default)\n";
   }
   if (!d.project.empty()) out << "  project:    " << d.project << "\n";
   if (!d.permission.empty())
@@ -150,8 +151,8 @@ bool split_claim(const std::string& arg, std::string& name, std::string& value) 
   return true;
 }
 
-int run_explain(const std::string& file, const std::vector<std::string>& claim_args,
-                bool anonymous, bool as_json, std::string method, const std::string& path) {
+int run_explain(const std::string& file, const std::vector<std::string>& claim_args, bool anonymous,
+                bool as_json, std::string method, const std::string& path) {
   auto pol = load(file, !as_json);
   if (!pol) return 2;
   std::vector<std::pair<std::string, std::vector<std::string>>> claims;
@@ -222,7 +223,8 @@ int run_test(const std::string& file, const std::string& cases_file) {
     }
     auto sp = request.find(' ');
     if (sp == std::string::npos) problems.add(where + ".request", request, "METHOD PATH");
-    if (expect != "allow" && expect != "deny") problems.add(where + ".expect", expect, "allow or deny");
+    if (expect != "allow" && expect != "deny")
+      problems.add(where + ".expect", expect, "allow or deny");
     if (!problems.empty()) break;
     std::string method = request.substr(0, sp);
     std::string path = request.substr(sp + 1);
@@ -236,7 +238,8 @@ int run_test(const std::string& file, const std::string& cases_file) {
     auto check = [&](const char* key, const std::string& got) {
       if (!c[key]) return;
       std::string want = core::get_string(c, key, where, problems, false);
-      if (want != got) wrong.push_back(std::string(key) + ": expected '" + want + "', got '" + got + "'");
+      if (want != got)
+        wrong.push_back(std::string(key) + ": expected '" + want + "', got '" + got + "'");
     };
     check("reason", d.reason);
     check("role", d.role);
@@ -298,9 +301,8 @@ void add_policy_commands(CLI::App& app, int& exit_code) {
   ex->add_flag("--json", as_json, "print the decision as JSON");
   ex->add_option("method", method, "the HTTP method")->required();
   ex->add_option("path", path, "the request path")->required();
-  ex->callback([&exit_code] {
-    exit_code = run_explain(config, claims, anonymous, as_json, method, path);
-  });
+  ex->callback(
+      [&exit_code] { exit_code = run_explain(config, claims, anonymous, as_json, method, path); });
 
   auto* test = pol->add_subcommand(
       "test", "Run a table of expected decisions (exit 0 when every case passes)");
@@ -308,7 +310,8 @@ void add_policy_commands(CLI::App& app, int& exit_code) {
   test->add_option("cases", cases, "the CASES.yaml file")->required();
   test->callback([&exit_code] { exit_code = run_test(config, cases); });
 
-  auto* roles = pol->add_subcommand("roles", "Print the roles, their permissions, the bindings and the rules");
+  auto* roles = pol->add_subcommand(
+      "roles", "Print the roles, their permissions, the bindings and the rules");
   roles->add_option("--config,-c", config, "a gateway config or a policy file")->required();
   roles->callback([&exit_code] { exit_code = run_roles(config); });
 }

@@ -45,6 +45,9 @@ std::string deflate_raw(std::string_view data);
 // Inflates at most `max_output` bytes; more is an error (a deflate bomb).
 Result<std::string> inflate_raw(std::string_view data, size_t max_output);
 
+// "a, b, c": the items with `sep` between them.
+std::string join(const std::vector<std::string>& items, std::string_view sep);
+
 // A value from a message, shortened for an error message without cutting a UTF-8 sequence;
 // "..." marks the cut.
 std::string clip(std::string_view s, size_t n = 120);

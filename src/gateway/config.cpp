@@ -11,7 +11,8 @@ namespace {
 bool iequals_ascii(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   }
   return true;
@@ -119,10 +120,11 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   c.config_path = path;
   c.base_dir = std::filesystem::path(path).parent_path().string();
   core::reject_unknown_keys(
-      root, "",
-      {"listen", "public_url", "threads", "log_level", "insecure_http", "tls", "saml", "keys",
-       "session", "store", "identity", "limits", "upstream", "routes", "permissions", "roles",
-       "aliases", "bindings", "rules", "case_insensitive_paths", "policy_file"},
+      root, "", {"listen",     "public_url", "threads",  "log_level", "insecure_http",
+                 "tls",        "saml",       "keys",     "session",   "store",
+                 "identity",   "limits",     "upstream", "routes",    "permissions",
+                 "roles",      "aliases",    "bindings", "rules",     "case_insensitive_paths",
+                 "policy_file"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
@@ -285,8 +287,9 @@ std::vector<std::string> unreachable_rules(const policy::Policy& pol,
   for (const auto& rule : pol.rules()) {
     std::string lit = policy::Policy::literal_prefix(rule.path);
     auto starts = [&](std::string_view a, std::string_view b) {
-      return pol.case_insensitive() ? a.size() >= b.size() && iequals_ascii(a.substr(0, b.size()), b)
-                                    : a.starts_with(b);
+      return pol.case_insensitive()
+                 ? a.size() >= b.size() && iequals_ascii(a.substr(0, b.size()), b)
+                 : a.starts_with(b);
     };
     for (const char* own : {"/saml/", "/.claimgate/", "/.well-known/"}) {
       if (starts(lit, own)) {

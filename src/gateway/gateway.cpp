@@ -46,8 +46,7 @@ Metrics::Metrics(core::MetricsRegistry& r)
                           "Authorization decisions, by route, effect and reason",
                           {"route", "effect", "reason"})),
       policy_reloads(r.counter("claimgate_policy_reloads_total",
-                               "Policy reloads (SIGHUP or a changed file), by result",
-                               {"result"})),
+                               "Policy reloads (SIGHUP or a changed file), by result", {"result"})),
       upstream_latency(r.histogram(
           "claimgate_upstream_latency_seconds",
           "Time from sending a request upstream to its response header",
@@ -183,9 +182,8 @@ bool Gateway::reload_policy(const std::string& why) {
   policy_->replace(next);
   metrics_.policy_reloads.inc({"applied"});
   log_.info("policy reloaded (", why, "): ", next->rules().size(), " rule(s), ",
-            next->bindings().size(), " binding(s), ", next->roles().size(),
-            " role(s); generation ", policy_->generation(),
-            "; other config changes need a restart");
+            next->bindings().size(), " binding(s), ", next->roles().size(), " role(s); generation ",
+            policy_->generation(), "; other config changes need a restart");
   return true;
 }
 
@@ -221,15 +219,6 @@ namespace {
 
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && beast::iequals(s.substr(0, prefix.size()), prefix);
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
 }
 
 int64_t unix_seconds(core::WallTime t) {
@@ -332,12 +321,8 @@ std::string whoami_json(const session::StoredSession& st, core::WallTime idle_en
 std::string auth_json(const policy::Decision& d, const std::string& signin_url,
                       const std::string& request_id) {
   if (d.allowed()) {
-    return json{{"allow", true},
-                {"reason", d.reason},
-                {"rule", d.rule},
-                {"project", d.project},
-                {"permission", d.permission},
-                {"role", d.role},
+    return json{{"allow", true},           {"reason", d.reason},         {"rule", d.rule},
+                {"project", d.project},    {"permission", d.permission}, {"role", d.role},
                 {"condition", d.condition}}
         .dump();
   }
@@ -346,12 +331,8 @@ std::string auth_json(const policy::Decision& d, const std::string& signin_url,
         {"error", "unauthenticated"}, {"signin_url", signin_url}, {"request_id", request_id}}
         .dump();
   }
-  return json{{"error", d.reason},
-              {"message", d.detail},
-              {"rule", d.rule},
-              {"project", d.project},
-              {"permission", d.permission},
-              {"request_id", request_id}}
+  return json{{"error", d.reason},    {"message", d.detail},        {"rule", d.rule},
+              {"project", d.project}, {"permission", d.permission}, {"request_id", request_id}}
       .dump();
 }
 
@@ -597,8 +578,8 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   // (Values computed before co_await: GCC 12 mishandles ?: temporaries inside co_await.)
   Error e = make_error(Code::kForbidden, d.detail);
   if (d.detail.empty()) e.message = d.reason;
-  log_.info("request id=", r.ex.request_id(), " denied reason=", d.reason, " rule=",
-            core::log_quote(d.rule), " user=", core::log_quote(r.user));
+  log_.info("request id=", r.ex.request_id(), " denied reason=", d.reason,
+            " rule=", core::log_quote(d.rule), " user=", core::log_quote(r.user));
   if (r.ex.header(bhttp::field::accept).find("text/html") != std::string_view::npos) {
     ErrorPage page{403,
                    "Access denied",
@@ -658,7 +639,7 @@ std::string Gateway::jwt_for(const session::Session& s, std::string_view audienc
 
 void Gateway::add_identity_headers(Request& r, http::bhttp::fields& f, std::string_view audience) {
   const session::Session& s = *r.session->session;
-  std::string groups = join(s.values("groups"), ",");
+  std::string groups = core::join(s.values("groups"), ",");
   std::string email = s.first("email");
   auto set = [&](std::string_view suffix, const std::string& v) {
     if (!v.empty()) f.set(cfg_.header_prefix + std::string(suffix), v);
@@ -666,7 +647,7 @@ void Gateway::add_identity_headers(Request& r, http::bhttp::fields& f, std::stri
   set("User", s.subject);
   set("Email", email);
   set("Groups", groups);
-  set("Roles", join(policy_->roles_for(s), ","));
+  set("Roles", policy_->grants(s)->roles_joined);
   set("Idp", s.idp);
   // What the decision rested on: the upstream checks a condition ("owner") itself.
   set("Project", r.decision.project);

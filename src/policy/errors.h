@@ -6,7 +6,7 @@
 namespace cg::policy {
 
 enum class Code : int {
-  kPathEncoding = 7001,  // an encoded '/', '\' or NUL, or a control byte: the path is ambiguous
+  kPathEncoding = 7001,   // an encoded '/', '\' or NUL, or a control byte: the path is ambiguous
   kPathAboveRoot = 7002,  // '..' climbs above the root
   kPathMalformed = 7003,  // not absolute, a broken %-escape, or over the segment limit
   kReloadRefused = 7004,  // a changed policy file has problems; the old policy stays

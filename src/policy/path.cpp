@@ -46,15 +46,17 @@ Result<std::string> normalize_path(std::string_view raw) {
     int hi = i + 2 < raw.size() ? hex_value(raw[i + 1]) : -1;
     int lo = i + 2 < raw.size() ? hex_value(raw[i + 2]) : -1;
     if (hi < 0 || lo < 0) {
-      return fail(Code::kPathMalformed, "the request path holds a broken %-escape at offset " +
-                                            std::to_string(i));
+      return fail(Code::kPathMalformed,
+                  "the request path holds a broken %-escape at offset " + std::to_string(i));
     }
     unsigned char v = static_cast<unsigned char>(hi * 16 + lo);
     if (v == '/' || v == '\\' || v == 0 || v < 0x20 || v == 0x7f) {
       return fail(Code::kPathEncoding,
                   "the request path holds an encoded '" +
-                      std::string(v == '/' ? "/" : v == '\\' ? "\\" : "control byte") + "' (" +
-                      std::string(raw.substr(i, 3)) +
+                      std::string(v == '/'    ? "/"
+                                  : v == '\\' ? "\\"
+                                              : "control byte") +
+                      "' (" + std::string(raw.substr(i, 3)) +
                       "): upstreams disagree on whether it separates segments");
     }
     if (unreserved(v)) {
@@ -88,8 +90,8 @@ Result<std::string> normalize_path(std::string_view raw) {
   }
   if (count > kMaxPathSegments) {
     return fail(Code::kPathMalformed, "the request path has " + std::to_string(count) +
-                                          " segments; at most " +
-                                          std::to_string(kMaxPathSegments) + " are accepted");
+                                          " segments; at most " + std::to_string(kMaxPathSegments) +
+                                          " are accepted");
   }
   std::string out;
   out.reserve(decoded.size());

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <functional>
 #include <map>
-#include <tuple>
-#include <filesystem>
 #include <set>
+#include <tuple>
 
+#include "core/encoding.h"
 #include "policy/path.h"
 
 namespace cg::policy {
@@ -34,9 +35,8 @@ const std::vector<Template>& templates() {
       ds.emplace_back(p);
     }
     std::vector<std::string> ops = viewer;
-    for (const char* p :
-         {"models:deploy", "endpoints:invoke", "compute:create", "compute:delete",
-          "jobs:cancel-any"}) {
+    for (const char* p : {"models:deploy", "endpoints:invoke", "compute:create", "compute:delete",
+                          "jobs:cancel-any"}) {
       ops.emplace_back(p);
     }
     return std::vector<Template>{
@@ -65,15 +65,6 @@ bool valid_param_name(std::string_view n) {
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
   return out;
 }
 
@@ -117,8 +108,8 @@ std::optional<std::vector<PatternSegment>> parse_pattern(const std::string& patt
       return;
     }
     if (s.find_first_of("{}") != std::string_view::npos) {
-      p.add(where, pattern, "whole-segment parameters such as {project} (not '" + std::string(s) +
-                                "')");
+      p.add(where, pattern,
+            "whole-segment parameters such as {project} (not '" + std::string(s) + "')");
       ok = false;
       return;
     }
@@ -127,9 +118,11 @@ std::optional<std::vector<PatternSegment>> parse_pattern(const std::string& patt
   if (!ok) return std::nullopt;
   // A literal that normalisation would change can never be requested.
   std::string literal_path;
-  for (const auto& s : segs) literal_path += "/" + (s.kind == PatternSegment::kLiteral ? s.text : "x");
+  for (const auto& s : segs)
+    literal_path += "/" + (s.kind == PatternSegment::kLiteral ? s.text : "x");
   if (literal_path.empty()) literal_path = "/";
-  auto norm = normalize_path(literal_path + (pattern.size() > 1 && pattern.back() == '/' ? "/" : ""));
+  auto norm =
+      normalize_path(literal_path + (pattern.size() > 1 && pattern.back() == '/' ? "/" : ""));
   std::string expect = literal_path + (pattern.size() > 1 && pattern.back() == '/' ? "/" : "");
   if (!norm || *norm != expect || pattern.find("//") != std::string::npos) {
     p.add(where, pattern,
@@ -168,10 +161,10 @@ size_t max_group_reference(const std::string& tmpl) {
 
 const std::vector<std::string>& builtin_permissions() {
   static const std::vector<std::string> p{
-      "jobs:submit",    "jobs:read",       "jobs:cancel",    "jobs:cancel-any", "logs:read",
-      "models:read",    "models:register", "models:deploy",  "endpoints:invoke",
-      "compute:create", "compute:delete",  "data:read",      "data:write",      "audit:read",
-      "sessions:revoke", "tokens:create",  "metrics:read"};
+      "jobs:submit",    "jobs:read",       "jobs:cancel",   "jobs:cancel-any",  "logs:read",
+      "models:read",    "models:register", "models:deploy", "endpoints:invoke", "compute:create",
+      "compute:delete", "data:read",       "data:write",    "audit:read",       "sessions:revoke",
+      "tokens:create",  "metrics:read"};
   return p;
 }
 
@@ -188,7 +181,7 @@ std::string Binding::describe() const {
       how = "= " + values.front();
       break;
     case Kind::kIn:
-      how = "in [" + join(values, ", ") + "]";
+      how = "in [" + core::join(values, ", ") + "]";
       break;
     case Kind::kMatches:
       how = "matches " + pattern;
@@ -198,7 +191,7 @@ std::string Binding::describe() const {
 }
 
 std::string Rule::describe() const {
-  std::string m = join(methods, ",");
+  std::string m = core::join(methods, ",");
   std::string need;
   switch (kind) {
     case RuleKind::kPublic:
@@ -219,12 +212,6 @@ std::string Grant::claim_text() const {
   std::string t = claim + "=" + value;
   if (!via_alias.empty()) t += " (" + via_alias + ")";
   return t;
-}
-
-std::vector<std::string> Grants::role_strings() const {
-  std::set<std::string> out;
-  for (const auto& g : list) out.insert(g.role + "@" + g.project);
-  return {out.begin(), out.end()};
 }
 
 std::string Policy::literal_prefix(std::string_view pattern) {
@@ -302,7 +289,7 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
     int idx = P.permission_index(name);
     if (idx < 0) {
       p.add(where, name,
-            "a known permission (built-in: " + join(builtin_permissions(), ", ") +
+            "a known permission (built-in: " + core::join(builtin_permissions(), ", ") +
                 "; add your own under `permissions`)");
       return;
     }
@@ -317,7 +304,8 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
     bool builtin;
   };
   std::vector<std::pair<std::string, RoleSource>> sources;
-  for (const auto& t : templates()) sources.push_back({t.name, {"(built-in)", {}, t.permissions, true}});
+  for (const auto& t : templates())
+    sources.push_back({t.name, {"(built-in)", {}, t.permissions, true}});
   if (YAML::Node roles = doc["roles"]; roles && !roles.IsNull()) {
     if (!roles.IsMap()) {
       p.add("roles", "not a mapping", "a mapping of role name to a list of permissions");
@@ -414,8 +402,8 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
         auto& target = std::string_view(key) == "claims" ? P.claim_aliases_ : P.value_aliases_;
         for (const auto& kv : m) {
           if (!kv.second.IsScalar()) {
-            p.add(std::string("aliases.") + key + "." + kv.first.as<std::string>(),
-                  "not a string", "a name");
+            p.add(std::string("aliases.") + key + "." + kv.first.as<std::string>(), "not a string",
+                  "a name");
             continue;
           }
           target[kv.first.as<std::string>()] = kv.second.as<std::string>();
@@ -443,7 +431,8 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
         b.claim = core::get_string(n, "claim", where, p, true);
         int kinds = (n["equals"] ? 1 : 0) + (n["in"] ? 1 : 0) + (n["matches"] ? 1 : 0);
         if (kinds != 1) {
-          p.add(where, kinds ? "more than one of equals, in, matches" : "none of equals, in, matches",
+          p.add(where,
+                kinds ? "more than one of equals, in, matches" : "none of equals, in, matches",
                 "exactly one of equals (a value), in (a list) or matches (a regular expression)");
           continue;
         }
@@ -489,11 +478,13 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
           p.add(where + ".project", b.project, "a project name ($1 needs `matches`)");
         } else if (refs > 0 && refs > b.re->mark_count()) {
           p.add(where + ".project", b.project,
-                "group references the expression has (it has " + std::to_string(b.re->mark_count()) +
-                    ")");
-        } else if (refs == 0 && b.project != "*" && !valid_project(b.project) && !b.project.empty()) {
-          p.add(where + ".project", b.project, "\"*\", a project name (letters, digits, '-', '_', "
-                                               "'.') or a template such as \"$1\"");
+                "group references the expression has (it has " +
+                    std::to_string(b.re->mark_count()) + ")");
+        } else if (refs == 0 && b.project != "*" && !valid_project(b.project) &&
+                   !b.project.empty()) {
+          p.add(where + ".project", b.project,
+                "\"*\", a project name (letters, digits, '-', '_', "
+                "'.') or a template such as \"$1\"");
         }
         P.bindings_.push_back(std::move(b));
       }
@@ -523,10 +514,9 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
           p.add(where, "not a mapping", "{methods, path, permission}");
           continue;
         }
-        core::reject_unknown_keys(n, where,
-                                  {"name", "methods", "path", "permission", "or", "project",
-                                   "public", "signed_in"},
-                                  p);
+        core::reject_unknown_keys(
+            n, where,
+            {"name", "methods", "path", "permission", "or", "project", "public", "signed_in"}, p);
         Rule r;
         r.where = where;
         r.id = core::get_string(n, "name", where, p, false, where);
@@ -535,8 +525,8 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
         if (r.methods.empty()) r.methods = {"*"};
         for (auto& m : r.methods) {
           for (char& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-          bool token = !m.empty() && m.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ-_") ==
-                                         std::string::npos;
+          bool token = !m.empty() &&
+                       m.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == std::string::npos;
           if (m != "*" && !token) p.add(where + ".methods", m, "HTTP method names, or \"*\"");
         }
         bool pub = core::get_bool(n, "public", where, p, false);
@@ -544,8 +534,9 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
         r.permission = core::get_string(n, "permission", where, p, false);
         int kinds = (pub ? 1 : 0) + (signed_in ? 1 : 0) + (r.permission.empty() ? 0 : 1);
         if (kinds != 1) {
-          p.add(where, kinds ? "more than one of permission, public, signed_in"
-                             : "none of permission, public, signed_in",
+          p.add(where,
+                kinds ? "more than one of permission, public, signed_in"
+                      : "none of permission, public, signed_in",
                 "exactly one of permission: NAME, public: true, signed_in: true");
           continue;
         }
@@ -593,7 +584,8 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
           }
           r.project = proj;
         } else if (n["or"] || n["project"]) {
-          p.add(where, "or/project on a public or signed_in rule", "or/project only with permission");
+          p.add(where, "or/project on a public or signed_in rule",
+                "or/project only with permission");
         }
         // Into the trie.
         uint32_t node = 0;
@@ -666,7 +658,10 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
         reported.insert({slot, c.rule}).second) {
       const Rule& later = P.rules_[static_cast<size_t>(c.rule)];
       const Rule& earlier = P.rules_[static_cast<size_t>(slot)];
-      std::string m = c.priority == 2 ? "*" : std::string(kMethods.size() > static_cast<size_t>(c.slot) ? kMethods[static_cast<size_t>(c.slot)] : std::string_view("(uncommon)"));
+      std::string m = c.priority == 2 ? "*"
+                                      : std::string(kMethods.size() > static_cast<size_t>(c.slot)
+                                                        ? kMethods[static_cast<size_t>(c.slot)]
+                                                        : std::string_view("(uncommon)"));
       p.add(later.where, later.describe(),
             "a rule that can be reached; it can never match " + m + ", because " + earlier.where +
                 " (" + earlier.describe() + ") has the same path pattern and method");
@@ -756,7 +751,8 @@ Grants Policy::grants_for(const session::Session& s) const {
             case Binding::Kind::kMatches: {
               if (v->size() > kMaxRegexValue) {
                 g.notes.push_back(b.id + " skipped a " + std::to_string(v->size()) +
-                                  "-byte value of " + b.claim + " (regular expressions see at most " +
+                                  "-byte value of " + b.claim +
+                                  " (regular expressions see at most " +
                                   std::to_string(kMaxRegexValue) + " bytes)");
                 break;
               }
@@ -772,8 +768,8 @@ Grants Policy::grants_for(const session::Session& s) const {
                               project + "' is not a valid project name; it grants nothing");
             continue;
           }
-          Grant gr{project, b.role, b.role_index, b.id, b.claim, raw,
-                   v == &readable ? readable : ""};
+          Grant gr{
+              project, b.role, b.role_index, b.id, b.claim, raw, v == &readable ? readable : ""};
           bool dup = std::any_of(g.list.begin(), g.list.end(), [&](const Grant& x) {
             return x.project == gr.project && x.role == gr.role;
           });
@@ -788,6 +784,10 @@ Grants Policy::grants_for(const session::Session& s) const {
       }
     }
   }
+  std::set<std::string> roles;
+  for (const auto& gr : g.list) roles.insert(gr.role + "@" + gr.project);
+  g.roles.assign(roles.begin(), roles.end());
+  g.roles_joined = core::join(g.roles, ",");
   return g;
 }
 
@@ -798,8 +798,8 @@ Decision Policy::decide(std::string_view method, std::string_view path,
   if (!rule) {
     d.reason = "no-matching-rule";
     d.rule = "(none)";
-    d.detail = "no rule allows " + std::string(method) + " " + std::string(path) +
-               " (deny by default)";
+    d.detail =
+        "no rule allows " + std::string(method) + " " + std::string(path) + " (deny by default)";
     return d;
   }
   d.rule = rule->id;
@@ -932,10 +932,10 @@ std::shared_ptr<const Policy> load_policy(const YAML::Node& root, const std::str
     auto doc = core::load_yaml(path, inner);
     std::shared_ptr<const Policy> pol;
     if (doc) {
-      core::reject_unknown_keys(*doc, "",
-                                {"permissions", "roles", "bindings", "rules", "aliases",
-                                 "case_insensitive_paths"},
-                                inner);
+      core::reject_unknown_keys(
+          *doc, "",
+          {"permissions", "roles", "bindings", "rules", "aliases", "case_insensitive_paths"},
+          inner);
       pol = Policy::compile(*doc, inner, warnings);
     }
     for (const auto& x : inner.list()) p.add(path + ": " + x.path, x.found, x.allowed);

@@ -72,15 +72,15 @@ struct Binding {
   std::shared_ptr<const std::regex> re;
   std::string role;
   size_t role_index = 0;
-  std::string project;  // "*", a name, or a template with $1..$9
+  std::string project;           // "*", a name, or a template with $1..$9
   std::string describe() const;  // "groups matches ^ml-(\w+)-ds$ -> data-scientist in $1"
 };
 
 enum class RuleKind { kPermission, kSignedIn, kPublic };
 
 struct Rule {
-  std::string id;    // its name, or "rules[4]"
-  std::string where;  // "rules[4]"
+  std::string id;                    // its name, or "rules[4]"
+  std::string where;                 // "rules[4]"
   std::vector<std::string> methods;  // upper case; {"*"}: any
   std::string path;                  // the pattern, as written
   RuleKind kind = RuleKind::kPermission;
@@ -88,10 +88,11 @@ struct Rule {
   size_t permission_bit = 0;
   std::string alt_permission;  // `or:`: granted under a condition the upstream checks
   size_t alt_bit = 0;
-  std::string condition;      // e.g. "owner"
-  std::string project;        // "": any project; a literal name; or "{param}"
-  int project_segment = -1;   // the segment holding the project (from a {param})
-  std::string describe() const;  // "POST /api/projects/{project}/jobs needs jobs:submit in {project}"
+  std::string condition;     // e.g. "owner"
+  std::string project;       // "": any project; a literal name; or "{param}"
+  int project_segment = -1;  // the segment holding the project (from a {param})
+  std::string describe()
+      const;  // "POST /api/projects/{project}/jobs needs jobs:submit in {project}"
 };
 
 // One role a person holds in one project, and why.
@@ -99,10 +100,10 @@ struct Grant {
   std::string project;  // or "*": every project
   std::string role;
   size_t role_index = 0;
-  std::string binding;  // "bindings[2]"
-  std::string claim;    // the binding's claim ("groups")
-  std::string value;    // the value that matched, as received
-  std::string via_alias;  // the readable value, when `value` was an aliased id
+  std::string binding;             // "bindings[2]"
+  std::string claim;               // the binding's claim ("groups")
+  std::string value;               // the value that matched, as received
+  std::string via_alias;           // the readable value, when `value` was an aliased id
   std::string claim_text() const;  // "groups=ml-vision-ds"
 };
 
@@ -114,12 +115,13 @@ struct Grants {
     std::vector<uint16_t> grants;  // indexes into `list`
   };
   std::vector<Grant> list;
-  StringMap<Project> projects;  // by project name
-  Project everywhere;           // from bindings with project "*"
+  StringMap<Project> projects;     // by project name
+  Project everywhere;              // from bindings with project "*"
   std::vector<std::string> notes;  // bindings that matched but granted nothing, and why
+  std::vector<std::string> roles;  // "data-scientist@vision", ... (sorted, unique)
+  std::string roles_joined;        // the same, comma-separated (the Roles header)
 
-  // "data-scientist@vision", ... (sorted, unique).
-  std::vector<std::string> role_strings() const;
+  std::vector<std::string> role_strings() const { return roles; }
 };
 
 class Policy {
@@ -156,8 +158,8 @@ class Policy {
     std::array<int32_t, 8> rest{-1, -1, -1, -1, -1, -1, -1, -1};  // {rest*} rule per method
   };
   static std::shared_ptr<const Policy> compile_unchecked(const YAML::Node& doc,
-                                                        core::Problems& problems,
-                                                        std::vector<std::string>& warnings);
+                                                         core::Problems& problems,
+                                                         std::vector<std::string>& warnings);
   int32_t find(uint32_t node, const std::string_view* segs, size_t n, size_t i, int method) const;
   int permission_index(std::string_view name) const;
 

@@ -31,11 +31,11 @@ TEST(NormalizePathTest, Table) {
       {"/api/projects/a/.%2e/b/jobs", "/api/projects/b/jobs"},
       {"/api/projects/%61/jobs", "/api/projects/a/jobs"},  // %61 is 'a'
       {"/api/projects/a/jobs%7e1", "/api/projects/a/jobs~1"},
-      {"/files/na%c3%afve", "/files/na%C3%AFve"},           // kept, upper-case hex
+      {"/files/na%c3%afve", "/files/na%C3%AFve"},  // kept, upper-case hex
       {"/files/a%20b", "/files/a%20b"},
-      {"/files/100%25", "/files/100%25"},                   // an encoded '%' stays encoded
-      {"/files/%252e%252e/x", "/files/%252e%252e/x"},       // decoded once only
-      {"/API/Projects/A/jobs", "/API/Projects/A/jobs"},     // case is kept
+      {"/files/100%25", "/files/100%25"},                // an encoded '%' stays encoded
+      {"/files/%252e%252e/x", "/files/%252e%252e/x"},    // decoded once only
+      {"/API/Projects/A/jobs", "/API/Projects/A/jobs"},  // case is kept
       {"/api/projects/a%2Fb/jobs", nullptr, 7001},
       {"/api/projects/a%2fb/jobs", nullptr, 7001},
       {"/api/projects/a%5cb/jobs", nullptr, 7001},

@@ -98,7 +98,8 @@ TEST(PolicyTest, DecisionTable) {
       // Okta's custom attribute name and an Entra ID object id, both through aliases.
       {"okta", person({{"https://okta.example.org/claims/ml_groups", "", {"ml-speech-ds"}}})},
       {"entra", person({groups({"5e1f0c7a-4c1e-4a7b-9a53-2f0d8e6b1c01"})})},
-      {"trainer", person({{"http://schemas.microsoft.com/ws/2008/06/identity/claims/role", "roles",
+      {"trainer", person({{"http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
+                           "roles",
                            {"Trainer"}}})},
       // Anchoring: none of these is ml-<x>-ds.
       {"evil", person({groups({"ml-vision-ds-evil", "xml-vision-ds", "ml-vision-ds\n"})})},
@@ -112,7 +113,8 @@ TEST(PolicyTest, DecisionTable) {
       {"alice", "PUT", "/api/projects/vision/data/a/b.csv", "permission", "data-scientist",
        "vision"},
       {"alice", "POST", "/api/tokens", "permission", "data-scientist", ""},
-      {"alice", "POST", "/api/projects/vision/models/m1/deploy", "permission-missing", "", "vision"},
+      {"alice", "POST", "/api/projects/vision/models/m1/deploy", "permission-missing", "",
+       "vision"},
       {"alice", "POST", "/api/projects/nlp/jobs", "no-role-in-project", "", "nlp"},
       {"alice", "GET", "/api/audit", "permission-missing", "", ""},
       {"alice", "GET", "/mlflow/#/experiments", "permission", "data-scientist", ""},
@@ -205,8 +207,7 @@ TEST(PolicyTest, DecisionCarriesRuleRoleAndClaim) {
   // Denials say what was needed and what the person holds.
   d = pol->decide("POST", "/api/projects/vision/models/m/deploy", &g);
   EXPECT_NE(d.detail.find("models:deploy"), std::string::npos) << d.detail;
-  EXPECT_NE(d.detail.find("data-scientist in vision (from groups=ml-vision-ds)"),
-            std::string::npos)
+  EXPECT_NE(d.detail.find("data-scientist in vision (from groups=ml-vision-ds)"), std::string::npos)
       << d.detail;
   d = pol->decide("POST", "/api/projects/vision/jobs", nullptr);
   EXPECT_EQ(d.reason, "unauthenticated");
@@ -240,13 +241,13 @@ rules:
   - {methods: [DELETE], path: "/a/b/d", permission: compute:delete}
 )");
   ASSERT_TRUE(pol);
-  EXPECT_EQ(pol->match("GET", "/a/b/c")->where, "rules[2]");   // literal beats {x}
-  EXPECT_EQ(pol->match("GET", "/a/z/c")->where, "rules[1]");   // {x}
-  EXPECT_EQ(pol->match("GET", "/a/z/q")->where, "rules[0]");   // falls back to {rest*}
-  EXPECT_EQ(pol->match("GET", "/a")->where, "rules[0]");       // {rest*} matches nothing more
+  EXPECT_EQ(pol->match("GET", "/a/b/c")->where, "rules[2]");  // literal beats {x}
+  EXPECT_EQ(pol->match("GET", "/a/z/c")->where, "rules[1]");  // {x}
+  EXPECT_EQ(pol->match("GET", "/a/z/q")->where, "rules[0]");  // falls back to {rest*}
+  EXPECT_EQ(pol->match("GET", "/a")->where, "rules[0]");      // {rest*} matches nothing more
   EXPECT_EQ(pol->match("POST", "/a/b/x")->where, "rules[3]");
-  EXPECT_EQ(pol->match("GET", "/a/b/x")->where, "rules[0]");   // method absent: backtrack
-  EXPECT_EQ(pol->match("DELETE", "/a/b/d")->where, "rules[5]"); // a named method beats "*"
+  EXPECT_EQ(pol->match("GET", "/a/b/x")->where, "rules[0]");     // method absent: backtrack
+  EXPECT_EQ(pol->match("DELETE", "/a/b/d")->where, "rules[5]");  // a named method beats "*"
   EXPECT_EQ(pol->match("GET", "/a/b/d")->where, "rules[4]");
   EXPECT_EQ(pol->match("PROPFIND", "/a/b/d")->where, "rules[4]");
   EXPECT_EQ(pol->match("GET", "/b"), nullptr);
@@ -324,9 +325,10 @@ TEST(PolicyTest, ProblemsAreReported) {
 TEST(PolicyTest, UnanchoredExpressionsAreWarnedAndStillMatchWholeValues) {
   core::Problems p;
   std::vector<std::string> w;
-  auto pol = compile("bindings: [{claim: groups, matches: \"ml-ds\", role: viewer, project: x}]\n"
-                     "rules: [{path: /a, permission: jobs:read, project: x}]",
-                     p, w);
+  auto pol = compile(
+      "bindings: [{claim: groups, matches: \"ml-ds\", role: viewer, project: x}]\n"
+      "rules: [{path: /a, permission: jobs:read, project: x}]",
+      p, w);
   ASSERT_TRUE(pol) << p.to_string();
   ASSERT_EQ(w.size(), 1u);
   EXPECT_NE(w[0].find("not anchored"), std::string::npos);

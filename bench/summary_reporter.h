@@ -1,0 +1,31 @@
+// The console output of Google Benchmark, plus each benchmark's time kept by name, so a bench
+// can print its side-by-side summary (figures against the reference measured in the same run).
+#pragma once
+
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cg::bench {
+
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const auto& r : runs)
+      if (!r.error_occurred)
+        ns_[r.benchmark_name()] = r.GetAdjustedRealTime();  // ns (default unit)
+  }
+  // Nanoseconds per iteration of a benchmark that ran, or 0.
+  double ns(const std::string& name) const {
+    auto it = ns_.find(name);
+    return it == ns_.end() ? 0.0 : it->second;
+  }
+
+ private:
+  std::map<std::string, double> ns_;
+};
+
+}  // namespace cg::bench
