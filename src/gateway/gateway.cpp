@@ -357,9 +357,11 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
     for (const auto& n : drop) fields.erase(n);
   }
   // 2. The path is normalised once; routing, the decision and the upstream all use that form.
+  // (No ?: on strings here: GCC 12 mishandles class-type ?: temporaries in coroutines.)
   auto normalised = policy::normalize_path(http::target_path(ex.target()));
-  Request r{ex, normalised ? *normalised : std::string(http::target_path(ex.target())),
-            std::string(http::target_query(ex.target())),
+  std::string path(http::target_path(ex.target()));
+  if (normalised) path = *normalised;
+  Request r{ex, std::move(path), std::string(http::target_query(ex.target())),
             std::string(ex.header(bhttp::field::host))};
   if (!normalised) {
     Error e = normalised.error();
