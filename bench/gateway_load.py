@@ -18,6 +18,7 @@ import http.client
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -136,12 +137,27 @@ def main():
                                 ("nginx proxy (no auth)", f"http://127.0.0.1:{px_port}/bench", ()),
                                 ("claimgate (session cookie)", stack.url + "/bench", (f"Cookie: {cookie}",))):
             results[name] = wrk(url, args.seconds, args.connections, args.threads, hdrs)
+        # The same gateway deciding every request with policy rules (a reload adds them).
+        with open(stack.config, "a") as f:
+            f.write("bindings:\n  - {claim: groups, matches: \"^ml-(\\\\w+)-ds$\", role: data-scientist, project: \"$1\"}\n"
+                    "rules:\n  - {methods: [GET], path: /bench, permission: jobs:read, project: vision}\n"
+                    "  - {methods: [POST], path: \"/api/projects/{project}/jobs\", permission: jobs:submit}\n")
+        stack.gateway.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while s.get(stack.url + "/not-in-the-rules", timeout=10).status_code != 403:
+            assert time.monotonic() < deadline, "the policy did not load:\n" + stack.gateway_log()[-2000:]
+            time.sleep(0.1)
+        assert s.get(stack.url + "/bench", timeout=10).headers.get("X-Request-Id")
+        results["claimgate + policy rules"] = wrk(stack.url + "/bench", args.seconds, args.connections,
+                                                  args.threads, (f"Cookie: {cookie}",))
         print(f"\n{'':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
         for name, r in results.items():
             print(f"{name:28} {r['rps']:10.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['non2xx']:8d}")
         ratio = results["claimgate (session cookie)"]["rps"] / results["nginx proxy (no auth)"]["rps"]
         print(f"\nclaimgate / nginx throughput: {ratio:.2f} (target >= 0.90)")
-        if results["claimgate (session cookie)"]["non2xx"]:
+        with_policy = results["claimgate + policy rules"]["rps"] / results["claimgate (session cookie)"]["rps"]
+        print(f"claimgate with policy rules / without: {with_policy:.2f}")
+        if results["claimgate (session cookie)"]["non2xx"] or results["claimgate + policy rules"]["non2xx"]:
             print("WARNING: claimgate answered non-2xx during the run")
         si = signins(stack, args.signins, workers=8)
         print(f"\nsign-ins through /saml/acs: {si['ok']}/{si['count']} accepted in {si['seconds']:.2f}s = "
