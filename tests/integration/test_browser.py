@@ -1,6 +1,7 @@
 """A real browser: headless Chromium (Debian's chromium + chromium-driver, driven by selenium)
-signs in through the pysaml2 IdP's login page and reaches the upstream. A screenshot of whoami
-is kept as a test artefact (build/test-artifacts/whoami.png, or $CG_ARTIFACTS)."""
+signs in through the pysaml2 IdP's login page and reaches the upstream, under the example
+policy (examples/policy/ml-platform.yaml). Screenshots of whoami (roles per project) and of a
+403 page are kept as test artefacts (build/test-artifacts/, or $CG_ARTIFACTS)."""
 import os
 import pathlib
 import tempfile
@@ -35,14 +36,15 @@ def browser():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    s = DemoStack(tmp_path_factory.mktemp("browser"), claimgate_bin(), store="memory")
+    s = DemoStack(tmp_path_factory.mktemp("browser"), claimgate_bin(), store="memory",
+                  policy=ROOT / "examples" / "policy" / "ml-platform.yaml")
     yield s
     s.stop()
 
 
 def test_chromium_signs_in_and_reaches_the_upstream(browser, stack):
     wait = WebDriverWait(browser, 20)
-    browser.get(stack.url + "/projects/vision")
+    browser.get(stack.url + "/?from=browser")
     # The gateway sent the browser to the IdP's login page.
     wait.until(EC.presence_of_element_located((By.NAME, "username")))
     assert browser.current_url.startswith(stack.idps[0].url + "/sso?")
@@ -51,7 +53,7 @@ def test_chromium_signs_in_and_reaches_the_upstream(browser, stack):
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     # The IdP's form posts to /saml/acs (JavaScript), the gateway redirects to the page asked for.
     wait.until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
-    wait.until(lambda d: d.current_url == stack.url + "/projects/vision")
+    wait.until(lambda d: d.current_url == stack.url + "/?from=browser")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Hello, alice"
     assert "verified with the gateway's JWKS" in browser.page_source
     cookie = browser.get_cookie("cg_session")
@@ -61,13 +63,27 @@ def test_chromium_signs_in_and_reaches_the_upstream(browser, stack):
     wait.until(EC.presence_of_element_located((By.TAG_NAME, "table")))
     assert "Who am I" in browser.find_element(By.TAG_NAME, "h1").text
     assert "ml-vision-ds" in browser.page_source
+    roles = browser.find_element(By.CSS_SELECTOR, "table.roles").text
+    assert "vision" in roles and "data-scientist" in roles and "groups=ml-vision-ds" in roles
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "whoami.png"
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     print(f"\nwhoami screenshot: {shot}")
 
+    # A request the policy denies: the 403 page says why, with the request id, and links whoami.
+    browser.get(stack.url + "/api/projects/nlp/jobs")
+    wait.until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Access denied"
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "no-role-in-project" in page and "jobs:read" in page and "request id" in page
+    assert browser.find_element(By.LINK_TEXT, "See your roles and claims").get_attribute("href") == \
+        stack.url + "/.claimgate/whoami"
+    shot = ARTIFACTS / "denied.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+
     browser.get(stack.url + "/saml/logout")
     wait.until(lambda d: "signed out" in d.page_source.lower())
-    browser.get(stack.url + "/projects/vision")
+    browser.get(stack.url + "/?after=logout")
     wait.until(EC.presence_of_element_located((By.NAME, "username")))

@@ -103,5 +103,51 @@ TEST_F(GatewayConfigTest, PlainHttpNeedsTheDevelopmentSwitch) {
   EXPECT_FALSE(c->secure_cookies());
 }
 
+// The policy: inline sections, or a policy_file (not both); its problems name the file; rules
+// that no route reaches are warnings.
+TEST_F(GatewayConfigTest, LoadsThePolicyInlineOrFromItsFile) {
+  const std::string routes =
+      "routes: [{name: api, prefix: /api/, upstream: 'http://127.0.0.1:9'}]\n";
+  const std::string policy =
+      "bindings: [{claim: groups, equals: g, role: viewer, project: a}]\n"
+      "rules:\n"
+      "  - {methods: [GET], path: '/api/projects/{project}/jobs', permission: jobs:read}\n"
+      "  - {methods: [GET], path: '/mlflow/{rest*}', permission: models:read}\n";
+  core::Problems p;
+  auto c = load(std::string(kBase) + routes + policy, p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  ASSERT_TRUE(c->policy);
+  EXPECT_EQ(c->policy->rules().size(), 2u);
+  EXPECT_EQ(c->policy_file, c->config_path);
+  bool warned = false;
+  for (const auto& w : c->warnings) warned = warned || w.find("rules[1] (/mlflow/{rest*})") == 0;
+  EXPECT_TRUE(warned);
+
+  ASSERT_TRUE(core::write_file((dir_ / "policy.yaml").string(), policy).has_value());
+  p = core::Problems{};
+  c = load(std::string(kBase) + routes + "policy_file: policy.yaml\n", p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_EQ(c->policy_file, (dir_ / "policy.yaml").string());
+  EXPECT_EQ(c->policy->bindings().size(), 1u);
+
+  p = core::Problems{};
+  EXPECT_FALSE(load(std::string(kBase) + routes + "policy_file: policy.yaml\n" + policy, p));
+  EXPECT_NE(p.to_string().find("policy_file"), std::string::npos) << p.to_string();
+
+  ASSERT_TRUE(core::write_file((dir_ / "policy.yaml").string(),
+                               "rules: [{path: /a, permission: jobs:fly}]\nlisten: x\n")
+                  .has_value());
+  p = core::Problems{};
+  EXPECT_FALSE(load(std::string(kBase) + routes + "policy_file: policy.yaml\n", p));
+  std::string all = p.to_string();
+  EXPECT_NE(all.find("policy.yaml: rules[0].permission"), std::string::npos) << all;
+  EXPECT_NE(all.find("policy.yaml: listen"), std::string::npos) << all;  // not a policy key
+
+  p = core::Problems{};
+  c = load(std::string(kBase) + routes, p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_FALSE(c->policy);
+}
+
 }  // namespace
 }  // namespace cg::gateway
