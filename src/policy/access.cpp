@@ -35,7 +35,8 @@ Decision RouteAuthorizer::decide(const AccessRequest& r) const {
   auto groups = r.session->values(req.group_claim);
   for (const auto& g : groups) {
     if (std::find(req.any_groups.begin(), req.any_groups.end(), g) != req.any_groups.end()) {
-      if (!rules_) {
+      // Rules that only asked for a signed-in person: the group is what allowed it.
+      if (!rules_ || d.reason == "signed-in") {
         d.effect = Effect::kAllow;
         d.reason = "group";
         d.detail = "member of " + g;

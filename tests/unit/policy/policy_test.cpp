@@ -422,6 +422,15 @@ rules: [{methods: [GET], path: "/api/projects/{project}/jobs", permission: jobs:
             "unauthenticated");
   EXPECT_TRUE(ra.decide({"GET", "h", "/other", "docs", nullptr}).allowed());  // public route
   EXPECT_EQ(ra.decide({"GET", "h", "/api/projects/a/jobs", "ops", &s}).reason, "group-missing");
+  // Without rules, a route's allow_groups is what decides.
+  RouteAuthorizer no_rules;
+  no_rules.set("ops", {false, {"viewers"}, "groups"});
+  no_rules.set_rules(std::make_shared<PolicyAuthorizer>(Policy::empty()));
+  auto d = no_rules.decide({"GET", "h", "/x", "ops", &s});
+  EXPECT_TRUE(d.allowed());
+  EXPECT_EQ(d.reason, "group");
+  auto outsider = person({groups({"other"})});
+  EXPECT_EQ(no_rules.decide({"GET", "h", "/x", "ops", &outsider}).reason, "group-missing");
 }
 
 }  // namespace
