@@ -147,7 +147,8 @@ def main():
         while s.get(stack.url + "/not-in-the-rules", timeout=10).status_code != 403:
             assert time.monotonic() < deadline, "the policy did not load:\n" + stack.gateway_log()[-2000:]
             time.sleep(0.1)
-        assert s.get(stack.url + "/bench", timeout=10).headers.get("X-Request-Id")
+        allowed = s.get(stack.url + "/bench", timeout=10)
+        assert allowed.status_code == 200 and allowed.text == body, (allowed.status_code, allowed.text[:200])
         results["claimgate + policy rules"] = wrk(stack.url + "/bench", args.seconds, args.connections,
                                                   args.threads, (f"Cookie: {cookie}",))
         print(f"\n{'':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")

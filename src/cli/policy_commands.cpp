@@ -122,14 +122,6 @@ void print_explanation(std::ostream& out, const policy::Policy& pol, const std::
 
 json explanation_json(const Explained& e) {
   const auto& d = e.decision;
-  json roles = json::array();
-  for (const auto& g : e.grants.list) {
-    roles.push_back({{"project", g.project},
-                     {"role", g.role},
-                     {"claim", g.claim},
-                     {"value", g.value},
-                     {"binding", g.binding}});
-  }
   return json{{"effect", d.allowed() ? "allow" : "deny"},
               {"reason", d.reason},
               {"rule", d.rule},
@@ -140,7 +132,7 @@ json explanation_json(const Explained& e) {
               {"claim", d.claim},
               {"condition", d.condition},
               {"detail", d.detail},
-              {"roles", roles}};
+              {"roles", policy::grants_json(e.grants)}};
 }
 
 bool split_claim(const std::string& arg, std::string& name, std::string& value) {

@@ -8,16 +8,6 @@
 namespace cg::gateway {
 namespace {
 
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
-
 using std::chrono::seconds;
 
 std::chrono::milliseconds ms(seconds s) {
@@ -288,7 +278,7 @@ std::vector<std::string> unreachable_rules(const policy::Policy& pol,
     std::string lit = policy::Policy::literal_prefix(rule.path);
     auto starts = [&](std::string_view a, std::string_view b) {
       return pol.case_insensitive()
-                 ? a.size() >= b.size() && iequals_ascii(a.substr(0, b.size()), b)
+                 ? a.size() >= b.size() && http::beast::iequals(a.substr(0, b.size()), b)
                  : a.starts_with(b);
     };
     for (const char* own : {"/saml/", "/.claimgate/", "/.well-known/"}) {

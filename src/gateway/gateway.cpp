@@ -279,19 +279,6 @@ std::string unauthenticated_json(const std::string& signin_url, const std::strin
          "\n";
 }
 
-json grants_json(const policy::Grants& g) {
-  json roles = json::array();
-  for (const auto& gr : g.list) {
-    roles.push_back({{"project", gr.project},
-                     {"role", gr.role},
-                     {"claim", gr.claim},
-                     {"value", gr.value},
-                     {"alias_of", gr.via_alias},
-                     {"binding", gr.binding}});
-  }
-  return roles;
-}
-
 std::string whoami_json(const session::StoredSession& st, core::WallTime idle_end,
                         const policy::Grants& grants) {
   const session::Session& s = *st.session;
@@ -302,8 +289,8 @@ std::string whoami_json(const session::StoredSession& st, core::WallTime idle_en
             {"name_id_format", s.name_id_format},
             {"email", s.first("email")},
             {"groups", s.values("groups")},
-            {"roles", grants.role_strings()},
-            {"role_grants", grants_json(grants)},
+            {"roles", grants.roles},
+            {"role_grants", policy::grants_json(grants)},
             {"roles_at_signin", s.roles},
             {"idp", s.idp},
             {"idp_entity_id", s.idp_entity_id},

@@ -5,54 +5,46 @@
 namespace cg::policy {
 
 Decision RouteAuthorizer::decide(const AccessRequest& r) const {
-  Decision d;
-  d.rule = "route:" + std::string(r.route);
+  // A decision the route itself makes ("route:<name>" decided it).
+  auto by_route = [&](Effect effect, const char* reason, std::string detail) {
+    Decision d;
+    d.effect = effect;
+    d.reason = reason;
+    d.rule = "route:" + std::string(r.route);
+    d.detail = std::move(detail);
+    return d;
+  };
   auto it = routes_.find(r.route);
   if (it == routes_.end()) {
-    d.reason = "no-matching-rule";
-    d.detail = "no access rule covers route '" + std::string(r.route) + "' (deny by default)";
-    return d;
+    return by_route(Effect::kDeny, "no-matching-rule",
+                    "no access rule covers route '" + std::string(r.route) + "' (deny by default)");
   }
   const RouteRequirement& req = it->second;
-  if (req.public_route) {
-    d.effect = Effect::kAllow;
-    d.reason = "public";
-    return d;
-  }
+  if (req.public_route) return by_route(Effect::kAllow, "public", "");
+  Decision d;
   if (rules_) {
     d = rules_->decide(r);
-    if (!d.allowed() || !r.session || req.any_groups.empty()) return d;
+    if (!d.allowed() || !r.session) return d;
   } else if (!r.session) {
-    d.reason = "unauthenticated";
-    d.detail = "sign-in required";
-    return d;
+    return by_route(Effect::kDeny, "unauthenticated", "sign-in required");
+  } else {
+    d = by_route(Effect::kAllow, "signed-in", "");
   }
-  if (req.any_groups.empty()) {
-    d.effect = Effect::kAllow;
-    d.reason = "signed-in";
-    return d;
-  }
+  if (req.any_groups.empty()) return d;
   auto groups = r.session->values(req.group_claim);
   for (const auto& g : groups) {
     if (std::find(req.any_groups.begin(), req.any_groups.end(), g) != req.any_groups.end()) {
-      // Rules that only asked for a signed-in person: the group is what allowed it.
-      if (!rules_ || d.reason == "signed-in") {
-        d.effect = Effect::kAllow;
-        d.reason = "group";
-        d.detail = "member of " + g;
-      }
+      // Nothing but a signed-in person was asked for: the group is what allowed it.
+      if (d.reason == "signed-in") d = by_route(Effect::kAllow, "group", "member of " + g);
       return d;
     }
   }
-  d = Decision{};
-  d.rule = "route:" + std::string(r.route);
-  d.reason = "group-missing";
   std::string need;
   for (const auto& g : req.any_groups) need += (need.empty() ? "" : ", ") + g;
-  d.detail = "route '" + std::string(r.route) + "' needs membership in one of: " + need +
-             "; your '" + req.group_claim + "' claim holds " + std::to_string(groups.size()) +
-             " value(s), none of them";
-  return d;
+  return by_route(Effect::kDeny, "group-missing",
+                  "route '" + std::string(r.route) + "' needs membership in one of: " + need +
+                      "; your '" + req.group_claim + "' claim holds " +
+                      std::to_string(groups.size()) + " value(s), none of them");
 }
 
 }  // namespace cg::policy

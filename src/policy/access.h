@@ -49,17 +49,12 @@ class RouteAuthorizer final : public Authorizer {
   std::shared_ptr<const Authorizer> rules_;
 };
 
-// The roles a session's claims give ("role@project"). The gateway has none of its own (empty);
-// the policy's role bindings implement this (policy/engine.h).
+// The roles a session's claims give ("role@project"); the policy's role bindings implement
+// this (policy/engine.h).
 class RoleMapper {
  public:
   virtual ~RoleMapper() = default;
   virtual std::vector<std::string> roles_for(const session::Session& s) const = 0;
-};
-
-class NoRoles final : public RoleMapper {
- public:
-  std::vector<std::string> roles_for(const session::Session&) const override { return {}; }
 };
 
 }  // namespace cg::policy

@@ -29,11 +29,6 @@ void PolicyAuthorizer::replace(std::shared_ptr<const Policy> policy) {
   generation_.store(g_next_generation.fetch_add(1), std::memory_order_release);
 }
 
-std::shared_ptr<const Policy> PolicyAuthorizer::current() const {
-  std::lock_guard lock(mu_);
-  return policy_;
-}
-
 PolicyAuthorizer::ThreadView& PolicyAuthorizer::view() const {
   thread_local ThreadView v;
   uint64_t g = generation_.load(std::memory_order_acquire);

@@ -25,8 +25,7 @@ class PolicyAuthorizer final : public Authorizer, public RoleMapper {
 
   // Publishes a new policy (never null).
   void replace(std::shared_ptr<const Policy> policy);
-  // The policy in force and its generation (a number that changes with every replace()).
-  std::shared_ptr<const Policy> current() const;
+  // A number that changes with every replace().
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
   Decision decide(const AccessRequest& r) const override;

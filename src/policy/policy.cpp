@@ -157,7 +157,27 @@ size_t max_group_reference(const std::string& tmpl) {
   return g;
 }
 
+// Method names to the trie's slots: GET HEAD POST PUT PATCH DELETE OPTIONS, and 7 for others.
+int method_slot(std::string_view method) {
+  for (size_t i = 0; i < kMethods.size(); ++i)
+    if (kMethods[i] == method) return static_cast<int>(i);
+  return kOtherMethod;
+}
+
 }  // namespace
+
+nlohmann::json grants_json(const Grants& g) {
+  nlohmann::json roles = nlohmann::json::array();
+  for (const auto& gr : g.list) {
+    roles.push_back({{"project", gr.project},
+                     {"role", gr.role},
+                     {"claim", gr.claim},
+                     {"value", gr.value},
+                     {"alias_of", gr.via_alias},
+                     {"binding", gr.binding}});
+  }
+  return roles;
+}
 
 const std::vector<std::string>& builtin_permissions() {
   static const std::vector<std::string> p{
@@ -166,12 +186,6 @@ const std::vector<std::string>& builtin_permissions() {
       "compute:delete", "data:read",       "data:write",    "audit:read",       "sessions:revoke",
       "tokens:create",  "metrics:read"};
   return p;
-}
-
-int method_slot(std::string_view method) {
-  for (size_t i = 0; i < kMethods.size(); ++i)
-    if (kMethods[i] == method) return static_cast<int>(i);
-  return kOtherMethod;
 }
 
 std::string Binding::describe() const {

@@ -30,6 +30,7 @@
 
 #include <bitset>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -120,8 +121,6 @@ struct Grants {
   std::vector<std::string> notes;  // bindings that matched but granted nothing, and why
   std::vector<std::string> roles;  // "data-scientist@vision", ... (sorted, unique)
   std::string roles_joined;        // the same, comma-separated (the Roles header)
-
-  std::vector<std::string> role_strings() const { return roles; }
 };
 
 class Policy {
@@ -175,8 +174,9 @@ class Policy {
   bool has_rules_ = false;
 };
 
-// Method names to the trie's slots: GET HEAD POST PUT PATCH DELETE OPTIONS, and 7 for others.
-int method_slot(std::string_view method);
+// [{project, role, claim, value, alias_of, binding}, ...]: what whoami and `policy explain
+// --json` show.
+nlohmann::json grants_json(const Grants& g);
 
 // The policy of a file: a gateway config (its policy sections, or the file its `policy_file`
 // names) or a policy file. `watched` is set to the file holding the policy. Null with no

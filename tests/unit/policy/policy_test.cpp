@@ -217,7 +217,7 @@ TEST(PolicyTest, GrantsRecordWhereEachRoleCameFrom) {
   auto pol = compile_ok(kPolicy);
   auto s = person({groups({"ml-vision-ds", "viewers", "5e1f0c7a-4c1e-4a7b-9a53-2f0d8e6b1c01"})});
   Grants g = pol->grants_for(s);
-  EXPECT_EQ(g.role_strings(),
+  EXPECT_EQ(g.roles,
             (std::vector<std::string>{"data-scientist@nlp", "data-scientist@vision", "viewer@*"}));
   bool saw_alias = false;
   for (const auto& gr : g.list) {
