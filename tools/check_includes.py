@@ -18,8 +18,9 @@ ALLOWED = {
     "session": {"core", "crypto", "session"},
     "http": {"core", "http"},
     "policy": {"core", "session", "policy"},
-    "gateway": {"core", "crypto", "xml", "saml", "session", "http", "policy", "gateway"},
-    "cli": {"core", "crypto", "xml", "saml", "session", "http", "policy", "gateway", "cli"},
+    "audit": {"core", "crypto", "audit"},
+    "gateway": {"core", "crypto", "xml", "saml", "session", "http", "policy", "audit", "gateway"},
+    "cli": {"core", "crypto", "xml", "saml", "session", "http", "policy", "audit", "gateway", "cli"},
 }
 LOW_LEVEL = re.compile(r'#include\s*<(libxml/|xmlsec/|openssl/)')
 PROJECT = re.compile(r'#include\s*"([a-z_]+)/')

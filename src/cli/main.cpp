@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/audit_commands.h"
 #include "cli/policy_commands.h"
 #include "cli/saml_commands.h"
 #include "cli/serve_commands.h"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   cg::cli::add_saml_commands(app, exit_code);
   cg::cli::add_serve_commands(app, exit_code);
   cg::cli::add_policy_commands(app, exit_code);
+  cg::cli::add_audit_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

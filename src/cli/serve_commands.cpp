@@ -89,6 +89,13 @@ int run_serve(const std::string& path) {
   http::ServerOptions server_options = cfg->server;
   auto gw = std::make_unique<gateway::Gateway>(std::move(*cfg), std::move(*ring),
                                                std::move(*stores), clock, random);
+  if (auto st = gw->open_audit(); !st) {
+    g_log.error("audit: code=", st.error().code, " ", st.error().name, " ",
+                core::log_quote(st.error().message));
+    std::cerr << "claimgate serve: refusing to start without its audit log (or set audit: "
+                 "{enabled: false})\n";
+    return 1;
+  }
   http::Server server(
       server_options, [&gw](http::Exchange& ex) { return gw->handle(ex); },
       [&gw](unsigned status, const std::string& reason, const std::string& client) {
@@ -102,7 +109,8 @@ int run_serve(const std::string& path) {
   const auto& c = gw->config();
   g_log.info("listening on ", c.server.tls_cert_file.empty() ? "http" : "https", "://",
              c.server.host, ":", server.port(), " public_url=", c.public_url.origin(),
-             " idps=", c.saml.idps.size(), " routes=", c.routes.size(), " store=", c.store_kind);
+             " idps=", c.saml.idps.size(), " routes=", c.routes.size(), " store=", c.store_kind,
+             " audit=", c.audit.enabled ? c.audit.log.path : std::string("off"));
   // Signals and the minute purge run on the first worker's context.
   auto& ctx = server.main_context();
   http::asio::signal_set signals(ctx, SIGTERM, SIGINT);
@@ -166,6 +174,7 @@ int run_serve(const std::string& path) {
   purge.cancel();
   watch.cancel();
   hup.cancel();
+  gw->close_audit();
   g_log.info("stopped");
   return 0;
 }

@@ -85,6 +85,19 @@ std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key,
   return *d;
 }
 
+std::chrono::milliseconds get_duration_ms(const YAML::Node& map, const std::string& key,
+                                          const std::string& path, Problems& p,
+                                          std::chrono::milliseconds fallback) {
+  std::string v = get_string(map, key, path, p, false);
+  if (v.empty()) return fallback;
+  auto d = parse_duration_ms(v);
+  if (!d) {
+    p.add(path.empty() ? key : path + "." + key, v, "a duration such as 250ms, 2s or 5m");
+    return fallback;
+  }
+  return *d;
+}
+
 uint64_t get_uint(const YAML::Node& map, const std::string& key, const std::string& path,
                   Problems& p, uint64_t fallback, uint64_t min, uint64_t max) {
   std::string v = get_string(map, key, path, p, false);

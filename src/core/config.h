@@ -40,6 +40,9 @@ bool get_bool(const YAML::Node& map, const std::string& key, const std::string& 
 std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key,
                                   const std::string& path, Problems& p,
                                   std::chrono::seconds fallback);
+std::chrono::milliseconds get_duration_ms(const YAML::Node& map, const std::string& key,
+                                          const std::string& path, Problems& p,
+                                          std::chrono::milliseconds fallback);
 // A whole number in [min, max].
 uint64_t get_uint(const YAML::Node& map, const std::string& key, const std::string& path,
                   Problems& p, uint64_t fallback, uint64_t min, uint64_t max);

@@ -92,21 +92,27 @@ std::string format_datetime(WallTime t, bool micros) {
   return buf;
 }
 
-Result<std::chrono::seconds> parse_duration(std::string_view text) {
+Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text) {
   long long n = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc{} || n < 0) {
+  if (ec != std::errc{} || n < 0 || n > (1LL << 40)) {
     return fail(Code::kTime,
                 "'" + std::string(text) + "' is not a duration such as 180s, 5m, 8h or 30d");
   }
   std::string_view unit(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
   using namespace std::chrono;
-  if (unit.empty() || unit == "s") return seconds(n);
-  if (unit == "ms") return seconds(n / 1000);
-  if (unit == "m") return seconds(n * 60);
-  if (unit == "h") return seconds(n * 3600);
-  if (unit == "d") return seconds(n * 86400);
-  return fail(Code::kTime, "'" + std::string(text) + "' has an unknown unit (use s, m, h or d)");
+  if (unit.empty() || unit == "s") return milliseconds(n * 1000);
+  if (unit == "ms") return milliseconds(n);
+  if (unit == "m") return milliseconds(n * 60'000);
+  if (unit == "h") return milliseconds(n * 3'600'000);
+  if (unit == "d") return milliseconds(n * 86'400'000);
+  return fail(Code::kTime,
+              "'" + std::string(text) + "' has an unknown unit (use ms, s, m, h or d)");
+}
+
+Result<std::chrono::seconds> parse_duration(std::string_view text) {
+  CG_TRY(auto ms, parse_duration_ms(text));
+  return std::chrono::duration_cast<std::chrono::seconds>(ms);
 }
 
 }  // namespace cg::core

@@ -18,5 +18,7 @@ std::string format_datetime(WallTime t, bool micros = false);
 
 // Parses "180s", "5m", "8h", "30d", "250ms" or a bare number of seconds.
 Result<std::chrono::seconds> parse_duration(std::string_view text);
+// The same, to the millisecond ("250ms").
+Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text);
 
 }  // namespace cg::core

@@ -114,7 +114,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
                  "tls",        "saml",       "keys",     "session",   "store",
                  "identity",   "limits",     "upstream", "routes",    "permissions",
                  "roles",      "aliases",    "bindings", "rules",     "case_insensitive_paths",
-                 "policy_file"},
+                 "policy_file", "audit"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
@@ -257,6 +257,12 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   if (c.routes.empty())
     c.warnings.push_back("routes: none configured; only sign-in and /auth work");
 
+  c.audit = audit::compile_audit_config(root, c.base_dir, p);
+  if (!c.audit.enabled) {
+    c.warnings.push_back(
+        "audit: disabled; sign-ins and decisions leave no tamper-evident record (a SOC 2 or "
+        "ISO 27001 review will ask for one)");
+  }
   c.policy_file = path;
   c.policy = policy::load_policy(root, c.base_dir, p, c.warnings, &c.policy_file);
   if (c.policy) {

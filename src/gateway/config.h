@@ -55,6 +55,7 @@
 //   case_insensitive_paths: false
 //   # ... or in a file of their own (reloaded on SIGHUP and when it changes):
 //   policy_file: policy.yaml
+//   audit: ...                        # see audit/config.h (path, on_failure, also, ...)
 #pragma once
 
 #include <chrono>
@@ -62,6 +63,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/config.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -117,6 +119,7 @@ struct GatewayConfig {
   std::vector<RouteConfig> routes;
   std::shared_ptr<const policy::Policy> policy;  // null: no policy sections
   std::string policy_file;  // the file holding the policy (this config, or its policy_file)
+  audit::AuditConfig audit;
   std::vector<std::string> warnings;  // not problems, but worth an operator's attention
 
   bool secure_cookies() const { return public_url.https(); }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "audit/errors.h"
 #include "core/encoding.h"
 #include "core/time.h"
 #include "gateway/internal/request.h"
@@ -169,7 +170,14 @@ bool Gateway::reload_policy(const std::string& why) {
                          "policy reload (" + why + ") refused; the policy in force stays: " +
                              std::to_string(problems.list().size()) + " problem(s)");
     log_.error("code=", e.code, " ", e.name, " message=", core::log_quote(e.message));
-    for (const auto& p : problems.list()) log_.error("  ", p.to_string());
+    std::vector<std::string> listed;
+    for (const auto& p : problems.list()) {
+      log_.error("  ", p.to_string());
+      listed.push_back(p.to_string());
+    }
+    audit::Event ev(audit::type::kPolicyRefused, clock_.now());
+    ev.str("why", why).str("file", file.empty() ? cfg_.policy_file : file).list("problems", listed);
+    audit(std::move(ev), audit::Durability::kDurable);
     return false;
   }
   if (!next) next = policy::Policy::empty();
@@ -181,6 +189,14 @@ bool Gateway::reload_policy(const std::string& why) {
   }
   policy_->replace(next);
   metrics_.policy_reloads.inc({"applied"});
+  audit::Event ev(audit::type::kPolicyReloaded, clock_.now());
+  ev.str("why", why)
+      .str("file", file)
+      .num("generation", static_cast<int64_t>(policy_->generation()))
+      .num("rules", static_cast<int64_t>(next->rules().size()))
+      .num("bindings", static_cast<int64_t>(next->bindings().size()))
+      .num("roles", static_cast<int64_t>(next->roles().size()));
+  audit(std::move(ev), audit::Durability::kDurable);
   log_.info("policy reloaded (", why, "): ", next->rules().size(), " rule(s), ",
             next->bindings().size(), " binding(s), ", next->roles().size(), " role(s); generation ",
             policy_->generation(), "; other config changes need a restart");
@@ -194,6 +210,7 @@ void Gateway::on_reject(unsigned status, const std::string& reason, const std::s
 
 void Gateway::purge_expired() {
   auto now = clock_.now();
+  if (now - last_cert_audit_ >= std::chrono::hours(24)) audit_certificates();
   auto s = stores_.sessions->purge_expired(now);
   auto t = stores_.tickets->purge_expired(now);
   if (!s || !t) {
@@ -207,6 +224,11 @@ bool Gateway::ready(std::string* why) {
   auto n = stores_.sessions->count_active(clock_.now());
   if (!n) {
     if (why) *why = "session store: " + n.error().message;
+    return false;
+  }
+  std::string audit_why;
+  if (audit_ && !audit_->healthy(&audit_why)) {
+    if (why) *why = "audit log: " + audit_why + " (sign-ins are refused until it is writable)";
     return false;
   }
   return true;
@@ -445,9 +467,14 @@ void Gateway::load_session(Request& r) {
   if (auto why = session::expiry_at(**stored, now)) {
     r.clear_cookie = true;
     (void)stores_.sessions->remove(*id);
-    log_.info("request id=", r.ex.request_id(), " session expired (",
-              *why == session::Expiry::kIdle ? "idle" : "absolute",
+    const char* kind = *why == session::Expiry::kIdle ? "idle" : "absolute";
+    log_.info("request id=", r.ex.request_id(), " session expired (", kind,
               ") subject=", core::log_quote((*stored)->session->subject));
+    audit::Event ev = event(audit::type::kSessionExpired, r);
+    ev.str("subject", (*stored)->session->subject)
+        .str("session", session_ref(*id))
+        .str("expiry", kind);
+    audit(std::move(ev), audit::Durability::kBatched);
     return;
   }
   if (now - (*stored)->last_seen >= cfg_.touch_interval) {
@@ -551,6 +578,9 @@ awaitable<void> Gateway::redirect(Request& r, unsigned status, const std::string
 }
 
 awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
+  // The denial is on disk before the answer leaves (when the log fails, it stays queued and
+  // the refusal goes out anyway: refusing is always safe).
+  co_await durable(audit_decision(r, d, audit::Durability::kDurable));
   if (d.reason == "unauthenticated") {
     std::string rd(r.ex.target());
     if (wants_html(r.ex)) {
@@ -671,6 +701,15 @@ awaitable<void> Gateway::proxy(Request& r) {
     co_await deny(r, r.decision);
     co_return;
   }
+  std::string audit_why;
+  if (!audit_admits(r, &audit_why)) {
+    co_await send_error(r, 503, "The audit log is unavailable",
+                        make_error(audit::Code::kUnavailable,
+                                   "the gateway cannot record this request in its audit log (" +
+                                       audit_why + "), so it refuses it; try again later"));
+    co_return;
+  }
+  audit_decision(r, r.decision, audit::Durability::kBatched);
 
   // The upstream request: target rewritten, our cookies and (unless passed) Authorization
   // removed, forwarding headers and the identity added.
@@ -865,6 +904,23 @@ awaitable<void> Gateway::forward_auth(Request& r) {
   r.decision = authorizer_->decide(ar);
   const policy::Decision& d = r.decision;
   count_decision(route_name, d);
+  std::string saved_path = r.path;  // the record names the original request, not /auth
+  r.path = path;
+  r.original_method = method;
+  std::string audit_why;
+  bool admitted = !d.allowed() || audit_admits(r, &audit_why);
+  auto ticket = admitted ? audit_decision(r, d, d.allowed() ? audit::Durability::kBatched
+                                                            : audit::Durability::kDurable)
+                         : 0;
+  r.path = saved_path;
+  if (!d.allowed()) co_await durable(ticket);
+  if (!admitted) {
+    co_await send_json(r, 503,
+                       error_json(make_error(audit::Code::kUnavailable,
+                                             "the audit log is unavailable: " + audit_why),
+                                  r.ex.request_id()));
+    co_return;
+  }
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "application/json");
   if (d.allowed()) {

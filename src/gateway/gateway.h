@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/log.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -80,10 +81,17 @@ class Gateway {
   http::awaitable<void> handle(http::Exchange& ex);
   // Requests the server refused before the handler (malformed, 431, 408): log and count.
   void on_reject(unsigned status, const std::string& reason, const std::string& client);
-  // Drops expired sessions and tickets (called every minute).
+  // Drops expired sessions and tickets, and (daily) audits certificates close to expiry
+  // (called every minute).
   void purge_expired();
   // Whether the gateway can serve (the store answers); `why` says what is wrong.
   bool ready(std::string* why);
+
+  // Opens the audit log (config `audit:`) and records the start: the gateway's settings, the
+  // keys in use and certificates close to expiry. Call once, before serving.
+  Status open_audit();
+  // Records the stop, writes the final checkpoint and closes the log.
+  void close_audit();
 
   // Loads the policy again from its file (SIGHUP, or the file changed). A file with problems
   // (or one that would drop a policy in force) is refused: the old policy stays, and the
@@ -128,6 +136,17 @@ class Gateway {
   http::awaitable<void> deny(Request& r, const policy::Decision& d);
   std::string jwt_for(const session::Session& s, std::string_view audience);
   void access_log(const Request& r);
+  // Audit: queue an event; wait until it is on disk (true), or the log fails (false).
+  audit::AuditLog::Ticket audit(audit::Event ev, audit::Durability d);
+  http::awaitable<bool> durable(audit::AuditLog::Ticket t);
+  audit::Event event(std::string_view type, const Request& r) const;
+  audit::AuditLog::Ticket audit_decision(const Request& r, const policy::Decision& d,
+                                         audit::Durability dur);
+  http::awaitable<void> audit_signin_failure(Request& r, const std::string& idp, const Error& e,
+                                             const saml::ValidationReport* report);
+  // Whether the audit log lets this request through (it is failing: see audit.on_failure).
+  bool audit_admits(const Request& r, std::string* why) const;
+  void audit_certificates();
   void count_decision(const std::string& route, const policy::Decision& d);
 
   GatewayConfig cfg_;
@@ -146,6 +165,8 @@ class Gateway {
   std::string sp_metadata_xml_;
   core::MetricsRegistry registry_;
   Metrics metrics_;
+  std::unique_ptr<audit::AuditLog> audit_;  // null: audit disabled
+  core::WallTime last_cert_audit_{};
   const http::Server* server_ = nullptr;
   std::vector<std::string> stripped_names_;  // cookies never passed upstream
   core::Logger log_{"gateway"};

@@ -1,6 +1,7 @@
 // Sign-in and sign-out: /saml/login, /saml/acs, /saml/slo, /saml/logout.
 #include <nlohmann/json.hpp>
 
+#include "audit/errors.h"
 #include "core/encoding.h"
 #include "core/time.h"
 #include "gateway/gateway.h"
@@ -154,6 +155,17 @@ awaitable<void> Gateway::acs(Request& r) {
     co_await send_error(r, status, std::move(title), body.error());
     co_return;
   }
+  std::string audit_why;
+  if (audit_ && !audit_->healthy(&audit_why)) {
+    // A sign-in that cannot be recorded does not happen (audit.on_failure has no say here).
+    Error e = make_error(audit::Code::kUnavailable,
+                         "the gateway cannot write its audit log (" + audit_why +
+                             "), so it refuses sign-ins until it can; try again later");
+    metrics_.signins.inc({"", "failure", e.name});
+    co_await audit_signin_failure(r, "", e, nullptr);
+    co_await send_error(r, 503, "Sign-in is unavailable", e);
+    co_return;
+  }
   auto params = core::parse_query(*body);
   // (No ?: with class-type operands in coroutines: GCC 12 can destroy such a temporary twice.)
   std::string response_b64, relay;
@@ -163,10 +175,10 @@ awaitable<void> Gateway::acs(Request& r) {
   }
   auto now = clock_.now();
   if (response_b64.empty()) {
-    co_await send_error(r, 400, "Sign-in failed",
-                        make_error(Code::kNoSamlResponse,
-                                   "the POST to /saml/acs carries no SAMLResponse form field"),
-                        "/saml/login", "Sign in again");
+    Error e = make_error(Code::kNoSamlResponse,
+                         "the POST to /saml/acs carries no SAMLResponse form field");
+    co_await audit_signin_failure(r, "", e, nullptr);
+    co_await send_error(r, 400, "Sign-in failed", e, "/saml/login", "Sign in again");
     co_return;
   }
 
@@ -204,6 +216,7 @@ awaitable<void> Gateway::acs(Request& r) {
                                "); on plain http the IdP and the gateway must share a site, "
                                "otherwise use https");
       std::string again = "/saml/login?rd=" + core::url_encode(pending->value("rd", "/"));
+      co_await audit_signin_failure(r, pending->value("idp", ""), e, nullptr);
       co_await send_error(r, 400, "Sign-in failed", e, std::move(again), "Sign in again");
       co_return;
     }
@@ -215,6 +228,7 @@ awaitable<void> Gateway::acs(Request& r) {
                           : "the RelayState names no pending sign-in: it expired (after 5 "
                             "minutes), was used already, or was not issued by this gateway";
     Error e = make_error(Code::kRelayState, why);
+    co_await audit_signin_failure(r, "", e, nullptr);
     co_await send_error(r, 400, "Sign-in failed", e, "/saml/login", "Sign in again");
     co_return;
   }
@@ -244,10 +258,10 @@ awaitable<void> Gateway::acs(Request& r) {
     }
   }
   if (!idp) {
-    co_await send_error(r, 400, "Sign-in failed",
-                        make_error(Code::kUnknownIdp,
-                                   "the pending sign-in names an IdP that is no longer configured"),
-                        "/saml/login", "Sign in again");
+    Error e = make_error(Code::kUnknownIdp,
+                         "the pending sign-in names an IdP that is no longer configured");
+    co_await audit_signin_failure(r, "", e, nullptr);
+    co_await send_error(r, 400, "Sign-in failed", e, "/saml/login", "Sign in again");
     co_return;
   }
   if (!report.ok()) {
@@ -261,6 +275,7 @@ awaitable<void> Gateway::acs(Request& r) {
     if (pending) rd = pending->value("rd", "/");
     std::string again =
         "/saml/login?idp=" + core::url_encode(idp->name) + "&rd=" + core::url_encode(rd);
+    co_await audit_signin_failure(r, idp->name, e, &report);
     co_await send_error(r, 403, "Sign-in failed", e, std::move(again), "Sign in again");
     co_return;
   }
@@ -290,6 +305,46 @@ awaitable<void> Gateway::acs(Request& r) {
                                    "the gateway cannot store the session: " + st.error().message));
     co_return;
   }
+  // Every claim received, and the roles they grant, on disk before the session cookie leaves.
+  json claims = json::object();
+  for (const auto& c : s.claims) claims[c.alias.empty() ? c.name : c.alias] = c.values;
+  auto grants = policy_->grants(s);
+  audit::Event ok = event(audit::type::kLoginSuccess, r);
+  ok.str("subject", s.subject)
+      .str("idp", idp->name)
+      .str("idp_entity_id", id.idp_entity_id)
+      .str("assertion_id", id.assertion_id)
+      .str("session", session_ref(s.id))
+      .json("claims", claims.dump(-1, ' ', false, json::error_handler_t::replace))
+      .time("authn_instant", id.authn_instant)
+      .str("client", r.ex.client_address())
+      .str("user_agent", core::clip(r.ex.header(bhttp::field::user_agent), 200))
+      .json("role_grants", policy::grants_json(*grants).dump(-1, ' ', false,
+                                                              json::error_handler_t::replace))
+      .str("roles", grants->roles_joined);
+  audit(std::move(ok), audit::Durability::kDurable);
+  audit::Event created = event(audit::type::kSessionCreated, r);
+  created.str("subject", s.subject)
+      .str("session", session_ref(s.id))
+      .str("idp", idp->name)
+      .time("expires", s.expires)
+      .num("idle_seconds", s.idle_timeout.count());
+  bool on_disk = co_await durable(audit(std::move(created), audit::Durability::kDurable));
+  if (!on_disk) {
+    (void)stores_.sessions->remove(s.id);
+    metrics_.signins.inc({idp->name, "failure", "audit.unavailable"});
+    Error e = make_error(audit::Code::kUnavailable,
+                         "the gateway could not record the sign-in in its audit log, so it "
+                         "did not happen; try again later");
+    audit::Event revoked = event(audit::type::kSessionRevoked, r);
+    revoked.str("subject", s.subject)
+        .str("session", session_ref(s.id))
+        .str("by", "gateway")
+        .str("reason", "the audit log failed before the sign-in was on disk");
+    audit(std::move(revoked), audit::Durability::kDurable);
+    co_await send_error(r, 503, "Sign-in is unavailable", e);
+    co_return;
+  }
   metrics_.signins.inc({idp->name, "success", ""});
   r.user = s.subject;
   log_.info("request id=", r.ex.request_id(), " signin ok idp=", idp->name,
@@ -316,6 +371,11 @@ awaitable<void> Gateway::logout(Request& r) {
   const session::Session s = *r.session->session;
   (void)stores_.sessions->remove(r.session_id);
   log_.info("request id=", r.ex.request_id(), " logout subject=", core::log_quote(s.subject));
+  {
+    audit::Event ev = event(audit::type::kSessionLoggedOut, r);
+    ev.str("subject", s.subject).str("session", session_ref(r.session_id)).str("idp", s.idp);
+    co_await durable(audit(std::move(ev), audit::Durability::kDurable));
+  }
   const saml::IdpConfig* idp = cfg_.saml.find_idp(s.idp);
   const saml::Endpoint* slo = idp ? idp->metadata.slo_endpoint(saml::kBindingRedirect) : nullptr;
   if (slo) {
@@ -364,6 +424,18 @@ awaitable<void> Gateway::slo(Request& r) {
       size_t n = removed ? removed->size() : 0;
       log_.info("request id=", r.ex.request_id(), " idp logout idp=", idp.name,
                 " subject=", core::log_quote(info->name_id), " sessions_ended=", n);
+      if (removed) {
+        audit::AuditLog::Ticket last = 0;
+        for (const auto& sid : *removed) {
+          audit::Event ev = event(audit::type::kSessionRevoked, r);
+          ev.str("subject", info->name_id)
+              .str("session", session_ref(sid))
+              .str("by", "idp:" + idp.name)
+              .str("reason", "the IdP's LogoutRequest");
+          last = audit(std::move(ev), audit::Durability::kDurable);
+        }
+        if (last) co_await durable(last);
+      }
       const saml::Endpoint* slo = idp.metadata.slo_endpoint(saml::kBindingRedirect);
       if (!slo) {
         r.clear_cookie = true;

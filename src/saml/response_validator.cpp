@@ -111,6 +111,14 @@ void Run::run(std::string_view xml_text) {
         return {};
       }))
     return;
+  if (xmlNode* iss = first_child(response_, ns::kSaml, "Issuer")) {
+    report.claimed_issuer = clip(xml::trimmed_text(iss));
+  }
+  if (xmlNode* a = first_child(response_, ns::kSaml, "Assertion")) {
+    report.claimed_assertion_id = clip(attr(a, "ID"));
+    xmlNode* iss = first_child(a, ns::kSaml, "Issuer");
+    if (iss && report.claimed_issuer.empty()) report.claimed_issuer = clip(xml::trimmed_text(iss));
+  }
   if (!check("response.version", [&]() -> Status {
         std::string v = attr(response_, "Version");
         if (v != "2.0")

@@ -53,6 +53,9 @@ struct ValidationReport {
   std::vector<Check> checks;         // in the order run; stops at the first failure
   std::optional<Identity> identity;  // set when accepted
   std::optional<Error> error;        // set when rejected
+  // What the message says of itself, NOT verified: only for the audit record of a failure.
+  std::string claimed_issuer;
+  std::string claimed_assertion_id;
   bool ok() const { return identity.has_value(); }
 };
 

@@ -25,6 +25,10 @@ struct Gateway::Request {
   std::string user = "-";
   double upstream_ms = -1;
   policy::Decision decision;  // what allowed the request (project, permission, condition)
+  std::string original_method;  // forward-auth: the method of the request decided
 };
+
+// What audit records carry instead of a session id (which would open the session).
+std::string session_ref(std::string_view session_id);
 
 }  // namespace cg::gateway

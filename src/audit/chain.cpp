@@ -1,0 +1,114 @@
+#include "audit/chain.h"
+
+#include <cstring>
+
+#include "audit/event.h"
+#include "core/encoding.h"
+#include "crypto/keys.h"
+
+namespace cg::audit {
+
+Hash hash_line(std::string_view line) {
+  auto d = crypto::digest(crypto::HashAlg::kSha256, line);
+  Hash h{};
+  std::memcpy(h.data(), d.data(), std::min(d.size(), h.size()));
+  return h;
+}
+
+std::string to_hex(const Hash& h) { return core::hex_encode(h); }
+
+std::string format_record(uint64_t seq, std::string_view body, std::string_view instance,
+                          std::string_view prev_hex) {
+  std::string line;
+  line.reserve(body.size() + instance.size() + 110);
+  line += "{\"seq\":";
+  line += std::to_string(seq);
+  line += ',';
+  line += body;
+  line += ",\"instance\":";
+  append_json_string(line, instance);
+  line += ",\"prev\":\"";
+  line += prev_hex;
+  line += "\"}";
+  return line;
+}
+
+std::optional<Fixed> read_fixed(std::string_view line) {
+  constexpr std::string_view kHead = "{\"seq\":";
+  constexpr std::string_view kTail = ",\"prev\":\"";
+  // ,"prev":"<64>"}
+  constexpr size_t kTailLen = kTail.size() + 64 + 2;
+  if (!line.starts_with(kHead) || line.size() < kHead.size() + 1 + kTailLen) return std::nullopt;
+  Fixed f;
+  size_t i = kHead.size();
+  size_t digits = 0;
+  while (i < line.size() && line[i] >= '0' && line[i] <= '9' && digits < 19) {
+    f.seq = f.seq * 10 + static_cast<uint64_t>(line[i] - '0');
+    ++i;
+    ++digits;
+  }
+  if (digits == 0 || line[i] != ',') return std::nullopt;
+  std::string_view tail = line.substr(line.size() - kTailLen);
+  if (!tail.starts_with(kTail) || !tail.ends_with("\"}")) return std::nullopt;
+  f.prev = tail.substr(kTail.size(), 64);
+  for (char c : f.prev) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  }
+  return f;
+}
+
+namespace {
+constexpr std::string_view kSigned = "claimgate-audit-checkpoint/1\n";
+constexpr std::string_view kSigMember = ",\"signature\":\"";
+}  // namespace
+
+Result<std::string> checkpoint_line(const crypto::Keyring& keys, uint64_t seq,
+                                    std::string_view body, std::string_view instance,
+                                    std::string_view prev_hex) {
+  const auto& key = keys.current_signing();
+  std::string members(body);
+  members += ",\"key_id\":";
+  append_json_string(members, key.id);
+  members += ",\"alg\":\"ES256\"";
+  std::string line = format_record(seq, members, instance, prev_hex);
+  std::string payload(kSigned);
+  payload += line;
+  auto sig = key.key.sign(
+      crypto::HashAlg::kSha256,
+      std::span(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()), true);
+  if (!sig) return fail(sig.take_error());
+  std::string tail = ",\"instance\":";
+  append_json_string(tail, instance);
+  size_t at = line.size() - tail.size() - (sizeof(",\"prev\":\"") - 1) - prev_hex.size() - 2;
+  std::string member(kSigMember);
+  member += core::base64url_encode(*sig);
+  member += '"';
+  line.insert(at, member);
+  return line;
+}
+
+std::string checkpoint_problem(const crypto::Keyring& keys, std::string_view line,
+                               std::string_view key_id) {
+  const auto* key = keys.find_signing(key_id);
+  if (!key) {
+    return "it is signed with key '" + std::string(key_id) +
+           "', which the keyring does not hold (a retired key: give its directory with --keys)";
+  }
+  size_t at = line.rfind(kSigMember);
+  if (at == std::string_view::npos) return "it carries no signature";
+  size_t end = line.find('"', at + kSigMember.size());
+  if (end == std::string_view::npos) return "its signature member is cut";
+  auto sig = core::base64url_decode(line.substr(at + kSigMember.size(), end - at - kSigMember.size()));
+  if (!sig) return "its signature is not base64url";
+  std::string payload(kSigned);
+  payload += line.substr(0, at);
+  payload += line.substr(end + 1);
+  bool ok = key->public_key.verify(
+      crypto::HashAlg::kSha256,
+      std::span(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()),
+      std::span(reinterpret_cast<const uint8_t*>(sig->data()), sig->size()), true);
+  if (!ok) return "its signature does not verify with key '" + std::string(key_id) + "'";
+  return "";
+}
+
+}  // namespace cg::audit

@@ -1,0 +1,146 @@
+#include "audit/event.h"
+
+#include "core/time.h"
+
+namespace cg::audit {
+namespace {
+
+// Length of the UTF-8 sequence at s[i], or 0 when it is not a valid one.
+size_t utf8_length(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+  }
+  if (n == 2 && c < 0xC2) return 0;                       // overlong
+  if (n == 3 && c == 0xE0 && b(i + 1) < 0xA0) return 0;   // overlong
+  if (n == 3 && c == 0xED && b(i + 1) >= 0xA0) return 0;  // surrogates
+  if (n == 4 && (c > 0xF4 || (c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) >= 0x90)))
+    return 0;
+  return n;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      // Fast path: a run of plain ASCII.
+      size_t j = i + 1;
+      while (j < s.size()) {
+        unsigned char d = static_cast<unsigned char>(s[j]);
+        if (d < 0x20 || d >= 0x80 || d == '"' || d == '\\') break;
+        ++j;
+      }
+      out.append(s.data() + i, j - i);
+      i = j;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        ++i;
+        continue;
+      case '\\':
+        out += "\\\\";
+        ++i;
+        continue;
+      case '\n':
+        out += "\\n";
+        ++i;
+        continue;
+      case '\r':
+        out += "\\r";
+        ++i;
+        continue;
+      case '\t':
+        out += "\\t";
+        ++i;
+        continue;
+      default:
+        break;
+    }
+    if (c < 0x20) {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+      ++i;
+      continue;
+    }
+    size_t n = utf8_length(s, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
+    }
+  }
+  out += '"';
+}
+
+Event::Event(std::string_view type, core::WallTime t, std::string_view request_id) : type_(type) {
+  body_.reserve(256);
+  body_ += "\"time\":\"";
+  body_ += core::format_datetime(t, true);
+  body_ += "\",\"type\":";
+  append_json_string(body_, type);
+  if (!request_id.empty()) str("request_id", request_id);
+}
+
+void Event::key(std::string_view k) {
+  body_ += ',';
+  append_json_string(body_, k);
+  body_ += ':';
+}
+
+Event& Event::str(std::string_view k, std::string_view v) {
+  key(k);
+  append_json_string(body_, v);
+  return *this;
+}
+
+Event& Event::num(std::string_view k, int64_t v) {
+  key(k);
+  body_ += std::to_string(v);
+  return *this;
+}
+
+Event& Event::flag(std::string_view k, bool v) {
+  key(k);
+  body_ += v ? "true" : "false";
+  return *this;
+}
+
+Event& Event::time(std::string_view k, core::WallTime t) {
+  key(k);
+  body_ += '"';
+  body_ += core::format_datetime(t, true);
+  body_ += '"';
+  return *this;
+}
+
+Event& Event::list(std::string_view k, const std::vector<std::string>& values) {
+  key(k);
+  body_ += '[';
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) body_ += ',';
+    append_json_string(body_, values[i]);
+  }
+  body_ += ']';
+  return *this;
+}
+
+Event& Event::json(std::string_view k, std::string_view json_text) {
+  key(k);
+  body_ += json_text;
+  return *this;
+}
+
+}  // namespace cg::audit

@@ -1,0 +1,202 @@
+#include "audit/verify.h"
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "audit/chain.h"
+#include "audit/errors.h"
+#include "audit/event.h"
+
+namespace cg::audit {
+namespace {
+
+using json = nlohmann::json;
+
+// The event type without a full parse: records start {"seq":N,"time":"...","type":"...".
+std::string_view type_of(std::string_view line) {
+  size_t at = line.find(",\"type\":\"");
+  if (at == std::string_view::npos || at > 80) return {};
+  at += 9;
+  size_t end = line.find('"', at);
+  if (end == std::string_view::npos) return {};
+  return line.substr(at, end - at);
+}
+
+struct Walker {
+  const crypto::Keyring* keys;
+  std::optional<uint64_t> capture;
+  VerifyReport rep;
+  std::optional<std::string> prev;  // hex hash of the last record, once known
+  std::optional<uint64_t> next_seq;
+  std::string last_type;
+  std::string last_reason;
+
+  bool problem(Code c, const std::string& file, uint64_t line, std::string msg) {
+    rep.error = make_error(c, std::move(msg));
+    rep.error_file = file;
+    rep.error_line = line;
+    return false;
+  }
+
+  // One file; false at the first problem.
+  bool walk(const std::string& file, bool last_file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return problem(Code::kOpen, file, 0, "cannot read " + file);
+    ++rep.files;
+    std::string line;
+    uint64_t n = 0;
+    std::optional<std::pair<uint64_t, std::string>> torn;  // line number, its bytes
+    bool first_in_file = true;
+    while (std::getline(in, line)) {
+      ++n;
+      bool whole = !in.eof();  // getline stopped at a newline
+      rep.bytes += line.size() + (whole ? 1 : 0);
+      if (!whole) {
+        return problem(Code::kTruncated, file, n,
+                       "the file ends inside a record (" + std::to_string(line.size()) +
+                           " bytes with no newline): the writer stopped mid-write, or the file "
+                           "was cut. Every whole record before it verifies" +
+                           (rep.records ? " (records " + std::to_string(rep.first_seq) + " to " +
+                                              std::to_string(rep.last_seq) + ")"
+                                        : std::string()) +
+                           "; a restarted gateway declares the torn record and goes on");
+      }
+      auto fixed = read_fixed(line);
+      if (!fixed || !json::accept(line)) {
+        if (torn) {
+          return problem(Code::kBadRecord, file, torn->first,
+                         "line " + std::to_string(torn->first) +
+                             " is not an audit record (not JSON, or seq/prev missing)");
+        }
+        torn = {n, line};
+        continue;
+      }
+      std::string_view type = type_of(line);
+      json rec;
+      bool own = type.starts_with("audit.");
+      if (own) rec = json::parse(line, nullptr, false);
+      if (torn) {
+        bool declared = type == type::kRecovered && rec.is_object() &&
+                        rec.value("torn_sha256", "") == to_hex(hash_line(torn->second)) &&
+                        rec.value("torn_bytes", -1) == static_cast<int64_t>(torn->second.size());
+        if (!declared) {
+          return problem(Code::kBadRecord, file, torn->first,
+                         "line " + std::to_string(torn->first) +
+                             " is not an audit record (not JSON, or seq/prev missing), and no "
+                             "audit.recovered record declares it");
+        }
+        rep.notes.push_back(file + ":" + std::to_string(torn->first) + ": a record torn by a " +
+                            "crash (" + std::to_string(torn->second.size()) +
+                            " bytes), declared by audit.recovered at record " +
+                            std::to_string(fixed->seq));
+        torn.reset();
+      }
+      if (next_seq && fixed->seq != *next_seq) {
+        std::string what = fixed->seq > *next_seq
+                               ? std::to_string(fixed->seq - *next_seq) +
+                                     " record(s) are missing (removed)"
+                               : "a record is repeated, inserted or out of order";
+        return problem(Code::kSequence, file, n,
+                       "record " + std::to_string(fixed->seq) + " follows record " +
+                           std::to_string(*next_seq - 1) + ": " + what);
+      }
+      if (!next_seq) {
+        rep.first_seq = fixed->seq;
+        if (fixed->seq == 1) {
+          if (fixed->prev != kGenesis) {
+            return problem(Code::kChain, file, n,
+                           "record 1 links to " + std::string(fixed->prev) +
+                               " instead of the chain's start (64 zeros)");
+          }
+        } else if (type != type::kFileStart) {
+          return problem(Code::kStart, file, n,
+                         "the chain starts at record " + std::to_string(fixed->seq) +
+                             ", which is not the start of a rotated file: records before it "
+                             "were removed (or give the earlier files too)");
+        } else {
+          rep.notes.push_back("verified from record " + std::to_string(fixed->seq) +
+                              " (the start of " + file + "); earlier files were not given");
+        }
+      } else if (fixed->prev != *prev) {
+        return problem(Code::kChain, file, n,
+                       "record " + std::to_string(fixed->seq) + " links to " +
+                           std::string(fixed->prev.substr(0, 16)) + "..., but record " +
+                           std::to_string(fixed->seq - 1) + " hashes to " + prev->substr(0, 16) +
+                           "...: the record before this line was edited, or this one inserted");
+      }
+      if (first_in_file && rep.files > 1 && type != type::kFileStart) {
+        return problem(Code::kStart, file, n,
+                       "this file does not start with audit.file_start: it is not the file "
+                       "that follows the previous one, or its start was removed");
+      }
+      if (type == type::kCheckpoint) {
+        if (!rec.is_object()) {
+          return problem(Code::kBadRecord, file, n, "a checkpoint that is not a JSON object");
+        }
+        if (keys) {
+          std::string why = checkpoint_problem(*keys, line, rec.value("key_id", ""));
+          if (!why.empty()) {
+            return problem(Code::kCheckpoint, file, n,
+                           "checkpoint at record " + std::to_string(fixed->seq) + ": " + why);
+          }
+        }
+        ++rep.checkpoints;
+        rep.last_checkpoint_seq = fixed->seq;
+        last_reason = rec.value("reason", "");
+        rep.instance = rec.value("instance", "");
+      }
+      last_type = std::string(type);
+      prev = to_hex(hash_line(line));
+      if (capture && *capture == fixed->seq) rep.captured_hash = *prev;
+      next_seq = fixed->seq + 1;
+      rep.last_seq = fixed->seq;
+      rep.last_hash = *prev;
+      ++rep.records;
+      first_in_file = false;
+    }
+    if (torn) {
+      return problem(Code::kBadRecord, file, torn->first,
+                     "line " + std::to_string(torn->first) +
+                         " is not an audit record (not JSON, or seq/prev missing)");
+    }
+    if (!last_file && !(last_type == type::kCheckpoint && last_reason == "rotate")) {
+      return problem(Code::kTruncated, file, n,
+                     "a rotated file must end with its rotation checkpoint; this one ends at "
+                     "record " + std::to_string(rep.last_seq) + ": records were removed from "
+                     "its end");
+    }
+    return true;
+  }
+};
+
+}  // namespace
+
+VerifyReport verify_files(const std::vector<std::string>& files, const crypto::Keyring* keys,
+                          std::optional<uint64_t> capture_seq) {
+  auto started = std::chrono::steady_clock::now();
+  Walker w{keys, capture_seq, {}, {}, {}, {}, {}};
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (!w.walk(files[i], i + 1 == files.size())) break;
+  }
+  if (w.rep.ok()) {
+    if (w.rep.records == 0) {
+      w.rep.error = make_error(Code::kTruncated, "no records at all");
+    } else if (w.rep.last_checkpoint_seq < w.rep.last_seq) {
+      w.rep.notes.push_back(
+          std::to_string(w.rep.last_seq - w.rep.last_checkpoint_seq) +
+          " record(s) after the last checkpoint (record " +
+          std::to_string(w.rep.last_checkpoint_seq) +
+          ") are chained but not yet signed: the gateway is running, or stopped without its "
+          "shutdown checkpoint");
+    }
+    if (!keys) {
+      w.rep.notes.push_back("checkpoint signatures were not checked (no keyring given)");
+    }
+  }
+  w.rep.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return std::move(w.rep);
+}
+
+}  // namespace cg::audit

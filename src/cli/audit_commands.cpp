@@ -1,0 +1,301 @@
+#include "cli/audit_commands.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "audit/config.h"
+#include "audit/errors.h"
+#include "audit/index.h"
+#include "audit/log.h"
+#include "audit/report.h"
+#include "audit/verify.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/encoding.h"
+#include "crypto/keyring.h"
+
+namespace cg::cli {
+namespace {
+
+using json = nlohmann::json;
+
+struct Options {
+  std::string config;
+  std::string keys;
+  std::string log;
+  std::string index;
+  std::vector<std::string> files;
+  bool no_signatures = false;
+  bool as_json = false;
+  std::string since = "30d";
+  std::string until;
+  std::string format = "html";
+  std::string out;
+  std::string subject, type, project;
+  size_t limit = 200;
+};
+
+// Where the log, its index and the keyring are: from --config, overridden by flags.
+struct Where {
+  std::vector<std::string> files;
+  std::string index;
+  std::optional<crypto::Keyring> keys;
+};
+
+Result<Where> locate(const Options& o, bool need_files = true) {
+  Where w;
+  std::string log = o.log, index = o.index, keys = o.keys;
+  if (!o.config.empty()) {
+    core::Problems p;
+    auto root = core::load_yaml(o.config, p);
+    if (!root) return fail(Error{2, "usage", p.to_string()});
+    std::string base = std::filesystem::path(o.config).parent_path().string();
+    auto a = audit::compile_audit_config(*root, base, p);
+    if (!p.empty()) return fail(Error{2, "usage", "audit section: " + p.to_string()});
+    if (log.empty()) log = a.log.path;
+    if (index.empty()) index = a.index_path;
+    if (keys.empty()) {
+      std::string k = core::get_string(*root, "keys", "", p, false);
+      if (!k.empty()) keys = core::resolve_path(base, k);
+    }
+  }
+  w.files = o.files;
+  if (w.files.empty() && !log.empty()) w.files = audit::log_files(log);
+  if (need_files && w.files.empty()) {
+    return fail(Error{2, "usage",
+                      "no audit log: give --config (the gateway's), --log PATH, or files"});
+  }
+  if (index.empty() && !log.empty()) {
+    index = (std::filesystem::path(log).parent_path() / "index.db").string();
+  }
+  w.index = index;
+  if (!keys.empty()) {
+    auto ring = crypto::Keyring::load(keys);
+    if (!ring) return fail(Error{2, "usage", "keys: " + ring.error().message});
+    w.keys = std::move(*ring);
+  }
+  return w;
+}
+
+int usage_error(const std::string& cmd, const Error& e) {
+  std::cerr << "claimgate audit " << cmd << ": " << e.message << "\n";
+  return 2;
+}
+
+int run_verify(const Options& o) {
+  auto w = locate(o);
+  if (!w) return usage_error("verify", w.error());
+  if (!w->keys && !o.no_signatures) {
+    return usage_error("verify", Error{2, "usage",
+                                       "checkpoint signatures need the keyring: give --config "
+                                       "or --keys (or --no-signatures to check the chain only)"});
+  }
+  // What the index saw last, if it exists: records removed from the end show as a head the
+  // files no longer reach.
+  std::optional<audit::Index::Head> head;
+  std::vector<audit::Index::Head> heads;
+  if (!o.index.empty() || !o.config.empty()) {
+    if (std::filesystem::exists(w->index)) {
+      if (auto idx = audit::Index::open(w->index)) {
+        if (auto h = (*idx)->heads()) heads = *h;
+      }
+    }
+  }
+  // Verify once to learn the instance, then compare with its head.
+  auto rep = audit::verify_files(w->files, w->keys ? &*w->keys : nullptr);
+  for (const auto& h : heads) {
+    if (h.instance == rep.instance) head = h;
+  }
+  if (rep.ok() && head) {
+    if (head->seq > rep.last_seq) {
+      rep.error = make_error(audit::Code::kTruncated,
+                             "the index (" + w->index + ") saw record " +
+                                 std::to_string(head->seq) + " of " + head->instance +
+                                 ", but the log ends at record " + std::to_string(rep.last_seq) +
+                                 ": records were removed from its end");
+      rep.error_file = w->files.back();
+    } else {
+      auto again = audit::verify_files(w->files, w->keys ? &*w->keys : nullptr, head->seq);
+      if (again.captured_hash != head->hash) {
+        rep.error = make_error(audit::Code::kChain,
+                               "record " + std::to_string(head->seq) +
+                                   " is not the record the index saw (its hash differs): the "
+                                   "log was rewritten from there on");
+        rep.error_file = w->files.back();
+      }
+    }
+  }
+  if (o.as_json) {
+    json j = {{"ok", rep.ok()},           {"files", w->files},
+              {"records", rep.records},   {"first_seq", rep.first_seq},
+              {"last_seq", rep.last_seq}, {"checkpoints", rep.checkpoints},
+              {"notes", rep.notes},       {"seconds", rep.seconds}};
+    if (rep.error) {
+      j["error"] = {{"code", rep.error->code},   {"name", rep.error->name},
+                    {"message", rep.error->message}, {"file", rep.error_file},
+                    {"line", rep.error_line}};
+    }
+    std::cout << j.dump(2) << "\n";
+    return rep.ok() ? 0 : 1;
+  }
+  for (const auto& n : rep.notes) std::cout << "note: " << n << "\n";
+  if (!rep.ok()) {
+    std::cout << "FAIL " << rep.error_file;
+    if (rep.error_line) std::cout << ":" << rep.error_line;
+    std::cout << ": " << rep.error->code << " " << rep.error->name << ": " << rep.error->message
+              << "\n";
+    return 1;
+  }
+  double rate = rep.seconds > 0 ? static_cast<double>(rep.records) / rep.seconds : 0;
+  char speed[64];
+  std::snprintf(speed, sizeof speed, "%.0f records/s", rate);
+  std::cout << "OK: " << rep.records << " records (" << rep.first_seq << " to " << rep.last_seq
+            << ") in " << w->files.size() << " file(s), " << rep.checkpoints << " checkpoint(s) "
+            << (w->keys ? "verified" : "seen (signatures not checked)")
+            << (head ? ", the index's last record matches" : "") << "; " << speed << "\n";
+  return 0;
+}
+
+Result<std::unique_ptr<audit::Index>> updated_index(const Where& w, bool quiet) {
+  CG_TRY(auto idx, audit::Index::open(w.index));
+  CG_TRY(auto st, idx->update(w.files));
+  if (!quiet) {
+    std::cerr << "index " << w.index << ": " << st.new_records << " new record(s) from "
+              << st.files << " file(s)"
+              << (st.skipped ? ", " + std::to_string(st.skipped) + " torn line(s) skipped" : "")
+              << "\n";
+  }
+  return idx;
+}
+
+int run_report(const Options& o) {
+  auto w = locate(o);
+  if (!w) return usage_error("report", w.error());
+  if (o.format != "csv" && o.format != "json" && o.format != "html") {
+    return usage_error("report", Error{2, "usage", "--format is csv, json or html"});
+  }
+  auto now = core::SystemClock::instance().now();
+  auto since = audit::parse_since(o.since, now);
+  if (!since) return usage_error("report", since.error());
+  auto idx = updated_index(*w, false);
+  if (!idx) return usage_error("report", idx.error());
+  auto chain = audit::verify_files(w->files, w->keys ? &*w->keys : nullptr);
+  auto report = audit::build_report(**idx, *since, now, chain, w->files);
+  if (!report) return usage_error("report", report.error());
+  std::string text;
+  if (o.format == "json") {
+    text = report->dump(2) + "\n";
+  } else if (o.format == "csv") {
+    text = audit::report_csv(*report);
+  } else {
+    text = audit::report_html(*report);
+  }
+  if (o.out.empty()) {
+    std::cout << text;
+  } else if (auto st = core::write_file(o.out, text, 0640); !st) {
+    std::cerr << "claimgate audit report: " << st.error().message << "\n";
+    return 1;
+  } else {
+    std::cerr << "wrote " << o.out << " (" << text.size() << " bytes; chain "
+              << (chain.ok() ? "intact" : "BROKEN") << ")\n";
+  }
+  return chain.ok() ? 0 : 1;
+}
+
+int run_search(const Options& o) {
+  auto w = locate(o);
+  if (!w) return usage_error("search", w.error());
+  auto now = core::SystemClock::instance().now();
+  audit::Query q;
+  q.subject = o.subject;
+  q.type = o.type;
+  q.project = o.project;
+  q.limit = o.limit;
+  if (!o.since.empty()) {
+    auto s = audit::parse_since(o.since, now);
+    if (!s) return usage_error("search", s.error());
+    q.since = *s;
+  }
+  if (!o.until.empty()) {
+    auto u = audit::parse_since(o.until, now);
+    if (!u) return usage_error("search", u.error());
+    q.until = *u;
+  }
+  auto idx = updated_index(*w, true);
+  if (!idx) return usage_error("search", idx.error());
+  auto found = (*idx)->search(q);
+  if (!found) return usage_error("search", found.error());
+  for (const auto& line : *found) {
+    if (o.as_json) {
+      std::cout << line << "\n";
+      continue;
+    }
+    json r = json::parse(line, nullptr, false);
+    auto s = [&](const char* k) { return r.is_object() ? r.value(k, std::string()) : ""; };
+    std::string what = s("method").empty() ? s("code") : s("method") + " " + s("path");
+    std::string why = s("reason").empty() ? s("message") : s("reason") + " " + s("rule");
+    std::cout << s("time").substr(0, 19) << "  " << s("type") << "  "
+              << (s("subject").empty() ? "-" : s("subject")) << "  " << what << "  "
+              << core::clip(why, 100) << "\n";
+  }
+  std::cerr << found->size() << " record(s)" << (found->size() == q.limit ? " (limit reached)" : "")
+            << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_audit_commands(CLI::App& app, int& exit_code) {
+  static Options o;
+  auto* audit = app.add_subcommand("audit", "The tamper-evident audit log: verify, report, search");
+  audit->require_subcommand(1);
+  auto common = [&](CLI::App* c) {
+    c->add_option("--config,-c", o.config, "the gateway's config (finds the log, index, keys)");
+    c->add_option("--log", o.log, "the current log file (rotated files beside it are included)");
+    c->add_option("--index", o.index, "the SQLite index (default: index.db beside the log)");
+    c->add_option("--keys", o.keys, "the keyring directory (checkpoint signatures)");
+  };
+  auto* verify = audit->add_subcommand(
+      "verify", "Check the hash chain and the signed checkpoints; exit 0 only when intact");
+  common(verify);
+  verify->add_option("files", o.files, "log files, oldest first (default: the configured log)");
+  verify->add_flag("--no-signatures", o.no_signatures, "check the chain only");
+  verify->add_flag("--json", o.as_json, "print the result as JSON");
+  verify->callback([&exit_code] { exit_code = run_verify(o); });
+
+  auto* report = audit->add_subcommand("report", "The access report for a SOC 2 / ISO 27001 review");
+  common(report);
+  report->add_option("--since", o.since, "30d, 12h or a date (2026-11-01)")->capture_default_str();
+  report->add_option("--format", o.format, "csv, json or html")->capture_default_str();
+  report->add_option("--out,-o", o.out, "write to this file (default: stdout)");
+  report->add_option("files", o.files, "log files, oldest first (default: the configured log)");
+  report->callback([&exit_code] { exit_code = run_report(o); });
+
+  auto* search = audit->add_subcommand("search", "Find records: by subject, type, project, time");
+  common(search);
+  search->add_option("--subject", o.subject, "exact subject (NameID)");
+  search->add_option("--type", o.type, "event type, or a prefix: authz.deny, login.*, session.");
+  search->add_option("--project", o.project, "project");
+  search->add_option("--since", o.since, "30d, 12h or a date")->capture_default_str();
+  search->add_option("--until", o.until, "30d, 12h or a date");
+  search->add_option("--limit", o.limit, "at most this many records")->capture_default_str();
+  search->add_flag("--json", o.as_json, "print the records as written (JSON lines)");
+  search->callback([&exit_code] { exit_code = run_search(o); });
+
+  auto* index = audit->add_subcommand("index", "Bring the SQLite index up to date");
+  common(index);
+  index->add_option("files", o.files, "log files, oldest first (default: the configured log)");
+  index->callback([&exit_code] {
+    auto w = locate(o);
+    if (!w) {
+      exit_code = usage_error("index", w.error());
+      return;
+    }
+    auto idx = updated_index(*w, false);
+    exit_code = idx ? 0 : usage_error("index", idx.error());
+  });
+}
+
+}  // namespace cg::cli

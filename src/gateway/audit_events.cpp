@@ -1,0 +1,196 @@
+// The gateway's audit records (audit/event.h): what each sign-in, decision and session change
+// writes, and how a request waits for its record to be on disk.
+#include <nlohmann/json.hpp>
+
+#include "audit/config.h"
+#include "audit/errors.h"
+#include "core/encoding.h"
+#include "core/time.h"
+#include "crypto/keys.h"
+#include "gateway/gateway.h"
+#include "gateway/internal/request.h"
+
+namespace cg::gateway {
+
+namespace bhttp = http::bhttp;
+namespace asio = http::asio;
+using http::awaitable;
+using json = nlohmann::json;
+
+std::string session_ref(std::string_view session_id) {
+  // The session id opens a session in the store: records carry a reference to it instead.
+  std::string in = "claimgate-session-ref\n";
+  in += session_id;
+  return core::hex_encode(crypto::digest(crypto::HashAlg::kSha256, in)).substr(0, 16);
+}
+
+Status Gateway::open_audit() {
+  if (!cfg_.audit.enabled) return {};
+  CG_TRY(auto sinks, audit::open_sinks(cfg_.audit));
+  CG_TRY(audit_, audit::AuditLog::open(cfg_.audit.log, keyring_, clock_, std::move(sinks)));
+  for (const auto& n : audit_->notes()) log_.warn("audit: ", n);
+  auto now = clock_.now();
+  audit::Event started(audit::type::kGatewayStarted, now);
+  std::vector<std::string> idps, routes;
+  for (const auto& i : cfg_.saml.idps) idps.push_back(i.name + "=" + i.metadata.entity_id);
+  for (const auto& r : cfg_.routes) routes.push_back(r.name + "=" + r.prefix);
+  started.str("config", cfg_.config_path)
+      .str("public_url", cfg_.public_url.origin())
+      .list("idps", idps)
+      .list("routes", routes)
+      .str("store", cfg_.store_kind)
+      .str("on_failure",
+           cfg_.audit.on_failure == audit::FailureMode::kClosed ? "closed" : "open_reads");
+  if (cfg_.policy) {
+    started.num("policy_rules", static_cast<int64_t>(cfg_.policy->rules().size()))
+        .num("policy_bindings", static_cast<int64_t>(cfg_.policy->bindings().size()));
+  }
+  audit(std::move(started), audit::Durability::kDurable);
+  audit::Event keys(audit::type::kKeysInUse, now);
+  std::vector<std::string> sealing, signing;
+  for (const auto& k : keyring_.sealing_keys()) sealing.push_back(k.id);
+  for (const auto& k : keyring_.signing_keys()) signing.push_back(k.id);
+  keys.list("sealing_keys", sealing)
+      .list("signing_keys", signing)
+      .str("current_sealing", keyring_.current_sealing().id)
+      .str("current_signing", keyring_.current_signing().id)
+      .str("sp_signing_cert", cfg_.saml.sp.current.cert.sha256_fingerprint());
+  if (cfg_.saml.sp.next) keys.str("sp_next_signing_cert", cfg_.saml.sp.next->cert.sha256_fingerprint());
+  audit(std::move(keys), audit::Durability::kDurable);
+  audit_certificates();
+  registry_.gauge("claimgate_audit_healthy",
+                  "1 while the audit log is written, 0 while writes fail (disk full, read-only)",
+                  {}, [this] {
+                    return std::vector<std::pair<core::Labels, double>>{
+                        {{}, audit_->healthy() ? 1.0 : 0.0}};
+                  });
+  registry_.gauge("claimgate_audit_log", "Audit log counters (records, bytes, syncs, ...)",
+                  {"what"}, [this] {
+                    auto s = audit_->stats();
+                    auto d = [](uint64_t v) { return static_cast<double>(v); };
+                    return std::vector<std::pair<core::Labels, double>>{
+                        {{"records"}, d(s.records)},
+                        {{"bytes"}, d(s.bytes)},
+                        {{"syncs"}, d(s.syncs)},
+                        {{"write_errors"}, d(s.write_errors)},
+                        {{"dropped"}, d(s.dropped)},
+                        {{"checkpoints"}, d(s.checkpoints)},
+                        {{"rotations"}, d(s.rotations)},
+                        {{"pending_bytes"}, d(s.pending_bytes)},
+                        {{"last_seq"}, d(s.last_seq)}};
+                  });
+  return {};
+}
+
+void Gateway::close_audit() {
+  if (!audit_) return;
+  audit::Event ev(audit::type::kGatewayStopped, clock_.now());
+  ev.str("config", cfg_.config_path);
+  audit(std::move(ev), audit::Durability::kDurable);
+  audit_->close();
+}
+
+void Gateway::audit_certificates() {
+  if (!audit_) return;
+  auto now = clock_.now();
+  last_cert_audit_ = now;
+  auto check = [&](const std::string& use, const crypto::Certificate& c) {
+    auto left = c.not_after() - now;
+    if (left > std::chrono::hours(24 * 30)) return;
+    audit::Event ev(audit::type::kCertificateExpiring, now);
+    ev.str("use", use)
+        .str("subject", c.subject())
+        .str("fingerprint", c.sha256_fingerprint())
+        .time("not_after", c.not_after())
+        .num("days_left", std::chrono::duration_cast<std::chrono::hours>(left).count() / 24);
+    audit(std::move(ev), audit::Durability::kBatched);
+  };
+  check("sp-signing", cfg_.saml.sp.current.cert);
+  if (cfg_.saml.sp.next) check("sp-signing-next", cfg_.saml.sp.next->cert);
+  for (const auto& idp : cfg_.saml.idps) {
+    for (const auto& c : idp.metadata.signing_certs) check("idp:" + idp.name, c);
+  }
+  if (!cfg_.server.tls_cert_file.empty()) {
+    if (auto c = crypto::Certificate::load(cfg_.server.tls_cert_file)) check("tls", *c);
+  }
+}
+
+audit::AuditLog::Ticket Gateway::audit(audit::Event ev, audit::Durability d) {
+  if (!audit_) return 0;
+  return audit_->append(std::move(ev), d);
+}
+
+awaitable<bool> Gateway::durable(audit::AuditLog::Ticket t) {
+  if (!audit_) co_return true;
+  if (t == 0) co_return false;
+  auto ex = co_await asio::this_coro::executor;
+  bool ok = co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
+      [this, t, ex](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        audit_->when_durable(t, [h, ex](bool done) {
+          asio::post(ex, [h, done]() mutable { (*h)(done); });
+        });
+      },
+      asio::use_awaitable);
+  co_return ok;
+}
+
+audit::Event Gateway::event(std::string_view type, const Request& r) const {
+  audit::Event ev(type, clock_.now(), r.ex.request_id());
+  return ev;
+}
+
+audit::AuditLog::Ticket Gateway::audit_decision(const Request& r, const policy::Decision& d,
+                                                audit::Durability dur) {
+  if (!audit_) return 0;
+  bool allow = d.allowed();
+  if (allow && !cfg_.audit.record_allows) return 0;
+  audit::Event ev = event(allow ? audit::type::kAuthzAllow : audit::type::kAuthzDeny, r);
+  ev.str("subject", r.session ? r.session->session->subject : "");
+  if (r.session) {
+    ev.str("session", session_ref(r.session_id))
+        .str("roles", policy_->grants(*r.session->session)->roles_joined);
+  }
+  std::string_view method = r.ex.method_string();
+  if (!r.original_method.empty()) method = r.original_method;
+  ev.str("method", method)
+      .str("path", r.path)
+      .str("route", r.route_name)
+      .str("rule", d.rule)
+      .str("reason", d.reason)
+      .str("project", d.project)
+      .str("permission", d.permission);
+  if (!d.condition.empty()) ev.str("condition", d.condition);
+  if (!allow) ev.str("client", r.ex.client_address());
+  return audit(std::move(ev), dur);
+}
+
+awaitable<void> Gateway::audit_signin_failure(Request& r, const std::string& idp, const Error& e,
+                                              const saml::ValidationReport* report) {
+  if (!audit_) co_return;
+  audit::Event ev = event(audit::type::kLoginFailure, r);
+  ev.str("idp", idp)
+      .str("code", e.name)
+      .num("code_number", e.code)
+      .str("message", e.message);
+  if (report) {
+    if (!report->checks.empty()) ev.str("check", report->checks.back().name);
+    ev.str("issuer", report->claimed_issuer).str("assertion_id", report->claimed_assertion_id);
+  }
+  ev.str("client", r.ex.client_address())
+      .str("user_agent", core::clip(r.ex.header(bhttp::field::user_agent), 200));
+  auto t = audit(std::move(ev), audit::Durability::kDurable);
+  co_await durable(t);  // the failure page leaves once the record is on disk (or the log fails)
+}
+
+bool Gateway::audit_admits(const Request& r, std::string* why) const {
+  if (!audit_ || audit_->healthy(why)) return true;
+  if (cfg_.audit.on_failure == audit::FailureMode::kOpenReads) {
+    std::string_view m = r.ex.method_string();
+    if (!r.original_method.empty()) m = r.original_method;
+    return m == "GET" || m == "HEAD";
+  }
+  return false;
+}
+
+}  // namespace cg::gateway
