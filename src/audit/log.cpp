@@ -234,7 +234,8 @@ AuditLog::Ticket AuditLog::append(Event event, Durability d) {
     t = next_ticket_++;
     if (queue_.empty()) {
       oldest_batched_ = Steady::now();
-      wake = true;  // the writer sleeps until it has work: tell it when the first arrives
+      rethink_ = true;  // the writer sleeps until it has work: tell it when the first arrives
+      wake = true;
     }
     queued_bytes_ += event.body().size();
     queue_.push_back(Item{event.take_body(), d, t});
@@ -438,7 +439,12 @@ void AuditLog::run() {
       deadline = std::min(deadline, last_checkpoint_ + opt_.checkpoint_interval);
     if (opt_.rotate_every.count() > 0) deadline = std::min(deadline, now + std::chrono::seconds(1));
     if (failed_.load() || !out_.empty()) deadline = std::min(deadline, retry_at_);
-    cv_.wait_until(lk, deadline, [&] { return stop_ || urgent_; });
+    cv_.wait_until(lk, deadline, [&] { return stop_ || urgent_ || rethink_; });
+    if (rethink_ && !stop_ && !urgent_) {
+      rethink_ = false;  // the first event of a batch arrived: its flush deadline counts now
+      continue;
+    }
+    rethink_ = false;
     std::vector<Item> batch;
     batch.swap(queue_);
     queued_bytes_ = 0;

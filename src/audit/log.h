@@ -136,7 +136,8 @@ class AuditLog {
   std::condition_variable durable_cv_;
   std::vector<Item> queue_;
   size_t queued_bytes_ = 0;
-  bool urgent_ = false;
+  bool urgent_ = false;   // a durable event or a waiter: write and sync now
+  bool rethink_ = false;  // the queue was empty and is not: recompute the writer's deadline
   bool stop_ = false;
   bool closed_ = false;
   Ticket next_ticket_ = 1;
