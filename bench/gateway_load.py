@@ -4,7 +4,12 @@ upstream without authentication, measured in one run with wrk at the same concur
 
   1. the upstream direct (nginx serving a small static answer),
   2. nginx as a reverse proxy to it (no authentication),
-  3. claimgate with a valid session cookie (session lookup, identity headers, JWT) to it;
+  3. claimgate with a valid session cookie (session lookup, identity headers, JWT, and an audit
+     record for every allowed request) to it;
+  4. the same with policy rules (loaded by SIGHUP);
+  5. that gateway and a second one with the same rules and the audit log off, measured
+     alternately three times each (the ratio of medians is the audit log's cost; target 0.9);
+     then `claimgate audit verify` of the log the runs wrote (records per second);
 then sign-ins per second through /saml/acs with distinct signed responses (pysaml2 signs them
 beforehand; the gateway verifies each, records its assertion id and stores a session).
 
@@ -98,6 +103,11 @@ def signins(stack, count, workers):
     return {"count": count, "ok": ok, "seconds": elapsed, "per_second": ok / elapsed, "prepare_seconds": prep_s}
 
 
+RULES = ("bindings:\n  - {claim: groups, matches: \"^ml-(\\\\w+)-ds$\", role: data-scientist, project: \"$1\"}\n"
+         "rules:\n  - {methods: [GET], path: /bench, permission: jobs:read, project: vision}\n"
+         "  - {methods: [POST], path: \"/api/projects/{project}/jobs\", permission: jobs:submit}\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=str(ROOT / "build" / "release" / "src" / "cli" / "claimgate"))
@@ -139,9 +149,7 @@ def main():
             results[name] = wrk(url, args.seconds, args.connections, args.threads, hdrs)
         # The same gateway deciding every request with policy rules (a reload adds them).
         with open(stack.config, "a") as f:
-            f.write("bindings:\n  - {claim: groups, matches: \"^ml-(\\\\w+)-ds$\", role: data-scientist, project: \"$1\"}\n"
-                    "rules:\n  - {methods: [GET], path: /bench, permission: jobs:read, project: vision}\n"
-                    "  - {methods: [POST], path: \"/api/projects/{project}/jobs\", permission: jobs:submit}\n")
+            f.write(RULES)
         stack.gateway.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         while s.get(stack.url + "/not-in-the-rules", timeout=10).status_code != 403:
@@ -151,6 +159,34 @@ def main():
         assert allowed.status_code == 200 and allowed.text == body, (allowed.status_code, allowed.text[:200])
         results["claimgate + policy rules"] = wrk(stack.url + "/bench", args.seconds, args.connections,
                                                   args.threads, (f"Cookie: {cookie}",))
+        # The audit log's cost: the same gateway with the audit log off, as a second stack
+        # (same rules, same upstream), measured alternately with the first so that both see the
+        # same machine; medians of three runs each.
+        off = DemoStack(d / "claimgate-audit-off", args.bin, store="memory", log_level="warn", upstream=False,
+                        routes=[{"name": "app", "prefix": "/", "upstream": f"http://127.0.0.1:{up_port}"}],
+                        extra_config=f"threads: {workers}\naudit: {{enabled: false}}\n" + RULES)
+        s_off = requests.Session()
+        off.signin(s_off, "alice", "/bench")  # "/" is not in the rules
+        cookie_off = "cg_session=" + s_off.cookies.get("cg_session")
+        on_runs, off_runs = [], []
+        for _ in range(3):
+            on_runs.append(wrk(stack.url + "/bench", args.seconds, args.connections, args.threads,
+                               (f"Cookie: {cookie}",)))
+            off_runs.append(wrk(off.url + "/bench", args.seconds, args.connections, args.threads,
+                                (f"Cookie: {cookie_off}",)))
+        off.stop()
+        median = lambda runs: sorted(runs, key=lambda r: r["rps"])[1]
+        results["claimgate + policy, audit on"] = median(on_runs)
+        results["claimgate + policy, audit off"] = median(off_runs)
+        # Every run above wrote one record per allowed request: verify that log (speed).
+        assert stack.stop_gateway() == 0
+        audit_log = stack.dir / "audit" / "audit.jsonl"
+        audit_files = sorted(audit_log.parent.glob("audit*.jsonl"))
+        audit_bytes = sum(f.stat().st_size for f in audit_files)
+        verify = subprocess.run([args.bin, "audit", "verify", "--keys", str(stack.dir / "keyring"),
+                                 *map(str, audit_files)], capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        stack.start_gateway()
         print(f"\n{'':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
         for name, r in results.items():
             print(f"{name:28} {r['rps']:10.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['non2xx']:8d}")
@@ -158,6 +194,11 @@ def main():
         print(f"\nclaimgate / nginx throughput: {ratio:.2f} (target >= 0.90)")
         with_policy = results["claimgate + policy rules"]["rps"] / results["claimgate (session cookie)"]["rps"]
         print(f"claimgate with policy rules / without: {with_policy:.2f}")
+        audit_ratio = results["claimgate + policy, audit on"]["rps"] / results["claimgate + policy, audit off"]["rps"]
+        print(f"audit record for every allow / audit off (medians of 3 alternating runs): {audit_ratio:.2f} "
+              "(target >= 0.90); runs on: " + ", ".join(f"{r['rps']:.0f}" for r in on_runs)
+              + "; off: " + ", ".join(f"{r['rps']:.0f}" for r in off_runs))
+        print(f"audit verify of the log written above ({audit_bytes / 1e6:.1f} MB): {verify.stdout.strip()}")
         if results["claimgate (session cookie)"]["non2xx"] or results["claimgate + policy rules"]["non2xx"]:
             print("WARNING: claimgate answered non-2xx during the run")
         si = signins(stack, args.signins, workers=8)

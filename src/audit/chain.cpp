@@ -1,5 +1,6 @@
 #include "audit/chain.h"
 
+#include <cstdio>
 #include <cstring>
 
 #include "audit/event.h"
@@ -8,28 +9,40 @@
 
 namespace cg::audit {
 
-Hash hash_line(std::string_view line) {
-  auto d = crypto::digest(crypto::HashAlg::kSha256, line);
-  Hash h{};
-  std::memcpy(h.data(), d.data(), std::min(d.size(), h.size()));
-  return h;
+Hash hash_line(std::string_view line) { return crypto::sha256(line); }
+
+std::string to_hex(const Hash& h) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(64, '0');
+  for (size_t i = 0; i < h.size(); ++i) {
+    out[2 * i] = kHex[h[i] >> 4];
+    out[2 * i + 1] = kHex[h[i] & 15];
+  }
+  return out;
 }
 
-std::string to_hex(const Hash& h) { return core::hex_encode(h); }
+void append_record(std::string& out, uint64_t seq, std::string_view body,
+                   std::string_view instance_json, std::string_view prev_hex) {
+  char num[24];
+  int n = std::snprintf(num, sizeof num, "%llu", static_cast<unsigned long long>(seq));
+  out += "{\"seq\":";
+  out.append(num, static_cast<size_t>(n));
+  out += ',';
+  out += body;
+  out += ",\"instance\":";
+  out += instance_json;
+  out += ",\"prev\":\"";
+  out += prev_hex;
+  out += "\"}";
+}
 
 std::string format_record(uint64_t seq, std::string_view body, std::string_view instance,
                           std::string_view prev_hex) {
+  std::string inst;
+  append_json_string(inst, instance);
   std::string line;
-  line.reserve(body.size() + instance.size() + 110);
-  line += "{\"seq\":";
-  line += std::to_string(seq);
-  line += ',';
-  line += body;
-  line += ",\"instance\":";
-  append_json_string(line, instance);
-  line += ",\"prev\":\"";
-  line += prev_hex;
-  line += "\"}";
+  line.reserve(body.size() + inst.size() + 110);
+  append_record(line, seq, body, inst, prev_hex);
   return line;
 }
 

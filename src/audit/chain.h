@@ -26,7 +26,11 @@ inline constexpr std::string_view kGenesis =
 Hash hash_line(std::string_view line);
 std::string to_hex(const Hash& h);
 
-// `{"seq":N,` + body + `,"instance":` + instance + `,"prev":"` + prev + `"}`.
+// Appends `{"seq":N,` + body + `,"instance":` + instance_json + `,"prev":"` + prev + `"}`
+// (instance_json: the instance already as a JSON string).
+void append_record(std::string& out, uint64_t seq, std::string_view body,
+                   std::string_view instance_json, std::string_view prev_hex);
+// The same, as a new string (instance as plain text).
 std::string format_record(uint64_t seq, std::string_view body, std::string_view instance,
                           std::string_view prev_hex);
 

@@ -85,10 +85,37 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+namespace {
+
+// format_datetime(t, true), with the seconds part formatted once per second per thread.
+void append_time(std::string& out, core::WallTime t) {
+  using namespace std::chrono;
+  auto us = time_point_cast<microseconds>(t);
+  auto secs = time_point_cast<seconds>(us);
+  if (us < secs) secs -= seconds(1);
+  thread_local seconds::rep cached_sec = -1;
+  thread_local std::string cached;  // "2026-11-23T10:00:00"
+  if (secs.time_since_epoch().count() != cached_sec) {
+    std::string full = core::format_datetime(secs, false);  // "...:00Z"
+    cached = full.substr(0, full.size() - 1);
+    cached_sec = secs.time_since_epoch().count();
+  }
+  out += cached;
+  auto frac = static_cast<unsigned>((us - secs).count());
+  char buf[9] = {'.', 0, 0, 0, 0, 0, 0, 'Z', 0};
+  for (int i = 6; i >= 1; --i) {
+    buf[i] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  out.append(buf, 8);
+}
+
+}  // namespace
+
 Event::Event(std::string_view type, core::WallTime t, std::string_view request_id) : type_(type) {
-  body_.reserve(256);
+  body_.reserve(320);
   body_ += "\"time\":\"";
-  body_ += core::format_datetime(t, true);
+  append_time(body_, t);
   body_ += "\",\"type\":";
   append_json_string(body_, type);
   if (!request_id.empty()) str("request_id", request_id);
@@ -121,7 +148,7 @@ Event& Event::flag(std::string_view k, bool v) {
 Event& Event::time(std::string_view k, core::WallTime t) {
   key(k);
   body_ += '"';
-  body_ += core::format_datetime(t, true);
+  append_time(body_, t);
   body_ += '"';
   return *this;
 }

@@ -237,9 +237,11 @@ AuditLog::Ticket AuditLog::append(Event event, Durability d) {
       rethink_ = true;  // the writer sleeps until it has work: tell it when the first arrives
       wake = true;
     }
+    size_t before = queued_bytes_;
     queued_bytes_ += event.body().size();
     queue_.push_back(Item{event.take_body(), d, t});
-    if (d == Durability::kDurable || queued_bytes_ >= (1u << 20)) {
+    bool crossed = before < (1u << 20) && queued_bytes_ >= (1u << 20);
+    if (d == Durability::kDurable || crossed) {
       urgent_ = true;
       wake = true;
     }
@@ -295,7 +297,17 @@ LogStats AuditLog::stats() const {
 }
 
 void AuditLog::add_record(std::string_view body) {
-  add_line(format_record(next_seq_, body, opt_.instance, prev_));
+  // Formatted in place at the end of out_, hashed there: no copy of the line.
+  if (instance_json_.empty()) append_json_string(instance_json_, opt_.instance);
+  size_t start = out_.size();
+  append_record(out_, next_seq_, body, instance_json_, prev_);
+  prev_ = to_hex(hash_line(std::string_view(out_).substr(start)));
+  out_ += '\n';
+  last_seq_ = next_seq_;
+  ++next_seq_;
+  ++since_checkpoint_;
+  ++records_;
+  pending_bytes_ = out_.size();
 }
 
 void AuditLog::add_line(const std::string& line) {

@@ -151,6 +151,7 @@ class AuditLog {
   uint64_t file_bytes_ = 0;   // bytes on disk in the current file (whole records only)
   uint64_t next_seq_ = 1;
   std::string prev_;          // hex hash of the last record formatted
+  std::string instance_json_;  // opt_.instance as a JSON string
   std::string out_;           // formatted, not yet written
   Ticket formatted_ticket_ = 0;  // highest ticket in out_ or on disk
   Ticket written_ticket_ = 0;    // highest ticket written (maybe not synced)

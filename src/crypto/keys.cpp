@@ -106,6 +106,13 @@ std::vector<uint8_t> digest(HashAlg h, std::span<const uint8_t> data) {
   return out;
 }
 
+std::array<uint8_t, 32> sha256(std::string_view data) {
+  std::array<uint8_t, 32> out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
 std::vector<uint8_t> digest(HashAlg h, std::string_view data) {
   return digest(h, std::span(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
 }

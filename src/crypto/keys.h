@@ -1,6 +1,7 @@
 // Keys and X.509 certificates (OpenSSL), reference-counted and immutable once loaded.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -23,6 +24,8 @@ enum class KeyType { kRsa, kEc, kOther };
 
 std::vector<uint8_t> digest(HashAlg h, std::span<const uint8_t> data);
 std::vector<uint8_t> digest(HashAlg h, std::string_view data);
+// SHA-256 into a fixed array (no allocation: hash chains call it per record).
+std::array<uint8_t, 32> sha256(std::string_view data);
 
 class PublicKey {
  public:

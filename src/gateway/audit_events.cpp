@@ -1,6 +1,7 @@
 // The gateway's audit records (audit/event.h): what each sign-in, decision and session change
 // writes, and how a request waits for its record to be on disk.
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "audit/config.h"
 #include "audit/errors.h"
@@ -19,9 +20,16 @@ using json = nlohmann::json;
 
 std::string session_ref(std::string_view session_id) {
   // The session id opens a session in the store: records carry a reference to it instead.
+  // Computed once per session and thread (allow records name the session on every request).
+  thread_local std::unordered_map<std::string, std::string> cache;
+  if (auto it = cache.find(std::string(session_id)); it != cache.end()) return it->second;
   std::string in = "claimgate-session-ref\n";
   in += session_id;
-  return core::hex_encode(crypto::digest(crypto::HashAlg::kSha256, in)).substr(0, 16);
+  auto h = crypto::sha256(in);
+  std::string ref = core::hex_encode(std::span<const uint8_t>(h.data(), 8));
+  if (cache.size() > 10'000) cache.clear();
+  cache.emplace(std::string(session_id), ref);
+  return ref;
 }
 
 Status Gateway::open_audit() {
