@@ -58,7 +58,10 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$JOBS"
 CORPUS=$(mktemp -d)
 mkdir -p "$CORPUS/response" "$CORPUS/redirect" "$CORPUS/metadata" "$CORPUS/c14n" "$CORPUS/gateway_input" \
-  "$CORPUS/policy"
+  "$CORPUS/policy" "$CORPUS/audit"
+# A one-record log (record 1, linked to the chain start) seeds the audit reader.
+printf '{"seq":1,"time":"2026-11-23T10:00:00.000000Z","type":"authz.allow","subject":"a","instance":"x","prev":"%s"}\n' \
+  "$(printf '0%.0s' $(seq 64))" > "$CORPUS/audit/one-record"
 { printf 'POST\n/api/projects/a/../b//jobs/%%2e/x\n'; grep -v matches examples/policy/ml-platform.yaml; } \
   > "$CORPUS/policy/example"
 printf 'a=1; cg_session=20261123T010203Z-ab12.AAAA; b=2' > "$CORPUS/gateway_input/cookie"
@@ -71,7 +74,7 @@ cp "$CORPUS/response/seed.xml" "$CORPUS/c14n/response.xml"
 cp "$CORPUS/demo/idp-metadata.xml" "$CORPUS/metadata/seed.xml"
 build/dev/src/cli/claimgate saml request --config "$CORPUS/demo/config.yaml" 2>/dev/null > "$CORPUS/redirect/seed.txt"
 RESULT[fuzz]=ok
-for t in response redirect metadata c14n gateway_input policy; do
+for t in response redirect metadata c14n gateway_input policy audit; do
   if ! build/fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
       -print_final_stats=0 "$CORPUS/$t" 2>/tmp/claimgate-fuzz-$t.log; then
     tail -40 /tmp/claimgate-fuzz-$t.log

@@ -292,6 +292,17 @@ def main():
                   f"X-Claimgate-Permission={seen.get('X-Claimgate-Permission')} and a JWT "
                   f"{'verified' if seen and echo.json()['jwt']['verified'] else 'NOT verified'} with the gateway's "
                   f"JWKS; deploying a model -> {denied.status_code} ({denied.json().get('reason')})")
+            # The audit log recorded the sign-in and both decisions, and its chain verifies.
+            stack.stop_gateway()
+            verify = subprocess.run([stack.bin, "audit", "verify", "--config", str(stack.config)],
+                                    capture_output=True, text=True)
+            found = subprocess.run([stack.bin, "audit", "search", "--config", str(stack.config),
+                                    "--subject", "alice", "--since", "1h", "--json"],
+                                   capture_output=True, text=True).stdout
+            types = [json.loads(line)["type"] for line in found.splitlines()]
+            ok = ok and verify.returncode == 0 and {"login.success", "authz.allow", "authz.deny"} <= set(types)
+            print(f"audit log: {verify.stdout.strip() or verify.stderr.strip()}; alice's records: "
+                  f"{', '.join(sorted(set(types)))}")
             return 0 if ok else 1
         print(f"""
 claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2).
@@ -301,6 +312,8 @@ claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2
   Policy:    {stack.policy} (edit it: the gateway reloads it; try
              {stack.url}/api/projects/vision/jobs as alice, bob, carol and dave)
   Metrics:   {stack.url}/metrics
+  Audit:     {stack.dir}/audit/audit.jsonl (then: {stack.bin} audit report --config {stack.config}
+             --format html --out report.html)
 
   Demo users (the IdP's login page asks for these):""")
         for u, v in stack.users.items():

@@ -111,7 +111,8 @@ std::string checkpoint_problem(const crypto::Keyring& keys, std::string_view lin
   if (at == std::string_view::npos) return "it carries no signature";
   size_t end = line.find('"', at + kSigMember.size());
   if (end == std::string_view::npos) return "its signature member is cut";
-  auto sig = core::base64url_decode(line.substr(at + kSigMember.size(), end - at - kSigMember.size()));
+  auto sig =
+      core::base64url_decode(line.substr(at + kSigMember.size(), end - at - kSigMember.size()));
   if (!sig) return "its signature is not base64url";
   std::string payload(kSigned);
   payload += line.substr(0, at);

@@ -23,8 +23,8 @@ AuditConfig compile_audit_config(const YAML::Node& root, const std::string& base
        "index", "also", "syslog"},
       p);
   c.enabled = core::get_bool(a, "enabled", s, p, true);
-  c.log.path = core::resolve_path(base_dir,
-                                  core::get_string(a, "path", s, p, false, "audit/audit.jsonl"));
+  c.log.path =
+      core::resolve_path(base_dir, core::get_string(a, "path", s, p, false, "audit/audit.jsonl"));
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   c.log.instance = core::get_string(a, "instance", s, p, false, host[0] ? host : "claimgate");

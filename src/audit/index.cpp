@@ -71,8 +71,8 @@ Result<core::WallTime> parse_since(std::string_view t, core::WallTime now) {
   if (s.size() == 10) s += "T00:00:00Z";
   auto at = core::parse_datetime(s);
   if (!at) {
-    return fail(Code::kQuery, "'" + std::string(t) +
-                                  "' is neither a duration (30d) nor a date (2026-11-01)");
+    return fail(Code::kQuery,
+                "'" + std::string(t) + "' is neither a duration (30d) nor a date (2026-11-01)");
   }
   return *at;
 }
@@ -173,7 +173,7 @@ Result<IndexStats> Index::update(const std::vector<std::string>& files) {
 }
 
 Result<std::vector<std::vector<std::string>>> Index::rows(const std::string& sql,
-                                                         const std::vector<std::string>& params) {
+                                                          const std::vector<std::string>& params) {
   Stmt s;
   if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s.s, nullptr) != SQLITE_OK) {
     return fail(db_error(db_, "cannot prepare a report query"));

@@ -51,7 +51,7 @@ class Index {
   Result<std::vector<Head>> heads();
   // Runs a read-only SQL query with text parameters; every row as strings (report queries).
   Result<std::vector<std::vector<std::string>>> rows(const std::string& sql,
-                                                    const std::vector<std::string>& params = {});
+                                                     const std::vector<std::string>& params = {});
   const std::string& path() const { return path_; }
 
  private:

@@ -22,7 +22,7 @@ constexpr size_t kTailWindow = 4u << 20;  // a record is never near this long
 struct FileEnd {
   std::string last_line;  // the last whole record ("" when none)
   std::string first_line;
-  std::string torn;       // bytes after the last newline (a record cut by a crash)
+  std::string torn;  // bytes after the last newline (a record cut by a crash)
   uint64_t size = 0;
 };
 
@@ -67,7 +67,8 @@ Result<FileEnd> read_end(const std::string& path) {
 }
 
 std::pair<std::string, std::string> stem_and_ext(const std::string& path) {
-  if (path.size() > 6 && path.ends_with(".jsonl")) return {path.substr(0, path.size() - 6), ".jsonl"};
+  if (path.size() > 6 && path.ends_with(".jsonl"))
+    return {path.substr(0, path.size() - 6), ".jsonl"};
   return {path, ""};
 }
 
@@ -134,8 +135,8 @@ Status AuditLog::start() {
     auto f = read_fixed(end.last_line);
     if (!f) {
       return fail(Code::kOpen, "the last line of " + file +
-                                   " is not an audit record; run `claimgate audit verify " +
-                                   file + "`, and move the file aside to start a new chain");
+                                   " is not an audit record; run `claimgate audit verify " + file +
+                                   "`, and move the file aside to start a new chain");
     }
     next_seq_ = f->seq + 1;
     prev_ = to_hex(hash_line(end.last_line));
@@ -167,7 +168,8 @@ Status AuditLog::start() {
   }
   fd_ = ::open(opt_.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd_ < 0) {
-    return fail(Code::kOpen, "cannot open " + opt_.path + " for appending: " + std::strerror(errno));
+    return fail(Code::kOpen,
+                "cannot open " + opt_.path + " for appending: " + std::strerror(errno));
   }
   struct stat st {};
   ::fstat(fd_, &st);
@@ -268,8 +270,7 @@ bool AuditLog::wait_durable(Ticket t, std::chrono::milliseconds max) {
   std::unique_lock lk(mu_);
   urgent_ = true;
   cv_.notify_one();
-  durable_cv_.wait_for(lk, max,
-                       [&] { return durable_ticket_ >= t || failed_.load() || closed_; });
+  durable_cv_.wait_for(lk, max, [&] { return durable_ticket_ >= t || failed_.load() || closed_; });
   return durable_ticket_ >= t;
 }
 
@@ -428,8 +429,9 @@ void AuditLog::settle() {
     std::lock_guard lk(mu_);
     durable_ticket_ = std::max(durable_ticket_, synced_ticket_);
     bool is_failed = failed_.load();
-    auto it = std::partition(waiters_.begin(), waiters_.end(),
-                             [&](const auto& w) { return w.first > durable_ticket_ && !is_failed; });
+    auto it = std::partition(waiters_.begin(), waiters_.end(), [&](const auto& w) {
+      return w.first > durable_ticket_ && !is_failed;
+    });
     for (auto j = it; j != waiters_.end(); ++j) {
       (j->first <= durable_ticket_ ? ok : failed).push_back(std::move(j->second));
     }

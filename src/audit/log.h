@@ -50,8 +50,8 @@ class Sink {
 };
 
 struct LogOptions {
-  std::string path;          // the current file
-  std::string instance;      // this gateway's name in every record
+  std::string path;                               // the current file
+  std::string instance;                           // this gateway's name in every record
   std::chrono::milliseconds flush_interval{100};  // batched events written within this
   std::chrono::milliseconds batch_bound{1000};    // ... and synced within this
   uint64_t checkpoint_every = 1000;               // records between checkpoints
@@ -63,11 +63,11 @@ struct LogOptions {
 };
 
 struct LogStats {
-  uint64_t records = 0;      // records written (checkpoints included)
-  uint64_t bytes = 0;        // bytes written
-  uint64_t syncs = 0;        // fdatasync calls that succeeded
+  uint64_t records = 0;  // records written (checkpoints included)
+  uint64_t bytes = 0;    // bytes written
+  uint64_t syncs = 0;    // fdatasync calls that succeeded
   uint64_t write_errors = 0;
-  uint64_t dropped = 0;      // events lost because the memory bound was reached while failing
+  uint64_t dropped = 0;  // events lost because the memory bound was reached while failing
   uint64_t checkpoints = 0;
   uint64_t rotations = 0;
   uint64_t pending_bytes = 0;  // formatted but not yet on disk
@@ -148,11 +148,11 @@ class AuditLog {
 
   // Writer-thread state.
   int fd_ = -1;
-  uint64_t file_bytes_ = 0;   // bytes on disk in the current file (whole records only)
+  uint64_t file_bytes_ = 0;  // bytes on disk in the current file (whole records only)
   uint64_t next_seq_ = 1;
-  std::string prev_;          // hex hash of the last record formatted
-  std::string instance_json_;  // opt_.instance as a JSON string
-  std::string out_;           // formatted, not yet written
+  std::string prev_;             // hex hash of the last record formatted
+  std::string instance_json_;    // opt_.instance as a JSON string
+  std::string out_;              // formatted, not yet written
   Ticket formatted_ticket_ = 0;  // highest ticket in out_ or on disk
   Ticket written_ticket_ = 0;    // highest ticket written (maybe not synced)
   Ticket synced_ticket_ = 0;     // highest ticket synced

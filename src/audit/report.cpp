@@ -132,9 +132,10 @@ Result<json> build_report(Index& index, core::WallTime since, core::WallTime now
   for (auto& row : totals) t[row[0]] = std::stoll(row[1]);
 
   // Users: their last sign-in's roles, with the claim behind each.
-  CG_TRY(auto users, index.rows("SELECT subject, COUNT(*), MAX(time) FROM events WHERE "
-                                "type='login.success' AND time>=? GROUP BY subject ORDER BY subject",
-                                {from}));
+  CG_TRY(auto users,
+         index.rows("SELECT subject, COUNT(*), MAX(time) FROM events WHERE "
+                    "type='login.success' AND time>=? GROUP BY subject ORDER BY subject",
+                    {from}));
   r["users"] = json::array();
   r["role_grants"] = json::array();
   for (auto& u : users) {
@@ -173,10 +174,13 @@ Result<json> build_report(Index& index, core::WallTime since, core::WallTime now
     params.push_back(p);
   }
   CG_TRY(auto priv,
-         index.rows("SELECT record FROM events WHERE time>=? AND ((type='authz.allow' AND "
-                    "permission IN (" + in + ")) OR type IN ('session.revoked','token.revoked',"
-                    "'job.cancelled','policy.reloaded','policy.refused')) ORDER BY time LIMIT 10000",
-                    params));
+         index.rows(
+             "SELECT record FROM events WHERE time>=? AND ((type='authz.allow' AND "
+             "permission IN (" +
+                 in +
+                 ")) OR type IN ('session.revoked','token.revoked',"
+                 "'job.cancelled','policy.reloaded','policy.refused')) ORDER BY time LIMIT 10000",
+             params));
   r["privileged_actions"] = json::array();
   for (auto& row : priv) {
     json e = parse(row[0]);
@@ -286,7 +290,8 @@ std::string report_csv(const json& r) {
     for (size_t i = 0; i < cols.size(); ++i) o += (i ? "," : "") + cols[i];
     o += "\n";
     for (const auto& row : r[name]) {
-      for (size_t i = 0; i < cols.size(); ++i) o += (i ? "," : "") + csv_field(str(row, cols[i].c_str()));
+      for (size_t i = 0; i < cols.size(); ++i)
+        o += (i ? "," : "") + csv_field(str(row, cols[i].c_str()));
       o += "\n";
     }
   }
@@ -296,7 +301,8 @@ std::string report_csv(const json& r) {
 namespace {
 
 // Grouped bars per day: one colour per series, a legend, day labels.
-std::string bar_chart(const json& days, const std::vector<std::pair<std::string, std::string>>& series,
+std::string bar_chart(const json& days,
+                      const std::vector<std::pair<std::string, std::string>>& series,
                       const std::string& title) {
   int64_t max = 1;
   for (const auto& d : days) {
@@ -355,8 +361,9 @@ std::string report_html(const json& r) {
   const json& c = r["chain"];
   o += "<h2>Audit log integrity</h2>";
   if (c["intact"].get<bool>()) {
-    o += "<p id='chain-status' class='ok'>Chain intact: " + std::to_string(c["records"].get<uint64_t>()) +
-         " records (" + std::to_string(c["first_seq"].get<uint64_t>()) + " to " +
+    o += "<p id='chain-status' class='ok'>Chain intact: " +
+         std::to_string(c["records"].get<uint64_t>()) + " records (" +
+         std::to_string(c["first_seq"].get<uint64_t>()) + " to " +
          std::to_string(c["last_seq"].get<uint64_t>()) + "), " +
          std::to_string(c["checkpoints"].get<uint64_t>()) + " signed checkpoints verified.</p>";
   } else {
@@ -365,7 +372,8 @@ std::string report_html(const json& r) {
                      str(c["error"], "line") + ": " + str(c["error"], "message")) +
          "</p>";
   }
-  for (const auto& n : c["notes"]) o += "<p class='muted'>" + html_escape(n.get<std::string>()) + "</p>";
+  for (const auto& n : c["notes"])
+    o += "<p class='muted'>" + html_escape(n.get<std::string>()) + "</p>";
   o += "<h2>Activity per day</h2>";
   o += bar_chart(r["per_day"], {{"sign_ins", "#2f6fb3"}, {"failed_sign_ins", "#e08a1e"}},
                  "Sign-ins per day");

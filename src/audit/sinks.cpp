@@ -70,8 +70,8 @@ Result<std::unique_ptr<SyslogSink>> SyslogSink::open(SyslogOptions o) {
       return fail(Code::kOpen, "cannot open a UDP socket to " + hp + ": " + why);
     }
   } else {
-    return fail(Code::kOpen, "syslog address '" + o.address +
-                                 "': use unix:///dev/log or udp://host:514");
+    return fail(Code::kOpen,
+                "syslog address '" + o.address + "': use unix:///dev/log or udp://host:514");
   }
   if (o.hostname.empty()) {
     char name[256] = {};
@@ -99,9 +99,8 @@ std::string SyslogSink::format(std::string_view line) const {
     if (e != std::string_view::npos) type = line.substr(t + 8, std::min<size_t>(e - t - 8, 32));
   }
   // Refusals and failures are warnings (4), the rest informational (6).
-  bool warn = type.ends_with(".deny") || type.ends_with(".failure") ||
-              type.ends_with(".refused") || type.ends_with(".revoked") ||
-              type.ends_with(".expiring");
+  bool warn = type.ends_with(".deny") || type.ends_with(".failure") || type.ends_with(".refused") ||
+              type.ends_with(".revoked") || type.ends_with(".expiring");
   int pri = opt_.facility * 8 + (warn ? 4 : 6);
   std::string m = "<" + std::to_string(pri) + ">1 ";
   m += time;

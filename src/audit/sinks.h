@@ -19,9 +19,9 @@ class StdoutSink final : public Sink {
 
 struct SyslogOptions {
   std::string address = "unix:///dev/log";  // or udp://host:port
-  int facility = 10;                         // authpriv (RFC 5424 numbering)
+  int facility = 10;                        // authpriv (RFC 5424 numbering)
   std::string app_name = "claimgate";
-  std::string hostname;                      // empty: the machine's name
+  std::string hostname;  // empty: the machine's name
 };
 
 class SyslogSink final : public Sink {

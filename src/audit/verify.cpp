@@ -93,10 +93,10 @@ struct Walker {
         torn.reset();
       }
       if (next_seq && fixed->seq != *next_seq) {
-        std::string what = fixed->seq > *next_seq
-                               ? std::to_string(fixed->seq - *next_seq) +
-                                     " record(s) are missing (removed)"
-                               : "a record is repeated, inserted or out of order";
+        std::string what =
+            fixed->seq > *next_seq
+                ? std::to_string(fixed->seq - *next_seq) + " record(s) are missing (removed)"
+                : "a record is repeated, inserted or out of order";
         return problem(Code::kSequence, file, n,
                        "record " + std::to_string(fixed->seq) + " follows record " +
                            std::to_string(*next_seq - 1) + ": " + what);
@@ -163,8 +163,10 @@ struct Walker {
     if (!last_file && !(last_type == type::kCheckpoint && last_reason == "rotate")) {
       return problem(Code::kTruncated, file, n,
                      "a rotated file must end with its rotation checkpoint; this one ends at "
-                     "record " + std::to_string(rep.last_seq) + ": records were removed from "
-                     "its end");
+                     "record " +
+                         std::to_string(rep.last_seq) +
+                         ": records were removed from "
+                         "its end");
     }
     return true;
   }
@@ -194,8 +196,7 @@ VerifyReport verify_files(const std::vector<std::string>& files, const crypto::K
       w.rep.notes.push_back("checkpoint signatures were not checked (no keyring given)");
     }
   }
-  w.rep.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  w.rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return std::move(w.rep);
 }
 

@@ -15,18 +15,18 @@ namespace cg::audit {
 struct VerifyReport {
   uint64_t files = 0;
   uint64_t records = 0;
-  uint64_t checkpoints = 0;      // checkpoints whose signature verified (or seen, without keys)
+  uint64_t checkpoints = 0;  // checkpoints whose signature verified (or seen, without keys)
   uint64_t first_seq = 0, last_seq = 0;
   uint64_t last_checkpoint_seq = 0;
-  std::string last_hash;         // hex hash of the last whole record
+  std::string last_hash;  // hex hash of the last whole record
   uint64_t bytes = 0;
-  std::optional<Error> error;    // the first problem; none: intact
+  std::optional<Error> error;  // the first problem; none: intact
   std::string error_file;
-  uint64_t error_line = 0;       // 1-based line in error_file
+  uint64_t error_line = 0;         // 1-based line in error_file
   std::vector<std::string> notes;  // not problems: torn records declared, unsigned tail, ...
   std::string captured_hash;
-  std::string instance;            // as the last checkpoint names it
-  double seconds = 0;              // time spent
+  std::string instance;  // as the last checkpoint names it
+  double seconds = 0;    // time spent
   bool ok() const { return !error; }
 };
 

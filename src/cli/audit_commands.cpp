@@ -64,8 +64,8 @@ Result<Where> locate(const Options& o, bool need_files = true) {
   w.files = o.files;
   if (w.files.empty() && !log.empty()) w.files = audit::log_files(log);
   if (need_files && w.files.empty()) {
-    return fail(Error{2, "usage",
-                      "no audit log: give --config (the gateway's), --log PATH, or files"});
+    return fail(
+        Error{2, "usage", "no audit log: give --config (the gateway's), --log PATH, or files"});
   }
   if (index.empty() && !log.empty()) {
     index = (std::filesystem::path(log).parent_path() / "index.db").string();
@@ -110,11 +110,11 @@ int run_verify(const Options& o) {
   }
   if (rep.ok() && head) {
     if (head->seq > rep.last_seq) {
-      rep.error = make_error(audit::Code::kTruncated,
-                             "the index (" + w->index + ") saw record " +
-                                 std::to_string(head->seq) + " of " + head->instance +
-                                 ", but the log ends at record " + std::to_string(rep.last_seq) +
-                                 ": records were removed from its end");
+      rep.error =
+          make_error(audit::Code::kTruncated,
+                     "the index (" + w->index + ") saw record " + std::to_string(head->seq) +
+                         " of " + head->instance + ", but the log ends at record " +
+                         std::to_string(rep.last_seq) + ": records were removed from its end");
       rep.error_file = w->files.back();
     } else {
       auto again = audit::verify_files(w->files, w->keys ? &*w->keys : nullptr, head->seq);
@@ -133,8 +133,10 @@ int run_verify(const Options& o) {
               {"last_seq", rep.last_seq}, {"checkpoints", rep.checkpoints},
               {"notes", rep.notes},       {"seconds", rep.seconds}};
     if (rep.error) {
-      j["error"] = {{"code", rep.error->code},   {"name", rep.error->name},
-                    {"message", rep.error->message}, {"file", rep.error_file},
+      j["error"] = {{"code", rep.error->code},
+                    {"name", rep.error->name},
+                    {"message", rep.error->message},
+                    {"file", rep.error_file},
                     {"line", rep.error_line}};
     }
     std::cout << j.dump(2) << "\n";
@@ -162,8 +164,8 @@ Result<std::unique_ptr<audit::Index>> updated_index(const Where& w, bool quiet) 
   CG_TRY(auto idx, audit::Index::open(w.index));
   CG_TRY(auto st, idx->update(w.files));
   if (!quiet) {
-    std::cerr << "index " << w.index << ": " << st.new_records << " new record(s) from "
-              << st.files << " file(s)"
+    std::cerr << "index " << w.index << ": " << st.new_records << " new record(s) from " << st.files
+              << " file(s)"
               << (st.skipped ? ", " + std::to_string(st.skipped) + " torn line(s) skipped" : "")
               << "\n";
   }
@@ -265,7 +267,8 @@ void add_audit_commands(CLI::App& app, int& exit_code) {
   verify->add_flag("--json", o.as_json, "print the result as JSON");
   verify->callback([&exit_code] { exit_code = run_verify(o); });
 
-  auto* report = audit->add_subcommand("report", "The access report for a SOC 2 / ISO 27001 review");
+  auto* report =
+      audit->add_subcommand("report", "The access report for a SOC 2 / ISO 27001 review");
   common(report);
   report->add_option("--since", o.since, "30d, 12h or a date (2026-11-01)")->capture_default_str();
   report->add_option("--format", o.format, "csv, json or html")->capture_default_str();

@@ -58,7 +58,8 @@ int run_check(const std::string& path) {
           std::to_string(cfg->policy->roles().size()) + " role(s)";
   }
   std::cout << path << ": OK (" << cfg->saml.idps.size() << " IdP(s), " << cfg->routes.size()
-            << " route(s), store " << cfg->store_kind << ", " << pol << ")\n";
+            << " route(s), store " << cfg->store_kind << ", " << pol << ", audit "
+            << (cfg->audit.enabled ? cfg->audit.log.path : std::string("off")) << ")\n";
   return 0;
 }
 

@@ -63,28 +63,24 @@ Status Gateway::open_audit() {
       .str("current_sealing", keyring_.current_sealing().id)
       .str("current_signing", keyring_.current_signing().id)
       .str("sp_signing_cert", cfg_.saml.sp.current.cert.sha256_fingerprint());
-  if (cfg_.saml.sp.next) keys.str("sp_next_signing_cert", cfg_.saml.sp.next->cert.sha256_fingerprint());
+  if (cfg_.saml.sp.next)
+    keys.str("sp_next_signing_cert", cfg_.saml.sp.next->cert.sha256_fingerprint());
   audit(std::move(keys), audit::Durability::kDurable);
   audit_certificates();
-  registry_.gauge("claimgate_audit_healthy",
-                  "1 while the audit log is written, 0 while writes fail (disk full, read-only)",
-                  {}, [this] {
-                    return std::vector<std::pair<core::Labels, double>>{
-                        {{}, audit_->healthy() ? 1.0 : 0.0}};
-                  });
+  registry_.gauge(
+      "claimgate_audit_healthy",
+      "1 while the audit log is written, 0 while writes fail (disk full, read-only)", {}, [this] {
+        return std::vector<std::pair<core::Labels, double>>{{{}, audit_->healthy() ? 1.0 : 0.0}};
+      });
   registry_.gauge("claimgate_audit_log", "Audit log counters (records, bytes, syncs, ...)",
                   {"what"}, [this] {
                     auto s = audit_->stats();
                     auto d = [](uint64_t v) { return static_cast<double>(v); };
                     return std::vector<std::pair<core::Labels, double>>{
-                        {{"records"}, d(s.records)},
-                        {{"bytes"}, d(s.bytes)},
-                        {{"syncs"}, d(s.syncs)},
-                        {{"write_errors"}, d(s.write_errors)},
-                        {{"dropped"}, d(s.dropped)},
-                        {{"checkpoints"}, d(s.checkpoints)},
-                        {{"rotations"}, d(s.rotations)},
-                        {{"pending_bytes"}, d(s.pending_bytes)},
+                        {{"records"}, d(s.records)},     {{"bytes"}, d(s.bytes)},
+                        {{"syncs"}, d(s.syncs)},         {{"write_errors"}, d(s.write_errors)},
+                        {{"dropped"}, d(s.dropped)},     {{"checkpoints"}, d(s.checkpoints)},
+                        {{"rotations"}, d(s.rotations)}, {{"pending_bytes"}, d(s.pending_bytes)},
                         {{"last_seq"}, d(s.last_seq)}};
                   });
   return {};
@@ -135,9 +131,8 @@ awaitable<bool> Gateway::durable(audit::AuditLog::Ticket t) {
   bool ok = co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
       [this, t, ex](auto handler) {
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        audit_->when_durable(t, [h, ex](bool done) {
-          asio::post(ex, [h, done]() mutable { (*h)(done); });
-        });
+        audit_->when_durable(
+            t, [h, ex](bool done) { asio::post(ex, [h, done]() mutable { (*h)(done); }); });
       },
       asio::use_awaitable);
   co_return ok;
@@ -177,10 +172,7 @@ awaitable<void> Gateway::audit_signin_failure(Request& r, const std::string& idp
                                               const saml::ValidationReport* report) {
   if (!audit_) co_return;
   audit::Event ev = event(audit::type::kLoginFailure, r);
-  ev.str("idp", idp)
-      .str("code", e.name)
-      .num("code_number", e.code)
-      .str("message", e.message);
+  ev.str("idp", idp).str("code", e.name).num("code_number", e.code).str("message", e.message);
   if (report) {
     if (!report->checks.empty()) ev.str("check", report->checks.back().name);
     ev.str("issuer", report->claimed_issuer).str("assertion_id", report->claimed_assertion_id);

@@ -67,7 +67,32 @@ def test_check_accepts_the_quick_start_config(tmp_path):
     try:
         proc = run(["check", "--config", str(stack.config)])
         assert proc.returncode == 0, proc.stderr
-        assert "OK (1 IdP(s), 1 route(s), store sqlite, no policy)" in proc.stdout
+        audit = stack.dir / "audit" / "audit.jsonl"
+        assert f"OK (1 IdP(s), 1 route(s), store sqlite, no policy, audit {audit})" in proc.stdout
+    finally:
+        stack.stop()
+
+
+def test_serve_refuses_to_start_without_its_audit_log(tmp_path):
+    stack = DemoStack(tmp_path, claimgate_bin(), store="memory")
+    try:
+        stack.stop_gateway()
+        # A file where the log's directory should be: the log cannot be opened.
+        blocker = tmp_path / "blocked"
+        blocker.write_text("not a directory\n")
+        stack.config.write_text(stack.config.read_text() + "audit: {path: blocked/audit.jsonl}\n")
+        serve = subprocess.run([claimgate_bin(), "serve", "--config", str(stack.config)],
+                               capture_output=True, text=True, timeout=30)
+        assert serve.returncode == 1
+        assert "8003 audit.open" in serve.stderr and "blocked" in serve.stderr
+        assert "refusing to start without its audit log" in serve.stderr
+        # A bad audit section is a config problem, with its path and what is allowed.
+        stack.config.write_text(stack.config.read_text().replace(
+            "audit: {path: blocked/audit.jsonl}", "audit: {on_failure: maybe, also: kafka}"))
+        check = run(["check", "--config", str(stack.config)])
+        assert check.returncode == 1
+        assert "audit.on_failure" in check.stderr and "closed or open_reads" in check.stderr
+        assert "audit.also" in check.stderr and "none, stdout or syslog" in check.stderr
     finally:
         stack.stop()
 

@@ -42,8 +42,9 @@ class AuditIndexTest : public ::testing::Test {
     in.str("subject", "alice")
         .str("idp", "corp")
         .json("claims", R"({"groups":["ml-vision-ds"]})")
-        .json("role_grants",
-              R"([{"project":"vision","role":"data-scientist","claim":"groups","value":"ml-vision-ds","binding":"bindings[0]"}])");
+        .json(
+            "role_grants",
+            R"([{"project":"vision","role":"data-scientist","claim":"groups","value":"ml-vision-ds","binding":"bindings[0]"}])");
     log.append(std::move(in), Durability::kDurable);
     Event created(type::kSessionCreated, clock_.now(), "r1");
     created.str("subject", "alice");
@@ -67,7 +68,9 @@ class AuditIndexTest : public ::testing::Test {
     log.append(std::move(allow), Durability::kBatched);
     for (int i = 0; i < 2; ++i) {
       Event f(type::kLoginFailure, clock_.now(), "r4");
-      f.str("code", "conditions.audience").str("message", "<audience> mismatch").str("issuer", "idp");
+      f.str("code", "conditions.audience")
+          .str("message", "<audience> mismatch")
+          .str("issuer", "idp");
       log.append(std::move(f), Durability::kDurable);
     }
     for (int i = 0; i < 60; ++i) {  // enough to rotate
@@ -191,9 +194,8 @@ TEST(AuditSyslogTest, FormatsRfc5424) {
   std::string line =
       R"({"seq":7,"time":"2026-11-23T10:00:00.000001Z","type":"authz.deny","subject":"a","instance":"x","prev":"00"})";
   std::string m = (*s)->format(line);
-  EXPECT_EQ(m.substr(0, m.find(" - ")),
-            "<84>1 2026-11-23T10:00:00.000001Z gw1 claimgate " + std::to_string(::getpid()) +
-                " authz.deny");
+  EXPECT_EQ(m.substr(0, m.find(" - ")), "<84>1 2026-11-23T10:00:00.000001Z gw1 claimgate " +
+                                            std::to_string(::getpid()) + " authz.deny");
   EXPECT_EQ(m.substr(m.find(" - ") + 3), line);
   EXPECT_EQ(syslog_facility("local3"), 19);
   EXPECT_EQ(syslog_facility("kern"), -1);

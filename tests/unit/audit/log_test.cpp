@@ -23,8 +23,9 @@ class AuditLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
-           ("cg-audit-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-            "-" + std::to_string(::getpid()));
+           ("cg-audit-" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
+            std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     path_ = (dir_ / "audit.jsonl").string();
@@ -220,7 +221,8 @@ TEST_F(AuditLogTest, TornRecordIsReportedThenDeclaredOnRestart) {
   rep = verify();
   ASSERT_TRUE(rep.ok()) << rep.error->message;
   bool declared = false;
-  for (const auto& n : rep.notes) declared = declared || n.find("torn by a crash") != std::string::npos;
+  for (const auto& n : rep.notes)
+    declared = declared || n.find("torn by a crash") != std::string::npos;
   EXPECT_TRUE(declared);
   auto ls = lines(path_);
   EXPECT_NE(ls[whole + 1].find("\"type\":\"audit.recovered\""), std::string::npos);
@@ -292,7 +294,8 @@ TEST(AuditEventTest, EscapesControlBytesAndInvalidUtf8) {
   Event ev("authz.deny", test_now(), "rid");
   ev.str("path", "/x\x80").num("n", -3).flag("f", true).list("l", {"a", "b"});
   EXPECT_EQ(ev.body().substr(0, 8), "\"time\":\"");
-  EXPECT_NE(ev.body().find("\"type\":\"authz.deny\",\"request_id\":\"rid\",\"path\":\"/x\xEF\xBF\xBD\",\"n\":-3,\"f\":true,\"l\":[\"a\",\"b\"]"),
+  EXPECT_NE(ev.body().find("\"type\":\"authz.deny\",\"request_id\":\"rid\",\"path\":\"/"
+                           "x\xEF\xBF\xBD\",\"n\":-3,\"f\":true,\"l\":[\"a\",\"b\"]"),
             std::string::npos);
 }
 
