@@ -31,6 +31,7 @@ inline constexpr std::string_view kPolicyReloaded = "policy.reloaded";
 inline constexpr std::string_view kPolicyRefused = "policy.refused";
 inline constexpr std::string_view kKeysInUse = "keys.in_use";
 inline constexpr std::string_view kCertificateExpiring = "certificate.expiring";
+inline constexpr std::string_view kMetadataExpiring = "metadata.expiring";
 inline constexpr std::string_view kGatewayStarted = "gateway.started";
 inline constexpr std::string_view kGatewayStopped = "gateway.stopped";
 // Written by the log itself.

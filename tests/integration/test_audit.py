@@ -430,3 +430,46 @@ def test_full_disk_refuses_sign_ins_until_space_returns(tmp_path, small_disk):
         assert [x["seq"] for x in recs] == list(range(1, len(recs) + 1))
     finally:
         s.stop()
+
+
+def test_stdout_copy_and_expiring_metadata(tmp_path):
+    s = DemoStack(tmp_path, claimgate_bin(), store="memory",
+                  extra_config="audit: {path: audit/audit.jsonl, also: stdout}\n")
+    try:
+        # The IdP's metadata now says it ends in 10 days: the start records it.
+        s.stop_gateway()
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 10 * 86400))
+        md = s.idps[0].metadata
+        md.write_text(md.read_text().replace("<ns0:EntityDescriptor ", f'<ns0:EntityDescriptor validUntil="{until}" ', 1))
+        s.start_gateway()
+        assert s.signin(requests.Session(), "alice", "/").status_code == 200
+        assert s.stop_gateway() == 0
+        log = tmp_path / "audit" / "audit.jsonl"
+        expiring = [r for r in records(log) if r["type"] == "metadata.expiring"]
+        assert len(expiring) == 1 and expiring[0]["idp"] == "demo"
+        assert expiring[0]["days_left"] in (9, 10) and expiring[0]["valid_until"].startswith(until[:10])
+        # stdout (gateway.log holds stdout and stderr) has every record of the second run, as written.
+        out = [l for l in s.gateway_log().splitlines() if l.startswith('{"seq":')]
+        second_run = log.read_text().splitlines()[-len(out):]
+        assert out == second_run and any('"type":"login.success"' in l for l in out)
+    finally:
+        s.stop()
+
+
+def test_open_reads_lets_reads_through_while_the_disk_is_full(tmp_path, small_disk):
+    s, sess = _stack_with_session(
+        tmp_path, "audit: {path: audit/audit.jsonl, flush_interval: 5ms, on_failure: open_reads}\n")
+    try:
+        _fill(small_disk)
+        deadline = time.monotonic() + 10
+        n = 0
+        while time.monotonic() < deadline and requests.get(s.url + "/readyz", timeout=5).status_code == 200:
+            sess.get(s.url + f"/fill/{n}", headers=JSON, timeout=10)
+            n += 1
+            time.sleep(0.01)
+        assert requests.get(s.url + "/readyz", timeout=5).status_code == 503
+        assert sess.get(s.url + "/read", headers=JSON, timeout=10).status_code == 200
+        r = sess.post(s.url + "/write", headers=JSON, data=b"x", timeout=10)
+        assert r.status_code == 503 and "audit.unavailable" in r.text
+    finally:
+        s.stop()
