@@ -302,18 +302,17 @@ void AuditLog::add_record(std::string_view body) {
   if (instance_json_.empty()) append_json_string(instance_json_, opt_.instance);
   size_t start = out_.size();
   append_record(out_, next_seq_, body, instance_json_, prev_);
-  prev_ = to_hex(hash_line(std::string_view(out_).substr(start)));
-  out_ += '\n';
-  last_seq_ = next_seq_;
-  ++next_seq_;
-  ++since_checkpoint_;
-  ++records_;
-  pending_bytes_ = out_.size();
+  end_record(start);
 }
 
 void AuditLog::add_line(const std::string& line) {
-  prev_ = to_hex(hash_line(line));
+  size_t start = out_.size();
   out_ += line;
+  end_record(start);
+}
+
+void AuditLog::end_record(size_t start) {
+  prev_ = to_hex(hash_line(std::string_view(out_).substr(start)));
   out_ += '\n';
   last_seq_ = next_seq_;
   ++next_seq_;

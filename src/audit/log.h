@@ -118,6 +118,8 @@ class AuditLog {
   // Writer-thread helpers (no lock held).
   void add_record(std::string_view body);
   void add_line(const std::string& line);
+  // The line from out_[start] is whole: hash it, end it, count it.
+  void end_record(size_t start);
   void add_checkpoint(std::string_view reason);
   bool flush(bool sync);  // writes out_, syncs when asked; false on failure
   void rotate();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "core/encoding.h"
 #include "core/time.h"
 
 namespace cg::audit {
@@ -21,32 +22,7 @@ std::string str(const json& j, const char* k) {
   return it->dump();
 }
 
-std::string html_escape(std::string_view s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        o += "&amp;";
-        break;
-      case '<':
-        o += "&lt;";
-        break;
-      case '>':
-        o += "&gt;";
-        break;
-      case '"':
-        o += "&quot;";
-        break;
-      case '\'':
-        o += "&#39;";
-        break;
-      default:
-        o += c;
-    }
-  }
-  return o;
-}
+std::string html_escape(std::string_view s) { return core::markup_escape(s); }
 
 std::string csv_field(const std::string& s) {
   // Quoted when needed; a leading = + - @ is neutralised (spreadsheet formula injection).
@@ -93,6 +69,20 @@ const char* title_of(const std::string& t) {
 
 }  // namespace
 
+json verify_json(const VerifyReport& v, const std::vector<std::string>& files) {
+  json c = {{"intact", v.ok()},         {"files", files},         {"records", v.records},
+            {"first_seq", v.first_seq}, {"last_seq", v.last_seq}, {"checkpoints", v.checkpoints},
+            {"notes", v.notes},         {"seconds", v.seconds}};
+  if (v.error) {
+    c["error"] = {{"code", v.error->code},
+                  {"name", v.error->name},
+                  {"message", v.error->message},
+                  {"file", v.error_file},
+                  {"line", v.error_line}};
+  }
+  return c;
+}
+
 const std::vector<std::string>& privileged_permissions() {
   static const std::vector<std::string> p{"models:deploy",   "compute:create",  "compute:delete",
                                           "jobs:cancel-any", "sessions:revoke", "tokens:create",
@@ -107,21 +97,7 @@ Result<json> build_report(Index& index, core::WallTime since, core::WallTime now
   r["title"] = "claimgate access report";
   r["generated"] = core::format_datetime(now);
   r["since"] = core::format_datetime(since);
-  json& c = r["chain"];
-  c["intact"] = chain.ok();
-  c["files"] = files;
-  c["records"] = chain.records;
-  c["first_seq"] = chain.first_seq;
-  c["last_seq"] = chain.last_seq;
-  c["checkpoints"] = chain.checkpoints;
-  c["notes"] = chain.notes;
-  if (chain.error) {
-    c["error"] = {{"code", chain.error->code},
-                  {"name", chain.error->name},
-                  {"message", chain.error->message},
-                  {"file", chain.error_file},
-                  {"line", chain.error_line}};
-  }
+  r["chain"] = verify_json(chain, files);
 
   // Totals by type.
   CG_TRY(auto totals, index.rows("SELECT type, COUNT(*) FROM events WHERE time>=? GROUP BY type "

@@ -13,6 +13,9 @@
 
 namespace cg::audit {
 
+// A verification's outcome as JSON (intact, records, checkpoints, notes, error with file:line).
+nlohmann::json verify_json(const VerifyReport& v, const std::vector<std::string>& files);
+
 // Permissions whose use a reviewer sees listed one by one.
 const std::vector<std::string>& privileged_permissions();
 

@@ -128,18 +128,7 @@ int run_verify(const Options& o) {
     }
   }
   if (o.as_json) {
-    json j = {{"ok", rep.ok()},           {"files", w->files},
-              {"records", rep.records},   {"first_seq", rep.first_seq},
-              {"last_seq", rep.last_seq}, {"checkpoints", rep.checkpoints},
-              {"notes", rep.notes},       {"seconds", rep.seconds}};
-    if (rep.error) {
-      j["error"] = {{"code", rep.error->code},
-                    {"name", rep.error->name},
-                    {"message", rep.error->message},
-                    {"file", rep.error_file},
-                    {"line", rep.error_line}};
-    }
-    std::cout << j.dump(2) << "\n";
+    std::cout << audit::verify_json(rep, w->files).dump(2) << "\n";
     return rep.ok() ? 0 : 1;
   }
   for (const auto& n : rep.notes) std::cout << "note: " << n << "\n";

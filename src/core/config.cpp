@@ -72,19 +72,6 @@ bool get_bool(const YAML::Node& map, const std::string& key, const std::string& 
   return fallback;
 }
 
-std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key,
-                                  const std::string& path, Problems& p,
-                                  std::chrono::seconds fallback) {
-  std::string v = get_string(map, key, path, p, false);
-  if (v.empty()) return fallback;
-  auto d = parse_duration(v);
-  if (!d) {
-    p.add(path.empty() ? key : path + "." + key, v, "a duration such as 180s, 5m, 8h or 30d");
-    return fallback;
-  }
-  return *d;
-}
-
 std::chrono::milliseconds get_duration_ms(const YAML::Node& map, const std::string& key,
                                           const std::string& path, Problems& p,
                                           std::chrono::milliseconds fallback) {
@@ -92,10 +79,18 @@ std::chrono::milliseconds get_duration_ms(const YAML::Node& map, const std::stri
   if (v.empty()) return fallback;
   auto d = parse_duration_ms(v);
   if (!d) {
-    p.add(path.empty() ? key : path + "." + key, v, "a duration such as 250ms, 2s or 5m");
+    p.add(path.empty() ? key : path + "." + key, v,
+          "a duration such as 250ms, 180s, 5m, 8h or 30d");
     return fallback;
   }
   return *d;
+}
+
+std::chrono::seconds get_duration(const YAML::Node& map, const std::string& key,
+                                  const std::string& path, Problems& p,
+                                  std::chrono::seconds fallback) {
+  return std::chrono::duration_cast<std::chrono::seconds>(get_duration_ms(
+      map, key, path, p, std::chrono::duration_cast<std::chrono::milliseconds>(fallback)));
 }
 
 uint64_t get_uint(const YAML::Node& map, const std::string& key, const std::string& path,
@@ -126,8 +121,11 @@ uint64_t get_size(const YAML::Node& map, const std::string& key, const std::stri
     n = n * 10 + static_cast<uint64_t>(v[digits++] - '0');
   }
   std::string unit = v.substr(digits);
-  uint64_t mult = unit.empty() || unit == "B" ? 1 : unit == "KiB" ? 1024 : unit == "MiB" ? 1 << 20
-                  : unit == "GiB" ? uint64_t{1} << 30 : 0;
+  uint64_t mult = unit.empty() || unit == "B" ? 1
+                  : unit == "KiB"             ? 1024
+                  : unit == "MiB"             ? 1 << 20
+                  : unit == "GiB"             ? uint64_t{1} << 30
+                                              : 0;
   if (digits == 0 || mult == 0) {
     p.add(path.empty() ? key : path + "." + key, v, "a size such as 65536, 64KiB, 1MiB or 2GiB");
     return fallback;

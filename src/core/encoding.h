@@ -47,6 +47,8 @@ Result<std::string> inflate_raw(std::string_view data, size_t max_output);
 
 // "a, b, c": the items with `sep` between them.
 std::string join(const std::vector<std::string>& items, std::string_view sep);
+// Text for XML or HTML content and attribute values: & < > " ' (and CR) as references.
+std::string markup_escape(std::string_view s);
 
 // A value from a message, shortened for an error message without cutting a UTF-8 sequence;
 // "..." marks the cut.

@@ -114,15 +114,16 @@ void Gateway::audit_certificates() {
   for (const auto& idp : cfg_.saml.idps) {
     for (const auto& c : idp.metadata.signing_certs) check("idp:" + idp.name, c);
     // The IdP's metadata document itself (validUntil), when it says when it ends.
-    if (idp.metadata.valid_until && *idp.metadata.valid_until - now <= std::chrono::hours(24 * 30)) {
+    if (idp.metadata.valid_until &&
+        *idp.metadata.valid_until - now <= std::chrono::hours(24 * 30)) {
       audit::Event ev(audit::type::kMetadataExpiring, now);
       ev.str("idp", idp.name)
           .str("entity_id", idp.metadata.entity_id)
           .time("valid_until", *idp.metadata.valid_until)
-          .num("days_left", std::chrono::duration_cast<std::chrono::hours>(
-                                *idp.metadata.valid_until - now)
-                                    .count() /
-                                24);
+          .num("days_left",
+               std::chrono::duration_cast<std::chrono::hours>(*idp.metadata.valid_until - now)
+                       .count() /
+                   24);
       audit(std::move(ev), audit::Durability::kBatched);
     }
   }

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "core/encoding.h"
+
 namespace cg::xml {
 namespace {
 const char* c(const xmlChar* s) { return reinterpret_cast<const char*>(s); }
@@ -112,35 +114,7 @@ std::string path_of(const xmlNode* n) {
 }  // namespace cg::xml
 
 namespace cg::xml {
-std::string escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 16);
-  for (char ch : s) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '\r':
-        out += "&#13;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
+std::string escape(std::string_view s) { return core::markup_escape(s); }
 }  // namespace cg::xml
 
 namespace cg::xml {

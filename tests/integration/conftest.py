@@ -117,3 +117,21 @@ class Env:
 @pytest.fixture(scope="session")
 def env(tmp_path_factory):
     return Env(tmp_path_factory.mktemp("interop"))
+
+
+def chromium_driver(window_size="1200,1000"):
+    """Debian's headless Chromium through chromium-driver (selenium), with a fresh profile.
+    Returns (driver, profile directory); quit the driver and remove the directory after."""
+    import tempfile
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    profile = tempfile.mkdtemp(prefix="cg-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={window_size}"):
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    driver.set_page_load_timeout(30)
+    return driver, profile

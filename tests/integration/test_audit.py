@@ -12,15 +12,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 
 import pytest
 import requests
 
-from conftest import ROOT, claimgate_bin, run
-from gateway_stack import DemoStack, parse_form
+from conftest import ROOT, chromium_driver, claimgate_bin, run
+from gateway_stack import DemoStack
 
 JSON = {"Accept": "application/json"}
 POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
@@ -159,7 +158,7 @@ def test_verify_passes_on_the_intact_log(scenario):
     assert re.search(r"^OK: \d+ records \(1 to \d+\) in 1 file\(s\), \d+ checkpoint\(s\) verified; \d+ records/s$",
                      r.stdout, re.M), r.stdout
     j = json.loads(run(["audit", "verify", "--config", str(scenario.config), "--json"]).stdout)
-    assert j["ok"] and j["records"] == len(records(scenario.log))
+    assert j["intact"] and j["records"] == len(records(scenario.log))
 
 
 def test_verify_finds_tampering_and_says_where(scenario, tmp_path):
@@ -232,19 +231,10 @@ def test_report_csv_and_html(scenario, tmp_path):
 
 
 def test_report_html_renders_in_chromium(scenario, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     html = tmp_path / "report.html"
     run(["audit", "report", "--config", str(scenario.config), "--format", "html", "--out", str(html)], check=True)
-    profile = tempfile.mkdtemp(prefix="cg-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1300,1800"):
-        opts.add_argument(a)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    driver, profile = chromium_driver("1300,1800")
     try:
         driver.get(html.as_uri())
         assert driver.find_element(By.TAG_NAME, "h1").text == "claimgate access report"

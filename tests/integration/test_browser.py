@@ -4,16 +4,14 @@ policy (examples/policy/ml-platform.yaml). Screenshots of whoami (roles per proj
 403 page are kept as test artefacts (build/test-artifacts/, or $CG_ARTIFACTS)."""
 import os
 import pathlib
-import tempfile
+import shutil
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import ROOT, claimgate_bin
+from conftest import ROOT, chromium_driver, claimgate_bin
 from gateway_stack import DemoStack
 
 ARTIFACTS = pathlib.Path(os.environ.get("CG_ARTIFACTS", ROOT / "build" / "test-artifacts"))
@@ -21,17 +19,10 @@ ARTIFACTS = pathlib.Path(os.environ.get("CG_ARTIFACTS", ROOT / "build" / "test-a
 
 @pytest.fixture(scope="module")
 def browser():
-    profile = tempfile.mkdtemp(prefix="cg-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = "/usr/bin/chromium"
-    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1200,1000"):
-        opts.add_argument(a)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    driver.set_page_load_timeout(30)
+    driver, profile = chromium_driver()
     yield driver
     driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

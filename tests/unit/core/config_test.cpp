@@ -17,7 +17,7 @@ TEST(ConfigTest, CollectsEveryProblem) {
   ASSERT_EQ(p.list().size(), 5u);
   EXPECT_EQ(p.list()[0].path, "root.a");
   EXPECT_EQ(p.list()[1].found, "maybe");
-  EXPECT_EQ(p.list()[2].allowed, "a duration such as 180s, 5m, 8h or 30d");
+  EXPECT_EQ(p.list()[2].allowed, "a duration such as 250ms, 180s, 5m, 8h or 30d");
   EXPECT_EQ(p.list()[3].to_string(), "root.missing: missing; required");
   EXPECT_EQ(p.list()[4].path, "root.zzz");
 }
