@@ -48,6 +48,7 @@ struct Walker {
     uint64_t n = 0;
     std::optional<std::pair<uint64_t, std::string>> torn;  // line number, its bytes
     bool first_in_file = true;
+    bool declared_torn = false;
     while (std::getline(in, line)) {
       ++n;
       bool whole = !in.eof();  // getline stopped at a newline
@@ -91,6 +92,7 @@ struct Walker {
                             " bytes), declared by audit.recovered at record " +
                             std::to_string(fixed->seq));
         torn.reset();
+        declared_torn = true;
       }
       if (next_seq && fixed->seq != *next_seq) {
         std::string what =
@@ -125,7 +127,9 @@ struct Walker {
                            std::to_string(fixed->seq - 1) + " hashes to " + prev->substr(0, 16) +
                            "...: the record before this line was edited, or this one inserted");
       }
-      if (first_in_file && rep.files > 1 && type != type::kFileStart) {
+      // A file after the first starts with audit.file_start (or, when the writer stopped while
+      // writing that very record, with the audit.recovered that declares it).
+      if (first_in_file && rep.files > 1 && type != type::kFileStart && !declared_torn) {
         return problem(Code::kStart, file, n,
                        "this file does not start with audit.file_start: it is not the file "
                        "that follows the previous one, or its start was removed");

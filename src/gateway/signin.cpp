@@ -307,7 +307,11 @@ awaitable<void> Gateway::acs(Request& r) {
   }
   // Every claim received, and the roles they grant, on disk before the session cookie leaves.
   json claims = json::object();
-  for (const auto& c : s.claims) claims[c.alias.empty() ? c.name : c.alias] = c.values;
+  for (const auto& c : s.claims) {
+    // By its short name where it has one; two claims never share a key (none is dropped).
+    std::string key = c.alias.empty() || claims.contains(c.alias) ? c.name : c.alias;
+    claims[key] = c.values;
+  }
   auto grants = policy_->grants(s);
   audit::Event ok = event(audit::type::kLoginSuccess, r);
   ok.str("subject", s.subject)
