@@ -1,5 +1,6 @@
 #include "audit/verify.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -25,7 +26,7 @@ std::string_view type_of(std::string_view line) {
 
 struct Walker {
   const crypto::Keyring* keys;
-  std::optional<uint64_t> capture;
+  const std::vector<uint64_t>& capture;
   VerifyReport rep;
   std::optional<std::string> prev;  // hex hash of the last record, once known
   std::optional<uint64_t> next_seq;
@@ -64,7 +65,12 @@ struct Walker {
                            "; a restarted gateway declares the torn record and goes on");
       }
       auto fixed = read_fixed(line);
-      if (!fixed || !json::accept(line)) {
+      std::string_view type = fixed ? type_of(line) : std::string_view();
+      // The log's own records are read in full (parsed once); others only checked as JSON.
+      bool own = type.starts_with("audit.");
+      json rec;
+      if (own) rec = json::parse(line, nullptr, false);
+      if (!fixed || (own ? rec.is_discarded() : !json::accept(line))) {
         if (torn) {
           return problem(Code::kBadRecord, file, torn->first,
                          "line " + std::to_string(torn->first) +
@@ -73,10 +79,6 @@ struct Walker {
         torn = {n, line};
         continue;
       }
-      std::string_view type = type_of(line);
-      json rec;
-      bool own = type.starts_with("audit.");
-      if (own) rec = json::parse(line, nullptr, false);
       if (torn) {
         bool declared = type == type::kRecovered && rec.is_object() &&
                         rec.value("torn_sha256", "") == to_hex(hash_line(torn->second)) &&
@@ -152,7 +154,8 @@ struct Walker {
       }
       last_type = std::string(type);
       prev = to_hex(hash_line(line));
-      if (capture && *capture == fixed->seq) rep.captured_hash = *prev;
+      if (std::find(capture.begin(), capture.end(), fixed->seq) != capture.end())
+        rep.captured[fixed->seq] = *prev;
       next_seq = fixed->seq + 1;
       rep.last_seq = fixed->seq;
       rep.last_hash = *prev;
@@ -179,9 +182,9 @@ struct Walker {
 }  // namespace
 
 VerifyReport verify_files(const std::vector<std::string>& files, const crypto::Keyring* keys,
-                          std::optional<uint64_t> capture_seq) {
+                          const std::vector<uint64_t>& capture) {
   auto started = std::chrono::steady_clock::now();
-  Walker w{keys, capture_seq, {}, {}, {}, {}, {}};
+  Walker w{keys, capture, {}, {}, {}, {}, {}};
   for (size_t i = 0; i < files.size(); ++i) {
     if (!w.walk(files[i], i + 1 == files.size())) break;
   }

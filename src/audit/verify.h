@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,15 +25,15 @@ struct VerifyReport {
   std::string error_file;
   uint64_t error_line = 0;         // 1-based line in error_file
   std::vector<std::string> notes;  // not problems: torn records declared, unsigned tail, ...
-  std::string captured_hash;
-  std::string instance;  // as the last checkpoint names it
-  double seconds = 0;    // time spent
+  std::map<uint64_t, std::string> captured;  // seq -> hex hash, for the seqs asked for
+  std::string instance;                      // as the last checkpoint names it
+  double seconds = 0;                        // time spent
   bool ok() const { return !error; }
 };
 
-// `keys` null: checkpoint signatures are not checked (a note says so). `capture_seq`: the
-// hash of that record goes to `captured_hash` (to compare with what the index saw).
+// `keys` null: checkpoint signatures are not checked (a note says so). `capture`: the hashes
+// of these records go to `captured` (to compare with what the index saw), in the same pass.
 VerifyReport verify_files(const std::vector<std::string>& files, const crypto::Keyring* keys,
-                          std::optional<uint64_t> capture_seq = std::nullopt);
+                          const std::vector<uint64_t>& capture = {});
 
 }  // namespace cg::audit

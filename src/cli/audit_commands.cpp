@@ -103,8 +103,11 @@ int run_verify(const Options& o) {
       }
     }
   }
-  // Verify once to learn the instance, then compare with its head.
-  auto rep = audit::verify_files(w->files, w->keys ? &*w->keys : nullptr);
+  // One pass, keeping the hash of each record the index last saw; then the head of the log's
+  // own instance is compared.
+  std::vector<uint64_t> head_seqs;
+  for (const auto& h : heads) head_seqs.push_back(h.seq);
+  auto rep = audit::verify_files(w->files, w->keys ? &*w->keys : nullptr, head_seqs);
   for (const auto& h : heads) {
     if (h.instance == rep.instance) head = h;
   }
@@ -117,8 +120,8 @@ int run_verify(const Options& o) {
                          std::to_string(rep.last_seq) + ": records were removed from its end");
       rep.error_file = w->files.back();
     } else {
-      auto again = audit::verify_files(w->files, w->keys ? &*w->keys : nullptr, head->seq);
-      if (again.captured_hash != head->hash) {
+      auto seen = rep.captured.find(head->seq);
+      if (seen == rep.captured.end() || seen->second != head->hash) {
         rep.error = make_error(audit::Code::kChain,
                                "record " + std::to_string(head->seq) +
                                    " is not the record the index saw (its hash differs): the "

@@ -156,7 +156,7 @@ audit::Event Gateway::event(std::string_view type, const Request& r) const {
   return ev;
 }
 
-audit::AuditLog::Ticket Gateway::audit_decision(const Request& r, const policy::Decision& d,
+audit::AuditLog::Ticket Gateway::audit_decision(Request& r, const policy::Decision& d,
                                                 audit::Durability dur) {
   if (!audit_) return 0;
   bool allow = d.allowed();
@@ -164,8 +164,7 @@ audit::AuditLog::Ticket Gateway::audit_decision(const Request& r, const policy::
   audit::Event ev = event(allow ? audit::type::kAuthzAllow : audit::type::kAuthzDeny, r);
   ev.str("subject", r.session ? r.session->session->subject : "");
   if (r.session) {
-    ev.str("session", session_ref(r.session_id))
-        .str("roles", policy_->grants(*r.session->session)->roles_joined);
+    ev.str("session", session_ref(r.session_id)).str("roles", grants_of(r).roles_joined);
   }
   std::string_view method = r.ex.method_string();
   if (!r.original_method.empty()) method = r.original_method;

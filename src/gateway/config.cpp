@@ -110,10 +110,10 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   c.config_path = path;
   c.base_dir = std::filesystem::path(path).parent_path().string();
   core::reject_unknown_keys(
-      root, "", {"listen",     "public_url", "threads",  "log_level", "insecure_http",
-                 "tls",        "saml",       "keys",     "session",   "store",
-                 "identity",   "limits",     "upstream", "routes",    "permissions",
-                 "roles",      "aliases",    "bindings", "rules",     "case_insensitive_paths",
+      root, "", {"listen",      "public_url", "threads",  "log_level", "insecure_http",
+                 "tls",         "saml",       "keys",     "session",   "store",
+                 "identity",    "limits",     "upstream", "routes",    "permissions",
+                 "roles",       "aliases",    "bindings", "rules",     "case_insensitive_paths",
                  "policy_file", "audit"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);

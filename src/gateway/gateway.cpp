@@ -656,6 +656,11 @@ std::string Gateway::jwt_for(const session::Session& s, std::string_view audienc
   return *token;
 }
 
+const policy::Grants& Gateway::grants_of(Request& r) const {
+  if (!r.grants) r.grants = policy_->grants(*r.session->session);
+  return *r.grants;
+}
+
 void Gateway::add_identity_headers(Request& r, http::bhttp::fields& f, std::string_view audience) {
   const session::Session& s = *r.session->session;
   std::string groups = core::join(s.values("groups"), ",");
@@ -666,7 +671,7 @@ void Gateway::add_identity_headers(Request& r, http::bhttp::fields& f, std::stri
   set("User", s.subject);
   set("Email", email);
   set("Groups", groups);
-  set("Roles", policy_->grants(s)->roles_joined);
+  set("Roles", grants_of(r).roles_joined);
   set("Idp", s.idp);
   // What the decision rested on: the upstream checks a condition ("owner") itself.
   set("Project", r.decision.project);
@@ -909,9 +914,10 @@ awaitable<void> Gateway::forward_auth(Request& r) {
   r.original_method = method;
   std::string audit_why;
   bool admitted = !d.allowed() || audit_admits(r, &audit_why);
-  auto ticket = admitted ? audit_decision(r, d, d.allowed() ? audit::Durability::kBatched
-                                                            : audit::Durability::kDurable)
-                         : 0;
+  auto ticket =
+      admitted ? audit_decision(
+                     r, d, d.allowed() ? audit::Durability::kBatched : audit::Durability::kDurable)
+               : 0;
   r.path = saved_path;
   if (!d.allowed()) co_await durable(ticket);
   if (!admitted) {

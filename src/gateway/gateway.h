@@ -140,8 +140,10 @@ class Gateway {
   audit::AuditLog::Ticket audit(audit::Event ev, audit::Durability d);
   http::awaitable<bool> durable(audit::AuditLog::Ticket t);
   audit::Event event(std::string_view type, const Request& r) const;
-  audit::AuditLog::Ticket audit_decision(const Request& r, const policy::Decision& d,
+  audit::AuditLog::Ticket audit_decision(Request& r, const policy::Decision& d,
                                          audit::Durability dur);
+  // The session's grants under the policy in force, looked up once per request.
+  const policy::Grants& grants_of(Request& r) const;
   http::awaitable<void> audit_signin_failure(Request& r, const std::string& idp, const Error& e,
                                              const saml::ValidationReport* report);
   // Whether the audit log lets this request through (it is failing: see audit.on_failure).

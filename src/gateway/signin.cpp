@@ -297,7 +297,8 @@ awaitable<void> Gateway::acs(Request& r) {
     s.expires = *id.session_not_on_or_after;
   }
   s.idle_timeout = cfg_.session_idle;
-  s.roles = policy_->roles_for(s);  // as at sign-in; decisions use the policy in force
+  auto grants = policy_->grants(s);
+  s.roles = grants->roles;  // as at sign-in; decisions use the policy in force
   if (auto st = stores_.sessions->put(s); !st) {
     metrics_.signins.inc({idp->name, "failure", "gateway.store_unavailable"});
     co_await send_error(r, 503, "Sign-in is unavailable",
@@ -312,7 +313,6 @@ awaitable<void> Gateway::acs(Request& r) {
     std::string key = c.alias.empty() || claims.contains(c.alias) ? c.name : c.alias;
     claims[key] = c.values;
   }
-  auto grants = policy_->grants(s);
   audit::Event ok = event(audit::type::kLoginSuccess, r);
   ok.str("subject", s.subject)
       .str("idp", idp->name)
@@ -323,8 +323,8 @@ awaitable<void> Gateway::acs(Request& r) {
       .time("authn_instant", id.authn_instant)
       .str("client", r.ex.client_address())
       .str("user_agent", core::clip(r.ex.header(bhttp::field::user_agent), 200))
-      .json("role_grants", policy::grants_json(*grants).dump(-1, ' ', false,
-                                                              json::error_handler_t::replace))
+      .json("role_grants",
+            policy::grants_json(*grants).dump(-1, ' ', false, json::error_handler_t::replace))
       .str("roles", grants->roles_joined);
   audit(std::move(ok), audit::Durability::kDurable);
   audit::Event created = event(audit::type::kSessionCreated, r);

@@ -24,8 +24,9 @@ struct Gateway::Request {
   std::string route_name = "-";
   std::string user = "-";
   double upstream_ms = -1;
-  policy::Decision decision;  // what allowed the request (project, permission, condition)
+  policy::Decision decision;    // what allowed the request (project, permission, condition)
   std::string original_method;  // forward-auth: the method of the request decided
+  std::shared_ptr<const policy::Grants> grants;  // the session's, once asked (grants_of)
 };
 
 // What audit records carry instead of a session id (which would open the session).
