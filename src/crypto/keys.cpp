@@ -5,6 +5,7 @@
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -111,6 +112,19 @@ std::array<uint8_t, 32> sha256(std::string_view data) {
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
   return out;
+}
+
+std::array<uint8_t, 32> hmac_sha256(std::string_view key, std::string_view data) {
+  std::array<uint8_t, 32> out{};
+  size_t len = 0;
+  EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(),
+            reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(),
+            out.size(), &len);
+  return out;
+}
+
+bool constant_time_equals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::vector<uint8_t> digest(HashAlg h, std::string_view data) {

@@ -26,6 +26,10 @@ std::vector<uint8_t> digest(HashAlg h, std::span<const uint8_t> data);
 std::vector<uint8_t> digest(HashAlg h, std::string_view data);
 // SHA-256 into a fixed array (no allocation: hash chains call it per record).
 std::array<uint8_t, 32> sha256(std::string_view data);
+// HMAC-SHA-256 (RFC 2104): derived secrets (refresh tokens of one family).
+std::array<uint8_t, 32> hmac_sha256(std::string_view key, std::string_view data);
+// Equality in time independent of where the inputs differ (secrets compared to what came in).
+bool constant_time_equals(std::string_view a, std::string_view b);
 
 class PublicKey {
  public:

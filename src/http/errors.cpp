@@ -24,6 +24,8 @@ const char* code_name(Code c) {
       return "http.bad_url";
     case Code::kWebSocket:
       return "http.websocket";
+    case Code::kFetch:
+      return "http.fetch";
   }
   return "http.unknown";
 }

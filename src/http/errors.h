@@ -16,6 +16,7 @@ enum class Code : int {
   kUpstreamProtocol = 6008,  // the upstream's answer was not valid HTTP (502)
   kBadUrl = 6009,            // a URL in the config cannot be used
   kWebSocket = 6010,         // a WebSocket upgrade failed (client or upstream side)
+  kFetch = 6011,             // a request the gateway or the CLI made failed (http/client.h)
 };
 
 const char* code_name(Code c);

@@ -85,6 +85,14 @@ Status MemoryTicketStore::put(std::string_view key, std::string_view value,
   return {};
 }
 
+Result<std::optional<std::string>> MemoryTicketStore::peek(std::string_view key,
+                                                           core::WallTime now) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(std::string(key));
+  if (it == entries_.end() || it->second.expires <= now) return std::optional<std::string>();
+  return std::optional<std::string>(it->second.value);
+}
+
 Result<std::optional<std::string>> MemoryTicketStore::take(std::string_view key,
                                                            core::WallTime now) {
   std::lock_guard lock(mu_);
@@ -113,6 +121,83 @@ Result<bool> MemoryTicketStore::insert_once(std::string_view key, core::WallTime
 Result<size_t> MemoryTicketStore::purge_expired(core::WallTime now) {
   std::lock_guard lock(mu_);
   return purge_locked(now);
+}
+
+Status MemoryTokenStore::put(const TokenGrant& g) {
+  std::lock_guard lock(mu_);
+  grants_[g.id] = g;
+  return {};
+}
+
+Result<std::optional<TokenGrant>> MemoryTokenStore::get(std::string_view id) {
+  std::lock_guard lock(mu_);
+  auto it = grants_.find(std::string(id));
+  if (it == grants_.end()) return std::optional<TokenGrant>{};
+  return std::optional<TokenGrant>{it->second};
+}
+
+Result<TokenStore::Advance> MemoryTokenStore::advance(std::string_view id, uint64_t generation,
+                                                      core::WallTime now) {
+  std::lock_guard lock(mu_);
+  auto it = grants_.find(std::string(id));
+  if (it == grants_.end()) return Advance::kGone;
+  TokenGrant& g = it->second;
+  if (g.revoked() || now >= g.expires) return Advance::kGone;
+  if (generation == g.generation) {
+    ++g.generation;
+    g.last_used = now;
+    return Advance::kAdvanced;
+  }
+  if (generation < g.generation) {
+    g.revoked_at = now;
+    g.revoked_reason = "refresh token reused";
+    return Advance::kReused;
+  }
+  return Advance::kGone;  // a generation never issued: not ours to act on
+}
+
+Result<bool> MemoryTokenStore::revoke(std::string_view id, core::WallTime now,
+                                      std::string_view reason) {
+  std::lock_guard lock(mu_);
+  auto it = grants_.find(std::string(id));
+  if (it == grants_.end() || it->second.revoked()) return false;
+  it->second.revoked_at = now;
+  it->second.revoked_reason = std::string(reason);
+  return true;
+}
+
+Result<std::vector<std::string>> MemoryTokenStore::revoke_subject(std::string_view subject,
+                                                                  core::WallTime now,
+                                                                  std::string_view reason) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (auto& [id, g] : grants_) {
+    if (g.subject != subject || g.revoked() || now >= g.expires) continue;
+    g.revoked_at = now;
+    g.revoked_reason = std::string(reason);
+    out.push_back(id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<TokenGrant>> MemoryTokenStore::list(std::string_view subject,
+                                                       core::WallTime now) {
+  std::lock_guard lock(mu_);
+  std::vector<TokenGrant> out;
+  for (const auto& [id, g] : grants_) {
+    if (g.subject == subject && !g.revoked() && now < g.expires) out.push_back(g);
+  }
+  std::sort(out.begin(), out.end(), [](const TokenGrant& a, const TokenGrant& b) {
+    return a.created != b.created ? a.created < b.created : a.id < b.id;
+  });
+  return out;
+}
+
+Result<size_t> MemoryTokenStore::purge_expired(core::WallTime now) {
+  std::lock_guard lock(mu_);
+  return static_cast<size_t>(
+      std::erase_if(grants_, [&](const auto& e) { return now >= e.second.expires; }));
 }
 
 }  // namespace cg::session

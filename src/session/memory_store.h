@@ -35,6 +35,7 @@ class MemoryTicketStore final : public TicketStore {
  public:
   explicit MemoryTicketStore(size_t max_entries = 1'000'000) : max_(max_entries) {}
   Status put(std::string_view key, std::string_view value, core::WallTime expires) override;
+  Result<std::optional<std::string>> peek(std::string_view key, core::WallTime now) override;
   Result<std::optional<std::string>> take(std::string_view key, core::WallTime now) override;
   Result<bool> insert_once(std::string_view key, core::WallTime expires,
                            core::WallTime now) override;
@@ -49,6 +50,22 @@ class MemoryTicketStore final : public TicketStore {
   std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;
   size_t max_;
+};
+
+class MemoryTokenStore final : public TokenStore {
+ public:
+  Status put(const TokenGrant& g) override;
+  Result<std::optional<TokenGrant>> get(std::string_view id) override;
+  Result<Advance> advance(std::string_view id, uint64_t generation, core::WallTime now) override;
+  Result<bool> revoke(std::string_view id, core::WallTime now, std::string_view reason) override;
+  Result<std::vector<std::string>> revoke_subject(std::string_view subject, core::WallTime now,
+                                                  std::string_view reason) override;
+  Result<std::vector<TokenGrant>> list(std::string_view subject, core::WallTime now) override;
+  Result<size_t> purge_expired(core::WallTime now) override;
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, TokenGrant> grants_;
 };
 
 }  // namespace cg::session

@@ -59,6 +59,18 @@ CREATE TABLE IF NOT EXISTS tickets (
   expires_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tickets_expires ON tickets(expires_ms);
+CREATE TABLE IF NOT EXISTS token_grants (
+  id TEXT PRIMARY KEY,
+  subject TEXT NOT NULL,
+  data TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  last_used_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  revoked_ms INTEGER NOT NULL,
+  revoked_reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS token_grants_subject ON token_grants(subject);
+CREATE INDEX IF NOT EXISTS token_grants_expires ON token_grants(expires_ms);
 )sql";
 
 }  // namespace
@@ -237,6 +249,20 @@ Status SqliteTicketStore::put(std::string_view key, std::string_view value,
   return {};
 }
 
+Result<std::optional<std::string>> SqliteTicketStore::peek(std::string_view key,
+                                                           core::WallTime now) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("SELECT value FROM tickets WHERE key = ? AND expires_ms > ?"));
+  Reset r{st};
+  bind_text(st, 1, key);
+  sqlite3_bind_int64(st, 2, to_unix_ms(now));
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return fail(db_->error("read ticket"));
+  return std::optional<std::string>(column_text(st, 0));
+}
+
 Result<std::optional<std::string>> SqliteTicketStore::take(std::string_view key,
                                                            core::WallTime now) {
   std::lock_guard lock(db_->mutex());
@@ -278,6 +304,163 @@ Result<size_t> SqliteTicketStore::purge_expired(core::WallTime now) {
   Reset r{st};
   sqlite3_bind_int64(st, 1, to_unix_ms(now));
   if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("purge tickets"));
+  return static_cast<size_t>(sqlite3_changes(db_->handle()));
+}
+
+// ---- Token grants ----
+
+Status SqliteTokenStore::put(const TokenGrant& g) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("INSERT OR REPLACE INTO token_grants(id, subject, data, generation, "
+                        "last_used_ms, expires_ms, revoked_ms, revoked_reason) "
+                        "VALUES (?,?,?,?,?,?,?,?)"));
+  Reset r{st};
+  bind_text(st, 1, g.id);
+  bind_text(st, 2, g.subject);
+  std::string data = g.to_json();
+  bind_text(st, 3, data);
+  sqlite3_bind_int64(st, 4, static_cast<int64_t>(g.generation));
+  sqlite3_bind_int64(st, 5, to_unix_ms(g.last_used));
+  sqlite3_bind_int64(st, 6, to_unix_ms(g.expires));
+  sqlite3_bind_int64(st, 7, g.revoked() ? to_unix_ms(g.revoked_at) : 0);
+  bind_text(st, 8, g.revoked_reason);
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("insert token grant"));
+  parsed_.erase(g.id);
+  return {};
+}
+
+Result<TokenGrant> SqliteTokenStore::row(sqlite3_stmt* st) {
+  std::string id = column_text(st, 0);
+  std::shared_ptr<const TokenGrant> base;
+  if (auto it = parsed_.find(id); it != parsed_.end()) {
+    base = it->second;
+  } else {
+    CG_TRY(TokenGrant g, TokenGrant::from_json(column_text(st, 1)));
+    base = std::make_shared<const TokenGrant>(std::move(g));
+    if (parsed_.size() >= kParsedCacheLimit) parsed_.clear();
+    parsed_.emplace(id, base);
+  }
+  TokenGrant g = *base;
+  g.generation = static_cast<uint64_t>(sqlite3_column_int64(st, 2));
+  g.last_used = from_unix_ms(sqlite3_column_int64(st, 3));
+  int64_t revoked = sqlite3_column_int64(st, 4);
+  if (revoked != 0) g.revoked_at = from_unix_ms(revoked);
+  g.revoked_reason = column_text(st, 5);
+  return g;
+}
+
+Result<std::optional<TokenGrant>> SqliteTokenStore::get(std::string_view id) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("SELECT id, data, generation, last_used_ms, revoked_ms, revoked_reason "
+                        "FROM token_grants WHERE id = ?"));
+  Reset r{st};
+  bind_text(st, 1, id);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) return std::optional<TokenGrant>();
+  if (rc != SQLITE_ROW) return fail(db_->error("read token grant"));
+  CG_TRY(TokenGrant g, row(st));
+  return std::optional<TokenGrant>(std::move(g));
+}
+
+Result<TokenStore::Advance> SqliteTokenStore::advance(std::string_view id, uint64_t generation,
+                                                      core::WallTime now) {
+  std::lock_guard lock(db_->mutex());
+  // One conditional UPDATE each: the current generation advances (RETURNING tells whether it
+  // did); an older one revokes the family. Both are single atomic statements.
+  {
+    CG_TRY(sqlite3_stmt * st,
+           db_->statement("UPDATE token_grants SET generation = generation + 1, last_used_ms = ?3 "
+                          "WHERE id = ?1 AND generation = ?2 AND revoked_ms = 0 AND "
+                          "expires_ms > ?3 RETURNING generation"));
+    Reset r{st};
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, static_cast<int64_t>(generation));
+    sqlite3_bind_int64(st, 3, to_unix_ms(now));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      while (sqlite3_step(st) == SQLITE_ROW) {
+      }
+      return Advance::kAdvanced;
+    }
+    if (rc != SQLITE_DONE) return fail(db_->error("advance token grant"));
+  }
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("UPDATE token_grants SET revoked_ms = ?3, revoked_reason = "
+                        "'refresh token reused' WHERE id = ?1 AND generation > ?2 AND "
+                        "revoked_ms = 0 AND expires_ms > ?3"));
+  Reset r{st};
+  bind_text(st, 1, id);
+  sqlite3_bind_int64(st, 2, static_cast<int64_t>(generation));
+  sqlite3_bind_int64(st, 3, to_unix_ms(now));
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("revoke token grant"));
+  return sqlite3_changes(db_->handle()) > 0 ? Advance::kReused : Advance::kGone;
+}
+
+Result<bool> SqliteTokenStore::revoke(std::string_view id, core::WallTime now,
+                                      std::string_view reason) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("UPDATE token_grants SET revoked_ms = ?, revoked_reason = ? "
+                        "WHERE id = ? AND revoked_ms = 0"));
+  Reset r{st};
+  sqlite3_bind_int64(st, 1, to_unix_ms(now));
+  bind_text(st, 2, reason);
+  bind_text(st, 3, id);
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("revoke token grant"));
+  return sqlite3_changes(db_->handle()) > 0;
+}
+
+Result<std::vector<std::string>> SqliteTokenStore::revoke_subject(std::string_view subject,
+                                                                  core::WallTime now,
+                                                                  std::string_view reason) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("UPDATE token_grants SET revoked_ms = ?1, revoked_reason = ?2 "
+                        "WHERE subject = ?3 AND revoked_ms = 0 AND expires_ms > ?1 RETURNING id"));
+  Reset r{st};
+  sqlite3_bind_int64(st, 1, to_unix_ms(now));
+  bind_text(st, 2, reason);
+  bind_text(st, 3, subject);
+  std::vector<std::string> ids;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) ids.push_back(column_text(st, 0));
+  if (rc != SQLITE_DONE) return fail(db_->error("revoke token grants"));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<std::vector<TokenGrant>> SqliteTokenStore::list(std::string_view subject,
+                                                       core::WallTime now) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st,
+         db_->statement("SELECT id, data, generation, last_used_ms, revoked_ms, revoked_reason "
+                        "FROM token_grants WHERE subject = ? AND revoked_ms = 0 AND "
+                        "expires_ms > ?"));
+  Reset r{st};
+  bind_text(st, 1, subject);
+  sqlite3_bind_int64(st, 2, to_unix_ms(now));
+  std::vector<TokenGrant> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    CG_TRY(TokenGrant g, row(st));
+    out.push_back(std::move(g));
+  }
+  if (rc != SQLITE_DONE) return fail(db_->error("list token grants"));
+  std::sort(out.begin(), out.end(), [](const TokenGrant& a, const TokenGrant& b) {
+    return a.created != b.created ? a.created < b.created : a.id < b.id;
+  });
+  return out;
+}
+
+Result<size_t> SqliteTokenStore::purge_expired(core::WallTime now) {
+  std::lock_guard lock(db_->mutex());
+  CG_TRY(sqlite3_stmt * st, db_->statement("DELETE FROM token_grants WHERE expires_ms <= ?"));
+  Reset r{st};
+  sqlite3_bind_int64(st, 1, to_unix_ms(now));
+  if (sqlite3_step(st) != SQLITE_DONE) return fail(db_->error("purge token grants"));
+  parsed_.clear();
   return static_cast<size_t>(sqlite3_changes(db_->handle()));
 }
 

@@ -62,6 +62,7 @@ class SqliteTicketStore final : public TicketStore {
  public:
   explicit SqliteTicketStore(std::shared_ptr<SqliteDatabase> db) : db_(std::move(db)) {}
   Status put(std::string_view key, std::string_view value, core::WallTime expires) override;
+  Result<std::optional<std::string>> peek(std::string_view key, core::WallTime now) override;
   Result<std::optional<std::string>> take(std::string_view key, core::WallTime now) override;
   Result<bool> insert_once(std::string_view key, core::WallTime expires,
                            core::WallTime now) override;
@@ -69,6 +70,26 @@ class SqliteTicketStore final : public TicketStore {
 
  private:
   std::shared_ptr<SqliteDatabase> db_;
+};
+
+class SqliteTokenStore final : public TokenStore {
+ public:
+  explicit SqliteTokenStore(std::shared_ptr<SqliteDatabase> db) : db_(std::move(db)) {}
+  Status put(const TokenGrant& g) override;
+  Result<std::optional<TokenGrant>> get(std::string_view id) override;
+  Result<Advance> advance(std::string_view id, uint64_t generation, core::WallTime now) override;
+  Result<bool> revoke(std::string_view id, core::WallTime now, std::string_view reason) override;
+  Result<std::vector<std::string>> revoke_subject(std::string_view subject, core::WallTime now,
+                                                  std::string_view reason) override;
+  Result<std::vector<TokenGrant>> list(std::string_view subject, core::WallTime now) override;
+  Result<size_t> purge_expired(core::WallTime now) override;
+
+ private:
+  // The grant of a row (id, data, generation, last_used_ms, revoked_ms, revoked_reason),
+  // its immutable part parsed once per id.
+  Result<TokenGrant> row(sqlite3_stmt* st);
+  std::shared_ptr<SqliteDatabase> db_;
+  std::unordered_map<std::string, std::shared_ptr<const TokenGrant>> parsed_;
 };
 
 }  // namespace cg::session

@@ -38,6 +38,7 @@ Session make_session(const std::string& id, const std::string& subject,
 struct Stores {
   std::unique_ptr<SessionStore> sessions;
   std::unique_ptr<TicketStore> tickets;
+  std::unique_ptr<TokenStore> tokens;
   std::string path;
 };
 
@@ -47,6 +48,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "memory") {
       s_.sessions = std::make_unique<MemorySessionStore>();
       s_.tickets = std::make_unique<MemoryTicketStore>();
+      s_.tokens = std::make_unique<MemoryTokenStore>();
     } else {
       std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
       for (char& ch : name) {
@@ -60,6 +62,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
       ASSERT_TRUE(db.has_value()) << db.error().message;
       s_.sessions = std::make_unique<SqliteSessionStore>(*db);
       s_.tickets = std::make_unique<SqliteTicketStore>(*db);
+      s_.tokens = std::make_unique<SqliteTokenStore>(*db);
     }
   }
   void TearDown() override {
@@ -139,6 +142,105 @@ TEST_P(StoreTest, InsertOnceRefusesRepeatsUntilExpiry) {
   EXPECT_FALSE(*s_.tickets->insert_once("assertion:x", test_now() + 5min, test_now() + 1min));
   EXPECT_TRUE(*s_.tickets->insert_once("assertion:x", test_now() + 20min, test_now() + 6min));
   EXPECT_EQ(*s_.tickets->purge_expired(test_now() + 21min), 1u);
+}
+
+// peek reads without consuming; an expired value is absent.
+TEST_P(StoreTest, PeekLeavesTheTicket) {
+  ASSERT_TRUE(s_.tickets->put("device:d1", "v", test_now() + 5min).has_value());
+  EXPECT_EQ(**s_.tickets->peek("device:d1", test_now()), "v");
+  EXPECT_EQ(**s_.tickets->take("device:d1", test_now()), "v");
+  EXPECT_FALSE(s_.tickets->peek("device:d1", test_now())->has_value());
+  ASSERT_TRUE(s_.tickets->put("device:d2", "v", test_now() + 5min).has_value());
+  EXPECT_FALSE(s_.tickets->peek("device:d2", test_now() + 6min)->has_value());
+}
+
+TokenGrant make_grant(const std::string& id, const std::string& subject) {
+  TokenGrant g;
+  g.id = id;
+  g.kind = "cli";
+  g.subject = subject;
+  g.client = "claimgate login (loopback)";
+  g.secret = "sealed";
+  g.identity = std::make_shared<const Session>(make_session("s-" + id, subject));
+  g.created = test_now();
+  g.expires = test_now() + 24h;
+  return g;
+}
+
+// A grant comes back whole (its person's claims included); agent fields survive.
+TEST_P(StoreTest, StoresTokenGrants) {
+  TokenGrant a = make_grant("g1", "alice");
+  a.kind = "agent";
+  a.agent = "review-bot";
+  a.scope = {"jobs:read", "logs:read"};
+  a.project = "vision";
+  ASSERT_TRUE(s_.tokens->put(a).has_value());
+  auto got = s_.tokens->get("g1");
+  ASSERT_TRUE(got.has_value() && got->has_value());
+  EXPECT_EQ((*got)->agent, "review-bot");
+  EXPECT_EQ((*got)->scope, (std::vector<std::string>{"jobs:read", "logs:read"}));
+  EXPECT_EQ((*got)->project, "vision");
+  EXPECT_EQ((*got)->expires, test_now() + 24h);
+  ASSERT_TRUE((*got)->identity);
+  EXPECT_EQ((*got)->identity->values("groups").size(), 300u);
+  EXPECT_FALSE((*got)->revoked());
+  EXPECT_FALSE(s_.tokens->get("nope")->has_value());
+}
+
+// Refresh rotation: the current generation advances once (racing threads: one winner, the
+// others are reuses that revoke the family); an older generation revokes the family.
+TEST_P(StoreTest, RefreshGenerationsAdvanceOnceAndReuseRevokes) {
+  ASSERT_TRUE(s_.tokens->put(make_grant("g1", "alice")).has_value());
+  EXPECT_EQ(*s_.tokens->advance("g1", 0, test_now()), TokenStore::Advance::kAdvanced);
+  EXPECT_EQ(*s_.tokens->advance("g1", 1, test_now() + 1min), TokenStore::Advance::kAdvanced);
+  EXPECT_EQ((*s_.tokens->get("g1"))->generation, 2u);
+  EXPECT_EQ((*s_.tokens->get("g1"))->last_used, test_now() + 1min);
+  EXPECT_EQ(*s_.tokens->advance("g1", 7, test_now()), TokenStore::Advance::kGone);  // never issued
+  EXPECT_EQ(*s_.tokens->advance("g1", 0, test_now()), TokenStore::Advance::kReused);
+  auto g = **s_.tokens->get("g1");
+  EXPECT_TRUE(g.revoked());
+  EXPECT_EQ(g.revoked_reason, "refresh token reused");
+  EXPECT_EQ(*s_.tokens->advance("g1", 2, test_now()), TokenStore::Advance::kGone);
+
+  ASSERT_TRUE(s_.tokens->put(make_grant("g2", "alice")).has_value());
+  std::atomic<int> advanced{0}, reused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      auto r = s_.tokens->advance("g2", 0, test_now());
+      if (r && *r == TokenStore::Advance::kAdvanced) ++advanced;
+      if (r && *r == TokenStore::Advance::kReused) ++reused;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(advanced.load(), 1);
+  EXPECT_LE(reused.load(), 1);  // the first reuse revokes; later ones find the family gone
+  EXPECT_EQ(*s_.tokens->advance("g2", 5, test_now() + 25h), TokenStore::Advance::kGone);
+}
+
+// Revocation one by one and by subject; list shows only live grants; purge drops expired ones.
+TEST_P(StoreTest, RevokesListsAndPurgesTokenGrants) {
+  ASSERT_TRUE(s_.tokens->put(make_grant("a1", "alice")).has_value());
+  TokenGrant a2 = make_grant("a2", "alice");
+  a2.created = test_now() + 1s;
+  a2.expires = test_now() + 1h;
+  ASSERT_TRUE(s_.tokens->put(a2).has_value());
+  ASSERT_TRUE(s_.tokens->put(make_grant("b1", "bob")).has_value());
+  auto live = *s_.tokens->list("alice", test_now());
+  ASSERT_EQ(live.size(), 2u);
+  EXPECT_EQ(live[0].id, "a1");
+  EXPECT_EQ(s_.tokens->list("alice", test_now() + 2h)->size(), 1u);
+  EXPECT_TRUE(*s_.tokens->revoke("a1", test_now(), "revoked by alice"));
+  EXPECT_FALSE(*s_.tokens->revoke("a1", test_now(), "again"));
+  EXPECT_EQ((*s_.tokens->get("a1"))->revoked_reason, "revoked by alice");
+  EXPECT_EQ(s_.tokens->list("alice", test_now())->size(), 1u);
+  EXPECT_EQ(*s_.tokens->revoke_subject("alice", test_now(), "admin"),
+            std::vector<std::string>{"a2"});
+  EXPECT_TRUE(s_.tokens->list("alice", test_now())->empty());
+  EXPECT_EQ(s_.tokens->list("bob", test_now())->size(), 1u);
+  EXPECT_EQ(*s_.tokens->purge_expired(test_now() + 2h), 1u);
+  EXPECT_FALSE(s_.tokens->get("a2")->has_value());
+  EXPECT_TRUE(s_.tokens->get("a1")->has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "sqlite"),
