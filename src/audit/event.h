@@ -34,6 +34,9 @@ inline constexpr std::string_view kCertificateExpiring = "certificate.expiring";
 inline constexpr std::string_view kMetadataExpiring = "metadata.expiring";
 inline constexpr std::string_view kGatewayStarted = "gateway.started";
 inline constexpr std::string_view kGatewayStopped = "gateway.stopped";
+inline constexpr std::string_view kTokenIssued = "token.issued";
+inline constexpr std::string_view kTokenRenewed = "token.renewed";
+inline constexpr std::string_view kTokenRevoked = "token.revoked";
 // Written by the log itself.
 inline constexpr std::string_view kCheckpoint = "audit.checkpoint";
 inline constexpr std::string_view kFileStart = "audit.file_start";

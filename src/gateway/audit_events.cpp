@@ -164,8 +164,18 @@ audit::AuditLog::Ticket Gateway::audit_decision(Request& r, const policy::Decisi
   audit::Event ev = event(allow ? audit::type::kAuthzAllow : audit::type::kAuthzDeny, r);
   ev.str("subject", r.session ? r.session->session->subject : "");
   if (r.session) {
-    ev.str("session", session_ref(r.session_id)).str("roles", grants_of(r).roles_joined);
+    if (!r.session_id.empty()) ev.str("session", session_ref(r.session_id));
+    ev.str("roles", grants_of(r).roles_joined);
   }
+  if (r.token) {
+    ev.str("token_id", r.token->id);
+    if (r.agent()) {
+      ev.str("actor", "agent:" + r.token->agent)
+          .str("on_behalf_of", r.token->subject)
+          .str("scope", core::join(r.token->scope, ","));
+    }
+  }
+  if (r.token_error) ev.str("token_error", r.token_error->message);
   std::string_view method = r.ex.method_string();
   if (!r.original_method.empty()) method = r.original_method;
   ev.str("method", method)

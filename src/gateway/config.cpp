@@ -114,7 +114,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
                  "tls",         "saml",       "keys",     "session",   "store",
                  "identity",    "limits",     "upstream", "routes",    "permissions",
                  "roles",       "aliases",    "bindings", "rules",     "case_insensitive_paths",
-                 "policy_file", "audit"},
+                 "policy_file", "audit",      "tokens"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
@@ -205,6 +205,40 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
     c.jwt_issuer = core::get_string(s, "issuer", "identity", p, false);
   }
   if (c.jwt_issuer.empty()) c.jwt_issuer = c.public_url.origin();
+
+  if (YAML::Node s = root["tokens"]; s && s.IsMap()) {
+    core::reject_unknown_keys(s, "tokens",
+                              {"enabled", "access_ttl", "refresh_lifetime", "agent_max_ttl",
+                               "device_code_ttl", "device_poll_interval"},
+                              p);
+    TokensConfig& t = c.tokens;
+    t.enabled = core::get_bool(s, "enabled", "tokens", p, true);
+    t.access_ttl = core::get_duration(s, "access_ttl", "tokens", p, t.access_ttl);
+    t.refresh_lifetime = core::get_duration(s, "refresh_lifetime", "tokens", p, t.refresh_lifetime);
+    t.agent_max_ttl = core::get_duration(s, "agent_max_ttl", "tokens", p, t.agent_max_ttl);
+    t.device_code_ttl = core::get_duration(s, "device_code_ttl", "tokens", p, t.device_code_ttl);
+    t.device_poll_interval =
+        core::get_duration(s, "device_poll_interval", "tokens", p, t.device_poll_interval);
+    if (t.access_ttl < seconds(10) || t.access_ttl > seconds(3600)) {
+      p.add("tokens.access_ttl", std::to_string(t.access_ttl.count()) + "s", "from 10s to 1h");
+    }
+    if (t.refresh_lifetime < t.access_ttl || t.refresh_lifetime > seconds(90 * 86400)) {
+      p.add("tokens.refresh_lifetime", std::to_string(t.refresh_lifetime.count()) + "s",
+            "at least tokens.access_ttl and at most 90d");
+    }
+    if (t.agent_max_ttl < seconds(60) || t.agent_max_ttl > seconds(90 * 86400)) {
+      p.add("tokens.agent_max_ttl", std::to_string(t.agent_max_ttl.count()) + "s",
+            "from 1m to 90d");
+    }
+    if (t.device_code_ttl < seconds(60) || t.device_code_ttl > seconds(3600)) {
+      p.add("tokens.device_code_ttl", std::to_string(t.device_code_ttl.count()) + "s",
+            "from 1m to 1h");
+    }
+    if (t.device_poll_interval < seconds(1) || t.device_poll_interval > seconds(60)) {
+      p.add("tokens.device_poll_interval", std::to_string(t.device_poll_interval.count()) + "s",
+            "from 1s to 60s");
+    }
+  }
 
   if (YAML::Node s = root["limits"]; s && s.IsMap()) {
     core::reject_unknown_keys(s, "limits",

@@ -56,6 +56,13 @@
 //   # ... or in a file of their own (reloaded on SIGHUP and when it changes):
 //   policy_file: policy.yaml
 //   audit: ...                        # see audit/config.h (path, on_failure, also, ...)
+//   tokens:                           # the CLI, notebooks and agents (docs/tokens.md)
+//     enabled: true                   # false: /.claimgate/cli/* and Bearer tokens refused
+//     access_ttl: 15m                 # access tokens (JWT), 10s to 1h
+//     refresh_lifetime: 30d           # a login's refresh tokens end this long after it
+//     agent_max_ttl: 7d               # the longest agent token
+//     device_code_ttl: 10m            # `claimgate login --device`: time to enter the code
+//     device_poll_interval: 5s        # how often the CLI may ask whether it was entered
 #pragma once
 
 #include <chrono>
@@ -94,6 +101,15 @@ struct CookieConfig {
   std::string path = "/";
 };
 
+struct TokensConfig {
+  bool enabled = true;
+  std::chrono::seconds access_ttl{900};
+  std::chrono::seconds refresh_lifetime{30 * 86400};
+  std::chrono::seconds agent_max_ttl{7 * 86400};
+  std::chrono::seconds device_code_ttl{600};
+  std::chrono::seconds device_poll_interval{5};
+};
+
 struct GatewayConfig {
   std::string config_path;
   std::string base_dir;
@@ -120,6 +136,7 @@ struct GatewayConfig {
   std::shared_ptr<const policy::Policy> policy;  // null: no policy sections
   std::string policy_file;  // the file holding the policy (this config, or its policy_file)
   audit::AuditConfig audit;
+  TokensConfig tokens;
   std::vector<std::string> warnings;  // not problems, but worth an operator's attention
 
   bool secure_cookies() const { return public_url.https(); }

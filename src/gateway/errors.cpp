@@ -24,6 +24,18 @@ const char* code_name(Code c) {
       return "gateway.logout";
     case Code::kBadRequest:
       return "gateway.bad_request";
+    case Code::kTokenInvalid:
+      return "gateway.token_invalid";
+    case Code::kTokenExpired:
+      return "gateway.token_expired";
+    case Code::kTokenRevoked:
+      return "gateway.token_revoked";
+    case Code::kGrantInvalid:
+      return "gateway.grant_invalid";
+    case Code::kAgentScope:
+      return "gateway.agent_scope";
+    case Code::kTokensDisabled:
+      return "gateway.tokens_disabled";
   }
   return "gateway.unknown";
 }

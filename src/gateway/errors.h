@@ -16,6 +16,12 @@ enum class Code : int {
   kUnauthenticated = 6508,   // the route needs a signed-in session
   kLogout = 6509,            // a logout message failed its checks
   kBadRequest = 6510,        // a malformed request to a gateway endpoint
+  kTokenInvalid = 6511,      // a Bearer token that is malformed, tampered with or not ours
+  kTokenExpired = 6512,      // a Bearer token past its expiry
+  kTokenRevoked = 6513,      // a Bearer token whose grant was revoked
+  kGrantInvalid = 6514,      // a code, refresh token or device code the token endpoint refuses
+  kAgentScope = 6515,        // an agent token used beyond its scope or project
+  kTokensDisabled = 6516,    // tokens.enabled is false
 };
 
 const char* code_name(Code c);

@@ -26,6 +26,11 @@ using http::awaitable;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
+std::string param(const std::vector<core::QueryParam>& ps, std::string_view name) {
+  const core::QueryParam* p = core::find_param(ps, name);
+  return p ? p->value : std::string();
+}
+
 Result<bool> TicketReplayCache::insert_if_absent(std::string_view id, core::WallTime expires,
                                                  core::WallTime now) {
   return tickets_.insert_once("assertion:" + std::string(id), expires, now);
@@ -60,9 +65,11 @@ Result<Stores> open_stores(const GatewayConfig& cfg) {
     if (!db) return fail(db.take_error());
     s.sessions = std::make_unique<session::SqliteSessionStore>(*db);
     s.tickets = std::make_unique<session::SqliteTicketStore>(*db);
+    s.tokens = std::make_unique<session::SqliteTokenStore>(*db);
   } else {
     s.sessions = std::make_unique<session::MemorySessionStore>();
     s.tickets = std::make_unique<session::MemoryTicketStore>();
+    s.tokens = std::make_unique<session::MemoryTokenStore>();
   }
   return s;
 }
@@ -106,6 +113,7 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
     validators_[idp.name] = std::make_unique<saml::ResponseValidator>(
         cfg_.saml.sp_settings(idp), cfg_.saml.idp_settings(idp), &replay_, clock_);
   }
+  token_verifier_ = crypto::JwtVerifier(keyring_);
   jwks_json_ = crypto::jwks_of(keyring_).dump();
   sp_metadata_xml_ = saml::sp_metadata_xml(cfg_.saml.sp);
   stripped_names_ = {cfg_.cookie.name, cfg_.cookie.name + "_pending"};
@@ -213,6 +221,9 @@ void Gateway::purge_expired() {
   if (now - last_cert_audit_ >= std::chrono::hours(24)) audit_certificates();
   auto s = stores_.sessions->purge_expired(now);
   auto t = stores_.tickets->purge_expired(now);
+  if (auto g = stores_.tokens->purge_expired(now); !g) {
+    log_.warn("purge failed: ", core::log_quote(g.error().message));
+  }
   if (!s || !t) {
     log_.warn("purge failed: ", core::log_quote(!s ? s.error().message : t.error().message));
   } else if (*s + *t > 0) {
@@ -259,6 +270,17 @@ void security_headers(http::StringResponse& res) {
   }
 }
 
+// The decision recorded for a refused Bearer token (deny() answers 401 with its reason).
+policy::Decision token_refusal(const Error& e) {
+  policy::Decision d;
+  d.reason = e.code == static_cast<int>(Code::kTokenExpired)   ? "token-expired"
+             : e.code == static_cast<int>(Code::kTokenRevoked) ? "token-revoked"
+                                                                : "token-invalid";
+  d.rule = "bearer";
+  d.detail = e.message;
+  return d;
+}
+
 policy::Decision unauthenticated_decision() {
   policy::Decision d;
   d.reason = "unauthenticated";
@@ -302,7 +324,9 @@ std::string unauthenticated_json(const std::string& signin_url, const std::strin
 }
 
 std::string whoami_json(const session::StoredSession& st, core::WallTime idle_end,
-                        const policy::Grants& grants) {
+                        const policy::Grants& grants,
+                        const std::vector<session::TokenGrant>& tokens,
+                        const session::TokenGrant* via) {
   const session::Session& s = *st.session;
   json claims = json::array();
   for (const auto& c : s.claims)
@@ -324,6 +348,31 @@ std::string whoami_json(const session::StoredSession& st, core::WallTime idle_en
               {"idle_timeout_seconds", s.idle_timeout.count()},
               {"idle_expires", core::format_datetime(idle_end)}}},
             {"claims", claims}};
+  json list = json::array();
+  for (const auto& g : tokens) {
+    json t = {{"id", g.id},
+              {"kind", g.kind},
+              {"client", g.client},
+              {"created", core::format_datetime(g.created)},
+              {"expires", core::format_datetime(g.expires)},
+              {"current", via && via->id == g.id}};
+    if (g.kind == "agent") {
+      t["agent"] = g.agent;
+      t["scope"] = g.scope;
+      t["project"] = g.project;
+    }
+    list.push_back(std::move(t));
+  }
+  j["tokens"] = std::move(list);
+  if (via) {
+    j["via_token"] = via->id;
+    if (via->kind == "agent") {
+      j["actor"] = "agent:" + via->agent;
+      j["on_behalf_of"] = via->subject;
+      j["scope"] = via->scope;
+      j["scope_project"] = via->project;
+    }
+  }
   return j.dump(2) + "\n";
 }
 
@@ -395,6 +444,33 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
       co_await metadata(r);
     } else if (p == "/.claimgate/whoami" && get) {
       co_await whoami(r);
+    } else if (p.starts_with("/.claimgate/cli/") || p.starts_with("/.claimgate/device") ||
+               p.starts_with("/.claimgate/tokens") || p == "/.claimgate/admin/revoke") {
+      bool post = ex.method() == bhttp::verb::post;
+      if (!cfg_.tokens.enabled) {
+        co_await send_error(r, 404, "Not found",
+                            make_error(Code::kTokensDisabled,
+                                       "this gateway does not issue tokens (tokens.enabled is "
+                                       "false)"));
+      } else if (p == "/.claimgate/cli/authorize" && get) {
+        co_await cli_authorize(r);
+      } else if (p == "/.claimgate/cli/device" && post) {
+        co_await cli_device(r);
+      } else if (p == "/.claimgate/cli/token" && post) {
+        co_await cli_token(r);
+      } else if (p == "/.claimgate/cli/revoke" && post) {
+        co_await cli_revoke(r);
+      } else if (p == "/.claimgate/device" && get) {
+        co_await device_page(r);
+      } else if (p == "/.claimgate/device" && post) {
+        co_await device_submit(r);
+      } else if (p.starts_with("/.claimgate/tokens") || p == "/.claimgate/admin/revoke") {
+        co_await tokens_endpoint(r);
+      } else {
+        co_await send_error(r, 405, "Method not allowed",
+                            make_error(Code::kBadRequest, std::string(ex.method_string()) +
+                                                              " is not allowed on " + p));
+      }
     } else if (p == "/.well-known/jwks.json" && get) {
       co_await jwks(r);
     } else if (p == "/auth") {
@@ -441,7 +517,7 @@ const RouteConfig* Gateway::match_route(std::string_view host, std::string_view 
   return best;
 }
 
-void Gateway::load_session(Request& r) {
+void Gateway::load_cookie_session(Request& r) {
   auto cookie_header = r.ex.header(bhttp::field::cookie);
   auto value = http::find_cookie(cookie_header, cfg_.cookie.name);
   if (!value) return;
@@ -581,6 +657,21 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   // The denial is on disk before the answer leaves (when the log fails, it stays queued and
   // the refusal goes out anyway: refusing is always safe).
   co_await durable(audit_decision(r, d, audit::Durability::kDurable));
+  if (r.token_error) {
+    // A Bearer token was sent and refused: 401 with the reason (never a sign-in redirect:
+    // the caller is a program).
+    const Error& e = *r.token_error;
+    std::string desc = e.message;
+    std::replace(desc.begin(), desc.end(), '"', '\'');
+    http::StringResponse res{bhttp::status::unauthorized, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.set(bhttp::field::www_authenticate,
+            "Bearer realm=\"claimgate\", error=\"invalid_token\", error_description=\"" +
+                core::clip(desc, 300) + "\"");
+    res.body() = error_json(e, r.ex.request_id());
+    co_await send(r, std::move(res));
+    co_return;
+  }
   if (d.reason == "unauthenticated") {
     std::string rd(r.ex.target());
     if (wants_html(r.ex)) {
@@ -616,7 +707,8 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   co_await send_json(r, 403, forbidden_json(e, d, r.ex.request_id()));
 }
 
-std::string Gateway::jwt_for(const session::Session& s, std::string_view audience) {
+std::string Gateway::jwt_for(const session::Session& s, std::string_view audience,
+                             const session::TokenGrant* agent) {
   // Signing is the costly step of a proxied request; a token is reused for its first minutes
   // (per thread, per session and audience), and a session's end still stops it at once,
   // because the session is looked up on every request.
@@ -633,6 +725,10 @@ std::string Gateway::jwt_for(const session::Session& s, std::string_view audienc
   key += keyring_.current_signing().id;
   key += '\0';
   key += std::to_string(policy_->generation());  // roles change with a policy reload
+  if (agent) {
+    key += '\0';
+    key += agent->id;
+  }
   if (auto it = cache.find(key); it != cache.end() && now < it->second.refresh_after) {
     return it->second.token;
   }
@@ -646,6 +742,11 @@ std::string Gateway::jwt_for(const session::Session& s, std::string_view audienc
                  {"idp", s.idp_entity_id},
                  {"iat", unix_seconds(now)},
                  {"exp", unix_seconds(exp)}};
+  if (agent) {
+    // RFC 8693 "act": the agent acts; "sub" stays the person it acts for.
+    claims["act"] = {{"sub", "agent:" + agent->agent}, {"token_id", agent->id}};
+    claims["scope"] = core::join(agent->scope, " ");
+  }
   auto token = crypto::jwt_sign_es256(keyring_.current_signing(), claims);
   if (!token) {
     log_.error("cannot sign identity JWT: ", core::log_quote(token.error().message));
@@ -677,7 +778,9 @@ void Gateway::add_identity_headers(Request& r, http::bhttp::fields& f, std::stri
   set("Project", r.decision.project);
   set("Permission", r.decision.permission);
   set("Condition", r.decision.condition);
-  set("Assertion", jwt_for(s, audience));
+  const session::TokenGrant* agent = r.agent() ? r.token.get() : nullptr;
+  if (agent) set("Actor", "agent:" + agent->agent);
+  set("Assertion", jwt_for(s, audience, agent));
   if (cfg_.forwarded_user_headers) {
     f.set("X-Forwarded-User", s.subject);
     if (!email.empty()) f.set("X-Forwarded-Email", email);
@@ -698,9 +801,14 @@ awaitable<void> Gateway::proxy(Request& r) {
   const RouteConfig& route = *r.route;
   r.route_name = route.name;
   load_session(r);
-  policy::AccessRequest ar{ex.method_string(), r.host, r.path, route.name,
-                           r.session ? r.session->session.get() : nullptr};
-  r.decision = authorizer_->decide(ar);
+  if (r.token_error) {
+    r.decision = token_refusal(*r.token_error);
+  } else {
+    policy::AccessRequest ar{ex.method_string(), r.host, r.path, route.name,
+                             r.session ? r.session->session.get() : nullptr};
+    r.decision = authorizer_->decide(ar);
+    limit_agent(r, r.decision);
+  }
   count_decision(route.name, r.decision);
   if (!r.decision.allowed()) {
     co_await deny(r, r.decision);
@@ -757,9 +865,14 @@ awaitable<void> Gateway::proxy(Request& r) {
       co_return;
     }
     std::string sid = r.session_id;
+    std::string token_id = r.token ? r.token->id : "";
     bool needs_session = r.session.has_value();
-    auto still_allowed = [this, sid, needs_session]() {
+    auto still_allowed = [this, sid, token_id, needs_session]() {
       if (!needs_session) return true;
+      if (!token_id.empty()) {  // a Bearer token's tunnel lives while its grant does
+        auto g = stores_.tokens->get(token_id);
+        return g && *g && !(*g)->revoked() && clock_.now() < (*g)->expires;
+      }
       auto s = stores_.sessions->get(sid);
       return s && *s && !session::expiry_at(**s, clock_.now());
     };
@@ -863,10 +976,12 @@ awaitable<void> Gateway::whoami(Request& r) {
     co_return;
   }
   const session::Session& s = *r.session->session;
+  std::vector<session::TokenGrant> tokens;
+  if (auto t = stores_.tokens->list(s.subject, clock_.now())) tokens = std::move(*t);
   auto idle_end = r.session->last_seen + s.idle_timeout;
   std::shared_ptr<const policy::Grants> grants = policy_->grants(s);
   if (r.ex.header(bhttp::field::accept).find("application/json") != std::string_view::npos) {
-    co_await send_json(r, 200, whoami_json(*r.session, idle_end, *grants));
+    co_await send_json(r, 200, whoami_json(*r.session, idle_end, *grants, tokens, r.token.get()));
     co_return;
   }
   WhoamiView v{&s,
@@ -875,7 +990,9 @@ awaitable<void> Gateway::whoami(Request& r) {
                core::format_datetime(idle_end) + " (after " +
                    std::to_string(s.idle_timeout.count() / 60) + " minutes unused)",
                "/saml/logout",
-               grants};
+               grants,
+               tokens,
+               r.token};
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
   res.body() = render_whoami(v);
@@ -904,9 +1021,14 @@ awaitable<void> Gateway::forward_auth(Request& r) {
   std::string route_name = route ? route->name : "forward-auth";
   r.route_name = "(auth)";
   load_session(r);
-  policy::AccessRequest ar{method, host, path, route_name,
-                           r.session ? r.session->session.get() : nullptr};
-  r.decision = authorizer_->decide(ar);
+  if (r.token_error) {
+    r.decision = token_refusal(*r.token_error);
+  } else {
+    policy::AccessRequest ar{method, host, path, route_name,
+                             r.session ? r.session->session.get() : nullptr};
+    r.decision = authorizer_->decide(ar);
+    limit_agent(r, r.decision);
+  }
   const policy::Decision& d = r.decision;
   count_decision(route_name, d);
   std::string saved_path = r.path;  // the record names the original request, not /auth
@@ -932,6 +1054,9 @@ awaitable<void> Gateway::forward_auth(Request& r) {
   if (d.allowed()) {
     if (r.session) add_identity_headers(r, res.base(), route_name);
     res.body() = auth_json(d, "", r.ex.request_id());
+  } else if (r.token_error) {
+    res.result(bhttp::status::unauthorized);
+    res.body() = error_json(*r.token_error, r.ex.request_id());
   } else if (d.reason == "unauthenticated") {
     res.result(bhttp::status::unauthorized);
     std::string url = signin_url(uri);

@@ -62,6 +62,7 @@ struct Metrics {
 struct Stores {
   std::unique_ptr<session::SessionStore> sessions;
   std::unique_ptr<session::TicketStore> tickets;
+  std::unique_ptr<session::TokenStore> tokens;
 };
 
 // Opens the configured store (memory, or the SQLite file).
@@ -117,9 +118,39 @@ class Gateway {
   http::awaitable<void> health(Request& r, bool readiness);
   http::awaitable<void> metrics(Request& r);
   http::awaitable<void> proxy(Request& r);
+  // Tokens for the CLI, notebooks and agents (tokens.cpp, docs/tokens.md).
+  http::awaitable<void> cli_authorize(Request& r);
+  http::awaitable<void> cli_device(Request& r);
+  http::awaitable<void> cli_token(Request& r);
+  http::awaitable<void> cli_revoke(Request& r);
+  http::awaitable<void> device_page(Request& r);
+  http::awaitable<void> device_submit(Request& r);
+  http::awaitable<void> tokens_list(Request& r);
+  http::awaitable<void> tokens_create(Request& r);
+  http::awaitable<void> tokens_revoke(Request& r);
+  http::awaitable<void> admin_revoke(Request& r);
+  http::awaitable<void> tokens_endpoint(Request& r);
 
   // Helpers.
+  // The caller's identity: the session cookie, or else a Bearer token (load_bearer).
   void load_session(Request& r);
+  void load_cookie_session(Request& r);
+  void load_bearer(Request& r, std::string_view token);
+  // An agent token may use only its scope, in its project, and never more than its person
+  // holds now: narrows an allow decision to a deny when the token does not cover it.
+  void limit_agent(const Request& r, policy::Decision& d) const;
+  // A person's new login from the CLI: its grant, access and refresh tokens (JSON reply).
+  Result<std::string> issue_cli_grant(Request& r, const session::Session& person,
+                                      std::string client, std::string created_by,
+                                      audit::AuditLog::Ticket* ticket);
+  std::string access_token(const session::TokenGrant& g, core::WallTime now) const;
+  std::string refresh_token(const session::TokenGrant& g, uint64_t generation) const;
+  std::string token_json(const session::TokenGrant& g, core::WallTime now,
+                         uint64_t generation) const;
+  audit::Event token_event(std::string_view type, const Request& r,
+                           const session::TokenGrant& g) const;
+  http::awaitable<void> send_token_error(Request& r, unsigned status, std::string oauth_error,
+                                         const Error& e);
   const RouteConfig* match_route(std::string_view host, std::string_view path) const;
   std::string signin_url(std::string_view return_path) const;
   bool wants_html(const http::Exchange& ex) const;
@@ -134,7 +165,8 @@ class Gateway {
   http::awaitable<void> redirect(Request& r, unsigned status, const std::string& location,
                                  std::vector<std::string> cookies = {});
   http::awaitable<void> deny(Request& r, const policy::Decision& d);
-  std::string jwt_for(const session::Session& s, std::string_view audience);
+  std::string jwt_for(const session::Session& s, std::string_view audience,
+                      const session::TokenGrant* agent = nullptr);
   void access_log(const Request& r);
   // Audit: queue an event; wait until it is on disk (true), or the log fails (false).
   audit::AuditLog::Ticket audit(audit::Event ev, audit::Durability d);
@@ -163,6 +195,7 @@ class Gateway {
   std::shared_ptr<const policy::Authorizer> authorizer_;
   std::shared_ptr<policy::PolicyAuthorizer> policy_;
   std::mutex reload_mu_;
+  crypto::JwtVerifier token_verifier_;  // Bearer tokens: this gateway's keys only
   std::string jwks_json_;
   std::string sp_metadata_xml_;
   core::MetricsRegistry registry_;

@@ -19,6 +19,9 @@ table{border-collapse:collapse;width:100%;font-size:14px}td,th{text-align:left;v
 th{color:var(--muted);font-weight:500;width:32%}td code,li code{font:13px ui-monospace,Menlo,monospace;word-break:break-all}
 a.button{display:inline-block;margin-top:14px;padding:9px 18px;border-radius:8px;background:var(--accent);color:#fff;text-decoration:none;font-weight:500}
 ul.idps{list-style:none;padding:0}ul.idps li{margin:10px 0}ul.vals{margin:0;padding-left:18px}
+input[type=text]{font:20px ui-monospace,Menlo,monospace;letter-spacing:3px;padding:8px 12px;border:1px solid var(--line);border-radius:8px;background:var(--bg);color:var(--fg);width:14em}
+button{margin:14px 10px 0 0;padding:9px 18px;border-radius:8px;border:1px solid var(--accent);background:var(--accent);color:#fff;font:inherit;font-weight:500;cursor:pointer}
+button.secondary{background:transparent;color:var(--accent)}p.problem{color:var(--bad)}
 footer{color:var(--muted);font-size:12px;text-align:center;margin:30px 0}
 )css";
 
@@ -104,7 +107,35 @@ std::string render_whoami(const WhoamiView& v) {
     b += "<tr><th>" + name + "</th><td>" + vals + "</td></tr>";
   }
   if (s.claims.empty()) b += "<tr><td class=\"muted\">No attributes were sent.</td></tr>";
-  b += "</table><a class=\"button\" href=\"" + xml::escape(v.logout_url) + "\">Sign out</a></div>";
+  b += "</table><h2>Terminal logins and agent tokens</h2>";
+  if (v.via) {
+    b += "<p>This request came with " +
+         std::string(v.via->kind == "agent"
+                         ? "agent token <code>" + xml::escape(v.via->agent) + "</code>"
+                         : "a terminal login's access token") +
+         " (<code>" + xml::escape(v.via->id) + "</code>).</p>";
+  }
+  if (v.tokens.empty()) {
+    b += "<p class=\"muted\">None. <code>claimgate login</code> signs a terminal in; "
+         "<code>claimgate token create --agent</code> makes an agent token.</p>";
+  } else {
+    b += "<table class=\"tokens\"><tr><th>Id</th><th>Kind</th><th>Scope</th><th>Expires</th></tr>";
+    for (const auto& t : v.tokens) {
+      std::string kind = t.kind == "agent" ? "agent " + t.agent : "terminal login";
+      std::string scope = "(everything you hold)";
+      if (t.kind == "agent") {
+        scope.clear();
+        for (const auto& p : t.scope) scope += (scope.empty() ? "" : ", ") + p;
+        scope += t.project.empty() ? " in any project" : " in " + t.project;
+      }
+      b += "<tr><td><code>" + xml::escape(t.id) + "</code></td><td>" + xml::escape(kind) +
+           "<br><span class=\"muted\">" + xml::escape(t.client) + "</span></td><td>" +
+           xml::escape(scope) + "</td><td>" + xml::escape(core::format_datetime(t.expires)) +
+           "</td></tr>";
+    }
+    b += "</table>";
+  }
+  b += "<a class=\"button\" href=\"" + xml::escape(v.logout_url) + "\">Sign out</a></div>";
   return layout("Who am I", b);
 }
 
@@ -112,6 +143,31 @@ std::string render_signed_out(std::string_view detail) {
   return layout("Signed out", "<div class=\"card\"><h1>You are signed out</h1><p>" +
                                   xml::escape(detail) +
                                   "</p><a class=\"button\" href=\"/\">Sign in again</a></div>");
+}
+
+std::string render_device_form(const DeviceForm& f) {
+  std::string b =
+      "<div class=\"card\"><h1>Sign in a terminal</h1><p>Enter the code that "
+      "<code>claimgate login --device</code> shows. The terminal will act as <strong>" +
+      xml::escape(f.subject) +
+      "</strong>, with your permissions, until you sign it out or its login expires.</p>"
+      "<p class=\"muted\">Only enter a code you started yourself: anyone who gives you a code "
+      "gets your access.</p>";
+  if (!f.problem.empty()) b += "<p class=\"problem\">" + xml::escape(f.problem) + "</p>";
+  b += "<form method=\"post\" action=\"/.claimgate/device\"><input type=\"text\" "
+       "name=\"user_code\" autocomplete=\"off\" placeholder=\"XXXX-XXXX\" value=\"" +
+       xml::escape(f.code) + "\" aria-label=\"Code\"><input type=\"hidden\" name=\"csrf\" value=\"" +
+       xml::escape(f.csrf) +
+       "\"><br><button type=\"submit\" name=\"action\" value=\"approve\">Allow</button>"
+       "<button class=\"secondary\" type=\"submit\" name=\"action\" value=\"deny\">Deny</button>"
+       "</form></div>";
+  return layout("Sign in a terminal", b);
+}
+
+std::string render_device_done(bool approved, std::string_view detail) {
+  std::string title = approved ? "Terminal signed in" : "Request refused";
+  return layout(title, "<div class=\"card\"><h1>" + xml::escape(title) + "</h1><p>" +
+                           xml::escape(detail) + "</p></div>");
 }
 
 }  // namespace cg::gateway

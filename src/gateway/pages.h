@@ -9,6 +9,7 @@
 
 #include "policy/policy.h"
 #include "session/session.h"
+#include "session/token.h"
 
 namespace cg::gateway {
 
@@ -37,8 +38,20 @@ struct WhoamiView {
   std::string idle_expires;
   std::string logout_url;
   std::shared_ptr<const policy::Grants> grants;  // roles per project, under the policy in force
+  std::vector<session::TokenGrant> tokens;       // the person's CLI logins and agent tokens
+  std::shared_ptr<const session::TokenGrant> via;  // the token this request came with, if any
 };
 std::string render_whoami(const WhoamiView& v);
 std::string render_signed_out(std::string_view detail);
+
+// The device page: a signed-in person enters the code `claimgate login --device` shows.
+struct DeviceForm {
+  std::string subject;
+  std::string code;     // prefilled (verification_uri_complete)
+  std::string csrf;     // sealed to the session
+  std::string problem;  // shown above the form ("" : none)
+};
+std::string render_device_form(const DeviceForm& f);
+std::string render_device_done(bool approved, std::string_view detail);
 
 }  // namespace cg::gateway

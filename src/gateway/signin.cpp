@@ -26,11 +26,6 @@ namespace {
 
 constexpr auto kPendingLifetime = 5min;
 
-std::string param(const std::vector<core::QueryParam>& ps, std::string_view name) {
-  const core::QueryParam* p = core::find_param(ps, name);
-  return p ? p->value : std::string();
-}
-
 // IdP-chosen names for the attributes -> the session's claims.
 std::vector<session::Claim> claims_of(const saml::Identity& id) {
   std::vector<session::Claim> out;

@@ -54,6 +54,16 @@ std::shared_ptr<const Grants> PolicyAuthorizer::grants(const session::Session& s
   return g;
 }
 
+bool PolicyAuthorizer::holds(const session::Session& s, std::string_view permission,
+                             std::string_view project) const {
+  auto g = grants(s);
+  return view().policy->holds(*g, permission, project);
+}
+
+bool PolicyAuthorizer::knows_permission(std::string_view permission) const {
+  return view().policy->knows_permission(permission);
+}
+
 Decision PolicyAuthorizer::decide(const AccessRequest& r) const {
   ThreadView& v = view();
   if (!v.policy->has_rules()) {  // no rules: being signed in is enough

@@ -33,6 +33,11 @@ class PolicyAuthorizer final : public Authorizer, public RoleMapper {
   std::vector<std::string> roles_for(const session::Session& s) const override;
   // The session's grants under the policy in force (cached per session id and generation).
   std::shared_ptr<const Grants> grants(const session::Session& s) const;
+  // Whether the session holds `permission` in `project` ("": somewhere) under the policy in
+  // force; and whether that policy knows the permission at all.
+  bool holds(const session::Session& s, std::string_view permission,
+             std::string_view project) const;
+  bool knows_permission(std::string_view permission) const;
 
  private:
   struct ThreadView;

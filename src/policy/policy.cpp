@@ -805,6 +805,21 @@ Grants Policy::grants_for(const session::Session& s) const {
   return g;
 }
 
+bool Policy::holds(const Grants& grants, std::string_view permission,
+                   std::string_view project) const {
+  int bit = permission_index(permission);
+  if (bit < 0) return false;
+  auto b = static_cast<size_t>(bit);
+  if (grants.everywhere.bits.test(b)) return true;
+  if (project.empty()) {
+    for (const auto& [name, pg] : grants.projects)
+      if (pg.bits.test(b)) return true;
+    return false;
+  }
+  auto it = grants.projects.find(project);
+  return it != grants.projects.end() && it->second.bits.test(b);
+}
+
 Decision Policy::decide(std::string_view method, std::string_view path,
                         const Grants* grants) const {
   Decision d;

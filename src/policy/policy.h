@@ -137,6 +137,9 @@ class Policy {
   Grants grants_for(const session::Session& s) const;
   // `path` must be normalised (policy/path.h); `grants` null: not signed in.
   Decision decide(std::string_view method, std::string_view path, const Grants* grants) const;
+  // Whether `grants` hold `permission` in `project` ("": in some project or in every one).
+  bool holds(const Grants& grants, std::string_view permission, std::string_view project) const;
+  bool knows_permission(std::string_view name) const { return permission_index(name) >= 0; }
   // The rule a request would reach (nullptr: none).
   const Rule* match(std::string_view method, std::string_view path) const;
 

@@ -3,6 +3,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "core/encoding.h"
 
 #include "gateway/gateway.h"
 
@@ -27,7 +30,15 @@ struct Gateway::Request {
   policy::Decision decision;    // what allowed the request (project, permission, condition)
   std::string original_method;  // forward-auth: the method of the request decided
   std::shared_ptr<const policy::Grants> grants;  // the session's, once asked (grants_of)
+  // A Bearer token authenticated the request (then `session` is its person's sign-in and
+  // `session_id` is empty), or was sent and refused (`token_error` says why).
+  std::shared_ptr<const session::TokenGrant> token;
+  std::optional<Error> token_error;
+  bool agent() const { return token && token->kind == "agent"; }
 };
+
+// The value of a form or query field ("" when absent).
+std::string param(const std::vector<core::QueryParam>& ps, std::string_view name);
 
 // What audit records carry instead of a session id (which would open the session).
 std::string session_ref(std::string_view session_id);
