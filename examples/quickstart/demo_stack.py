@@ -29,6 +29,7 @@ DEMO_USERS = {
     "bob": {"groups": ["devops-engineers", "ml-platform-devops"], "mail": "bob@example.org", "displayName": "Bob Okafor"},
     "carol": {"groups": ["viewers"], "mail": "carol@example.org", "displayName": "Carol Díaz"},
     "dave": {"groups": [], "mail": "dave@example.org", "displayName": "Dave Novak"},
+    "erin": {"groups": ["ml-admins"], "mail": "erin@example.org", "displayName": "Erin Walsh"},
 }
 
 

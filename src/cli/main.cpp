@@ -6,6 +6,7 @@
 #include "cli/policy_commands.h"
 #include "cli/saml_commands.h"
 #include "cli/serve_commands.h"
+#include "cli/token_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   cg::cli::add_serve_commands(app, exit_code);
   cg::cli::add_policy_commands(app, exit_code);
   cg::cli::add_audit_commands(app, exit_code);
+  cg::cli::add_token_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

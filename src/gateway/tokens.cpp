@@ -294,7 +294,7 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
   if (auto it = cache.find(std::string(token)); it != cache.end()) {
     vt = it->second;
   } else {
-    crypto::JwtExpectations expect{cfg_.jwt_issuer, cfg_.jwt_issuer, 30s};
+    crypto::JwtExpectations expect{cfg_.jwt_issuer, "", 30s};
     auto claims = token_verifier_.verify(token, now, expect);
     if (!claims) {
       const Error& e = claims.error();
@@ -314,7 +314,8 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
     vt.use = claims->value("cg_use", "");
     vt.sid = claims->value("sid", "");
     vt.exp = claims->value("exp", int64_t{0});
-    if ((vt.use != "access" && vt.use != "agent") || vt.sid.empty()) {
+    bool for_us = claims->contains("aud") && (*claims)["aud"] == cfg_.jwt_issuer;
+    if ((vt.use != "access" && vt.use != "agent") || vt.sid.empty() || !for_us) {
       refuse(Code::kTokenInvalid,
              "this token was not issued for calling the gateway (an upstream's identity "
              "assertion?); use the access token `claimgate token` prints");
