@@ -293,6 +293,25 @@ def main():
                   f"X-Claimgate-Permission={seen.get('X-Claimgate-Permission')} and a JWT "
                   f"{'verified' if seen and echo.json()['jwt']['verified'] else 'NOT verified'} with the gateway's "
                   f"JWKS; deploying a model -> {denied.status_code} ({denied.json().get('reason')})")
+            # A terminal signs in with the device flow (what `claimgate login --device` does), approved
+            # by alice's browser session, and calls the API with its Bearer token.
+            dev = requests.post(stack.url + "/.claimgate/cli/device", data={"client": "quick start"}, timeout=10).json()
+            action, fields = parse_form(s.get(dev["verification_uri_complete"], headers={"Accept": "text/html"},
+                                              timeout=10).text)
+            s.post(stack.url + action, data=dict(fields, action="approve"), timeout=10)
+            tokens = {}
+            for _ in range(10):
+                time.sleep(dev["interval"])
+                t = requests.post(stack.url + "/.claimgate/cli/token", timeout=10, data={
+                    "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": dev["device_code"]})
+                if t.status_code == 200:
+                    tokens = t.json()
+                    break
+            bearer = requests.get(stack.url + "/api/projects/vision/jobs", timeout=10, headers=dict(
+                api, Authorization="Bearer " + tokens.get("access_token", "")))
+            ok = ok and bearer.status_code == 200 and bearer.json()["headers"].get("X-Claimgate-User") == "alice"
+            print(f"terminal sign-in (device code {dev['user_code']}): GET /api/projects/vision/jobs with the "
+                  f"Bearer token -> {bearer.status_code} as {bearer.json().get('headers', {}).get('X-Claimgate-User')}")
             # The audit log recorded the sign-in and both decisions, and its chain verifies.
             stack.stop_gateway()
             verify = subprocess.run([stack.bin, "audit", "verify", "--config", str(stack.config)],
@@ -301,7 +320,8 @@ def main():
                                     "--subject", "alice", "--since", "1h", "--json"],
                                    capture_output=True, text=True).stdout
             types = [json.loads(line)["type"] for line in found.splitlines()]
-            ok = ok and verify.returncode == 0 and {"login.success", "authz.allow", "authz.deny"} <= set(types)
+            ok = ok and verify.returncode == 0 and {"login.success", "authz.allow", "authz.deny",
+                                                    "token.issued"} <= set(types)
             print(f"audit log: {verify.stdout.strip() or verify.stderr.strip()}; alice's records: "
                   f"{', '.join(sorted(set(types)))}")
             return 0 if ok else 1
@@ -311,7 +331,9 @@ claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2
   Open:      {stack.url}/
   Who am I:  {stack.url}/.claimgate/whoami  (your roles per project, and the claims behind them)
   Policy:    {stack.policy} (edit it: the gateway reloads it; try
-             {stack.url}/api/projects/vision/jobs as alice, bob, carol and dave)
+             {stack.url}/api/projects/vision/jobs as alice, bob, carol, dave and erin)
+  Terminal:  CLAIMGATE_CONFIG_DIR=demo-cli {stack.bin} login --gateway {stack.url}
+             then: curl -H "Authorization: Bearer $({stack.bin} token)" {stack.url}/api/projects/vision/jobs
   Metrics:   {stack.url}/metrics
   Audit:     {stack.dir}/audit/audit.jsonl (then: {stack.bin} audit report --config {stack.config}
              --format html --out report.html)

@@ -117,8 +117,10 @@ Result<std::string> gateway_url(const std::string& flag, const json& creds) {
   while (g.size() > 1 && g.back() == '/') g.pop_back();
   auto u = http::parse_url(g);
   if (!u || !u->path.empty()) {
-    return fail(Error{2, "usage", "--gateway must be the gateway's origin, such as "
-                                  "https://ml.example.org (got " + g + ")"});
+    return fail(Error{2, "usage",
+                      "--gateway must be the gateway's origin, such as "
+                      "https://ml.example.org (got " +
+                          g + ")"});
   }
   return u->origin();
 }
@@ -184,9 +186,9 @@ Result<std::string> valid_access_token(Common& c, const std::string& gateway) {
   CredentialsLock lock;
   json creds = load_credentials();
   if (!creds["gateways"].contains(gateway)) {
-    return fail(Error{1, "cli.not_signed_in",
-                      "not signed in to " + gateway + "; run claimgate login --gateway " +
-                          gateway});
+    return fail(
+        Error{1, "cli.not_signed_in",
+              "not signed in to " + gateway + "; run claimgate login --gateway " + gateway});
   }
   json entry = creds["gateways"][gateway];
   if (c.ca_file.empty()) c.ca_file = entry.value("ca_file", "");
@@ -195,17 +197,17 @@ Result<std::string> valid_access_token(Common& c, const std::string& gateway) {
   }
   int64_t refresh_end = entry.value("refresh_expires_at", int64_t{0});
   if (refresh_end <= now_unix()) {
-    return fail(Error{1, "cli.login_expired",
-                      "your login to " + gateway + " expired at " + when(refresh_end) +
-                          "; run claimgate login"});
+    return fail(Error{
+        1, "cli.login_expired",
+        "your login to " + gateway + " expired at " + when(refresh_end) + "; run claimgate login"});
   }
   std::string form = "grant_type=refresh_token&refresh_token=" +
                      core::url_encode(entry.value("refresh_token", ""));
   CG_TRY(Reply r, call(c, gateway, "POST", "/.claimgate/cli/token", form,
                        "application/x-www-form-urlencoded"));
   if (r.status != 200 || !r.body.is_object()) {
-    return fail(Error{1, "cli.refresh", "the gateway refused to refresh your login: " +
-                                            reply_error(r)});
+    return fail(
+        Error{1, "cli.refresh", "the gateway refused to refresh your login: " + reply_error(r)});
   }
   CG_CHECK(store_tokens(gateway, r.body, c.ca_file));
   return r.body.value("access_token", "");
@@ -258,8 +260,9 @@ Result<Callback> wait_for_callback(http::tcp::acceptor& acceptor, http::asio::io
         if (!crypto::constant_time_equals(got_state, state)) {
           // Not our sign-in (another tab, or something else on this machine): ignored.
           res.result(bhttp::status::bad_request);
-          res.body() = "<!doctype html><title>claimgate</title><p>This sign-in does not "
-                       "belong to the waiting claimgate login.</p>";
+          res.body() =
+              "<!doctype html><title>claimgate</title><p>This sign-in does not "
+              "belong to the waiting claimgate login.</p>";
         } else {
           out.code = code;
           out.error = error;
@@ -280,7 +283,8 @@ Result<Callback> wait_for_callback(http::tcp::acceptor& acceptor, http::asio::io
                       "no sign-in arrived within " + std::to_string(timeout.count()) +
                           " seconds; run claimgate login again"});
   }
-  if (!out.error.empty()) return fail(Error{1, "cli.login_refused", "sign-in failed: " + out.error});
+  if (!out.error.empty())
+    return fail(Error{1, "cli.login_refused", "sign-in failed: " + out.error});
   return out;
 }
 
@@ -341,9 +345,9 @@ int login_loopback(Common& c, const std::string& gateway, const LoginOptions& o)
   }
   std::string redirect =
       "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/callback";
-  std::string url = gateway + "/.claimgate/cli/authorize?redirect_uri=" +
-                    core::url_encode(redirect) + "&state=" + core::url_encode(state) +
-                    "&code_challenge=" + challenge +
+  std::string url = gateway +
+                    "/.claimgate/cli/authorize?redirect_uri=" + core::url_encode(redirect) +
+                    "&state=" + core::url_encode(state) + "&code_challenge=" + challenge +
                     "&code_challenge_method=S256&client=" + core::url_encode(hostname());
   if (!o.no_browser) {
     std::cerr << "Opening the sign-in page in your browser. If it does not open, visit:\n";
@@ -355,10 +359,9 @@ int login_loopback(Common& c, const std::string& gateway, const LoginOptions& o)
   auto cb = wait_for_callback(acceptor, ioc, state, std::chrono::seconds(o.timeout_s));
   if (!cb) return fail_with(cb.error());
   std::string form = "grant_type=authorization_code&code=" + core::url_encode(cb->code) +
-                     "&code_verifier=" + verifier +
-                     "&redirect_uri=" + core::url_encode(redirect);
-  auto r = call(c, gateway, "POST", "/.claimgate/cli/token", form,
-                "application/x-www-form-urlencoded");
+                     "&code_verifier=" + verifier + "&redirect_uri=" + core::url_encode(redirect);
+  auto r =
+      call(c, gateway, "POST", "/.claimgate/cli/token", form, "application/x-www-form-urlencoded");
   if (!r) return fail_with(r.error());
   if (r->status != 200) {
     std::cerr << "claimgate: sign-in refused: " << reply_error(*r) << "\n";
@@ -458,8 +461,9 @@ void add_token_commands(CLI::App& app, int& exit_code) {
   });
 
   // logout
-  auto* logout = app.add_subcommand("logout", "End this terminal's login (its refresh token "
-                                              "is revoked) and forget its tokens");
+  auto* logout = app.add_subcommand("logout",
+                                    "End this terminal's login (its refresh token "
+                                    "is revoked) and forget its tokens");
   add_common(logout);
   logout->callback([common, &exit_code] {
     CredentialsLock lock;
@@ -498,8 +502,9 @@ void add_token_commands(CLI::App& app, int& exit_code) {
 
   // token, token create | list | revoke
   auto* token = app.add_subcommand(
-      "token", "Print a valid access token (refreshed when needed): curl -H \"Authorization: "
-               "Bearer $(claimgate token)\"");
+      "token",
+      "Print a valid access token (refreshed when needed): curl -H \"Authorization: "
+      "Bearer $(claimgate token)\"");
   add_common(token);
   token->callback([common, token, &exit_code] {
     if (!token->get_subcommands().empty()) return;
@@ -525,8 +530,7 @@ void add_token_commands(CLI::App& app, int& exit_code) {
   auto* create = token->add_subcommand(
       "create", "Issue an agent token: it acts for you with only the listed permissions");
   add_common(create);
-  create->add_option("--agent", co->agent, "The agent's name (shown in the audit log)")
-      ->required();
+  create->add_option("--agent", co->agent, "The agent's name (shown in the audit log)")->required();
   create->add_option("--scope", co->scope, "Permissions, comma-separated (jobs:read,logs:read)")
       ->required();
   create->add_option("--project", co->project, "The one project it may act in");
@@ -548,9 +552,8 @@ void add_token_commands(CLI::App& app, int& exit_code) {
     if (common->as_json) {
       std::cout << r->body.dump(2) << "\n";
     } else {
-      std::cerr << "Agent token " << r->body.value("id", "") << " for '" << co->agent
-                << "' (" << co->scope
-                << (co->project.empty() ? " in any project" : " in " + co->project)
+      std::cerr << "Agent token " << r->body.value("id", "") << " for '" << co->agent << "' ("
+                << co->scope << (co->project.empty() ? " in any project" : " in " + co->project)
                 << "), valid until " << r->body.value("expires", "") << ":\n";
       std::cout << r->body.value("token", "") << "\n";
     }
@@ -579,7 +582,8 @@ void add_token_commands(CLI::App& app, int& exit_code) {
         std::string scope = "-";
         if (t.value("kind", "") == "agent") {
           scope.clear();
-          for (const auto& p : t["scope"]) scope += (scope.empty() ? "" : ",") + p.get<std::string>();
+          for (const auto& p : t["scope"])
+            scope += (scope.empty() ? "" : ",") + p.get<std::string>();
           if (!t.value("project", "").empty()) scope += "@" + t.value("project", "");
         }
         std::printf("%-32s  %-7s  %-20s  %-34s  %s%s\n", t.value("id", "").c_str(),

@@ -275,7 +275,7 @@ policy::Decision token_refusal(const Error& e) {
   policy::Decision d;
   d.reason = e.code == static_cast<int>(Code::kTokenExpired)   ? "token-expired"
              : e.code == static_cast<int>(Code::kTokenRevoked) ? "token-revoked"
-                                                                : "token-invalid";
+                                                               : "token-invalid";
   d.rule = "bearer";
   d.detail = e.message;
   return d;

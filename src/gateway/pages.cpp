@@ -156,7 +156,8 @@ std::string render_device_form(const DeviceForm& f) {
   if (!f.problem.empty()) b += "<p class=\"problem\">" + xml::escape(f.problem) + "</p>";
   b += "<form method=\"post\" action=\"/.claimgate/device\"><input type=\"text\" "
        "name=\"user_code\" autocomplete=\"off\" placeholder=\"XXXX-XXXX\" value=\"" +
-       xml::escape(f.code) + "\" aria-label=\"Code\"><input type=\"hidden\" name=\"csrf\" value=\"" +
+       xml::escape(f.code) +
+       "\" aria-label=\"Code\"><input type=\"hidden\" name=\"csrf\" value=\"" +
        xml::escape(f.csrf) +
        "\"><br><button type=\"submit\" name=\"action\" value=\"approve\">Allow</button>"
        "<button class=\"secondary\" type=\"submit\" name=\"action\" value=\"deny\">Deny</button>"

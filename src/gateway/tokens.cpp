@@ -138,12 +138,9 @@ std::string device_ticket_json(const std::string& user_code, const std::string& 
 std::string device_reply_json(const std::string& device_code, const std::string& shown,
                               const std::string& page, std::chrono::seconds ttl,
                               std::chrono::seconds interval) {
-  return json{{"device_code", device_code},
-              {"user_code", shown},
-              {"verification_uri", page},
-              {"verification_uri_complete", page + "?code=" + shown},
-              {"expires_in", ttl.count()},
-              {"interval", interval.count()}}
+  return json{{"device_code", device_code}, {"user_code", shown},
+              {"verification_uri", page},   {"verification_uri_complete", page + "?code=" + shown},
+              {"expires_in", ttl.count()},  {"interval", interval.count()}}
              .dump() +
          "\n";
 }
@@ -276,12 +273,13 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
   auto now = clock_.now();
   auto refuse = [&](Code c, std::string message) {
     r.token_error = make_error(c, std::move(message));
-    log_.info("request id=", r.ex.request_id(), " bearer token refused: ",
-              core::log_quote(r.token_error->message));
+    log_.info("request id=", r.ex.request_id(),
+              " bearer token refused: ", core::log_quote(r.token_error->message));
   };
   if (!cfg_.tokens.enabled) {
-    refuse(Code::kTokensDisabled, "this gateway does not accept Bearer tokens (tokens.enabled "
-                                  "is false); sign in with a browser");
+    refuse(Code::kTokensDisabled,
+           "this gateway does not accept Bearer tokens (tokens.enabled "
+           "is false); sign in with a browser");
     return;
   }
   if (token.starts_with("cgr1.")) {
@@ -326,10 +324,10 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
   }
   if (vt.exp + 30 <= unix_seconds(now)) {
     cache.erase(std::string(token));
-    refuse(Code::kTokenExpired, "access token expired at " +
-                                    core::format_datetime(core::WallTime(std::chrono::seconds(
-                                        vt.exp))) +
-                                    "; run `claimgate token` for a fresh one, or claimgate login");
+    refuse(Code::kTokenExpired,
+           "access token expired at " +
+               core::format_datetime(core::WallTime(std::chrono::seconds(vt.exp))) +
+               "; run `claimgate token` for a fresh one, or claimgate login");
     return;
   }
   auto grant = stores_.tokens->get(vt.sid);
@@ -349,8 +347,8 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
   if (g.revoked()) {
     refuse(Code::kTokenRevoked, std::string(g.kind == "agent" ? "agent token" : "login") + " " +
                                     g.id + " was revoked at " +
-                                    core::format_datetime(g.revoked_at) + " (" +
-                                    g.revoked_reason + "); run claimgate login");
+                                    core::format_datetime(g.revoked_at) + " (" + g.revoked_reason +
+                                    "); run claimgate login");
     return;
   }
   if (now >= g.expires) {
@@ -389,8 +387,9 @@ void Gateway::limit_agent(const Request& r, policy::Decision& d) const {
     return;
   }
   if (!g.project.empty() && d.project != g.project) {
-    deny_with(covers + "; this request is in " +
-              (d.project.empty() ? std::string("no single project") : "project '" + d.project + "'"));
+    deny_with(
+        covers + "; this request is in " +
+        (d.project.empty() ? std::string("no single project") : "project '" + d.project + "'"));
   }
 }
 
@@ -425,8 +424,9 @@ awaitable<void> Gateway::cli_authorize(Request& r) {
   } else if (state.empty() || state.size() > 256) {
     problem = "state is missing or longer than 256 characters";
   } else if (method != "S256" || challenge.size() != 43) {
-    problem = "code_challenge must be a base64url SHA-256 (43 characters) with "
-              "code_challenge_method=S256";
+    problem =
+        "code_challenge must be a base64url SHA-256 (43 characters) with "
+        "code_challenge_method=S256";
   }
   if (!problem.empty()) {
     co_await send_error(r, 400, "This sign-in link is not valid",
@@ -447,8 +447,7 @@ awaitable<void> Gateway::cli_authorize(Request& r) {
                         make_error(Code::kStoreUnavailable, st.error().message));
     co_return;
   }
-  co_await redirect(r, 302,
-                    redirect_uri + "?code=" + code + "&state=" + core::url_encode(state));
+  co_await redirect(r, 302, redirect_uri + "?code=" + code + "&state=" + core::url_encode(state));
 }
 
 awaitable<void> Gateway::cli_device(Request& r) {
@@ -490,9 +489,9 @@ awaitable<void> Gateway::device_page(Request& r) {
   if (auto p = core::parse_query(r.query)) code = param(*p, "code");
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
-  res.body() = render_device_form(DeviceForm{
-      r.session->session->subject, core::clip(code, 20),
-      keyring_.seal(session_ref(r.session_id), "device-form", random_), ""});
+  res.body() = render_device_form(
+      DeviceForm{r.session->session->subject, core::clip(code, 20),
+                 keyring_.seal(session_ref(r.session_id), "device-form", random_), ""});
   co_await send(r, std::move(res));
 }
 
@@ -547,14 +546,14 @@ awaitable<void> Gateway::device_submit(Request& r) {
                         make_error(Code::kStoreUnavailable, put.error().message));
     co_return;
   }
-  log_.info("device code ", approve ? "approved" : "denied",
-            " subject=", core::log_quote(r.user), " client=", core::log_quote(client));
+  log_.info("device code ", approve ? "approved" : "denied", " subject=", core::log_quote(r.user),
+            " client=", core::log_quote(client));
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
   std::string detail = "The request from " + client + " was refused; nothing was signed in.";
   if (approve) {
-    detail = "Your terminal (" + client + ") is signing in as " + r.user +
-             ". You can close this tab.";
+    detail =
+        "Your terminal (" + client + ") is signing in as " + r.user + ". You can close this tab.";
   }
   res.body() = render_device_done(approve, detail);
   co_await send(r, std::move(res));
@@ -611,17 +610,17 @@ awaitable<void> Gateway::cli_token(Request& r) {
     }
     session::TokenGrant g = std::move(**grant);
     if (g.revoked()) {
-      co_await send_token_error(r, 400, "invalid_grant",
-                                invalid("this login was revoked at " +
-                                        core::format_datetime(g.revoked_at) + " (" +
-                                        g.revoked_reason + "); run claimgate login"));
+      co_await send_token_error(
+          r, 400, "invalid_grant",
+          invalid("this login was revoked at " + core::format_datetime(g.revoked_at) + " (" +
+                  g.revoked_reason + "); run claimgate login"));
       co_return;
     }
     if (now >= g.expires) {
-      co_await send_token_error(r, 400, "invalid_grant",
-                                invalid("this login expired at " +
-                                        core::format_datetime(g.expires) +
-                                        " (tokens.refresh_lifetime); run claimgate login"));
+      co_await send_token_error(
+          r, 400, "invalid_grant",
+          invalid("this login expired at " + core::format_datetime(g.expires) +
+                  " (tokens.refresh_lifetime); run claimgate login"));
       co_return;
     }
     auto adv = stores_.tokens->advance(g.id, generation, now);
@@ -689,8 +688,8 @@ awaitable<void> Gateway::cli_token(Request& r) {
     client = "claimgate login (browser) " + field(j, "client");
   } else if (grant_type == kDeviceGrant) {
     std::string dc = param(form, "device_code");
-    auto ins = stores_.tickets->insert_once(
-        "device-poll:" + dc, now + cfg_.tokens.device_poll_interval - 500ms, now);
+    auto ins = stores_.tickets->insert_once("device-poll:" + dc,
+                                            now + cfg_.tokens.device_poll_interval - 500ms, now);
     if (ins && !*ins) {
       co_await send_token_error(
           r, 400, "slow_down",
@@ -727,9 +726,8 @@ awaitable<void> Gateway::cli_token(Request& r) {
   } else {
     co_await send_token_error(
         r, 400, "unsupported_grant_type",
-        make_error(Code::kBadRequest,
-                   "grant_type must be authorization_code, refresh_token or " +
-                       std::string(kDeviceGrant)));
+        make_error(Code::kBadRequest, "grant_type must be authorization_code, refresh_token or " +
+                                          std::string(kDeviceGrant)));
     co_return;
   }
   auto stored = stores_.sessions->get(session_id);
@@ -839,8 +837,7 @@ awaitable<void> Gateway::tokens_list(Request& r) {
 }
 
 awaitable<void> Gateway::tokens_create(Request& r) {
-  if (r.ex.header(bhttp::field::content_type).find("application/json") ==
-      std::string_view::npos) {
+  if (r.ex.header(bhttp::field::content_type).find("application/json") == std::string_view::npos) {
     co_await send_error(r, 415, "JSON expected",
                         make_error(Code::kBadRequest,
                                    "POST /.claimgate/tokens takes Content-Type: application/json"));
@@ -915,8 +912,10 @@ awaitable<void> Gateway::tokens_create(Request& r) {
     d.rule = "tokens";
     d.project = project;
     d.permission = missing.front();
-    d.detail = "an agent token in " + where + " needs you to hold tokens:create and every "
-               "permission you delegate; you lack " + core::join(missing, ", ") + " there";
+    d.detail = "an agent token in " + where +
+               " needs you to hold tokens:create and every "
+               "permission you delegate; you lack " +
+               core::join(missing, ", ") + " there";
     co_await deny(r, d);
     co_return;
   }
@@ -943,9 +942,8 @@ awaitable<void> Gateway::tokens_create(Request& r) {
                         make_error(Code::kStoreUnavailable, put.error().message));
     co_return;
   }
-  bool recorded =
-      co_await durable(audit(token_event(audit::type::kTokenIssued, r, g),
-                             audit::Durability::kDurable));
+  bool recorded = co_await durable(
+      audit(token_event(audit::type::kTokenIssued, r, g), audit::Durability::kDurable));
   if (!recorded) {
     (void)stores_.tokens->revoke(g.id, now, "not recorded in the audit log");
     co_await send_error(r, 503, "The audit log is unavailable",
@@ -967,12 +965,13 @@ awaitable<void> Gateway::tokens_revoke(Request& r) {
   auto now = clock_.now();
   auto grant = stores_.tokens->get(id);
   const session::Session& person = *r.session->session;
-  bool visible = grant && *grant &&
-                 ((*grant)->subject == person.subject || policy_->holds(person, "sessions:revoke", ""));
+  bool visible =
+      grant && *grant &&
+      ((*grant)->subject == person.subject || policy_->holds(person, "sessions:revoke", ""));
   if (!visible || (*grant)->revoked()) {
-    co_await send_error(r, 404, "No such token",
-                        make_error(Code::kNotFound, "you have no live token with id " +
-                                                        core::clip(id, 40)));
+    co_await send_error(
+        r, 404, "No such token",
+        make_error(Code::kNotFound, "you have no live token with id " + core::clip(id, 40)));
     co_return;
   }
   session::TokenGrant g = **grant;
@@ -1000,16 +999,17 @@ awaitable<void> Gateway::admin_revoke(Request& r) {
     d.reason = "permission-missing";
     d.rule = "admin-revoke";
     d.permission = "sessions:revoke";
-    d.detail = "revoking a person's sessions and tokens needs sessions:revoke, which you do "
-               "not hold in any project";
+    d.detail =
+        "revoking a person's sessions and tokens needs sessions:revoke, which you do "
+        "not hold in any project";
     co_await deny(r, d);
     co_return;
   }
-  if (r.ex.header(bhttp::field::content_type).find("application/json") ==
-      std::string_view::npos) {
+  if (r.ex.header(bhttp::field::content_type).find("application/json") == std::string_view::npos) {
     co_await send_error(r, 415, "JSON expected",
-                        make_error(Code::kBadRequest, "POST /.claimgate/admin/revoke takes "
-                                                      "Content-Type: application/json"));
+                        make_error(Code::kBadRequest,
+                                   "POST /.claimgate/admin/revoke takes "
+                                   "Content-Type: application/json"));
     co_return;
   }
   auto body = co_await r.ex.read_body(64 * 1024);

@@ -16,8 +16,7 @@ Error fetch_error(const std::string& url, const std::string& what) {
 template <class Stream>
 awaitable<void> exchange(Stream& stream, const FetchRequest& in, const Url& url,
                          std::string_view target, FetchResponse& out) {
-  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(in.method), std::string(target),
-                                         11};
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(in.method), std::string(target), 11};
   req.set(bhttp::field::host, url.authority());
   req.set(bhttp::field::user_agent, "claimgate");
   req.set(bhttp::field::connection, "close");

@@ -15,20 +15,20 @@ core::WallTime from_unix(int64_t s) { return core::WallTime(std::chrono::seconds
 }  // namespace
 
 std::string TokenGrant::to_json() const {
-  nlohmann::json j = {{"v", 1},
-                      {"id", id},
-                      {"kind", kind},
-                      {"subject", subject},
-                      {"agent", agent},
-                      {"scope", scope},
-                      {"project", project},
-                      {"client", client},
-                      {"created_by", created_by},
-                      {"secret", secret},
-                      {"identity", identity ? nlohmann::json::parse(identity->to_json())
-                                            : nlohmann::json(nullptr)},
-                      {"created", to_unix(created)},
-                      {"expires", to_unix(expires)}};
+  nlohmann::json j = {
+      {"v", 1},
+      {"id", id},
+      {"kind", kind},
+      {"subject", subject},
+      {"agent", agent},
+      {"scope", scope},
+      {"project", project},
+      {"client", client},
+      {"created_by", created_by},
+      {"secret", secret},
+      {"identity", identity ? nlohmann::json::parse(identity->to_json()) : nlohmann::json(nullptr)},
+      {"created", to_unix(created)},
+      {"expires", to_unix(expires)}};
   return j.dump();
 }
 

@@ -48,6 +48,7 @@ TEST_F(GatewayConfigTest, CompilesAFullConfig) {
                     "session: {ttl: 4h, idle: 30m, cookie: {name: ml_sess}}\n"
                     "store: {kind: sqlite, path: state.db}\n"
                     "identity: {jwt_ttl: 2m}\n"
+                    "tokens: {access_ttl: 5m, refresh_lifetime: 7d, device_poll_interval: 2s}\n"
                     "routes:\n"
                     "  - {name: mlflow, prefix: /mlflow/, upstream: 'http://127.0.0.1:5000/base', "
                     "strip_prefix: true, websocket: true, allow_groups: [ml]}\n",
@@ -62,6 +63,11 @@ TEST_F(GatewayConfigTest, CompilesAFullConfig) {
   EXPECT_EQ(c->store_path, (dir_ / "state.db").string());
   EXPECT_EQ(c->jwt_ttl, std::chrono::minutes(2));
   EXPECT_EQ(c->jwt_issuer, "https://ml.example.org");
+  EXPECT_TRUE(c->tokens.enabled);
+  EXPECT_EQ(c->tokens.access_ttl, std::chrono::minutes(5));
+  EXPECT_EQ(c->tokens.refresh_lifetime, std::chrono::hours(24 * 7));
+  EXPECT_EQ(c->tokens.agent_max_ttl, std::chrono::hours(24 * 7));  // the default
+  EXPECT_EQ(c->tokens.device_poll_interval, std::chrono::seconds(2));
   ASSERT_EQ(c->routes.size(), 1u);
   EXPECT_EQ(c->routes[0].upstream->path, "/base");
   EXPECT_TRUE(c->routes[0].strip_prefix);
@@ -78,14 +84,18 @@ TEST_F(GatewayConfigTest, ReportsEveryProblem) {
                     "identity: {jwt_ttl: 1h, header_prefix: Claim}\n"
                     "limits: {header_bytes: 12}\n"
                     "session: {ttl: 1h, idle: 2h, cookie: {name: 'bad name'}}\n"
+                    "tokens: {access_ttl: 2h, refresh_lifetime: 1y, device_poll_interval: 0s, "
+                    "agent_max_ttl: 1s, colour: blue}\n"
                     "routes:\n  - {prefix: app, upstream: 'https://secure:443'}\n"
                     "  - {prefix: app}\n",
                 p);
   EXPECT_FALSE(c.has_value());
   std::string all = p.to_string();
-  for (const char* path : {"listen:", "store.kind:", "identity.jwt_ttl:", "identity.header_prefix:",
-                           "limits.header_bytes:", "session.idle:", "session.cookie.name:",
-                           "routes[0].prefix:", "routes[0].upstream:", "routes[1].name:"}) {
+  for (const char* path :
+       {"listen:", "store.kind:", "identity.jwt_ttl:", "identity.header_prefix:",
+        "limits.header_bytes:", "session.idle:", "session.cookie.name:", "routes[0].prefix:",
+        "routes[0].upstream:", "routes[1].name:", "tokens.access_ttl:", "tokens.refresh_lifetime:",
+        "tokens.device_poll_interval:", "tokens.agent_max_ttl:", "tokens.colour"}) {
     EXPECT_NE(all.find(path), std::string::npos) << path << "\n" << all;
   }
 }
