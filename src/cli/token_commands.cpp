@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
@@ -431,6 +432,26 @@ Result<Reply> authed(Common& c, const std::string& method, const std::string& pa
   return call(c, gateway, method, path, body, content_type, token);
 }
 
+// A signed-in call expecting `status` and a JSON object: the reply, or nullopt after saying
+// why (exit_code 1; 2 for a usage error).
+std::optional<Reply> expect_reply(Common& c, unsigned status, const std::string& method,
+                                  const std::string& path, int& exit_code,
+                                  const std::string& body = "",
+                                  const std::string& content_type = "") {
+  auto r = authed(c, method, path, body, content_type);
+  if (!r) {
+    exit_code = fail_with(r.error());
+    return std::nullopt;
+  }
+  if (r->status != status || !r->body.is_object()) {
+    std::cerr << "claimgate: " << reply_error(*r) << "\n";
+    exit_code = 1;
+    return std::nullopt;
+  }
+  exit_code = 0;
+  return std::move(*r);
+}
+
 }  // namespace
 
 void add_token_commands(CLI::App& app, int& exit_code) {
@@ -539,16 +560,9 @@ void add_token_commands(CLI::App& app, int& exit_code) {
   create->callback([common, co, &exit_code] {
     json body = {{"agent", co->agent}, {"scope", co->scope}, {"ttl", co->ttl}};
     if (!co->project.empty()) body["project"] = co->project;
-    auto r = authed(*common, "POST", "/.claimgate/tokens", body.dump(), "application/json");
-    if (!r) {
-      exit_code = fail_with(r.error());
-      return;
-    }
-    if (r->status != 201) {
-      std::cerr << "claimgate: " << reply_error(*r) << "\n";
-      exit_code = 1;
-      return;
-    }
+    auto r = expect_reply(*common, 201, "POST", "/.claimgate/tokens", exit_code, body.dump(),
+                          "application/json");
+    if (!r) return;
     if (common->as_json) {
       std::cout << r->body.dump(2) << "\n";
     } else {
@@ -564,16 +578,8 @@ void add_token_commands(CLI::App& app, int& exit_code) {
   add_common(list);
   list->add_flag("--json", common->as_json, "As JSON");
   list->callback([common, &exit_code] {
-    auto r = authed(*common, "GET", "/.claimgate/tokens");
-    if (!r) {
-      exit_code = fail_with(r.error());
-      return;
-    }
-    if (r->status != 200 || !r->body.is_object()) {
-      std::cerr << "claimgate: " << reply_error(*r) << "\n";
-      exit_code = 1;
-      return;
-    }
+    auto r = expect_reply(*common, 200, "GET", "/.claimgate/tokens", exit_code);
+    if (!r) return;
     if (common->as_json) {
       std::cout << r->body.dump(2) << "\n";
     } else {
@@ -599,16 +605,8 @@ void add_token_commands(CLI::App& app, int& exit_code) {
   add_common(revoke);
   revoke->add_option("id", *revoke_id, "The token's id (claimgate token list)")->required();
   revoke->callback([common, revoke_id, &exit_code] {
-    auto r = authed(*common, "DELETE", "/.claimgate/tokens/" + *revoke_id);
-    if (!r) {
-      exit_code = fail_with(r.error());
-      return;
-    }
-    if (r->status != 200) {
-      std::cerr << "claimgate: " << reply_error(*r) << "\n";
-      exit_code = 1;
-      return;
-    }
+    auto r = expect_reply(*common, 200, "DELETE", "/.claimgate/tokens/" + *revoke_id, exit_code);
+    if (!r) return;
     std::cerr << "Revoked " << *revoke_id << ".\n";
     exit_code = 0;
   });
@@ -617,16 +615,8 @@ void add_token_commands(CLI::App& app, int& exit_code) {
   auto* whoami = app.add_subcommand("whoami", "Who the gateway says you are (JSON)");
   add_common(whoami);
   whoami->callback([common, &exit_code] {
-    auto r = authed(*common, "GET", "/.claimgate/whoami");
-    if (!r) {
-      exit_code = fail_with(r.error());
-      return;
-    }
-    if (r->status != 200) {
-      std::cerr << "claimgate: " << reply_error(*r) << "\n";
-      exit_code = 1;
-      return;
-    }
+    auto r = expect_reply(*common, 200, "GET", "/.claimgate/whoami", exit_code);
+    if (!r) return;
     std::cout << r->body.dump(2) << "\n";
     exit_code = 0;
   });
@@ -645,16 +635,9 @@ void add_token_commands(CLI::App& app, int& exit_code) {
   arevoke->add_option("--reason", ro->reason, "Why (kept in the audit log)");
   arevoke->callback([common, ro, &exit_code] {
     json body = {{"subject", ro->subject}, {"reason", ro->reason}};
-    auto r = authed(*common, "POST", "/.claimgate/admin/revoke", body.dump(), "application/json");
-    if (!r) {
-      exit_code = fail_with(r.error());
-      return;
-    }
-    if (r->status != 200 || !r->body.is_object()) {
-      std::cerr << "claimgate: " << reply_error(*r) << "\n";
-      exit_code = 1;
-      return;
-    }
+    auto r = expect_reply(*common, 200, "POST", "/.claimgate/admin/revoke", exit_code, body.dump(),
+                          "application/json");
+    if (!r) return;
     std::cout << "Revoked " << ro->subject << ": " << r->body.value("sessions_ended", 0)
               << " session(s) ended, " << r->body["tokens_revoked"].size()
               << " token(s) revoked.\n";

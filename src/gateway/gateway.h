@@ -149,6 +149,9 @@ class Gateway {
                          uint64_t generation) const;
   audit::Event token_event(std::string_view type, const Request& r,
                            const session::TokenGrant& g) const;
+  // A JSON request body (a 415 answered, and nullopt, unless the content type is JSON; a body
+  // that is not a JSON object reads as null).
+  http::awaitable<std::optional<nlohmann::json>> read_json(Request& r);
   http::awaitable<void> send_token_error(Request& r, unsigned status, std::string oauth_error,
                                          const Error& e);
   const RouteConfig* match_route(std::string_view host, std::string_view path) const;

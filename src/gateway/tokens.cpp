@@ -820,6 +820,24 @@ awaitable<void> Gateway::tokens_endpoint(Request& r) {
   }
 }
 
+awaitable<std::optional<json>> Gateway::read_json(Request& r) {
+  // JSON only: a cross-site form cannot send this content type without CORS allowing it, so
+  // a cookie-authenticated call here comes from a page of this origin or from a program.
+  std::optional<json> out;
+  if (r.ex.header(bhttp::field::content_type).find("application/json") == std::string_view::npos) {
+    co_await send_error(
+        r, 415, "JSON expected",
+        make_error(Code::kBadRequest, std::string(r.ex.method_string()) + " " + r.path +
+                                          " takes Content-Type: application/json"));
+    co_return out;
+  }
+  auto body = co_await r.ex.read_body(64 * 1024);
+  std::optional<std::string> text;
+  if (body) text = std::move(*body);
+  out.emplace(object_of(text));
+  co_return out;
+}
+
 awaitable<void> Gateway::tokens_list(Request& r) {
   auto now = clock_.now();
   auto list = stores_.tokens->list(r.session->session->subject, now);
@@ -837,16 +855,9 @@ awaitable<void> Gateway::tokens_list(Request& r) {
 }
 
 awaitable<void> Gateway::tokens_create(Request& r) {
-  if (r.ex.header(bhttp::field::content_type).find("application/json") == std::string_view::npos) {
-    co_await send_error(r, 415, "JSON expected",
-                        make_error(Code::kBadRequest,
-                                   "POST /.claimgate/tokens takes Content-Type: application/json"));
-    co_return;
-  }
-  auto body = co_await r.ex.read_body(64 * 1024);
-  std::optional<std::string> text;
-  if (body) text = std::move(*body);
-  json j = object_of(text);
+  std::optional<json> parsed = co_await read_json(r);
+  if (!parsed) co_return;
+  json j = std::move(*parsed);
   auto now = clock_.now();
   std::string agent, project, ttl_text;
   std::vector<std::string> scope;
@@ -1005,17 +1016,9 @@ awaitable<void> Gateway::admin_revoke(Request& r) {
     co_await deny(r, d);
     co_return;
   }
-  if (r.ex.header(bhttp::field::content_type).find("application/json") == std::string_view::npos) {
-    co_await send_error(r, 415, "JSON expected",
-                        make_error(Code::kBadRequest,
-                                   "POST /.claimgate/admin/revoke takes "
-                                   "Content-Type: application/json"));
-    co_return;
-  }
-  auto body = co_await r.ex.read_body(64 * 1024);
-  std::optional<std::string> text;
-  if (body) text = std::move(*body);
-  json j = object_of(text);
+  std::optional<json> parsed = co_await read_json(r);
+  if (!parsed) co_return;
+  json j = std::move(*parsed);
   std::string subject = field(j, "subject");
   std::string why = field(j, "reason");
   if (subject.empty()) {

@@ -132,6 +132,16 @@ def device_login(stack, user, browser=None):
     raise AssertionError("device login never completed")
 
 
+def cli_home(stack, home, tokens):
+    """A CLI config directory holding the login `tokens` (the token endpoint's answer), as
+    `claimgate login` leaves it."""
+    home.mkdir(mode=0o700)
+    keep = ("access_token", "expires_at", "refresh_token", "refresh_expires_at", "subject", "token_id")
+    (home / "credentials.json").write_text(json.dumps(
+        {"version": 1, "default": stack.url, "gateways": {stack.url: {k: tokens[k] for k in keep}}}))
+    return home
+
+
 def bearer(token):
     return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
@@ -316,10 +326,7 @@ def test_refresh_rotates_and_reuse_revokes_the_family(stack):
 def test_claimgate_token_refreshes_when_needed(stack, tmp_path):
     home = tmp_path / "carol"
     t = device_login(stack, "carol")
-    home.mkdir(mode=0o700)
-    (home / "credentials.json").write_text(json.dumps({"version": 1, "default": stack.url, "gateways": {
-        stack.url: {k: t[k] for k in ("access_token", "expires_at", "refresh_token", "refresh_expires_at",
-                                      "subject", "token_id")}}}))
+    cli_home(stack, home, t)
     # access_ttl is 10s here: under a minute left, so every call refreshes and stores the new pair.
     a = cli(stack, home, "token")
     b = cli(stack, home, "token")
@@ -389,10 +396,7 @@ def test_expired_tampered_and_foreign_tokens(stack, tmp_path):
 def test_agent_token_acts_within_its_scope_and_its_person(stack, tmp_path):
     home = tmp_path / "alice-agent"
     t = device_login(stack, "alice")
-    home.mkdir(mode=0o700)
-    (home / "credentials.json").write_text(json.dumps({"version": 1, "default": stack.url, "gateways": {
-        stack.url: {k: t[k] for k in ("access_token", "expires_at", "refresh_token", "refresh_expires_at",
-                                      "subject", "token_id")}}}))
+    cli_home(stack, home, t)
     made = cli(stack, home, "token", "create", "--agent", "review-bot", "--scope", "jobs:read,logs:read",
                "--project", "vision", "--ttl", "1h", "--json")
     assert made.returncode == 0, made.stderr
@@ -490,19 +494,13 @@ def test_admin_revoke_ends_everything_of_a_person(stack, tmp_path):
 
     home = tmp_path / "bob"
     bt = device_login(stack, "bob")
-    home.mkdir(mode=0o700)
-    (home / "credentials.json").write_text(json.dumps({"version": 1, "default": stack.url, "gateways": {
-        stack.url: {k: bt[k] for k in ("access_token", "expires_at", "refresh_token", "refresh_expires_at",
-                                       "subject", "token_id")}}}))
+    cli_home(stack, home, bt)
     nope = cli(stack, home, "admin", "revoke", "--subject", "alice")
     assert nope.returncode == 1 and "sessions:revoke" in nope.stderr
 
     home = tmp_path / "erin"
     et = device_login(stack, "erin")
-    home.mkdir(mode=0o700)
-    (home / "credentials.json").write_text(json.dumps({"version": 1, "default": stack.url, "gateways": {
-        stack.url: {k: et[k] for k in ("access_token", "expires_at", "refresh_token", "refresh_expires_at",
-                                       "subject", "token_id")}}}))
+    cli_home(stack, home, et)
     done = cli(stack, home, "admin", "revoke", "--subject", "alice", "--reason", "left the team")
     assert done.returncode == 0, done.stderr
     assert "session(s) ended" in done.stdout
