@@ -356,7 +356,7 @@ awaitable<void> Gateway::acs(Request& r) {
 }
 
 awaitable<void> Gateway::logout(Request& r) {
-  load_session(r);
+  load_cookie_session(r);  // the browser's cookie (Bearer logins end with claimgate logout)
   std::string rd = "/";
   if (auto params = core::parse_query(r.query)) rd = http::safe_return_path(param(*params, "rd"));
   r.clear_cookie = true;
