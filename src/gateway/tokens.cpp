@@ -35,10 +35,6 @@ constexpr std::string_view kDeviceGrant = "urn:ietf:params:oauth:grant-type:devi
 // Letters that are not easily confused and spell no words (no vowels).
 constexpr std::string_view kUserCodeAlphabet = "BCDFGHJKLMNPQRSTVWXZ";
 
-int64_t unix_seconds(core::WallTime t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 std::string b64url_random(core::Random& random, size_t n) {
   return core::base64url_encode(random.bytes(n));
 }
@@ -103,6 +99,28 @@ json grant_json(const session::TokenGrant& g, bool current) {
     j["project"] = g.project;
   }
   return j;
+}
+
+// The grant id and generation a refresh token names ("cgr1.<grant>.<generation>.<mac>"), or
+// nullopt when it does not have that shape. Whether it is genuine is refresh_token()'s to say.
+struct RefreshName {
+  std::string grant;
+  uint64_t generation = 0;
+};
+std::optional<RefreshName> parse_refresh_token(std::string_view token) {
+  if (!token.starts_with("cgr1.")) return std::nullopt;
+  token.remove_prefix(5);
+  size_t a = token.find('.');
+  size_t b = a == std::string_view::npos ? a : token.find('.', a + 1);
+  if (b == std::string_view::npos || token.find('.', b + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::string_view gen = token.substr(a + 1, b - a - 1);
+  if (a == 0 || gen.empty() || gen.size() >= 12 ||
+      gen.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return RefreshName{std::string(token.substr(0, a)), std::stoull(std::string(gen))};
 }
 
 // A JSON object from stored or received text (null when it is none).
@@ -580,22 +598,10 @@ awaitable<void> Gateway::cli_token(Request& r) {
 
   if (grant_type == "refresh_token") {
     std::string token = param(form, "refresh_token");
-    // cgr1.<grant>.<generation>.<mac>
-    std::vector<std::string> parts;
-    size_t start = 0;
-    for (size_t i = 0; i <= token.size(); ++i) {
-      if (i == token.size() || token[i] == '.') {
-        parts.push_back(token.substr(start, i - start));
-        start = i + 1;
-      }
-    }
-    uint64_t generation = 0;
-    bool shaped = parts.size() == 4 && parts[0] == "cgr1" && !parts[2].empty() &&
-                  parts[2].size() < 12 &&
-                  parts[2].find_first_not_of("0123456789") == std::string::npos;
-    if (shaped) generation = std::stoull(parts[2]);
+    std::optional<RefreshName> name = parse_refresh_token(token);
+    uint64_t generation = name ? name->generation : 0;
     Result<std::optional<session::TokenGrant>> grant = std::optional<session::TokenGrant>();
-    if (shaped) grant = stores_.tokens->get(parts[1]);
+    if (name) grant = stores_.tokens->get(name->grant);
     if (!grant) {
       co_await send_token_error(r, 503, "temporarily_unavailable",
                                 make_error(Code::kStoreUnavailable, grant.error().message));
@@ -763,21 +769,12 @@ awaitable<void> Gateway::cli_revoke(Request& r) {
   if (body) {
     if (auto f = core::parse_query(*body)) token = param(*f, "token");
   }
-  std::string id;
-  if (token.starts_with("cgr1.")) {
-    auto dot = token.find('.', 5);
-    if (dot != std::string::npos) id = token.substr(5, dot - 5);
-  }
+  std::optional<RefreshName> name = parse_refresh_token(token);
   Result<std::optional<session::TokenGrant>> grant = std::optional<session::TokenGrant>();
-  if (!id.empty()) grant = stores_.tokens->get(id);
+  if (name) grant = stores_.tokens->get(name->grant);
   if (grant && *grant && !(*grant)->revoked()) {
     const session::TokenGrant& g = **grant;
-    std::string gen = token.substr(6 + id.size());
-    gen = gen.substr(0, gen.find('.'));
-    bool genuine = !gen.empty() && gen.size() < 12 &&
-                   gen.find_first_not_of("0123456789") == std::string::npos &&
-                   crypto::constant_time_equals(refresh_token(g, std::stoull(gen)), token);
-    if (genuine) {
+    if (crypto::constant_time_equals(refresh_token(g, name->generation), token)) {
       auto done = stores_.tokens->revoke(g.id, clock_.now(), "signed out (claimgate logout)");
       if (done && *done) {
         audit::Event ev = token_event(audit::type::kTokenRevoked, r, g);

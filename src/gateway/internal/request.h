@@ -37,6 +37,11 @@ struct Gateway::Request {
   bool agent() const { return token && token->kind == "agent"; }
 };
 
+// Seconds since the epoch (JWT times).
+inline int64_t unix_seconds(core::WallTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
 // The value of a form or query field ("" when absent).
 std::string param(const std::vector<core::QueryParam>& ps, std::string_view name);
 
