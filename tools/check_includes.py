@@ -19,8 +19,9 @@ ALLOWED = {
     "http": {"core", "http"},
     "policy": {"core", "session", "policy"},
     "audit": {"core", "crypto", "audit"},
-    "gateway": {"core", "crypto", "xml", "saml", "session", "http", "policy", "audit", "gateway"},
-    "cli": {"core", "crypto", "xml", "saml", "session", "http", "policy", "audit", "gateway", "cli"},
+    "jobs": {"core", "crypto", "session", "http", "audit", "jobs"},
+    "gateway": {"core", "crypto", "xml", "saml", "session", "http", "policy", "audit", "jobs", "gateway"},
+    "cli": {"core", "crypto", "xml", "saml", "session", "http", "policy", "audit", "jobs", "gateway", "cli"},
 }
 LOW_LEVEL = re.compile(r'#include\s*<(libxml/|xmlsec/|openssl/)')
 PROJECT = re.compile(r'#include\s*"([a-z_]+)/')

@@ -30,6 +30,7 @@ DEMO_USERS = {
     "carol": {"groups": ["viewers"], "mail": "carol@example.org", "displayName": "Carol Díaz"},
     "dave": {"groups": [], "mail": "dave@example.org", "displayName": "Dave Novak"},
     "erin": {"groups": ["ml-admins"], "mail": "erin@example.org", "displayName": "Erin Walsh"},
+    "frank": {"groups": ["ml-nlp-ds"], "mail": "frank@example.org", "displayName": "Frank Moreau"},
 }
 
 

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/audit_commands.h"
+#include "cli/jobs_commands.h"
 #include "cli/policy_commands.h"
 #include "cli/saml_commands.h"
 #include "cli/serve_commands.h"
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   cg::cli::add_policy_commands(app, exit_code);
   cg::cli::add_audit_commands(app, exit_code);
   cg::cli::add_token_commands(app, exit_code);
+  cg::cli::add_jobs_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

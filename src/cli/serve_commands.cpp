@@ -97,6 +97,12 @@ int run_serve(const std::string& path) {
                  "{enabled: false})\n";
     return 1;
   }
+  if (auto st = gw->open_jobs(); !st) {
+    g_log.error("jobs: code=", st.error().code, " ", st.error().name, " ",
+                core::log_quote(st.error().message));
+    gw->close_audit();
+    return 1;
+  }
   http::Server server(
       server_options, [&gw](http::Exchange& ex) { return gw->handle(ex); },
       [&gw](unsigned status, const std::string& reason, const std::string& client) {
@@ -175,6 +181,7 @@ int run_serve(const std::string& path) {
   purge.cancel();
   watch.cancel();
   hup.cancel();
+  gw->close_jobs();
   gw->close_audit();
   g_log.info("stopped");
   return 0;

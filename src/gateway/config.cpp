@@ -1,5 +1,6 @@
 #include "gateway/config.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/time.h"
@@ -74,7 +75,12 @@ RouteConfig compile_route(const YAML::Node& n, const std::string& path, core::Pr
   r.name = core::get_string(n, "name", path, p, false, r.prefix);
   r.host = core::get_string(n, "host", path, p, false);
   std::string up = core::get_string(n, "upstream", path, p, false);
-  if (!up.empty()) {
+  if (up.starts_with("builtin:")) {
+    if (up != "builtin:jobs") {
+      p.add(path + ".upstream", up, "builtin:jobs (the only built-in service) or an http:// URL");
+    }
+    r.builtin = up.substr(8);
+  } else if (!up.empty()) {
     auto u = http::parse_url(up);
     if (!u) {
       p.add(path + ".upstream", up,
@@ -99,6 +105,81 @@ RouteConfig compile_route(const YAML::Node& n, const std::string& path, core::Pr
   return r;
 }
 
+// The `jobs:` section (after the routes: a builtin:jobs route turns the service on).
+void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
+  JobsConfig& j = c.jobs;
+  j.enabled = std::any_of(c.routes.begin(), c.routes.end(),
+                          [](const RouteConfig& r) { return r.builtin == "jobs"; });
+  j.state_dir = c.store_kind == "sqlite"
+                    ? std::filesystem::path(c.store_path).parent_path().string() + "/jobs"
+                    : c.base_dir + "/jobs";
+  j.gateway_url = c.public_url.origin();
+  YAML::Node s = root["jobs"];
+  if (!s) return;
+  if (!s.IsMap()) {
+    p.add("jobs", "not a mapping", "a mapping (executor, state_dir, token_ttl, ...)");
+    return;
+  }
+  core::reject_unknown_keys(
+      s, "jobs",
+      {"enabled", "executor", "state_dir", "token_ttl", "cancel_grace", "check_interval",
+       "poll_interval", "gateway_url", "ca_file", "when_unreachable", "claimgate_binary",
+       "pass_env", "max_nodes", "max_procs_per_node", "max_gpus", "max_runtime",
+       "default_runtime", "pools", "default_pool", "slurm"},
+      p);
+  j.enabled = core::get_bool(s, "enabled", "jobs", p, j.enabled);
+  j.executor = core::get_string(s, "executor", "jobs", p, false, "local");
+  if (j.executor != "local" && j.executor != "slurm") {
+    p.add("jobs.executor", j.executor, "local or slurm");
+  }
+  if (s["state_dir"]) {
+    j.state_dir = core::resolve_path(c.base_dir, core::get_string(s, "state_dir", "jobs", p, true));
+  }
+  j.token_ttl = core::get_duration(s, "token_ttl", "jobs", p, j.token_ttl);
+  if (j.token_ttl < std::chrono::seconds(5) || j.token_ttl > std::chrono::seconds(86400)) {
+    p.add("jobs.token_ttl", std::to_string(j.token_ttl.count()) + "s", "from 5s to 24h");
+  }
+  j.cancel_grace = core::get_duration(s, "cancel_grace", "jobs", p, j.cancel_grace);
+  j.check_interval = core::get_duration(s, "check_interval", "jobs", p, j.check_interval);
+  if (j.check_interval < std::chrono::seconds(1)) {
+    p.add("jobs.check_interval", std::to_string(j.check_interval.count()) + "s", "at least 1s");
+  }
+  j.poll_interval = core::get_duration_ms(s, "poll_interval", "jobs", p, j.poll_interval);
+  if (s["gateway_url"]) j.gateway_url = core::get_string(s, "gateway_url", "jobs", p, true);
+  if (s["ca_file"]) {
+    j.ca_file = core::resolve_path(c.base_dir, core::get_string(s, "ca_file", "jobs", p, true));
+  }
+  j.when_unreachable = core::get_string(s, "when_unreachable", "jobs", p, false, "closed");
+  if (j.when_unreachable != "closed" && j.when_unreachable != "open") {
+    p.add("jobs.when_unreachable", j.when_unreachable, "closed (refuse to start) or open");
+  }
+  j.claimgate_binary = core::get_string(s, "claimgate_binary", "jobs", p, false);
+  if (s["pass_env"]) j.pass_env = core::get_string_list(s, "pass_env", "jobs", p);
+  auto& L = j.limits;
+  L.max_nodes = static_cast<int>(core::get_uint(s, "max_nodes", "jobs", p, L.max_nodes, 1, 4096));
+  L.max_procs_per_node = static_cast<int>(
+      core::get_uint(s, "max_procs_per_node", "jobs", p, L.max_procs_per_node, 1, 1024));
+  L.max_gpus = static_cast<int>(core::get_uint(s, "max_gpus", "jobs", p, L.max_gpus, 0, 64));
+  L.max_runtime = core::get_duration(s, "max_runtime", "jobs", p, L.max_runtime);
+  L.default_runtime = core::get_duration(s, "default_runtime", "jobs", p, L.default_runtime);
+  if (L.default_runtime > L.max_runtime) {
+    p.add("jobs.default_runtime", std::to_string(L.default_runtime.count()) + "s",
+          "at most jobs.max_runtime");
+  }
+  if (s["pools"]) L.pools = core::get_string_list(s, "pools", "jobs", p);
+  if (L.pools.empty()) p.add("jobs.pools", "[]", "at least one node pool name");
+  L.default_pool = core::get_string(s, "default_pool", "jobs", p, false, L.pools.empty() ? "default" : L.pools.front());
+  if (std::find(L.pools.begin(), L.pools.end(), L.default_pool) == L.pools.end()) {
+    p.add("jobs.default_pool", L.default_pool, "one of jobs.pools");
+  }
+  if (YAML::Node sl = s["slurm"]; sl && sl.IsMap()) {
+    core::reject_unknown_keys(sl, "jobs.slurm", {"partition", "bin_dir", "extra_args"}, p);
+    j.slurm.partition = core::get_string(sl, "partition", "jobs.slurm", p, false);
+    j.slurm.bin_dir = core::get_string(sl, "bin_dir", "jobs.slurm", p, false, "/usr/bin");
+    j.slurm.extra_args = core::get_string_list(sl, "extra_args", "jobs.slurm", p);
+  }
+}
+
 }  // namespace
 
 std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::WallTime now,
@@ -114,7 +195,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
                  "tls",         "saml",       "keys",     "session",   "store",
                  "identity",    "limits",     "upstream", "routes",    "permissions",
                  "roles",       "aliases",    "bindings", "rules",     "case_insensitive_paths",
-                 "policy_file", "audit",      "tokens"},
+                 "policy_file", "audit",      "tokens",   "jobs"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
@@ -291,6 +372,8 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   if (c.routes.empty())
     c.warnings.push_back("routes: none configured; only sign-in and /auth work");
 
+  compile_jobs(root, c, p);
+
   c.audit = audit::compile_audit_config(root, c.base_dir, p);
   if (!c.audit.enabled) {
     c.warnings.push_back(
@@ -329,7 +412,7 @@ std::vector<std::string> unreachable_rules(const policy::Policy& pol,
     }
     bool reached = false;
     for (const auto& r : routes) {
-      if (!r.upstream || r.public_route) continue;
+      if ((!r.upstream && r.builtin.empty()) || r.public_route) continue;
       std::string_view pre = r.prefix;
       if (pre.size() > 1 && pre.back() == '/') pre.remove_suffix(1);
       if (starts(lit, pre) || starts(r.prefix, lit)) reached = true;

@@ -63,6 +63,28 @@
 //     agent_max_ttl: 7d               # the longest agent token
 //     device_code_ttl: 10m            # `claimgate login --device`: time to enter the code
 //     device_poll_interval: 5s        # how often the CLI may ask whether it was entered
+//   jobs:                             # the jobs service (docs/jobs.md); on when a route has
+//                                     # upstream: builtin:jobs
+//     executor: local                 # local (child processes) | slurm (sbatch + srun)
+//     state_dir: jobs/                # job directories and jobs.db (default: beside the
+//                                     # store's file, or the config)
+//     token_ttl: 15m                  # job tokens; renewed by the nodes while the job runs
+//     cancel_grace: 10s               # SIGTERM, then SIGKILL this much later
+//     check_interval: 30s             # how often nodes ask whether the token was revoked
+//     poll_interval: 500ms            # how often the service looks at running jobs
+//     gateway_url: <public_url>       # where nodes reach the gateway
+//     ca_file: ""                     # for the nodes: the CA of the gateway's certificate
+//     when_unreachable: closed        # nodes that cannot check revocation: closed | open
+//     claimgate_binary: <this binary> # claimgate on the nodes
+//     pass_env: [PATH, HOME, ...]     # the service's variables a local job inherits
+//     max_nodes: 16                   # what one job may ask for
+//     max_procs_per_node: 64
+//     max_gpus: 16                    # per node
+//     max_runtime: 7d
+//     default_runtime: 24h
+//     pools: [default]                # node pools (a job token's audience)
+//     default_pool: default
+//     slurm: {partition: "", bin_dir: /usr/bin, extra_args: []}
 #pragma once
 
 #include <chrono>
@@ -77,6 +99,7 @@
 #include "http/proxy.h"
 #include "http/server.h"
 #include "http/url.h"
+#include "jobs/job.h"
 #include "policy/policy.h"
 #include "saml/config.h"
 
@@ -87,6 +110,7 @@ struct RouteConfig {
   std::string host;
   std::string prefix = "/";
   std::optional<http::Url> upstream;
+  std::string builtin;  // "jobs": the jobs service inside the gateway (upstream: builtin:jobs)
   bool strip_prefix = false;
   bool websocket = false;
   bool pass_authorization = false;
@@ -108,6 +132,31 @@ struct TokensConfig {
   std::chrono::seconds agent_max_ttl{7 * 86400};
   std::chrono::seconds device_code_ttl{600};
   std::chrono::seconds device_poll_interval{5};
+};
+
+struct SlurmConfig {
+  std::string partition;
+  std::string bin_dir = "/usr/bin";  // sbatch, squeue, sacct, scancel
+  std::vector<std::string> extra_args;  // passed to sbatch
+};
+
+struct JobsConfig {
+  bool enabled = false;  // default: a route has upstream builtin:jobs
+  std::string executor = "local";
+  std::string state_dir;  // default: beside the store's file (or the config), "jobs/"
+  std::chrono::seconds token_ttl{900};
+  std::chrono::seconds cancel_grace{10};
+  std::chrono::seconds check_interval{30};
+  std::chrono::milliseconds poll_interval{500};
+  std::string gateway_url;  // default: public_url
+  std::string ca_file;
+  std::string when_unreachable = "closed";
+  std::string claimgate_binary;  // default: this binary
+  std::vector<std::string> pass_env{"PATH",   "HOME", "USER",      "LOGNAME",        "LANG",
+                                    "LC_ALL", "TZ",   "TMPDIR",    "PYTHONPATH",     "ASAN_OPTIONS",
+                                    "UBSAN_OPTIONS", "LSAN_OPTIONS", "CUDA_VISIBLE_DEVICES"};
+  jobs::SpecLimits limits;
+  SlurmConfig slurm;
 };
 
 struct GatewayConfig {
@@ -137,6 +186,7 @@ struct GatewayConfig {
   std::string policy_file;  // the file holding the policy (this config, or its policy_file)
   audit::AuditConfig audit;
   TokensConfig tokens;
+  JobsConfig jobs;
   std::vector<std::string> warnings;  // not problems, but worth an operator's attention
 
   bool secure_cookies() const { return public_url.https(); }

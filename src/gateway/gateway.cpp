@@ -440,6 +440,8 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
       co_await metadata(r);
     } else if (p == "/.claimgate/whoami" && get) {
       co_await whoami(r);
+    } else if (p.starts_with("/.claimgate/jobs/")) {
+      co_await jobs_node(r);
     } else if (p.starts_with("/.claimgate/cli/") || p.starts_with("/.claimgate/device") ||
                p.starts_with("/.claimgate/tokens") || p == "/.claimgate/admin/revoke") {
       bool post = ex.method() == bhttp::verb::post;
@@ -789,7 +791,7 @@ void Gateway::add_identity_headers(Request& r, http::bhttp::fields& f, std::stri
 awaitable<void> Gateway::proxy(Request& r) {
   http::Exchange& ex = r.ex;
   r.route = match_route(r.host, r.path);
-  if (!r.route || !r.route->upstream) {
+  if (!r.route || (!r.route->upstream && r.route->builtin.empty())) {
     co_await send_error(r, 404, "Not found",
                         make_error(Code::kNotFound, "no route of this gateway serves " + r.path));
     co_return;
@@ -819,6 +821,10 @@ awaitable<void> Gateway::proxy(Request& r) {
     co_return;
   }
   audit_decision(r, r.decision, audit::Durability::kBatched);
+  if (!route.builtin.empty()) {
+    co_await jobs_api(r);
+    co_return;
+  }
 
   // The upstream request: target rewritten, our cookies and (unless passed) Authorization
   // removed, forwarding headers and the identity added.

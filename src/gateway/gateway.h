@@ -27,6 +27,7 @@
 #include "gateway/errors.h"
 #include "gateway/pages.h"
 #include "http/server.h"
+#include "jobs/service.h"
 #include "policy/access.h"
 #include "policy/engine.h"
 #include "saml/replay_cache.h"
@@ -93,6 +94,11 @@ class Gateway {
   Status open_audit();
   // Records the stop, writes the final checkpoint and closes the log.
   void close_audit();
+  // Starts the jobs service (config `jobs:`), re-attaching jobs a previous run left running.
+  // Call after open_audit. A no-op when jobs are off.
+  Status open_jobs();
+  // Stops watching jobs (they keep running; the next start re-attaches them).
+  void close_jobs();
 
   // Loads the policy again from its file (SIGHUP, or the file changed). A file with problems
   // (or one that would drop a policy in force) is refused: the old policy stays, and the
@@ -130,6 +136,14 @@ class Gateway {
   http::awaitable<void> tokens_revoke(Request& r);
   http::awaitable<void> admin_revoke(Request& r);
   http::awaitable<void> tokens_endpoint(Request& r);
+  // The jobs service (jobs_route.cpp, docs/jobs.md): the API behind a builtin:jobs route, and
+  // the nodes' endpoints /.claimgate/jobs/{check,renew,report}.
+  http::awaitable<void> jobs_api(Request& r);
+  http::awaitable<void> jobs_node(Request& r);
+  http::awaitable<void> answer_jobs(Request& r, jobs::Reply reply);
+  // Revokes the job tokens of `subject` (admin revoke); the events go to `last`.
+  void revoke_jobs_of(const std::string& subject, const std::string& reason,
+                      audit::AuditLog::Ticket& last);
 
   // Helpers.
   // The caller's identity: the session cookie, or else a Bearer token (load_bearer).
@@ -204,6 +218,7 @@ class Gateway {
   core::MetricsRegistry registry_;
   Metrics metrics_;
   std::unique_ptr<audit::AuditLog> audit_;  // null: audit disabled
+  std::unique_ptr<jobs::JobsService> jobs_;  // null: jobs off
   core::WallTime last_cert_audit_{};
   const http::Server* server_ = nullptr;
   std::vector<std::string> stripped_names_;  // cookies never passed upstream

@@ -1062,6 +1062,7 @@ awaitable<void> Gateway::admin_revoke(Request& r) {
   for (const auto& s : *sessions) refs.push_back(session_ref(s));
   ev.list("session_refs", refs);
   last = audit(std::move(ev), audit::Durability::kDurable);
+  revoke_jobs_of(subject, reason, last);
   co_await durable(last);
   log_.warn("revoked subject=", core::log_quote(subject), " by=", core::log_quote(admin.subject),
             " sessions=", sessions->size(), " tokens=", revoked->size());

@@ -1,6 +1,8 @@
 #include "http/server.h"
 
+#include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "core/encoding.h"
 #include "core/random.h"
@@ -123,6 +125,41 @@ awaitable<void> Exchange::respond(StringResponse res) {
   error_code ec;
   deadline_.arm(options_.body_timeout);
   co_await bhttp::async_write(stream_, res, asio::redirect_error(kUseAwaitable, ec));
+  if (ec) close();
+}
+
+awaitable<void> Exchange::respond_chunked(
+    bhttp::response_header<> head, std::function<awaitable<std::optional<std::string>>()> next) {
+  if (!parser_.is_done()) close();
+  head.version(11);
+  if (!keep_alive()) head.set(bhttp::field::connection, "close");
+  head.set("X-Request-Id", request_id_);
+  head.set(bhttp::field::transfer_encoding, "chunked");
+  status_ = head.result_int();
+  std::ostringstream os;
+  os << head;
+  std::string out = os.str();
+  error_code ec;
+  deadline_.arm(options_.body_timeout);
+  co_await asio::async_write(stream_, asio::buffer(out), asio::redirect_error(kUseAwaitable, ec));
+  while (!ec) {
+    auto piece = co_await next();
+    if (!piece) break;
+    if (piece->empty()) continue;
+    char size[24];
+    std::snprintf(size, sizeof size, "%zx\r\n", piece->size());
+    out = size;
+    out += *piece;
+    out += "\r\n";
+    bytes_out += piece->size();
+    deadline_.arm(options_.body_timeout);
+    co_await asio::async_write(stream_, asio::buffer(out), asio::redirect_error(kUseAwaitable, ec));
+  }
+  if (!ec) {
+    deadline_.arm(options_.body_timeout);
+    co_await asio::async_write(stream_, asio::buffer(std::string_view("0\r\n\r\n")),
+                               asio::redirect_error(kUseAwaitable, ec));
+  }
   if (ec) close();
 }
 

@@ -88,6 +88,11 @@ class Exchange {
   awaitable<Result<std::string>> read_body(size_t limit);
   // Writes `res` (keep-alive set from the request, X-Request-Id added).
   awaitable<void> respond(StringResponse res);
+  // Writes `head` with chunked transfer encoding, then each piece `next` produces until it
+  // returns nullopt (the end); an empty piece writes nothing (the producer is waiting). Stops
+  // early when the client goes away. `next` may wait (timers) between pieces.
+  awaitable<void> respond_chunked(bhttp::response_header<> head,
+                                  std::function<awaitable<std::optional<std::string>>()> next);
   // The status of the answer written (0 before), for logs and metrics.
   unsigned status() const { return status_; }
   void set_status(unsigned s) { status_ = s; }

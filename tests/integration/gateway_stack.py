@@ -8,7 +8,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples" / "quickstart"))
 
-from demo_stack import DemoStack, free_port, parse_form  # noqa: E402,F401
+from demo_stack import DemoStack, free_port, parse_form, wait_http  # noqa: E402,F401
 
 
 def rss_kib(pid):

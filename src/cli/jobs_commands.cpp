@@ -1,0 +1,322 @@
+#include "cli/jobs_commands.h"
+
+#include <csignal>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "audit/config.h"
+#include "audit/log.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "crypto/jwt.h"
+#include "gateway/config.h"
+#include "gateway/gateway.h"
+#include "http/server.h"
+#include "jobs/exec.h"
+#include "jobs/http_api.h"
+#include "jobs/local_executor.h"
+#include "jobs/slurm_executor.h"
+#include "session/sqlite_store.h"
+
+namespace cg::cli {
+namespace {
+
+core::Logger g_log{"jobs-serve"};
+constexpr std::string_view kTooLarge =
+    R"({"error":"jobs.bad_spec","code":9001,"message":"the body is larger than 1 MiB"})";
+
+int run_exec_command(jobs::ExecOptions o, const std::string& check, const std::string& grace,
+                     const std::string& skew) {
+  for (auto [text, out, name] :
+       {std::tuple{&check, &o.check_interval, "--check-interval"},
+        std::tuple{&grace, &o.grace, "--grace"}, std::tuple{&skew, &o.skew, "--skew"}}) {
+    if (text->empty()) continue;
+    auto d = core::parse_duration(*text);
+    if (!d) {
+      std::cerr << "claimgate exec: " << name << ": '" << *text
+                << "' is not a duration (30s, 5m)\n";
+      return 2;
+    }
+    *out = *d;
+  }
+  if (o.when_unreachable != "open" && o.when_unreachable != "closed") {
+    std::cerr << "claimgate exec: --when-unreachable takes open or closed\n";
+    return 2;
+  }
+  return jobs::run_exec(o, core::SystemClock::instance());
+}
+
+// The caller named by a gateway identity JWT: its subject, its roles ("role@project") turned
+// into permissions by the policy's role templates, and an agent's scope. nullopt (and the
+// JSON error in `refusal`) when the token is missing or does not verify.
+std::optional<jobs::Caller> identify(const std::string& token, const std::string& header,
+                                     const crypto::JwtVerifier& identity, const std::string& issuer,
+                                     const std::string& audience, core::WallTime now,
+                                     std::shared_ptr<const policy::Policy> policy,
+                                     std::string& refusal) {
+  crypto::JwtExpectations want{issuer, audience, std::chrono::seconds(30)};
+  std::string why;
+  Result<nlohmann::json> claims = nlohmann::json();
+  if (token.empty()) {
+    why = "no " + header + " header: this service answers only through the gateway";
+  } else {
+    claims = identity.verify(token, now, want);
+    if (!claims) why = claims.error().message;
+  }
+  if (!why.empty()) {
+    nlohmann::json e;
+    e["error"] = "jobs.identity";
+    e["code"] = 9007;
+    e["message"] = "the request carries no valid gateway identity: " + why;
+    refusal = e.dump();
+    return std::nullopt;
+  }
+  jobs::Caller caller;
+  caller.subject = claims->value("sub", "");
+  std::vector<std::string> roles;
+  if (claims->contains("roles") && (*claims)["roles"].is_array()) {
+    for (const auto& r : (*claims)["roles"]) {
+      if (r.is_string()) roles.push_back(r.get<std::string>());
+    }
+  }
+  std::vector<std::string> scope;
+  if (claims->contains("act") && (*claims)["act"].is_object()) {
+    caller.actor = (*claims)["act"].value("sub", "");
+    std::string s = claims->value("scope", "");
+    for (size_t i = 0; i < s.size();) {
+      size_t sp = s.find(' ', i);
+      if (sp == std::string::npos) sp = s.size();
+      if (sp > i) scope.push_back(s.substr(i, sp - i));
+      i = sp + 1;
+    }
+  }
+  bool agent = !caller.actor.empty();
+  caller.permits = [policy, roles, scope, agent](std::string_view perm, std::string_view project) {
+    if (agent && std::find(scope.begin(), scope.end(), perm) == scope.end()) return false;
+    for (const auto& rp : roles) {
+      auto at = rp.rfind('@');
+      if (at == std::string::npos) continue;
+      std::string_view where = std::string_view(rp).substr(at + 1);
+      if (where != "*" && where != project) continue;
+      std::string_view name = std::string_view(rp).substr(0, at);
+      for (const auto& role : policy->roles()) {
+        if (role.name == name && std::binary_search(role.permissions.begin(),
+                                                    role.permissions.end(), std::string(perm))) {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  return caller;
+}
+
+// The jobs service alone: every API request must carry the gateway's identity JWT (verified
+// with the gateway's keys); the nodes' endpoints take job tokens.
+int run_jobs_serve(const std::string& path, const std::string& listen, const std::string& audience,
+                   const std::string& jwks, const std::string& issuer_flag) {
+  core::Problems problems;
+  auto& clock = core::SystemClock::instance();
+  auto& random = core::SystemRandom::instance();
+  auto cfg = gateway::load_gateway_config(path, clock.now(), problems);
+  if (!cfg) {
+    for (const auto& pr : problems.list()) std::cerr << path << ": " << pr.to_string() << "\n";
+    std::cerr << "claimgate jobs serve: refusing to start with a bad config\n";
+    return 1;
+  }
+  core::set_log_level(cfg->log_level);
+  std::vector<std::string> notes;
+  auto ring = gateway::open_keyring(*cfg, clock.now(), random, notes);
+  if (!ring) {
+    g_log.error("keys: ", ring.error().message);
+    return 1;
+  }
+  crypto::JwtVerifier identity(*ring);
+  if (!jwks.empty()) {
+    auto text = core::read_file(jwks, 1 << 20);
+    auto v = text ? crypto::JwtVerifier::from_jwks(*text)
+                  : Result<crypto::JwtVerifier>(fail(text.error()));
+    if (!v) {
+      g_log.error("--jwks ", jwks, ": ", v.error().message);
+      return 1;
+    }
+    identity = std::move(*v);
+  }
+  std::unique_ptr<audit::AuditLog> log;
+  if (cfg->audit.enabled) {
+    auto sinks = audit::open_sinks(cfg->audit);
+    if (!sinks) {
+      g_log.error("audit: ", sinks.error().message);
+      return 1;
+    }
+    auto opened = audit::AuditLog::open(cfg->audit.log, *ring, clock, std::move(*sinks));
+    if (!opened) {
+      g_log.error("audit: ", opened.error().message);
+      return 1;
+    }
+    log = std::move(*opened);
+  }
+  const auto& jc = cfg->jobs;
+  jobs::ServiceOptions o;
+  o.state_dir = jc.state_dir;
+  o.issuer = cfg->jwt_issuer;
+  o.gateway_url = jc.gateway_url;
+  o.ca_file = jc.ca_file;
+  o.claimgate_binary = jc.claimgate_binary;
+  if (o.claimgate_binary.empty()) {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) o.claimgate_binary.assign(buf, static_cast<size_t>(n));
+  }
+  o.token_ttl = jc.token_ttl;
+  o.cancel_grace = jc.cancel_grace;
+  o.check_interval = jc.check_interval;
+  o.poll_interval = jc.poll_interval;
+  o.when_unreachable = jc.when_unreachable;
+  o.limits = jc.limits;
+  std::error_code ec;
+  std::filesystem::create_directories(o.state_dir, ec);
+  auto db = session::SqliteDatabase::open(o.state_dir + "/jobs.db");
+  auto store =
+      db ? jobs::JobStore::open(*db) : Result<std::unique_ptr<jobs::JobStore>>(fail(db.error()));
+  if (!store) {
+    g_log.error("jobs store: ", store.error().message);
+    return 1;
+  }
+  std::unique_ptr<jobs::Executor> executor;
+  if (jc.executor == "slurm") {
+    executor = std::make_unique<jobs::SlurmExecutor>(
+        jobs::SlurmOptions{jc.slurm.bin_dir, jc.slurm.partition, jc.slurm.extra_args});
+  } else {
+    executor = std::make_unique<jobs::LocalExecutor>(clock, jc.pass_env);
+  }
+  auto write = [&log](audit::Event ev, audit::Durability d) -> audit::AuditLog::Ticket {
+    return log ? log->append(std::move(ev), d) : 0;
+  };
+  jobs::JobsService svc(
+      std::move(o), *ring, clock, random, std::move(*store), std::move(executor),
+      [&write](audit::Event ev) { write(std::move(ev), audit::Durability::kBatched); });
+  if (auto st = svc.start(); !st) {
+    g_log.error("jobs: ", st.error().message);
+    return 1;
+  }
+  auto policy = cfg->policy ? cfg->policy : policy::Policy::empty();
+  std::string header = cfg->header_prefix + "Assertion";
+  std::string issuer = issuer_flag.empty() ? cfg->jwt_issuer : issuer_flag;
+  http::ServerOptions so = cfg->server;
+  if (!listen.empty()) {
+    auto colon = listen.rfind(':');
+    so.host = listen.substr(0, colon);
+    so.port = static_cast<uint16_t>(std::atoi(listen.c_str() + colon + 1));
+  }
+  auto send = [](http::Exchange& ex, unsigned status, std::string body) -> http::awaitable<void> {
+    http::StringResponse res{static_cast<http::bhttp::status>(status), 11};
+    res.set(http::bhttp::field::content_type, "application/json");
+    res.body() = std::move(body) + "\n";
+    co_await ex.respond(std::move(res));
+  };
+  auto handler = [&](http::Exchange& ex) -> http::awaitable<void> {
+    std::string path(http::target_path(ex.target()));
+    std::string query(http::target_query(ex.target()));
+    std::string method(ex.method_string());
+    std::string body;
+    if (method == "POST") {
+      auto b = co_await ex.read_body(1 << 20);
+      if (!b) {
+        co_await send(ex, 413, std::string(kTooLarge));
+        co_return;
+      }
+      body = std::move(*b);
+    }
+    jobs::Reply reply;
+    if (path.starts_with("/.claimgate/jobs/")) {
+      reply = jobs::route_node(svc, method, path, body, ex.client_address());
+    } else if (path == "/healthz") {
+      reply.body = "{\"ok\":true}";
+    } else {
+      // Only the gateway's signed identity lets a request in.
+      std::string refusal;
+      auto caller = identify(std::string(ex.header(header)), header, identity, issuer, audience,
+                             clock.now(), policy, refusal);
+      if (!caller) {
+        co_await send(ex, 401, refusal);
+        co_return;
+      }
+      auto routed = jobs::route_api(svc, *caller, method, path, query, body, ex.request_id());
+      if (routed.log) {
+        co_await jobs::stream_log(ex, svc, std::move(*routed.log), routed.follow, routed.offset);
+        co_return;
+      }
+      reply = std::move(routed.reply);
+    }
+    for (auto& ev : reply.events) {
+      ev.str("request_id", ex.request_id());
+      write(std::move(ev), audit::Durability::kDurable);
+    }
+    co_await send(ex, reply.status, reply.body);
+  };
+  http::Server server(so, handler);
+  if (auto st = server.start(); !st) {
+    g_log.error(st.error().message);
+    return 1;
+  }
+  g_log.info("jobs service listening on ", so.host, ":", server.port(), " (", jc.executor,
+             " executor, state in ", jc.state_dir, ")");
+  http::asio::signal_set signals(server.main_context(), SIGTERM, SIGINT);
+  signals.async_wait([&](const http::error_code& e, int) {
+    if (!e) server.stop();
+  });
+  std::signal(SIGPIPE, SIG_IGN);
+  server.wait();
+  svc.stop();
+  if (log) log->close();
+  return 0;
+}
+
+}  // namespace
+
+void add_jobs_commands(CLI::App& app, int& exit_code) {
+  static jobs::ExecOptions eo;
+  static std::string check, grace, skew;
+  auto* ex = app.add_subcommand(
+      "exec", "Verify a job's token, then run its command (on every node of the job)");
+  ex->add_option("--token-file", eo.token_file, "the job token")->required();
+  ex->add_option("--jwks", eo.jwks, "the gateway's JWKS: a file or an http(s) URL")->required();
+  ex->add_option("--node-pool", eo.node_pool, "this node's pool (the token's audience)");
+  ex->add_option("--job-id", eo.job_id, "refuse a token for another job");
+  ex->add_option("--project", eo.project, "refuse a token for another project");
+  ex->add_option("--renewal-secret-file", eo.secret_file,
+                 "the job's renewal secret (renew the token while the command runs)");
+  ex->add_option("--gateway", eo.gateway,
+                 "the gateway's URL (revocation, renewal, reports; default: the token's issuer)");
+  ex->add_option("--ca-file", eo.ca_file, "CA certificates for the gateway's TLS (PEM)");
+  ex->add_option("--status-file", eo.status_file, "write {\"exit_code\": n} here at the end");
+  ex->add_option("--node-name", eo.node_name, "how this node is named in reports");
+  ex->add_option("--when-unreachable", eo.when_unreachable,
+                 "gateway unreachable at start: closed (refuse, default) or open");
+  ex->add_flag("--offline", eo.offline,
+               "no online revocation check or renewal (revocation then only by expiry)");
+  ex->add_option("--check-interval", check, "how often to check revocation (default 30s)");
+  ex->add_option("--grace", grace, "SIGTERM, then SIGKILL this much later (default 10s)");
+  ex->add_option("--skew", skew, "clock skew allowed on exp/nbf (default 60s)");
+  ex->add_option("command", eo.command, "-- COMMAND [ARGS...]")->required();
+  ex->callback([&exit_code] { exit_code = run_exec_command(eo, check, grace, skew); });
+
+  static std::string config, listen, audience = "jobs", jwks, issuer;
+  auto* jobs = app.add_subcommand("jobs", "The jobs service");
+  jobs->require_subcommand(1);
+  auto* serve = jobs->add_subcommand(
+      "serve", "Run the jobs service alone, behind a gateway (requests need its identity JWT)");
+  serve->add_option("--config,-c", config, "a gateway config (jobs:, keys, policy, audit)")
+      ->required();
+  serve->add_option("--listen", listen, "address:port (default: the config's listen)");
+  serve->add_option("--audience", audience,
+                    "the JWT audience to accept: the gateway's route name (default jobs)");
+  serve->add_option("--jwks", jwks, "verify identity JWTs with this JWKS file, not the keyring");
+  serve->add_option("--issuer", issuer,
+                    "the identity JWT issuer to accept (default: the config's identity.issuer)");
+  serve->callback(
+      [&exit_code] { exit_code = run_jobs_serve(config, listen, audience, jwks, issuer); });
+}
+
+}  // namespace cg::cli

@@ -1,0 +1,172 @@
+// The jobs service inside the gateway (docs/jobs.md): the API behind a route with upstream
+// builtin:jobs (decided by the policy like any route, then checked again by the service, which
+// knows whose job it is), and the nodes' endpoints under /.claimgate/jobs/.
+#include <unistd.h>
+
+#include <climits>
+
+#include "gateway/internal/request.h"
+#include "jobs/http_api.h"
+#include "jobs/local_executor.h"
+#include "jobs/slurm_executor.h"
+#include "session/sqlite_store.h"
+
+namespace cg::gateway {
+
+namespace bhttp = http::bhttp;
+template <class T>
+using awaitable = http::awaitable<T>;
+
+Status Gateway::open_jobs() {
+  if (!cfg_.jobs.enabled) return {};
+  const JobsConfig& jc = cfg_.jobs;
+  jobs::ServiceOptions o;
+  o.state_dir = jc.state_dir;
+  o.issuer = cfg_.jwt_issuer;
+  o.gateway_url = jc.gateway_url;
+  o.ca_file = jc.ca_file;
+  o.claimgate_binary = jc.claimgate_binary;
+  if (o.claimgate_binary.empty()) {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0) o.claimgate_binary.assign(buf, static_cast<size_t>(n));
+  }
+  o.token_ttl = jc.token_ttl;
+  o.cancel_grace = jc.cancel_grace;
+  o.check_interval = jc.check_interval;
+  o.poll_interval = jc.poll_interval;
+  o.when_unreachable = jc.when_unreachable;
+  o.limits = jc.limits;
+  std::error_code ec;
+  std::filesystem::create_directories(o.state_dir, ec);
+  CG_TRY(auto db, session::SqliteDatabase::open(o.state_dir + "/jobs.db"));
+  CG_TRY(auto store, jobs::JobStore::open(db));
+  std::unique_ptr<jobs::Executor> executor;
+  if (jc.executor == "slurm") {
+    jobs::SlurmOptions so;
+    so.bin_dir = jc.slurm.bin_dir;
+    so.partition = jc.slurm.partition;
+    so.extra_args = jc.slurm.extra_args;
+    executor = std::make_unique<jobs::SlurmExecutor>(so);
+  } else {
+    executor = std::make_unique<jobs::LocalExecutor>(clock_, jc.pass_env);
+  }
+  jobs_ = std::make_unique<jobs::JobsService>(
+      std::move(o), keyring_, clock_, random_, std::move(store), std::move(executor),
+      [this](audit::Event ev) { audit(std::move(ev), audit::Durability::kBatched); });
+  CG_CHECK(jobs_->start());
+  log_.info("jobs: ", jc.executor, " executor, state in ", jc.state_dir, ", nodes reach ",
+            jc.gateway_url);
+  return {};
+}
+
+void Gateway::close_jobs() {
+  if (jobs_) jobs_->stop();
+}
+
+awaitable<void> Gateway::answer_jobs(Request& r, jobs::Reply reply) {
+  audit::AuditLog::Ticket last = 0;
+  for (auto& ev : reply.events) {
+    ev.str("request_id", r.ex.request_id());
+    last = audit(std::move(ev), audit::Durability::kDurable);
+  }
+  if (!reply.events.empty() && !co_await durable(last)) {
+    log_.error("request id=", r.ex.request_id(), " jobs: the audit log failed while recording ",
+               reply.events.size(), " event(s)");
+  }
+  if (reply.status >= 400) {
+    log_.info("request id=", r.ex.request_id(), " jobs status=", reply.status, " ",
+              core::log_quote(core::clip(reply.body, 300)));
+  }
+  co_await send_json(r, reply.status, reply.body + "\n");
+}
+
+awaitable<void> Gateway::jobs_api(Request& r) {
+  if (!jobs_) {
+    co_await send_error(r, 503, "Jobs are off",
+                        make_error(Code::kNotFound, "the jobs service is not running here"));
+    co_return;
+  }
+  if (!jobs::is_jobs_path(r.path)) {
+    co_await send_json(r, 404,
+                       "{\"error\":\"jobs.not_found\",\"code\":9002,\"message\":\"the jobs "
+                       "service answers /api/projects/{project}/jobs...\"}\n");
+    co_return;
+  }
+  std::string method(r.ex.method_string());
+  std::string body;
+  if (jobs::wants_body(method)) {
+    // JSON only: a cross-site form cannot send this type, so a cookie cannot be replayed into
+    // a submission or a cancel by another site.
+    if (r.ex.header(bhttp::field::content_type).find("application/json") ==
+        std::string_view::npos) {
+      co_await send_error(r, 415, "JSON expected",
+                          make_error(Code::kBadRequest,
+                                     "POST " + r.path + " takes Content-Type: application/json"));
+      co_return;
+    }
+    auto b = co_await r.ex.read_body(cfg_.body_limit);
+    if (!b) {
+      co_await send_error(r, 413, "Request too large",
+                          make_error(Code::kBadRequest, b.error().message));
+      co_return;
+    }
+    body = std::move(*b);
+  }
+  jobs::Caller caller;
+  auto person = r.session->session;
+  caller.subject = person->subject;
+  std::shared_ptr<const session::TokenGrant> agent;
+  if (r.agent()) {
+    agent = r.token;
+    caller.actor = "agent:" + agent->agent;
+  }
+  auto pol = policy_;
+  caller.permits = [pol, person, agent](std::string_view perm, std::string_view project) {
+    if (agent) {
+      if (std::find(agent->scope.begin(), agent->scope.end(), perm) == agent->scope.end())
+        return false;
+      if (!agent->project.empty() && agent->project != project) return false;
+    }
+    return pol->holds(*person, perm, project);
+  };
+  auto routed = jobs::route_api(*jobs_, caller, method, r.path, r.query, body, r.ex.request_id());
+  if (routed.log) {
+    co_await jobs::stream_log(r.ex, *jobs_, std::move(*routed.log), routed.follow, routed.offset);
+    co_return;
+  }
+  co_await answer_jobs(r, std::move(routed.reply));
+}
+
+awaitable<void> Gateway::jobs_node(Request& r) {
+  if (!jobs_) {
+    co_await send_json(r, 404,
+                       "{\"error\":\"jobs.not_found\",\"code\":9002,\"message\":\"the jobs "
+                       "service is not running on this gateway\"}\n");
+    co_return;
+  }
+  std::string body;
+  if (r.ex.method() == bhttp::verb::post) {
+    auto b = co_await r.ex.read_body(64 * 1024);
+    if (!b) {
+      co_await send_json(r, 413,
+                         "{\"error\":\"jobs.token_invalid\",\"code\":9010,\"message\":\"the "
+                         "body is larger than 64 KiB\"}\n");
+      co_return;
+    }
+    body = std::move(*b);
+  }
+  auto reply = jobs::route_node(*jobs_, r.ex.method_string(), r.path, body, r.ex.client_address());
+  co_await answer_jobs(r, std::move(reply));
+}
+
+void Gateway::revoke_jobs_of(const std::string& subject, const std::string& reason,
+                             audit::AuditLog::Ticket& last) {
+  if (!jobs_) return;
+  std::vector<audit::Event> events;
+  size_t n = jobs_->revoke_submitter(subject, reason, events);
+  for (auto& ev : events) last = audit(std::move(ev), audit::Durability::kDurable);
+  if (n) log_.warn("revoked the tokens of ", n, " job(s) of ", core::log_quote(subject));
+}
+
+}  // namespace cg::gateway

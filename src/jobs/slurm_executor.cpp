@@ -1,0 +1,179 @@
+#include "jobs/slurm_executor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+
+#include "core/encoding.h"
+#include "jobs/errors.h"
+#include "jobs/local_executor.h"
+
+extern char** environ;
+
+namespace cg::jobs {
+
+std::string shell_quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+Captured run_program(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
+  Captured c;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    c.out = std::string("pipe: ") + std::strerror(errno);
+    return c;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> a;
+  std::vector<std::string> copy = argv;
+  for (auto& s : copy) a.push_back(s.data());
+  a.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, a[0], &fa, nullptr, a.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    c.out = "cannot run " + argv[0] + ": " + std::strerror(rc);
+    return c;
+  }
+  auto end = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    end - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) {
+      ::kill(pid, SIGKILL);
+      c.out += "\n(" + argv[0] + " did not finish in " + std::to_string(timeout.count()) + "s)";
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n <= 0) break;
+    if (c.out.size() < (1 << 20)) c.out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  c.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return c;
+}
+
+std::string slurm_script(const Launch& l, const SlurmOptions& o) {
+  const Job& j = *l.job;
+  auto minutes = std::max<int64_t>(1, (j.spec.max_runtime.count() + 59) / 60);
+  std::string s = "#!/bin/sh\n";
+  s += "# claimgate job " + j.id + " (project " + j.project + ", submitted by " + j.submitter +
+       ")\n";
+  s += "#SBATCH --job-name=claimgate-" + j.id + "\n";
+  s += "#SBATCH --nodes=" + std::to_string(j.spec.nodes) + "\n";
+  s += "#SBATCH --ntasks-per-node=1\n";
+  s += "#SBATCH --cpus-per-task=" + std::to_string(j.spec.procs_per_node) + "\n";
+  s += "#SBATCH --time=" + std::to_string(minutes) + "\n";
+  s += "#SBATCH --output=" + l.log_file + "\n";
+  s += "#SBATCH --chdir=" + j.spec.workdir + "\n";
+  if (j.spec.gpus > 0) s += "#SBATCH --gres=gpu:" + std::to_string(j.spec.gpus) + "\n";
+  if (!o.partition.empty()) s += "#SBATCH --partition=" + o.partition + "\n";
+  for (const auto& [k, v] : j.spec.env) s += "export " + k + "=" + shell_quote(v) + "\n";
+  // Every node runs exec: srun starts one task a node, each verifies before it runs.
+  s += "exec " + shell_quote(o.bin_dir + "/srun") + " --kill-on-bad-exit=1";
+  for (const auto& a : exec_argv(l)) s += " " + shell_quote(a);
+  s += "\n";
+  return s;
+}
+
+Result<std::string> SlurmExecutor::start(const Launch& l) {
+  std::string path = l.dir + "/job.sbatch";
+  {
+    std::ofstream f(path, std::ios::trunc);
+    f << slurm_script(l, o_);
+    if (!f) return fail(Code::kExecutor, "cannot write the batch script " + path);
+  }
+  std::vector<std::string> argv{o_.bin_dir + "/sbatch", "--parsable"};
+  argv.insert(argv.end(), o_.extra_args.begin(), o_.extra_args.end());
+  argv.push_back(path);
+  Captured c = run_program(argv, std::chrono::seconds(30));
+  std::string out = c.out;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  if (c.status != 0 || out.empty()) {
+    return fail(Code::kExecutor, "sbatch refused the job (exit " + std::to_string(c.status) +
+                                     "): " + core::clip(out, 400));
+  }
+  // --parsable prints "id" or "id;cluster"; the last line is it (warnings may come first).
+  if (auto nl = out.rfind('\n'); nl != std::string::npos) out = out.substr(nl + 1);
+  return out.substr(0, out.find(';'));
+}
+
+Status SlurmExecutor::cancel(const Job& job, std::chrono::seconds) {
+  // Slurm sends SIGTERM to every step, then SIGKILL after its KillWait (slurm.conf).
+  Captured c = run_program({o_.bin_dir + "/scancel", job.ref}, std::chrono::seconds(30));
+  if (c.status != 0) {
+    return fail(Code::kExecutor, "scancel " + job.ref + " failed: " + core::clip(c.out, 300));
+  }
+  return {};
+}
+
+Probe SlurmExecutor::probe(const Job& job, const std::string& dir) {
+  Probe p;
+  Captured q = run_program({o_.bin_dir + "/squeue", "-h", "-j", job.ref, "-o", "%T"},
+                           std::chrono::seconds(30));
+  std::string state = q.out;
+  while (!state.empty() && (state.back() == '\n' || state.back() == ' ')) state.pop_back();
+  if (q.status == 0 && !state.empty() && state != "COMPLETED" && state != "FAILED" &&
+      state != "CANCELLED" && state != "TIMEOUT" && state != "NODE_FAIL" &&
+      state != "OUT_OF_MEMORY") {
+    return p;  // PENDING, RUNNING, CONFIGURING, COMPLETING, SUSPENDED
+  }
+  if (q.status != 0 && q.out.find("Invalid job id") == std::string::npos) {
+    return p;  // the controller does not answer: ask again later, do not declare an end
+  }
+  Captured a =
+      run_program({o_.bin_dir + "/sacct", "-n", "-X", "-P", "-j", job.ref, "-o", "State,ExitCode"},
+                  std::chrono::seconds(30));
+  std::string line = a.out.substr(0, a.out.find('\n'));
+  if (a.status == 0 && line.find('|') != std::string::npos) {
+    std::string st = line.substr(0, line.find('|'));
+    std::string code = line.substr(line.find('|') + 1);
+    int exit = std::atoi(code.c_str());
+    int sig =
+        code.find(':') != std::string::npos ? std::atoi(code.c_str() + code.find(':') + 1) : 0;
+    if (st.starts_with("RUNNING") || st.starts_with("PENDING")) return p;
+    p.what = Probe::What::kEnded;
+    p.exit_code = sig ? 128 + sig : exit;
+    p.message = "Slurm job " + job.ref + " " + st + " (exit " + code + ")";
+    return p;
+  }
+  if (auto code = read_exit_status(dir)) {
+    p.what = Probe::What::kEnded;
+    p.exit_code = *code;
+    p.message = "Slurm job " + job.ref + " ended (exit code " + std::to_string(*code) + ")";
+    return p;
+  }
+  p.what = Probe::What::kGone;
+  p.message = "Slurm no longer knows job " + job.ref + " and it left no exit status";
+  return p;
+}
+
+}  // namespace cg::jobs

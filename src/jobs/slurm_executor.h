@@ -1,0 +1,46 @@
+// The Slurm executor, for clusters: the job becomes an sbatch batch script whose one line
+// runs `srun claimgate exec ... -- <command>`, one task a node, so that every node verifies
+// the job's token before it runs anything. squeue says whether it is still there, sacct (or,
+// without accounting, the exit status file exec writes in the job's directory) how it ended;
+// cancel is scancel. The job's directory must be on storage the nodes share.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "jobs/executor.h"
+
+namespace cg::jobs {
+
+struct SlurmOptions {
+  std::string bin_dir = "/usr/bin";
+  std::string partition;
+  std::vector<std::string> extra_args;
+};
+
+class SlurmExecutor final : public Executor {
+ public:
+  explicit SlurmExecutor(SlurmOptions o) : o_(std::move(o)) {}
+  std::string name() const override { return "slurm"; }
+  Result<std::string> start(const Launch& l) override;
+  Status cancel(const Job& job, std::chrono::seconds grace) override;
+  Probe probe(const Job& job, const std::string& dir) override;
+
+ private:
+  SlurmOptions o_;
+};
+
+// The batch script for a job (exposed for tests).
+std::string slurm_script(const Launch& l, const SlurmOptions& o);
+// Single-quotes `s` for /bin/sh.
+std::string shell_quote(std::string_view s);
+
+// Runs a program (no shell), returns its exit status and standard output (stderr appended
+// when it fails); gives up after `timeout`.
+struct Captured {
+  int status = -1;
+  std::string out;
+};
+Captured run_program(const std::vector<std::string>& argv, std::chrono::seconds timeout);
+
+}  // namespace cg::jobs

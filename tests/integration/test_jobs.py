@@ -1,0 +1,449 @@
+"""PyTorch jobs behind the gateway, end to end: the jobs service inside `claimgate serve`
+(route upstream builtin:jobs) with the pysaml2 IdP and the example policy, the local executor,
+`claimgate exec` verifying every job token before it runs anything, renewal while the job runs,
+revocation on cancel and by an administrator, refusals by the node, a restart that loses no job,
+and `claimgate jobs serve` alone behind the gateway."""
+import base64
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from conftest import ROOT, claimgate_bin
+from gateway_stack import DemoStack, free_port, wait_http
+
+POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
+TRAIN_DIR = ROOT / "examples" / "pytorch"
+PYTHONPATH = str(ROOT / "python")
+JSON = {"Accept": "application/json"}
+TTL = 5  # job token lifetime (s), shortened so that jobs outlive several tokens
+
+
+def jobs_config(state_dir="jobs-state"):
+    return (f"jobs: {{state_dir: {state_dir}, token_ttl: {TTL}s, check_interval: 1s, cancel_grace: 3s, "
+            f"poll_interval: 200ms}}\n")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    d = tmp_path_factory.mktemp("jobs")
+    s = DemoStack(d, claimgate_bin(), store="sqlite", policy=POLICY, upstream=False,
+                  routes=[{"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}],
+                  extra_config=jobs_config())
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def sessions(stack):
+    out = {}
+    for user in ("alice", "bob", "carol", "erin", "frank"):
+        s = requests.Session()
+        stack.signin(s, user, "/api/projects/vision/jobs")
+        assert any(c.name == "cg_session" for c in s.cookies), f"{user} did not get a session"
+        out[user] = s
+    return out
+
+
+def submit(stack, session, project, spec):
+    return session.post(f"{stack.url}/api/projects/{project}/jobs", json=spec, headers=JSON, timeout=30)
+
+
+def job(stack, session, project, job_id):
+    r = session.get(f"{stack.url}/api/projects/{project}/jobs/{job_id}", headers=JSON, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_state(stack, session, project, job_id, states, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        j = job(stack, session, project, job_id)
+        if j["state"] in states:
+            return j
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} never reached {states}: {j}\nlog:\n{job_log(stack, job_id)}")
+
+
+def job_dir(stack, job_id):
+    return stack.dir / "jobs-state" / job_id
+
+
+def job_log(stack, job_id):
+    p = job_dir(stack, job_id) / "output.log"
+    return p.read_text(errors="replace") if p.exists() else ""
+
+
+def audit_records(stack, type_prefix):
+    out = subprocess.run([claimgate_bin(), "audit", "search", "--config", str(stack.config), "--type",
+                          type_prefix, "--json", "--limit", "5000"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def python_job(code, **kw):
+    spec = {"command": [sys.executable if False else "/usr/bin/python3", "-c", code],
+            "env": {"PYTHONPATH": PYTHONPATH}, "max_runtime": "10m"}
+    spec.update(kw)
+    return spec
+
+
+def node_exec(stack, token_file, command, *extra, job_id=None, project="vision", pool="default", cwd=None,
+              timeout=60, env=None):
+    args = [claimgate_bin(), "exec", "--token-file", str(token_file), "--jwks",
+            stack.url + "/.well-known/jwks.json", "--gateway", stack.url, "--node-pool", pool,
+            "--project", project, "--check-interval", "1s", "--grace", "2s", *extra]
+    if job_id:
+        args += ["--job-id", job_id]
+    return subprocess.run([*args, "--", *command], capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                          env=dict(os.environ, XDG_CACHE_HOME=str(stack.dir / "node-cache"), **(env or {})))
+
+
+# ---- end to end: torchrun through the API, logs, who may do what
+
+def test_torchrun_job_end_to_end(stack, sessions):
+    alice = sessions["alice"]
+    spec = {"name": "linear", "command": ["torchrun", "--standalone", "--nproc_per_node=2", "--redirects", "1",
+                                          "--tee", "1", "train.py", "--epochs", "3"],
+            "workdir": str(TRAIN_DIR), "procs_per_node": 2, "env": {"PYTHONPATH": PYTHONPATH},
+            "max_runtime": "10m"}
+    r = submit(stack, alice, "vision", spec)
+    assert r.status_code == 201, r.text
+    j = r.json()
+    assert j["submitter"] == "alice" and j["project"] == "vision" and j["state"] == "running"
+    assert "eyJ" not in r.text and "renewal" not in r.text.replace("renewals", ""), r.text  # no token, no secret
+    done = wait_state(stack, alice, "vision", j["id"], {"succeeded", "failed"}, timeout=180)
+    log = job_log(stack, j["id"])
+    assert done["state"] == "succeeded" and done["exit_code"] == 0, (done, log)
+    assert f"job {j['id']} project vision submitter alice pool default world_size 2" in log, log
+    assert "learned weight 3.0" in log or "learned weight 2.99" in log, log
+    assert f"claimgate exec: job {j['id']} verified" in log
+    assert done["nodes"] and done["nodes"][0]["exit_code"] == 0
+
+    # Logs: alice and carol (a viewer everywhere) read them; frank (nlp only) may not.
+    for who in ("alice", "carol"):
+        r = sessions[who].get(f"{stack.url}/api/projects/vision/jobs/{j['id']}/logs", timeout=30)
+        assert r.status_code == 200 and "epoch 3/3" in r.text, (who, r.status_code, r.text[:300])
+    r = sessions["frank"].get(f"{stack.url}/api/projects/vision/jobs/{j['id']}/logs", headers=JSON, timeout=30)
+    assert r.status_code == 403, r.text
+    # Listing: alice sees it; frank may not list vision.
+    lst = alice.get(f"{stack.url}/api/projects/vision/jobs?submitter=alice", headers=JSON, timeout=30).json()
+    assert j["id"] in [x["id"] for x in lst["jobs"]]
+    assert sessions["frank"].get(f"{stack.url}/api/projects/vision/jobs", headers=JSON,
+                                 timeout=30).status_code == 403
+
+    # The audit log has the whole story.
+    ids = lambda t: [x for x in audit_records(stack, t) if x.get("job_id") == j["id"]]  # noqa: E731
+    assert ids("job.submitted")[0]["subject"] == "alice"
+    assert ids("job.submitted")[0]["program"] == "torchrun"
+    assert ids("job.verified") and ids("job.finished")[0]["state"] == "succeeded"
+    assert ids("job.token_revoked")[0]["reason"].startswith("job ended")
+
+
+def test_who_may_submit_and_cancel(stack, sessions):
+    # bob (DevOps, no jobs:submit) cannot submit; frank cannot submit in vision.
+    spec = python_job("import time; time.sleep(60)")
+    r = submit(stack, sessions["bob"], "vision", spec)
+    assert r.status_code == 403, r.text
+    assert submit(stack, sessions["frank"], "vision", spec).status_code == 403
+    # erin (admin) runs a job; alice may not cancel it, bob (jobs:cancel-any) may.
+    r = submit(stack, sessions["erin"], "vision", spec)
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    r = sessions["alice"].post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON,
+                               timeout=30)
+    assert r.status_code == 403 and "erin's job" in r.json()["message"], r.text
+    assert job(stack, sessions["erin"], "vision", jid)["state"] == "running"
+    r = sessions["bob"].post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON,
+                             timeout=30)
+    assert r.status_code == 202, r.text
+    done = wait_state(stack, sessions["erin"], "vision", jid, {"cancelled"}, timeout=30)
+    assert done["message"] == "cancelled by bob", done
+    # A form post (no JSON) cannot submit: a cookie cannot be replayed by another site.
+    r = sessions["alice"].post(f"{stack.url}/api/projects/vision/jobs", data={"command": "x"}, headers=JSON,
+                               timeout=30)
+    assert r.status_code == 415
+
+
+def test_bad_specs_get_clear_errors(stack, sessions):
+    alice = sessions["alice"]
+    cases = [({}, "command: required"),
+             ({"command": []}, "non-empty list"),
+             ({"command": ["x"], "gpus": 1000}, "gpus: 1000 is outside 0..16"),
+             ({"command": ["x"], "nodes": 0}, "nodes: 0 is outside 1..16"),
+             ({"command": ["x"], "max_runtime": "30d"}, "max_runtime"),
+             ({"command": ["x"], "pool": "gpu-a100"}, "not a node pool"),
+             ({"command": ["x"], "env": {"CLAIMGATE_JOB_ID": "forged"}}, "set by claimgate itself"),
+             ({"command": ["x"], "entrypoint": "train.py"}, "'entrypoint' is not a field")]
+    for spec, text in cases:
+        r = submit(stack, alice, "vision", spec)
+        assert r.status_code == 400 and text in r.json()["message"], (spec, r.text)
+        assert r.json()["error"] == "jobs.bad_spec"
+    r = alice.get(f"{stack.url}/api/projects/vision/jobs/jdoesnotexist", headers=JSON, timeout=30)
+    assert r.status_code == 404 and r.json()["error"] == "jobs.not_found"
+
+
+# ---- tokens: renewal, revocation, refusals on the node
+
+def test_a_job_outlives_its_token(stack, sessions):
+    # The job runs 3.5 token lifetimes; exec renews the token in the background.
+    code = ("import time; from claimgate import job_identity; me = job_identity(); "
+            "first = me.expires(); print('first exp', first, flush=True); "
+            f"time.sleep({TTL * 3.5}); "
+            "print('last exp', me.expires(), 'renewed', me.expires() > first, flush=True)")
+    r = submit(stack, sessions["alice"], "vision", python_job(code))
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    done = wait_state(stack, sessions["alice"], "vision", jid, {"succeeded", "failed", "cancelled", "lost"},
+                      timeout=60)
+    log = job_log(stack, jid)
+    assert done["state"] == "succeeded", (done, log)
+    assert "renewed True" in log, log
+    assert done["renewals"] >= 3, done
+    assert "expired" not in log
+
+
+def running_job(stack, session, code="import time; time.sleep(120)", spec=None):
+    r = submit(stack, session, "vision", spec or python_job(code))
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    tok = job_dir(stack, jid) / "token"
+    deadline = time.monotonic() + 20
+    while "verified" not in job_log(stack, jid):
+        assert time.monotonic() < deadline, job_log(stack, jid)
+        time.sleep(0.1)
+    return jid, tok
+
+
+def test_cancel_revokes_the_token_and_every_node_stops(stack, sessions, tmp_path):
+    jid, tok = running_job(stack, sessions["alice"])
+    # A second "node" of the same job, run by hand with a copy of the token and the job's own
+    # command, in the job's directory (the digest binds both).
+    copy = tmp_path / "token"
+    copy.write_text(tok.read_text())
+    err_file = tmp_path / "node.err"
+    spec = job(stack, sessions["alice"], "vision", jid)["spec"]
+    with open(err_file, "w") as err_out:
+        node = subprocess.Popen([claimgate_bin(), "exec", "--token-file", str(copy), "--jwks",
+                                 str(job_dir(stack, jid) / "jwks.json"), "--gateway", stack.url, "--job-id", jid,
+                                 "--check-interval", "1s", "--grace", "2s", "--", *spec["command"]],
+                                cwd=spec["workdir"], stderr=err_out, env=dict(os.environ, PYTHONPATH=PYTHONPATH))
+    try:
+        deadline = time.monotonic() + 20
+        while "verified" not in err_file.read_text():
+            assert node.poll() is None, err_file.read_text()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        r = sessions["alice"].post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON,
+                                   timeout=30)
+        assert r.status_code == 202, r.text
+        rc = node.wait(20)
+        err = err_file.read_text()
+        assert rc == 128 + signal.SIGTERM, (rc, err)
+        assert "cancelled by alice" in err, err
+    finally:
+        if node.poll() is None:
+            node.kill()
+    done = wait_state(stack, sessions["alice"], "vision", jid, {"cancelled"}, timeout=30)
+    assert done["token_revoked"] and "cancelled by alice" in done["revoked_reason"]
+    check = requests.post(stack.url + "/.claimgate/jobs/check", json={"token": tok.read_text().strip()}, timeout=10)
+    assert check.status_code == 401 and check.json()["error"] == "jobs.token_revoked", check.text
+    # The revoked token cannot be renewed either, even with the job's secret.
+    secret = (job_dir(stack, jid) / "renewal-secret").read_text()
+    r = requests.post(stack.url + "/.claimgate/jobs/renew", json={"token": tok.read_text().strip(),
+                                                                   "secret": secret}, timeout=10)
+    assert r.status_code == 401 and r.json()["error"] == "jobs.token_revoked", r.text
+
+
+def gateway_key(stack):
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    key = sorted((stack.dir / "keyring").glob("sign-*.pem"))[-1]
+    return load_pem_private_key(key.read_bytes(), None), key.name[len("sign-"):-len(".pem")]
+
+
+def marker_job(stack, session, marker):
+    """A running job whose command sleeps; run by hand with CG_QUICK set (the environment is
+    not bound by the token), it leaves `marker` and ends at once: the marker then says whether
+    a node ran it."""
+    cmd = ["/bin/sh", "-c", f'if [ -n "$CG_QUICK" ]; then touch {marker}; exit 0; fi; sleep 120']
+    jid, tok = running_job(stack, session, spec={"command": cmd, "max_runtime": "10m"})
+    return jid, tok, cmd
+
+
+def test_nodes_refuse_what_they_cannot_verify(stack, sessions, tmp_path):
+    marker = tmp_path / "ran"
+    jid, tok, cmd = marker_job(stack, sessions["alice"], marker)
+    d = job_dir(stack, jid)
+    claims = jwt.decode(tok.read_text().strip(), options={"verify_signature": False})
+
+    def refused(token_text, expect, *extra, command=cmd, cwd=d, **kw):
+        f = tmp_path / f"t{len(list(tmp_path.iterdir()))}"
+        f.write_text(token_text)
+        out = node_exec(stack, f, command, *extra, cwd=cwd, env={"CG_QUICK": "1"}, **kw)
+        assert out.returncode == 126, (expect, out.returncode, out.stderr)
+        assert expect in out.stderr and "nothing was run" in out.stderr, out.stderr
+        assert not marker.exists(), f"{expect}: the command ran"
+        return out.stderr
+
+    good = tok.read_text()
+    # Another command, or the right one in another directory: the digest differs.
+    refused(good, "jobs.token_command", command=[*cmd, "extra-argument"])
+    refused(good, "jobs.token_command", cwd=tmp_path)
+    # Another project, another job, another pool.
+    err = refused(good, "jobs.token_job", project="nlp")
+    assert "project 'vision'" in err and "'nlp'" in err
+    refused(good, "jobs.token_job", job_id="jsomethingelse")
+    refused(good, "jobs.token_pool", pool="gpu")
+    # Signed by a key the gateway never had (with the gateway's own key id, and with another).
+    foreign = ec.generate_private_key(ec.SECP256R1())
+    key, kid = gateway_key(stack)
+    refused(jwt.encode(claims, foreign, algorithm="ES256", headers={"kid": kid}), "jobs.token_signature")
+    refused(jwt.encode(claims, foreign, algorithm="ES256", headers={"kid": "k-unknown"}), "jobs.token_unknown_key")
+    # Tampered: the project changed in the payload.
+    h, p, s = good.strip().split(".")
+    forged = dict(claims, project="nlp")
+    p2 = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+    refused(f"{h}.{p2}.{s}", "jobs.token_signature")
+    # Expired: the gateway's key, but exp long past (beyond the skew).
+    old = dict(claims, exp=int(time.time()) - 3600, nbf=int(time.time()) - 7200, iat=int(time.time()) - 7200)
+    refused(jwt.encode(old, key, algorithm="ES256", headers={"kid": kid}), "jobs.token_expired")
+    # An access token of a person is not a job token.
+    refused(jwt.encode(dict(claims, cg_use="access"), key, algorithm="ES256", headers={"kid": kid}),
+            "jobs.token_invalid")
+    # The job's own token, command and directory: it runs.
+    ok = node_exec(stack, tok, cmd, cwd=d, job_id=jid, env={"CG_QUICK": "1"})
+    assert ok.returncode == 0 and marker.exists(), ok.stderr
+    # Each refusal reached the audit log.
+    refusals = [x for x in audit_records(stack, "job.refused") if x.get("job_id") == jid]
+    codes = {x["code"] for x in refusals}
+    assert {"jobs.token_command", "jobs.token_job", "jobs.token_pool", "jobs.token_signature"} <= codes, codes
+    assert any(not x["token_verified"] for x in refusals)
+    sessions["alice"].post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON, timeout=30)
+
+
+def test_gateway_unreachable_closed_or_open(stack, sessions, tmp_path):
+    marker = tmp_path / "ran"
+    jid, tok, cmd = marker_job(stack, sessions["alice"], marker)
+    d = job_dir(stack, jid)
+    dead = f"http://127.0.0.1:{free_port()}"
+    base = [claimgate_bin(), "exec", "--token-file", str(tok), "--jwks", str(d / "jwks.json"), "--gateway", dead]
+    env = dict(os.environ, CG_QUICK="1")
+    out = subprocess.run([*base, "--", *cmd], capture_output=True, text=True, cwd=d, timeout=30, env=env)
+    assert out.returncode == 126 and "jobs.unreachable" in out.stderr, out.stderr
+    assert not marker.exists()
+    out = subprocess.run([*base, "--when-unreachable", "open", "--", *cmd], capture_output=True,
+                         text=True, cwd=d, timeout=30, env=env)
+    assert out.returncode == 0 and "running anyway" in out.stderr and marker.exists(), out.stderr
+    sessions["alice"].post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON, timeout=30)
+
+
+def test_admin_revoke_stops_the_persons_jobs(stack, sessions):
+    r = submit(stack, sessions["frank"], "nlp", python_job("import time; time.sleep(120)"))
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    r = sessions["erin"].post(stack.url + "/.claimgate/admin/revoke", json={"subject": "frank", "reason": "left"},
+                              headers=JSON, timeout=30)
+    assert r.status_code == 200, r.text
+    done = wait_state(stack, sessions["erin"], "nlp", jid, {"cancelled"}, timeout=30)
+    assert "submitter revoked" in done["revoked_reason"] and "left" in done["revoked_reason"], done
+
+
+# ---- a restart loses no job
+
+def test_restart_reattaches_running_jobs_and_marks_lost_ones(stack, sessions):
+    alice = sessions["alice"]
+    keep = submit(stack, alice, "vision", python_job("import time; time.sleep(8); print('finished')")).json()["id"]
+    lose = submit(stack, alice, "vision", python_job("import time; time.sleep(120)")).json()["id"]
+    for jid in (keep, lose):
+        deadline = time.monotonic() + 20
+        while "verified" not in job_log(stack, jid):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert stack.stop_gateway() == 0
+    # While the gateway is down, one job's processes are killed outright (no exit status).
+    pid = int(json.loads(subprocess.run(["sqlite3", str(stack.dir / "jobs-state" / "jobs.db"),
+                                         f"SELECT data FROM jobs WHERE id='{lose}'"],
+                                        capture_output=True, text=True).stdout)["ref"])
+    os.killpg(pid, signal.SIGKILL)
+    stack.start_gateway()
+    wait_http(stack.url + "/healthz", stack.gateway)
+    kept = wait_state(stack, alice, "vision", keep, {"succeeded", "failed", "lost"}, timeout=60)
+    assert kept["state"] == "succeeded" and kept["exit_code"] == 0, (kept, job_log(stack, keep))
+    lost = job(stack, alice, "vision", lose)
+    assert lost["state"] == "lost" and lost["token_revoked"], lost
+    outcomes = {x["job_id"]: x["outcome"] for x in audit_records(stack, "job.recovered")}
+    assert outcomes.get(keep) == "re-attached" and outcomes.get(lose) == "lost", outcomes
+
+
+# ---- logs streamed with follow
+
+def test_logs_follow_streams_until_the_job_ends(stack, sessions):
+    code = "import time\nfor i in range(5):\n    print('line', i, flush=True); time.sleep(0.5)"
+    jid = submit(stack, sessions["alice"], "vision", python_job(code)).json()["id"]
+    r = sessions["carol"].get(f"{stack.url}/api/projects/vision/jobs/{jid}/logs?follow=1", stream=True, timeout=60)
+    assert r.status_code == 200 and r.headers.get("Transfer-Encoding") == "chunked"
+    text = "".join(chunk.decode() for chunk in r.iter_content(chunk_size=None))
+    assert all(f"line {i}" in text for i in range(5)), text
+    assert job(stack, sessions["alice"], "vision", jid)["state"] == "succeeded"
+
+
+# ---- the jobs service alone, behind the gateway
+
+def test_jobs_serve_alone_trusts_only_the_gateway(stack, tmp_path):
+    import shutil
+    port = free_port()
+    # A gateway in front of the service: its route's JWT (aud jobs-alone) is what lets requests in.
+    # Both sign with one keyring, as the gateways of one deployment do.
+    front = DemoStack(tmp_path / "front", claimgate_bin(), store="sqlite", policy=POLICY, upstream=False,
+                      routes=[{"name": "jobs-alone", "prefix": "/api/", "upstream": f"http://127.0.0.1:{port}"}])
+    svc = None
+    try:
+        front.stop_gateway()
+        shutil.rmtree(front.dir / "keyring")
+        shutil.copytree(stack.dir / "keyring", front.dir / "keyring")
+        front.start_gateway()
+        cfg = tmp_path / "jobs.yaml"
+        cfg.write_text(stack.config.read_text()
+                       .replace(f"listen: 127.0.0.1:{stack.port}", f"listen: 127.0.0.1:{port}")
+                       .replace("state_dir: jobs-state", f"state_dir: {tmp_path / 'state'}")
+                       .replace("keys: keyring", f"keys: {stack.dir / 'keyring'}")
+                       .replace("policy_file: policy.yaml", f"policy_file: {stack.dir / 'policy.yaml'}")
+                       .replace("sp.key", str(stack.dir / "sp.key")).replace("sp.crt", str(stack.dir / "sp.crt"))
+                       .replace("metadata_file: ", f"metadata_file: {stack.dir}/")
+                       .replace("path: state.db", f"path: {tmp_path / 'state.db'}")
+                       + f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\n")
+        svc = subprocess.Popen([claimgate_bin(), "jobs", "serve", "--config", str(cfg), "--audience", "jobs-alone",
+                                "--issuer", front.url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(f"http://127.0.0.1:{port}/healthz", svc)
+        # Directly, without the gateway's identity, or with a forged one: refused.
+        r = requests.get(f"http://127.0.0.1:{port}/api/projects/vision/jobs", timeout=10)
+        assert r.status_code == 401 and r.json()["error"] == "jobs.identity", r.text
+        r = requests.get(f"http://127.0.0.1:{port}/api/projects/vision/jobs",
+                         headers={"X-Claimgate-Assertion": "eyJhbGciOiJFUzI1NiJ9.e30.AAAA"}, timeout=10)
+        assert r.status_code == 401, r.text
+        # Through the gateway: alice submits; carol (viewer) may not.
+        s = requests.Session()
+        front.signin(s, "alice", "/api/projects/vision/jobs")
+        r = s.post(front.url + "/api/projects/vision/jobs", json=python_job("print('alone')"), headers=JSON,
+                   timeout=30)
+        assert r.status_code == 201, r.text
+        assert r.json()["submitter"] == "alice"
+        s2 = requests.Session()
+        front.signin(s2, "carol", "/api/projects/vision/jobs")
+        r = s2.post(front.url + "/api/projects/vision/jobs", json=python_job("print('x')"), headers=JSON,
+                    timeout=30)
+        assert r.status_code == 403, r.text
+        assert s2.get(front.url + "/api/projects/vision/jobs", headers=JSON, timeout=30).status_code == 200
+    finally:
+        if svc:
+            svc.terminate()
+            svc.wait(20)
+        front.stop()
