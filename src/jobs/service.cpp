@@ -76,7 +76,7 @@ std::string JobsService::job_dir(std::string_view id) const {
   return opts_.state_dir + "/" + std::string(id);
 }
 
-Status JobsService::start() {
+Status JobsService::start(bool monitor) {
   std::error_code ec;
   std::filesystem::create_directories(opts_.state_dir, ec);
   if (ec) {
@@ -107,7 +107,7 @@ Status JobsService::start() {
     }
     if (background_) background_(std::move(ev));
   }
-  monitor_ = std::thread([this] { monitor(); });
+  if (monitor) monitor_ = std::thread([this] { this->monitor(); });
   return {};
 }
 

@@ -83,9 +83,11 @@ class JobsService {
   JobsService& operator=(const JobsService&) = delete;
 
   // Re-attaches the jobs a previous run left running (or marks them lost), then starts the
-  // monitor thread.
-  Status start();
+  // monitor thread (which calls poll_once every poll_interval; tests call it themselves).
+  Status start(bool monitor = true);
   void stop();
+  // One round of the monitor: ended jobs recorded, jobs past their deadline stopped.
+  void poll_once() { tick(); }
 
   Reply submit(const Caller& c, std::string_view project, std::string_view body,
                std::string_view request_id);
