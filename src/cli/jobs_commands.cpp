@@ -1,6 +1,9 @@
 #include "cli/jobs_commands.h"
 
+#include <unistd.h>
+
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -12,7 +15,6 @@
 #include "gateway/config.h"
 #include "gateway/gateway.h"
 #include "http/server.h"
-#include "jobs/exec.h"
 #include "jobs/http_api.h"
 #include "jobs/local_executor.h"
 #include "jobs/slurm_executor.h"
@@ -24,27 +26,6 @@ namespace {
 core::Logger g_log{"jobs-serve"};
 constexpr std::string_view kTooLarge =
     R"({"error":"jobs.bad_spec","code":9001,"message":"the body is larger than 1 MiB"})";
-
-int run_exec_command(jobs::ExecOptions o, const std::string& check, const std::string& grace,
-                     const std::string& skew) {
-  for (auto [text, out, name] :
-       {std::tuple{&check, &o.check_interval, "--check-interval"},
-        std::tuple{&grace, &o.grace, "--grace"}, std::tuple{&skew, &o.skew, "--skew"}}) {
-    if (text->empty()) continue;
-    auto d = core::parse_duration(*text);
-    if (!d) {
-      std::cerr << "claimgate exec: " << name << ": '" << *text
-                << "' is not a duration (30s, 5m)\n";
-      return 2;
-    }
-    *out = *d;
-  }
-  if (o.when_unreachable != "open" && o.when_unreachable != "closed") {
-    std::cerr << "claimgate exec: --when-unreachable takes open or closed\n";
-    return 2;
-  }
-  return jobs::run_exec(o, core::SystemClock::instance());
-}
 
 // The caller named by a gateway identity JWT: its subject, its roles ("role@project") turned
 // into permissions by the policy's role templates, and an agent's scope. nullopt (and the
@@ -167,6 +148,9 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
     char buf[4096];
     ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
     if (n > 0) o.claimgate_binary.assign(buf, static_cast<size_t>(n));
+    // The node verifier alone starts faster; use it when it is installed beside us.
+    std::string lean = std::filesystem::path(o.claimgate_binary).parent_path() / "claimgate-exec";
+    if (::access(lean.c_str(), X_OK) == 0) o.claimgate_binary = lean;
   }
   o.token_ttl = jc.token_ttl;
   o.cancel_grace = jc.cancel_grace;
@@ -276,31 +260,9 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
 }  // namespace
 
 void add_jobs_commands(CLI::App& app, int& exit_code) {
-  static jobs::ExecOptions eo;
-  static std::string check, grace, skew;
-  auto* ex = app.add_subcommand(
-      "exec", "Verify a job's token, then run its command (on every node of the job)");
-  ex->add_option("--token-file", eo.token_file, "the job token")->required();
-  ex->add_option("--jwks", eo.jwks, "the gateway's JWKS: a file or an http(s) URL")->required();
-  ex->add_option("--node-pool", eo.node_pool, "this node's pool (the token's audience)");
-  ex->add_option("--job-id", eo.job_id, "refuse a token for another job");
-  ex->add_option("--project", eo.project, "refuse a token for another project");
-  ex->add_option("--renewal-secret-file", eo.secret_file,
-                 "the job's renewal secret (renew the token while the command runs)");
-  ex->add_option("--gateway", eo.gateway,
-                 "the gateway's URL (revocation, renewal, reports; default: the token's issuer)");
-  ex->add_option("--ca-file", eo.ca_file, "CA certificates for the gateway's TLS (PEM)");
-  ex->add_option("--status-file", eo.status_file, "write {\"exit_code\": n} here at the end");
-  ex->add_option("--node-name", eo.node_name, "how this node is named in reports");
-  ex->add_option("--when-unreachable", eo.when_unreachable,
-                 "gateway unreachable at start: closed (refuse, default) or open");
-  ex->add_flag("--offline", eo.offline,
-               "no online revocation check or renewal (revocation then only by expiry)");
-  ex->add_option("--check-interval", check, "how often to check revocation (default 30s)");
-  ex->add_option("--grace", grace, "SIGTERM, then SIGKILL this much later (default 10s)");
-  ex->add_option("--skew", skew, "clock skew allowed on exp/nbf (default 60s)");
-  ex->add_option("command", eo.command, "-- COMMAND [ARGS...]")->required();
-  ex->callback([&exit_code] { exit_code = run_exec_command(eo, check, grace, skew); });
+  add_exec_options(
+      *app.add_subcommand("exec", "Verify a job's token, then run its command (on every node)"),
+      exit_code);
 
   static std::string config, listen, audience = "jobs", jwks, issuer;
   auto* jobs = app.add_subcommand("jobs", "The jobs service");

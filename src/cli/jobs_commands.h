@@ -7,5 +7,7 @@
 namespace cg::cli {
 
 void add_jobs_commands(CLI::App& app, int& exit_code);
+// The options and callback of `claimgate exec` on `cmd` (also the whole of claimgate-exec).
+void add_exec_options(CLI::App& cmd, int& exit_code);
 
 }  // namespace cg::cli

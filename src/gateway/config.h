@@ -75,7 +75,7 @@
 //     gateway_url: <public_url>       # where nodes reach the gateway
 //     ca_file: ""                     # for the nodes: the CA of the gateway's certificate
 //     when_unreachable: closed        # nodes that cannot check revocation: closed | open
-//     claimgate_binary: <this binary> # claimgate on the nodes
+//     claimgate_binary: <claimgate-exec beside this binary, else this binary>  # on the nodes
 //     pass_env: [PATH, HOME, ...]     # the service's variables a local job inherits
 //     max_nodes: 16                   # what one job may ask for
 //     max_procs_per_node: 64

@@ -18,28 +18,29 @@ namespace cg::jobs {
 
 std::vector<std::string> exec_argv(const Launch& l, std::string_view node_name) {
   const Job& j = *l.job;
-  std::vector<std::string> a{l.claimgate,
-                             "exec",
-                             "--token-file",
-                             l.token_file,
-                             "--jwks",
-                             l.jwks_file,
-                             "--node-pool",
-                             j.spec.pool,
-                             "--job-id",
-                             j.id,
-                             "--project",
-                             j.project,
-                             "--renewal-secret-file",
-                             l.secret_file,
-                             "--gateway",
-                             l.gateway_url,
-                             "--when-unreachable",
-                             l.when_unreachable,
-                             "--check-interval",
-                             std::to_string(l.check_interval.count()) + "s",
-                             "--status-file",
-                             l.dir + "/" + kStatusFileName};
+  // claimgate-exec (the node verifier alone, quicker to start) takes exec's options directly.
+  std::vector<std::string> a{l.claimgate};
+  if (!l.claimgate.ends_with("claimgate-exec")) a.push_back("exec");
+  a.insert(a.end(), {"--token-file",
+                     l.token_file,
+                     "--jwks",
+                     l.jwks_file,
+                     "--node-pool",
+                     j.spec.pool,
+                     "--job-id",
+                     j.id,
+                     "--project",
+                     j.project,
+                     "--renewal-secret-file",
+                     l.secret_file,
+                     "--gateway",
+                     l.gateway_url,
+                     "--when-unreachable",
+                     l.when_unreachable,
+                     "--check-interval",
+                     std::to_string(l.check_interval.count()) + "s",
+                     "--status-file",
+                     l.dir + "/" + kStatusFileName});
   if (!l.ca_file.empty()) {
     a.push_back("--ca-file");
     a.push_back(l.ca_file);
