@@ -15,7 +15,7 @@ PACKAGES=(
   python3 python3-pytest python3-pysaml2 python3-requests xmlsec1 libxml2-utils openssl
   # the gateway's tests: a real nginx, a real browser, JWT and WebSocket clients, a load tool
   nginx-light chromium chromium-driver python3-selenium python3-jwt python3-cryptography
-  python3-websocket curl wrk python3-torch
+  python3-websocket curl wrk python3-torch slurmctld slurmd slurm-client munge
 )
 
 missing=()
