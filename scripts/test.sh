@@ -58,7 +58,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$JOBS"
 CORPUS=$(mktemp -d)
 mkdir -p "$CORPUS/response" "$CORPUS/redirect" "$CORPUS/metadata" "$CORPUS/c14n" "$CORPUS/gateway_input" \
-  "$CORPUS/policy" "$CORPUS/audit"
+  "$CORPUS/policy" "$CORPUS/audit" "$CORPUS/jobs"
 # A one-record log (record 1, linked to the chain start) seeds the audit reader.
 printf '{"seq":1,"time":"2026-11-23T10:00:00.000000Z","type":"authz.allow","subject":"a","instance":"x","prev":"%s"}\n' \
   "$(printf '0%.0s' $(seq 64))" > "$CORPUS/audit/one-record"
@@ -74,7 +74,10 @@ cp "$CORPUS/response/seed.xml" "$CORPUS/c14n/response.xml"
 cp "$CORPUS/demo/idp-metadata.xml" "$CORPUS/metadata/seed.xml"
 build/dev/src/cli/claimgate saml request --config "$CORPUS/demo/config.yaml" 2>/dev/null > "$CORPUS/redirect/seed.txt"
 RESULT[fuzz]=ok
-for t in response redirect metadata c14n gateway_input policy audit; do
+# Job specs (first byte even) and job tokens (odd) seed the jobs parsers.
+printf '\x00{"command":["torchrun","train.py"],"env":{"A":"1"},"nodes":2,"max_runtime":"2h"}' > "$CORPUS/jobs/spec"
+printf '\x01eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.eyJjZ191c2UiOiJqb2IiLCJleHAiOjF9.AAAA' > "$CORPUS/jobs/token"
+for t in response redirect metadata c14n gateway_input policy audit jobs; do
   if ! build/fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
       -print_final_stats=0 "$CORPUS/$t" 2>/tmp/claimgate-fuzz-$t.log; then
     tail -40 /tmp/claimgate-fuzz-$t.log

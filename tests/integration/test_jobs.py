@@ -447,3 +447,31 @@ def test_jobs_serve_alone_trusts_only_the_gateway(stack, tmp_path):
             svc.terminate()
             svc.wait(20)
         front.stop()
+
+
+# ---- key rotation: nodes with an older JWKS follow it (runs last: it restarts the gateway)
+
+def test_nodes_follow_a_key_rotation(stack, sessions, tmp_path):
+    old_jwks = tmp_path / "old-jwks.json"
+    old_jwks.write_text(requests.get(stack.url + "/.well-known/jwks.json", timeout=10).text)
+    out = subprocess.run([claimgate_bin(), "keys", "rotate", "--dir", str(stack.dir / "keyring")],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert stack.stop_gateway() == 0
+    stack.start_gateway()
+    marker = tmp_path / "ran"
+    jid, tok, cmd = marker_job(stack, sessions["alice"], marker)  # signed with the new key
+    new_kid = jwt.get_unverified_header(tok.read_text().strip())["kid"]
+    assert new_kid not in old_jwks.read_text()
+    d = job_dir(stack, jid)
+    base = [claimgate_bin(), "exec", "--token-file", str(tok), "--jwks", str(old_jwks), "--job-id", jid]
+    env = dict(os.environ, CG_QUICK="1")
+    # Without a gateway to fetch the current keys from, the old JWKS cannot verify it.
+    out = subprocess.run([*base, "--offline", "--", *cmd], capture_output=True, text=True, cwd=d, timeout=30,
+                         env=env)
+    assert out.returncode == 126 and "jobs.token_unknown_key" in out.stderr and not marker.exists(), out.stderr
+    # With --gateway, exec fetches the gateway's JWKS once on the unknown key id, and runs.
+    out = subprocess.run([*base, "--gateway", stack.url, "--", *cmd], capture_output=True, text=True, cwd=d,
+                         timeout=30, env=env)
+    assert out.returncode == 0 and marker.exists(), out.stderr
+    sessions["alice"].post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON, timeout=30)
