@@ -15,6 +15,7 @@
 #include "audit/event.h"
 #include "audit/log.h"
 #include "audit/verify.h"
+#include "bench/bench_support.h"
 #include "bench/summary_reporter.h"
 #include "core/clock.h"
 #include "core/random.h"
@@ -26,19 +27,10 @@ namespace fs = std::filesystem;
 
 constexpr int kVerifyRecords = 100'000;
 
-const crypto::Keyring& keys() {
-  static const crypto::Keyring k = crypto::Keyring::generate(core::SystemClock::instance().now(),
-                                                             core::SystemRandom::instance());
-  return k;
-}
+const crypto::Keyring& keys() { return cg::bench::run_keys(); }
 
 fs::path bench_dir() {
-  static fs::path d = [] {
-    auto p = fs::temp_directory_path() / ("cg-audit-bench-" + std::to_string(::getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p;
-  }();
+  static fs::path d = cg::bench::scratch_dir("audit");
   return d;
 }
 

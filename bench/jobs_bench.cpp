@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "bench/bench_support.h"
 #include "bench/summary_reporter.h"
 #include "core/clock.h"
 #include "core/encoding.h"
@@ -39,19 +40,10 @@ namespace {
 using namespace cg;
 namespace fs = std::filesystem;
 
-const crypto::Keyring& keys() {
-  static const crypto::Keyring k = crypto::Keyring::generate(core::SystemClock::instance().now(),
-                                                             core::SystemRandom::instance());
-  return k;
-}
+const crypto::Keyring& keys() { return cg::bench::run_keys(); }
 
 fs::path bench_dir() {
-  static fs::path d = [] {
-    auto p = fs::temp_directory_path() / ("cg-jobs-bench-" + std::to_string(::getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return fs::canonical(p);
-  }();
+  static fs::path d = cg::bench::scratch_dir("jobs");
   return d;
 }
 

@@ -16,9 +16,6 @@
 #include "gateway/gateway.h"
 #include "http/server.h"
 #include "jobs/http_api.h"
-#include "jobs/local_executor.h"
-#include "jobs/slurm_executor.h"
-#include "session/sqlite_store.h"
 
 namespace cg::cli {
 namespace {
@@ -137,53 +134,18 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
     }
     log = std::move(*opened);
   }
-  const auto& jc = cfg->jobs;
-  jobs::ServiceOptions o;
-  o.state_dir = jc.state_dir;
-  o.issuer = cfg->jwt_issuer;
-  o.gateway_url = jc.gateway_url;
-  o.ca_file = jc.ca_file;
-  o.claimgate_binary = jc.claimgate_binary;
-  if (o.claimgate_binary.empty()) {
-    char buf[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n > 0) o.claimgate_binary.assign(buf, static_cast<size_t>(n));
-    // The node verifier alone starts faster; use it when it is installed beside us.
-    std::string lean = std::filesystem::path(o.claimgate_binary).parent_path() / "claimgate-exec";
-    if (::access(lean.c_str(), X_OK) == 0) o.claimgate_binary = lean;
-  }
-  o.token_ttl = jc.token_ttl;
-  o.cancel_grace = jc.cancel_grace;
-  o.check_interval = jc.check_interval;
-  o.poll_interval = jc.poll_interval;
-  o.when_unreachable = jc.when_unreachable;
-  o.limits = jc.limits;
-  std::error_code ec;
-  std::filesystem::create_directories(o.state_dir, ec);
-  auto db = session::SqliteDatabase::open(o.state_dir + "/jobs.db");
-  auto store =
-      db ? jobs::JobStore::open(*db) : Result<std::unique_ptr<jobs::JobStore>>(fail(db.error()));
-  if (!store) {
-    g_log.error("jobs store: ", store.error().message);
-    return 1;
-  }
-  std::unique_ptr<jobs::Executor> executor;
-  if (jc.executor == "slurm") {
-    executor = std::make_unique<jobs::SlurmExecutor>(
-        jobs::SlurmOptions{jc.slurm.bin_dir, jc.slurm.partition, jc.slurm.extra_args});
-  } else {
-    executor = std::make_unique<jobs::LocalExecutor>(clock, jc.pass_env);
-  }
   auto write = [&log](audit::Event ev, audit::Durability d) -> audit::AuditLog::Ticket {
     return log ? log->append(std::move(ev), d) : 0;
   };
-  jobs::JobsService svc(
-      std::move(o), *ring, clock, random, std::move(*store), std::move(executor),
-      [&write](audit::Event ev) { write(std::move(ev), audit::Durability::kBatched); });
-  if (auto st = svc.start(); !st) {
-    g_log.error("jobs: ", st.error().message);
+  auto opened = gateway::open_jobs_service(*cfg, *ring, clock, random, [&write](audit::Event ev) {
+    write(std::move(ev), audit::Durability::kBatched);
+  });
+  if (!opened) {
+    g_log.error("jobs: ", opened.error().message);
     return 1;
   }
+  jobs::JobsService& svc = **opened;
+  const auto& jc = cfg->jobs;
   auto policy = cfg->policy ? cfg->policy : policy::Policy::empty();
   std::string header = cfg->header_prefix + "Assertion";
   std::string issuer = issuer_flag.empty() ? cfg->jwt_issuer : issuer_flag;

@@ -73,6 +73,13 @@ Result<Stores> open_stores(const GatewayConfig& cfg);
 Result<crypto::Keyring> open_keyring(const GatewayConfig& cfg, core::WallTime now,
                                      core::Random& random, std::vector<std::string>& notes);
 
+// The jobs service as the config's `jobs:` section describes it (executor, state directory,
+// limits), started: jobs a previous run left are re-attached. Used by `claimgate serve`
+// (Gateway::open_jobs) and `claimgate jobs serve`.
+Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
+    const GatewayConfig& cfg, const crypto::Keyring& keyring, const core::Clock& clock,
+    core::Random& random, jobs::JobsService::AuditSink background);
+
 class Gateway {
  public:
   Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores, const core::Clock& clock,

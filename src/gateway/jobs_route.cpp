@@ -18,12 +18,13 @@ namespace bhttp = http::bhttp;
 template <class T>
 using awaitable = http::awaitable<T>;
 
-Status Gateway::open_jobs() {
-  if (!cfg_.jobs.enabled) return {};
-  const JobsConfig& jc = cfg_.jobs;
+Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
+    const GatewayConfig& cfg, const crypto::Keyring& keyring, const core::Clock& clock,
+    core::Random& random, jobs::JobsService::AuditSink background) {
+  const JobsConfig& jc = cfg.jobs;
   jobs::ServiceOptions o;
   o.state_dir = jc.state_dir;
-  o.issuer = cfg_.jwt_issuer;
+  o.issuer = cfg.jwt_issuer;
   o.gateway_url = jc.gateway_url;
   o.ca_file = jc.ca_file;
   o.claimgate_binary = jc.claimgate_binary;
@@ -47,20 +48,25 @@ Status Gateway::open_jobs() {
   CG_TRY(auto store, jobs::JobStore::open(db));
   std::unique_ptr<jobs::Executor> executor;
   if (jc.executor == "slurm") {
-    jobs::SlurmOptions so;
-    so.bin_dir = jc.slurm.bin_dir;
-    so.partition = jc.slurm.partition;
-    so.extra_args = jc.slurm.extra_args;
-    executor = std::make_unique<jobs::SlurmExecutor>(so);
+    executor = std::make_unique<jobs::SlurmExecutor>(
+        jobs::SlurmOptions{jc.slurm.bin_dir, jc.slurm.partition, jc.slurm.extra_args});
   } else {
-    executor = std::make_unique<jobs::LocalExecutor>(clock_, jc.pass_env);
+    executor = std::make_unique<jobs::LocalExecutor>(clock, jc.pass_env);
   }
-  jobs_ = std::make_unique<jobs::JobsService>(
-      std::move(o), keyring_, clock_, random_, std::move(store), std::move(executor),
-      [this](audit::Event ev) { audit(std::move(ev), audit::Durability::kBatched); });
-  CG_CHECK(jobs_->start());
-  log_.info("jobs: ", jc.executor, " executor, state in ", jc.state_dir, ", nodes reach ",
-            jc.gateway_url);
+  auto svc =
+      std::make_unique<jobs::JobsService>(std::move(o), keyring, clock, random, std::move(store),
+                                          std::move(executor), std::move(background));
+  CG_CHECK(svc->start());
+  return svc;
+}
+
+Status Gateway::open_jobs() {
+  if (!cfg_.jobs.enabled) return {};
+  CG_TRY(jobs_, open_jobs_service(cfg_, keyring_, clock_, random_, [this](audit::Event ev) {
+           audit(std::move(ev), audit::Durability::kBatched);
+         }));
+  log_.info("jobs: ", cfg_.jobs.executor, " executor, state in ", cfg_.jobs.state_dir,
+            ", nodes reach ", cfg_.jobs.gateway_url);
   return {};
 }
 

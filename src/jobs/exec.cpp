@@ -21,6 +21,7 @@
 #include "crypto/keys.h"
 #include "http/client.h"
 #include "jobs/errors.h"
+#include "jobs/internal/files.h"
 #include "jobs/job_token.h"
 
 extern char** environ;
@@ -46,17 +47,6 @@ std::string hostname() {
   char b[256] = {};
   if (::gethostname(b, sizeof b - 1) != 0) return "unknown";
   return b;
-}
-
-// Writes a file through a temporary and a rename (mode 0600).
-bool write_atomically(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ::close(fd);
-  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 // The working directory as the job was submitted with it: $PWD when it names this directory
@@ -180,7 +170,7 @@ Result<crypto::JwtVerifier> Node::load_jwks(bool refetch) {
       if (!cache.empty()) {
         std::error_code ec;
         std::filesystem::create_directories(dir, ec);
-        write_atomically(cache, res->body);
+        (void)write_private_file(cache, res->body);
       }
       return v;
     }
@@ -265,7 +255,7 @@ bool Node::renew() {
   if (res->status == 200 && j.is_object() && j.contains("token") && j["token"].is_string()) {
     token_ = j["token"].get<std::string>();
     claims_.expires = peek_job_claims(token_).expires;
-    if (!write_atomically(o_.token_file, token_ + "\n")) {
+    if (!write_private_file(o_.token_file, token_ + "\n")) {
       say("renewed the token but cannot rewrite " + o_.token_file);
     }
     return true;
@@ -460,7 +450,7 @@ int Node::run() {
         std::to_string(status));
   }
   if (!o_.status_file.empty()) {
-    write_atomically(o_.status_file, json{{"exit_code", status}}.dump() + "\n");
+    (void)write_private_file(o_.status_file, json{{"exit_code", status}}.dump() + "\n");
   }
   report(json{{"token", token_}, {"event", "exited"}, {"node", node_}, {"exit_code", status}});
   return status;

@@ -12,6 +12,7 @@
 #include "core/time.h"
 #include "crypto/keys.h"
 #include "jobs/errors.h"
+#include "jobs/internal/files.h"
 #include "jobs/job_token.h"
 
 namespace cg::jobs {
@@ -29,20 +30,6 @@ bool project_name_ok(std::string_view p) {
       return false;
   }
   return true;
-}
-
-// Writes `data` to `path` (mode 0600) through a temporary file and a rename.
-Status write_private(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(Code::kExecutor, "cannot write " + tmp + ": " + std::strerror(errno));
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    return fail(Code::kExecutor, "cannot write " + path + ": " + std::strerror(errno));
-  }
-  return {};
 }
 
 std::string field(const json& j, const char* k) {
@@ -256,7 +243,7 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
   l.check_interval = opts_.check_interval;
   for (auto [path, data] : {std::pair{l.token_file, *token}, std::pair{l.secret_file, secret},
                             std::pair{l.jwks_file, crypto::jwks_of(keyring_).dump()}}) {
-    if (auto st = write_private(path, data); !st) return error_reply(500, st.error());
+    if (auto st = write_private_file(path, data); !st) return error_reply(500, st.error());
   }
   Reply out;
   auto ev = job_event("job.submitted", j);
