@@ -119,20 +119,36 @@ void JobsService::monitor() {
 }
 
 void JobsService::tick() {
-  std::lock_guard lock(mu_);
-  auto now = clock_.now();
-  std::vector<std::string> done;
-  for (auto& [id, j] : active_) {
-    if (now >= j.deadline && j.cancel_requested == core::WallTime{}) {
-      log_.info("job ", id, " reached its maximum runtime: stopping it");
-      j.cancel_requested = now;
-      j.cancelled_by = "(maximum runtime)";
-      revoke_token(j, "maximum runtime reached", nullptr);
-      (void)executor_->cancel(j, opts_.cancel_grace);
-      (void)store_->put(j);
+  // Probing may take a while (squeue, sacct): it runs on copies, outside the lock, so that
+  // the API and the nodes' endpoints are not held up; the results are applied under it.
+  std::vector<Job> jobs, to_stop;
+  {
+    std::lock_guard lock(mu_);
+    auto now = clock_.now();
+    for (auto& [id, j] : active_) {
+      if (now >= j.deadline && j.cancel_requested == core::WallTime{}) {
+        log_.info("job ", id, " reached its maximum runtime: stopping it");
+        j.cancel_requested = now;
+        j.cancelled_by = "(maximum runtime)";
+        revoke_token(j, "maximum runtime reached", nullptr);
+        (void)store_->put(j);
+        to_stop.push_back(j);
+      }
+      jobs.push_back(j);
     }
-    Probe p = executor_->probe(j, job_dir(id));
-    if (p.what == Probe::What::kRunning) continue;
+  }
+  for (const auto& j : to_stop) (void)executor_->cancel(j, opts_.cancel_grace);
+  std::vector<std::pair<std::string, Probe>> ended;
+  for (const auto& j : jobs) {
+    Probe p = executor_->probe(j, job_dir(j.id));
+    if (p.what != Probe::What::kRunning) ended.emplace_back(j.id, std::move(p));
+  }
+  if (ended.empty()) return;
+  std::lock_guard lock(mu_);
+  for (auto& [id, p] : ended) {
+    auto it = active_.find(id);
+    if (it == active_.end()) continue;
+    Job& j = it->second;
     if (p.what == Probe::What::kGone) {
       finish(j, State::kLost, std::nullopt, "lost: " + p.message);
     } else if (j.cancel_requested != core::WallTime{}) {
@@ -140,9 +156,8 @@ void JobsService::tick() {
     } else {
       finish(j, p.exit_code == 0 ? State::kSucceeded : State::kFailed, p.exit_code, p.message);
     }
-    done.push_back(id);
+    active_.erase(it);
   }
-  for (const auto& id : done) active_.erase(id);
 }
 
 void JobsService::finish(Job& j, State s, std::optional<int> exit_code, std::string message) {
