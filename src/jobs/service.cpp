@@ -588,6 +588,14 @@ Reply JobsService::report(std::string_view body, std::string_view client) {
   if (event == "refused") {
     // A node refused to run: recorded whether or not the token verifies (a forged token is
     // what a reviewer wants to see), with the claims marked as unverified when they are.
+    // Reports whose token does not verify come from anyone: at most kUnverifiedReports a
+    // minute per client reach the audit log, so that nobody can fill it.
+    if (!claims && !admit_unverified_report(client)) {
+      return error_reply(429, make_error(Code::kTokenInvalid,
+                                         "too many refusal reports with unverifiable tokens "
+                                         "from " +
+                                             std::string(client) + "; try again in a minute"));
+    }
     JobClaims c = claims ? *claims : peek_job_claims(token);
     audit::Event ev("job.refused", clock_.now());
     ev.str("subject", c.submitter)
@@ -621,6 +629,27 @@ Reply JobsService::report(std::string_view body, std::string_view client) {
   }
   return error_reply(400, make_error(Code::kTokenInvalid, "event: '" + core::clip(event, 40) +
                                                               "' is not one of refused, exited"));
+}
+
+bool JobsService::admit_unverified_report(std::string_view client) {
+  std::lock_guard lock(reports_mu_);
+  auto now = clock_.monotonic();
+  if (reports_.size() > 10'000) reports_.clear();
+  auto& [start, count] = reports_[std::string(client)];
+  if (now - start >= std::chrono::minutes(1)) {
+    start = now;
+    count = 0;
+  }
+  if (count >= kUnverifiedReports) {
+    if (count == kUnverifiedReports) {
+      log_.warn("client ", client, " sent more than ", kUnverifiedReports,
+                " refusal reports with unverifiable tokens in a minute; ignoring more");
+    }
+    ++count;
+    return false;
+  }
+  ++count;
+  return true;
 }
 
 size_t JobsService::revoke_submitter(std::string_view subject, std::string_view reason,

@@ -138,6 +138,11 @@ class JobsService {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread monitor_;
+  // Refusal reports whose token does not verify, per client: (window start, count).
+  static constexpr int kUnverifiedReports = 60;
+  bool admit_unverified_report(std::string_view client);
+  std::mutex reports_mu_;
+  std::map<std::string, std::pair<core::MonoTime, int>> reports_;
   core::Logger log_{"jobs"};
 };
 

@@ -214,6 +214,30 @@ TEST_F(JobsServiceTest, RevokeSubmitterStopsTheirJobs) {
   EXPECT_NE(check.body.find("left the company"), std::string::npos);
 }
 
+// Refusals with an unverifiable token are recorded, at most 60 a minute per client; refusals
+// with a genuine token always are.
+TEST_F(JobsServiceTest, UnverifiedRefusalReportsAreLimitedPerClient) {
+  std::string forged =
+      json{{"token", "eyJhbGciOiJFUzI1NiJ9.e30.AAAA"}, {"event", "refused"}}.dump();
+  for (int i = 0; i < 60; ++i) {
+    auto r = svc_->report(forged, "10.0.0.9");
+    ASSERT_EQ(r.status, 200u) << i;
+    ASSERT_EQ(r.events.size(), 1u);
+  }
+  auto over = svc_->report(forged, "10.0.0.9");
+  EXPECT_EQ(over.status, 429u);
+  EXPECT_TRUE(over.events.empty());
+  EXPECT_EQ(svc_->report(forged, "10.0.0.10").status, 200u);  // another client
+  std::string id = submit_ok(alice_);
+  auto genuine = svc_->report(
+      json{{"token", file(id, "token")}, {"event", "refused"}, {"code", "jobs.token_pool"}}.dump(),
+      "10.0.0.9");
+  EXPECT_EQ(genuine.status, 200u);
+  ASSERT_EQ(genuine.events.size(), 1u);
+  clock_.advance(std::chrono::seconds(61));
+  EXPECT_EQ(svc_->report(forged, "10.0.0.9").status, 200u);  // a new minute
+}
+
 // Filters: state, submitter, limit; bad ones refused.
 TEST_F(JobsServiceTest, ListFilters) {
   std::string a = submit_ok(alice_), b = submit_ok(alice_);
