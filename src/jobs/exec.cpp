@@ -383,14 +383,14 @@ int Node::run() {
   ::close(errpipe[0]);
 
   // Renew when two thirds of the token's life have passed; check revocation on the interval.
-  auto now_wall = clock_.now();
   auto renew_due = [&] {
+    // Without a renewal secret nothing is renewed: never due.
+    if (o_.secret_file.empty()) return clock_.monotonic() + std::chrono::hours(24 * 365);
     auto left = claims_.expires - clock_.now();
     auto life = claims_.expires - claims_.not_before;
     return clock_.monotonic() +
            std::chrono::duration_cast<std::chrono::milliseconds>(left - life / 3);
   };
-  (void)now_wall;
   core::MonoTime next_renew = renew_due();
   core::MonoTime next_check = clock_.monotonic() + o_.check_interval;
   int status = 0;
