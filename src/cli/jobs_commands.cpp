@@ -15,14 +15,13 @@
 #include "gateway/config.h"
 #include "gateway/gateway.h"
 #include "http/server.h"
+#include "jobs/errors.h"
 #include "jobs/http_api.h"
 
 namespace cg::cli {
 namespace {
 
 core::Logger g_log{"jobs-serve"};
-constexpr std::string_view kTooLarge =
-    R"({"error":"jobs.bad_spec","code":9001,"message":"the body is larger than 1 MiB"})";
 
 // The caller named by a gateway identity JWT: its subject, its roles ("role@project") turned
 // into permissions by the policy's role templates, and an agent's scope. nullopt (and the
@@ -42,11 +41,11 @@ std::optional<jobs::Caller> identify(const std::string& token, const std::string
     if (!claims) why = claims.error().message;
   }
   if (!why.empty()) {
-    nlohmann::json e;
-    e["error"] = "jobs.identity";
-    e["code"] = 9007;
-    e["message"] = "the request carries no valid gateway identity: " + why;
-    refusal = e.dump();
+    refusal = jobs::error_reply(401, make_error(jobs::Code::kIdentity,
+                                                "the request carries no valid gateway "
+                                                "identity: " +
+                                                    why))
+                  .body;
     return std::nullopt;
   }
   jobs::Caller caller;
@@ -169,7 +168,10 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
     if (method == "POST") {
       auto b = co_await ex.read_body(1 << 20);
       if (!b) {
-        co_await send(ex, 413, std::string(kTooLarge));
+        co_await send(ex, 413,
+                      jobs::error_reply(
+                          413, make_error(jobs::Code::kBadSpec, "the body is larger than 1 MiB"))
+                          .body);
         co_return;
       }
       body = std::move(*b);

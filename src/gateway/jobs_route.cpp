@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "gateway/internal/request.h"
+#include "jobs/errors.h"
 #include "jobs/http_api.h"
 #include "jobs/local_executor.h"
 #include "jobs/slurm_executor.h"
@@ -98,9 +99,9 @@ awaitable<void> Gateway::jobs_api(Request& r) {
     co_return;
   }
   if (!jobs::is_jobs_path(r.path)) {
-    co_await send_json(r, 404,
-                       "{\"error\":\"jobs.not_found\",\"code\":9002,\"message\":\"the jobs "
-                       "service answers /api/projects/{project}/jobs...\"}\n");
+    co_await answer_jobs(r, jobs::error_reply(404, make_error(jobs::Code::kNotFound,
+                                                              "the jobs service answers "
+                                                              "/api/projects/{project}/jobs...")));
     co_return;
   }
   std::string method(r.ex.method_string());
@@ -150,18 +151,18 @@ awaitable<void> Gateway::jobs_api(Request& r) {
 
 awaitable<void> Gateway::jobs_node(Request& r) {
   if (!jobs_) {
-    co_await send_json(r, 404,
-                       "{\"error\":\"jobs.not_found\",\"code\":9002,\"message\":\"the jobs "
-                       "service is not running on this gateway\"}\n");
+    co_await answer_jobs(r, jobs::error_reply(404, make_error(jobs::Code::kNotFound,
+                                                              "the jobs service is not running "
+                                                              "on this gateway")));
     co_return;
   }
   std::string body;
   if (r.ex.method() == bhttp::verb::post) {
     auto b = co_await r.ex.read_body(64 * 1024);
     if (!b) {
-      co_await send_json(r, 413,
-                         "{\"error\":\"jobs.token_invalid\",\"code\":9010,\"message\":\"the "
-                         "body is larger than 64 KiB\"}\n");
+      co_await answer_jobs(r, jobs::error_reply(413, make_error(jobs::Code::kTokenInvalid,
+                                                                "the body is larger than 64 "
+                                                                "KiB")));
       co_return;
     }
     body = std::move(*b);

@@ -44,6 +44,9 @@ class Executor {
  public:
   virtual ~Executor() = default;
   virtual std::string name() const = 0;
+  // Whether a started job is running at once (local), or waits in a queue until its first
+  // node checks in (slurm: the job is "queued" until then).
+  virtual bool runs_at_once() const = 0;
   // Starts the job; returns its handle (kept as Job::ref).
   virtual Result<std::string> start(const Launch& l) = 0;
   // Asks the job to stop: SIGTERM, then SIGKILL after `grace`.

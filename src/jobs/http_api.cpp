@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include "core/encoding.h"
 #include "jobs/errors.h"
 
@@ -25,12 +23,6 @@ std::vector<std::string_view> segments(std::string_view path) {
   return out;
 }
 
-Reply error(unsigned status, const Error& e) {
-  return Reply{status,
-               nlohmann::json{{"error", e.name}, {"code", e.code}, {"message", e.message}}.dump(),
-               {}};
-}
-
 }  // namespace
 
 bool is_jobs_path(std::string_view path) {
@@ -48,16 +40,17 @@ Routed route_api(JobsService& svc, const Caller& caller, std::string_view method
   auto s = segments(path.substr(std::min(path.size(), kPrefix.size())));
   auto params = core::parse_query(query);
   if (!params) {
-    out.reply = error(400, make_error(Code::kBadSpec, "the query string does not parse"));
+    out.reply = error_reply(400, make_error(Code::kBadSpec, "the query string does not parse"));
     return out;
   }
   auto not_allowed = [&] {
-    out.reply = error(405, make_error(Code::kBadSpec, std::string(method) + " is not allowed on " +
-                                                          std::string(path)));
+    out.reply =
+        error_reply(405, make_error(Code::kBadSpec, std::string(method) + " is not allowed on " +
+                                                        std::string(path)));
   };
   if (s.size() < 2 || s[1] != "jobs" || s.size() > 4) {
-    out.reply =
-        error(404, make_error(Code::kNotFound, "no such jobs API path: " + core::clip(path, 120)));
+    out.reply = error_reply(
+        404, make_error(Code::kNotFound, "no such jobs API path: " + core::clip(path, 120)));
     return out;
   }
   std::string_view project = s[0];
@@ -93,21 +86,21 @@ Routed route_api(JobsService& svc, const Caller& caller, std::string_view method
         char* end = nullptr;
         out.offset = std::strtoull(p.value.c_str(), &end, 10);
         if (p.value.empty() || *end) {
-          out.reply = error(400, make_error(Code::kBadSpec, "offset: not a number of bytes"));
+          out.reply = error_reply(400, make_error(Code::kBadSpec, "offset: not a number of bytes"));
           return out;
         }
       } else {
-        out.reply = error(400, make_error(Code::kBadSpec, "'" + core::clip(p.name, 40) +
-                                                              "' is not a logs parameter "
-                                                              "(follow, offset)"));
+        out.reply = error_reply(400, make_error(Code::kBadSpec, "'" + core::clip(p.name, 40) +
+                                                                    "' is not a logs parameter "
+                                                                    "(follow, offset)"));
         return out;
       }
     }
     auto log = svc.logs(caller, project, s[2], &out.reply);
     if (log) out.log = std::move(*log);
   } else {
-    out.reply =
-        error(404, make_error(Code::kNotFound, "no such jobs API path: " + core::clip(path, 120)));
+    out.reply = error_reply(
+        404, make_error(Code::kNotFound, "no such jobs API path: " + core::clip(path, 120)));
   }
   return out;
 }
@@ -115,12 +108,13 @@ Routed route_api(JobsService& svc, const Caller& caller, std::string_view method
 Reply route_node(JobsService& svc, std::string_view method, std::string_view path,
                  std::string_view body, std::string_view client) {
   if (method != "POST") {
-    return error(405, make_error(Code::kBadSpec, "the nodes' endpoints take POST"));
+    return error_reply(405, make_error(Code::kBadSpec, "the nodes' endpoints take POST"));
   }
   if (path == "/.claimgate/jobs/check") return svc.check(body, client);
   if (path == "/.claimgate/jobs/renew") return svc.renew(body, client);
   if (path == "/.claimgate/jobs/report") return svc.report(body, client);
-  return error(404, make_error(Code::kNotFound, "no such endpoint: " + core::clip(path, 120)));
+  return error_reply(404,
+                     make_error(Code::kNotFound, "no such endpoint: " + core::clip(path, 120)));
 }
 
 http::awaitable<void> stream_log(http::Exchange& ex, JobsService& svc, LogAccess log, bool follow,

@@ -20,6 +20,7 @@ class LocalExecutor final : public Executor {
   // `pass_env`: variables of this process the job's environment inherits (PATH, HOME, ...).
   LocalExecutor(const core::Clock& clock, std::vector<std::string> pass_env);
   std::string name() const override { return "local"; }
+  bool runs_at_once() const override { return true; }
   Result<std::string> start(const Launch& l) override;
   Status cancel(const Job& job, std::chrono::seconds grace) override;
   Probe probe(const Job& job, const std::string& dir) override;

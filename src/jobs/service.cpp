@@ -38,11 +38,25 @@ std::string field(const json& j, const char* k) {
                                           : std::string();
 }
 
-std::string error_json(const Error& e) {
-  return json{{"error", e.name}, {"code", e.code}, {"message", e.message}}.dump();
+// Why a job's token no longer counts: when and for what it was revoked.
+Error revoked(const Job& j) {
+  return make_error(Code::kTokenRevoked, "job " + j.id + "'s token was revoked at " +
+                                             core::format_datetime(j.token_revoked) + " (" +
+                                             j.revoked_reason + ")");
+}
+
+Reply cannot_read(const Caller& c, std::string_view project) {
+  return error_reply(
+      403, make_error(Code::kForbidden, c.subject + " may not read the jobs of project '" +
+                                            std::string(project) + "' (needs jobs:read there)"));
 }
 
 }  // namespace
+
+Reply error_reply(unsigned status, const Error& e) {
+  return Reply{
+      status, json{{"error", e.name}, {"code", e.code}, {"message", e.message}}.dump(), {}};
+}
 
 JobsService::JobsService(ServiceOptions opts, const crypto::Keyring& keyring,
                          const core::Clock& clock, core::Random& random,
@@ -199,10 +213,6 @@ audit::Event JobsService::job_event(std::string_view type, const Job& j) const {
   return ev;
 }
 
-Reply JobsService::error_reply(unsigned status, const Error& e) const {
-  return Reply{status, error_json(e), {}};
-}
-
 Result<std::string> JobsService::mint(Job& j) {
   std::string jti = j.id + "." + std::to_string(j.renewals);
   return mint_job_token(keyring_.current_signing(), opts_.issuer, j, clock_.now(), opts_.token_ttl,
@@ -285,7 +295,7 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
     return r;
   }
   j.ref = *ref;
-  if (j.executor == "local") {
+  if (executor_->runs_at_once()) {
     j.state = State::kRunning;
     j.started = clock_.now();
   }
@@ -316,11 +326,7 @@ Result<std::optional<Job>> JobsService::load(std::string_view project, std::stri
 
 Reply JobsService::list(const Caller& c, std::string_view project,
                         const std::vector<core::QueryParam>& q) {
-  if (!c.permits("jobs:read", project)) {
-    return error_reply(
-        403, make_error(Code::kForbidden, c.subject + " may not read the jobs of project '" +
-                                              std::string(project) + "' (needs jobs:read there)"));
-  }
+  if (!c.permits("jobs:read", project)) return cannot_read(c, project);
   JobFilter f;
   f.project = std::string(project);
   for (const auto& p : q) {
@@ -369,11 +375,7 @@ Reply JobsService::list(const Caller& c, std::string_view project,
 }
 
 Reply JobsService::get(const Caller& c, std::string_view project, std::string_view id) {
-  if (!c.permits("jobs:read", project)) {
-    return error_reply(
-        403, make_error(Code::kForbidden, c.subject + " may not read the jobs of project '" +
-                                              std::string(project) + "' (needs jobs:read there)"));
-  }
+  if (!c.permits("jobs:read", project)) return cannot_read(c, project);
   auto j = load(project, id);
   if (!j) return error_reply(500, j.error());
   if (!*j) {
@@ -487,10 +489,7 @@ Reply JobsService::check(std::string_view body, std::string_view client) {
   Job& j = it != active_.end() ? it->second : *stored;
   Reply out;
   if (j.token_is_revoked()) {
-    out = error_reply(
-        401, make_error(Code::kTokenRevoked, "job " + j.id + "'s token was revoked at " +
-                                                 core::format_datetime(j.token_revoked) + " (" +
-                                                 j.revoked_reason + ")"));
+    out = error_reply(401, revoked(j));
   } else {
     out.body = json{{"active", true},
                     {"job", j.id},
@@ -527,12 +526,9 @@ Reply JobsService::renew(std::string_view body, std::string_view client) {
   auto it = active_.find(claims->job_id);
   if (it == active_.end()) {
     auto j = store_->get(claims->job_id);
-    std::string why = j && *j && (*j)->token_is_revoked()
-                          ? "job " + claims->job_id + "'s token was revoked at " +
-                                core::format_datetime((*j)->token_revoked) + " (" +
-                                (*j)->revoked_reason + ")"
-                          : "job " + claims->job_id + " is not running";
-    return error_reply(401, make_error(Code::kTokenRevoked, why));
+    if (j && *j && (*j)->token_is_revoked()) return error_reply(401, revoked(**j));
+    return error_reply(
+        401, make_error(Code::kTokenRevoked, "job " + claims->job_id + " is not running"));
   }
   Job& j = it->second;
   std::string hash = core::hex_encode(crypto::sha256(in["secret"].get<std::string>()));
@@ -541,12 +537,7 @@ Reply JobsService::renew(std::string_view body, std::string_view client) {
     return error_reply(403,
                        make_error(Code::kRenewal, "the renewal secret is not job " + j.id + "'s"));
   }
-  if (j.token_is_revoked()) {
-    return error_reply(
-        401, make_error(Code::kTokenRevoked, "job " + j.id + "'s token was revoked at " +
-                                                 core::format_datetime(j.token_revoked) + " (" +
-                                                 j.revoked_reason + ")"));
-  }
+  if (j.token_is_revoked()) return error_reply(401, revoked(j));
   auto now = clock_.now();
   if (now >= j.deadline) {
     return error_reply(

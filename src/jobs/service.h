@@ -66,6 +66,9 @@ struct Reply {
   std::vector<audit::Event> events;
 };
 
+// An error answer: {"error": name, "code": n, "message": ...} with `status`.
+Reply error_reply(unsigned status, const Error& e);
+
 struct LogAccess {
   std::string path;
   std::string job_id;
@@ -121,7 +124,6 @@ class JobsService {
   void monitor();
   void tick();
   audit::Event job_event(std::string_view type, const Job& j) const;
-  Reply error_reply(unsigned status, const Error& e) const;
   Result<std::string> mint(Job& j);
 
   ServiceOptions opts_;

@@ -22,6 +22,7 @@ class SlurmExecutor final : public Executor {
  public:
   explicit SlurmExecutor(SlurmOptions o) : o_(std::move(o)) {}
   std::string name() const override { return "slurm"; }
+  bool runs_at_once() const override { return false; }
   Result<std::string> start(const Launch& l) override;
   Status cancel(const Job& job, std::chrono::seconds grace) override;
   Probe probe(const Job& job, const std::string& dir) override;

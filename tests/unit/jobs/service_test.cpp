@@ -28,6 +28,7 @@ class RecordingExecutor final : public Executor {
   };
   explicit RecordingExecutor(std::shared_ptr<State> s) : s_(std::move(s)) {}
   std::string name() const override { return "local"; }
+  bool runs_at_once() const override { return true; }
   Result<std::string> start(const Launch& l) override {
     s_->started.push_back(l.job->id);
     return "ref-" + l.job->id;
