@@ -8,7 +8,7 @@ PACKAGES=(
   # C++ dependencies
   libxml2-dev libxmlsec1-dev libxmlsec1-openssl libssl-dev zlib1g-dev libboost1.81-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev sqlite3
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
   # fuzzing (libFuzzer comes with clang's runtime)
   clang libclang-rt-14-dev
   # integration tests: a real IdP (pysaml2), xmlsec1 and xmllint, openssl for test keys
@@ -16,6 +16,8 @@ PACKAGES=(
   # the gateway's tests: a real nginx, a real browser, JWT and WebSocket clients, a load tool
   nginx-light chromium chromium-driver python3-selenium python3-jwt python3-cryptography
   python3-websocket curl wrk python3-torch slurmctld slurmd slurm-client munge
+  # the Redis store (issue 8): a real redis-server in the tests, redis-cli for the docs' checks
+  redis-server redis-tools
 )
 
 missing=()

@@ -10,6 +10,7 @@ enum class Code : int {
   kCorrupt = 5002,  // a stored record does not parse
   kCookie = 5003,   // a session cookie does not open (tampered, foreign, or a retired key)
   kFull = 5004,     // an in-memory store reached its size limit
+  kRedis = 5005,    // Redis cannot be reached, or refused a command (its words are kept)
 };
 
 const char* code_name(Code c);

@@ -9,6 +9,10 @@
 #include "session/cookie.h"
 #include "session/memory_store.h"
 #include "session/sqlite_store.h"
+#ifdef CG_TEST_REDIS
+#include "session/redis_store.h"
+#include "support/redis_server.h"
+#endif
 #include "support/deterministic_random.h"
 #include "support/saml_fixture.h"
 
@@ -35,11 +39,17 @@ Session make_session(const std::string& id, const std::string& subject,
   return s;
 }
 
+// Reset in declaration order (TearDown): the stores before what they use.
 struct Stores {
   std::unique_ptr<SessionStore> sessions;
   std::unique_ptr<TicketStore> tickets;
   std::unique_ptr<TokenStore> tokens;
   std::string path;
+#ifdef CG_TEST_REDIS
+  std::shared_ptr<RedisBackend> backend;
+  std::unique_ptr<core::ManualClock> clock;
+  std::unique_ptr<cg::testing::RedisServer> redis;
+#endif
 };
 
 class StoreTest : public ::testing::TestWithParam<std::string> {
@@ -49,6 +59,22 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
       s_.sessions = std::make_unique<MemorySessionStore>();
       s_.tickets = std::make_unique<MemoryTicketStore>();
       s_.tokens = std::make_unique<MemoryTokenStore>();
+#ifdef CG_TEST_REDIS
+    } else if (GetParam() == "redis") {
+      // A real redis-server of its own; the stores' clock stands at test_now() as the others'.
+      s_.redis = std::make_unique<cg::testing::RedisServer>();
+      std::string why = s_.redis->start();
+      ASSERT_EQ(why, "");
+      s_.clock = std::make_unique<core::ManualClock>(test_now());
+      RedisStoreOptions o;
+      o.redis.port = s_.redis->port();
+      auto opened = open_redis_stores(o, *s_.clock);
+      ASSERT_TRUE(opened.has_value()) << opened.error().message;
+      s_.backend = opened->backend;
+      s_.sessions = std::move(opened->sessions);
+      s_.tickets = std::move(opened->tickets);
+      s_.tokens = std::move(opened->tokens);
+#endif
     } else {
       std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
       for (char& ch : name) {
@@ -243,7 +269,12 @@ TEST_P(StoreTest, RevokesListsAndPurgesTokenGrants) {
   EXPECT_TRUE(s_.tokens->get("a1")->has_value());
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("memory", "sqlite"),
+#ifdef CG_TEST_REDIS
+#define CG_STORE_KINDS "memory", "sqlite", "redis"
+#else
+#define CG_STORE_KINDS "memory", "sqlite"
+#endif
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values(CG_STORE_KINDS),
                          [](const auto& info) { return info.param; });
 
 // SQLite sessions survive the process: a second connection to the file sees them.
