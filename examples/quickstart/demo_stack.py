@@ -117,11 +117,12 @@ class Idp:
 class DemoStack:
     def __init__(self, directory, binary, *, idps=("demo",), store="sqlite", gateway_port=None,
                  extra_config="", routes=None, upstream=True, log_level="info", env=None,
-                 public_url=None, tls=None, policy=None):
+                 public_url=None, tls=None, policy=None, idp_options=""):
         self.dir = pathlib.Path(directory).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.bin = str(pathlib.Path(binary).resolve())
         self.env = env
+        self.idp_options = idp_options  # extra fields of each IdP's mapping: ", allow_idp_initiated: true"
         self.procs = []
         try:
             self._start(idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url, tls,
@@ -162,9 +163,11 @@ class DemoStack:
         self.upstream_url = f"http://127.0.0.1:{self.upstream_port}"
         if routes is None:
             routes = [{"name": "demo-app", "prefix": "/", "upstream": self.upstream_url, "websocket": True}]
-        idp_lines = "".join(f"    - {{name: {i.name}, metadata_file: {i.metadata.name}}}\n" for i in self.idps)
+        idp_lines = "".join(f"    - {{name: {i.name}, metadata_file: {i.metadata.name}{self.idp_options}}}\n"
+                            for i in self.idps)
         route_lines = "".join("  - " + json.dumps(r) + "\n" for r in routes) or "  []\n"
-        store_cfg = "{kind: sqlite, path: state.db}" if store == "sqlite" else "{kind: memory}"
+        # "sqlite", "memory", or a whole `store:` mapping in YAML flow style (Redis).
+        store_cfg = {"sqlite": "{kind: sqlite, path: state.db}", "memory": "{kind: memory}"}.get(store, store)
         # The access policy (a copy, so that it may be edited while the gateway runs).
         self.policy = None
         if policy:

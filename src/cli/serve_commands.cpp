@@ -82,7 +82,7 @@ int run_serve(const std::string& path) {
     g_log.error("keys: ", ring.error().message);
     return 1;
   }
-  auto stores = gateway::open_stores(*cfg);
+  auto stores = gateway::open_stores(*cfg, clock);
   if (!stores) {
     g_log.error("store: ", stores.error().message);
     return 1;

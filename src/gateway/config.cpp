@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "core/time.h"
 #include "crypto/keys.h"
@@ -103,6 +104,95 @@ RouteConfig compile_route(const YAML::Node& n, const std::string& path, core::Pr
     p.add(path + ".allow_groups", "set on a public route", "either public: true or allow_groups");
   }
   return r;
+}
+
+// `store:` with `kind: redis`: the address, credentials, TLS and the local view's timings.
+// The password comes from `password_file` (one line) or $CLAIMGATE_REDIS_PASSWORD, never from
+// the config itself, which is often world-readable.
+void compile_redis(const YAML::Node& s, GatewayConfig& c, core::Problems& p) {
+  session::RedisStoreOptions& r = c.redis;
+  std::string address = core::get_string(s, "address", "store", p, false, "127.0.0.1:6379");
+  auto colon = address.rfind(':');
+  uint64_t port = 0;
+  if (colon != std::string::npos && colon > 0) {
+    try {
+      size_t used = 0;
+      port = std::stoull(address.substr(colon + 1), &used);
+      if (used != address.size() - colon - 1) port = 0;
+    } catch (...) {
+      port = 0;
+    }
+  }
+  if (port == 0 || port > 65535) {
+    p.add("store.address", address, "host:port, such as 127.0.0.1:6379");
+  } else {
+    r.redis.host = address.substr(0, colon);
+    if (r.redis.host.size() > 2 && r.redis.host.front() == '[') {
+      r.redis.host = r.redis.host.substr(1, r.redis.host.size() - 2);
+    }
+    r.redis.port = static_cast<uint16_t>(port);
+  }
+  r.redis.username = core::get_string(s, "username", "store", p, false);
+  std::string password_file = core::get_string(s, "password_file", "store", p, false);
+  if (!password_file.empty()) {
+    password_file = core::resolve_path(c.base_dir, password_file);
+    std::ifstream in(password_file);
+    std::string line;
+    if (!in || !std::getline(in, line)) {
+      p.add("store.password_file", password_file, "a readable file holding the password");
+    }
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    r.redis.password = line;
+  } else if (const char* env = std::getenv("CLAIMGATE_REDIS_PASSWORD"); env && *env) {
+    r.redis.password = env;
+  }
+  r.redis.db = static_cast<int>(core::get_uint(s, "db", "store", p, 0, 0, 15));
+  if (YAML::Node t = s["tls"]; t) {
+    if (t.IsScalar()) {
+      r.redis.tls = core::get_bool(s, "tls", "store", p, false);
+    } else if (t.IsMap()) {
+      core::reject_unknown_keys(t, "store.tls", {"ca_file", "cert_file", "key_file", "server_name"},
+                                p);
+      r.redis.tls = true;
+      auto file = [&](const char* key) {
+        std::string v = core::get_string(t, key, "store.tls", p, false);
+        return v.empty() ? v : core::resolve_path(c.base_dir, v);
+      };
+      r.redis.ca_file = file("ca_file");
+      r.redis.cert_file = file("cert_file");
+      r.redis.key_file = file("key_file");
+      r.redis.server_name = core::get_string(t, "server_name", "store.tls", p, false);
+      if (r.redis.cert_file.empty() != r.redis.key_file.empty()) {
+        p.add("store.tls", "cert_file without key_file (or the reverse)", "both, or neither");
+      }
+    } else {
+      p.add("store.tls", "not true/false or a mapping", "true, or {ca_file, cert_file, ...}");
+    }
+  }
+  r.prefix = core::get_string(s, "prefix", "store", p, false, r.prefix);
+  if (r.prefix.empty() || r.prefix.size() > 64 ||
+      r.prefix.find_first_of(" \t\r\n") != std::string::npos) {
+    p.add("store.prefix", r.prefix, "1 to 64 characters without spaces, such as claimgate:");
+  }
+  r.redis.pool_size = core::get_uint(s, "pool_size", "store", p, r.redis.pool_size, 1, 1024);
+  auto ms_in = [&](const char* key, std::chrono::milliseconds fallback,
+                   std::chrono::milliseconds lo, std::chrono::milliseconds hi,
+                   const char* range) {
+    auto v = core::get_duration_ms(s, key, "store", p, fallback);
+    if (v < lo || v > hi) p.add(std::string("store.") + key, std::to_string(v.count()) + "ms", range);
+    return v;
+  };
+  using std::chrono::milliseconds;
+  r.redis.connect_timeout =
+      ms_in("connect_timeout", r.redis.connect_timeout, milliseconds(10), milliseconds(30'000),
+            "from 10ms to 30s");
+  r.redis.command_timeout =
+      ms_in("command_timeout", r.redis.command_timeout, milliseconds(10), milliseconds(30'000),
+            "from 10ms to 30s");
+  r.cache_ttl = ms_in("cache_ttl", r.cache_ttl, milliseconds(0), milliseconds(600'000),
+                      "from 0 (no local view) to 10m");
+  r.outage_grace = ms_in("outage_grace", r.outage_grace, milliseconds(0),
+                         milliseconds(3'600'000), "from 0 (fail at once) to 1h");
 }
 
 // The `jobs:` section (after the routes: a builtin:jobs route turns the service on).
@@ -262,12 +352,25 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
 
   if (YAML::Node s = root["store"]; s && s.IsMap()) {
-    core::reject_unknown_keys(s, "store", {"kind", "path"}, p);
+    core::reject_unknown_keys(s, "store",
+                              {"kind", "path", "address", "username", "password_file", "db",
+                               "tls", "prefix", "pool_size", "connect_timeout",
+                               "command_timeout", "cache_ttl", "outage_grace"},
+                              p);
     c.store_kind = core::get_string(s, "kind", "store", p, false, "memory");
     if (c.store_kind == "sqlite") {
       c.store_path = core::resolve_path(c.base_dir, core::get_string(s, "path", "store", p, true));
+    } else if (c.store_kind == "redis") {
+      compile_redis(s, c, p);
     } else if (c.store_kind != "memory") {
-      p.add("store.kind", c.store_kind, "memory or sqlite (redis comes with the Redis store)");
+      p.add("store.kind", c.store_kind, "memory, sqlite or redis");
+    }
+    if (c.store_kind != "redis") {
+      for (const char* k : {"address", "username", "password_file", "db", "tls", "prefix",
+                            "pool_size", "connect_timeout", "command_timeout", "cache_ttl",
+                            "outage_grace"}) {
+        if (s[k]) p.add(std::string("store.") + k, "set", "only with store.kind: redis");
+      }
     }
   }
 

@@ -102,6 +102,7 @@
 #include "jobs/job.h"
 #include "policy/policy.h"
 #include "saml/config.h"
+#include "session/redis_store.h"
 
 namespace cg::gateway {
 
@@ -172,8 +173,9 @@ struct GatewayConfig {
   std::chrono::seconds session_idle{3600};
   std::chrono::seconds touch_interval{60};
   CookieConfig cookie;
-  std::string store_kind = "memory";
-  std::string store_path;
+  std::string store_kind = "memory";  // memory, sqlite or redis
+  std::string store_path;             // sqlite
+  session::RedisStoreOptions redis;   // redis (password read from password_file or the env)
   std::string header_prefix = "X-Claimgate-";
   bool forwarded_user_headers = true;
   std::chrono::seconds jwt_ttl{300};

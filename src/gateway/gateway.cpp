@@ -58,9 +58,15 @@ Metrics::Metrics(core::MetricsRegistry& r)
           "Time from sending a request upstream to its response header",
           {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})) {}
 
-Result<Stores> open_stores(const GatewayConfig& cfg) {
+Result<Stores> open_stores(const GatewayConfig& cfg, const core::Clock& clock) {
   Stores s;
-  if (cfg.store_kind == "sqlite") {
+  if (cfg.store_kind == "redis") {
+    CG_TRY(session::RedisStores r, session::open_redis_stores(cfg.redis, clock));
+    s.sessions = std::move(r.sessions);
+    s.tickets = std::move(r.tickets);
+    s.tokens = std::move(r.tokens);
+    s.redis = std::move(r.backend);
+  } else if (cfg.store_kind == "sqlite") {
     auto db = session::SqliteDatabase::open(cfg.store_path);
     if (!db) return fail(db.take_error());
     s.sessions = std::make_unique<session::SqliteSessionStore>(*db);
@@ -124,6 +130,32 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
                     return std::vector<std::pair<core::Labels, double>>{
                         {{}, n ? static_cast<double>(*n) : -1.0}};
                   });
+  if (stores_.redis) {
+    registry_.gauge(
+        "claimgate_redis_state",
+        "The Redis store: reachable (1/0), subscribed to revocations (1/0), seconds down",
+        {"what"}, [this] {
+          auto st = session::redis_status(*stores_.redis);
+          return std::vector<std::pair<core::Labels, double>>{
+              {{"reachable"}, st.down_for ? 0.0 : 1.0},
+              {{"subscribed"}, st.subscribed ? 1.0 : 0.0},
+              {{"down_seconds"}, st.down_for.value_or(0.0)}};
+        });
+    registry_.gauge(
+        "claimgate_redis_view_total",
+        "Session and grant reads answered by the local view (hit), by Redis (miss), by the view "
+        "during an outage (grace); pub/sub invalidations applied; (re)subscriptions",
+        {"event"}, [this] {
+          auto st = session::redis_status(*stores_.redis);
+          auto d = [](uint64_t v) { return static_cast<double>(v); };
+          return std::vector<std::pair<core::Labels, double>>{
+              {{"hit"}, d(st.view_hits)},
+              {{"miss"}, d(st.view_misses)},
+              {{"grace"}, d(st.grace_hits)},
+              {{"invalidation"}, d(st.invalidations)},
+              {{"resync"}, d(st.resyncs)}};
+        });
+  }
   registry_.gauge(
       "claimgate_certificate_expiry_days", "Days until each certificate in use expires",
       {"use", "subject", "fingerprint"}, [this] {
@@ -234,7 +266,20 @@ void Gateway::purge_expired() {
 bool Gateway::ready(std::string* why) {
   auto n = stores_.sessions->count_active(clock_.now());
   if (!n) {
-    if (why) *why = "session store: " + n.error().message;
+    if (why) {
+      *why = "session store: " + n.error().message;
+      if (stores_.redis) {
+        *why += cfg_.redis.outage_grace.count() > 0
+                    ? " (sessions this gateway had read keep working for " +
+                          std::to_string(cfg_.redis.outage_grace.count() / 1000) +
+                          "s of the outage; sign-ins are refused until Redis answers)"
+                    : " (sign-ins and sessions are refused until Redis answers)";
+      }
+    }
+    return false;
+  }
+  if (stores_.redis && !session::redis_status(*stores_.redis).subscribed) {
+    if (why) *why = "session store: Redis answers but its pub/sub subscription is not up yet";
     return false;
   }
   std::string audit_why;

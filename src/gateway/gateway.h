@@ -64,10 +64,12 @@ struct Stores {
   std::unique_ptr<session::SessionStore> sessions;
   std::unique_ptr<session::TicketStore> tickets;
   std::unique_ptr<session::TokenStore> tokens;
+  std::shared_ptr<session::RedisBackend> redis;  // with store.kind redis: its health
 };
 
-// Opens the configured store (memory, or the SQLite file).
-Result<Stores> open_stores(const GatewayConfig& cfg);
+// Opens the configured store (memory, the SQLite file, or Redis: connected lazily, so an
+// unreachable Redis does not stop the start; /readyz says so).
+Result<Stores> open_stores(const GatewayConfig& cfg, const core::Clock& clock);
 // Loads the keyring, creating the directory with a first key pair when it is missing or
 // empty (a note goes to `notes`).
 Result<crypto::Keyring> open_keyring(const GatewayConfig& cfg, core::WallTime now,

@@ -1,0 +1,237 @@
+"""Two gateways sharing one real redis-server (with a password, on loopback), behind no load
+balancer: the tests talk to each directly, as a balancer would send requests to either. Both have
+the same public URL, keyring and SP key (what docs/deployment.md asks of a deployment); each has
+its own audit log.
+
+- alice signs in at one and is served by the other;
+- a response replayed at the second gateway is refused (SP-initiated: its pending request was
+  consumed; IdP-initiated: the assertion id is in the shared replay cache);
+- one pending sign-in posted to both gateways at once is accepted exactly once;
+- an administrator's revocation at one is refused at the other within one second, although the
+  other had alice's session in its local view;
+- Redis killed (SIGKILL) and restarted during load: no crash; sessions already read keep working
+  for the grace time; a new sign-in gets the clear 503 page; /readyz says why; everything
+  recovers by itself when Redis is back."""
+import concurrent.futures
+import json
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import ROOT, claimgate_bin
+from gateway_stack import DemoStack, free_port, parse_form, wait_http
+from redis_helper import RedisServer
+
+JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html"}
+POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
+
+
+class TwoGateways:
+    def __init__(self, directory):
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "redis.pass").write_text("pw-" + str(free_port()) + "-shared\n")
+        (directory / "redis.pass").chmod(0o600)
+        self.redis = RedisServer(directory / "redis", password=(directory / "redis.pass").read_text().strip())
+        store = ("{kind: redis, address: 127.0.0.1:%d, password_file: redis.pass, prefix: 'test:', "
+                 "connect_timeout: 200ms, command_timeout: 300ms, outage_grace: 60s}" % self.redis.port)
+        self.a = DemoStack(directory, claimgate_bin(), store=store, policy=POLICY,
+                           idp_options=", allow_idp_initiated: true", extra_config="audit: {path: audit-a/audit.jsonl}\n")
+        self.b_port = free_port()
+        self.b_url = f"http://127.0.0.1:{self.b_port}"
+        text = self.a.config.read_text()
+        text = text.replace(f"listen: 127.0.0.1:{self.a.port}", f"listen: 127.0.0.1:{self.b_port}")
+        text = text.replace("audit-a/audit.jsonl", "audit-b/audit.jsonl")
+        self.config_b = directory / "claimgate-b.yaml"
+        self.config_b.write_text(text)
+        self.b = self.a._spawn("gateway-b", [claimgate_bin(), "serve", "--config", str(self.config_b)])
+        wait_http(self.b_url + "/healthz", self.b)
+        self.wait_ready(self.a.url)
+        self.wait_ready(self.b_url)
+
+    @staticmethod
+    def wait_ready(url, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if requests.get(url + "/readyz", timeout=5).status_code == 200:
+                return time.monotonic()
+            time.sleep(0.05)
+        raise AssertionError(f"{url}/readyz not 200 within {timeout}s")
+
+    def log_b(self):
+        return (self.a.dir / "gateway-b.log").read_text(errors="replace")
+
+    def stop(self):
+        self.a.stop()
+        self.redis.stop()
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory):
+    g = TwoGateways(tmp_path_factory.mktemp("redis"))
+    yield g
+    g.stop()
+
+
+def whoami(session, url):
+    return session.get(url + "/.claimgate/whoami", headers=JSON, timeout=15)
+
+
+def test_signed_in_at_one_gateway_served_by_the_other(gw):
+    s = requests.Session()
+    r = gw.a.signin(s, "alice", "/")
+    assert r.status_code == 200
+    at_b = s.get(gw.b_url + "/", headers=JSON, timeout=15)
+    assert at_b.status_code == 200, at_b.text
+    echoed = at_b.json()
+    assert echoed["headers"].get("X-Claimgate-User") == "alice"
+    assert whoami(s, gw.b_url).json()["subject"] == "alice"
+    # The gateway's own settings: the password is nowhere in the logs.
+    secret = (gw.a.dir / "redis.pass").read_text().strip()
+    assert secret not in gw.a.gateway_log() and secret not in gw.log_b()
+
+
+def test_response_replayed_at_the_second_gateway_is_refused(gw):
+    # SP-initiated: the pending request is consumed by the first gateway.
+    s = requests.Session()
+    acs, form = gw.a.saml_post(s, "carol", "/")
+    first = s.post(acs, data=form, headers=HTML, allow_redirects=False, timeout=15)
+    assert first.status_code == 303
+    acs_b = acs.replace(gw.a.url, gw.b_url)
+    again = s.post(acs_b, data=form, headers=HTML, allow_redirects=False, timeout=15)
+    # (This IdP also allows IdP-initiated sign-in, so the answer names the request it answers.)
+    assert again.status_code == 403 and "4007 response.in_response_to" in again.text, again.text[-1500:]
+    assert "used already" in again.text
+
+    # IdP-initiated (allowed for this IdP): no pending request; the assertion id recorded by the
+    # first gateway is refused by the second.
+    idp = gw.a.idps[0]
+    page = requests.post(idp.url + "/idp-initiated", data={
+        "sp": gw.a.url + "/saml/metadata", "acs": gw.a.url + "/saml/acs",
+        "username": "bob", "password": gw.a.users["bob"]["password"]}, timeout=15)
+    acs, form = parse_form(page.text)
+    ok = requests.post(acs, data=form, headers=HTML, allow_redirects=False, timeout=15)
+    assert ok.status_code == 303, ok.text[:500]
+    replayed = requests.post(acs.replace(gw.a.url, gw.b_url), data=form, headers=HTML,
+                             allow_redirects=False, timeout=15)
+    assert replayed.status_code in (400, 403) and "assertion.replayed" in replayed.text, replayed.text[:800]
+
+
+def test_pending_sign_in_is_consumed_once_under_concurrent_posts(gw):
+    for _ in range(3):
+        s = requests.Session()
+        acs, form = gw.a.saml_post(s, "alice", "/")
+        cookies = s.cookies.get_dict()
+        urls = [acs if i % 2 else acs.replace(gw.a.url, gw.b_url) for i in range(8)]
+        barrier = threading.Barrier(len(urls))
+
+        def post(url):
+            barrier.wait()
+            return requests.post(url, data=form, headers=HTML, cookies=cookies, allow_redirects=False,
+                                 timeout=15).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
+            codes = list(pool.map(post, urls))
+        assert codes.count(303) == 1, codes
+        assert all(c in (400, 403) for c in codes if c != 303), codes
+
+
+def test_revocation_at_one_gateway_reaches_the_other_within_a_second(gw):
+    frank = requests.Session()
+    gw.a.signin(frank, "frank", "/")
+    # B reads frank's session now (into its local view) and serves him without Redis after.
+    for _ in range(3):
+        assert whoami(frank, gw.b_url).status_code == 200
+    erin = requests.Session()
+    gw.a.signin(erin, "erin", "/")
+    done = erin.post(gw.a.url + "/.claimgate/admin/revoke", timeout=15,
+                     headers={"Content-Type": "application/json", "Accept": "application/json"},
+                     data=json.dumps({"subject": "frank", "reason": "laptop lost"}))
+    assert done.status_code == 200, done.text
+    t0 = time.monotonic()
+    while whoami(frank, gw.b_url).status_code == 200:
+        assert time.monotonic() - t0 < 1.0, "gateway B still serves frank a second after the revocation"
+        time.sleep(0.01)
+    took = time.monotonic() - t0
+    assert took < 1.0
+    assert whoami(frank, gw.a.url).status_code == 401
+    metrics = requests.get(gw.b_url + "/metrics", timeout=15).text
+    assert 'claimgate_redis_view_total{event="invalidation"}' in metrics
+    hits = [l for l in metrics.splitlines() if l.startswith('claimgate_redis_view_total{event="hit"}')]
+    assert hits and float(hits[0].split()[-1]) >= 1, metrics
+
+
+def test_redis_killed_and_restarted_during_load(gw):
+    alice = requests.Session()
+    gw.a.signin(alice, "alice", "/")
+    for url in (gw.a.url, gw.b_url):
+        assert alice.get(url + "/", headers=JSON, timeout=15).status_code == 200
+
+    stop = threading.Event()
+    results = {"ok": 0, "other": {}, "errors": 0}
+    lock = threading.Lock()
+
+    def load(url):
+        s = requests.Session()
+        s.cookies.update(alice.cookies)
+        deadline = time.monotonic() + 60  # bounded whatever happens
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                code = s.get(url + "/", headers=JSON, timeout=10).status_code
+            except requests.RequestException:
+                with lock:
+                    results["errors"] += 1
+                continue
+            with lock:
+                if code == 200:
+                    results["ok"] += 1
+                else:
+                    results["other"][code] = results["other"].get(code, 0) + 1
+
+    threads = [threading.Thread(target=load, args=(u,)) for u in (gw.a.url, gw.b_url, gw.a.url, gw.b_url)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        gw.redis.kill()
+        time.sleep(1.5)
+        # During the outage: alice (in both views) is served; a new sign-in is refused, clearly.
+        down = requests.Session()
+        page = down.get(gw.a.url + "/saml/login?rd=/", headers=HTML, timeout=15)
+        assert page.status_code == 503 and "6505 gateway.store_unavailable" in page.text, page.text[:500]
+        assert "Redis at redis://127.0.0.1:%d" % gw.redis.port in page.text
+        for url in (gw.a.url, gw.b_url):
+            ready = requests.get(url + "/readyz", timeout=15)
+            assert ready.status_code == 503 and "Redis" in ready.text, ready.text
+        metrics = requests.get(gw.a.url + "/metrics", timeout=15).text
+        assert 'claimgate_redis_state{what="reachable"} 0' in metrics
+        with lock:
+            ok_during = results["ok"]
+        time.sleep(1.0)
+        with lock:
+            assert results["ok"] > ok_during, "cached sessions stopped being served during the outage"
+
+        gw.redis.start()  # same port, same append-only file
+        t_back = time.monotonic()
+        for url in (gw.a.url, gw.b_url):
+            gw.wait_ready(url, timeout=10)
+        recovered_in = time.monotonic() - t_back
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert gw.a.gateway.poll() is None and gw.b.poll() is None, "a gateway died"
+    assert results["other"] == {} and results["errors"] == 0, results
+    assert results["ok"] > 50, results
+    assert recovered_in < 10
+    # After the recovery: alice still signed in (her session was persisted), new sign-ins work.
+    assert alice.get(gw.b_url + "/", headers=JSON, timeout=15).status_code == 200
+    fresh = requests.Session()
+    assert gw.a.signin(fresh, "carol", "/").status_code == 200
+    assert whoami(fresh, gw.b_url).json()["subject"] == "carol"
+    log = gw.a.gateway_log()
+    assert "session.redis" in log or "Redis at" in log
