@@ -205,15 +205,40 @@ void add_serve_commands(CLI::App& app, int& exit_code) {
                                       "Add a new key pair; it seals and signs from the next start, "
                                       "older keys still open and verify");
   rotate->add_option("--dir", keys_dir, "the keyring directory")->required();
+  static bool next = false;
+  rotate->add_flag("--next", next,
+                   "stage the pair: it opens, verifies and is published in the JWKS, but does not "
+                   "seal or sign until `claimgate keys promote` (several gateways: "
+                   "docs/deployment.md)");
   rotate->callback([&exit_code] {
     auto kid = crypto::Keyring::add_keys(keys_dir, core::SystemClock::instance().now(),
-                                         core::SystemRandom::instance());
+                                         core::SystemRandom::instance(), next);
     if (!kid) {
       std::cerr << "claimgate keys rotate: " << kid.error().message << "\n";
       exit_code = 1;
       return;
     }
-    std::cout << "added key " << *kid << " to " << keys_dir << "\n";
+    std::cout << "added key " << *kid << (next ? " (staged: next)" : "") << " to " << keys_dir
+              << "\n";
+  });
+  auto* promote = keys->add_subcommand(
+      "promote",
+      "Make the staged (next) keys ordinary: the newest seals and signs from the next start");
+  promote->add_option("--dir", keys_dir, "the keyring directory")->required();
+  promote->callback([&exit_code] {
+    auto ids = crypto::Keyring::promote(keys_dir);
+    if (!ids) {
+      std::cerr << "claimgate keys promote: " << ids.error().message << "\n";
+      exit_code = 1;
+      return;
+    }
+    if (ids->empty()) {
+      std::cerr << "claimgate keys promote: no staged key in " << keys_dir
+                << " (stage one with `claimgate keys rotate --next`)\n";
+      exit_code = 1;
+      return;
+    }
+    for (const auto& id : *ids) std::cout << "promoted key " << id << "\n";
   });
   auto* list = keys->add_subcommand("list", "List the keys, oldest first");
   list->add_option("--dir", keys_dir, "the keyring directory")->required();
@@ -226,10 +251,18 @@ void add_serve_commands(CLI::App& app, int& exit_code) {
       return;
     }
     for (const auto& k : ring->sealing_keys()) {
-      std::cout << "seal " << k.id << (&k == &ring->current_sealing() ? "  (current)" : "") << "\n";
+      std::cout << "seal " << k.id
+                << (&k == &ring->current_sealing() ? "  (current)"
+                    : k.next                       ? "  (next)"
+                                                   : "")
+                << "\n";
     }
     for (const auto& k : ring->signing_keys()) {
-      std::cout << "sign " << k.id << (&k == &ring->current_signing() ? "  (current)" : "") << "\n";
+      std::cout << "sign " << k.id
+                << (&k == &ring->current_signing() ? "  (current)"
+                    : k.next                       ? "  (next)"
+                                                   : "")
+                << "\n";
     }
     for (const auto& n : notes) std::cout << "warning: " << n << "\n";
   });

@@ -47,6 +47,7 @@ Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* 
                 "keyring directory " + dir + " does not exist or is not a directory");
   }
   Keyring ring;
+  size_t staged_seal = 0, staged_sign = 0;
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(dir, ec)) files.push_back(e.path());
   if (ec) return fail(Code::kKeyring, "cannot list keyring directory " + dir + ": " + ec.message());
@@ -64,6 +65,8 @@ Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* 
       continue;
     }
     kid = name.substr(5, name.size() - 9);
+    bool next = kid.ends_with(".next");
+    if (next) kid.resize(kid.size() - 5);
     if (!valid_kid(kid)) {
       return fail(Code::kKeyring, "keyring file " + path.string() +
                                       ": the key id may hold only letters, digits, '-' and '_'");
@@ -82,9 +85,11 @@ Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* 
         return fail(Code::kKeyring,
                     "keyring file " + path.string() + " must hold 32 bytes in base64 (one line)");
       }
-      SealingKey k{kid, {}};
+      SealingKey k{kid, {}, next};
       std::copy(raw->begin(), raw->end(), k.key.begin());
-      ring.sealing_.push_back(std::move(k));
+      // Staged keys go first: the last key is the current one.
+      ring.sealing_.insert(next ? ring.sealing_.begin() + staged_seal++ : ring.sealing_.end(),
+                           std::move(k));
     } else {
       auto key = PrivateKey::from_pem(*text);
       if (!key) {
@@ -94,20 +99,29 @@ Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* 
         return fail(Code::kKeyring,
                     "keyring file " + path.string() + " must hold an EC P-256 key (ES256)");
       }
-      ring.signing_.push_back(SigningKey{kid, *key, key->public_key()});
+      ring.signing_.insert(next ? ring.signing_.begin() + staged_sign++ : ring.signing_.end(),
+                           SigningKey{kid, *key, key->public_key(), next});
     }
   }
-  if (ring.sealing_.empty() || ring.signing_.empty()) {
-    return fail(Code::kKeyring, "keyring directory " + dir + " holds no " +
-                                    (ring.sealing_.empty() ? "sealing key (seal-<id>.key)"
-                                                           : "signing key (sign-<id>.pem)") +
-                                    "; create one with `claimgate keys rotate --dir " + dir + "`");
+  if (staged_seal == ring.sealing_.size() && staged_sign == ring.signing_.size() &&
+      staged_seal > 0) {
+    return fail(Code::kKeyring, "keyring directory " + dir +
+                                    " holds only staged (next) keys; make them current with "
+                                    "`claimgate keys promote --dir " +
+                                    dir + "`");
+  }
+  if (ring.sealing_.size() == staged_seal || ring.signing_.size() == staged_sign) {
+    return fail(Code::kKeyring,
+                "keyring directory " + dir + " holds no " +
+                    (ring.sealing_.size() == staged_seal ? "sealing key (seal-<id>.key)"
+                                                         : "signing key (sign-<id>.pem)") +
+                    "; create one with `claimgate keys rotate --dir " + dir + "`");
   }
   return ring;
 }
 
 Result<std::string> Keyring::add_keys(const std::string& dir, core::WallTime now,
-                                      core::Random& random) {
+                                      core::Random& random, bool next) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)
@@ -119,9 +133,42 @@ Result<std::string> Keyring::add_keys(const std::string& dir, core::WallTime now
   if (!sign) return fail(sign.take_error());
   // The signing key first: a half-written pair then lacks the sealing key, and the older
   // sealing key keeps sealing.
-  CG_CHECK(core::write_file(dir + "/sign-" + kid + ".pem", sign->to_pem(), 0600));
-  CG_CHECK(core::write_file(dir + "/seal-" + kid + ".key", core::base64_encode(seal) + "\n", 0600));
+  std::string stem = kid + (next ? ".next" : "");
+  CG_CHECK(core::write_file(dir + "/sign-" + stem + ".pem", sign->to_pem(), 0600));
+  CG_CHECK(
+      core::write_file(dir + "/seal-" + stem + ".key", core::base64_encode(seal) + "\n", 0600));
   return kid;
+}
+
+Result<std::vector<std::string>> Keyring::promote(const std::string& dir) {
+  std::error_code ec;
+  std::vector<fs::path> staged;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if ((name.starts_with("seal-") && name.ends_with(".next.key")) ||
+        (name.starts_with("sign-") && name.ends_with(".next.pem"))) {
+      staged.push_back(e.path());
+    }
+  }
+  if (ec) return fail(Code::kKeyring, "cannot list keyring directory " + dir + ": " + ec.message());
+  // Sealing keys last: a pair interrupted half-way keeps the older sealing key current.
+  std::sort(staged.begin(), staged.end(), [](const fs::path& a, const fs::path& b) {
+    bool as = a.filename().string().starts_with("sign-");
+    bool bs = b.filename().string().starts_with("sign-");
+    return as != bs ? as : a < b;
+  });
+  std::vector<std::string> ids;
+  for (const auto& path : staged) {
+    std::string name = path.filename().string();
+    std::string plain = name.substr(0, name.size() - 9) + name.substr(name.size() - 4);
+    fs::rename(path, path.parent_path() / plain, ec);
+    if (ec) {
+      return fail(Code::kKeyring, "cannot rename " + path.string() + ": " + ec.message());
+    }
+    std::string kid = name.substr(5, name.size() - 14);
+    if (std::find(ids.begin(), ids.end(), kid) == ids.end()) ids.push_back(kid);
+  }
+  return ids;
 }
 
 Keyring Keyring::generate(core::WallTime now, core::Random& random) {

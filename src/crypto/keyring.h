@@ -8,6 +8,12 @@
 //   sign-<kid>.pem   an EC P-256 private key, PKCS#8 PEM    (mode 0600)
 // Key ids are UTC timestamps with a random suffix ("20261123T010203Z-3f9a"), so their
 // order is their age. `claimgate keys rotate` adds a pair; removing a file retires a key.
+//
+// A pair may be staged first ("next": seal-<kid>.next.key, sign-<kid>.next.pem): it opens,
+// verifies and is published in the JWKS, but never seals or signs. Several gateways sharing
+// sessions rotate without signing anyone out by staging, restarting each gateway (now all
+// can open the next key), promoting (`claimgate keys promote`: renames the files) and
+// restarting each again: at every moment, every gateway opens what any other seals.
 #pragma once
 
 #include <string>
@@ -25,12 +31,14 @@ namespace cg::crypto {
 struct SealingKey {
   std::string id;
   AeadKey key{};
+  bool next = false;  // staged: opens, never seals
 };
 
 struct SigningKey {
   std::string id;
   PrivateKey key;
   PublicKey public_key;
+  bool next = false;  // staged: verifies and is published, never signs
 };
 
 class Keyring {
@@ -39,8 +47,12 @@ class Keyring {
   // `warnings` receives sentences for an operator (files readable by others, stray files).
   static Result<Keyring> load(const std::string& dir, std::vector<std::string>* warnings = nullptr);
   // Writes a new sealing and signing key (one key id) into `dir`, creating it. Returns the id.
+  // With `next`, the pair is staged (see above).
   static Result<std::string> add_keys(const std::string& dir, core::WallTime now,
-                                      core::Random& random);
+                                      core::Random& random, bool next = false);
+  // Makes every staged pair in `dir` an ordinary one (the newest then seals and signs from
+  // the next start). Returns the ids promoted.
+  static Result<std::vector<std::string>> promote(const std::string& dir);
   // A keyring held only in memory (tests, and deployments that accept sign-outs on restart).
   static Keyring generate(core::WallTime now, core::Random& random);
 
@@ -48,8 +60,9 @@ class Keyring {
   const SigningKey& current_signing() const { return signing_.back(); }
   const SealingKey* find_sealing(std::string_view id) const;
   const SigningKey* find_signing(std::string_view id) const;
-  const std::vector<SealingKey>& sealing_keys() const { return sealing_; }  // oldest first
-  const std::vector<SigningKey>& signing_keys() const { return signing_; }  // oldest first
+  // Staged keys first, then the others oldest first (the last is the current one).
+  const std::vector<SealingKey>& sealing_keys() const { return sealing_; }
+  const std::vector<SigningKey>& signing_keys() const { return signing_; }
 
   // "<kid>.<base64url(nonce|ciphertext|tag)>", sealed under the current key. `purpose`
   // (e.g. "session-cookie:cg_session") and the key id are the associated data, so a value

@@ -176,23 +176,21 @@ void compile_redis(const YAML::Node& s, GatewayConfig& c, core::Problems& p) {
   }
   r.redis.pool_size = core::get_uint(s, "pool_size", "store", p, r.redis.pool_size, 1, 1024);
   auto ms_in = [&](const char* key, std::chrono::milliseconds fallback,
-                   std::chrono::milliseconds lo, std::chrono::milliseconds hi,
-                   const char* range) {
+                   std::chrono::milliseconds lo, std::chrono::milliseconds hi, const char* range) {
     auto v = core::get_duration_ms(s, key, "store", p, fallback);
-    if (v < lo || v > hi) p.add(std::string("store.") + key, std::to_string(v.count()) + "ms", range);
+    if (v < lo || v > hi)
+      p.add(std::string("store.") + key, std::to_string(v.count()) + "ms", range);
     return v;
   };
   using std::chrono::milliseconds;
-  r.redis.connect_timeout =
-      ms_in("connect_timeout", r.redis.connect_timeout, milliseconds(10), milliseconds(30'000),
-            "from 10ms to 30s");
-  r.redis.command_timeout =
-      ms_in("command_timeout", r.redis.command_timeout, milliseconds(10), milliseconds(30'000),
-            "from 10ms to 30s");
+  r.redis.connect_timeout = ms_in("connect_timeout", r.redis.connect_timeout, milliseconds(10),
+                                  milliseconds(30'000), "from 10ms to 30s");
+  r.redis.command_timeout = ms_in("command_timeout", r.redis.command_timeout, milliseconds(10),
+                                  milliseconds(30'000), "from 10ms to 30s");
   r.cache_ttl = ms_in("cache_ttl", r.cache_ttl, milliseconds(0), milliseconds(600'000),
                       "from 0 (no local view) to 10m");
-  r.outage_grace = ms_in("outage_grace", r.outage_grace, milliseconds(0),
-                         milliseconds(3'600'000), "from 0 (fail at once) to 1h");
+  r.outage_grace = ms_in("outage_grace", r.outage_grace, milliseconds(0), milliseconds(3'600'000),
+                         "from 0 (fail at once) to 1h");
 }
 
 // The `jobs:` section (after the routes: a builtin:jobs route turns the service on).
@@ -210,13 +208,17 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
     p.add("jobs", "not a mapping", "a mapping (executor, state_dir, token_ttl, ...)");
     return;
   }
-  core::reject_unknown_keys(
-      s, "jobs",
-      {"enabled", "executor", "state_dir", "token_ttl", "cancel_grace", "check_interval",
-       "poll_interval", "gateway_url", "ca_file", "when_unreachable", "claimgate_binary",
-       "pass_env", "max_nodes", "max_procs_per_node", "max_gpus", "max_runtime",
-       "default_runtime", "pools", "default_pool", "slurm"},
-      p);
+  core::reject_unknown_keys(s, "jobs", {"enabled",          "executor",
+                                        "state_dir",        "token_ttl",
+                                        "cancel_grace",     "check_interval",
+                                        "poll_interval",    "gateway_url",
+                                        "ca_file",          "when_unreachable",
+                                        "claimgate_binary", "pass_env",
+                                        "max_nodes",        "max_procs_per_node",
+                                        "max_gpus",         "max_runtime",
+                                        "default_runtime",  "pools",
+                                        "default_pool",     "slurm"},
+                            p);
   j.enabled = core::get_bool(s, "enabled", "jobs", p, j.enabled);
   j.executor = core::get_string(s, "executor", "jobs", p, false, "local");
   if (j.executor != "local" && j.executor != "slurm") {
@@ -258,7 +260,8 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
   }
   if (s["pools"]) L.pools = core::get_string_list(s, "pools", "jobs", p);
   if (L.pools.empty()) p.add("jobs.pools", "[]", "at least one node pool name");
-  L.default_pool = core::get_string(s, "default_pool", "jobs", p, false, L.pools.empty() ? "default" : L.pools.front());
+  L.default_pool = core::get_string(s, "default_pool", "jobs", p, false,
+                                    L.pools.empty() ? "default" : L.pools.front());
   if (std::find(L.pools.begin(), L.pools.end(), L.default_pool) == L.pools.end()) {
     p.add("jobs.default_pool", L.default_pool, "one of jobs.pools");
   }
@@ -352,11 +355,11 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
 
   if (YAML::Node s = root["store"]; s && s.IsMap()) {
-    core::reject_unknown_keys(s, "store",
-                              {"kind", "path", "address", "username", "password_file", "db",
-                               "tls", "prefix", "pool_size", "connect_timeout",
-                               "command_timeout", "cache_ttl", "outage_grace"},
-                              p);
+    core::reject_unknown_keys(
+        s, "store",
+        {"kind", "path", "address", "username", "password_file", "db", "tls", "prefix", "pool_size",
+         "connect_timeout", "command_timeout", "cache_ttl", "outage_grace"},
+        p);
     c.store_kind = core::get_string(s, "kind", "store", p, false, "memory");
     if (c.store_kind == "sqlite") {
       c.store_path = core::resolve_path(c.base_dir, core::get_string(s, "path", "store", p, true));
@@ -366,9 +369,9 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
       p.add("store.kind", c.store_kind, "memory, sqlite or redis");
     }
     if (c.store_kind != "redis") {
-      for (const char* k : {"address", "username", "password_file", "db", "tls", "prefix",
-                            "pool_size", "connect_timeout", "command_timeout", "cache_ttl",
-                            "outage_grace"}) {
+      for (const char* k :
+           {"address", "username", "password_file", "db", "tls", "prefix", "pool_size",
+            "connect_timeout", "command_timeout", "cache_ttl", "outage_grace"}) {
         if (s[k]) p.add(std::string("store.") + k, "set", "only with store.kind: redis");
       }
     }

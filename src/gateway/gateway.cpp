@@ -133,8 +133,8 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
   if (stores_.redis) {
     registry_.gauge(
         "claimgate_redis_state",
-        "The Redis store: reachable (1/0), subscribed to revocations (1/0), seconds down",
-        {"what"}, [this] {
+        "The Redis store: reachable (1/0), subscribed to revocations (1/0), seconds down", {"what"},
+        [this] {
           auto st = session::redis_status(*stores_.redis);
           return std::vector<std::pair<core::Labels, double>>{
               {{"reachable"}, st.down_for ? 0.0 : 1.0},

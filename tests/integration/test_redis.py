@@ -235,3 +235,54 @@ def test_redis_killed_and_restarted_during_load(gw):
     assert whoami(fresh, gw.b_url).json()["subject"] == "carol"
     log = gw.a.gateway_log()
     assert "session.redis" in log or "Redis at" in log
+
+
+def restart_b(gw):
+    gw.b.terminate()
+    gw.b.wait(30)
+    gw.b = gw.a._spawn("gateway-b", [claimgate_bin(), "serve", "--config", str(gw.config_b)])
+    wait_http(gw.b_url + "/healthz", gw.b)
+    gw.wait_ready(gw.b_url)
+
+
+def test_key_rotation_signs_nobody_out(gw):
+    """docs/deployment.md's rotation: stage the next key, restart every gateway, promote,
+    restart every gateway again. At each step both gateways serve both people."""
+    alice, carol = requests.Session(), requests.Session()
+    gw.a.signin(alice, "alice", "/")
+    keys = str(gw.a.dir / "keyring")
+
+    def everyone_served():
+        for who in (alice, carol):
+            if not who.cookies:
+                continue
+            for url in (gw.a.url, gw.b_url):
+                r = who.get(url + "/", headers=JSON, timeout=15)
+                assert r.status_code == 200, (url, r.status_code, r.text[:300])
+
+    staged = subprocess.run([claimgate_bin(), "keys", "rotate", "--dir", keys, "--next"],
+                            capture_output=True, text=True, timeout=30)
+    assert staged.returncode == 0, staged.stderr
+    next_id = staged.stdout.split()[2]
+    listing = subprocess.run([claimgate_bin(), "keys", "list", "--dir", keys], capture_output=True, text=True)
+    assert f"seal {next_id}  (next)" in listing.stdout, listing.stdout
+    restart_b(gw)
+    everyone_served()
+    gw.a.stop_gateway()
+    gw.a.start_gateway()
+    gw.wait_ready(gw.a.url)
+    everyone_served()
+    jwks = requests.get(gw.b_url + "/.well-known/jwks.json", timeout=15).json()
+    assert next_id in {k["kid"] for k in jwks["keys"]}
+
+    promoted = subprocess.run([claimgate_bin(), "keys", "promote", "--dir", keys],
+                              capture_output=True, text=True, timeout=30)
+    assert promoted.returncode == 0 and next_id in promoted.stdout, promoted.stdout + promoted.stderr
+    gw.a.stop_gateway()
+    gw.a.start_gateway()  # A seals with the new key now; B (not restarted) still with the old
+    gw.wait_ready(gw.a.url)
+    gw.a.signin(carol, "carol", "/")
+    assert carol.cookies.get("cg_session").startswith(next_id + ".")
+    everyone_served()
+    restart_b(gw)
+    everyone_served()

@@ -78,6 +78,47 @@ TEST(KeyringTest, RotationKeepsOldValuesOpen) {
   std::filesystem::remove_all(dir);
 }
 
+// A staged (next) pair opens and verifies but never seals or signs; after promotion it is the
+// current pair and the old one still opens. So two gateways, one restarted after the promotion
+// and one not yet, each open what the other seals (the rotation in docs/deployment.md).
+TEST(KeyringTest, StagedKeysOpenBeforeTheySeal) {
+  DeterministicRandom rnd;
+  std::string dir = temp_dir("staged");
+  auto old_id = Keyring::add_keys(dir, test_now(), rnd);
+  auto next_id = Keyring::add_keys(dir, test_now() + std::chrono::hours(1), rnd, true);
+  ASSERT_TRUE(old_id.has_value() && next_id.has_value());
+  EXPECT_TRUE(std::filesystem::exists(dir + "/seal-" + *next_id + ".next.key"));
+  auto staged = Keyring::load(dir);  // every gateway after its first restart
+  ASSERT_TRUE(staged.has_value()) << staged.error().message;
+  EXPECT_EQ(staged->current_sealing().id, *old_id);
+  EXPECT_EQ(staged->current_signing().id, *old_id);
+  ASSERT_EQ(staged->signing_keys().size(), 2u);  // the JWKS publishes the next key too
+  EXPECT_TRUE(staged->find_signing(*next_id) && staged->find_signing(*next_id)->next);
+
+  auto promoted = Keyring::promote(dir);
+  ASSERT_TRUE(promoted.has_value());
+  EXPECT_EQ(*promoted, std::vector<std::string>{*next_id});
+  EXPECT_TRUE(Keyring::promote(dir)->empty());
+  auto after = Keyring::load(dir);  // a gateway restarted after the promotion
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->current_sealing().id, *next_id);
+  EXPECT_FALSE(after->current_sealing().next);
+  std::string from_new = after->seal("sid-1", "session-cookie:cg", rnd);
+  std::string from_old = staged->seal("sid-2", "session-cookie:cg", rnd);
+  EXPECT_TRUE(from_new.starts_with(*next_id + "."));
+  EXPECT_EQ(*staged->open(from_new, "session-cookie:cg"), "sid-1");
+  EXPECT_EQ(*after->open(from_old, "session-cookie:cg"), "sid-2");
+
+  // Only staged keys: refused, with the command that fixes it.
+  std::string only = temp_dir("only-staged");
+  ASSERT_TRUE(Keyring::add_keys(only, test_now(), rnd, true).has_value());
+  auto refused = Keyring::load(only);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("claimgate keys promote"), std::string::npos);
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(only);
+}
+
 // An empty or broken keyring directory is refused with a sentence that says what to do.
 TEST(KeyringTest, RefusesEmptyOrBrokenDirectories) {
   std::string dir = temp_dir("broken");
