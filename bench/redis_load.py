@@ -96,8 +96,9 @@ def main():
         ping = subprocess.run(["redis-benchmark", "-p", str(redis.port), "-c", "1", "-n", "20000", "-q",
                                "-t", "ping"], capture_output=True, text=True, timeout=120).stdout
         print("redis-benchmark, one connection (the round trip a request would cost without the view):")
-        for line in ping.strip().splitlines():
-            print("  " + line.strip().split("\r")[-1])
+        for line in ping.replace("\r", "\n").splitlines():
+            if "requests per second" in line:
+                print("  " + line.strip())
     finally:
         for st, _ in stacks.values():
             st.stop()

@@ -116,7 +116,8 @@ int run_serve(const std::string& path) {
   const auto& c = gw->config();
   g_log.info("listening on ", c.server.tls_cert_file.empty() ? "http" : "https", "://",
              c.server.host, ":", server.port(), " public_url=", c.public_url.origin(),
-             " idps=", c.saml.idps.size(), " routes=", c.routes.size(), " store=", c.store_kind,
+             " idps=", c.saml.idps.size(), " routes=", c.routes.size(), " store=",
+             c.store_kind == "redis" ? "redis " + c.redis.redis.describe() : c.store_kind,
              " audit=", c.audit.enabled ? c.audit.log.path : std::string("off"));
   // Signals and the minute purge run on the first worker's context.
   auto& ctx = server.main_context();

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/log.h"
 #include "session/errors.h"
 
 namespace cg::session {
@@ -11,6 +12,7 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 using redis::Reply;
+constexpr core::Logger g_log("redis");
 using redis::Script;
 
 int64_t ms(core::WallTime t) {
@@ -297,12 +299,16 @@ class RedisBackend {
   }
   void on_state(bool up) {
     if (up) {
+      g_log.info("subscribed to ", channel, " at ", opts.redis.describe(),
+                 resyncs.load() ? " again; the local view starts empty" : "");
       // Messages may have been missed while unsubscribed: start from an empty view.
       sessions.clear(epoch);
       grants.clear(epoch);
       ++resyncs;
       subscribed = true;
     } else {
+      g_log.warn("lost the subscription to ", channel, " at ", opts.redis.describe(),
+                 "; reads go to Redis until it is back");
       subscribed = false;
       ++epoch;
     }
