@@ -151,6 +151,10 @@ class Gateway {
   http::awaitable<void> jobs_node(Request& r);
   http::awaitable<void> answer_jobs(Request& r, jobs::Reply reply);
   // Revokes the job tokens of `subject` (admin revoke); the events go to `last`.
+  // Tells every gateway sharing the Redis store that `subject` was revoked, so that the one
+  // running their jobs stops them (a no-op on other stores).
+  void announce_revocation(const std::string& subject, const std::string& reason);
+  static constexpr std::string_view kRevokeSubjectEvent = "revoke-subject";
   void revoke_jobs_of(const std::string& subject, const std::string& reason,
                       audit::AuditLog::Ticket& last);
 
@@ -226,7 +230,7 @@ class Gateway {
   std::string sp_metadata_xml_;
   core::MetricsRegistry registry_;
   Metrics metrics_;
-  std::unique_ptr<audit::AuditLog> audit_;  // null: audit disabled
+  std::unique_ptr<audit::AuditLog> audit_;   // null: audit disabled
   std::unique_ptr<jobs::JobsService> jobs_;  // null: jobs off
   core::WallTime last_cert_audit_{};
   const http::Server* server_ = nullptr;

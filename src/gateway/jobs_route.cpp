@@ -5,6 +5,7 @@
 
 #include <climits>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "gateway/internal/request.h"
 #include "jobs/errors.h"
@@ -16,6 +17,7 @@
 namespace cg::gateway {
 
 namespace bhttp = http::bhttp;
+using json = nlohmann::json;
 template <class T>
 using awaitable = http::awaitable<T>;
 
@@ -68,11 +70,34 @@ Status Gateway::open_jobs() {
          }));
   log_.info("jobs: ", cfg_.jobs.executor, " executor, state in ", cfg_.jobs.state_dir,
             ", nodes reach ", cfg_.jobs.gateway_url);
+  if (stores_.redis) {
+    // A revocation at any gateway of the deployment stops the person's jobs here too.
+    session::redis_on_event(
+        *stores_.redis, [this](std::string_view kind, std::string_view payload) {
+          if (kind != kRevokeSubjectEvent) return;
+          json j = json::parse(payload, nullptr, false);
+          if (!j.is_object() || !j["subject"].is_string() || !j["reason"].is_string()) return;
+          audit::AuditLog::Ticket last = 0;
+          revoke_jobs_of(j["subject"].get<std::string>(), j["reason"].get<std::string>(), last);
+        });
+  }
   return {};
 }
 
 void Gateway::close_jobs() {
+  if (stores_.redis) session::redis_on_event(*stores_.redis, nullptr);
   if (jobs_) jobs_->stop();
+}
+
+void Gateway::announce_revocation(const std::string& subject, const std::string& reason) {
+  if (!stores_.redis) return;
+  json j{{"subject", subject}, {"reason", reason}};
+  if (auto st = session::redis_publish(*stores_.redis, kRevokeSubjectEvent, j.dump()); !st) {
+    log_.error("revocation of ", core::log_quote(subject),
+               " not announced to the other gateways (their jobs of this person keep running "
+               "until the revocation is repeated): ",
+               core::log_quote(st.error().message));
+  }
 }
 
 awaitable<void> Gateway::answer_jobs(Request& r, jobs::Reply reply) {

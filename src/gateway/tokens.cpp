@@ -1063,6 +1063,7 @@ awaitable<void> Gateway::admin_revoke(Request& r) {
   ev.list("session_refs", refs);
   last = audit(std::move(ev), audit::Durability::kDurable);
   revoke_jobs_of(subject, reason, last);
+  announce_revocation(subject, reason);
   co_await durable(last);
   log_.warn("revoked subject=", core::log_quote(subject), " by=", core::log_quote(admin.subject),
             " sessions=", sessions->size(), " tokens=", revoked->size());

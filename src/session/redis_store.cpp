@@ -287,6 +287,15 @@ class RedisBackend {
   }
 
   void on_message(std::string_view m) {
+    if (m.size() > 2 && m.substr(0, 2) == "x ") {  // "x <kind> <payload>": redis_publish
+      std::string_view rest = m.substr(2);
+      auto sp = rest.find(' ');
+      std::string_view kind = rest.substr(0, sp);
+      std::string_view payload = sp == std::string_view::npos ? "" : rest.substr(sp + 1);
+      std::lock_guard lock(event_mu);
+      if (on_event) on_event(kind, payload);
+      return;
+    }
     ++invalidations;
     if (m.size() > 2 && m.substr(0, 2) == "s ") {
       sessions.erase(std::string(m.substr(2)), epoch);
@@ -323,7 +332,9 @@ class RedisBackend {
   std::atomic<uint64_t> epoch{0};
   std::atomic<bool> subscribed{false};
   std::atomic<uint64_t> hits{0}, misses{0}, grace_hits{0}, invalidations{0}, resyncs{0};
-  std::unique_ptr<redis::Subscriber> subscriber;  // last: stopped first
+  std::mutex event_mu;
+  std::function<void(std::string_view, std::string_view)> on_event;  // guarded by event_mu
+  std::unique_ptr<redis::Subscriber> subscriber;                     // last: stopped first
 };
 
 namespace {
@@ -628,6 +639,18 @@ RedisStatus redis_status(const RedisBackend& b) {
   s.invalidations = b.invalidations.load();
   s.resyncs = b.resyncs.load();
   return s;
+}
+
+Status redis_publish(RedisBackend& b, std::string_view kind, std::string_view payload) {
+  CG_CHECK(b.client.command(
+      {"PUBLISH", b.channel, "x " + std::string(kind) + " " + std::string(payload)}));
+  return {};
+}
+
+void redis_on_event(RedisBackend& b,
+                    std::function<void(std::string_view, std::string_view)> handler) {
+  std::lock_guard lock(b.event_mu);
+  b.on_event = std::move(handler);
 }
 
 bool redis_wait_subscribed(RedisBackend& b, std::chrono::milliseconds wait) {

@@ -18,6 +18,7 @@
 // SQLite store does; Redis's own key expiry (a minute later) only collects garbage.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "core/clock.h"
@@ -59,6 +60,14 @@ struct RedisStatus {
   uint64_t resyncs = 0;            // subscriptions (re)established
 };
 RedisStatus redis_status(const RedisBackend& b);
+// Deployment-wide events besides the stores' own: `redis_publish` sends one to every gateway
+// sharing the Redis (this one too); the handler set by `redis_on_event` gets each, on the
+// subscriber's thread (unset it, with nullptr, before what it uses goes away). Delivery is at
+// most once, while subscribed: use it for what is also recorded in Redis or may be repeated.
+Status redis_publish(RedisBackend& b, std::string_view kind, std::string_view payload);
+void redis_on_event(RedisBackend& b,
+                    std::function<void(std::string_view kind, std::string_view payload)> handler);
+
 // Whether the subscriber is connected (waits up to `wait` for it): tests and start-up.
 bool redis_wait_subscribed(RedisBackend& b, std::chrono::milliseconds wait);
 

@@ -286,3 +286,43 @@ def test_key_rotation_signs_nobody_out(gw):
     everyone_served()
     restart_b(gw)
     everyone_served()
+
+
+def test_revocation_at_any_gateway_stops_jobs_on_the_jobs_gateway(gw, tmp_path):
+    """Jobs run on one gateway (docs/deployment.md#training-jobs); an administrator's revocation
+    sent to another reaches it by Redis pub/sub and stops the person's jobs there."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    text = gw.a.config.read_text()
+    text = text.replace(f"listen: 127.0.0.1:{gw.a.port}", f"listen: 127.0.0.1:{port}")
+    text = text.replace("audit-a/audit.jsonl", "audit-c/audit.jsonl")
+    text = text.replace("routes:\n", 'routes:\n  - {"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}\n')
+    text += "jobs: {state_dir: jobs-c, token_ttl: 5s, check_interval: 1s, cancel_grace: 3s, poll_interval: 200ms}\n"
+    config_c = gw.a.dir / "claimgate-c.yaml"
+    config_c.write_text(text)
+    c = gw.a._spawn("gateway-c", [claimgate_bin(), "serve", "--config", str(config_c)])
+    try:
+        wait_http(url + "/healthz", c)
+        gw.wait_ready(url)
+        frank, erin = requests.Session(), requests.Session()
+        gw.a.signin(frank, "frank", "/")   # signed in at A, served by C through Redis
+        gw.a.signin(erin, "erin", "/")
+        spec = {"command": ["/usr/bin/python3", "-c", "import time; time.sleep(120)"], "max_runtime": "10m"}
+        r = frank.post(url + "/api/projects/nlp/jobs", json=spec, headers=JSON, timeout=30)
+        assert r.status_code == 201, r.text
+        jid = r.json()["id"]
+        done = erin.post(gw.b_url + "/.claimgate/admin/revoke", timeout=15,
+                         headers={"Content-Type": "application/json", "Accept": "application/json"},
+                         data=json.dumps({"subject": "frank", "reason": "contract ended"}))
+        assert done.status_code == 200, done.text
+        deadline = time.monotonic() + 30
+        while True:
+            j = erin.get(f"{url}/api/projects/nlp/jobs/{jid}", headers=JSON, timeout=15).json()
+            if j["state"] == "cancelled":
+                break
+            assert time.monotonic() < deadline, j
+            time.sleep(0.2)
+        assert "contract ended" in j["revoked_reason"], j
+    finally:
+        c.terminate()
+        c.wait(30)
