@@ -145,6 +145,23 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
   }
   jobs::JobsService& svc = **opened;
   const auto& jc = cfg->jobs;
+  // With the Redis store, an administrator's revocation at any gateway stops the person's
+  // jobs here too (docs/deployment.md#training-jobs).
+  std::shared_ptr<session::RedisBackend> redis;
+  if (cfg->store_kind == "redis") {
+    auto stores = session::open_redis_stores(cfg->redis, clock);
+    if (!stores) {
+      g_log.error("store: ", stores.error().message);
+      return 1;
+    }
+    redis = stores->backend;
+    gateway::on_revocations(*redis, [&](const std::string& subject, const std::string& reason) {
+      std::vector<audit::Event> events;
+      size_t n = svc.revoke_submitter(subject, reason, events);
+      for (auto& ev : events) write(std::move(ev), audit::Durability::kDurable);
+      if (n) g_log.warn("revoked the tokens of ", n, " job(s) of ", core::log_quote(subject));
+    });
+  }
   auto policy = cfg->policy ? cfg->policy : policy::Policy::empty();
   std::string header = cfg->header_prefix + "Assertion";
   std::string issuer = issuer_flag.empty() ? cfg->jwt_issuer : issuer_flag;
@@ -216,6 +233,7 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
   });
   std::signal(SIGPIPE, SIG_IGN);
   server.wait();
+  if (redis) session::redis_on_event(*redis, nullptr);
   svc.stop();
   if (log) log->close();
   return 0;

@@ -82,6 +82,15 @@ Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
     const GatewayConfig& cfg, const crypto::Keyring& keyring, const core::Clock& clock,
     core::Random& random, jobs::JobsService::AuditSink background);
 
+// Calls `handler(subject, reason)` for every revocation any gateway of the deployment
+// announces (Gateway::announce_revocation) on the Redis store: how the gateway or
+// `claimgate jobs serve` that runs jobs stops a revoked person's jobs. Unset with
+// session::redis_on_event(redis, nullptr).
+inline constexpr std::string_view kRevokeSubjectEvent = "revoke-subject";
+void on_revocations(
+    session::RedisBackend& redis,
+    std::function<void(const std::string& subject, const std::string& reason)> handler);
+
 class Gateway {
  public:
   Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores, const core::Clock& clock,
@@ -154,7 +163,6 @@ class Gateway {
   // Tells every gateway sharing the Redis store that `subject` was revoked, so that the one
   // running their jobs stops them (a no-op on other stores).
   void announce_revocation(const std::string& subject, const std::string& reason);
-  static constexpr std::string_view kRevokeSubjectEvent = "revoke-subject";
   void revoke_jobs_of(const std::string& subject, const std::string& reason,
                       audit::AuditLog::Ticket& last);
 

@@ -72,14 +72,10 @@ Status Gateway::open_jobs() {
             ", nodes reach ", cfg_.jobs.gateway_url);
   if (stores_.redis) {
     // A revocation at any gateway of the deployment stops the person's jobs here too.
-    session::redis_on_event(
-        *stores_.redis, [this](std::string_view kind, std::string_view payload) {
-          if (kind != kRevokeSubjectEvent) return;
-          json j = json::parse(payload, nullptr, false);
-          if (!j.is_object() || !j["subject"].is_string() || !j["reason"].is_string()) return;
-          audit::AuditLog::Ticket last = 0;
-          revoke_jobs_of(j["subject"].get<std::string>(), j["reason"].get<std::string>(), last);
-        });
+    on_revocations(*stores_.redis, [this](const std::string& subject, const std::string& reason) {
+      audit::AuditLog::Ticket last = 0;
+      revoke_jobs_of(subject, reason, last);
+    });
   }
   return {};
 }
@@ -87,6 +83,17 @@ Status Gateway::open_jobs() {
 void Gateway::close_jobs() {
   if (stores_.redis) session::redis_on_event(*stores_.redis, nullptr);
   if (jobs_) jobs_->stop();
+}
+
+void on_revocations(session::RedisBackend& redis,
+                    std::function<void(const std::string&, const std::string&)> handler) {
+  session::redis_on_event(
+      redis, [handler = std::move(handler)](std::string_view kind, std::string_view payload) {
+        if (kind != kRevokeSubjectEvent) return;
+        json j = json::parse(payload, nullptr, false);
+        if (!j.is_object() || !j["subject"].is_string() || !j["reason"].is_string()) return;
+        handler(j["subject"].get<std::string>(), j["reason"].get<std::string>());
+      });
 }
 
 void Gateway::announce_revocation(const std::string& subject, const std::string& reason) {

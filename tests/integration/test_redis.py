@@ -288,24 +288,39 @@ def test_key_rotation_signs_nobody_out(gw):
     everyone_served()
 
 
-def test_revocation_at_any_gateway_stops_jobs_on_the_jobs_gateway(gw, tmp_path):
-    """Jobs run on one gateway (docs/deployment.md#training-jobs); an administrator's revocation
-    sent to another reaches it by Redis pub/sub and stops the person's jobs there."""
+@pytest.mark.parametrize("topology", ["builtin", "jobs-serve"])
+def test_revocation_at_any_gateway_stops_jobs(gw, topology):
+    """Jobs run in one place (docs/deployment.md#training-jobs): the jobs service inside one
+    gateway (builtin:jobs), or `claimgate jobs serve` behind the gateways. An administrator's
+    revocation sent to another gateway reaches it by Redis pub/sub and stops the person's jobs."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    jobs_section = (f"jobs: {{state_dir: jobs-{topology}, token_ttl: 5s, check_interval: 1s, cancel_grace: 3s, "
+                    "poll_interval: 200ms}\n")
+    procs = []
     text = gw.a.config.read_text()
     text = text.replace(f"listen: 127.0.0.1:{gw.a.port}", f"listen: 127.0.0.1:{port}")
-    text = text.replace("audit-a/audit.jsonl", "audit-c/audit.jsonl")
-    text = text.replace("routes:\n", 'routes:\n  - {"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}\n')
-    text += "jobs: {state_dir: jobs-c, token_ttl: 5s, check_interval: 1s, cancel_grace: 3s, poll_interval: 200ms}\n"
-    config_c = gw.a.dir / "claimgate-c.yaml"
+    text = text.replace("audit-a/audit.jsonl", f"audit-{topology}/audit.jsonl")
+    if topology == "builtin":
+        upstream = "builtin:jobs"
+        text += jobs_section
+    else:
+        svc_port = free_port()
+        upstream = f"http://127.0.0.1:{svc_port}"
+        svc_config = gw.a.dir / "jobs-serve.yaml"
+        svc_config.write_text(text.replace("audit-jobs-serve/", "audit-jobs-service/") + jobs_section)
+        procs.append(gw.a._spawn("jobs-serve", [claimgate_bin(), "jobs", "serve", "--config", str(svc_config),
+                                                "--listen", f"127.0.0.1:{svc_port}"]))
+        wait_http(upstream + "/healthz", procs[-1])
+    text = text.replace("routes:\n", 'routes:\n  - {"name": "jobs", "prefix": "/api/", "upstream": "%s"}\n' % upstream)
+    config_c = gw.a.dir / f"claimgate-{topology}.yaml"
     config_c.write_text(text)
-    c = gw.a._spawn("gateway-c", [claimgate_bin(), "serve", "--config", str(config_c)])
+    procs.append(gw.a._spawn(f"gateway-{topology}", [claimgate_bin(), "serve", "--config", str(config_c)]))
     try:
-        wait_http(url + "/healthz", c)
+        wait_http(url + "/healthz", procs[-1])
         gw.wait_ready(url)
         frank, erin = requests.Session(), requests.Session()
-        gw.a.signin(frank, "frank", "/")   # signed in at A, served by C through Redis
+        gw.a.signin(frank, "frank", "/")   # signed in at A, served by the jobs gateway through Redis
         gw.a.signin(erin, "erin", "/")
         spec = {"command": ["/usr/bin/python3", "-c", "import time; time.sleep(120)"], "max_runtime": "10m"}
         r = frank.post(url + "/api/projects/nlp/jobs", json=spec, headers=JSON, timeout=30)
@@ -324,5 +339,6 @@ def test_revocation_at_any_gateway_stops_jobs_on_the_jobs_gateway(gw, tmp_path):
             time.sleep(0.2)
         assert "contract ended" in j["revoked_reason"], j
     finally:
-        c.terminate()
-        c.wait(30)
+        for p in procs:
+            p.terminate()
+            p.wait(30)
