@@ -108,15 +108,20 @@ RULES = ("bindings:\n  - {claim: groups, matches: \"^ml-(\\\\w+)-ds$\", role: da
          "  - {methods: [POST], path: \"/api/projects/{project}/jobs\", permission: jobs:submit}\n")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def load_args(description):
+    """The options every load benchmark takes (bench/gateway_load.py, bench/redis_load.py)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=str(ROOT / "build" / "release" / "src" / "cli" / "claimgate"))
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--workers", type=int, default=0, help="nginx workers and claimgate threads (0: cores)")
     ap.add_argument("--signins", type=int, default=400)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main():
+    args = load_args(__doc__)
     workers = args.workers or os.cpu_count()
     d = pathlib.Path(tempfile.mkdtemp(prefix="claimgate-bench-"))
     up_port, px_port = free_port(), free_port()

@@ -14,7 +14,6 @@
 
     bench/redis_load.py --bin build/release/src/cli/claimgate [--seconds 10] [--connections 64]
 """
-import argparse
 import os
 import pathlib
 import re
@@ -25,7 +24,7 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from gateway_load import DemoStack, free_port, signins, start_nginx, wrk  # noqa: E402
+from gateway_load import DemoStack, free_port, load_args, signins, start_nginx, wrk  # noqa: E402
 from redis_helper import RedisServer  # noqa: E402
 
 
@@ -37,14 +36,7 @@ def metric(url, name):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", default=str(ROOT / "build" / "release" / "src" / "cli" / "claimgate"))
-    ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
-    ap.add_argument("--workers", type=int, default=0, help="claimgate threads (0: cores)")
-    ap.add_argument("--signins", type=int, default=400)
-    args = ap.parse_args()
+    args = load_args(__doc__)
     workers = args.workers or os.cpu_count()
     d = pathlib.Path(tempfile.mkdtemp(prefix="claimgate-redis-bench-"))
     up_port = free_port()

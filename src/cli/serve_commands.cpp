@@ -51,6 +51,18 @@ int run_check(const std::string& path) {
     std::cout << "note: " << ring.error().message << " (serve creates a first key pair)\n";
   }
   for (const auto& n : notes) std::cout << "warning: " << n << "\n";
+  if (cfg->store_kind == "redis") {
+    // Whether Redis answers now (serve starts either way: sign-ins wait for it).
+    auto stores = session::open_redis_stores(cfg->redis, core::SystemClock::instance());
+    auto n = stores ? stores->sessions->count_active(now) : Result<size_t>(fail(stores.error()));
+    if (n) {
+      std::cout << "store: Redis at " << cfg->redis.redis.describe() << " answers (" << *n
+                << " active session(s) under " << cfg->redis.prefix << ")\n";
+    } else {
+      std::cout << "warning: store: " << n.error().message
+                << " (serve starts anyway; sign-ins are refused until Redis answers)\n";
+    }
+  }
   std::string pol = "no policy";
   if (cfg->policy) {
     pol = "policy: " + std::to_string(cfg->policy->rules().size()) + " rule(s), " +

@@ -169,7 +169,10 @@ class Connection {
   Result<std::optional<Reply>> poll_reply(std::chrono::milliseconds wait) {
     CG_TRY(std::optional<Reply> r, buffered());
     if (r) return r;
-    if (!tls_ || SSL_pending(tls_->native_handle()) == 0) {
+    // With TLS, bytes may wait inside OpenSSL (a decrypted record, or raw input in its BIO)
+    // while the socket itself has nothing more.
+    if (!tls_ || (SSL_pending(tls_->native_handle()) == 0 &&
+                  BIO_ctrl_pending(SSL_get_rbio(tls_->native_handle())) == 0)) {
       pollfd p{socket().native_handle(), POLLIN, 0};
       int n = ::poll(&p, 1, static_cast<int>(wait.count()));
       if (n == 0) return std::optional<Reply>();
@@ -293,10 +296,11 @@ void Client::mark_up() {
   if (down_since_ns_.load() != 0) down_since_ns_.store(0);
 }
 
-Result<std::unique_ptr<Connection>> Client::borrow() {
+Result<std::unique_ptr<Connection>> Client::borrow(bool& fresh) {
   if (!setup_error_.empty()) {
     return fail(Code::kRedis, "Redis at " + opts_.describe() + ": " + setup_error_);
   }
+  fresh = false;
   {
     std::lock_guard lock(mu_);
     if (!idle_.empty()) {
@@ -315,6 +319,7 @@ Result<std::unique_ptr<Connection>> Client::borrow() {
     mark_down(st.error().message.substr(st.error().message.find(": ") + 2));
     return fail(st.take_error());
   }
+  fresh = true;
   return c;
 }
 
@@ -324,18 +329,24 @@ void Client::give_back(std::unique_ptr<Connection> c) {
 }
 
 Result<Reply> Client::run(const std::vector<std::string>& argv) {
-  // A pooled connection may have been closed by Redis (restart, timeout): one retry on a
-  // fresh connection before giving up.
+  // A pooled connection may have been closed by Redis (a restart, its idle timeout): then the
+  // other pooled ones likely were too; they are dropped and the command is tried once more on
+  // a new connection. Redis counts as down only when a new connection fails.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    CG_TRY(std::unique_ptr<Connection> c, borrow());
+    bool fresh = false;
+    CG_TRY(std::unique_ptr<Connection> c, borrow(fresh));
     auto r = c->command(argv);
     if (r) {
       mark_up();
       give_back(std::move(c));
       return r;
     }
-    mark_down(r.error().message);
-    if (attempt == 1) return r;
+    if (fresh || attempt == 1) {
+      mark_down(r.error().message);
+      return r;
+    }
+    std::lock_guard lock(mu_);
+    idle_.clear();
   }
   return fail(Code::kRedis, "unreachable");
 }

@@ -91,7 +91,8 @@ class Client {
 
  private:
   struct Tls;
-  Result<std::unique_ptr<Connection>> borrow();
+  // A pooled connection, or a new one (`fresh`).
+  Result<std::unique_ptr<Connection>> borrow(bool& fresh);
   void give_back(std::unique_ptr<Connection> c);
   Result<Reply> run(const std::vector<std::string>& argv);
   void mark_down(const std::string& why);

@@ -390,9 +390,12 @@ class RedisSessionStore final : public SessionStore {
   }
 
   Status touch(std::string_view id, core::WallTime last_seen) override {
-    CG_CHECK(b_->client.eval(kSessionTouch, {b_->key("s:", id), b_->key("sl", "")},
-                             {std::to_string(ms(last_seen)), std::string(id)}));
+    auto done = b_->client.eval(kSessionTouch, {b_->key("s:", id), b_->key("sl", "")},
+                                {std::to_string(ms(last_seen)), std::string(id)});
+    // The local copy moves even when Redis is down, so that the gateway does not try (and
+    // log) again on every request of the outage; Redis learns the use on the next touch.
     b_->sessions.update(std::string(id), [&](StoredSession& s) { s.last_seen = last_seen; });
+    if (!done) return fail(done.take_error());
     return {};
   }
 

@@ -89,6 +89,11 @@ def test_signed_in_at_one_gateway_served_by_the_other(gw):
     echoed = at_b.json()
     assert echoed["headers"].get("X-Claimgate-User") == "alice"
     assert whoami(s, gw.b_url).json()["subject"] == "alice"
+    # `claimgate check` says whether Redis answers (with the password from the file).
+    check = subprocess.run([claimgate_bin(), "check", "--config", str(gw.config_b)], capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0 and f"store: Redis at redis://127.0.0.1:{gw.redis.port} answers" in check.stdout, \
+        check.stdout + check.stderr
     # The gateway's own settings: the password is nowhere in the logs.
     secret = (gw.a.dir / "redis.pass").read_text().strip()
     assert secret not in gw.a.gateway_log() and secret not in gw.log_b()

@@ -1,8 +1,10 @@
 #include "support/redis_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,9 +38,11 @@ bool answers(uint16_t port, bool connect_only) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   if (ok && !connect_only) {
     const char ping[] = "PING\r\n";
-    char buf[16] = {};
-    ok = ::write(fd, ping, sizeof ping - 1) == sizeof ping - 1 && ::read(fd, buf, sizeof buf) > 0 &&
-         (std::string(buf).starts_with("+PONG") || std::string(buf).starts_with("-NOAUTH"));
+    char buf[64];
+    ssize_t n =
+        ::write(fd, ping, sizeof ping - 1) == sizeof ping - 1 ? ::read(fd, buf, sizeof buf) : -1;
+    std::string got = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    ok = got.starts_with("+PONG") || got.starts_with("-NOAUTH");
   }
   ::close(fd);
   return ok;
@@ -70,6 +74,13 @@ std::string RedisServer::start(const std::string& extra_args, bool tls) {
                         dir_ + " " + extra_args;
   pid_ = ::fork();
   if (pid_ == 0) {
+    // Dies with the test (even one that aborts), and holds none of its output pipes (ctest
+    // waits for them to close).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
@@ -86,8 +97,17 @@ std::string RedisServer::start(const std::string& extra_args, bool tls) {
   return "redis-server did not answer within 5 s";
 }
 
+void RedisServer::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void RedisServer::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 void RedisServer::stop() {
   if (pid_ > 0) {
+    ::kill(pid_, SIGCONT);
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;

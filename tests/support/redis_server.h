@@ -19,6 +19,10 @@ class RedisServer {
   // TCP connect.
   std::string start(const std::string& extra_args = "", bool tls = false);
   void stop();
+  // SIGSTOP / SIGCONT: Redis hangs (connections open, no answers) while its port stays taken,
+  // so no other test's server can take it meanwhile (ctest runs tests in parallel).
+  void pause();
+  void resume();
   uint16_t port() const { return port_; }
   bool running() const { return pid_ > 0; }
 

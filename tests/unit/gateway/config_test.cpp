@@ -100,6 +100,50 @@ TEST_F(GatewayConfigTest, ReportsEveryProblem) {
   }
 }
 
+// The Redis store: address, password from a file (never from the config), TLS files and
+// timings; bad values, and Redis fields with another kind, are problems.
+TEST_F(GatewayConfigTest, CompilesTheRedisStore) {
+  ASSERT_TRUE(core::write_file((dir_ / "redis.pass").string(), "s3cret\n", 0600).has_value());
+  core::Problems p;
+  auto c = load(std::string(kBase) +
+                    "store: {kind: redis, address: 'redis.internal:6380', password_file: "
+                    "redis.pass, db: 2, tls: {ca_file: ca.pem}, prefix: 'ml-prod:', "
+                    "outage_grace: 2m, cache_ttl: 5s, command_timeout: 250ms}\n",
+                p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_EQ(c->store_kind, "redis");
+  EXPECT_EQ(c->redis.redis.host, "redis.internal");
+  EXPECT_EQ(c->redis.redis.port, 6380);
+  EXPECT_EQ(c->redis.redis.password, "s3cret");
+  EXPECT_EQ(c->redis.redis.db, 2);
+  EXPECT_TRUE(c->redis.redis.tls);
+  EXPECT_EQ(c->redis.redis.ca_file, (dir_ / "ca.pem").string());
+  EXPECT_EQ(c->redis.prefix, "ml-prod:");
+  EXPECT_EQ(c->redis.outage_grace, std::chrono::minutes(2));
+  EXPECT_EQ(c->redis.cache_ttl, std::chrono::seconds(5));
+  EXPECT_EQ(c->redis.redis.command_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(c->redis.redis.describe(), "rediss://redis.internal:6380/2");
+
+  core::Problems bad;
+  EXPECT_FALSE(load(std::string(kBase) +
+                        "store: {kind: redis, address: no-port, password_file: missing.pass, "
+                        "db: 99, prefix: 'has space', command_timeout: 1h, "
+                        "tls: {cert_file: c.pem}}\n",
+                    bad)
+                   .has_value());
+  std::string all = bad.to_string();
+  for (const char* path : {"store.address:", "store.password_file:", "store.db:", "store.prefix:",
+                           "store.command_timeout:", "store.tls:"}) {
+    EXPECT_NE(all.find(path), std::string::npos) << path << "\n" << all;
+  }
+  core::Problems other;
+  EXPECT_FALSE(
+      load(std::string(kBase) + "store: {kind: sqlite, path: s.db, address: '127.0.0.1:6379'}\n",
+           other)
+          .has_value());
+  EXPECT_NE(other.to_string().find("store.address"), std::string::npos) << other.to_string();
+}
+
 // Plain http needs the explicit development switch; then cookies are not Secure.
 TEST_F(GatewayConfigTest, PlainHttpNeedsTheDevelopmentSwitch) {
   std::string http_base = kBase;
