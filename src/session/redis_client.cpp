@@ -336,6 +336,15 @@ Result<Reply> Client::run(const std::vector<std::string>& argv) {
     bool fresh = false;
     CG_TRY(std::unique_ptr<Connection> c, borrow(fresh));
     auto r = c->command(argv);
+    if (r && r->type == Reply::Type::kError &&
+        (r->str.starts_with("LOADING") || r->str.starts_with("BUSY") ||
+         r->str.starts_with("MASTERDOWN") || r->str.starts_with("TRYAGAIN"))) {
+      // Redis answers but cannot serve yet (loading its data after a restart, a long script,
+      // a replica without its primary): unavailable, as if unreachable.
+      mark_down(r->str);
+      give_back(std::move(c));
+      return r;
+    }
     if (r) {
       mark_up();
       give_back(std::move(c));
@@ -426,6 +435,7 @@ void Subscriber::loop() {
       subscribed = r && r->type == Reply::Type::kArray;
     }
     if (subscribed && !stop_) {
+      client_.mark_up();  // Redis answers: the pool may try again at once
       connected_ = true;
       on_state_(true);
       auto last_ping = Steady::now();

@@ -218,6 +218,7 @@ class View {
   struct Entry {
     V value;
     Steady::time_point fetched;
+    bool stale = false;  // read again before answering (after a resubscription)
   };
   explicit View(size_t max) : max_(max) {}
   std::optional<Entry> find(const std::string& id) {
@@ -245,6 +246,12 @@ class View {
   void clear(std::atomic<uint64_t>& epoch) {
     std::lock_guard lock(mu_);
     map_.clear();
+    ++epoch;
+  }
+  // Every copy must be read again before it answers, but stays as the outage fallback.
+  void mark_stale(std::atomic<uint64_t>& epoch) {
+    std::lock_guard lock(mu_);
+    for (auto& [id, e] : map_) e.stale = true;
     ++epoch;
   }
 
@@ -276,9 +283,10 @@ class RedisBackend {
     return opts.prefix + std::string(kind) + std::string(id);
   }
 
-  // Whether a copy read at `fetched` may answer without asking Redis.
-  bool fresh(Steady::time_point fetched) const {
-    return subscribed.load() && Steady::now() - fetched < opts.cache_ttl;
+  // Whether a copy may answer without asking Redis.
+  template <class Entry>
+  bool fresh(const Entry& e) const {
+    return subscribed.load() && !e.stale && Steady::now() - e.fetched < opts.cache_ttl;
   }
   // Whether Redis has been down for less than the grace time (a copy may then stand in).
   bool in_grace() const {
@@ -309,10 +317,11 @@ class RedisBackend {
   void on_state(bool up) {
     if (up) {
       g_log.info("subscribed to ", channel, " at ", opts.redis.describe(),
-                 resyncs.load() ? " again; the local view starts empty" : "");
-      // Messages may have been missed while unsubscribed: start from an empty view.
-      sessions.clear(epoch);
-      grants.clear(epoch);
+                 resyncs.load() ? " again; every copy in the local view is read again" : "");
+      // Messages may have been missed while unsubscribed: no copy answers before it is read
+      // from Redis again (each stays only as the fallback should Redis fail again).
+      sessions.mark_stale(epoch);
+      grants.mark_stale(epoch);
       ++resyncs;
       subscribed = true;
     } else {
@@ -358,7 +367,7 @@ class RedisSessionStore final : public SessionStore {
     std::string id(id_view);
     auto now = b_->clock.now();
     auto cached = b_->sessions.find(id);
-    if (cached && b_->fresh(cached->fetched) && !expiry_at(cached->value, now)) {
+    if (cached && b_->fresh(*cached) && !expiry_at(cached->value, now)) {
       ++b_->hits;
       return std::optional<StoredSession>(cached->value);
     }
@@ -508,7 +517,7 @@ class RedisTokenStore final : public TokenStore {
   Result<std::optional<TokenGrant>> get(std::string_view id_view) override {
     std::string id(id_view);
     auto cached = b_->grants.find(id);
-    if (cached && b_->fresh(cached->fetched) && cached->value.expires > b_->clock.now()) {
+    if (cached && b_->fresh(*cached) && cached->value.expires > b_->clock.now()) {
       ++b_->hits;
       return std::optional<TokenGrant>(cached->value);
     }

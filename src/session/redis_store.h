@@ -6,7 +6,8 @@
 // revocation, Single Logout, a refresh token spent) is published on `<prefix>events`; each
 // gateway's subscriber drops its copy on the message, so a revocation reaches every gateway
 // within about a millisecond. While the subscription is down, no copy is trusted: requests go
-// to Redis, and after a reconnect the view starts empty (messages may have been missed).
+// to Redis; after a reconnect every copy is read again before it answers (messages may have
+// been missed), and stays only as the fallback should Redis fail again.
 // A copy is also read again after `cache_ttl` and whenever it looks expired (another gateway
 // may have seen the session used since).
 //

@@ -195,8 +195,8 @@ TEST_F(RedisTest, OutageServesCachedSessionsFailsClosedAndRecovers) {
   EXPECT_TRUE(a.sessions->get("s4")->has_value());
 }
 
-// Redis killed and started again (empty, no persistence) on the same port: the view starts
-// empty after the reconnect, so a session Redis no longer has is not served from it.
+// Redis killed and started again (empty, no persistence) on the same port: after the
+// reconnect every copy is read again, so a session Redis no longer has is not served.
 TEST_F(RedisTest, ResynchronisesAfterARestart) {
   RedisStoreOptions o;
   o.redis.retry_interval = 20ms;
