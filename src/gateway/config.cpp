@@ -16,7 +16,8 @@ std::chrono::milliseconds ms(seconds s) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(s);
 }
 
-void parse_listen(const std::string& v, http::ServerOptions& s, core::Problems& p) {
+// "host:port" or "[v6]:port" (port 0-65535), or nullopt.
+std::optional<std::pair<std::string, uint16_t>> split_host_port(const std::string& v) {
   std::string host;
   std::string port;
   if (v.starts_with("[")) {
@@ -35,12 +36,18 @@ void parse_listen(const std::string& v, http::ServerOptions& s, core::Problems& 
     ok = ok && ch >= '0' && ch <= '9';
     if (ok) n = n * 10 + static_cast<unsigned>(ch - '0');
   }
-  if (!ok || n > 65535) {
+  if (!ok || n > 65535) return std::nullopt;
+  return std::make_pair(host, static_cast<uint16_t>(n));
+}
+
+void parse_listen(const std::string& v, http::ServerOptions& s, core::Problems& p) {
+  auto hp = split_host_port(v);
+  if (!hp) {
     p.add("listen", v, "address:port, such as 127.0.0.1:8080, 0.0.0.0:443 or [::1]:8080");
     return;
   }
-  s.host = host;
-  s.port = static_cast<uint16_t>(n);
+  s.host = hp->first;
+  s.port = hp->second;
 }
 
 void check_tls(const YAML::Node& tls, const std::string& base, core::WallTime now,
@@ -112,25 +119,11 @@ RouteConfig compile_route(const YAML::Node& n, const std::string& path, core::Pr
 void compile_redis(const YAML::Node& s, GatewayConfig& c, core::Problems& p) {
   session::RedisStoreOptions& r = c.redis;
   std::string address = core::get_string(s, "address", "store", p, false, "127.0.0.1:6379");
-  auto colon = address.rfind(':');
-  uint64_t port = 0;
-  if (colon != std::string::npos && colon > 0) {
-    try {
-      size_t used = 0;
-      port = std::stoull(address.substr(colon + 1), &used);
-      if (used != address.size() - colon - 1) port = 0;
-    } catch (...) {
-      port = 0;
-    }
-  }
-  if (port == 0 || port > 65535) {
-    p.add("store.address", address, "host:port, such as 127.0.0.1:6379");
+  if (auto hp = split_host_port(address); hp && hp->second != 0) {
+    r.redis.host = hp->first;
+    r.redis.port = hp->second;
   } else {
-    r.redis.host = address.substr(0, colon);
-    if (r.redis.host.size() > 2 && r.redis.host.front() == '[') {
-      r.redis.host = r.redis.host.substr(1, r.redis.host.size() - 2);
-    }
-    r.redis.port = static_cast<uint16_t>(port);
+    p.add("store.address", address, "host:port, such as 127.0.0.1:6379");
   }
   r.redis.username = core::get_string(s, "username", "store", p, false);
   std::string password_file = core::get_string(s, "password_file", "store", p, false);

@@ -436,7 +436,6 @@ void Subscriber::loop() {
     }
     if (subscribed && !stop_) {
       client_.mark_up();  // Redis answers: the pool may try again at once
-      connected_ = true;
       on_state_(true);
       auto last_ping = Steady::now();
       auto last_heard = last_ping;
@@ -458,7 +457,6 @@ void Subscriber::loop() {
           last_ping = now;
         }
       }
-      connected_ = false;
       on_state_(false);
     }
     {

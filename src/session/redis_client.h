@@ -120,7 +120,6 @@ class Subscriber {
   ~Subscriber();
   Subscriber(const Subscriber&) = delete;
   Subscriber& operator=(const Subscriber&) = delete;
-  bool connected() const { return connected_.load(); }
 
  private:
   void loop();
@@ -129,7 +128,6 @@ class Subscriber {
   std::function<void(std::string_view)> on_message_;
   std::function<void(bool)> on_state_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> connected_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   int fd_ = -1;  // the current connection's socket (guarded by mu_), shut down to stop

@@ -623,9 +623,6 @@ class RedisTokenStore final : public TokenStore {
 }  // namespace
 
 Result<RedisStores> open_redis_stores(RedisStoreOptions o, const core::Clock& clock) {
-  if (o.redis.tls && !o.redis.cert_file.empty() && o.redis.key_file.empty()) {
-    return fail(Code::kRedis, "store.tls.cert_file needs store.tls.key_file");
-  }
   RedisStores s;
   s.backend = std::make_shared<RedisBackend>(std::move(o), clock);
   if (!s.backend->client.setup_error().empty()) {
