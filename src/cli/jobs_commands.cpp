@@ -136,17 +136,9 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
   auto write = [&log](audit::Event ev, audit::Durability d) -> audit::AuditLog::Ticket {
     return log ? log->append(std::move(ev), d) : 0;
   };
-  auto opened = gateway::open_jobs_service(*cfg, *ring, clock, random, [&write](audit::Event ev) {
-    write(std::move(ev), audit::Durability::kBatched);
-  });
-  if (!opened) {
-    g_log.error("jobs: ", opened.error().message);
-    return 1;
-  }
-  jobs::JobsService& svc = **opened;
-  const auto& jc = cfg->jobs;
-  // With the Redis store, an administrator's revocation at any gateway stops the person's
-  // jobs here too (docs/deployment.md#training-jobs).
+  // With the Redis store, the job records are shared with the deployment's other jobs
+  // services, and an administrator's revocation at any gateway stops the person's jobs here
+  // too (docs/deployment.md#training-jobs).
   std::shared_ptr<session::RedisBackend> redis;
   if (cfg->store_kind == "redis") {
     auto stores = session::open_redis_stores(cfg->redis, clock);
@@ -155,6 +147,17 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
       return 1;
     }
     redis = stores->backend;
+  }
+  auto opened = gateway::open_jobs_service(
+      *cfg, *ring, clock, random,
+      [&write](audit::Event ev) { write(std::move(ev), audit::Durability::kBatched); }, redis);
+  if (!opened) {
+    g_log.error("jobs: ", opened.error().message);
+    return 1;
+  }
+  jobs::JobsService& svc = **opened;
+  const auto& jc = cfg->jobs;
+  if (redis) {
     gateway::on_revocations(*redis, [&](const std::string& subject, const std::string& reason) {
       std::vector<audit::Event> events;
       size_t n = svc.revoke_submitter(subject, reason, events);
@@ -226,7 +229,9 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
     return 1;
   }
   g_log.info("jobs service listening on ", so.host, ":", server.port(), " (", jc.executor,
-             " executor, state in ", jc.state_dir, ")");
+             " executor, job directories in ", jc.state_dir, ", records in ",
+             svc.store_description(), ", this service is ", core::log_quote(svc.options().instance),
+             ")");
   http::asio::signal_set signals(server.main_context(), SIGTERM, SIGINT);
   signals.async_wait([&](const http::error_code& e, int) {
     if (!e) server.stop();

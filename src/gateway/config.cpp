@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/encoding.h"
 #include "core/time.h"
 #include "crypto/keys.h"
 
@@ -210,7 +211,8 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
                                         "max_nodes",        "max_procs_per_node",
                                         "max_gpus",         "max_runtime",
                                         "default_runtime",  "pools",
-                                        "default_pool",     "slurm"},
+                                        "default_pool",     "slurm",
+                                        "instance"},
                             p);
   j.enabled = core::get_bool(s, "enabled", "jobs", p, j.enabled);
   j.executor = core::get_string(s, "executor", "jobs", p, false, "local");
@@ -239,6 +241,13 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
     p.add("jobs.when_unreachable", j.when_unreachable, "closed (refuse to start) or open");
   }
   j.claimgate_binary = core::get_string(s, "claimgate_binary", "jobs", p, false);
+  j.instance = core::get_string(s, "instance", "jobs", p, false);
+  if (j.instance.size() > 128 ||
+      std::any_of(j.instance.begin(), j.instance.end(),
+                  [](unsigned char ch) { return ch <= ' ' || ch == 0x7f; })) {
+    p.add("jobs.instance", core::clip(j.instance, 40),
+          "a name of at most 128 characters without spaces");
+  }
   if (s["pass_env"]) j.pass_env = core::get_string_list(s, "pass_env", "jobs", p);
   auto& L = j.limits;
   L.max_nodes = static_cast<int>(core::get_uint(s, "max_nodes", "jobs", p, L.max_nodes, 1, 4096));

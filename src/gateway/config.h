@@ -137,7 +137,7 @@ struct TokensConfig {
 
 struct SlurmConfig {
   std::string partition;
-  std::string bin_dir = "/usr/bin";  // sbatch, squeue, sacct, scancel
+  std::string bin_dir = "/usr/bin";     // sbatch, squeue, sacct, scancel
   std::vector<std::string> extra_args;  // passed to sbatch
 };
 
@@ -153,9 +153,23 @@ struct JobsConfig {
   std::string ca_file;
   std::string when_unreachable = "closed";
   std::string claimgate_binary;  // default: this binary
-  std::vector<std::string> pass_env{"PATH",   "HOME", "USER",      "LOGNAME",        "LANG",
-                                    "LC_ALL", "TZ",   "TMPDIR",    "PYTHONPATH",     "ASAN_OPTIONS",
-                                    "UBSAN_OPTIONS", "LSAN_OPTIONS", "CUDA_VISIBLE_DEVICES"};
+  // This jobs service's name in the records of the jobs it starts (their owner), which must
+  // stay the same across restarts and differ between services sharing a Redis store.
+  // Default: "<host name>:<state_dir>".
+  std::string instance;
+  std::vector<std::string> pass_env{"PATH",
+                                    "HOME",
+                                    "USER",
+                                    "LOGNAME",
+                                    "LANG",
+                                    "LC_ALL",
+                                    "TZ",
+                                    "TMPDIR",
+                                    "PYTHONPATH",
+                                    "ASAN_OPTIONS",
+                                    "UBSAN_OPTIONS",
+                                    "LSAN_OPTIONS",
+                                    "CUDA_VISIBLE_DEVICES"};
   jobs::SpecLimits limits;
   SlurmConfig slurm;
 };

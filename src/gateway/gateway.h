@@ -77,10 +77,13 @@ Result<crypto::Keyring> open_keyring(const GatewayConfig& cfg, core::WallTime no
 
 // The jobs service as the config's `jobs:` section describes it (executor, state directory,
 // limits), started: jobs a previous run left are re-attached. Used by `claimgate serve`
-// (Gateway::open_jobs) and `claimgate jobs serve`.
+// (Gateway::open_jobs) and `claimgate jobs serve`. With `redis` (store kind redis) the job
+// records are kept there, shared with every jobs service of the deployment; otherwise in
+// SQLite under jobs.state_dir.
 Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
     const GatewayConfig& cfg, const crypto::Keyring& keyring, const core::Clock& clock,
-    core::Random& random, jobs::JobsService::AuditSink background);
+    core::Random& random, jobs::JobsService::AuditSink background,
+    std::shared_ptr<session::RedisBackend> redis);
 
 // Calls `handler(subject, reason)` for every revocation any gateway of the deployment
 // announces (Gateway::announce_revocation) on the Redis store: how the gateway or

@@ -23,7 +23,8 @@ using awaitable = http::awaitable<T>;
 
 Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
     const GatewayConfig& cfg, const crypto::Keyring& keyring, const core::Clock& clock,
-    core::Random& random, jobs::JobsService::AuditSink background) {
+    core::Random& random, jobs::JobsService::AuditSink background,
+    std::shared_ptr<session::RedisBackend> redis) {
   const JobsConfig& jc = cfg.jobs;
   jobs::ServiceOptions o;
   o.state_dir = jc.state_dir;
@@ -47,8 +48,20 @@ Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
   o.limits = jc.limits;
   std::error_code ec;
   std::filesystem::create_directories(o.state_dir, ec);
-  CG_TRY(auto db, session::SqliteDatabase::open(o.state_dir + "/jobs.db"));
-  CG_TRY(auto store, jobs::JobStore::open(db));
+  o.instance = jc.instance;
+  if (o.instance.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    auto dir = std::filesystem::weakly_canonical(o.state_dir, ec);
+    o.instance = std::string(host) + ":" + (ec ? o.state_dir : dir.string());
+  }
+  std::unique_ptr<jobs::JobStore> store;
+  if (redis) {
+    CG_TRY(store, jobs::open_redis_job_store(std::move(redis)));
+  } else {
+    CG_TRY(auto db, session::SqliteDatabase::open(o.state_dir + "/jobs.db"));
+    CG_TRY(store, jobs::open_sqlite_job_store(db));
+  }
   std::unique_ptr<jobs::Executor> executor;
   if (jc.executor == "slurm") {
     executor = std::make_unique<jobs::SlurmExecutor>(
@@ -65,11 +78,13 @@ Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
 
 Status Gateway::open_jobs() {
   if (!cfg_.jobs.enabled) return {};
-  CG_TRY(jobs_, open_jobs_service(cfg_, keyring_, clock_, random_, [this](audit::Event ev) {
-           audit(std::move(ev), audit::Durability::kBatched);
-         }));
-  log_.info("jobs: ", cfg_.jobs.executor, " executor, state in ", cfg_.jobs.state_dir,
-            ", nodes reach ", cfg_.jobs.gateway_url);
+  CG_TRY(jobs_, open_jobs_service(
+                    cfg_, keyring_, clock_, random_,
+                    [this](audit::Event ev) { audit(std::move(ev), audit::Durability::kBatched); },
+                    stores_.redis));
+  log_.info("jobs: ", cfg_.jobs.executor, " executor, job directories in ", cfg_.jobs.state_dir,
+            ", records in ", jobs_->store_description(), ", this service is ",
+            core::log_quote(jobs_->options().instance), ", nodes reach ", cfg_.jobs.gateway_url);
   if (stores_.redis) {
     // A revocation at any gateway of the deployment stops the person's jobs here too.
     on_revocations(*stores_.redis, [this](const std::string& subject, const std::string& reason) {

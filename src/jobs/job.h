@@ -76,6 +76,9 @@ struct Job {
   core::WallTime deadline{};  // created + max_runtime: no token outlives it
   std::optional<int> exit_code;
   std::string executor;  // "local" | "slurm"
+  // The jobs service that started it and watches its processes (ServiceOptions::instance);
+  // with a shared (Redis) store, the others answer for it but leave its processes alone.
+  std::string owner;
   std::string ref;       // the executor's handle (process group id, Slurm job id)
   std::vector<NodeResult> nodes;
   std::string renewal_hash;        // SHA-256 (hex) of the renewal secret

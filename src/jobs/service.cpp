@@ -45,6 +45,20 @@ Error revoked(const Job& j) {
                                              j.revoked_reason + ")");
 }
 
+// Revokes the job's token; false when it was revoked already. Only edits the job, so that the
+// closures of JobStore::update may call it.
+bool revoke(Job& j, std::string reason, core::WallTime now) {
+  if (j.token_is_revoked()) return false;
+  j.token_revoked = now;
+  j.revoked_reason = std::move(reason);
+  return true;
+}
+
+Reply not_found(std::string_view project, std::string_view id) {
+  return error_reply(404, make_error(Code::kNotFound, "project '" + std::string(project) +
+                                                          "' has no job " + core::clip(id, 64)));
+}
+
 Reply cannot_read(const Caller& c, std::string_view project) {
   return error_reply(
       403, make_error(Code::kForbidden, c.subject + " may not read the jobs of project '" +
@@ -85,30 +99,44 @@ Status JobsService::start(bool monitor) {
                 "cannot create the jobs directory " + opts_.state_dir + ": " + ec.message());
   }
   ::chmod(opts_.state_dir.c_str(), 0700);
+  if (auto st = recover(); !st) {
+    // A shared store that is down at start (Redis): the service starts, and the monitor
+    // tries again on every round until it has re-attached its jobs.
+    log_.warn("cannot re-attach the jobs left running yet (", st.error().message,
+              "); trying again every ", opts_.poll_interval.count(), " ms");
+  }
+  if (monitor) monitor_ = std::thread([this] { this->monitor(); });
+  return {};
+}
+
+Status JobsService::recover() {
   CG_TRY(auto unfinished, store_->unfinished());
-  std::lock_guard lock(mu_);
   for (auto& j : unfinished) {
+    // With a shared store, the jobs other services started are theirs to watch. Records from
+    // before owners were recorded belong to whoever reads them (one service then).
+    if (!j.owner.empty() && j.owner != opts_.instance) continue;
+    {
+      std::lock_guard lock(mu_);
+      if (active_.contains(j.id)) continue;
+    }
     Probe p = executor_->probe(j, job_dir(j.id));
     auto ev = job_event("job.recovered", j);
     if (p.what == Probe::What::kRunning) {
       log_.info("job ", j.id, " (", j.project, ") is still running: re-attached");
       ev.str("outcome", "re-attached");
+      std::lock_guard lock(mu_);
       active_[j.id] = j;
     } else if (p.what == Probe::What::kEnded) {
       ev.str("outcome", "ended while the service was down").num("exit_code", p.exit_code);
-      finish(j,
-             j.cancel_requested != core::WallTime{} ? State::kCancelled
-             : p.exit_code == 0                     ? State::kSucceeded
-                                                    : State::kFailed,
-             p.exit_code, p.message);
+      CG_CHECK(finish(j.id, std::nullopt, p.exit_code, p.message));
     } else {
       log_.warn("job ", j.id, " (", j.project, ") was lost: ", p.message);
       ev.str("outcome", "lost").str("reason", p.message);
-      finish(j, State::kLost, std::nullopt, "lost: " + p.message);
+      CG_CHECK(finish(j.id, State::kLost, std::nullopt, "lost: " + p.message));
     }
     if (background_) background_(std::move(ev));
   }
-  if (monitor) monitor_ = std::thread([this] { this->monitor(); });
+  recovered_ = true;
   return {};
 }
 
@@ -133,77 +161,113 @@ void JobsService::monitor() {
 }
 
 void JobsService::tick() {
-  // Probing may take a while (squeue, sacct): it runs on copies, outside the lock, so that
-  // the API and the nodes' endpoints are not held up; the results are applied under it.
-  std::vector<Job> jobs, to_stop;
+  if (!recovered_) (void)recover();
+  // Each job this service watches is read again (with a shared store another service may have
+  // cancelled it); probing may take a while (squeue, sacct), so nothing here holds mu_ for
+  // longer than a map lookup: the API and the nodes' endpoints are not held up.
+  std::vector<std::string> ids;
   {
     std::lock_guard lock(mu_);
-    auto now = clock_.now();
-    for (auto& [id, j] : active_) {
-      if (now >= j.deadline && j.cancel_requested == core::WallTime{}) {
-        log_.info("job ", id, " reached its maximum runtime: stopping it");
-        j.cancel_requested = now;
-        j.cancelled_by = "(maximum runtime)";
-        revoke_token(j, "maximum runtime reached", nullptr);
-        (void)store_->put(j);
-        to_stop.push_back(j);
-      }
-      jobs.push_back(j);
-    }
+    for (const auto& [id, j] : active_) ids.push_back(id);
   }
-  for (const auto& j : to_stop) (void)executor_->cancel(j, opts_.cancel_grace);
-  std::vector<std::pair<std::string, Probe>> ended;
+  std::vector<Job> jobs;
+  for (const auto& id : ids) {
+    auto now = clock_.now();
+    bool over = false, newly = false;
+    auto fresh = store_->update(id, [&](Job& j) {
+      over = newly = false;
+      if (finished(j.state) || now < j.deadline || j.cancel_requested != core::WallTime{}) {
+        return false;
+      }
+      j.cancel_requested = now;
+      j.cancelled_by = "(maximum runtime)";
+      newly = revoke(j, "maximum runtime reached", now);
+      over = true;
+      return true;
+    });
+    Job j;
+    {
+      std::lock_guard lock(mu_);
+      auto it = active_.find(id);
+      if (it == active_.end()) continue;
+      // The store may be out of reach for a moment: the last copy read stands in.
+      if (fresh && *fresh) it->second = **fresh;
+      j = it->second;
+    }
+    if (over) {
+      log_.info("job ", id, " reached its maximum runtime: stopping it");
+      if (newly && background_) background_(revoked_event(j));
+    }
+    if (j.cancel_requested != core::WallTime{}) signal(j);
+    jobs.push_back(std::move(j));
+  }
   for (const auto& j : jobs) {
     Probe p = executor_->probe(j, job_dir(j.id));
-    if (p.what != Probe::What::kRunning) ended.emplace_back(j.id, std::move(p));
-  }
-  if (ended.empty()) return;
-  std::lock_guard lock(mu_);
-  for (auto& [id, p] : ended) {
-    auto it = active_.find(id);
-    if (it == active_.end()) continue;
-    Job& j = it->second;
-    if (p.what == Probe::What::kGone) {
-      finish(j, State::kLost, std::nullopt, "lost: " + p.message);
-    } else if (j.cancel_requested != core::WallTime{}) {
-      finish(j, State::kCancelled, p.exit_code, "cancelled by " + j.cancelled_by);
-    } else {
-      finish(j, p.exit_code == 0 ? State::kSucceeded : State::kFailed, p.exit_code, p.message);
+    if (p.what == Probe::What::kRunning) continue;
+    Status recorded = p.what == Probe::What::kGone
+                          ? finish(j.id, State::kLost, std::nullopt, "lost: " + p.message)
+                          : finish(j.id, std::nullopt, p.exit_code, p.message);
+    if (!recorded) {
+      // Watched on: the next round records the end.
+      log_.error("cannot record the end of job ", j.id, ": ", recorded.error().message);
+      continue;
     }
-    active_.erase(it);
+    std::lock_guard lock(mu_);
+    active_.erase(j.id);
+    signalled_.erase(j.id);
   }
 }
 
-void JobsService::finish(Job& j, State s, std::optional<int> exit_code, std::string message) {
-  j.state = s;
-  j.exit_code = exit_code;
-  j.message = std::move(message);
-  j.ended = clock_.now();
-  std::vector<audit::Event> events;
-  revoke_token(j, "job ended (" + std::string(state_name(s)) + ")", &events);
-  if (auto st = store_->put(j); !st)
-    log_.error("cannot record the end of job ", j.id, ": ", st.error().message);
+void JobsService::signal(const Job& j) {
+  {
+    std::lock_guard lock(mu_);
+    if (!active_.contains(j.id) || signalled_.contains(j.id)) return;
+    signalled_.insert(j.id);
+  }
+  if (auto st = executor_->cancel(j, opts_.cancel_grace); !st) {
+    log_.warn("cancel of job ", j.id, ": ", st.error().message);
+  }
+}
+
+Status JobsService::finish(const std::string& id, std::optional<State> state,
+                           std::optional<int> exit_code, std::string message) {
+  auto now = clock_.now();
+  bool newly = false, wrote = false;
+  CG_TRY(auto done, store_->update(id, [&](Job& j) {
+    newly = wrote = false;
+    if (finished(j.state)) return false;  // recorded already
+    if (state) {
+      j.state = *state;
+      j.message = message;
+    } else if (j.cancel_requested != core::WallTime{}) {
+      j.state = State::kCancelled;
+      j.message = "cancelled by " + j.cancelled_by;
+    } else {
+      j.state = exit_code == 0 ? State::kSucceeded : State::kFailed;
+      j.message = message;
+    }
+    j.exit_code = exit_code;
+    j.ended = now;
+    newly = revoke(j, "job ended (" + std::string(state_name(j.state)) + ")", now);
+    wrote = true;
+    return true;
+  }));
+  if (!done || !wrote) return {};
+  const Job& j = *done;
+  log_.info("job ", j.id, " ", state_name(j.state), ": ", j.message);
+  if (!background_) return {};
+  if (newly) background_(revoked_event(j));
   auto ev = job_event("job.finished", j);
-  ev.str("state", state_name(s)).str("message", j.message);
-  if (exit_code) ev.num("exit_code", *exit_code);
-  events.push_back(std::move(ev));
-  log_.info("job ", j.id, " ", state_name(s), ": ", j.message);
-  if (background_) {
-    for (auto& e : events) background_(std::move(e));
-  }
+  ev.str("state", state_name(j.state)).str("message", j.message);
+  if (j.exit_code) ev.num("exit_code", *j.exit_code);
+  background_(std::move(ev));
+  return {};
 }
 
-void JobsService::revoke_token(Job& j, std::string reason, std::vector<audit::Event>* events) {
-  if (j.token_is_revoked()) return;
-  j.token_revoked = clock_.now();
-  j.revoked_reason = std::move(reason);
+audit::Event JobsService::revoked_event(const Job& j) const {
   auto ev = job_event("job.token_revoked", j);
   ev.str("reason", j.revoked_reason);
-  if (events) {
-    events->push_back(std::move(ev));
-  } else if (background_) {
-    background_(std::move(ev));
-  }
+  return ev;
 }
 
 audit::Event JobsService::job_event(std::string_view type, const Job& j) const {
@@ -213,7 +277,7 @@ audit::Event JobsService::job_event(std::string_view type, const Job& j) const {
   return ev;
 }
 
-Result<std::string> JobsService::mint(Job& j) {
+Result<std::string> JobsService::mint(const Job& j) {
   std::string jti = j.id + "." + std::to_string(j.renewals);
   return mint_job_token(keyring_.current_signing(), opts_.issuer, j, clock_.now(), opts_.token_ttl,
                         jti);
@@ -244,6 +308,7 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
   j.created = now;
   j.deadline = now + j.spec.max_runtime;
   j.executor = executor_->name();
+  j.owner = opts_.instance;
   std::string dir = job_dir(j.id);
   if (::mkdir(dir.c_str(), 0700) != 0) {
     return error_reply(500, make_error(Code::kExecutor, "cannot create the job's directory " + dir +
@@ -285,22 +350,42 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
       .str("pool", j.spec.pool)
       .str("executor", j.executor);
   out.events.push_back(std::move(ev));
-  std::lock_guard lock(mu_);
-  if (auto st = store_->put(j); !st) return error_reply(500, st.error());
+  if (auto st = store_->insert(j); !st) return error_reply(500, st.error());
   auto ref = executor_->start(l);
   if (!ref) {
-    finish(j, State::kFailed, std::nullopt, "could not start: " + ref.error().message);
+    if (auto st =
+            finish(j.id, State::kFailed, std::nullopt, "could not start: " + ref.error().message);
+        !st) {
+      log_.error("cannot record the failed start of job ", j.id, ": ", st.error().message);
+    }
     Reply r = error_reply(500, ref.error());
     r.events = std::move(out.events);
     return r;
   }
-  j.ref = *ref;
-  if (executor_->runs_at_once()) {
-    j.state = State::kRunning;
-    j.started = clock_.now();
+  bool at_once = executor_->runs_at_once();
+  auto started_at = clock_.now();
+  auto stored = store_->update(j.id, [&](Job& s) {
+    s.ref = *ref;
+    if (at_once && s.state == State::kQueued) {
+      s.state = State::kRunning;
+      s.started = started_at;
+    }
+    return true;
+  });
+  if (!stored || !*stored) {
+    // Started, but not recorded as started: stopped again rather than left unwatched.
+    j.ref = *ref;
+    (void)executor_->cancel(j, opts_.cancel_grace);
+    Reply r = error_reply(
+        500, stored ? make_error(Code::kStore, "job " + j.id + " vanished") : stored.error());
+    r.events = std::move(out.events);
+    return r;
   }
-  if (auto st = store_->put(j); !st) return error_reply(500, st.error());
-  active_[j.id] = j;
+  j = std::move(**stored);
+  {
+    std::lock_guard lock(mu_);
+    active_[j.id] = j;
+  }
   auto started = job_event("job.started", j);
   started.str("executor", j.executor).str("ref", j.ref);
   out.events.push_back(std::move(started));
@@ -312,13 +397,6 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
 }
 
 Result<std::optional<Job>> JobsService::load(std::string_view project, std::string_view id) {
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = active_.find(std::string(id)); it != active_.end()) {
-      if (it->second.project != project) return std::optional<Job>();
-      return std::optional<Job>(it->second);
-    }
-  }
   CG_TRY(auto j, store_->get(id));
   if (j && j->project != project) return std::optional<Job>();
   return j;
@@ -357,18 +435,8 @@ Reply JobsService::list(const Caller& c, std::string_view project,
   if (!jobs) return error_reply(500, jobs.error());
   std::string body = "{\"jobs\":[";
   for (size_t i = 0; i < jobs->size(); ++i) {
-    // The live copy of a running job is the newest.
-    const Job* j = &(*jobs)[i];
-    Job live;
-    {
-      std::lock_guard lock(mu_);
-      if (auto it = active_.find(j->id); it != active_.end()) {
-        live = it->second;
-        j = &live;
-      }
-    }
     if (i) body += ',';
-    body += job_json(*j);
+    body += job_json((*jobs)[i]);
   }
   body += "]}";
   return Reply{200, std::move(body), {}};
@@ -379,8 +447,7 @@ Reply JobsService::get(const Caller& c, std::string_view project, std::string_vi
   auto j = load(project, id);
   if (!j) return error_reply(500, j.error());
   if (!*j) {
-    return error_reply(404, make_error(Code::kNotFound, "project '" + std::string(project) +
-                                                            "' has no job " + core::clip(id, 64)));
+    return not_found(project, id);
   }
   return Reply{200, job_json(**j), {}};
 }
@@ -396,8 +463,7 @@ Reply JobsService::cancel(const Caller& c, std::string_view project, std::string
           403, make_error(Code::kForbidden, c.subject + " may not cancel jobs in project '" +
                                                 std::string(project) + "'"));
     }
-    return error_reply(404, make_error(Code::kNotFound, "project '" + std::string(project) +
-                                                            "' has no job " + core::clip(id, 64)));
+    return not_found(project, id);
   }
   const Job& found = **loaded;
   bool own = found.submitter == c.subject && c.permits("jobs:cancel", project);
@@ -411,27 +477,45 @@ Reply JobsService::cancel(const Caller& c, std::string_view project, std::string
     return error_reply(403, make_error(Code::kForbidden,
                                        c.subject + " may not cancel job " + found.id + ": " + why));
   }
-  std::lock_guard lock(mu_);
-  auto it = active_.find(found.id);
-  if (it == active_.end()) {
-    return error_reply(409, make_error(Code::kState, "job " + found.id + " has already ended (" +
-                                                         state_name(found.state) + ")"));
+  auto now = clock_.now();
+  std::string by = c.subject + (c.actor.empty() ? "" : " (" + c.actor + ")");
+  bool ended = false, cancelled = false, newly = false;
+  auto updated = store_->update(found.id, [&](Job& j) {
+    ended = cancelled = newly = false;
+    if (finished(j.state)) {
+      ended = true;
+      return false;
+    }
+    if (j.cancel_requested != core::WallTime{}) return false;  // asked already: 202 again
+    j.cancel_requested = now;
+    j.cancelled_by = by;
+    newly = revoke(j, "cancelled by " + by, now);
+    cancelled = true;
+    return true;
+  });
+  if (!updated) return error_reply(500, updated.error());
+  if (!*updated) return not_found(project, id);
+  const Job& j = **updated;
+  if (ended) {
+    return error_reply(409, make_error(Code::kState, "job " + j.id + " has already ended (" +
+                                                         state_name(j.state) + ")"));
   }
-  Job& j = it->second;
   Reply out;
-  if (j.cancel_requested == core::WallTime{}) {
-    j.cancel_requested = clock_.now();
-    j.cancelled_by = c.subject;
-    if (!c.actor.empty()) j.cancelled_by += " (" + c.actor + ")";
-    revoke_token(j, "cancelled by " + j.cancelled_by, &out.events);
+  if (cancelled) {
+    if (newly) out.events.push_back(revoked_event(j));
     auto ev = job_event("job.cancelled", j);
     ev.str("request_id", request_id).str("by", c.subject);
     if (!c.actor.empty()) ev.str("by_actor", c.actor);
+    if (j.owner != opts_.instance) ev.str("owner", j.owner);
     out.events.push_back(std::move(ev));
-    if (auto st = executor_->cancel(j, opts_.cancel_grace); !st) {
-      log_.warn("cancel of job ", j.id, ": ", st.error().message);
+    if (j.owner == opts_.instance || j.owner.empty()) {
+      signal(j);
+    } else {
+      // Its processes are the owner's to stop (its monitor reads the request within a poll
+      // interval); its nodes stop at their next check, the token being revoked.
+      log_.info("job ", j.id, " is watched by jobs service ", core::log_quote(j.owner),
+                ", which stops it");
     }
-    if (auto st = store_->put(j); !st) return error_reply(500, st.error());
   }
   wake_.notify_all();
   out.status = 202;
@@ -449,18 +533,30 @@ Result<LogAccess> JobsService::logs(const Caller& c, std::string_view project, s
   }
   auto j = load(project, id);
   if (!j || !*j) {
-    *refusal = !j ? error_reply(500, j.error())
-                  : error_reply(
-                        404, make_error(Code::kNotFound, "project '" + std::string(project) +
-                                                             "' has no job " + core::clip(id, 64)));
+    *refusal = !j ? error_reply(500, j.error()) : not_found(project, id);
     return fail(Code::kNotFound, "");
   }
-  return LogAccess{job_dir((*j)->id) + "/output.log", (*j)->id};
+  std::string path = job_dir((*j)->id) + "/output.log";
+  if (!(*j)->owner.empty() && (*j)->owner != opts_.instance && ::access(path.c_str(), F_OK) != 0) {
+    *refusal = error_reply(
+        409,
+        make_error(Code::kState, "job " + (*j)->id + "'s log is kept by the jobs service " +
+                                     (*j)->owner + ", which runs it; this one (" + opts_.instance +
+                                     ") has no copy (give the services one shared "
+                                     "jobs.state_dir to read logs at any of them)"));
+    return fail(Code::kState, "");
+  }
+  return LogAccess{std::move(path), (*j)->id};
 }
 
 bool JobsService::running(std::string_view id) {
-  std::lock_guard lock(mu_);
-  return active_.contains(std::string(id));
+  {
+    std::lock_guard lock(mu_);
+    if (active_.contains(std::string(id))) return true;
+  }
+  // Another service's job (a shared store and state_dir).
+  auto j = store_->get(id);
+  return j && *j && !finished((*j)->state);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -474,19 +570,13 @@ Reply JobsService::check(std::string_view body, std::string_view client) {
   JobExpectations ex;
   auto claims = verify_job_token(verifier_, in["token"].get<std::string>(), clock_.now(), ex);
   if (!claims) return error_reply(401, claims.error());
-  std::lock_guard lock(mu_);
-  auto it = active_.find(claims->job_id);
-  std::optional<Job> stored;
-  if (it == active_.end()) {
-    auto j = store_->get(claims->job_id);
-    if (!j) return error_reply(500, j.error());
-    stored = std::move(*j);
-    if (!stored) {
-      return error_reply(
-          401, make_error(Code::kTokenRevoked, "job " + claims->job_id + " is not known here"));
-    }
+  auto loaded = store_->get(claims->job_id);
+  if (!loaded) return error_reply(500, loaded.error());
+  if (!*loaded) {
+    return error_reply(
+        401, make_error(Code::kTokenRevoked, "job " + claims->job_id + " is not known here"));
   }
-  Job& j = it != active_.end() ? it->second : *stored;
+  const Job& j = **loaded;
   Reply out;
   if (j.token_is_revoked()) {
     out = error_reply(401, revoked(j));
@@ -503,9 +593,14 @@ Reply JobsService::check(std::string_view body, std::string_view client) {
     if (out.status != 200) ev.str("code", "jobs.token_revoked").str("reason", j.revoked_reason);
     out.events.push_back(std::move(ev));
     if (out.status == 200 && j.state == State::kQueued) {
-      j.state = State::kRunning;
-      j.started = clock_.now();
-      (void)store_->put(j);
+      auto now = clock_.now();
+      auto st = store_->update(j.id, [&](Job& s) {
+        if (s.state != State::kQueued) return false;
+        s.state = State::kRunning;
+        s.started = now;
+        return true;
+      });
+      if (!st) log_.warn("cannot record that job ", j.id, " runs: ", st.error().message);
     }
   }
   return out;
@@ -522,32 +617,49 @@ Reply JobsService::renew(std::string_view body, std::string_view client) {
   ex.allow_expired = true;  // the secret and the job's state decide, not the old token's exp
   auto claims = verify_job_token(verifier_, in["token"].get<std::string>(), clock_.now(), ex);
   if (!claims) return error_reply(401, claims.error());
-  std::lock_guard lock(mu_);
-  auto it = active_.find(claims->job_id);
-  if (it == active_.end()) {
-    auto j = store_->get(claims->job_id);
-    if (j && *j && (*j)->token_is_revoked()) return error_reply(401, revoked(**j));
+  auto loaded = store_->get(claims->job_id);
+  if (!loaded) return error_reply(500, loaded.error());
+  if (!*loaded) {
     return error_reply(
-        401, make_error(Code::kTokenRevoked, "job " + claims->job_id + " is not running"));
+        401, make_error(Code::kTokenRevoked, "job " + claims->job_id + " is not known here"));
   }
-  Job& j = it->second;
   std::string hash = core::hex_encode(crypto::sha256(in["secret"].get<std::string>()));
-  if (!crypto::constant_time_equals(hash, j.renewal_hash)) {
-    log_.warn("renewal of job ", j.id, " refused: wrong renewal secret (client ", client, ")");
-    return error_reply(403,
-                       make_error(Code::kRenewal, "the renewal secret is not job " + j.id + "'s"));
-  }
-  if (j.token_is_revoked()) return error_reply(401, revoked(j));
-  auto now = clock_.now();
-  if (now >= j.deadline) {
+  if (!crypto::constant_time_equals(hash, (*loaded)->renewal_hash)) {
+    log_.warn("renewal of job ", claims->job_id, " refused: wrong renewal secret (client ", client,
+              ")");
     return error_reply(
-        401, make_error(Code::kRenewal, "job " + j.id + " reached its maximum runtime at " +
-                                            core::format_datetime(j.deadline)));
+        403, make_error(Code::kRenewal, "the renewal secret is not job " + claims->job_id + "'s"));
   }
-  ++j.renewals;
+  // Counted in the record (so that every service mints the next number): refused once the
+  // token is revoked, the job has ended or its deadline has passed.
+  auto now = clock_.now();
+  std::optional<Reply> refused;
+  auto updated = store_->update(claims->job_id, [&](Job& j) {
+    refused.reset();
+    if (j.token_is_revoked()) {
+      refused = error_reply(401, revoked(j));
+    } else if (finished(j.state)) {
+      refused =
+          error_reply(401, make_error(Code::kTokenRevoked, "job " + j.id + " is not running"));
+    } else if (now >= j.deadline) {
+      refused = error_reply(
+          401, make_error(Code::kRenewal, "job " + j.id + " reached its maximum runtime at " +
+                                              core::format_datetime(j.deadline)));
+    } else {
+      ++j.renewals;
+      return true;
+    }
+    return false;
+  });
+  if (!updated) return error_reply(500, updated.error());
+  if (refused) return std::move(*refused);
+  if (!*updated) {
+    return error_reply(
+        401, make_error(Code::kTokenRevoked, "job " + claims->job_id + " is not known here"));
+  }
+  const Job& j = **updated;
   auto token = mint(j);
   if (!token) return error_reply(500, token.error());
-  if (auto st = store_->put(j); !st) return error_reply(500, st.error());
   auto exp = std::min(now + opts_.token_ttl, j.deadline);
   Reply out;
   out.body =
@@ -606,14 +718,18 @@ Reply JobsService::report(std::string_view body, std::string_view client) {
     int code = in.contains("exit_code") && in["exit_code"].is_number_integer()
                    ? in["exit_code"].get<int>()
                    : -1;
-    std::lock_guard lock(mu_);
-    auto it = active_.find(claims->job_id);
-    if (it != active_.end()) {
-      Job& j = it->second;
-      if (j.nodes.size() < 4096) j.nodes.push_back({field(in, "node"), code, clock_.now()});
-      (void)store_->put(j);
-      auto ev = job_event("job.node_exited", j);
-      ev.str("node", field(in, "node")).num("exit_code", code).str("client", client);
+    std::string node = field(in, "node");
+    auto now = clock_.now();
+    bool added = false;
+    auto updated = store_->update(claims->job_id, [&](Job& j) {
+      added = !finished(j.state) && j.nodes.size() < 4096;
+      if (added) j.nodes.push_back({node, code, now});
+      return added;
+    });
+    if (!updated) return error_reply(500, updated.error());
+    if (added) {
+      auto ev = job_event("job.node_exited", **updated);
+      ev.str("node", node).num("exit_code", code).str("client", client);
       out.events.push_back(std::move(ev));
     }
     return out;
@@ -651,19 +767,32 @@ size_t JobsService::revoke_submitter(std::string_view subject, std::string_view 
     return 0;
   }
   size_t n = 0;
-  std::lock_guard lock(mu_);
-  for (auto& stored : *jobs) {
-    auto it = active_.find(stored.id);
-    Job& j = it != active_.end() ? it->second : stored;
-    revoke_token(j, "submitter revoked: " + std::string(reason), &events);
-    if (it != active_.end() && j.cancel_requested == core::WallTime{}) {
-      j.cancel_requested = clock_.now();
-      j.cancelled_by = "(submitter revoked)";
-      (void)executor_->cancel(j, opts_.cancel_grace);
+  auto now = clock_.now();
+  std::string why = "submitter revoked: " + std::string(reason);
+  for (const auto& listed : *jobs) {
+    bool newly = false, stop = false;
+    auto updated = store_->update(listed.id, [&](Job& j) {
+      newly = revoke(j, why, now);
+      stop = !finished(j.state) && j.cancel_requested == core::WallTime{};
+      if (stop) {
+        j.cancel_requested = now;
+        j.cancelled_by = "(submitter revoked)";
+      }
+      return newly || stop;
+    });
+    if (!updated || !*updated) {
+      log_.error("cannot revoke the token of job ", listed.id, ": ",
+                 updated ? "it vanished" : updated.error().message);
+      continue;
     }
-    (void)store_->put(j);
-    ++n;
+    if (newly) {
+      events.push_back(revoked_event(**updated));
+      ++n;
+    }
+    // Another service's jobs are stopped by their owner, which reads the request.
+    if (stop) signal(**updated);
   }
+  wake_.notify_all();
   return n;
 }
 

@@ -9,17 +9,24 @@
 // for others'. The gateway's route rules decide first; the service checks again, because only
 // it knows whose job it is.
 //
+// With a shared store (Redis), several services answer for the same jobs: each job is watched
+// (monitored, stopped, re-attached after a restart) by the service that started it, its owner;
+// any service answers the API and the nodes, and a cancel at another service reaches the
+// owner through the record (its monitor reads its jobs on every round).
+//
 // A job's token lives with the job: minted at submission, renewed by the nodes while the job
 // runs (never past its deadline: created + max_runtime), revoked when the job is cancelled or
 // ends, or when an admin revokes the submitter. The person's session and SAML assertion play
 // no part after the submission: they can sign out, the job runs on.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +56,9 @@ struct ServiceOptions {
   std::chrono::milliseconds poll_interval{500};
   std::string when_unreachable = "closed";  // nodes: gateway unreachable at start
   SpecLimits limits;
+  // This service's name in the records of the jobs it starts (Job::owner): stable across
+  // restarts, different for each service sharing a store.
+  std::string instance = "jobs";
 };
 
 // Who calls, and what they hold (the gateway's policy, or the roles in a gateway JWT).
@@ -115,16 +125,24 @@ class JobsService {
                           std::vector<audit::Event>& events);
 
   const ServiceOptions& options() const { return opts_; }
+  std::string store_description() const { return store_->describe(); }
   std::string job_dir(std::string_view id) const;
 
  private:
   Result<std::optional<Job>> load(std::string_view project, std::string_view id);
-  void revoke_token(Job& j, std::string reason, std::vector<audit::Event>* events);
-  void finish(Job& j, State s, std::optional<int> exit_code, std::string message);
+  // Re-attaches this service's jobs left queued or running, or records how they ended.
+  Status recover();
+  // Records the end of a job: `state`, or (nullopt) cancelled if a cancel was asked for, else
+  // succeeded or failed by the exit code. Revokes its token.
+  Status finish(const std::string& id, std::optional<State> state, std::optional<int> exit_code,
+                std::string message);
+  // Asks the executor to stop a job this service watches (once).
+  void signal(const Job& j);
   void monitor();
   void tick();
   audit::Event job_event(std::string_view type, const Job& j) const;
-  Result<std::string> mint(Job& j);
+  audit::Event revoked_event(const Job& j) const;
+  Result<std::string> mint(const Job& j);
 
   ServiceOptions opts_;
   const crypto::Keyring& keyring_;
@@ -134,8 +152,12 @@ class JobsService {
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<Executor> executor_;
   AuditSink background_;
-  std::mutex mu_;                      // every change to a job goes through it
-  std::map<std::string, Job> active_;  // queued or running, by id
+  // The jobs this service started and watches (queued or running), by id: the last copy read
+  // from the store, which holds the truth (JobStore::update for every change).
+  std::mutex mu_;
+  std::map<std::string, Job> active_;
+  std::set<std::string> signalled_;     // asked to stop (executor cancel) already
+  std::atomic<bool> recovered_{false};  // recover() has run through
   std::mutex wake_mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

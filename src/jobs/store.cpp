@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   state TEXT NOT NULL,
   created_ms INTEGER NOT NULL,
   token_live INTEGER NOT NULL,
-  data TEXT NOT NULL
+  data TEXT NOT NULL,
+  version INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_project ON jobs(project, created_ms);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
@@ -71,6 +72,7 @@ std::string job_json(const Job& j) {
               {"deadline", time_or_null(j.deadline)},
               {"exit_code", j.exit_code ? json(*j.exit_code) : json(nullptr)},
               {"executor", j.executor},
+              {"owner", j.owner},
               {"ref", j.ref},
               {"nodes", nodes},
               {"token_revoked", time_or_null(j.token_revoked)},
@@ -102,6 +104,7 @@ Result<Job> job_from_json(std::string_view text) {
     if (j.contains("exit_code") && j["exit_code"].is_number_integer())
       out.exit_code = j["exit_code"].get<int>();
     out.executor = j.value("executor", "");
+    out.owner = j.value("owner", "");
     out.ref = j.value("ref", "");
     for (const auto& n : j.value("nodes", json::array())) {
       out.nodes.push_back({n.value("node", ""), n.value("exit_code", 0), time_from(n, "time")});
@@ -118,9 +121,160 @@ Result<Job> job_from_json(std::string_view text) {
   }
 }
 
-JobStore::JobStore(std::shared_ptr<session::SqliteDatabase> db) : db_(std::move(db)) {}
+Result<std::optional<Job>> JobStore::get(std::string_view id) {
+  CG_TRY(auto v, read(id));
+  if (!v) return std::optional<Job>();
+  return std::optional<Job>(std::move(v->job));
+}
 
-Result<std::unique_ptr<JobStore>> JobStore::open(std::shared_ptr<session::SqliteDatabase> db) {
+Result<std::optional<Job>> JobStore::update(std::string_view id,
+                                            const std::function<bool(Job&)>& change) {
+  // Conflicts need another service writing the same job within a round trip: a handful of
+  // attempts is plenty; running out means something keeps writing it, which is reported.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    CG_TRY(auto v, read(id));
+    if (!v) return std::optional<Job>();
+    if (!change(v->job)) return std::optional<Job>(std::move(v->job));
+    CG_TRY(bool written, replace(v->job, v->version));
+    if (written) return std::optional<Job>(std::move(v->job));
+  }
+  return fail(Code::kStore,
+              "job " + std::string(id) + " changed 16 times while this service tried to update it");
+}
+
+std::string stored_job_json(const Job& job) {
+  // The stored form carries the renewal secret's hash, which the API form leaves out.
+  auto j = json::parse(job_json(job));
+  j["renewal_hash"] = job.renewal_hash;
+  return j.dump();
+}
+
+namespace {
+
+class SqliteJobStore final : public JobStore {
+ public:
+  explicit SqliteJobStore(std::shared_ptr<session::SqliteDatabase> db) : db_(std::move(db)) {}
+
+  Status insert(const Job& job) override {
+    return write(job,
+                 "INSERT INTO jobs(project, submitter, state, created_ms, token_live, data, "
+                 "version, id) VALUES (?,?,?,?,?,?,1,?)",
+                 std::nullopt);
+  }
+
+  Result<std::optional<Versioned>> read(std::string_view id) override {
+    std::string data;
+    int64_t version = 0;
+    {
+      std::lock_guard lock(db_->mutex());
+      auto st = db_->statement("SELECT data, version FROM jobs WHERE id = ?");
+      if (!st) return fail(Code::kStore, st.error().message);
+      Reset r{*st};
+      sqlite3_bind_text(*st, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+      int rc = sqlite3_step(*st);
+      if (rc == SQLITE_DONE) return std::optional<Versioned>();
+      if (rc != SQLITE_ROW) return fail(Code::kStore, db_->error("read job").message);
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(*st, 0));
+      data.assign(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(*st, 0)));
+      version = sqlite3_column_int64(*st, 1);
+    }
+    CG_TRY(Job j, job_from_json(data));
+    return std::optional<Versioned>(Versioned{std::move(j), static_cast<uint64_t>(version)});
+  }
+
+  Result<bool> replace(const Job& job, uint64_t version) override {
+    auto st = write(job,
+                    "UPDATE jobs SET project = ?, submitter = ?, state = ?, created_ms = ?, "
+                    "token_live = ?, data = ?, version = version + 1 WHERE id = ? AND version = ?",
+                    version);
+    if (!st) return fail(st.take_error());
+    std::lock_guard lock(db_->mutex());
+    return sqlite3_changes(db_->handle()) == 1;
+  }
+
+  Result<std::vector<Job>> list(const JobFilter& f) override {
+    // Empty filters match everything ('' = '' short-circuits), so one statement serves all.
+    std::string state = f.state ? state_name(*f.state) : "";
+    return query(
+        "SELECT data FROM jobs WHERE (?1 = '' OR project = ?1) AND (?2 = '' OR submitter = ?2) "
+        "AND (?3 = '' OR state = ?3) ORDER BY created_ms DESC, id DESC LIMIT ?4",
+        {f.project, f.submitter, state}, static_cast<int64_t>(f.limit));
+  }
+
+  Result<std::vector<Job>> unfinished() override {
+    return query(
+        "SELECT data FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_ms ASC", {},
+        -1);
+  }
+
+  Result<std::vector<Job>> with_live_token(std::string_view submitter) override {
+    return query("SELECT data FROM jobs WHERE submitter = ? AND token_live = 1",
+                 {std::string(submitter)}, -1);
+  }
+
+  std::string describe() const override { return "SQLite " + db_->path(); }
+
+ private:
+  // One INSERT or conditional UPDATE whose parameters are, in order: project, submitter,
+  // state, created, token_live, data, id (and the expected version).
+  Status write(const Job& job, const char* sql, std::optional<uint64_t> version) {
+    std::string data = stored_job_json(job);
+    std::lock_guard lock(db_->mutex());
+    auto st = db_->statement(sql);
+    if (!st) return fail(Code::kStore, st.error().message);
+    Reset r{*st};
+    auto bind = [&](int i, std::string_view v) {
+      sqlite3_bind_text(*st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    };
+    bind(1, job.project);
+    bind(2, job.submitter);
+    bind(3, state_name(job.state));
+    sqlite3_bind_int64(*st, 4, ms(job.created));
+    sqlite3_bind_int(*st, 5, job.token_is_revoked() ? 0 : 1);
+    bind(6, data);
+    bind(7, job.id);
+    if (version) sqlite3_bind_int64(*st, 8, static_cast<int64_t>(*version));
+    if (sqlite3_step(*st) != SQLITE_DONE) {
+      return fail(Code::kStore, db_->error("write job " + job.id).message);
+    }
+    return {};
+  }
+
+  Result<std::vector<Job>> query(const char* sql, const std::vector<std::string>& args,
+                                 int64_t limit) {
+    std::vector<Job> out;
+    std::vector<std::string> rows;
+    {
+      std::lock_guard lock(db_->mutex());
+      auto st = db_->statement(sql);
+      if (!st) return fail(Code::kStore, st.error().message);
+      Reset r{*st};
+      int i = 1;
+      for (const auto& a : args) {
+        sqlite3_bind_text(*st, i++, a.data(), static_cast<int>(a.size()), SQLITE_TRANSIENT);
+      }
+      if (limit >= 0) sqlite3_bind_int64(*st, i, limit);
+      int rc;
+      while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(*st, 0));
+        rows.emplace_back(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(*st, 0)));
+      }
+      if (rc != SQLITE_DONE) return fail(Code::kStore, db_->error("read jobs").message);
+    }
+    for (const auto& row : rows) {
+      CG_TRY(Job j, job_from_json(row));
+      out.push_back(std::move(j));
+    }
+    return out;
+  }
+
+  std::shared_ptr<session::SqliteDatabase> db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<JobStore>> open_sqlite_job_store(
+    std::shared_ptr<session::SqliteDatabase> db) {
   std::lock_guard lock(db->mutex());
   char* err = nullptr;
   if (sqlite3_exec(db->handle(), kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
@@ -128,87 +282,18 @@ Result<std::unique_ptr<JobStore>> JobStore::open(std::shared_ptr<session::Sqlite
     sqlite3_free(err);
     return fail(Code::kStore, "cannot create the jobs table in " + db->path() + ": " + msg);
   }
-  return std::make_unique<JobStore>(std::move(db));
-}
-
-Status JobStore::put(const Job& job) {
-  // The stored form carries the renewal secret's hash, which the API form leaves out.
-  auto j = json::parse(job_json(job));
-  j["renewal_hash"] = job.renewal_hash;
-  std::string data = j.dump();
-  std::lock_guard lock(db_->mutex());
-  auto st = db_->statement(
-      "INSERT OR REPLACE INTO jobs(id, project, submitter, state, created_ms, token_live, data) "
-      "VALUES (?,?,?,?,?,?,?)");
-  if (!st) return fail(Code::kStore, st.error().message);
-  Reset r{*st};
-  auto bind = [&](int i, std::string_view v) {
-    sqlite3_bind_text(*st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  };
-  bind(1, job.id);
-  bind(2, job.project);
-  bind(3, job.submitter);
-  bind(4, state_name(job.state));
-  sqlite3_bind_int64(*st, 5, ms(job.created));
-  sqlite3_bind_int(*st, 6, job.token_is_revoked() ? 0 : 1);
-  bind(7, data);
-  if (sqlite3_step(*st) != SQLITE_DONE) {
-    return fail(Code::kStore, db_->error("write job " + job.id).message);
-  }
-  return {};
-}
-
-Result<std::vector<Job>> JobStore::query(const char* sql, const std::vector<std::string>& args,
-                                         int64_t limit) {
-  std::vector<Job> out;
-  std::vector<std::string> rows;
-  {
-    std::lock_guard lock(db_->mutex());
-    auto st = db_->statement(sql);
-    if (!st) return fail(Code::kStore, st.error().message);
-    Reset r{*st};
-    int i = 1;
-    for (const auto& a : args) {
-      sqlite3_bind_text(*st, i++, a.data(), static_cast<int>(a.size()), SQLITE_TRANSIENT);
+  // Databases from before versioned records: add the column (every row at version 0).
+  if (sqlite3_exec(db->handle(), "SELECT version FROM jobs LIMIT 0", nullptr, nullptr, nullptr) !=
+      SQLITE_OK) {
+    if (sqlite3_exec(db->handle(), "ALTER TABLE jobs ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+                     nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      return fail(Code::kStore,
+                  "cannot add the version column to the jobs table in " + db->path() + ": " + msg);
     }
-    if (limit >= 0) sqlite3_bind_int64(*st, i, limit);
-    int rc;
-    while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
-      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(*st, 0));
-      rows.emplace_back(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(*st, 0)));
-    }
-    if (rc != SQLITE_DONE) return fail(Code::kStore, db_->error("read jobs").message);
   }
-  for (const auto& row : rows) {
-    CG_TRY(Job j, job_from_json(row));
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
-Result<std::optional<Job>> JobStore::get(std::string_view id) {
-  CG_TRY(auto jobs, query("SELECT data FROM jobs WHERE id = ?", {std::string(id)}, -1));
-  if (jobs.empty()) return std::optional<Job>();
-  return std::optional<Job>(std::move(jobs.front()));
-}
-
-Result<std::vector<Job>> JobStore::list(const JobFilter& f) {
-  // Empty filters match everything ('' = '' short-circuits), so one statement serves all.
-  std::string state = f.state ? state_name(*f.state) : "";
-  return query(
-      "SELECT data FROM jobs WHERE (?1 = '' OR project = ?1) AND (?2 = '' OR submitter = ?2) "
-      "AND (?3 = '' OR state = ?3) ORDER BY created_ms DESC, id DESC LIMIT ?4",
-      {f.project, f.submitter, state}, static_cast<int64_t>(f.limit));
-}
-
-Result<std::vector<Job>> JobStore::unfinished() {
-  return query("SELECT data FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_ms ASC",
-               {}, -1);
-}
-
-Result<std::vector<Job>> JobStore::with_live_token(std::string_view submitter) {
-  return query("SELECT data FROM jobs WHERE submitter = ? AND token_live = 1",
-               {std::string(submitter)}, -1);
+  return std::unique_ptr<JobStore>(std::make_unique<SqliteJobStore>(std::move(db)));
 }
 
 }  // namespace cg::jobs

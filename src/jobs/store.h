@@ -1,9 +1,12 @@
-// Where jobs are kept: a SQLite table (in the gateway's state database, or an in-memory
-// database for `store: {kind: memory}`), so that jobs survive a restart of the service.
-// One row a job: filter columns (project, submitter, state, created) and the whole job as
-// JSON. Thread-safe (the database's mutex).
+// Where jobs are kept: a SQLite table (`<jobs.state_dir>/jobs.db`, one jobs service) or Redis
+// (`store: {kind: redis}`: every jobs service of the deployment shares the records, so any of
+// them answers the API and the nodes' check, renew and report). Each record carries a version;
+// a change is read, applied and written back only if nobody wrote in between (else applied
+// again to the newer record), so two services never lose each other's changes (a renewal
+// counted at one, the end of the job recorded at the other). Thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,7 +17,8 @@
 
 namespace cg::session {
 class SqliteDatabase;
-}
+class RedisBackend;
+}  // namespace cg::session
 
 namespace cg::jobs {
 
@@ -25,29 +29,51 @@ struct JobFilter {
   size_t limit = 100;
 };
 
+// A job as read, with the version a conditional write names.
+struct Versioned {
+  Job job;
+  uint64_t version = 0;
+};
+
 class JobStore {
  public:
-  explicit JobStore(std::shared_ptr<session::SqliteDatabase> db);
-  // Opens (creating) the table in `db`.
-  static Result<std::unique_ptr<JobStore>> open(std::shared_ptr<session::SqliteDatabase> db);
+  virtual ~JobStore() = default;
 
-  Status put(const Job& job);  // insert or replace
-  Result<std::optional<Job>> get(std::string_view id);
+  // Adds a new job (refused when the id is taken).
+  virtual Status insert(const Job& job) = 0;
+  virtual Result<std::optional<Versioned>> read(std::string_view id) = 0;
+  // Writes `job` if the stored version is still `version`; false: another writer came first.
+  virtual Result<bool> replace(const Job& job, uint64_t version) = 0;
   // Newest first.
-  Result<std::vector<Job>> list(const JobFilter& f);
+  virtual Result<std::vector<Job>> list(const JobFilter& f) = 0;
   // Jobs queued or running (those a restart must re-attach), oldest first.
-  Result<std::vector<Job>> unfinished();
+  virtual Result<std::vector<Job>> unfinished() = 0;
   // Jobs of `submitter` whose token is not revoked yet, finished or not.
-  Result<std::vector<Job>> with_live_token(std::string_view submitter);
+  virtual Result<std::vector<Job>> with_live_token(std::string_view submitter) = 0;
+  // "SQLite /var/lib/claimgate/jobs/jobs.db", "Redis redis://10.0.0.5:6379" (for the log).
+  virtual std::string describe() const = 0;
 
- private:
-  Result<std::vector<Job>> query(const char* sql, const std::vector<std::string>& args,
-                                 int64_t limit);
-  std::shared_ptr<session::SqliteDatabase> db_;
+  Result<std::optional<Job>> get(std::string_view id);
+  // Reads the job, lets `change` edit it (returning false: nothing to write) and writes it
+  // back conditionally, starting again from a fresh read when another writer came first.
+  // `change` may run more than once: it must only edit the job (and its own locals). Returns
+  // the job as stored afterwards; nullopt for an unknown id.
+  Result<std::optional<Job>> update(std::string_view id, const std::function<bool(Job&)>& change);
 };
+
+// The SQLite store: a table in `db` (created, or given the version column, on open).
+Result<std::unique_ptr<JobStore>> open_sqlite_job_store(
+    std::shared_ptr<session::SqliteDatabase> db);
+
+// The Redis store, on the gateway's Redis connection pool and key prefix
+// (docs/deployment.md#training-jobs has the keys).
+Result<std::unique_ptr<JobStore>> open_redis_job_store(
+    std::shared_ptr<session::RedisBackend> backend);
 
 // The job as the API shows it (and as stored): times in RFC 3339, exit code null until known.
 std::string job_json(const Job& j);
 Result<Job> job_from_json(std::string_view text);
+// The stored form: job_json and the renewal secret's hash.
+std::string stored_job_json(const Job& j);
 
 }  // namespace cg::jobs

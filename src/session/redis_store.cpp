@@ -656,6 +656,9 @@ Status redis_publish(RedisBackend& b, std::string_view kind, std::string_view pa
   return {};
 }
 
+redis::Client& redis_client(RedisBackend& b) { return b.client; }
+const std::string& redis_prefix(const RedisBackend& b) { return b.opts.prefix; }
+
 void redis_on_event(RedisBackend& b,
                     std::function<void(std::string_view, std::string_view)> handler) {
   std::lock_guard lock(b.event_mu);

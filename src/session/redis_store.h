@@ -69,6 +69,11 @@ Status redis_publish(RedisBackend& b, std::string_view kind, std::string_view pa
 void redis_on_event(RedisBackend& b,
                     std::function<void(std::string_view kind, std::string_view payload)> handler);
 
+// The backend's connection pool and key prefix, for the other parts' Redis records (the
+// jobs service's job records, src/jobs/redis_job_store.cpp).
+redis::Client& redis_client(RedisBackend& b);
+const std::string& redis_prefix(const RedisBackend& b);
+
 // Whether the subscriber is connected (waits up to `wait` for it): tests and start-up.
 bool redis_wait_subscribed(RedisBackend& b, std::chrono::milliseconds wait);
 

@@ -347,3 +347,89 @@ def test_revocation_at_any_gateway_stops_jobs(gw, topology):
         for p in procs:
             p.terminate()
             p.wait(30)
+
+
+def spawn_jobs_gateway(gw, name, jobs_section):
+    """A gateway of the deployment (shared Redis, keys, public URL) with its own port, audit log
+    and `jobs:` section, routing /api/ to builtin:jobs. Returns (url, process)."""
+    port = free_port()
+    text = gw.a.config.read_text()
+    text = text.replace(f"listen: 127.0.0.1:{gw.a.port}", f"listen: 127.0.0.1:{port}")
+    text = text.replace("audit-a/audit.jsonl", f"audit-{name}/audit.jsonl")
+    text = text.replace("routes:\n", 'routes:\n  - {"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}\n')
+    config = gw.a.dir / f"claimgate-{name}.yaml"
+    config.write_text(text + jobs_section)
+    proc = gw.a._spawn(f"gateway-{name}", [claimgate_bin(), "serve", "--config", str(config)])
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz", proc)
+    gw.wait_ready(url)
+    return url, proc
+
+
+def audit_events(gw, name):
+    path = gw.a.dir / f"audit-{name}" / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_two_jobs_gateways_share_the_jobs(gw):
+    """Two gateways with builtin:jobs on the Redis store (each its own jobs.state_dir, so each is
+    its own jobs service): a job submitted at C runs under C, whose nodes check and renew at D
+    (C's jobs.gateway_url); D lists and reads it; a cancel sent to D reaches C, which stops the
+    process; the end C records is what D shows."""
+    common = "token_ttl: 6s, check_interval: 1s, cancel_grace: 3s, poll_interval: 200ms"
+    procs = []
+    try:
+        # D first, so that C's nodes have it to call: every node call is answered by the service
+        # that did not start the job.
+        url_d, proc_d = spawn_jobs_gateway(gw, "d", f"jobs: {{state_dir: jobs-d, {common}}}\n")
+        procs.append(proc_d)
+        url_c, proc_c = spawn_jobs_gateway(gw, "c", f"jobs: {{state_dir: jobs-c, gateway_url: '{url_d}', {common}}}\n")
+        procs.append(proc_c)
+        frank = requests.Session()
+        gw.a.signin(frank, "frank", "/")
+        script = "import time\nfor i in range(240):\n    print('step', i, flush=True)\n    time.sleep(0.5)\n"
+        spec = {"command": ["/usr/bin/python3", "-c", script], "max_runtime": "10m"}
+        r = frank.post(url_c + "/api/projects/nlp/jobs", json=spec, headers=JSON, timeout=30)
+        assert r.status_code == 201, r.text
+        job = r.json()
+        jid = job["id"]
+        assert job["owner"].endswith("jobs-c"), job
+        # The nodes verified the token at D, and renew it there (at 2/3 of its 6 s life).
+        deadline = time.monotonic() + 30
+        while True:
+            at_d = frank.get(f"{url_d}/api/projects/nlp/jobs/{jid}", headers=JSON, timeout=15).json()
+            if at_d["state"] == "running" and at_d["renewals"] >= 2:
+                break
+            assert time.monotonic() < deadline, at_d
+            time.sleep(0.3)
+        assert at_d["owner"] == job["owner"]
+        events_d = audit_events(gw, "d")
+        assert any(e["type"] == "job.verified" and e.get("job_id") == jid for e in events_d), events_d[-5:]
+        assert sum(e["type"] == "job.token_renewed" and e.get("job_id") == jid for e in events_d) >= 2
+        listed = frank.get(f"{url_d}/api/projects/nlp/jobs", headers=JSON, timeout=15).json()["jobs"]
+        assert jid in [j["id"] for j in listed]
+        # The log is in C's job directory: C serves it, D says where it is.
+        log_c = frank.get(f"{url_c}/api/projects/nlp/jobs/{jid}/logs", timeout=15)
+        assert log_c.status_code == 200 and "step" in log_c.text, log_c.text
+        log_d = frank.get(f"{url_d}/api/projects/nlp/jobs/{jid}/logs", headers=JSON, timeout=15)
+        assert log_d.status_code == 409 and job["owner"] in log_d.json()["message"], log_d.text
+        # Cancelled at D: C's monitor stops the process.
+        cancelled = frank.post(f"{url_d}/api/projects/nlp/jobs/{jid}/cancel", json={}, headers=JSON, timeout=15)
+        assert cancelled.status_code == 202, cancelled.text
+        deadline = time.monotonic() + 20
+        while True:
+            at_d = frank.get(f"{url_d}/api/projects/nlp/jobs/{jid}", headers=JSON, timeout=15).json()
+            if at_d["state"] == "cancelled":
+                break
+            assert time.monotonic() < deadline, at_d
+            time.sleep(0.2)
+        assert at_d["message"] == "cancelled by frank", at_d
+        assert at_d["exit_code"] is not None, at_d
+        events_c = audit_events(gw, "c")
+        assert any(e["type"] == "job.finished" and e.get("job_id") == jid for e in events_c)
+        assert not any(e["type"] == "job.finished" and e.get("job_id") == jid for e in events_d)
+        assert proc_c.poll() is None and proc_d.poll() is None
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(30)
