@@ -92,7 +92,7 @@ void BM_ValidateResponse(benchmark::State& state) {
   saml::SpSettings sp;
   sp.entity_id = "https://ml.example.org/saml/metadata";
   sp.acs_url = "https://ml.example.org/saml/acs";
-  saml::IdpSettings idp{"https://idp.example.org/metadata", {f.cert}, false, false};
+  saml::IdpSettings idp{"https://idp.example.org/metadata", {f.cert}, false, false, {}};
   saml::ResponseValidator v(sp, idp, nullptr,
                             f.clock);  // replay cache off: the same message repeats
   std::optional<std::string> req = "_request";

@@ -108,8 +108,11 @@ class DemoIdp:
             return None, "This sign-in expired; start again from the application."
         if p is None:
             p = unsolicited_sp
-        identity = {"uid": [username], "mail": [user["mail"]], "displayName": [user["displayName"]],
-                    "groups": list(user["groups"])}
+        identity = {"uid": [username], "mail": [user["mail"]], "displayName": [user["displayName"]]}
+        if "groups" in user:  # a user without the key: the attribute is left out (not sent empty)
+            identity["groups"] = list(user["groups"])
+        for name, values in user.get("attributes", {}).items():  # more, by attribute name
+            identity[name] = list(values)
         session_index = secrets.token_hex(8)
         with self.lock:
             self.sessions[username] = session_index

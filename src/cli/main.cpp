@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/audit_commands.h"
+#include "cli/certs_commands.h"
 #include "cli/jobs_commands.h"
 #include "cli/policy_commands.h"
 #include "cli/saml_commands.h"
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   cg::cli::add_audit_commands(app, exit_code);
   cg::cli::add_token_commands(app, exit_code);
   cg::cli::add_jobs_commands(app, exit_code);
+  cg::cli::add_certs_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

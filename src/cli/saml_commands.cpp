@@ -82,7 +82,8 @@ int run_validate(const ValidateArgs& a) {
     if (!k) return usage(k.error().name, "--decrypt-key: " + k.error().message);
     sp.decryption_keys.push_back(*k);
   }
-  saml::IdpSettings idp{md->entity_id, md->signing_certs, a.allow_sha1, a.request_id.empty()};
+  saml::IdpSettings idp{md->entity_id, md->signing_certs, a.allow_sha1, a.request_id.empty(),
+                        md->valid_until};
   saml::ResponseValidator validator(sp, idp, nullptr, *clock);
 
   std::string err;

@@ -2,17 +2,22 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 
 #include "core/clock.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "core/time.h"
 #include "crypto/keyring.h"
 #include "gateway/config.h"
 #include "gateway/gateway.h"
+#include "http/client.h"
 #include "http/server.h"
+#include "http/url.h"
+#include "saml/sp_metadata.h"
 
 namespace cg::cli {
 namespace {
@@ -25,6 +30,108 @@ void print_problems(const std::string& path, const core::Problems& p) {
   for (const auto& x : p.list()) std::cerr << "  " << x.to_string() << "\n";
 }
 
+// Where an IdP's metadata comes from, and (metadata_url) whether the URL answers now.
+void check_metadata_source(const saml::IdpConfig& idp, core::WallTime now) {
+  if (idp.metadata_url.empty()) return;
+  if (!idp.metadata_fetched.empty()) {
+    std::cout << "idp " << idp.name << ": metadata fetched from " << idp.metadata_url
+              << " (no copy in " << idp.metadata_file << " yet; serve keeps one there)\n";
+    return;
+  }
+  auto got = gateway::fetch_idp_metadata(idp, now, idp.metadata.entity_id);
+  auto copy = core::read_file(idp.metadata_file, 8u << 20);
+  if (!got) {
+    std::cout << "warning: idp " << idp.name << ": " << idp.metadata_url << ": "
+              << got.error().message << " (serve starts from the copy in " << idp.metadata_file
+              << ")\n";
+  } else if (copy && *copy == got->document) {
+    std::cout << "idp " << idp.name << ": metadata at " << idp.metadata_url << " is the copy in "
+              << idp.metadata_file << "\n";
+  } else {
+    std::cout << "idp " << idp.name << ": " << idp.metadata_url
+              << " has a newer document than the copy in " << idp.metadata_file
+              << " (serve puts it in force)\n";
+  }
+}
+
+// Keep audience URLs consistent: the entity id, the ACS URL and public_url with each other,
+// with the IdPs' metadata, and with what the gateway answering at public_url publishes.
+// Prints each finding; returns how many are errors (a sign-in cannot work).
+int check_audience(const gateway::GatewayConfig& cfg) {
+  const auto& sp = cfg.saml.sp;
+  const auto& pub = cfg.public_url;
+  int errors = 0;
+  std::cout << "sp: entity id (the IdP's Audience) " << sp.entity_id << ", ACS " << sp.acs_url
+            << ", SLO " << sp.slo_url << "\n";
+  if (sp.entity_id.rfind("http://", 0) == 0 || sp.entity_id.rfind("https://", 0) == 0) {
+    auto u = http::parse_url(sp.entity_id.substr(0, sp.entity_id.find('/', 8)));
+    if (u && u->host != pub.host) {
+      std::cout << "warning: saml.sp.entity_id " << sp.entity_id << " names host " << u->host
+                << ", public_url is on " << pub.host
+                << ": every IdP must have exactly this entity id as the application's "
+                   "Audience/Identifier (right if it is what they have; otherwise align them)\n";
+    }
+  }
+  for (const auto& idp : cfg.saml.idps) {
+    const auto& md = idp.metadata;
+    if (md.entity_id == sp.entity_id) {
+      std::cout << "error: idp " << idp.name << ": its metadata names our own entity id "
+                << sp.entity_id << ": " << idp.metadata_file
+                << " is this gateway's SP metadata, not the IdP's\n";
+      ++errors;
+    }
+    for (const auto& ep : md.sso) {
+      auto u = http::parse_url(ep.location.substr(0, ep.location.find('/', 8)));
+      if (u && u->host == pub.host && u->port == pub.port) {
+        std::cout << "error: idp " << idp.name << ": its sign-in endpoint " << ep.location
+                  << " is on this gateway's public_url\n";
+        ++errors;
+      }
+    }
+  }
+  // The gateway that answers at public_url (this one, once started, or an older one).
+  http::FetchRequest req;
+  req.url = pub.origin() + "/saml/metadata";
+  req.timeout = std::chrono::seconds(3);
+  auto res = http::fetch(req);
+  if (!res || res->status != 200) {
+    std::cout << "note: "
+              << (res ? req.url + " answered " + std::to_string(res->status) : res.error().message)
+              << " (start the gateway and check again to compare what it publishes)\n";
+    return errors;
+  }
+  auto published = saml::read_sp_metadata(res->body);
+  if (!published) {
+    std::cout << "error: " << req.url << " is not SAML metadata (" << published.error().message
+              << "): public_url does not lead to a claimgate gateway\n";
+    return errors + 1;
+  }
+  int mismatches = 0;
+  if (published->entity_id != sp.entity_id) {
+    std::cout << "error: the gateway at public_url publishes entity id " << published->entity_id
+              << "; this config has " << sp.entity_id << "\n";
+    ++mismatches;
+  }
+  if (std::find(published->acs_urls.begin(), published->acs_urls.end(), sp.acs_url) ==
+      published->acs_urls.end()) {
+    std::cout << "error: the gateway at public_url publishes ACS "
+              << (published->acs_urls.empty() ? std::string("none") : published->acs_urls.front())
+              << "; this config's is " << sp.acs_url << "\n";
+    ++mismatches;
+  }
+  auto fp = sp.current.cert.sha256_fingerprint();
+  if (std::find(published->signing_fingerprints.begin(), published->signing_fingerprints.end(),
+                fp) == published->signing_fingerprints.end()) {
+    std::cout << "warning: the gateway at public_url does not publish this config's signing "
+                 "certificate ("
+              << fp.substr(0, 23) << "...): restart it to use this config\n";
+  }
+  if (!mismatches) {
+    std::cout << "public_url: the gateway there publishes this entity id and ACS URL\n";
+  }
+  return errors + mismatches;
+}
+
 int run_check(const std::string& path) {
   core::Problems problems;
   auto now = core::SystemClock::instance().now();
@@ -34,18 +141,30 @@ int run_check(const std::string& path) {
     return 1;
   }
   for (const auto& w : cfg->warnings) std::cout << "warning: " << w << "\n";
-  // Certificates close to expiry are worth a line even when valid.
+  // Certificates closer to their end than certificate_warning are worth a line even when valid.
   auto soon = [&](const std::string& what, const crypto::Certificate& c) {
-    auto days = std::chrono::duration_cast<std::chrono::hours>(c.not_after() - now).count() / 24;
-    if (days < 30) {
-      std::cout << "warning: " << what << " certificate expires in " << days << " days ("
-                << core::format_datetime(c.not_after()) << ")\n";
-    }
+    auto left = c.not_after() - now;
+    if (left > cfg->cert_warning) return;
+    auto days = std::chrono::duration_cast<std::chrono::hours>(left).count() / 24;
+    std::cout << "warning: " << what << " certificate (" << c.subject() << ") "
+              << (left.count() > 0 ? "expires in " + std::to_string(days) + " day(s)"
+                                   : std::string("has expired"))
+              << " (" << core::format_datetime(c.not_after()) << ")\n";
   };
   soon("saml.sp.signing_cert", cfg->saml.sp.current.cert);
+  if (cfg->saml.sp.next) soon("saml.sp.next_signing_cert", cfg->saml.sp.next->cert);
+  if (!cfg->server.tls_cert_file.empty()) {
+    if (auto c = crypto::Certificate::load(cfg->server.tls_cert_file)) soon("tls.cert", *c);
+  }
   for (const auto& idp : cfg->saml.idps) {
     for (const auto& c : idp.metadata.signing_certs) soon("IdP " + idp.name + " signing", c);
+    if (idp.metadata.valid_until && *idp.metadata.valid_until - now <= cfg->cert_warning) {
+      std::cout << "warning: IdP " << idp.name << " metadata is valid until "
+                << core::format_datetime(*idp.metadata.valid_until) << "\n";
+    }
+    check_metadata_source(idp, now);
   }
+  int errors = check_audience(*cfg);
   std::vector<std::string> notes;
   if (auto ring = crypto::Keyring::load(cfg->keys_dir, &notes); !ring) {
     std::cout << "note: " << ring.error().message << " (serve creates a first key pair)\n";
@@ -68,6 +187,10 @@ int run_check(const std::string& path) {
     pol = "policy: " + std::to_string(cfg->policy->rules().size()) + " rule(s), " +
           std::to_string(cfg->policy->bindings().size()) + " binding(s), " +
           std::to_string(cfg->policy->roles().size()) + " role(s)";
+  }
+  if (errors) {
+    std::cout << path << ": " << errors << " inconsistency(ies) above\n";
+    return 1;
   }
   std::cout << path << ": OK (" << cfg->saml.idps.size() << " IdP(s), " << cfg->routes.size()
             << " route(s), store " << cfg->store_kind << ", " << pol << ", audit "
@@ -115,6 +238,7 @@ int run_serve(const std::string& path) {
     gw->close_audit();
     return 1;
   }
+  gw->start_metadata_refresh();
   http::Server server(
       server_options, [&gw](http::Exchange& ex) { return gw->handle(ex); },
       [&gw](unsigned status, const std::string& reason, const std::string& client) {
@@ -147,12 +271,15 @@ int run_serve(const std::string& path) {
     hup.async_wait([&](const http::error_code& ec, int) {
       if (ec) return;
       gw->reload_policy("SIGHUP");
+      gw->reload_sp_keys("SIGHUP");
+      gw->refresh_metadata_now();
       wait_hup();
     });
   };
   wait_hup();
   auto files = gw->policy_files();
-  auto stamp = [&files] {
+  auto key_files = gw->sp_key_files();
+  auto stamp_of = [](const std::vector<std::string>& files) {
     std::string s;
     for (const auto& f : files) {
       struct stat st {};
@@ -165,15 +292,27 @@ int run_serve(const std::string& path) {
     }
     return s;
   };
-  std::string last_stamp = stamp();
+  std::string last_stamp = stamp_of(files), last_keys = stamp_of(key_files), settling;
   http::asio::steady_timer watch(ctx);
   std::function<void()> schedule_watch = [&] {
     watch.expires_after(std::chrono::seconds(2));
     watch.async_wait([&](const http::error_code& ec) {
       if (ec) return;
-      if (std::string now = stamp(); now != last_stamp) {
+      if (std::string now = stamp_of(files); now != last_stamp) {
         last_stamp = now;
         gw->reload_policy("file changed");
+      }
+      // The SP's key files: `claimgate certs rollover` staged or promoted a pair. Read once
+      // they have stayed the same for a round, so that a promote half done (one file renamed,
+      // its partner not yet) is never read.
+      if (std::string now = stamp_of(key_files); now == last_keys) {
+        settling.clear();
+      } else if (now != settling) {
+        settling = now;
+      } else {
+        last_keys = now;
+        settling.clear();
+        gw->reload_sp_keys("key files changed");
       }
       schedule_watch();
     });
@@ -194,6 +333,7 @@ int run_serve(const std::string& path) {
   purge.cancel();
   watch.cancel();
   hup.cancel();
+  gw->stop_metadata_refresh();
   gw->close_jobs();
   gw->close_audit();
   g_log.info("stopped");

@@ -33,7 +33,10 @@ std::string session_ref(std::string_view session_id) {
 }
 
 Status Gateway::open_audit() {
-  if (!cfg_.audit.enabled) return {};
+  if (!cfg_.audit.enabled) {
+    audit_certificates();  // the log lines, at least
+    return {};
+  }
   CG_TRY(auto sinks, audit::open_sinks(cfg_.audit));
   CG_TRY(audit_, audit::AuditLog::open(cfg_.audit.log, keyring_, clock_, std::move(sinks)));
   for (const auto& n : audit_->notes()) log_.warn("audit: ", n);
@@ -65,6 +68,8 @@ Status Gateway::open_audit() {
       .str("sp_signing_cert", cfg_.saml.sp.current.cert.sha256_fingerprint());
   if (cfg_.saml.sp.next)
     keys.str("sp_next_signing_cert", cfg_.saml.sp.next->cert.sha256_fingerprint());
+  if (cfg_.saml.sp.previous)
+    keys.str("sp_previous_signing_cert", cfg_.saml.sp.previous->cert.sha256_fingerprint());
   audit(std::move(keys), audit::Durability::kDurable);
   audit_certificates();
   registry_.gauge(
@@ -95,12 +100,19 @@ void Gateway::close_audit() {
 }
 
 void Gateway::audit_certificates() {
-  if (!audit_) return;
   auto now = clock_.now();
   last_cert_audit_ = now;
   auto check = [&](const std::string& use, const crypto::Certificate& c) {
     auto left = c.not_after() - now;
-    if (left > std::chrono::hours(24 * 30)) return;
+    if (left > cfg_.cert_warning) return;
+    auto days = std::chrono::duration_cast<std::chrono::hours>(left).count() / 24;
+    log_.warn("certificate ", use, " (", c.subject(), ", ", c.sha256_fingerprint().substr(0, 23),
+              ") ", left.count() > 0 ? "expires in " + std::to_string(days) + " day(s)" : "expired",
+              " at ", core::format_datetime(c.not_after()),
+              use.rfind("idp:", 0) == 0 ? ": the IdP must publish its next certificate"
+              : use == "tls"            ? ": renew the TLS certificate"
+                                        : ": claimgate certs rollover");
+    if (!audit_) return;
     audit::Event ev(audit::type::kCertificateExpiring, now);
     ev.str("use", use)
         .str("subject", c.subject())
@@ -109,21 +121,20 @@ void Gateway::audit_certificates() {
         .num("days_left", std::chrono::duration_cast<std::chrono::hours>(left).count() / 24);
     audit(std::move(ev), audit::Durability::kBatched);
   };
-  check("sp-signing", cfg_.saml.sp.current.cert);
-  if (cfg_.saml.sp.next) check("sp-signing-next", cfg_.saml.sp.next->cert);
+  auto keys = sp();
+  check("sp-signing", keys->sp.current.cert);
+  if (keys->sp.next) check("sp-signing-next", keys->sp.next->cert);
   for (const auto& idp : cfg_.saml.idps) {
-    for (const auto& c : idp.metadata.signing_certs) check("idp:" + idp.name, c);
+    auto md = live(idp.name)->metadata;
+    for (const auto& c : md->signing_certs) check("idp:" + idp.name, c);
     // The IdP's metadata document itself (validUntil), when it says when it ends.
-    if (idp.metadata.valid_until &&
-        *idp.metadata.valid_until - now <= std::chrono::hours(24 * 30)) {
+    if (audit_ && md->valid_until && *md->valid_until - now <= cfg_.cert_warning) {
       audit::Event ev(audit::type::kMetadataExpiring, now);
       ev.str("idp", idp.name)
-          .str("entity_id", idp.metadata.entity_id)
-          .time("valid_until", *idp.metadata.valid_until)
+          .str("entity_id", md->entity_id)
+          .time("valid_until", *md->valid_until)
           .num("days_left",
-               std::chrono::duration_cast<std::chrono::hours>(*idp.metadata.valid_until - now)
-                       .count() /
-                   24);
+               std::chrono::duration_cast<std::chrono::hours>(*md->valid_until - now).count() / 24);
       audit(std::move(ev), audit::Durability::kBatched);
     }
   }

@@ -290,7 +290,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
                  "tls",         "saml",       "keys",     "session",   "store",
                  "identity",    "limits",     "upstream", "routes",    "permissions",
                  "roles",       "aliases",    "bindings", "rules",     "case_insensitive_paths",
-                 "policy_file", "audit",      "tokens",   "jobs"},
+                 "policy_file", "audit",      "tokens",   "jobs",      "certificate_warning"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
@@ -298,6 +298,10 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   if (!core::parse_log_level(level, c.log_level))
     p.add("log_level", level, "debug, info, warn or error");
   c.insecure_http = core::get_bool(root, "insecure_http", "", p, false);
+  c.cert_warning = core::get_duration(root, "certificate_warning", "", p, c.cert_warning);
+  if (c.cert_warning < std::chrono::hours(24) || c.cert_warning > std::chrono::hours(24 * 365)) {
+    p.add("certificate_warning", std::to_string(c.cert_warning.count()) + "s", "from 1d to 365d");
+  }
 
   std::string public_url =
       core::get_string(root, "public_url", "", p, false);  // required: saml reports it
@@ -327,6 +331,19 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
 
   if (auto saml = saml::compile_saml_config(root, c.base_dir, now, p)) c.saml = std::move(*saml);
+  for (auto& idp : c.saml.idps) {
+    if (!idp.metadata_pending) continue;
+    // No usable copy in the backing file: the start needs the IdP's endpoint this once.
+    auto got = fetch_idp_metadata(idp, now, "");
+    if (!got) {
+      p.add("saml.idps[" + idp.name + "].metadata_url", idp.metadata_url,
+            "a document that can be fetched and used, since " + idp.metadata_file +
+                " holds no usable copy yet: " + got.error().message);
+      continue;
+    }
+    idp.metadata = std::move(got->metadata);
+    idp.metadata_fetched = std::move(got->document);
+  }
   for (const auto& idp : c.saml.idps) {
     for (const auto& w : idp.metadata.warnings)
       c.warnings.push_back("saml.idps[" + idp.name + "]: " + w);

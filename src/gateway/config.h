@@ -186,6 +186,9 @@ struct GatewayConfig {
   std::chrono::seconds session_ttl{8 * 3600};
   std::chrono::seconds session_idle{3600};
   std::chrono::seconds touch_interval{60};
+  // Certificates (SP, IdP, TLS) closer than this to their end are warned about: log, audit,
+  // `claimgate check` (metrics show every certificate's days left).
+  std::chrono::seconds cert_warning{30 * 86400};
   CookieConfig cookie;
   std::string store_kind = "memory";  // memory, sqlite or redis
   std::string store_path;             // sqlite
@@ -215,5 +218,17 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
 // Policy rules no route of this config sends requests to (warnings for `claimgate check`).
 std::vector<std::string> unreachable_rules(const policy::Policy& policy,
                                            const std::vector<RouteConfig>& routes);
+
+// A metadata document fetched from an IdP's metadata_url, checked as at start (shape,
+// signature against metadata_signing_cert, validUntil, certificate dates) and, when
+// `entity_id` is given, describing that entity (a document for another IdP is refused).
+struct FetchedMetadata {
+  std::string document;
+  saml::IdpMetadata metadata;
+};
+Result<FetchedMetadata> fetch_idp_metadata(const saml::IdpConfig& idp, core::WallTime now,
+                                           std::string_view entity_id);
+// Writes the last good copy (beside, then renamed over the old one).
+Status save_metadata_copy(const std::string& path, std::string_view document);
 
 }  // namespace cg::gateway

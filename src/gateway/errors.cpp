@@ -36,6 +36,10 @@ const char* code_name(Code c) {
       return "gateway.agent_scope";
     case Code::kTokensDisabled:
       return "gateway.tokens_disabled";
+    case Code::kMetadataRefused:
+      return "gateway.metadata_refused";
+    case Code::kGraph:
+      return "gateway.graph";
   }
   return "gateway.unknown";
 }

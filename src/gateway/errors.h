@@ -22,6 +22,8 @@ enum class Code : int {
   kGrantInvalid = 6514,      // a code, refresh token or device code the token endpoint refuses
   kAgentScope = 6515,        // an agent token used beyond its scope or project
   kTokensDisabled = 6516,    // tokens.enabled is false
+  kMetadataRefused = 6517,   // a document fetched from an IdP's metadata_url was not taken
+  kGraph = 6518,             // Microsoft Graph did not give a user's groups (overage)
 };
 
 const char* code_name(Code c);

@@ -53,6 +53,10 @@ Metrics::Metrics(core::MetricsRegistry& r)
                           {"route", "effect", "reason"})),
       policy_reloads(r.counter("claimgate_policy_reloads_total",
                                "Policy reloads (SIGHUP or a changed file), by result", {"result"})),
+      metadata_refreshes(r.counter("claimgate_idp_metadata_refresh_total",
+                                   "Fetches of IdP metadata from metadata_url, by IdP and result "
+                                   "(updated, unchanged, refused, failed)",
+                                   {"idp", "result"})),
       upstream_latency(r.histogram(
           "claimgate_upstream_latency_seconds",
           "Time from sending a request upstream to its response header",
@@ -115,13 +119,19 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
                                                                    : policy::Policy::empty());
   route_auth->set_rules(policy_);
   authorizer_ = std::move(route_auth);
+  live_sp_ = std::make_shared<LiveSp>(LiveSp{cfg_.saml.sp, saml::sp_metadata_xml(cfg_.saml.sp)});
   for (const auto& idp : cfg_.saml.idps) {
-    validators_[idp.name] = std::make_unique<saml::ResponseValidator>(
-        cfg_.saml.sp_settings(idp), cfg_.saml.idp_settings(idp), &replay_, clock_);
+    // The bytes in force, so that a fetch of the same document counts as unchanged.
+    std::string document = idp.metadata_fetched;
+    if (document.empty() && !idp.metadata_url.empty()) {
+      if (auto copy = core::read_file(idp.metadata_file, 8u << 20)) document = std::move(*copy);
+    }
+    install(idp, idp.metadata, std::move(document));
+    if (idp.graph) graph_[idp.name] = std::make_unique<GraphGroups>(*idp.graph, clock_);
   }
   token_verifier_ = crypto::JwtVerifier(keyring_);
   jwks_json_ = crypto::jwks_of(keyring_).dump();
-  sp_metadata_xml_ = saml::sp_metadata_xml(cfg_.saml.sp);
+
   stripped_names_ = {cfg_.cookie.name, cfg_.cookie.name + "_pending"};
 
   registry_.gauge("claimgate_sessions_active", "Sessions not past their absolute expiry", {},
@@ -166,13 +176,40 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
         auto add = [&](const std::string& use, const crypto::Certificate& c) {
           out.push_back({{use, c.subject(), c.sha256_fingerprint().substr(0, 23)}, days(c)});
         };
-        add("sp-signing", cfg_.saml.sp.current.cert);
-        if (cfg_.saml.sp.next) add("sp-signing-next", cfg_.saml.sp.next->cert);
+        auto keys = sp();
+        add("sp-signing", keys->sp.current.cert);
+        if (keys->sp.next) add("sp-signing-next", keys->sp.next->cert);
+        if (keys->sp.previous) add("sp-signing-previous", keys->sp.previous->cert);
         for (const auto& idp : cfg_.saml.idps) {
-          for (const auto& c : idp.metadata.signing_certs) add("idp:" + idp.name, c);
+          for (const auto& c : live(idp.name)->metadata->signing_certs) add("idp:" + idp.name, c);
         }
         if (!cfg_.server.tls_cert_file.empty()) {
           if (auto c = crypto::Certificate::load(cfg_.server.tls_cert_file)) add("tls", *c);
+        }
+        return out;
+      });
+  registry_.gauge(
+      "claimgate_idp_metadata_age_seconds",
+      "Seconds since each IdP's metadata in force was last confirmed (read at start, or fetched)",
+      {"idp"}, [this] {
+        std::vector<std::pair<core::Labels, double>> out;
+        auto now = clock_.now();
+        for (const auto& idp : cfg_.saml.idps) {
+          auto st = metadata_status(idp);
+          auto since = std::max(st.updated, st.last_success);
+          out.push_back({{idp.name}, std::chrono::duration<double>(now - since).count()});
+        }
+        return out;
+      });
+  registry_.gauge(
+      "claimgate_idp_metadata_valid_seconds",
+      "Seconds until each IdP's metadata in force passes its validUntil", {"idp"}, [this] {
+        std::vector<std::pair<core::Labels, double>> out;
+        for (const auto& idp : cfg_.saml.idps) {
+          auto md = live(idp.name)->metadata;
+          if (!md->valid_until) continue;
+          out.push_back(
+              {{idp.name}, std::chrono::duration<double>(*md->valid_until - clock_.now()).count()});
         }
         return out;
       });
@@ -242,6 +279,8 @@ bool Gateway::reload_policy(const std::string& why) {
             policy_->generation(), "; other config changes need a restart");
   return true;
 }
+
+Gateway::~Gateway() { stop_metadata_refresh(); }
 
 void Gateway::on_reject(unsigned status, const std::string& reason, const std::string& client) {
   metrics_.rejected.inc({std::to_string(status)});
@@ -1012,7 +1051,7 @@ awaitable<void> Gateway::jwks(Request& r) {
 awaitable<void> Gateway::metadata(Request& r) {
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "application/samlmetadata+xml");
-  res.body() = sp_metadata_xml_;
+  res.body() = sp()->metadata_xml;
   co_await send(r, std::move(res));
 }
 

@@ -9,11 +9,13 @@
 //   -> identity headers + JWT -> http::proxy_http / proxy_websocket.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/log.h"
@@ -25,6 +27,7 @@
 #include "crypto/keyring.h"
 #include "gateway/config.h"
 #include "gateway/errors.h"
+#include "gateway/graph.h"
 #include "gateway/pages.h"
 #include "http/server.h"
 #include "jobs/service.h"
@@ -57,7 +60,9 @@ struct Metrics {
   core::CounterFamily& upstream_errors;  // claimgate_upstream_errors_total{route,code}
   core::CounterFamily& decisions;        // claimgate_authz_decisions_total{route,effect,reason}
   core::CounterFamily& policy_reloads;   // claimgate_policy_reloads_total{result}
-  core::Histogram& upstream_latency;     // claimgate_upstream_latency_seconds
+  // claimgate_idp_metadata_refresh_total{idp,result=updated|unchanged|refused|failed}
+  core::CounterFamily& metadata_refreshes;
+  core::Histogram& upstream_latency;  // claimgate_upstream_latency_seconds
 };
 
 struct Stores {
@@ -94,10 +99,19 @@ void on_revocations(
     session::RedisBackend& redis,
     std::function<void(const std::string& subject, const std::string& reason)> handler);
 
+// Where an IdP's metadata stands (metrics, `claimgate check`).
+struct MetadataStatus {
+  std::shared_ptr<const saml::IdpMetadata> metadata;  // in force
+  core::WallTime updated{};                           // since when
+  core::WallTime last_success{};                      // the last good fetch (epoch: none yet)
+  std::string last_error;                             // of the last fetch, "" when it worked
+};
+
 class Gateway {
  public:
   Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores, const core::Clock& clock,
           core::Random& random);
+  ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
@@ -120,6 +134,20 @@ class Gateway {
   Status open_jobs();
   // Stops watching jobs (they keep running; the next start re-attaches them).
   void close_jobs();
+
+  // IdPs with a metadata_url (trust.cpp): a thread fetches each on its schedule and puts a
+  // document that passes every check in force; refresh_metadata_now() fetches them all at once
+  // (SIGHUP). Start after open_audit; stop before close_audit.
+  void start_metadata_refresh();
+  void stop_metadata_refresh();
+  void refresh_metadata_now();
+  MetadataStatus metadata_status(const saml::IdpConfig& idp) const;
+  // The SP's key files (`claimgate certs rollover` writes them): read again when they change
+  // (the file watcher, SIGHUP); a staged pair is then published, a promoted one signs, the
+  // previous one still decrypts. Each change is audited (sp.certificates_changed). Returns
+  // whether the keys in use changed.
+  bool reload_sp_keys(const std::string& why);
+  std::vector<std::string> sp_key_files() const;
 
   // Loads the policy again from its file (SIGHUP, or the file changed). A file with problems
   // (or one that would drop a policy in force) is refused: the old policy stays, and the
@@ -231,14 +259,49 @@ class Gateway {
   core::Random& random_;
   session::CookieCodec cookies_;
   TicketReplayCache replay_;
-  // One validator per IdP, built once (settings, trusted keys) and shared by every sign-in.
-  std::map<std::string, std::unique_ptr<saml::ResponseValidator>, std::less<>> validators_;
+  // Each IdP's metadata in force and the validator built on it (settings, trusted keys),
+  // shared by every sign-in; replaced whole when a refreshed document comes into force.
+  struct LiveIdp {
+    std::shared_ptr<const saml::IdpMetadata> metadata;
+    std::shared_ptr<const saml::ResponseValidator> validator;
+    std::string document;  // as fetched ("" : read from a file at start)
+    core::WallTime updated{};
+  };
+  std::shared_ptr<const LiveIdp> live(std::string_view idp) const;
+  // The SP's keys in use and the metadata that publishes them.
+  struct LiveSp {
+    saml::SpConfig sp;
+    std::string metadata_xml;
+  };
+  std::shared_ptr<const LiveSp> sp() const;
+  std::shared_ptr<const LiveSp> live_sp_;  // under live_mu_
+  void install(const saml::IdpConfig& idp, saml::IdpMetadata md, std::string document);
+  // Fetches one IdP's metadata; returns when to fetch again.
+  std::chrono::seconds refresh_one(const saml::IdpConfig& idp);
+  std::chrono::seconds refresh_interval(const saml::IdpConfig& idp,
+                                        const saml::IdpMetadata& md) const;
+  void refresh_loop();
+  mutable std::mutex live_mu_;
+  std::map<std::string, std::shared_ptr<const LiveIdp>, std::less<>> live_;
+  struct RefreshState {
+    std::chrono::steady_clock::time_point due;
+    core::WallTime last_success{};
+    std::string last_error;
+  };
+  mutable std::mutex refresh_mu_;
+  std::condition_variable refresh_cv_;
+  bool refresh_stop_ = false;
+  std::map<std::string, RefreshState> refresh_;  // IdPs with a metadata_url, under refresh_mu_
+  std::thread refresher_;
+  // Microsoft Graph clients of the IdPs that have `graph:` (Entra ID groups overage).
+  std::map<std::string, std::unique_ptr<GraphGroups>, std::less<>> graph_;
+  // What a sign-in through `idp` must carry, under the policy in force.
+  std::vector<saml::RequiredClaim> required_claims(const saml::IdpConfig& idp) const;
   std::shared_ptr<const policy::Authorizer> authorizer_;
   std::shared_ptr<policy::PolicyAuthorizer> policy_;
   std::mutex reload_mu_;
   crypto::JwtVerifier token_verifier_;  // Bearer tokens: this gateway's keys only
   std::string jwks_json_;
-  std::string sp_metadata_xml_;
   core::MetricsRegistry registry_;
   Metrics metrics_;
   std::unique_ptr<audit::AuditLog> audit_;   // null: audit disabled

@@ -37,6 +37,36 @@ std::vector<session::Claim> claims_of(const saml::Identity& id) {
   return out;
 }
 
+}  // namespace
+
+std::vector<saml::RequiredClaim> Gateway::required_claims(const saml::IdpConfig& idp) const {
+  auto policy = policy_->current();
+  std::vector<saml::RequiredClaim> out;
+  if (idp.required_claims) {
+    for (const auto& c : *idp.required_claims) {
+      out.push_back(
+          {{c}, policy->claim_aliases_of(c), "saml.idps[" + idp.name + "].required_claims lists"});
+    }
+    return out;
+  }
+  // NameID, and one of the claims the role bindings read (a person whose IdP sends none of
+  // them would be signed in to a session the policy grants nothing: the forgotten attribute
+  // statement, made obvious).
+  out.push_back({{"name_id"}, {}, ""});
+  saml::RequiredClaim bound{policy->binding_claims(), {}, ""};
+  if (bound.any_of.empty()) return out;
+  for (const auto& c : bound.any_of) {
+    for (auto& a : policy->claim_aliases_of(c)) bound.also.push_back(std::move(a));
+  }
+  bound.why = std::string(bound.any_of.size() == 1 ? "the role bindings read"
+                                                   : "the role bindings read one of") +
+              " (saml.idps[" + idp.name + "].required_claims sets what this IdP must send)";
+  out.push_back(std::move(bound));
+  return out;
+}
+
+namespace {
+
 std::string pending_json(const std::string& request_id, const std::string& idp,
                          const std::string& rd) {
   return json{{"request_id", request_id}, {"idp", idp}, {"rd", rd}}.dump();
@@ -77,7 +107,7 @@ awaitable<void> Gateway::login(Request& r) {
     std::vector<IdpChoice> choices;
     for (const auto& i : cfg_.saml.idps) {
       choices.push_back(
-          {i.name, i.name + " (" + i.metadata.entity_id + ")",
+          {i.name, i.name + " (" + live(i.name)->metadata->entity_id + ")",
            "/saml/login?idp=" + core::url_encode(i.name) + "&rd=" + core::url_encode(rd)});
     }
     http::StringResponse res{bhttp::status::ok, 11};
@@ -87,10 +117,11 @@ awaitable<void> Gateway::login(Request& r) {
     co_return;
   }
 
-  const saml::Endpoint* sso = idp->metadata.sso_endpoint(saml::kBindingRedirect);
+  auto md = live(idp->name)->metadata;
+  const saml::Endpoint* sso = md->sso_endpoint(saml::kBindingRedirect);
   bool post = false;
   if (!sso) {
-    sso = idp->metadata.sso_endpoint(saml::kBindingPost);
+    sso = md->sso_endpoint(saml::kBindingPost);
     post = true;
   }
   if (!sso) {
@@ -102,9 +133,9 @@ awaitable<void> Gateway::login(Request& r) {
   }
   auto now = clock_.now();
   saml::AuthnRequestOptions opts;
-  opts.name_id_format = cfg_.saml.sp.name_id_format;
-  saml::AuthnRequest req =
-      saml::build_authn_request(cfg_.saml.sp, sso->location, opts, random_, now);
+  auto keys = sp();
+  opts.name_id_format = keys->sp.name_id_format;
+  saml::AuthnRequest req = saml::build_authn_request(keys->sp, sso->location, opts, random_, now);
   std::string relay = core::hex_encode(random_.bytes(16));
   if (auto st = stores_.tickets->put("pending:" + relay, pending_json(req.id, idp->name, rd),
                                      now + kPendingLifetime);
@@ -117,7 +148,7 @@ awaitable<void> Gateway::login(Request& r) {
   log_.info("request id=", r.ex.request_id(), " signin started idp=", idp->name,
             " authn_request=", req.id);
   if (post) {
-    auto form = saml::authn_request_post_form(cfg_.saml.sp, req, relay);
+    auto form = saml::authn_request_post_form(keys->sp, req, relay);
     if (!form) {
       co_await send_error(r, 500, "Sign-in failed", form.error());
       co_return;
@@ -133,7 +164,7 @@ awaitable<void> Gateway::login(Request& r) {
     co_await send(r, std::move(res));
     co_return;
   }
-  auto url = saml::authn_request_redirect_url(cfg_.saml.sp, req, relay);
+  auto url = saml::authn_request_redirect_url(keys->sp, req, relay);
   if (!url) {
     co_await send_error(r, 500, "Sign-in failed", url.error());
     co_return;
@@ -234,14 +265,14 @@ awaitable<void> Gateway::acs(Request& r) {
   if (pending && pending->is_object()) {
     idp = cfg_.saml.find_idp(pending->value("idp", ""));
     if (idp) {
-      report = validators_.at(idp->name)->validate_posted(response_b64,
-                                                          pending->value("request_id", ""));
+      report = live(idp->name)->validator->validate_posted(response_b64,
+                                                           pending->value("request_id", ""));
     }
   } else {
     for (const auto& i : cfg_.saml.idps) {
       if (!i.allow_idp_initiated) continue;
       saml::ValidationReport rep =
-          validators_.at(i.name)->validate_posted(response_b64, std::nullopt);
+          live(i.name)->validator->validate_posted(response_b64, std::nullopt);
       bool issuer_mismatch =
           rep.error && (rep.error->code == static_cast<int>(saml::Code::kResponseIssuer) ||
                         rep.error->code == static_cast<int>(saml::Code::kAssertionIssuer));
@@ -258,6 +289,41 @@ awaitable<void> Gateway::acs(Request& r) {
     co_await audit_signin_failure(r, "", e, nullptr);
     co_await send_error(r, 400, "Sign-in failed", e, "/saml/login", "Sign in again");
     co_return;
+  }
+  bool groups_from_graph = false;
+  if (report.ok() && report.identity->groups_overage_link) {
+    // Entra ID left the groups out (too many for a token): read them from Microsoft Graph
+    // when this IdP has credentials for it.
+    if (auto g = graph_.find(idp->name); g != graph_.end()) {
+      auto groups = g->second->member_groups(*report.identity);
+      if (!groups) {
+        Error e = groups.take_error();
+        e.message =
+            "Entra ID sent a link to the groups instead of the groups (the user is in "
+            "more groups than fit in a token), and reading them from Microsoft Graph "
+            "failed: " +
+            e.message;
+        report.checks.push_back({"claims.groups_overage", saml::Check::Outcome::kFail, e.message});
+        report.error = std::move(e);
+        report.identity.reset();
+      } else {
+        std::string detail = std::to_string(groups->size()) + " group(s) read from Microsoft Graph";
+        report.identity->attributes.push_back(
+            {"http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", "", "groups",
+             std::move(*groups)});
+        report.checks.push_back({"claims.groups_overage", saml::Check::Outcome::kPass, detail});
+        groups_from_graph = true;
+      }
+    }
+  }
+  if (report.ok()) {
+    // The claims this IdP's sign-ins must carry: refused here, with the report's other checks,
+    // rather than as a session that the policy grants nothing.
+    if (auto missing = saml::check_required_claims(*report.identity, required_claims(*idp))) {
+      report.checks.push_back({"claims.required", saml::Check::Outcome::kFail, missing->message});
+      report.error = std::move(*missing);
+      report.identity.reset();
+    }
   }
   if (!report.ok()) {
     Error e = *report.error;
@@ -321,6 +387,7 @@ awaitable<void> Gateway::acs(Request& r) {
       .json("role_grants",
             policy::grants_json(*grants).dump(-1, ' ', false, json::error_handler_t::replace))
       .str("roles", grants->roles_joined);
+  if (groups_from_graph) ok.str("groups_from", "microsoft-graph");
   audit(std::move(ok), audit::Durability::kDurable);
   audit::Event created = event(audit::type::kSessionCreated, r);
   created.str("subject", s.subject)
@@ -376,17 +443,18 @@ awaitable<void> Gateway::logout(Request& r) {
     co_await durable(audit(std::move(ev), audit::Durability::kDurable));
   }
   const saml::IdpConfig* idp = cfg_.saml.find_idp(s.idp);
-  const saml::Endpoint* slo = idp ? idp->metadata.slo_endpoint(saml::kBindingRedirect) : nullptr;
+  auto idp_md = idp ? live(idp->name)->metadata : nullptr;
+  const saml::Endpoint* slo = idp_md ? idp_md->slo_endpoint(saml::kBindingRedirect) : nullptr;
   if (slo) {
     auto now = clock_.now();
     saml::LogoutRequestSpec spec{slo->location, s.subject, s.name_id_format, s.session_index};
-    saml::BuiltMessage msg = saml::build_logout_request(cfg_.saml.sp, spec, random_, now);
+    auto keys = sp();
+    saml::BuiltMessage msg = saml::build_logout_request(keys->sp, spec, random_, now);
     std::string relay = core::hex_encode(random_.bytes(16));
     auto put = stores_.tickets->put("logout:" + relay, pending_json(msg.id, idp->name, rd),
                                     now + kPendingLifetime);
-    auto url =
-        saml::redirect_url(slo->location, "SAMLRequest", msg.xml, relay,
-                           cfg_.saml.sp.sign_authn_requests ? &cfg_.saml.sp.current.key : nullptr);
+    auto url = saml::redirect_url(slo->location, "SAMLRequest", msg.xml, relay,
+                                  keys->sp.sign_authn_requests ? &keys->sp.current.key : nullptr);
     if (put && url) {
       co_await redirect(r, 302, *url);
       co_return;
@@ -413,7 +481,9 @@ awaitable<void> Gateway::slo(Request& r) {
     // IdP-initiated: end the sessions it names, answer with a signed LogoutResponse.
     std::optional<Error> last;
     for (const auto& idp : cfg_.saml.idps) {
-      auto info = saml::validate_logout_request(*msg, cfg_.saml.idp_settings(idp), checks, now);
+      auto md = live(idp.name)->metadata;
+      auto info =
+          saml::validate_logout_request(*msg, cfg_.saml.idp_settings(idp, *md), checks, now);
       if (!info) {
         last = info.error();
         continue;
@@ -435,7 +505,7 @@ awaitable<void> Gateway::slo(Request& r) {
         }
         if (last) co_await durable(last);
       }
-      const saml::Endpoint* slo = idp.metadata.slo_endpoint(saml::kBindingRedirect);
+      const saml::Endpoint* slo = md->slo_endpoint(saml::kBindingRedirect);
       if (!slo) {
         r.clear_cookie = true;
         http::StringResponse res{bhttp::status::ok, 11};
@@ -445,11 +515,11 @@ awaitable<void> Gateway::slo(Request& r) {
         co_return;
       }
       std::string dest = slo->response_location.empty() ? slo->location : slo->response_location;
-      saml::BuiltMessage resp = saml::build_logout_response(cfg_.saml.sp, dest, info->id,
-                                                            removed.has_value(), random_, now);
-      auto url = saml::redirect_url(
-          dest, "SAMLResponse", resp.xml, msg->relay_state,
-          cfg_.saml.sp.sign_authn_requests ? &cfg_.saml.sp.current.key : nullptr);
+      auto keys = sp();
+      saml::BuiltMessage resp =
+          saml::build_logout_response(keys->sp, dest, info->id, removed.has_value(), random_, now);
+      auto url = saml::redirect_url(dest, "SAMLResponse", resp.xml, msg->relay_state,
+                                    keys->sp.sign_authn_requests ? &keys->sp.current.key : nullptr);
       if (!url) {
         co_await send_error(r, 500, "Sign-out failed", url.error());
         co_return;
@@ -480,8 +550,9 @@ awaitable<void> Gateway::slo(Request& r) {
                         make_error(Code::kUnknownIdp, "the IdP is no longer configured"));
     co_return;
   }
-  auto info = saml::validate_logout_response(*msg, cfg_.saml.idp_settings(*idp), checks,
-                                             pending->value("request_id", ""), now);
+  auto info =
+      saml::validate_logout_response(*msg, cfg_.saml.idp_settings(*idp, *live(idp->name)->metadata),
+                                     checks, pending->value("request_id", ""), now);
   if (!info) {
     co_await send_error(r, 400, "Sign-out at the identity provider failed", info.error());
     co_return;

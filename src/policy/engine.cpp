@@ -64,6 +64,11 @@ bool PolicyAuthorizer::knows_permission(std::string_view permission) const {
   return view().policy->knows_permission(permission);
 }
 
+std::shared_ptr<const Policy> PolicyAuthorizer::current() const {
+  std::lock_guard lock(mu_);
+  return policy_;
+}
+
 Decision PolicyAuthorizer::decide(const AccessRequest& r) const {
   ThreadView& v = view();
   if (!v.policy->has_rules()) {  // no rules: being signed in is enough

@@ -38,6 +38,8 @@ class PolicyAuthorizer final : public Authorizer, public RoleMapper {
   bool holds(const session::Session& s, std::string_view permission,
              std::string_view project) const;
   bool knows_permission(std::string_view permission) const;
+  // The policy in force.
+  std::shared_ptr<const Policy> current() const;
 
  private:
   struct ThreadView;

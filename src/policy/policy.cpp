@@ -738,6 +738,23 @@ const Rule* Policy::match(std::string_view method, std::string_view path) const 
   return r < 0 ? nullptr : &rules_[static_cast<size_t>(r)];
 }
 
+std::vector<std::string> Policy::binding_claims() const {
+  std::vector<std::string> out;
+  for (const auto& b : bindings_) {
+    if (std::find(out.begin(), out.end(), b.claim) == out.end()) out.push_back(b.claim);
+  }
+  return out;
+}
+
+std::vector<std::string> Policy::claim_aliases_of(std::string_view claim) const {
+  std::vector<std::string> out;
+  for (const auto& [name, target] : claim_aliases_) {
+    if (target == claim) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Grants Policy::grants_for(const session::Session& s) const {
   Grants g;
   auto claim_matches = [&](const session::Claim& c, const std::string& want) {

@@ -148,6 +148,10 @@ class Policy {
   const std::vector<Role>& roles() const { return roles_; }
   const std::vector<std::string>& permissions() const { return permissions_; }
   bool case_insensitive() const { return case_insensitive_; }
+  // The claims the role bindings read, each once, in the order written.
+  std::vector<std::string> binding_claims() const;
+  // The attribute names the policy's `aliases: claims:` map onto `claim`.
+  std::vector<std::string> claim_aliases_of(std::string_view claim) const;
   bool has_rules() const { return has_rules_; }
   // The literal prefix of a rule's path, up to its first {param} ("/api/projects/").
   static std::string literal_prefix(std::string_view pattern);

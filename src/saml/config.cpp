@@ -1,52 +1,147 @@
 #include "saml/config.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/encoding.h"
 #include "core/time.h"
+#include "saml/errors.h"
 
 namespace cg::saml {
 namespace {
 
-std::optional<SpKeyPair> load_pair(const YAML::Node& sp, const std::string& key_field,
-                                   const std::string& cert_field, const std::string& base,
-                                   bool required, core::WallTime now, core::Problems& p) {
-  std::string key_path = core::get_string(sp, key_field, "saml.sp", p, required);
-  std::string cert_path = core::get_string(sp, cert_field, "saml.sp", p, required);
-  if (key_path.empty() && cert_path.empty()) return std::nullopt;
-  if (key_path.empty() || cert_path.empty()) {
-    p.add("saml.sp." + (key_path.empty() ? key_field : cert_field), "",
-          "both the key and the certificate are needed");
-    return std::nullopt;
+Result<SpKeyPair> load_one_pair(const std::string& key_path, const std::string& cert_path) {
+  CG_TRY(auto key, crypto::PrivateKey::load(key_path));
+  CG_TRY(auto cert, crypto::Certificate::load(cert_path));
+  if (!cert.matches(key)) {
+    return fail(Code::kSpKeys, key_path + " is not the key of the certificate " + cert_path);
   }
-  auto key = crypto::PrivateKey::load(core::resolve_path(base, key_path));
-  auto cert = crypto::Certificate::load(core::resolve_path(base, cert_path));
-  if (!key) p.add("saml.sp." + key_field, key_path, key.error().message);
-  if (!cert) p.add("saml.sp." + cert_field, cert_path, cert.error().message);
-  if (!key || !cert) return std::nullopt;
-  if (!cert->matches(*key)) {
-    p.add("saml.sp." + key_field, key_path,
-          "this key does not belong to the certificate " + cert_path);
-    return std::nullopt;
-  }
-  if (now >= cert->not_after()) {
-    p.add("saml.sp." + cert_field, cert_path,
-          "the certificate expired on " + core::format_datetime(cert->not_after()) +
-              "; generate a new pair");
-  }
-  return SpKeyPair{std::move(*key), std::move(*cert)};
+  return SpKeyPair{std::move(key), std::move(cert)};
 }
+
+bool exists(const std::string& path) { return !path.empty() && ::access(path.c_str(), F_OK) == 0; }
 
 std::string strip_slash(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
   return s;
 }
 
+std::optional<GraphConfig> compile_graph(const YAML::Node& g, const std::string& path,
+                                         const std::string& base, core::Problems& p) {
+  if (!g.IsMap()) {
+    p.add(path, "", "a mapping with tenant_id, client_id and client_secret_file");
+    return std::nullopt;
+  }
+  core::reject_unknown_keys(g, path,
+                            {"tenant_id", "client_id", "client_secret_file", "token_url", "api_url",
+                             "ca_file", "security_enabled_only"},
+                            p);
+  GraphConfig c;
+  c.tenant_id = core::get_string(g, "tenant_id", path, p, true);
+  c.client_id = core::get_string(g, "client_id", path, p, true);
+  c.token_url =
+      core::get_string(g, "token_url", path, p, false,
+                       "https://login.microsoftonline.com/" + c.tenant_id + "/oauth2/v2.0/token");
+  c.api_url = core::get_string(g, "api_url", path, p, false, c.api_url);
+  while (!c.api_url.empty() && c.api_url.back() == '/') c.api_url.pop_back();
+  if (g["ca_file"])
+    c.ca_file = core::resolve_path(base, core::get_string(g, "ca_file", path, p, true));
+  c.security_enabled_only = core::get_bool(g, "security_enabled_only", path, p, true);
+  for (const auto* url : {&c.token_url, &c.api_url}) {
+    if (url->rfind("https://", 0) != 0 && url->rfind("http://127.0.0.1", 0) != 0) {
+      p.add(path, *url, "https:// URLs (a client secret and people's groups travel there)");
+    }
+  }
+  if (g["client_secret_file"]) {
+    std::string file =
+        core::resolve_path(base, core::get_string(g, "client_secret_file", path, p, true));
+    auto secret = core::read_file(file, 4096);
+    if (!secret) {
+      p.add(path + ".client_secret_file", file, secret.error().message);
+    } else {
+      c.client_secret = *secret;
+      while (!c.client_secret.empty() &&
+             (c.client_secret.back() == '\n' || c.client_secret.back() == '\r'))
+        c.client_secret.pop_back();
+    }
+  } else if (const char* env = std::getenv("CLAIMGATE_GRAPH_SECRET"); env && *env) {
+    c.client_secret = env;
+  } else {
+    p.add(path + ".client_secret_file", "",
+          "a file holding the application's client secret (or $CLAIMGATE_GRAPH_SECRET)");
+  }
+  return c;
+}
+
 }  // namespace
 
-SpSettings SamlConfig::sp_settings(const IdpConfig& idp) const {
+std::string sibling_path(const std::string& path, std::string_view tag) {
+  auto slash = path.rfind('/');
+  auto dot = path.rfind('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) {
+    return path + "." + std::string(tag);
+  }
+  return path.substr(0, dot) + "." + std::string(tag) + path.substr(dot);
+}
+
+SpKeyFiles sp_key_files(const YAML::Node& sp, const std::string& base, core::Problems& p) {
+  SpKeyFiles f;
+  f.key = core::get_string(sp, "signing_key", "saml.sp", p, true);
+  f.cert = core::get_string(sp, "signing_cert", "saml.sp", p, true);
+  if (f.key.empty() || f.cert.empty()) return f;
+  f.key = core::resolve_path(base, f.key);
+  f.cert = core::resolve_path(base, f.cert);
+  f.next_key =
+      sp["next_signing_key"]
+          ? core::resolve_path(base, core::get_string(sp, "next_signing_key", "saml.sp", p, true))
+          : sibling_path(f.key, "next");
+  f.next_cert =
+      sp["next_signing_cert"]
+          ? core::resolve_path(base, core::get_string(sp, "next_signing_cert", "saml.sp", p, true))
+          : sibling_path(f.cert, "next");
+  f.previous_key = sibling_path(f.key, "previous");
+  f.previous_cert = sibling_path(f.cert, "previous");
+  f.rollover_state = std::filesystem::path(f.key).parent_path().string() + "/sp-rollover.json";
+  return f;
+}
+
+Result<SpKeys> load_sp_keys(const SpKeyFiles& f, core::WallTime now) {
+  SpKeys out;
+  CG_TRY(out.current, load_one_pair(f.key, f.cert));
+  if (now >= out.current.cert.not_after()) {
+    return fail(Code::kSpKeys, "the certificate " + f.cert + " expired on " +
+                                   core::format_datetime(out.current.cert.not_after()) +
+                                   "; generate a new pair (claimgate certs rollover)");
+  }
+  if (exists(f.next_key) || exists(f.next_cert)) {
+    CG_TRY(out.next, load_one_pair(f.next_key, f.next_cert));
+  }
+  if (exists(f.previous_key) && exists(f.previous_cert)) {
+    auto prev = load_one_pair(f.previous_key, f.previous_cert);
+    if (!prev) {
+      out.notes.push_back("the previous pair cannot be used: " + prev.error().message);
+    } else if (now >= prev->cert.not_after()) {
+      out.notes.push_back("the previous certificate " + f.previous_cert + " expired on " +
+                          core::format_datetime(prev->cert.not_after()) +
+                          ": no longer published (its files may be removed)");
+    } else {
+      out.previous = std::move(*prev);
+    }
+  }
+  return out;
+}
+
+SpSettings SamlConfig::sp_settings(const IdpConfig& idp) const { return sp_settings(idp, sp); }
+
+SpSettings SamlConfig::sp_settings(const IdpConfig& idp, const SpConfig& keys) const {
   SpSettings s;
   s.entity_id = sp.entity_id;
   s.acs_url = sp.acs_url;
-  s.decryption_keys.push_back(sp.current.key);
-  if (sp.next) s.decryption_keys.push_back(sp.next->key);
+  s.decryption_keys.push_back(keys.current.key);
+  if (keys.next) s.decryption_keys.push_back(keys.next->key);
+  if (keys.previous) s.decryption_keys.push_back(keys.previous->key);
   s.clock_skew = clock_skew;
   s.max_assertion_age = max_assertion_age;
   s.allow_missing_audience = idp.allow_missing_audience;
@@ -55,8 +150,12 @@ SpSettings SamlConfig::sp_settings(const IdpConfig& idp) const {
 }
 
 IdpSettings SamlConfig::idp_settings(const IdpConfig& idp) const {
-  return IdpSettings{idp.metadata.entity_id, idp.metadata.signing_certs, idp.allow_sha1,
-                     idp.allow_idp_initiated};
+  return idp_settings(idp, idp.metadata);
+}
+
+IdpSettings SamlConfig::idp_settings(const IdpConfig& idp, const IdpMetadata& md) const {
+  return IdpSettings{md.entity_id, md.signing_certs, idp.allow_sha1, idp.allow_idp_initiated,
+                     md.valid_until};
 }
 
 const IdpConfig* SamlConfig::find_idp(std::string_view key) const {
@@ -87,16 +186,38 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
     core::reject_unknown_keys(
         sp, "saml.sp",
         {"entity_id", "signing_key", "signing_cert", "next_signing_key", "next_signing_cert",
-         "name_id_format", "sign_authn_requests", "want_assertions_signed"},
+         "name_id_format", "sign_authn_requests", "want_assertions_signed", "rollover_window"},
         p);
     c.sp.entity_id =
         core::get_string(sp, "entity_id", "saml.sp", p, false, c.public_url + "/saml/metadata");
     c.sp.name_id_format = core::get_string(sp, "name_id_format", "saml.sp", p, false);
     c.sp.sign_authn_requests = core::get_bool(sp, "sign_authn_requests", "saml.sp", p, true);
     c.sp.want_assertions_signed = core::get_bool(sp, "want_assertions_signed", "saml.sp", p, true);
-    if (auto cur = load_pair(sp, "signing_key", "signing_cert", base, true, now, p))
-      c.sp.current = std::move(*cur);
-    c.sp.next = load_pair(sp, "next_signing_key", "next_signing_cert", base, false, now, p);
+    c.sp.rollover_window =
+        core::get_duration(sp, "rollover_window", "saml.sp", p, c.sp.rollover_window);
+    c.sp.files = sp_key_files(sp, base, p);
+    SpKeyFiles& f = c.sp.files;
+    if (sp["next_signing_key"] && !exists(f.next_key)) {
+      p.add("saml.sp.next_signing_key", f.next_key, "no such file");
+    }
+    if (!f.key.empty() && !f.cert.empty()) {
+      auto keys = load_sp_keys(f, now);
+      if (!keys) {
+        // Each file that does not load is named; else the pair's own problem.
+        std::string key_written = core::get_string(sp, "signing_key", "saml.sp", p, true);
+        std::string cert_written = core::get_string(sp, "signing_cert", "saml.sp", p, true);
+        auto k = crypto::PrivateKey::load(f.key);
+        auto cert = crypto::Certificate::load(f.cert);
+        if (!k) p.add("saml.sp.signing_key", key_written, k.error().message);
+        if (!cert) p.add("saml.sp.signing_cert", cert_written, cert.error().message);
+        if (k && cert) p.add("saml.sp.signing_key", key_written, keys.error().message);
+      } else {
+        c.sp.current = std::move(keys->current);
+        c.sp.next = std::move(keys->next);
+        c.sp.previous = std::move(keys->previous);
+        c.sp_notes = std::move(keys->notes);
+      }
+    }
   }
   c.sp.acs_url = c.public_url + "/saml/acs";
   c.sp.slo_url = c.public_url + "/saml/slo";
@@ -120,14 +241,50 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
       core::reject_unknown_keys(
           n, path,
           {"name", "metadata_file", "entity_id", "allow_idp_initiated", "allow_sha1",
-           "ignore_cert_dates", "allow_missing_audience", "metadata_signing_cert"},
+           "ignore_cert_dates", "allow_missing_audience", "metadata_signing_cert",
+           "required_claims", "metadata_url", "metadata_ca_file", "metadata_refresh", "graph"},
           p);
       IdpConfig idp;
       idp.name = core::get_string(n, "name", path, p, true);
-      idp.metadata_file = core::get_string(n, "metadata_file", path, p, true);
+      idp.metadata_url = core::get_string(n, "metadata_url", path, p, false);
+      idp.metadata_file = core::get_string(n, "metadata_file", path, p, idp.metadata_url.empty());
+      if (!idp.metadata_url.empty()) {
+        if (idp.metadata_url.rfind("https://", 0) != 0 &&
+            idp.metadata_url.rfind("http://127.0.0.1", 0) != 0 &&
+            idp.metadata_url.rfind("http://localhost", 0) != 0) {
+          p.add(path + ".metadata_url", idp.metadata_url,
+                "an https:// URL (metadata decides whom we trust: it must not travel in clear)");
+        }
+        if (idp.metadata_file.empty() && !idp.name.empty()) {
+          idp.metadata_file = idp.name + "-metadata.xml";
+        }
+        if (n["metadata_ca_file"]) {
+          idp.metadata_ca_file =
+              core::resolve_path(base, core::get_string(n, "metadata_ca_file", path, p, true));
+        }
+        idp.metadata_refresh =
+            core::get_duration(n, "metadata_refresh", path, p, idp.metadata_refresh);
+        if (idp.metadata_refresh < std::chrono::seconds(60) ||
+            idp.metadata_refresh > std::chrono::seconds(7 * 86400)) {
+          p.add(path + ".metadata_refresh", std::to_string(idp.metadata_refresh.count()) + "s",
+                "from 1m to 7d");
+        }
+      } else if (n["metadata_ca_file"] || n["metadata_refresh"]) {
+        p.add(path, "metadata_ca_file/metadata_refresh", "only with metadata_url");
+      }
       idp.allow_idp_initiated = core::get_bool(n, "allow_idp_initiated", path, p, false);
       idp.allow_sha1 = core::get_bool(n, "allow_sha1", path, p, false);
       idp.allow_missing_audience = core::get_bool(n, "allow_missing_audience", path, p, false);
+      if (n["required_claims"]) {
+        auto claims = core::get_string_list(n, "required_claims", path, p);
+        for (const auto& c : claims) {
+          if (c.empty() || c.size() > 512) {
+            p.add(path + ".required_claims", c, "claim names of 1 to 512 characters");
+          }
+        }
+        idp.required_claims = std::move(claims);
+      }
+      if (YAML::Node g = n["graph"]; g) idp.graph = compile_graph(g, path + ".graph", base, p);
       MetadataOptions mo;
       mo.ignore_cert_dates = core::get_bool(n, "ignore_cert_dates", path, p, false);
       mo.entity_id = core::get_string(n, "entity_id", path, p, false);
@@ -143,9 +300,25 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
         if (!idp.name.empty() && other.name == idp.name)
           p.add(path + ".name", idp.name, "names must be unique");
       if (idp.metadata_file.empty()) continue;
-      auto md = IdpMetadata::load(core::resolve_path(base, idp.metadata_file), now, mo);
+      std::string as_written = idp.metadata_file;
+      idp.metadata_file = core::resolve_path(base, idp.metadata_file);
+      idp.metadata_options = mo;
+      if (!idp.metadata_url.empty() && ::access(idp.metadata_file.c_str(), F_OK) != 0) {
+        idp.metadata_pending = true;  // no copy yet: fetched by the gateway at start
+        c.idps.push_back(std::move(idp));
+        continue;
+      }
+      auto md = IdpMetadata::load(idp.metadata_file, now, mo);
+      if (!md && !idp.metadata_url.empty()) {
+        // A copy that no longer counts (expired, say): a fresh fetch at start may replace it.
+        idp.metadata_pending = true;
+        idp.metadata.warnings.push_back("the copy in " + idp.metadata_file + " cannot be used (" +
+                                        md.error().message + "); fetching " + idp.metadata_url);
+        c.idps.push_back(std::move(idp));
+        continue;
+      }
       if (!md) {
-        p.add(path + ".metadata_file", idp.metadata_file, md.error().message);
+        p.add(path + ".metadata_file", as_written, md.error().message);
         continue;
       }
       idp.metadata = std::move(*md);

@@ -70,6 +70,12 @@ const char* code_name(Code c) {
       return "binding.signature";
     case Code::kReplayCacheUnavailable:
       return "replay_cache.unavailable";
+    case Code::kClaimsMissing:
+      return "claims.missing";
+    case Code::kGroupsOverage:
+      return "claims.groups_overage";
+    case Code::kSpKeys:
+      return "sp.keys";
   }
   return "saml.unknown";
 }

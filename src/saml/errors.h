@@ -41,6 +41,9 @@ enum class Code : int {
   kLogoutInvalid = 4032,        // a LogoutRequest / LogoutResponse fails a check
   kRedirectSignature = 4034,    // the Redirect-binding signature is missing or wrong
   kReplayCacheUnavailable = 4035,  // the replay cache could not be consulted (fail closed)
+  kClaimsMissing = 4036,           // a claim the sign-in must carry is absent
+  kGroupsOverage = 4037,           // Entra ID sent a link to the groups instead of the groups
+  kSpKeys = 4038,                  // the SP's key pair files cannot be used
 };
 
 const char* code_name(Code c);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/result.h"
 
 namespace cg::saml {
 
@@ -48,5 +49,23 @@ struct Identity {
 std::string_view claim_alias(std::string_view name);
 
 inline constexpr const char* kEntraGroupsLink = "http://schemas.microsoft.com/claims/groups.link";
+
+// A claim a sign-in must carry (saml.idps[].required_claims; by default NameID and the claims
+// the policy's role bindings read).
+struct RequiredClaim {
+  // "name_id", or claims (an attribute's Name, FriendlyName or alias) of which one must arrive:
+  // the role bindings may read several (groups, or the roles Entra ID sends).
+  std::vector<std::string> any_of;
+  std::vector<std::string> also;  // other attribute Names that carry them (the policy's aliases)
+  std::string why;                // "the role bindings read"
+};
+
+// nullopt when the identity carries every required claim (an attribute sent with no value
+// counts: the IdP sent it). Otherwise 4036 claims.missing, naming each missing claim, where it
+// was looked for and the attributes that did arrive (names only, no values); or 4037
+// claims.groups_overage when the missing claim is the groups and Entra ID sent its link
+// instead.
+std::optional<Error> check_required_claims(const Identity& id,
+                                           const std::vector<RequiredClaim>& required);
 
 }  // namespace cg::saml

@@ -134,6 +134,17 @@ void Run::run(std::string_view xml_text) {
   // Read before anything is verified, it can only make us refuse, never accept.
   if (!check("response.status", [&] { return check_status(); })) return;
   if (!check("assertion.count", [&] { return check_assertion_count(); })) return;
+  if (!check("idp.metadata", [&]() -> Status {
+        // The keys below are trusted only while the metadata that vouches for them is valid.
+        if (idp_.metadata_valid_until && now_ >= *idp_.metadata_valid_until)
+          return fail(Code::kMetadataExpired,
+                      "the metadata of " + idp_.entity_id + " passed its validUntil at " +
+                          when(*idp_.metadata_valid_until) +
+                          " and no newer document is in force; now is " + when(now_) +
+                          " (with metadata_url the gateway fetches one: see its log)");
+        return {};
+      }))
+    return;
   if (!check("response.signature", [&] { return check_response_signature(); })) return;
   if (!check("response.destination", [&] { return check_destination(); })) return;
   if (!check("response.issuer", [&] { return check_response_issuer(); })) return;

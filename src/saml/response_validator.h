@@ -39,6 +39,9 @@ struct IdpSettings {
   std::vector<crypto::Certificate> signing_certs;
   bool allow_sha1 = false;
   bool allow_unsolicited = false;  // IdP-initiated sign-in
+  // The metadata's validUntil: past it, the keys it vouches for are not trusted (a refreshed
+  // document should have replaced it).
+  std::optional<core::WallTime> metadata_valid_until;
 };
 
 struct Check {

@@ -1,5 +1,7 @@
 #include "saml/sp_metadata.h"
 
+#include "saml/errors.h"
+#include "xml/document.h"
 #include "xml/names.h"
 #include "xml/node.h"
 
@@ -32,6 +34,7 @@ std::string sp_metadata_xml(const SpConfig& sp) {
   for (const char* use : {"signing", "encryption"}) {
     if (sp.current.cert) out += key_descriptor(use, sp.current.cert);
     if (sp.next) out += key_descriptor(use, sp.next->cert);
+    if (sp.previous) out += key_descriptor(use, sp.previous->cert);
   }
   out += std::string("    <md:SingleLogoutService Binding=\"") + kBindingRedirect +
          "\" Location=\"" + escape(sp.slo_url) + "\"/>\n";
@@ -42,6 +45,30 @@ std::string sp_metadata_xml(const SpConfig& sp) {
   out += std::string("    <md:AssertionConsumerService Binding=\"") + kBindingPost +
          "\" Location=\"" + escape(sp.acs_url) + "\" index=\"0\" isDefault=\"true\"/>\n";
   out += "  </md:SPSSODescriptor>\n</md:EntityDescriptor>\n";
+  return out;
+}
+
+Result<SpMetadataSummary> read_sp_metadata(std::string_view text) {
+  CG_TRY(auto doc, xml::Document::parse(text));
+  xmlNode* root = doc.root();
+  if (!xml::is(root, xml::ns::kMd, "EntityDescriptor")) {
+    return fail(Code::kMetadataInvalid, "not an EntityDescriptor");
+  }
+  xmlNode* sp = xml::first_child(root, xml::ns::kMd, "SPSSODescriptor");
+  if (!sp) return fail(Code::kMetadataInvalid, "no SPSSODescriptor");
+  SpMetadataSummary out;
+  out.entity_id = xml::attr(root, "entityID");
+  for (xmlNode* acs : xml::children(sp, xml::ns::kMd, "AssertionConsumerService")) {
+    out.acs_urls.push_back(xml::attr(acs, "Location"));
+  }
+  for (xmlNode* kd : xml::children(sp, xml::ns::kMd, "KeyDescriptor")) {
+    std::string use = xml::attr(kd, "use");
+    if (!use.empty() && use != "signing") continue;
+    for (xmlNode* c : xml::descendants(kd, xml::ns::kDs, "X509Certificate")) {
+      auto cert = crypto::Certificate::from_base64(xml::trimmed_text(c));
+      if (cert) out.signing_fingerprints.push_back(cert->sha256_fingerprint());
+    }
+  }
   return out;
 }
 

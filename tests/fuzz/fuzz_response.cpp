@@ -24,7 +24,7 @@ struct Target {
     sp.entity_id = "https://ml.example.org/saml/metadata";
     sp.acs_url = "https://ml.example.org/saml/acs";
     sp.decryption_keys = {*key};
-    cg::saml::IdpSettings idp{"https://idp.example.org/metadata", {*cert}, false, true};
+    cg::saml::IdpSettings idp{"https://idp.example.org/metadata", {*cert}, false, true, {}};
     validator = std::make_unique<cg::saml::ResponseValidator>(sp, idp, &replay, clock);
   }
 };

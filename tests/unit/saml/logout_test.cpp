@@ -18,7 +18,7 @@ SpConfig idp_as_sender() {
 }
 
 const IdpSettings& idp() {
-  static IdpSettings s{testing::kIdpEntity, {testing::idp_keys().cert}, false, false};
+  static IdpSettings s{testing::kIdpEntity, {testing::idp_keys().cert}, false, false, {}};
   return s;
 }
 

@@ -1,0 +1,117 @@
+// Entra ID groups overage: when a user is in more groups than fit in a token, Entra ID sends
+// http://schemas.microsoft.com/claims/groups.link instead of the groups. With Graph
+// credentials for the IdP, the gateway reads the user's groups from Microsoft Graph (an
+// application token by client credentials, then getMemberGroups for the user's object id from
+// the signed assertion) and gives the session the groups claim the assertion would have had.
+#include "gateway/graph.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/encoding.h"
+#include "gateway/errors.h"
+#include "http/client.h"
+
+namespace cg::gateway {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr auto kTimeout = std::chrono::seconds(5);
+constexpr const char* kObjectId = "http://schemas.microsoft.com/identity/claims/objectidentifier";
+
+// Graph's own words for a failure: {"error": {"code", "message"}} or OAuth's
+// {"error", "error_description"}.
+std::string graph_error(const http::FetchResponse& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  std::string out = "HTTP " + std::to_string(r.status);
+  if (j.is_object() && j.contains("error")) {
+    const auto& e = j["error"];
+    if (e.is_object()) {
+      out += ": " + e.value("code", "") + " " + e.value("message", "");
+    } else if (e.is_string()) {
+      out += ": " + e.get<std::string>();
+      if (j.contains("error_description") && j["error_description"].is_string())
+        out += " " + j["error_description"].get<std::string>();
+    }
+  }
+  return core::clip(out, 300);
+}
+
+}  // namespace
+
+GraphGroups::GraphGroups(saml::GraphConfig cfg, const core::Clock& clock)
+    : cfg_(std::move(cfg)), clock_(clock) {}
+
+Result<std::string> GraphGroups::token() {
+  std::lock_guard lock(mu_);
+  auto now = clock_.now();
+  if (!token_.empty() && now + std::chrono::minutes(1) < token_expires_) return token_;
+  http::FetchRequest req;
+  req.method = "POST";
+  req.url = cfg_.token_url;
+  req.ca_file = cfg_.ca_file;
+  req.timeout = kTimeout;
+  req.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
+  req.body = "grant_type=client_credentials&client_id=" + core::url_encode(cfg_.client_id) +
+             "&client_secret=" + core::url_encode(cfg_.client_secret) +
+             "&scope=" + core::url_encode(cfg_.api_url + "/.default");
+  CG_TRY(auto res, http::fetch(req));
+  if (res.status != 200) {
+    return fail(Code::kGraph, "the token endpoint " + cfg_.token_url + " refused the client " +
+                                  cfg_.client_id + ": " + graph_error(res));
+  }
+  auto j = json::parse(res.body, nullptr, false);
+  if (!j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
+    return fail(Code::kGraph, "the token endpoint " + cfg_.token_url + " sent no access_token");
+  }
+  token_ = j["access_token"].get<std::string>();
+  int64_t ttl = j.contains("expires_in") && j["expires_in"].is_number_integer()
+                    ? j["expires_in"].get<int64_t>()
+                    : 300;
+  token_expires_ = now + std::chrono::seconds(ttl);
+  return token_;
+}
+
+Result<std::vector<std::string>> GraphGroups::member_groups(const saml::Identity& id) {
+  std::string oid;
+  if (const auto* a = id.find(kObjectId); a && !a->values.empty()) oid = a->values.front();
+  if (oid.empty()) {
+    return fail(Code::kGraph, "the assertion carries no object id (" + std::string(kObjectId) +
+                                  ") to look the groups up by");
+  }
+  for (char ch : oid) {
+    bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
+              ch == '-';
+    if (!ok) return fail(Code::kGraph, "the object id '" + core::clip(oid, 40) + "' is not a GUID");
+  }
+  CG_TRY(auto bearer, token());
+  http::FetchRequest req;
+  req.method = "POST";
+  req.url = cfg_.api_url + "/v1.0/users/" + oid + "/getMemberGroups";
+  req.ca_file = cfg_.ca_file;
+  req.timeout = kTimeout;
+  req.headers.push_back({"Authorization", "Bearer " + bearer});
+  req.headers.push_back({"Content-Type", "application/json"});
+  req.body = json{{"securityEnabledOnly", cfg_.security_enabled_only}}.dump();
+  CG_TRY(auto res, http::fetch(req));
+  if (res.status == 401) {
+    std::lock_guard lock(mu_);
+    token_.clear();  // fetched again next time
+  }
+  if (res.status != 200) {
+    return fail(Code::kGraph, "Microsoft Graph did not give the groups of " + oid + ": " +
+                                  graph_error(res) +
+                                  " (the application needs GroupMember.Read.All)");
+  }
+  auto j = json::parse(res.body, nullptr, false);
+  if (!j.is_object() || !j.contains("value") || !j["value"].is_array()) {
+    return fail(Code::kGraph, "Microsoft Graph answered getMemberGroups without a value list");
+  }
+  std::vector<std::string> groups;
+  for (const auto& v : j["value"]) {
+    if (v.is_string()) groups.push_back(v.get<std::string>());
+  }
+  return groups;
+}
+
+}  // namespace cg::gateway
