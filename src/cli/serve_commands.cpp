@@ -132,6 +132,97 @@ int check_audience(const gateway::GatewayConfig& cfg) {
   return errors + mismatches;
 }
 
+// `claimgate keys schedule`: the step key_rotation says is due, if any. Gateways read the
+// keyring at start: after a step, restart them one at a time (nobody is signed out: every key
+// still opens and verifies until it retires).
+int run_key_schedule(const std::string& path, const std::string& now_text) {
+  core::Problems problems;
+  auto now = core::SystemClock::instance().now();
+  if (!now_text.empty()) {
+    auto t = core::parse_datetime(now_text);
+    if (!t) {
+      std::cerr << "claimgate keys schedule: --now '" << now_text << "' is not RFC 3339\n";
+      return 2;
+    }
+    now = *t;
+  }
+  auto cfg = gateway::load_gateway_config(path, core::SystemClock::instance().now(), problems);
+  if (!cfg) {
+    print_problems(path, problems);
+    return 1;
+  }
+  const auto& k = cfg->key_rotation;
+  const std::string& dir = cfg->keys_dir;
+  auto ring = crypto::Keyring::load(dir);
+  if (!ring) {
+    std::cerr << "claimgate keys schedule: " << ring.error().message << "\n";
+    return 1;
+  }
+  auto days = [](auto d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::hours>(d).count() / 24) + "d";
+  };
+  auto when = [](const std::string& id) {
+    return crypto::key_id_time(id).value_or(core::WallTime{});
+  };
+  std::vector<std::string> ordinary, staged;
+  for (const auto& key : ring->signing_keys()) (key.next ? staged : ordinary).push_back(key.id);
+  std::string current = ring->current_signing().id;
+  bool acted = false;
+  if (!staged.empty()) {
+    const std::string& next = staged.back();
+    if (now - when(next) >= k.overlap) {
+      auto ids = crypto::Keyring::promote(dir);
+      if (!ids) {
+        std::cerr << "claimgate keys schedule: " << ids.error().message << "\n";
+        return 1;
+      }
+      std::cout << "promoted key " << next << " (staged " << days(now - when(next))
+                << " ago): restart each gateway, one at a time; from then on it seals and signs, "
+                   "and "
+                << current << " still opens and verifies until it retires\n";
+      acted = true;
+    } else {
+      std::cout << "key " << next << " is staged; it is promoted once it is " << days(k.overlap)
+                << " old (in " << days(k.overlap - (now - when(next)))
+                << "); every gateway must have restarted by then\n";
+    }
+  } else if (now - when(current) >= k.every - k.overlap) {
+    auto id = crypto::Keyring::add_keys(dir, core::SystemClock::instance().now(),
+                                        core::SystemRandom::instance(), /*next=*/true);
+    if (!id) {
+      std::cerr << "claimgate keys schedule: " << id.error().message << "\n";
+      return 1;
+    }
+    std::cout << "staged key " << *id << " (the current key " << current << " is "
+              << days(now - when(current))
+              << " old): restart each gateway, one at a time, so that every one opens and "
+                 "publishes it; a run after "
+              << days(k.overlap) << " promotes it\n";
+    acted = true;
+  }
+  // Retire: a pair stopped being current when its successor was promoted (at the latest the
+  // successor's age plus the overlap); after retire_after nothing it sealed or signed is alive.
+  for (size_t i = 0; i + 1 < ordinary.size(); ++i) {
+    const std::string& id = ordinary[i];
+    auto replaced = when(ordinary[i + 1]) + k.overlap;
+    if (now < replaced + k.retire_after) continue;
+    if (auto st = crypto::Keyring::retire(dir, id); !st) {
+      std::cerr << "claimgate keys schedule: " << st.error().message << "\n";
+      return 1;
+    }
+    std::cout << "retired key " << id << " (not current since about "
+              << core::format_datetime(replaced) << "; retire_after " << days(k.retire_after)
+              << ")\n";
+    acted = true;
+  }
+  if (!acted && staged.empty()) {
+    std::cout << "nothing due: the current key " << current << " is " << days(now - when(current))
+              << " old; the next one is staged when it is " << days(k.every - k.overlap)
+              << " old\n";
+  }
+  return 0;
+}
+
 int run_check(const std::string& path) {
   core::Problems problems;
   auto now = core::SystemClock::instance().now();
@@ -393,6 +484,15 @@ void add_serve_commands(CLI::App& app, int& exit_code) {
     }
     for (const auto& id : *ids) std::cout << "promoted key " << id << "\n";
   });
+
+  static std::string schedule_config, schedule_now;
+  auto* schedule = keys->add_subcommand(
+      "schedule",
+      "One step of the scheduled keyring rotation, when due (run it daily from a timer): stage "
+      "a new pair, promote it after the overlap, retire pairs nothing can still need");
+  schedule->add_option("--config,-c", schedule_config, "the gateway's YAML config")->required();
+  schedule->add_option("--now", schedule_now, "evaluate as of this time (RFC 3339; tests)");
+  schedule->callback([&exit_code] { exit_code = run_key_schedule(schedule_config, schedule_now); });
   auto* list = keys->add_subcommand("list", "List the keys, oldest first");
   list->add_option("--dir", keys_dir, "the keyring directory")->required();
   list->callback([&exit_code] {

@@ -171,6 +171,33 @@ Result<std::vector<std::string>> Keyring::promote(const std::string& dir) {
   return ids;
 }
 
+Status Keyring::retire(const std::string& dir, std::string_view id) {
+  CG_TRY(auto ring, load(dir));
+  if (ring.current_sealing().id == id || ring.current_signing().id == id) {
+    return fail(Code::kKeyring, "key " + std::string(id) + " is the current one: it cannot retire");
+  }
+  bool found = false;
+  for (auto [prefix, ext] : {std::pair{"seal-", ".key"}, std::pair{"sign-", ".pem"}}) {
+    std::string file = dir + "/" + prefix + std::string(id) + ext;
+    std::error_code ec;
+    if (fs::remove(file, ec)) found = true;
+    if (ec) return fail(Code::kKeyring, "cannot remove " + file + ": " + ec.message());
+  }
+  if (!found) return fail(Code::kKeyring, "no key " + std::string(id) + " in " + dir);
+  return {};
+}
+
+std::optional<core::WallTime> key_id_time(std::string_view id) {
+  // "20261123T010203Z-3f9a" -> 2026-11-23T01:02:03Z
+  if (id.size() < 16 || id[8] != 'T' || id[15] != 'Z') return std::nullopt;
+  std::string t = std::string(id.substr(0, 4)) + "-" + std::string(id.substr(4, 2)) + "-" +
+                  std::string(id.substr(6, 2)) + "T" + std::string(id.substr(9, 2)) + ":" +
+                  std::string(id.substr(11, 2)) + ":" + std::string(id.substr(13, 2)) + "Z";
+  auto parsed = core::parse_datetime(t);
+  if (!parsed) return std::nullopt;
+  return *parsed;
+}
+
 Keyring Keyring::generate(core::WallTime now, core::Random& random) {
   Keyring ring;
   std::string kid = new_key_id(now, random);

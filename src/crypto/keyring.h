@@ -16,6 +16,7 @@
 // restarting each again: at every moment, every gateway opens what any other seals.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,9 @@ class Keyring {
   // Makes every staged pair in `dir` an ordinary one (the newest then seals and signs from
   // the next start). Returns the ids promoted.
   static Result<std::vector<std::string>> promote(const std::string& dir);
+  // Removes the pair `id` from `dir` (it no longer opens or verifies anything). Refuses the
+  // current pair and staged ones.
+  static Status retire(const std::string& dir, std::string_view id);
   // A keyring held only in memory (tests, and deployments that accept sign-outs on restart).
   static Keyring generate(core::WallTime now, core::Random& random);
 
@@ -78,5 +82,7 @@ class Keyring {
 
 // A new key id for `now`.
 std::string new_key_id(core::WallTime now, core::Random& random);
+// When a key id was made (its timestamp), or nullopt for an id not made by new_key_id.
+std::optional<core::WallTime> key_id_time(std::string_view id);
 
 }  // namespace cg::crypto

@@ -102,6 +102,23 @@ void Gateway::close_audit() {
 void Gateway::audit_certificates() {
   auto now = clock_.now();
   last_cert_audit_ = now;
+  // The keyring's schedule (key_rotation; `claimgate keys schedule` run daily does each step).
+  const auto& rot = cfg_.key_rotation;
+  for (const auto& k : keyring_.signing_keys()) {
+    auto made = crypto::key_id_time(k.id);
+    if (!made) continue;
+    auto age = now - *made;
+    if (k.next && age > rot.overlap + std::chrono::hours(24)) {
+      log_.warn("keyring: key ", k.id, " has been staged for ",
+                std::chrono::duration_cast<std::chrono::hours>(age).count() / 24,
+                " days, past key_rotation.overlap: is `claimgate keys schedule` running?");
+    } else if (!k.next && k.id == keyring_.current_signing().id &&
+               age > rot.every + std::chrono::hours(24)) {
+      log_.warn("keyring: the current key ", k.id, " is ",
+                std::chrono::duration_cast<std::chrono::hours>(age).count() / 24,
+                " days old, past key_rotation.every: is `claimgate keys schedule` running?");
+    }
+  }
   auto check = [&](const std::string& use, const crypto::Certificate& c) {
     auto left = c.not_after() - now;
     if (left > cfg_.cert_warning) return;

@@ -187,6 +187,39 @@ void compile_redis(const YAML::Node& s, GatewayConfig& c, core::Problems& p) {
                          "from 0 (fail at once) to 1h");
 }
 
+// `key_rotation:` (after sessions, tokens and jobs: a retired key must outlive everything it
+// sealed or signed).
+void compile_key_rotation(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
+  KeyRotation& k = c.key_rotation;
+  auto longest = std::max({c.session_ttl, c.tokens.refresh_lifetime, c.tokens.agent_max_ttl,
+                           c.jobs.token_ttl, c.jwt_ttl, c.tokens.access_ttl});
+  k.min_retire_after = longest + std::chrono::hours(24);
+  k.retire_after = k.min_retire_after;
+  YAML::Node s = root["key_rotation"];
+  if (!s) return;
+  if (!s.IsMap()) {
+    p.add("key_rotation", "not a mapping", "a mapping (every, overlap, retire_after)");
+    return;
+  }
+  core::reject_unknown_keys(s, "key_rotation", {"every", "overlap", "retire_after"}, p);
+  k.every = core::get_duration(s, "every", "key_rotation", p, k.every);
+  k.overlap = core::get_duration(s, "overlap", "key_rotation", p, k.overlap);
+  k.retire_after = core::get_duration(s, "retire_after", "key_rotation", p, k.retire_after);
+  if (k.every < std::chrono::hours(24)) {
+    p.add("key_rotation.every", std::to_string(k.every.count()) + "s", "at least 1d");
+  }
+  if (k.overlap < std::chrono::hours(1) || k.overlap >= k.every) {
+    p.add("key_rotation.overlap", std::to_string(k.overlap.count()) + "s",
+          "from 1h to less than key_rotation.every (gateways must all restart in between)");
+  }
+  if (k.retire_after < k.min_retire_after) {
+    p.add("key_rotation.retire_after", std::to_string(k.retire_after.count()) + "s",
+          "at least " + std::to_string(k.min_retire_after.count() / 86400) +
+              "d: the longest lifetime of what a key sealed or signed (sessions, refresh tokens, "
+              "agent tokens, job tokens) and a day, or people would be signed out");
+  }
+}
+
 // The `jobs:` section (after the routes: a builtin:jobs route turns the service on).
 void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
   JobsConfig& j = c.jobs;
@@ -290,7 +323,8 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
                  "tls",         "saml",       "keys",     "session",   "store",
                  "identity",    "limits",     "upstream", "routes",    "permissions",
                  "roles",       "aliases",    "bindings", "rules",     "case_insensitive_paths",
-                 "policy_file", "audit",      "tokens",   "jobs",      "certificate_warning"},
+                 "policy_file", "audit",      "tokens",   "jobs",      "certificate_warning",
+                 "key_rotation"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
@@ -498,6 +532,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
     c.warnings.push_back("routes: none configured; only sign-in and /auth work");
 
   compile_jobs(root, c, p);
+  compile_key_rotation(root, c, p);
 
   c.audit = audit::compile_audit_config(root, c.base_dir, p);
   if (!c.audit.enabled) {

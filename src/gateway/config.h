@@ -174,6 +174,16 @@ struct JobsConfig {
   SlurmConfig slurm;
 };
 
+// Scheduled keyring rotation (`claimgate keys schedule`, run daily): a new pair is staged
+// when the current one is `every - overlap` old, promoted `overlap` later, and an old pair is
+// removed `retire_after` after it stopped being current.
+struct KeyRotation {
+  std::chrono::seconds every{90 * 86400};
+  std::chrono::seconds overlap{7 * 86400};
+  std::chrono::seconds retire_after{0};      // default: min_retire_after
+  std::chrono::seconds min_retire_after{0};  // what the lifetimes in the config need
+};
+
 struct GatewayConfig {
   std::string config_path;
   std::string base_dir;
@@ -189,6 +199,7 @@ struct GatewayConfig {
   // Certificates (SP, IdP, TLS) closer than this to their end are warned about: log, audit,
   // `claimgate check` (metrics show every certificate's days left).
   std::chrono::seconds cert_warning{30 * 86400};
+  KeyRotation key_rotation;
   CookieConfig cookie;
   std::string store_kind = "memory";  // memory, sqlite or redis
   std::string store_path;             // sqlite

@@ -481,3 +481,72 @@ def test_entra_groups_overage_without_graph_is_refused_with_advice(tmp_path):
         assert "saml.idps[].graph" in text
     finally:
         stack.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Scheduled keyring rotation: `claimgate keys schedule` (run daily) stages, promotes, retires;
+# the JWKS publishes the staged key; nobody is signed out across the restarts.
+
+def keys_schedule(stack, now):
+    return subprocess.run([stack.bin, "keys", "schedule", "--config", str(stack.config), "--now", now],
+                          capture_output=True, text=True, timeout=60)
+
+
+def restart_gateway(stack):
+    stack.gateway.terminate()
+    stack.gateway.wait(15)
+    stack.start_gateway()
+
+
+def test_scheduled_keyring_rotation_signs_nobody_out(tmp_path):
+    write_users(tmp_path)
+    stack = DemoStack(tmp_path, claimgate_bin(), policy=POLICY,
+                      extra_config="key_rotation: {every: 30d, overlap: 2d, retire_after: 40d}\n")
+    try:
+        keys = stack.dir / "keyring"
+        first = sorted(p.name[5:-4] for p in keys.glob("seal-*.key"))
+        assert len(first) == 1
+        from datetime import datetime, timedelta, timezone
+        t0 = datetime.now(timezone.utc)
+        at = lambda days: (t0 + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+        alice = signs_in(stack)
+        cookie_before = alice.cookies.get("cg_session")
+        quiet = keys_schedule(stack, at(10))
+        assert quiet.returncode == 0 and "nothing due" in quiet.stdout, quiet.stdout + quiet.stderr
+        staged = keys_schedule(stack, at(29))
+        assert staged.returncode == 0 and "staged key" in staged.stdout, staged.stdout + staged.stderr
+        assert len(list(keys.glob("seal-*.next.key"))) == 1
+        restart_gateway(stack)
+        jwks = requests.get(stack.url + "/.well-known/jwks.json", timeout=15).json()
+        assert len(jwks["keys"]) == 2  # current and next
+        assert alice.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 200
+        # Key ids carry the real time they were made: one day on, the staged key waits.
+        waiting = keys_schedule(stack, at(1))
+        assert "is staged" in waiting.stdout, waiting.stdout
+        promoted = keys_schedule(stack, at(3))
+        assert promoted.returncode == 0 and "promoted key" in promoted.stdout, promoted.stdout
+        restart_gateway(stack)
+        # alice's cookie was sealed with the old key, which still opens; a new sign-in gets the new one.
+        assert alice.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 200
+        bob = signs_in(stack, "bob")
+        second = sorted(p.name[5:-4] for p in keys.glob("seal-*.key"))
+        assert len(second) == 2 and bob.cookies.get("cg_session").startswith(second[-1] + ".")
+        assert cookie_before.startswith(first[0] + ".")
+        not_yet = keys_schedule(stack, at(40))
+        assert "retired" not in not_yet.stdout, not_yet.stdout
+        retired = keys_schedule(stack, at(45))
+        assert f"retired key {first[0]}" in retired.stdout, retired.stdout + retired.stderr
+        # (the run at day 40 found the current key due and staged a third; day 45 promoted it)
+        assert "staged key" in not_yet.stdout and "promoted key" in retired.stdout
+        left = sorted(p.name[5:-4] for p in keys.glob("seal-*.key"))
+        assert first[0] not in left and second[-1] in left and len(left) == 2, left
+        restart_gateway(stack)
+        assert bob.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 200
+        # A retire_after shorter than what the keys sealed can live is refused by the config check.
+        bad = stack.config.read_text().replace("retire_after: 40d", "retire_after: 2d")
+        (stack.dir / "bad.yaml").write_text(bad)
+        check = subprocess.run([stack.bin, "check", "--config", str(stack.dir / "bad.yaml")],
+                               capture_output=True, text=True)
+        assert check.returncode == 1 and "key_rotation.retire_after" in check.stderr, check.stderr
+    finally:
+        stack.stop()
