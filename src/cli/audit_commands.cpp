@@ -72,7 +72,7 @@ Result<Where> locate(const Options& o, bool need_files = true) {
   }
   w.index = index;
   if (!keys.empty()) {
-    auto ring = crypto::Keyring::load(keys);
+    auto ring = crypto::Keyring::load(keys, nullptr, /*with_retired=*/true);
     if (!ring) return fail(Error{2, "usage", "keys: " + ring.error().message});
     w.keys = std::move(*ring);
   }

@@ -40,7 +40,8 @@ std::string new_key_id(core::WallTime now, core::Random& random) {
   return kid + "-" + core::hex_encode(r);
 }
 
-Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* warnings) {
+Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* warnings,
+                              bool with_retired) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return fail(Code::kKeyring,
@@ -48,10 +49,22 @@ Result<Keyring> Keyring::load(const std::string& dir, std::vector<std::string>* 
   }
   Keyring ring;
   size_t staged_seal = 0, staged_sign = 0;
-  std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(dir, ec)) files.push_back(e.path());
+  std::vector<fs::path> files, retired;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().filename() == "retired" && e.is_directory()) {
+      // Retired pairs (Keyring::retire): read only to verify old audit checkpoints.
+      std::error_code rec;
+      if (with_retired) {
+        for (const auto& r : fs::directory_iterator(e.path(), rec)) retired.push_back(r.path());
+      }
+      continue;
+    }
+    files.push_back(e.path());
+  }
   if (ec) return fail(Code::kKeyring, "cannot list keyring directory " + dir + ": " + ec.message());
   std::sort(files.begin(), files.end());
+  std::sort(retired.begin(), retired.end());
+  files.insert(files.begin(), retired.begin(), retired.end());  // older: before the others
   for (const auto& path : files) {
     std::string name = path.filename().string();
     auto note = [&](std::string s) {
@@ -176,12 +189,18 @@ Status Keyring::retire(const std::string& dir, std::string_view id) {
   if (ring.current_sealing().id == id || ring.current_signing().id == id) {
     return fail(Code::kKeyring, "key " + std::string(id) + " is the current one: it cannot retire");
   }
+  std::string to = dir + "/retired";
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  if (ec) return fail(Code::kKeyring, "cannot create " + to + ": " + ec.message());
+  ::chmod(to.c_str(), 0700);
   bool found = false;
   for (auto [prefix, ext] : {std::pair{"seal-", ".key"}, std::pair{"sign-", ".pem"}}) {
-    std::string file = dir + "/" + prefix + std::string(id) + ext;
-    std::error_code ec;
-    if (fs::remove(file, ec)) found = true;
-    if (ec) return fail(Code::kKeyring, "cannot remove " + file + ": " + ec.message());
+    std::string name = prefix + std::string(id) + ext;
+    if (!fs::exists(dir + "/" + name, ec)) continue;
+    fs::rename(dir + "/" + name, to + "/" + name, ec);
+    if (ec) return fail(Code::kKeyring, "cannot move " + name + " to " + to + ": " + ec.message());
+    found = true;
   }
   if (!found) return fail(Code::kKeyring, "no key " + std::string(id) + " in " + dir);
   return {};

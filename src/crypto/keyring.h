@@ -7,7 +7,8 @@
 //   seal-<kid>.key   32 random bytes, base64, one line      (mode 0600)
 //   sign-<kid>.pem   an EC P-256 private key, PKCS#8 PEM    (mode 0600)
 // Key ids are UTC timestamps with a random suffix ("20261123T010203Z-3f9a"), so their
-// order is their age. `claimgate keys rotate` adds a pair; removing a file retires a key.
+// order is their age. `claimgate keys rotate` adds a pair; `claimgate keys schedule` (or
+// removing its files) retires one: retired pairs move to <dir>/retired/.
 //
 // A pair may be staged first ("next": seal-<kid>.next.key, sign-<kid>.next.pem): it opens,
 // verifies and is published in the JWKS, but never seals or signs. Several gateways sharing
@@ -46,7 +47,9 @@ class Keyring {
  public:
   // Reads every key in `dir`. Fails when the directory holds no sealing or no signing key.
   // `warnings` receives sentences for an operator (files readable by others, stray files).
-  static Result<Keyring> load(const std::string& dir, std::vector<std::string>* warnings = nullptr);
+  // `with_retired`: the pairs in <dir>/retired too (audit verification of old checkpoints).
+  static Result<Keyring> load(const std::string& dir, std::vector<std::string>* warnings = nullptr,
+                              bool with_retired = false);
   // Writes a new sealing and signing key (one key id) into `dir`, creating it. Returns the id.
   // With `next`, the pair is staged (see above).
   static Result<std::string> add_keys(const std::string& dir, core::WallTime now,
@@ -54,8 +57,9 @@ class Keyring {
   // Makes every staged pair in `dir` an ordinary one (the newest then seals and signs from
   // the next start). Returns the ids promoted.
   static Result<std::vector<std::string>> promote(const std::string& dir);
-  // Removes the pair `id` from `dir` (it no longer opens or verifies anything). Refuses the
-  // current pair and staged ones.
+  // Moves the pair `id` to <dir>/retired: the gateway no longer opens or verifies anything
+  // with it; `claimgate audit verify` still reads it for the checkpoints it signed. Refuses
+  // the current pair.
   static Status retire(const std::string& dir, std::string_view id);
   // A keyring held only in memory (tests, and deployments that accept sign-outs on restart).
   static Keyring generate(core::WallTime now, core::Random& random);

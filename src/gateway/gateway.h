@@ -282,6 +282,7 @@ class Gateway {
                                         const saml::IdpMetadata& md) const;
   void refresh_loop();
   mutable std::mutex live_mu_;
+  std::mutex install_mu_;  // one install() sequence at a time (refresher, SP key reload)
   std::map<std::string, std::shared_ptr<const LiveIdp>, std::less<>> live_;
   struct RefreshState {
     std::chrono::steady_clock::time_point due;

@@ -142,13 +142,18 @@ bool Gateway::reload_sp_keys(const std::string& why) {
   next->sp.previous = std::move(keys->previous);
   next->metadata_xml = saml::sp_metadata_xml(next->sp);
   {
-    std::lock_guard lock(live_mu_);
-    live_sp_ = next;
-  }
-  // Every IdP's validator decrypts with the new set.
-  for (const auto& idp : cfg_.saml.idps) {
-    auto l = live(idp.name);
-    install(idp, *l->metadata, l->document);
+    // With the refresher kept out, so that no validator is built on the old SP keys after
+    // this and none of its newer metadata is replaced by an older copy.
+    std::lock_guard installing(install_mu_);
+    {
+      std::lock_guard lock(live_mu_);
+      live_sp_ = next;
+    }
+    // Every IdP's validator decrypts with the new set.
+    for (const auto& idp : cfg_.saml.idps) {
+      auto l = live(idp.name);
+      install(idp, *l->metadata, l->document);
+    }
   }
   audit::Event ev(audit::type::kSpKeysChanged, now);
   ev.str("reason", why)
@@ -238,14 +243,18 @@ std::chrono::seconds Gateway::refresh_one(const saml::IdpConfig& idp) {
       .str("certs_removed", joined(removed))
       .flag("signed", got->metadata.signed_document);
   if (got->metadata.valid_until) ev.time("valid_until", *got->metadata.valid_until);
+  size_t certs = got->metadata.signing_certs.size();
+  auto warnings = got->metadata.warnings;
+  {
+    std::lock_guard installing(install_mu_);
+    install(idp, std::move(got->metadata), std::move(got->document));
+  }
   audit(std::move(ev), audit::Durability::kBatched);
-  log_.info("idp ", idp.name, ": new metadata from ", idp.metadata_url,
-            " in force: ", got->metadata.signing_certs.size(), " signing certificate(s)",
-            added.empty() ? "" : ", added " + joined(added),
+  log_.info("idp ", idp.name, ": new metadata from ", idp.metadata_url, " in force: ", certs,
+            " signing certificate(s)", added.empty() ? "" : ", added " + joined(added),
             removed.empty() ? "" : ", removed " + joined(removed), "; next fetch in ",
             interval.count(), "s");
-  for (const auto& w : got->metadata.warnings) log_.warn("idp ", idp.name, ": ", w);
-  install(idp, std::move(got->metadata), std::move(got->document));
+  for (const auto& w : warnings) log_.warn("idp ", idp.name, ": ", w);
   metrics_.metadata_refreshes.inc({idp.name, "updated"});
   return interval;
 }

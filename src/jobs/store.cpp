@@ -156,10 +156,12 @@ class SqliteJobStore final : public JobStore {
   explicit SqliteJobStore(std::shared_ptr<session::SqliteDatabase> db) : db_(std::move(db)) {}
 
   Status insert(const Job& job) override {
-    return write(job,
-                 "INSERT INTO jobs(project, submitter, state, created_ms, token_live, data, "
-                 "version, id) VALUES (?,?,?,?,?,?,1,?)",
-                 std::nullopt);
+    auto written = write(job,
+                         "INSERT INTO jobs(project, submitter, state, created_ms, token_live, "
+                         "data, version, id) VALUES (?,?,?,?,?,?,1,?)",
+                         std::nullopt);
+    if (!written) return fail(written.take_error());
+    return {};
   }
 
   Result<std::optional<Versioned>> read(std::string_view id) override {
@@ -183,13 +185,12 @@ class SqliteJobStore final : public JobStore {
   }
 
   Result<bool> replace(const Job& job, uint64_t version) override {
-    auto st = write(job,
-                    "UPDATE jobs SET project = ?, submitter = ?, state = ?, created_ms = ?, "
-                    "token_live = ?, data = ?, version = version + 1 WHERE id = ? AND version = ?",
-                    version);
-    if (!st) return fail(st.take_error());
-    std::lock_guard lock(db_->mutex());
-    return sqlite3_changes(db_->handle()) == 1;
+    CG_TRY(int changed,
+           write(job,
+                 "UPDATE jobs SET project = ?, submitter = ?, state = ?, created_ms = ?, "
+                 "token_live = ?, data = ?, version = version + 1 WHERE id = ? AND version = ?",
+                 version));
+    return changed == 1;
   }
 
   Result<std::vector<Job>> list(const JobFilter& f) override {
@@ -216,8 +217,9 @@ class SqliteJobStore final : public JobStore {
 
  private:
   // One INSERT or conditional UPDATE whose parameters are, in order: project, submitter,
-  // state, created, token_live, data, id (and the expected version).
-  Status write(const Job& job, const char* sql, std::optional<uint64_t> version) {
+  // state, created, token_live, data, id (and the expected version). Returns the rows it
+  // changed (read under the same lock as the statement ran).
+  Result<int> write(const Job& job, const char* sql, std::optional<uint64_t> version) {
     std::string data = stored_job_json(job);
     std::lock_guard lock(db_->mutex());
     auto st = db_->statement(sql);
@@ -237,7 +239,7 @@ class SqliteJobStore final : public JobStore {
     if (sqlite3_step(*st) != SQLITE_DONE) {
       return fail(Code::kStore, db_->error("write job " + job.id).message);
     }
-    return {};
+    return sqlite3_changes(db_->handle());
   }
 
   Result<std::vector<Job>> query(const char* sql, const std::vector<std::string>& args,

@@ -293,6 +293,17 @@ def test_key_rotation_signs_nobody_out(gw):
     everyone_served()
 
 
+def wait_job_state(session, url, jid, state, timeout):
+    """The nlp job `jid` as `url` shows it, once it is in `state`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        j = session.get(f"{url}/api/projects/nlp/jobs/{jid}", headers=JSON, timeout=15).json()
+        if j["state"] == state:
+            return j
+        assert time.monotonic() < deadline, j
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("topology", ["builtin", "jobs-serve"])
 def test_revocation_at_any_gateway_stops_jobs(gw, topology):
     """Jobs run in one place (docs/deployment.md#training-jobs): the jobs service inside one
@@ -335,13 +346,7 @@ def test_revocation_at_any_gateway_stops_jobs(gw, topology):
                          headers={"Content-Type": "application/json", "Accept": "application/json"},
                          data=json.dumps({"subject": "frank", "reason": "contract ended"}))
         assert done.status_code == 200, done.text
-        deadline = time.monotonic() + 30
-        while True:
-            j = erin.get(f"{url}/api/projects/nlp/jobs/{jid}", headers=JSON, timeout=15).json()
-            if j["state"] == "cancelled":
-                break
-            assert time.monotonic() < deadline, j
-            time.sleep(0.2)
+        j = wait_job_state(erin, url, jid, "cancelled", 30)
         assert "contract ended" in j["revoked_reason"], j
     finally:
         for p in procs:
@@ -369,6 +374,18 @@ def spawn_jobs_gateway(gw, name, jobs_section):
 def audit_events(gw, name):
     path = gw.a.dir / f"audit-{name}" / "audit.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def wait_audit_events(gw, name, type_, jid, count, timeout=15):
+    """Gateway `name`'s audit records of `type_` for job `jid`, once there are `count` of them
+    (background events are batched: on disk within the audit log's flush interval)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in audit_events(gw, name) if e["type"] == type_ and e.get("job_id") == jid]
+        if len(found) >= count:
+            return found
+        assert time.monotonic() < deadline, audit_events(gw, name)[-5:]
+        time.sleep(0.2)
 
 
 def test_two_jobs_gateways_share_the_jobs(gw):
@@ -403,9 +420,10 @@ def test_two_jobs_gateways_share_the_jobs(gw):
             assert time.monotonic() < deadline, at_d
             time.sleep(0.3)
         assert at_d["owner"] == job["owner"]
+        # D audited the nodes' calls.
+        wait_audit_events(gw, "d", "job.token_renewed", jid, 2)
         events_d = audit_events(gw, "d")
         assert any(e["type"] == "job.verified" and e.get("job_id") == jid for e in events_d), events_d[-5:]
-        assert sum(e["type"] == "job.token_renewed" and e.get("job_id") == jid for e in events_d) >= 2
         listed = frank.get(f"{url_d}/api/projects/nlp/jobs", headers=JSON, timeout=15).json()["jobs"]
         assert jid in [j["id"] for j in listed]
         # The log is in C's job directory: C serves it, D says where it is.
@@ -416,20 +434,11 @@ def test_two_jobs_gateways_share_the_jobs(gw):
         # Cancelled at D: C's monitor stops the process.
         cancelled = frank.post(f"{url_d}/api/projects/nlp/jobs/{jid}/cancel", json={}, headers=JSON, timeout=15)
         assert cancelled.status_code == 202, cancelled.text
-        deadline = time.monotonic() + 20
-        while True:
-            at_d = frank.get(f"{url_d}/api/projects/nlp/jobs/{jid}", headers=JSON, timeout=15).json()
-            if at_d["state"] == "cancelled":
-                break
-            assert time.monotonic() < deadline, at_d
-            time.sleep(0.2)
+        at_d = wait_job_state(frank, url_d, jid, "cancelled", 20)
         assert at_d["message"] == "cancelled by frank", at_d
         assert at_d["exit_code"] is not None, at_d
-        # The end is audited by C (batched: on disk within the audit log's flush interval).
-        deadline = time.monotonic() + 15
-        while not any(e["type"] == "job.finished" and e.get("job_id") == jid for e in audit_events(gw, "c")):
-            assert time.monotonic() < deadline, audit_events(gw, "c")[-5:]
-            time.sleep(0.2)
+        # The end is audited by C, not D.
+        wait_audit_events(gw, "c", "job.finished", jid, 1)
         assert not any(e["type"] == "job.finished" and e.get("job_id") == jid for e in audit_events(gw, "d"))
         assert proc_c.poll() is None and proc_d.poll() is None
     finally:

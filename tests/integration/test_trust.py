@@ -246,6 +246,14 @@ def test_idp_key_rollover_through_refreshed_metadata(tmp_path):
         gone = wait_audit(stack, "idp.metadata_updated", 2)[-1]
         assert gone["certs_removed"] and not gone["certs_added"], gone
         signs_in(stack, "carol")
+        # The document's cacheDuration shortens the interval: fetched again without a SIGHUP.
+        cached = re.sub(r"<(\w+:)?EntityDescriptor\b", lambda m: m.group(0) + ' cacheDuration="PT5S"',
+                        following, count=1)
+        md.serve(cached)
+        sighup_and_wait(stack, "updated")
+        before = refreshes(stack, "unchanged")
+        wait_metric(stack, "claimgate_idp_metadata_refresh_total", before + 1, timeout=15, idp="demo",
+                    result="unchanged")
         assert stack.gateway.poll() is None
     finally:
         stack.stop()
@@ -540,7 +548,12 @@ def test_scheduled_keyring_rotation_signs_nobody_out(tmp_path):
         assert "staged key" in not_yet.stdout and "promoted key" in retired.stdout
         left = sorted(p.name[5:-4] for p in keys.glob("seal-*.key"))
         assert first[0] not in left and second[-1] in left and len(left) == 2, left
+        assert (keys / "retired" / f"sign-{first[0]}.pem").exists()
         restart_gateway(stack)
+        # The audit checkpoints the retired key signed still verify.
+        verify = subprocess.run([stack.bin, "audit", "verify", "--config", str(stack.config)],
+                                capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
         assert bob.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 200
         # A retire_after shorter than what the keys sealed can live is refused by the config check.
         bad = stack.config.read_text().replace("retire_after: 40d", "retire_after: 2d")
@@ -548,5 +561,41 @@ def test_scheduled_keyring_rotation_signs_nobody_out(tmp_path):
         check = subprocess.run([stack.bin, "check", "--config", str(stack.dir / "bad.yaml")],
                                capture_output=True, text=True)
         assert check.returncode == 1 and "key_rotation.retire_after" in check.stderr, check.stderr
+    finally:
+        stack.stop()
+
+
+def test_check_warns_of_expiry_and_compares_the_audience_urls(tmp_path):
+    write_users(tmp_path)
+    # The demo certificates are valid for a year: a 365-day warning window covers them.
+    stack = DemoStack(tmp_path, claimgate_bin(), policy=POLICY, extra_config="certificate_warning: 365d\n")
+    try:
+        check = subprocess.run([stack.bin, "check", "--config", str(stack.config)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert re.search(r"warning: saml.sp.signing_cert certificate \(.*\) expires in 36\d day\(s\)", check.stdout), \
+            check.stdout
+        assert "warning: IdP demo signing certificate" in check.stdout
+        assert "public_url: the gateway there publishes this entity id and ACS URL" in check.stdout, check.stdout
+        log = stack.gateway_log()
+        assert re.search(r"certificate sp-signing .* expires in 36\d day\(s\)", log), log[-2000:]
+        expiring = wait_audit(stack, "certificate.expiring", 2)
+        assert {"sp-signing", "idp:demo"} <= {r["use"] for r in expiring}
+        # A config whose entity id differs from what the running gateway publishes is named.
+        moved = stack.config.read_text().replace("  sp: {", "  sp: {entity_id: 'https://ml.example.org/saml/metadata', ", 1)
+        assert moved != stack.config.read_text()
+        (stack.dir / "moved.yaml").write_text(moved)
+        check = subprocess.run([stack.bin, "check", "--config", str(stack.dir / "moved.yaml")],
+                               capture_output=True, text=True)
+        assert check.returncode == 1, check.stdout
+        assert "error: the gateway at public_url publishes entity id" in check.stdout, check.stdout
+        assert "names host ml.example.org, public_url is on 127.0.0.1" in check.stdout, check.stdout
+        # IdP metadata that is really our own SP metadata is named too.
+        (stack.dir / "ours.xml").write_text(requests.get(stack.url + "/saml/metadata", timeout=15).text)
+        swapped = stack.config.read_text().replace("metadata_file: idp-demo-metadata.xml", "metadata_file: ours.xml")
+        (stack.dir / "swapped.yaml").write_text(swapped)
+        check = subprocess.run([stack.bin, "check", "--config", str(stack.dir / "swapped.yaml")],
+                               capture_output=True, text=True)
+        assert check.returncode != 0, check.stdout + check.stderr
+        assert "ours.xml" in check.stdout + check.stderr
     finally:
         stack.stop()

@@ -119,6 +119,40 @@ TEST(KeyringTest, StagedKeysOpenBeforeTheySeal) {
   std::filesystem::remove_all(only);
 }
 
+// A retired pair leaves the keyring the gateway loads (nothing opens with it) but stays in
+// <dir>/retired for verifying the audit checkpoints it signed; the current pair never retires.
+TEST(KeyringTest, RetiredKeysStayOnlyForVerification) {
+  DeterministicRandom rnd;
+  std::string dir = temp_dir("retired");
+  auto old_id = Keyring::add_keys(dir, test_now(), rnd);
+  auto new_id = Keyring::add_keys(dir, test_now() + std::chrono::hours(24), rnd);
+  ASSERT_TRUE(old_id.has_value() && new_id.has_value());
+  EXPECT_EQ(key_id_time(*old_id),
+            std::optional<core::WallTime>(std::chrono::time_point_cast<core::WallTime::duration>(
+                std::chrono::floor<std::chrono::seconds>(test_now()))));
+  EXPECT_FALSE(key_id_time("not-a-key-id"));
+  auto before = Keyring::load(dir);
+  ASSERT_TRUE(before.has_value());
+  std::string sealed_old = before->seal("x", "p", rnd);  // sealed with the new key
+  auto refused = Keyring::retire(dir, *new_id);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("current"), std::string::npos);
+  ASSERT_TRUE(Keyring::retire(dir, *old_id).has_value()) << "retire";
+  EXPECT_TRUE(std::filesystem::exists(dir + "/retired/sign-" + *old_id + ".pem"));
+  std::vector<std::string> notes;
+  auto gateway = Keyring::load(dir, &notes);
+  ASSERT_TRUE(gateway.has_value());
+  EXPECT_EQ(gateway->signing_keys().size(), 1u);
+  EXPECT_FALSE(gateway->find_signing(*old_id));
+  EXPECT_TRUE(notes.empty()) << notes.front();  // retired/ is not a stray file
+  EXPECT_EQ(*gateway->open(sealed_old, "p"), "x");
+  auto verifying = Keyring::load(dir, nullptr, /*with_retired=*/true);
+  ASSERT_TRUE(verifying.has_value());
+  EXPECT_TRUE(verifying->find_signing(*old_id));
+  EXPECT_EQ(verifying->current_signing().id, *new_id);
+  std::filesystem::remove_all(dir);
+}
+
 // An empty or broken keyring directory is refused with a sentence that says what to do.
 TEST(KeyringTest, RefusesEmptyOrBrokenDirectories) {
   std::string dir = temp_dir("broken");
