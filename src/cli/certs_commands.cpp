@@ -182,37 +182,54 @@ int run_status(const std::string& config) {
   return keys ? 0 : 1;
 }
 
+// A pair as on disk, its dates unchecked: a rollover is also how an expired certificate is
+// replaced.
+Result<saml::SpKeyPair> pair_on_disk(const std::string& key, const std::string& cert) {
+  CG_TRY(auto k, crypto::PrivateKey::load(key));
+  CG_TRY(auto c, crypto::Certificate::load(cert));
+  if (!c.matches(k)) {
+    return fail(core::Code::kIo, key + " is not the key of the certificate " + cert);
+  }
+  return saml::SpKeyPair{std::move(k), std::move(c)};
+}
+
+bool on_disk(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
 int run_rollover(const std::string& config, bool promote, bool force, int days) {
   auto now = core::SystemClock::instance().now();
   auto sec = read_section(config, now);
   if (!sec) return 1;
   const auto& f = sec->files;
   json state = read_state(f.rollover_state);
-  auto keys = saml::load_sp_keys(f, now);
+  const char* cmd = promote ? "claimgate certs rollover --promote" : "claimgate certs rollover";
+  auto current = pair_on_disk(f.key, f.cert);
+  if (!current) {
+    std::cerr << cmd << ": the current pair: " << current.error().message << "\n";
+    return 1;
+  }
   if (!promote) {
-    if (keys && keys->next) {
-      std::cerr << "claimgate certs rollover: a next pair is staged already ("
-                << keys->next->cert.sha256_fingerprint().substr(0, 23) << "..., staged "
+    if (on_disk(f.next_key) || on_disk(f.next_cert)) {
+      std::cerr << cmd << ": a next pair is staged already (" << f.next_cert << ", staged "
                 << state.value("staged", "?") << "); promote it with --promote\n";
       return 1;
     }
     // Like the current key (RSA unless it is EC), self-signed: SAML trusts the certificate
     // itself, as published in our metadata.
-    bool ec = keys && keys->current.key.type() == crypto::KeyType::kEc;
+    bool ec = current->key.type() == crypto::KeyType::kEc;
     auto key = ec ? crypto::PrivateKey::generate_ec_p256() : crypto::PrivateKey::generate_rsa(3072);
     std::string cn = "claimgate SP " + core::format_datetime(now).substr(0, 10);
     auto cert =
         key ? crypto::Certificate::self_signed(*key, cn, now - std::chrono::minutes(5), days)
             : Result<crypto::Certificate>(fail(key.error()));
     if (!cert) {
-      std::cerr << "claimgate certs rollover: " << cert.error().message << "\n";
+      std::cerr << cmd << ": " << cert.error().message << "\n";
       return 1;
     }
     // The key first: a certificate never stands without its key.
     for (auto [path, data, mode] : {std::tuple{f.next_key, key->to_pem(), 0600u},
                                     std::tuple{f.next_cert, cert->to_pem(), 0644u}}) {
       if (auto st = write_atomically(path, data, mode); !st) {
-        std::cerr << "claimgate certs rollover: " << st.error().message << "\n";
+        std::cerr << cmd << ": " << st.error().message << "\n";
         return 1;
       }
     }
@@ -232,51 +249,66 @@ int run_rollover(const std::string& config, bool promote, bool force, int days) 
               << ": claimgate certs rollover --promote --config " << config << "\n";
     return 0;
   }
-  if (!keys) {
-    std::cerr << "claimgate certs rollover --promote: " << keys.error().message << "\n";
-    return 1;
-  }
-  if (!keys->next) {
-    std::cerr << "claimgate certs rollover --promote: no next pair is staged (" << f.next_cert
+  if (!on_disk(f.next_key) && !on_disk(f.next_cert)) {
+    std::cerr << cmd << ": no next pair is staged (" << f.next_cert
               << "); stage one with claimgate certs rollover\n";
     return 1;
   }
+  auto next = pair_on_disk(f.next_key, f.next_cert);
+  if (!next) {
+    std::cerr << cmd << ": the staged pair: " << next.error().message << "\n";
+    return 1;
+  }
+  if (now >= next->cert.not_after()) {
+    std::cerr << cmd << ": the staged certificate " << f.next_cert << " expired on "
+              << core::format_datetime(next->cert.not_after())
+              << "; remove the staged pair and stage a new one\n";
+    return 1;
+  }
+  bool expired = now >= current->cert.not_after();
   auto after = core::parse_datetime(state.value("promote_after", ""));
-  if (!force && after && now < *after) {
-    std::cerr << "claimgate certs rollover --promote: the next certificate was staged "
-              << state.value("staged", "?") << "; IdPs have until " << core::format_datetime(*after)
+  if (!force && !expired && after && now < *after) {
+    std::cerr << cmd << ": the next certificate was staged " << state.value("staged", "?")
+              << "; IdPs have until " << core::format_datetime(*after)
               << " (saml.sp.rollover_window) to learn it. Promote then, or now with --force "
                  "if every IdP has it\n";
     return 1;
   }
-  // current -> previous (still published, still decrypting), next -> current.
-  std::string old_fp = keys->current.cert.sha256_fingerprint();
-  for (auto [path, data, mode] :
-       {std::tuple{f.previous_key, keys->current.key.to_pem(), 0600u},
-        std::tuple{f.previous_cert, keys->current.cert.to_pem(), 0644u}}) {
-    if (auto st = write_atomically(path, data, mode); !st) {
-      std::cerr << "claimgate certs rollover --promote: " << st.error().message << "\n";
-      return 1;
+  // current -> previous (still published, still decrypting until it expires), next ->
+  // current. An expired current certificate is not kept.
+  std::string old_fp = current->cert.sha256_fingerprint();
+  if (!expired) {
+    for (auto [path, data, mode] : {std::tuple{f.previous_key, current->key.to_pem(), 0600u},
+                                    std::tuple{f.previous_cert, current->cert.to_pem(), 0644u}}) {
+      if (auto st = write_atomically(path, data, mode); !st) {
+        std::cerr << cmd << ": " << st.error().message << "\n";
+        return 1;
+      }
     }
   }
   for (auto [from, to] : {std::pair{f.next_key, f.key}, std::pair{f.next_cert, f.cert}}) {
     if (::rename(from.c_str(), to.c_str()) != 0) {
-      std::cerr << "claimgate certs rollover --promote: cannot rename " << from << " to " << to
-                << ": " << std::strerror(errno) << "\n";
+      std::cerr << cmd << ": cannot rename " << from << " to " << to << ": " << std::strerror(errno)
+                << "\n";
       return 1;
     }
   }
   state["promoted"] = core::format_datetime(now);
   state["promoted_by"] = who();
-  state["previous"] = old_fp;
-  state["current"] = keys->next->cert.sha256_fingerprint();
+  state["previous"] = expired ? "" : old_fp;
+  state["current"] = next->cert.sha256_fingerprint();
   if (force && after && now < *after) state["forced"] = true;
   (void)write_atomically(f.rollover_state, state.dump(1) + "\n", 0644);
-  std::cout << "promoted " << keys->next->cert.sha256_fingerprint().substr(0, 23)
-            << "...: running gateways sign with it within seconds.\n"
-            << "The previous certificate " << old_fp.substr(0, 23)
-            << "... stays published and decrypting until "
-            << core::format_datetime(keys->current.cert.not_after()) << ".\n";
+  std::cout << "promoted " << next->cert.sha256_fingerprint().substr(0, 23)
+            << "...: running gateways sign with it within seconds.\n";
+  if (expired) {
+    std::cout << "The previous certificate " << old_fp.substr(0, 23) << "... had expired on "
+              << core::format_datetime(current->cert.not_after()) << ": it is not kept.\n";
+  } else {
+    std::cout << "The previous certificate " << old_fp.substr(0, 23)
+              << "... stays published and decrypting until "
+              << core::format_datetime(current->cert.not_after()) << ".\n";
+  }
   return 0;
 }
 

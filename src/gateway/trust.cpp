@@ -14,6 +14,7 @@
 #include "gateway/errors.h"
 #include "gateway/gateway.h"
 #include "http/client.h"
+#include "http/errors.h"
 #include "saml/sp_metadata.h"
 
 namespace cg::gateway {
@@ -196,7 +197,8 @@ std::chrono::seconds Gateway::refresh_one(const saml::IdpConfig& idp) {
   auto got = fetch_idp_metadata(idp, now, in_force->metadata->entity_id);
   if (!got) {
     const Error& e = got.error();
-    bool refused = e.code != 6011;  // 6011 http.fetch: not reached; the rest: not taken
+    // http.fetch: not reached (failed); anything else: reached, and the answer not taken.
+    bool refused = e.code != static_cast<int>(http::Code::kFetch);
     metrics_.metadata_refreshes.inc({idp.name, refused ? "refused" : "failed"});
     log_.warn("idp ", idp.name, ": metadata from ", idp.metadata_url,
               refused ? " refused: " : " not fetched: ", core::log_quote(e.message),
@@ -316,11 +318,13 @@ void Gateway::refresh_loop() {
       refresh_cv_.wait_until(lock, next);
       continue;
     }
-    refresh_[due->name].due = now + std::chrono::hours(24);  // while it runs
+    auto running = now + std::chrono::hours(24);  // while it runs
+    refresh_[due->name].due = running;
     lock.unlock();
     auto interval = refresh_one(*due);  // blocking fetch, off the request path
     lock.lock();
-    refresh_[due->name].due = Steady::now() + interval;
+    // A SIGHUP during the fetch asked for another one: it stays due.
+    if (refresh_[due->name].due == running) refresh_[due->name].due = Steady::now() + interval;
   }
 }
 

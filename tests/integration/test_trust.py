@@ -599,3 +599,99 @@ def test_check_warns_of_expiry_and_compares_the_audience_urls(tmp_path):
         assert "ours.xml" in check.stdout + check.stderr
     finally:
         stack.stop()
+
+
+def test_an_expired_sp_certificate_is_replaced_at_once(tmp_path):
+    """The gateway refuses to start on an expired SP certificate (4038 sp.keys); `claimgate
+    certs rollover` then `--promote` replace it straight away (no window, no previous kept)."""
+    import datetime as dt
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired sp")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=400))
+            .not_valid_after(now - dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    (tmp_path / "sp.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+    (tmp_path / "sp.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    idp_key, idp_crt = make_pair(tmp_path, "idp", "idp.example")
+    (tmp_path / "idp.xml").write_text(subprocess.run(
+        [PY, str(EXAMPLES / "demo-idp" / "demo_idp.py"), "metadata", "--base-url", "http://127.0.0.1:8",
+         "--key", str(idp_key), "--cert", str(idp_crt)], check=True, capture_output=True, text=True).stdout)
+    config = tmp_path / "claimgate.yaml"
+    config.write_text("public_url: http://127.0.0.1:9\ninsecure_http: true\nkeys: keyring\n"
+                      "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt}\n"
+                      "  idps: [{name: corp, metadata_file: idp.xml}]\naudit: {enabled: false}\n")
+    binary = claimgate_bin()
+    run = lambda *a: subprocess.run([binary, *a, "--config", str(config)], capture_output=True, text=True)  # noqa: E731
+    check = run("check")
+    assert check.returncode == 1
+    assert "expired on" in check.stderr and "claimgate certs rollover" in check.stderr, check.stderr
+    assert run("certs", "rollover").returncode == 0
+    promoted = run("certs", "rollover", "--promote")  # no --force needed: the current one is dead
+    assert promoted.returncode == 0 and "it is not kept" in promoted.stdout, promoted.stdout + promoted.stderr
+    assert not (tmp_path / "sp.previous.crt").exists()
+    check = run("check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+SIGNATURE_TEMPLATE = (
+    '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
+    '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
+    '<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+    '<ds:Reference URI="#_md1"><ds:Transforms>'
+    '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
+    '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>'
+    '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/>'
+    '</ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>')
+
+
+def signed_metadata(doc, key, crt, work):
+    """`doc` signed (enveloped, first child of the root) by `key` with xmlsec1, as a federation
+    operator signs the metadata it publishes."""
+    doc = re.sub(r"<(\w+:)?EntityDescriptor\b", lambda m: m.group(0) + ' ID="_md1"', doc, count=1)
+    start = re.search(r"<(\w+:)?EntityDescriptor\b[^>]*>", doc)
+    template = work / "md-template.xml"
+    template.write_text(doc[:start.end()] + SIGNATURE_TEMPLATE + doc[start.end():])
+    out = work / "md-signed.xml"
+    subprocess.run(["xmlsec1", "--sign", "--privkey-pem", f"{key},{crt}", "--id-attr:ID",
+                    "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor", "--output", str(out), str(template)],
+                   check=True, capture_output=True)
+    return out.read_text()
+
+
+def test_metadata_signed_by_a_pinned_certificate(tmp_path):
+    """With metadata_signing_cert, each fetched document must carry a valid signature by it: an
+    unsigned one and one signed by another key are refused; the start replaces an unsigned copy."""
+    md = MetadataServer(tmp_path / "md")
+    md.serve("starting", status=503)
+    stack = metadata_stack(tmp_path, md)
+    try:
+        unsigned = stack.idps[0].metadata.read_text()
+        fed_key, fed_crt = make_pair(tmp_path, "federation", "metadata signer")
+        other_key, other_crt = make_pair(tmp_path, "other", "someone else")
+        signed = signed_metadata(unsigned, fed_key, fed_crt, tmp_path)
+        md.serve(signed)
+        # Pin the federation's certificate: the unsigned copy on disk no longer counts, so the
+        # start fetches (and keeps) the signed document.
+        stack.stop_gateway()
+        stack.config.write_text(stack.config.read_text().replace(
+            "metadata_ca_file: md/md-ca.pem", "metadata_ca_file: md/md-ca.pem, metadata_signing_cert: federation.crt"))
+        stack.start_gateway()
+        assert stack.idps[0].metadata.read_text() == signed
+        signs_in(stack)
+        md.serve(unsigned)
+        sighup_and_wait(stack, "refused")
+        assert "not signed" in wait_audit(stack, "idp.metadata_refused", 2)[-1]["message"]  # 1: the first start's 503
+        md.serve(signed_metadata(unsigned, other_key, other_crt, tmp_path))
+        sighup_and_wait(stack, "refused")
+        assert "signature is not valid" in wait_audit(stack, "idp.metadata_refused", 3)[-1]["message"]
+        assert stack.idps[0].metadata.read_text() == signed
+        signs_in(stack, "bob")
+    finally:
+        stack.stop()
+        md.stop()
