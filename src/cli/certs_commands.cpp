@@ -84,18 +84,6 @@ json read_state(const std::string& path) {
   return j.is_object() ? j : json::object();
 }
 
-// Writes beside and renames over, so that a reader sees the old file or the new one.
-Status write_atomically(const std::string& path, std::string_view data, unsigned mode) {
-  std::string tmp = path + ".tmp";
-  CG_CHECK(core::write_file(tmp, data, mode));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return fail(core::Code::kIo, "cannot rename " + tmp + " to " + path + ": " + std::strerror(e));
-  }
-  return {};
-}
-
 std::string describe(const crypto::Certificate& c, core::WallTime now) {
   auto days = std::chrono::duration_cast<std::chrono::hours>(c.not_after() - now).count() / 24;
   return c.sha256_fingerprint().substr(0, 23) + "...  " + c.subject() + "  valid until " +
@@ -228,7 +216,7 @@ int run_rollover(const std::string& config, bool promote, bool force, int days) 
     // The key first: a certificate never stands without its key.
     for (auto [path, data, mode] : {std::tuple{f.next_key, key->to_pem(), 0600u},
                                     std::tuple{f.next_cert, cert->to_pem(), 0644u}}) {
-      if (auto st = write_atomically(path, data, mode); !st) {
+      if (auto st = core::replace_file(path, data, mode); !st) {
         std::cerr << cmd << ": " << st.error().message << "\n";
         return 1;
       }
@@ -238,7 +226,7 @@ int run_rollover(const std::string& config, bool promote, bool force, int days) 
                  {"staged_by", who()},
                  {"next", cert->sha256_fingerprint()},
                  {"promote_after", core::format_datetime(after)}};
-    (void)write_atomically(f.rollover_state, state.dump(1) + "\n", 0644);
+    (void)core::replace_file(f.rollover_state, state.dump(1) + "\n", 0644);
     std::cout << "staged the next SP certificate " << cert->sha256_fingerprint().substr(0, 23)
               << "... (" << cn << ", valid " << days << " days):\n  " << f.next_cert << "\n  "
               << f.next_key << "\n"
@@ -280,7 +268,7 @@ int run_rollover(const std::string& config, bool promote, bool force, int days) 
   if (!expired) {
     for (auto [path, data, mode] : {std::tuple{f.previous_key, current->key.to_pem(), 0600u},
                                     std::tuple{f.previous_cert, current->cert.to_pem(), 0644u}}) {
-      if (auto st = write_atomically(path, data, mode); !st) {
+      if (auto st = core::replace_file(path, data, mode); !st) {
         std::cerr << cmd << ": " << st.error().message << "\n";
         return 1;
       }
@@ -298,7 +286,7 @@ int run_rollover(const std::string& config, bool promote, bool force, int days) 
   state["previous"] = expired ? "" : old_fp;
   state["current"] = next->cert.sha256_fingerprint();
   if (force && after && now < *after) state["forced"] = true;
-  (void)write_atomically(f.rollover_state, state.dump(1) + "\n", 0644);
+  (void)core::replace_file(f.rollover_state, state.dump(1) + "\n", 0644);
   std::cout << "promoted " << next->cert.sha256_fingerprint().substr(0, 23)
             << "...: running gateways sign with it within seconds.\n";
   if (expired) {

@@ -310,6 +310,28 @@ Status write_file(const std::string& path, std::string_view data, unsigned mode)
   return {};
 }
 
+Status replace_file(const std::string& path, std::string_view data, unsigned mode) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return fail(Code::kIo, "cannot create '" + tmp + "': " + std::strerror(errno));
+  ::fchmod(fd, mode);
+  size_t done = 0;
+  bool ok = true;
+  while (ok && done < data.size()) {
+    ssize_t w = ::write(fd, data.data() + done, data.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    ok = w >= 0;
+    if (ok) done += static_cast<size_t>(w);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  int err = errno;
+  ok = ::close(fd) == 0 && ok;
+  if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) return {};
+  if (ok) err = errno;
+  ::unlink(tmp.c_str());
+  return fail(Code::kIo, "cannot write '" + path + "': " + std::strerror(err));
+}
+
 std::string markup_escape(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 16);

@@ -56,5 +56,9 @@ std::string clip(std::string_view s, size_t n = 120);
 
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 64u << 20);
 Status write_file(const std::string& path, std::string_view data, unsigned mode = 0644);
+// Replaces the file at `path` whole: written (with `mode`) to a temporary file beside it,
+// synced, then renamed over, so that a reader, a crash or a full disk leaves the old content or
+// the new, never a part.
+Status replace_file(const std::string& path, std::string_view data, unsigned mode = 0644);
 
 }  // namespace cg::core

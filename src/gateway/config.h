@@ -239,7 +239,5 @@ struct FetchedMetadata {
 };
 Result<FetchedMetadata> fetch_idp_metadata(const saml::IdpConfig& idp, core::WallTime now,
                                            std::string_view entity_id);
-// Writes the last good copy (beside, then renamed over the old one).
-Status save_metadata_copy(const std::string& path, std::string_view document);
 
 }  // namespace cg::gateway

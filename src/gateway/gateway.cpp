@@ -195,9 +195,8 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
         std::vector<std::pair<core::Labels, double>> out;
         auto now = clock_.now();
         for (const auto& idp : cfg_.saml.idps) {
-          auto st = metadata_status(idp);
-          auto since = std::max(st.updated, st.last_success);
-          out.push_back({{idp.name}, std::chrono::duration<double>(now - since).count()});
+          out.push_back(
+              {{idp.name}, std::chrono::duration<double>(now - metadata_confirmed(idp)).count()});
         }
         return out;
       });

@@ -99,14 +99,6 @@ void on_revocations(
     session::RedisBackend& redis,
     std::function<void(const std::string& subject, const std::string& reason)> handler);
 
-// Where an IdP's metadata stands (metrics, `claimgate check`).
-struct MetadataStatus {
-  std::shared_ptr<const saml::IdpMetadata> metadata;  // in force
-  core::WallTime updated{};                           // since when
-  core::WallTime last_success{};                      // the last good fetch (epoch: none yet)
-  std::string last_error;                             // of the last fetch, "" when it worked
-};
-
 class Gateway {
  public:
   Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores, const core::Clock& clock,
@@ -141,7 +133,8 @@ class Gateway {
   void start_metadata_refresh();
   void stop_metadata_refresh();
   void refresh_metadata_now();
-  MetadataStatus metadata_status(const saml::IdpConfig& idp) const;
+  // When the IdP's metadata in force was last confirmed: put in force, or fetched unchanged.
+  core::WallTime metadata_confirmed(const saml::IdpConfig& idp) const;
   // The SP's key files (`claimgate certs rollover` writes them): read again when they change
   // (the file watcher, SIGHUP); a staged pair is then published, a promoted one signs, the
   // previous one still decrypts. Each change is audited (sp.certificates_changed). Returns
@@ -287,7 +280,6 @@ class Gateway {
   struct RefreshState {
     std::chrono::steady_clock::time_point due;
     core::WallTime last_success{};
-    std::string last_error;
   };
   mutable std::mutex refresh_mu_;
   std::condition_variable refresh_cv_;

@@ -3,10 +3,6 @@
 // kept in a backing file so that the gateway starts when the IdP's endpoint is down, and
 // refreshed on a schedule (metadata_refresh, shortened by the document's cacheDuration and
 // validUntil). A refused document is logged, audited and counted; the one in force stays.
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
@@ -71,22 +67,6 @@ Result<FetchedMetadata> fetch_idp_metadata(const saml::IdpConfig& idp, core::Wal
                                             " (the IdP this entry trusts)");
   }
   return FetchedMetadata{std::move(res.body), std::move(md)};
-}
-
-Status save_metadata_copy(const std::string& path, std::string_view document) {
-  // Written beside and renamed over, so that a full disk or a crash leaves the old copy whole.
-  std::string tmp = path + ".tmp";
-  if (auto st = core::write_file(tmp, document, 0644); !st) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return fail(Code::kMetadataRefused,
-                "cannot rename " + tmp + " to " + path + ": " + std::strerror(e));
-  }
-  return {};
 }
 
 std::shared_ptr<const Gateway::LiveIdp> Gateway::live(std::string_view idp) const {
@@ -211,17 +191,12 @@ std::chrono::seconds Gateway::refresh_one(const saml::IdpConfig& idp) {
         .str("error", e.name)
         .str("message", e.message);
     audit(std::move(ev), audit::Durability::kBatched);
-    {
-      std::lock_guard lock(refresh_mu_);
-      refresh_[idp.name].last_error = e.message;
-    }
     auto retry = refresh_interval(idp, *in_force->metadata) / 4;
     return std::clamp<std::chrono::seconds>(retry, kFloor, std::chrono::seconds(300));
   }
   auto interval = refresh_interval(idp, got->metadata);
   {
     std::lock_guard lock(refresh_mu_);
-    refresh_[idp.name].last_error.clear();
     refresh_[idp.name].last_success = now;
   }
   if (got->document == in_force->document) {
@@ -231,7 +206,7 @@ std::chrono::seconds Gateway::refresh_one(const saml::IdpConfig& idp) {
   }
   auto added = not_in(got->metadata.signing_certs, in_force->metadata->signing_certs);
   auto removed = not_in(in_force->metadata->signing_certs, got->metadata.signing_certs);
-  if (auto st = save_metadata_copy(idp.metadata_file, got->document); !st) {
+  if (auto st = core::replace_file(idp.metadata_file, got->document); !st) {
     log_.warn("idp ", idp.name, ": cannot keep the new metadata in ", idp.metadata_file, " (",
               core::log_quote(st.error().message),
               "); it is in force, but a restart while the IdP is down would use the old copy");
@@ -269,7 +244,7 @@ void Gateway::start_metadata_refresh() {
     any = true;
     if (!idp.metadata_fetched.empty()) {
       // Fetched at start (there was no usable copy): kept for the next start.
-      if (auto st = save_metadata_copy(idp.metadata_file, idp.metadata_fetched); !st) {
+      if (auto st = core::replace_file(idp.metadata_file, idp.metadata_fetched); !st) {
         log_.warn("idp ", idp.name, ": cannot keep the metadata in ", idp.metadata_file, ": ",
                   core::log_quote(st.error().message));
       }
@@ -328,19 +303,14 @@ void Gateway::refresh_loop() {
   }
 }
 
-MetadataStatus Gateway::metadata_status(const saml::IdpConfig& idp) const {
-  MetadataStatus out;
-  auto l = live(idp.name);
-  if (l) {
-    out.metadata = l->metadata;
-    out.updated = l->updated;
-  }
+core::WallTime Gateway::metadata_confirmed(const saml::IdpConfig& idp) const {
+  core::WallTime at{};
+  if (auto l = live(idp.name)) at = l->updated;
   std::lock_guard lock(refresh_mu_);
   if (auto it = refresh_.find(idp.name); it != refresh_.end()) {
-    out.last_success = it->second.last_success;
-    out.last_error = it->second.last_error;
+    at = std::max(at, it->second.last_success);
   }
-  return out;
+  return at;
 }
 
 }  // namespace cg::gateway
