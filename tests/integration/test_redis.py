@@ -311,8 +311,11 @@ def test_revocation_at_any_gateway_stops_jobs(gw, topology):
     revocation sent to another gateway reaches it by Redis pub/sub and stops the person's jobs."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    svc_port = free_port()
+    # The nodes call the jobs service itself (the gateways' public URL leads to one without jobs).
+    node_url = url if topology == "builtin" else f"http://127.0.0.1:{svc_port}"
     jobs_section = (f"jobs: {{state_dir: jobs-{topology}, token_ttl: 5s, check_interval: 1s, cancel_grace: 3s, "
-                    "poll_interval: 200ms}\n")
+                    f"poll_interval: 200ms, gateway_url: '{node_url}'}}\n")
     procs = []
     text = gw.a.config.read_text()
     text = text.replace(f"listen: 127.0.0.1:{gw.a.port}", f"listen: 127.0.0.1:{port}")
@@ -321,7 +324,6 @@ def test_revocation_at_any_gateway_stops_jobs(gw, topology):
         upstream = "builtin:jobs"
         text += jobs_section
     else:
-        svc_port = free_port()
         upstream = f"http://127.0.0.1:{svc_port}"
         svc_config = gw.a.dir / "jobs-serve.yaml"
         svc_config.write_text(text.replace("audit-jobs-serve/", "audit-jobs-service/") + jobs_section)
@@ -342,6 +344,8 @@ def test_revocation_at_any_gateway_stops_jobs(gw, topology):
         r = frank.post(url + "/api/projects/nlp/jobs", json=spec, headers=JSON, timeout=30)
         assert r.status_code == 201, r.text
         jid = r.json()["id"]
+        # Its node has verified the token and runs the command: the revocation must stop it.
+        wait_audit_events(gw, "builtin" if topology == "builtin" else "jobs-service", "job.verified", jid, 1)
         done = erin.post(gw.b_url + "/.claimgate/admin/revoke", timeout=15,
                          headers={"Content-Type": "application/json", "Accept": "application/json"},
                          data=json.dumps({"subject": "frank", "reason": "contract ended"}))
