@@ -46,6 +46,9 @@ void add_exec_options(CLI::App& cmd, int& exit_code) {
                  "the gateway's URL (revocation, renewal, reports; default: the token's issuer)");
   ex->add_option("--ca-file", eo.ca_file, "CA certificates for the gateway's TLS (PEM)");
   ex->add_option("--status-file", eo.status_file, "write {\"exit_code\": n} here at the end");
+  ex->add_option("--env-file", eo.env_file,
+                 "the job's variables (a JSON object), set for the command only, after the "
+                 "token is verified");
   ex->add_option("--node-name", eo.node_name, "how this node is named in reports");
   ex->add_option("--when-unreachable", eo.when_unreachable,
                  "gateway unreachable at start: closed (refuse, default) or open");

@@ -3,8 +3,12 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/jobs_commands.h"
+#include "jobs/exec.h"
 
 int main(int argc, char** argv) {
+  // Before anything else: no loader variable (LD_PRELOAD, ...) goes further than this process,
+  // which the loader has already started (the executors never pass one; see docs/jobs.md).
+  cg::jobs::scrub_loader_environment();
   CLI::App app{"claimgate-exec: verify a job's token, then run its command (on every node)"};
   int exit_code = 0;
   cg::cli::add_exec_options(app, exit_code);

@@ -1,5 +1,6 @@
 #include "cli/jobs_commands.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -14,6 +15,7 @@
 #include "crypto/jwt.h"
 #include "gateway/config.h"
 #include "gateway/gateway.h"
+#include "gateway/state_files.h"
 #include "http/server.h"
 #include "jobs/errors.h"
 #include "jobs/http_api.h"
@@ -102,6 +104,18 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
     return 1;
   }
   core::set_log_level(cfg->log_level);
+  ::umask(077);  // what the service creates (job files, jobs.db, audit) is its own alone
+  cfg->jobs.enabled = true;
+  bool refused = false;
+  for (const auto& f : gateway::state_file_problems(*cfg)) {
+    f.fatal ? g_log.error(f.message) : g_log.warn(f.message);
+    refused = refused || f.fatal;
+  }
+  if (refused) {
+    std::cerr << "claimgate jobs serve: refusing to start while its keys, state or audit log "
+                 "are open to other users (the chmod commands above fix it)\n";
+    return 1;
+  }
   std::vector<std::string> notes;
   auto ring = gateway::open_keyring(*cfg, clock.now(), random, notes);
   if (!ring) {

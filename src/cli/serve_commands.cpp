@@ -14,6 +14,7 @@
 #include "crypto/keyring.h"
 #include "gateway/config.h"
 #include "gateway/gateway.h"
+#include "gateway/state_files.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "http/url.h"
@@ -256,6 +257,24 @@ int run_check(const std::string& path) {
     check_metadata_source(idp, now);
   }
   int errors = check_audience(*cfg);
+  // The gateway's private files, and who its jobs would run as (docs/jobs.md, "Isolation").
+  for (const auto& f : gateway::state_file_problems(*cfg)) {
+    std::cout << (f.fatal ? "error: " : "warning: ") << f.message << "\n";
+    errors += f.fatal ? 1 : 0;
+  }
+  if (cfg->jobs.enabled) {
+    std::vector<std::string> warnings;
+    auto iso = gateway::job_isolation(*cfg, warnings);
+    for (const auto& w : warnings) std::cout << "warning: " << w << "\n";
+    if (!iso) {
+      std::cout << "error: " << iso.error().message << "\n";
+      ++errors;
+    } else {
+      bool weak = iso->find("WITHOUT") != std::string::npos ||
+                  iso->find("INSECURE") != std::string::npos;
+      std::cout << (weak ? "warning: jobs: " : "jobs: ") << *iso << "\n";
+    }
+  }
   std::vector<std::string> notes;
   if (auto ring = crypto::Keyring::load(cfg->keys_dir, &notes); !ring) {
     std::cout << "note: " << ring.error().message << " (serve creates a first key pair)\n";
@@ -301,6 +320,18 @@ int run_serve(const std::string& path) {
   }
   core::set_log_level(cfg->log_level);
   for (const auto& w : cfg->warnings) g_log.warn(w);
+  // Everything the gateway creates (keys, state, audit, job files) is its own alone.
+  ::umask(077);
+  bool refused = false;
+  for (const auto& f : gateway::state_file_problems(*cfg)) {
+    f.fatal ? g_log.error(f.message) : g_log.warn(f.message);
+    refused = refused || f.fatal;
+  }
+  if (refused) {
+    std::cerr << "claimgate serve: refusing to start while its keys, state or audit log are "
+                 "open to other users (the chmod commands above fix it)\n";
+    return 1;
+  }
   std::vector<std::string> notes;
   auto ring = gateway::open_keyring(*cfg, clock.now(), random, notes);
   for (const auto& n : notes) g_log.warn(n);

@@ -245,7 +245,9 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
                                         "max_gpus",         "max_runtime",
                                         "default_runtime",  "pools",
                                         "default_pool",     "slurm",
-                                        "instance"},
+                                        "instance",         "run_as",
+                                        "run_as_map",       "insecure_same_user",
+                                        "sandbox",          "bwrap"},
                             p);
   j.enabled = core::get_bool(s, "enabled", "jobs", p, j.enabled);
   j.executor = core::get_string(s, "executor", "jobs", p, false, "local");
@@ -274,6 +276,27 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
     p.add("jobs.when_unreachable", j.when_unreachable, "closed (refuse to start) or open");
   }
   j.claimgate_binary = core::get_string(s, "claimgate_binary", "jobs", p, false);
+  j.run_as = core::get_string(s, "run_as", "jobs", p, false);
+  if (YAML::Node m = s["run_as_map"]) {
+    if (!m.IsMap()) {
+      p.add("jobs.run_as_map", "not a mapping", "a mapping of subject: Unix account");
+    } else {
+      for (const auto& kv : m) {
+        auto subject = kv.first.as<std::string>("");
+        if (!kv.second.IsScalar() || subject.empty() || kv.second.as<std::string>("").empty()) {
+          p.add("jobs.run_as_map." + subject, "not an account name", "subject: Unix account");
+          continue;
+        }
+        j.run_as_map[subject] = kv.second.as<std::string>();
+      }
+    }
+  }
+  j.insecure_same_user = core::get_bool(s, "insecure_same_user", "jobs", p, false);
+  j.sandbox = core::get_string(s, "sandbox", "jobs", p, false, "auto");
+  if (j.sandbox != "auto" && j.sandbox != "bwrap" && j.sandbox != "none") {
+    p.add("jobs.sandbox", j.sandbox, "auto, bwrap or none");
+  }
+  j.bwrap = core::get_string(s, "bwrap", "jobs", p, false, "/usr/bin/bwrap");
   j.instance = core::get_string(s, "instance", "jobs", p, false);
   if (j.instance.size() > 128 ||
       std::any_of(j.instance.begin(), j.instance.end(),

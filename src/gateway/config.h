@@ -77,6 +77,18 @@
 //     when_unreachable: closed        # nodes that cannot check revocation: closed | open
 //     claimgate_binary: <claimgate-exec beside this binary, else this binary>  # on the nodes
 //     pass_env: [PATH, HOME, ...]     # the service's variables a local job inherits
+//     run_as: claimgate-job           # the unprivileged Unix account jobs run as (required,
+//                                     # unless run_as_map covers everyone or the switch below);
+//                                     # never root or the gateway's own user. Switching needs
+//                                     # root or CAP_SETUID, CAP_SETGID and CAP_CHOWN
+//     run_as_map: {}                  # subject -> that person's own account, e.g.
+//                                     # {alice@example.org: alice}; others run as run_as
+//     insecure_same_user: false       # DEVELOPMENT ONLY: jobs run as the gateway's own user
+//                                     # and can read its keyring, state and audit log; warned
+//                                     # about at every start and by `claimgate check`
+//     sandbox: auto                   # local jobs: auto (bubblewrap when it works, else said
+//                                     # at start) | bwrap (required) | none
+//     bwrap: /usr/bin/bwrap           # the bubblewrap binary
 //     max_nodes: 16                   # what one job may ask for
 //     max_procs_per_node: 64
 //     max_gpus: 16                    # per node
@@ -172,6 +184,12 @@ struct JobsConfig {
                                     "CUDA_VISIBLE_DEVICES"};
   jobs::SpecLimits limits;
   SlurmConfig slurm;
+  // Who jobs run as (docs/jobs.md, "Isolation"): checked at start (jobs/run_as.h).
+  std::string run_as;
+  std::map<std::string, std::string> run_as_map;  // subject -> Unix account
+  bool insecure_same_user = false;                // development only: the gateway's own user
+  std::string sandbox = "auto";                   // auto | bwrap | none
+  std::string bwrap = "/usr/bin/bwrap";
 };
 
 // Scheduled keyring rotation (`claimgate keys schedule`, run daily): a new pair is staged

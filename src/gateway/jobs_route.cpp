@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/internal/request.h"
+#include "gateway/state_files.h"
 #include "jobs/errors.h"
 #include "jobs/http_api.h"
 #include "jobs/local_executor.h"
@@ -46,6 +47,12 @@ Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
   o.poll_interval = jc.poll_interval;
   o.when_unreachable = jc.when_unreachable;
   o.limits = jc.limits;
+  o.protected_dirs = job_protected_dirs(cfg);
+  // Who jobs run as: never the gateway's own user (refused with what to set), unless the
+  // development switch says so, which is warned about at every start.
+  std::vector<std::string> warnings;
+  CG_TRY(auto accounts, job_accounts(cfg, warnings));
+  for (const auto& w : warnings) core::Logger("jobs").warn(w);
   std::error_code ec;
   std::filesystem::create_directories(o.state_dir, ec);
   o.instance = jc.instance;
@@ -64,10 +71,25 @@ Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
   }
   std::unique_ptr<jobs::Executor> executor;
   if (jc.executor == "slurm") {
-    executor = std::make_unique<jobs::SlurmExecutor>(
-        jobs::SlurmOptions{jc.slurm.bin_dir, jc.slurm.partition, jc.slurm.extra_args});
+    executor = std::make_unique<jobs::SlurmExecutor>(jobs::SlurmOptions{
+        jc.slurm.bin_dir, jc.slurm.partition, jc.slurm.extra_args, std::move(accounts)});
   } else {
-    executor = std::make_unique<jobs::LocalExecutor>(clock, jc.pass_env);
+    jobs::LocalOptions lo;
+    lo.pass_env = jc.pass_env;
+    lo.accounts = std::move(accounts);
+    lo.sandbox = jc.sandbox;
+    lo.bwrap = jc.bwrap;
+    lo.hide = job_hidden_paths(cfg);
+    auto local = std::make_unique<jobs::LocalExecutor>(clock, std::move(lo));
+    CG_CHECK(local->init());
+    executor = std::move(local);
+  }
+  // Said at every start: what separates a job from the gateway and from other jobs.
+  if (executor->isolation().find("WITHOUT") != std::string::npos ||
+      executor->isolation().find("INSECURE") != std::string::npos) {
+    core::Logger("jobs").warn("isolation: ", executor->isolation());
+  } else {
+    core::Logger("jobs").info("isolation: ", executor->isolation());
   }
   auto svc =
       std::make_unique<jobs::JobsService>(std::move(o), keyring, clock, random, std::move(store),
@@ -139,7 +161,7 @@ awaitable<void> Gateway::answer_jobs(Request& r, jobs::Reply reply) {
   co_await send_json(r, reply.status, reply.body + "\n");
 }
 
-awaitable<void> Gateway::jobs_api(Request& r) {
+awaitable<void> Gateway::jobs_api(Request& r, const session::StoredSession& signed_in) {
   if (!jobs_) {
     co_await send_error(r, 503, "Jobs are off",
                         make_error(Code::kNotFound, "the jobs service is not running here"));
@@ -156,8 +178,7 @@ awaitable<void> Gateway::jobs_api(Request& r) {
   if (jobs::wants_body(method)) {
     // JSON only: a cross-site form cannot send this type, so a cookie cannot be replayed into
     // a submission or a cancel by another site.
-    if (r.ex.header(bhttp::field::content_type).find("application/json") ==
-        std::string_view::npos) {
+    if (!is_json_media_type(r.ex.header(bhttp::field::content_type))) {
       co_await send_error(r, 415, "JSON expected",
                           make_error(Code::kBadRequest,
                                      "POST " + r.path + " takes Content-Type: application/json"));
@@ -172,7 +193,7 @@ awaitable<void> Gateway::jobs_api(Request& r) {
     body = std::move(*b);
   }
   jobs::Caller caller;
-  auto person = r.session->session;
+  std::shared_ptr<const session::Session> person = signed_in.session;
   caller.subject = person->subject;
   std::shared_ptr<const session::TokenGrant> agent;
   if (r.agent()) {

@@ -42,6 +42,10 @@ const char* code_name(Code c) {
       return "jobs.renewal";
     case Code::kJwks:
       return "jobs.jwks";
+    case Code::kWorkdir:
+      return "jobs.workdir";
+    case Code::kRunAs:
+      return "jobs.run_as";
   }
   return "jobs.unknown";
 }

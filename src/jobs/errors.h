@@ -26,6 +26,8 @@ enum class Code : int {
   kUnreachable = 9019,      // the gateway cannot be reached to check revocation
   kRenewal = 9020,          // a renewal is refused (secret, deadline, job not running)
   kJwks = 9021,             // the JWKS cannot be read (file, URL, format)
+  kWorkdir = 9022,          // the working directory cannot be resolved, or changed since submission
+  kRunAs = 9023,            // no account to run the job as, or one that would see the gateway's files
 };
 
 const char* code_name(Code c);

@@ -22,6 +22,7 @@
 #include "http/client.h"
 #include "jobs/errors.h"
 #include "jobs/internal/files.h"
+#include "jobs/job.h"
 #include "jobs/job_token.h"
 
 extern char** environ;
@@ -49,19 +50,36 @@ std::string hostname() {
   return b;
 }
 
-// The working directory as the job was submitted with it: $PWD when it names this directory
-// (it keeps symbolic links as the user wrote them), else the resolved path.
+// The working directory, every symbolic link resolved: the token binds the directory the
+// jobs service resolved at submission, never a name ($PWD) that could lead elsewhere.
 std::string working_directory() {
   char buf[PATH_MAX];
-  std::string cwd = ::getcwd(buf, sizeof buf) ? buf : "";
-  const char* pwd = std::getenv("PWD");
-  struct stat a {
-  }, b{};
-  if (pwd && *pwd == '/' && ::stat(pwd, &a) == 0 && ::stat(".", &b) == 0 && a.st_dev == b.st_dev &&
-      a.st_ino == b.st_ino) {
-    return pwd;
+  return ::getcwd(buf, sizeof buf) ? buf : "";
+}
+
+// The job's variables from --env-file: a JSON object of strings, with the spec's rules again
+// (no loader variable, nothing of claimgate's own).
+Result<std::vector<std::string>> read_env_file(const std::string& path) {
+  auto text = core::read_file(path, 4 << 20);
+  if (!text) {
+    return fail(Code::kBadSpec, "cannot read the job's environment file " + path + ": " +
+                                    text.error().message);
   }
-  return cwd;
+  auto j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return fail(Code::kBadSpec, "the job's environment file " + path + " is not a JSON object");
+  }
+  std::vector<std::string> out;
+  for (const auto& [k, v] : j.items()) {
+    if (!v.is_string() || k.empty() || k.find('=') != std::string::npos ||
+        k.starts_with("CLAIMGATE_") || is_loader_variable(k)) {
+      return fail(Code::kBadSpec, "the job's environment file " + path + " sets " +
+                                      core::clip(k, 40) +
+                                      ", which a job may not set (docs/jobs.md)");
+    }
+    out.push_back(k + "=" + v.get<std::string>());
+  }
+  return out;
 }
 
 class Node {
@@ -321,10 +339,22 @@ int Node::run() {
     }
   }
 
-  // The command's environment: ours, and the job's identity.
+  // The command's environment: ours (loader variables cleared at exec's start), the job's
+  // own variables, and the job's identity.
+  std::vector<std::string> job_env;
+  if (!o_.env_file.empty()) {
+    auto read = read_env_file(o_.env_file);
+    if (!read) return refuse(read.error());
+    job_env = std::move(*read);
+  }
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string_view v(*e);
+    bool replaced = false;
+    for (const auto& x : job_env) {
+      replaced = replaced || v.substr(0, v.find('=') + 1) == x.substr(0, x.find('=') + 1);
+    }
+    if (replaced) continue;
     if (v.starts_with("CLAIMGATE_JOB_") || v.starts_with("CLAIMGATE_PROJECT=") ||
         v.starts_with("CLAIMGATE_SUBMITTER=") || v.starts_with("CLAIMGATE_TOKEN_FILE=") ||
         v.starts_with("CLAIMGATE_NODE_POOL="))
@@ -336,6 +366,7 @@ int Node::run() {
     char buf[PATH_MAX];
     if (::realpath(o_.token_file.c_str(), buf)) token_path = buf;
   }
+  env.insert(env.end(), job_env.begin(), job_env.end());
   env.push_back("CLAIMGATE_JOB_ID=" + claims_.job_id);
   env.push_back("CLAIMGATE_PROJECT=" + claims_.project);
   env.push_back("CLAIMGATE_SUBMITTER=" + claims_.submitter);
@@ -458,7 +489,30 @@ int Node::run() {
 
 }  // namespace
 
+int scrub_loader_environment() {
+  int removed = 0;
+  bool again = true;
+  while (again) {
+    again = false;
+    for (char** e = environ; e && *e; ++e) {
+      std::string_view v(*e);
+      std::string name(v.substr(0, v.find('=')));
+      if (is_loader_variable(name)) {
+        ::unsetenv(name.c_str());
+        ++removed;
+        again = true;  // environ changed under us: start over
+        break;
+      }
+    }
+  }
+  return removed;
+}
+
 int run_exec(const ExecOptions& o, const core::Clock& clock) {
+  (void)scrub_loader_environment();
+  // Dispositions inherited from whoever started exec (an executor may ignore SIGTERM so that
+  // only exec hears it) are not the command's.
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::signal(sig, SIG_DFL);
   if (o.command.empty()) {
     say("no command given (claimgate exec ... -- COMMAND [ARGS...])");
     return 2;

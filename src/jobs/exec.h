@@ -8,7 +8,10 @@
 //   2. ask the gateway whether the token is revoked (when it cannot be reached: refuse, or
 //      with --when-unreachable open, go on with a warning);
 //   3. only then run COMMAND in a process group of its own, with CLAIMGATE_JOB_ID,
-//      CLAIMGATE_PROJECT, CLAIMGATE_SUBMITTER and CLAIMGATE_TOKEN_FILE set;
+//      CLAIMGATE_PROJECT, CLAIMGATE_SUBMITTER and CLAIMGATE_TOKEN_FILE set, and the job's own
+//      variables (--env-file): they are never in exec's environment, only in the command's;
+//      exec's own environment is cleared of loader variables before anything (job.h:
+//      is_loader_variable);
 //   4. while it runs: renew the token before it expires (renewal secret), check revocation
 //      every --check-interval; on revocation stop the process group (SIGTERM, then SIGKILL
 //      after --grace); SIGTERM/SIGINT to exec are passed on the same way;
@@ -36,6 +39,7 @@ struct ExecOptions {
   std::string gateway;      // base URL for check, renew, report; "" : the token's issuer
   std::string ca_file;
   std::string status_file;                  // written with {"exit_code": n} when the command ends
+  std::string env_file;  // the job's variables (a JSON object), for the command only
   std::string node_name;                    // "" : the host name
   std::string cache_dir;                    // "" : $XDG_CACHE_HOME/claimgate or ~/.cache/claimgate
   std::string when_unreachable = "closed";  // closed | open
@@ -49,6 +53,10 @@ struct ExecOptions {
 // Exit codes of exec itself (otherwise: the command's).
 inline constexpr int kExitRefused = 126;
 inline constexpr int kExitNotFound = 127;
+
+// Removes every loader variable (LD_*, GCONV_PATH, ...) from this process's environment; the
+// first thing exec's main does. Returns how many it removed.
+int scrub_loader_environment();
 
 // Runs the node's side of a job; returns the process's exit code. Messages go to stderr.
 int run_exec(const ExecOptions& o, const core::Clock& clock);

@@ -23,6 +23,8 @@ struct Launch {
   std::string secret_file;
   std::string jwks_file;    // the gateway's JWKS at submission (exec fetches again on rotation)
   std::string log_file;     // stdout and stderr of every node
+  std::string env_file;     // the spec's env (JSON), given by exec to the command only
+  std::string state_dir;    // holds every job's directory (hidden from the job)
   std::string gateway_url;  // where nodes check revocation, renew and report
   std::string ca_file;      // to verify the gateway's certificate ("": the system's)
   std::string claimgate;    // the claimgate binary on the nodes
@@ -53,6 +55,9 @@ class Executor {
   virtual Status cancel(const Job& job, std::chrono::seconds grace) = 0;
   // Where the job is (after a restart too: the handle is all it needs).
   virtual Probe probe(const Job& job, const std::string& dir) = 0;
+  // What separates a job from the gateway and from other jobs, in words (for the log and
+  // `claimgate check`).
+  virtual std::string isolation() const { return ""; }
 };
 
 }  // namespace cg::jobs

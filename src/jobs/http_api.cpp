@@ -5,6 +5,7 @@
 
 #include "core/encoding.h"
 #include "jobs/errors.h"
+#include "jobs/internal/files.h"
 
 namespace cg::jobs {
 namespace {
@@ -119,7 +120,7 @@ Reply route_node(JobsService& svc, std::string_view method, std::string_view pat
 
 http::awaitable<void> stream_log(http::Exchange& ex, JobsService& svc, LogAccess log, bool follow,
                                  uint64_t offset) {
-  int fd = ::open(log.path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = open_job_file(log.path);
   http::bhttp::response_header<> head;
   head.result(http::bhttp::status::ok);
   head.set(http::bhttp::field::content_type, "text/plain; charset=utf-8");
@@ -156,7 +157,7 @@ http::awaitable<void> stream_log(http::Exchange& ex, JobsService& svc, LogAccess
         done = true;
         break;
       }
-      if (fd < 0) fd = ::open(log.path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) fd = open_job_file(log.path);
       http::asio::steady_timer t(exec, std::chrono::milliseconds(200));
       http::error_code ec;
       co_await t.async_wait(http::asio::redirect_error(http::asio::use_awaitable, ec));

@@ -32,7 +32,11 @@ struct JobSpec {
   std::string name;
   std::vector<std::string> command;  // argv; [0] is looked up in PATH on the node
   std::map<std::string, std::string> env;
-  std::string workdir;  // absolute; empty: the job's own directory (filled in at submission)
+  // Absolute; empty: the job's own directory. At submission it is resolved (no symbolic link
+  // left: the token binds the directory, not a name that could be pointed elsewhere) and its
+  // identity recorded; the start refuses a directory that is no longer the same one.
+  std::string workdir;
+  std::string workdir_id;  // "<device>:<inode>" of workdir at submission ("": not recorded)
   int nodes = 1;
   int procs_per_node = 1;
   int gpus = 0;
@@ -45,6 +49,22 @@ struct JobSpec {
 // Reads a client's spec; every problem at once ("command: required; nodes: 5000 is more than
 // the 16 allowed"), unknown fields refused.
 Result<JobSpec> parse_spec(std::string_view json, const SpecLimits& limits);
+// Whether a variable is one the dynamic loader, glibc or the C library's allocator read at a
+// program's start (LD_*, GCONV_PATH, GLIBC_TUNABLES, MALLOC_*, ...; docs/jobs.md lists them):
+// refused in specs, and cleared by `claimgate exec` from its own environment.
+bool is_loader_variable(std::string_view name);
+
+// A working directory made definite: the path with every symbolic link resolved, and the
+// directory's identity.
+struct ResolvedDir {
+  std::string path;
+  std::string identity;  // "<device>:<inode>"
+};
+Result<ResolvedDir> resolve_workdir(const std::string& path);
+// Refuses a job whose working directory is no longer the one resolved at submission (a link
+// on the way now leads elsewhere, or the directory was replaced).
+Status check_workdir(const JobSpec& s);
+
 // Reads a spec this service stored (no limits applied again).
 Result<JobSpec> spec_from_json(std::string_view json);
 

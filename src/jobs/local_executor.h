@@ -1,8 +1,13 @@
 // The local executor (the embedded default): each job is a child process of this service,
-// `claimgate exec ... -- <command>` in a process group of its own, stdout and stderr to the
-// job's log file. Exit codes come from waitpid; after a restart of the service (the processes
-// are no longer its children) from the status file `claimgate exec` writes when its command
-// ends, and a job whose process is gone without one is reported lost.
+// `claimgate exec ... -- <command>` in a session and process group of its own, stdout and
+// stderr to the job's log file. Exit codes come from waitpid; after a restart of the service
+// (the processes are no longer its children) from the status file `claimgate exec` writes
+// when its command ends, and a job whose process is gone without one is reported lost.
+//
+// Isolation (docs/jobs.md, "Isolation"): the child switches to the job's account (run_as.h)
+// before it executes anything, with no_new_privs; the job's directory is handed to that
+// account; and, where bubblewrap works, the job runs in a sandbox (sandbox.h) that shows it
+// neither the gateway's directories, nor other jobs' directories, nor any other process.
 #pragma once
 
 #include <map>
@@ -12,22 +17,40 @@
 
 #include "core/clock.h"
 #include "jobs/executor.h"
+#include "jobs/run_as.h"
+#include "jobs/sandbox.h"
 
 namespace cg::jobs {
 
+struct LocalOptions {
+  // Variables of this process the job's environment inherits (PATH, LANG, ...); HOME, USER
+  // and LOGNAME are the job's account's when it runs as one.
+  std::vector<std::string> pass_env;
+  AccountPolicy accounts;            // who jobs run as (make_account_policy)
+  std::string sandbox = "auto";      // auto (bwrap when it works) | bwrap (required) | none
+  std::string bwrap = "/usr/bin/bwrap";
+  SandboxPaths hide;                 // the gateway's directories and files
+};
+
 class LocalExecutor final : public Executor {
  public:
-  // `pass_env`: variables of this process the job's environment inherits (PATH, HOME, ...).
-  LocalExecutor(const core::Clock& clock, std::vector<std::string> pass_env);
+  LocalExecutor(const core::Clock& clock, LocalOptions o);
+  // Decides the sandbox (probes bwrap as the jobs' account); refuses sandbox: bwrap when it
+  // does not work. Call once before start().
+  Status init();
   std::string name() const override { return "local"; }
   bool runs_at_once() const override { return true; }
   Result<std::string> start(const Launch& l) override;
   Status cancel(const Job& job, std::chrono::seconds grace) override;
   Probe probe(const Job& job, const std::string& dir) override;
+  std::string isolation() const override { return isolation_; }
+  bool sandboxed() const { return sandboxed_; }
 
  private:
   const core::Clock& clock_;
-  std::vector<std::string> pass_env_;
+  LocalOptions o_;
+  bool sandboxed_ = false;
+  std::string isolation_;
   std::mutex mu_;
   std::map<int, core::MonoTime> kill_at_;  // process group -> SIGKILL after the grace
 };

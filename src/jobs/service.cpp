@@ -98,7 +98,9 @@ Status JobsService::start(bool monitor) {
     return fail(Code::kExecutor,
                 "cannot create the jobs directory " + opts_.state_dir + ": " + ec.message());
   }
-  ::chmod(opts_.state_dir.c_str(), 0700);
+  // Every job's directory is in it: its accounts may pass through (each to its own, whose
+  // random name it is given), but not list it or read the jobs database beside them.
+  ::chmod(opts_.state_dir.c_str(), 0711);
   if (auto st = recover(); !st) {
     // A shared store that is down at start (Redis): the service starts, and the monitor
     // tries again on every round until it has re-attached its jobs.
@@ -310,11 +312,38 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
   j.executor = executor_->name();
   j.owner = opts_.instance;
   std::string dir = job_dir(j.id);
+  // The working directory is bound as the directory it is now: every link resolved, its
+  // identity recorded (the start refuses another), and never in the gateway's own directories.
+  if (!j.spec.workdir.empty()) {
+    auto resolved = resolve_workdir(j.spec.workdir);
+    if (!resolved) return error_reply(400, resolved.error());
+    std::vector<std::string> guarded = opts_.protected_dirs;
+    guarded.push_back(opts_.state_dir);
+    for (const auto& g : guarded) {
+      auto real = resolve_workdir(g);
+      std::string_view inner = resolved->path, outer = real ? real->path : g;
+      bool within = inner == outer || (inner.starts_with(outer) &&
+                                       (outer.ends_with('/') || inner[outer.size()] == '/'));
+      if (!g.empty() && within) {
+        return error_reply(400, make_error(Code::kWorkdir,
+                                           "workdir: " + j.spec.workdir +
+                                               " lies in a directory of the gateway's own (" + g +
+                                               "); name a directory of the job's"));
+      }
+    }
+    j.spec.workdir = resolved->path;
+    j.spec.workdir_id = resolved->identity;
+  }
   if (::mkdir(dir.c_str(), 0700) != 0) {
     return error_reply(500, make_error(Code::kExecutor, "cannot create the job's directory " + dir +
                                                             ": " + std::strerror(errno)));
   }
-  if (j.spec.workdir.empty()) j.spec.workdir = dir;
+  if (j.spec.workdir.empty()) {
+    auto own = resolve_workdir(dir);
+    if (!own) return error_reply(500, own.error());
+    j.spec.workdir = own->path;
+    j.spec.workdir_id = own->identity;
+  }
   std::string secret = core::base64url_encode(random_.bytes(32));
   j.renewal_hash = core::hex_encode(crypto::sha256(secret));
   auto token = mint(j);
@@ -326,13 +355,16 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
   l.secret_file = dir + "/renewal-secret";
   l.jwks_file = dir + "/jwks.json";
   l.log_file = dir + "/output.log";
+  l.env_file = dir + "/env.json";
+  l.state_dir = opts_.state_dir;
   l.gateway_url = opts_.gateway_url;
   l.ca_file = opts_.ca_file;
   l.claimgate = opts_.claimgate_binary;
   l.when_unreachable = opts_.when_unreachable;
   l.check_interval = opts_.check_interval;
   for (auto [path, data] : {std::pair{l.token_file, *token}, std::pair{l.secret_file, secret},
-                            std::pair{l.jwks_file, crypto::jwks_of(keyring_).dump()}}) {
+                            std::pair{l.jwks_file, crypto::jwks_of(keyring_).dump()},
+                            std::pair{l.env_file, json(j.spec.env).dump()}}) {
     if (auto st = write_private_file(path, data); !st) return error_reply(500, st.error());
   }
   Reply out;

@@ -59,6 +59,9 @@ struct ServiceOptions {
   // This service's name in the records of the jobs it starts (Job::owner): stable across
   // restarts, different for each service sharing a store.
   std::string instance = "jobs";
+  // Directories a job's working directory may not lie in (the keyring, the state and audit
+  // directories); the state directory is always one.
+  std::vector<std::string> protected_dirs;
 };
 
 // Who calls, and what they hold (the gateway's policy, or the roles in a gateway JWT).

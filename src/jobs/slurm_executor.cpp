@@ -14,6 +14,7 @@
 
 #include "core/encoding.h"
 #include "jobs/errors.h"
+#include "jobs/internal/files.h"
 #include "jobs/local_executor.h"
 
 extern char** environ;
@@ -96,7 +97,8 @@ std::string slurm_script(const Launch& l, const SlurmOptions& o) {
   s += "#SBATCH --chdir=" + j.spec.workdir + "\n";
   if (j.spec.gpus > 0) s += "#SBATCH --gres=gpu:" + std::to_string(j.spec.gpus) + "\n";
   if (!o.partition.empty()) s += "#SBATCH --partition=" + o.partition + "\n";
-  for (const auto& [k, v] : j.spec.env) s += "export " + k + "=" + shell_quote(v) + "\n";
+  // The spec's env is not exported here: srun and exec would run with it. exec reads it from
+  // the env file and gives it to the command alone, once the token is verified.
   // Every node runs exec: srun starts one task a node, each verifies before it runs.
   s += "exec " + shell_quote(o.bin_dir + "/srun") + " --kill-on-bad-exit=1";
   for (const auto& a : exec_argv(l)) s += " " + shell_quote(a);
@@ -105,6 +107,7 @@ std::string slurm_script(const Launch& l, const SlurmOptions& o) {
 }
 
 Result<std::string> SlurmExecutor::start(const Launch& l) {
+  CG_TRY(auto account, o_.accounts.for_subject(l.job->submitter));
   std::string path = l.dir + "/job.sbatch";
   {
     std::ofstream f(path, std::ios::trunc);
@@ -112,6 +115,13 @@ Result<std::string> SlurmExecutor::start(const Launch& l) {
     if (!f) return fail(Code::kExecutor, "cannot write the batch script " + path);
   }
   std::vector<std::string> argv{o_.bin_dir + "/sbatch", "--parsable"};
+  if (account) {
+    // The job runs as its account on every node (sbatch --uid needs root); its directory, on
+    // the shared storage, becomes that account's.
+    CG_CHECK(hand_over(l.dir, account->uid, account->gid));
+    argv.push_back("--uid=" + std::to_string(account->uid));
+    argv.push_back("--gid=" + std::to_string(account->gid));
+  }
   argv.insert(argv.end(), o_.extra_args.begin(), o_.extra_args.end());
   argv.push_back(path);
   Captured c = run_program(argv, std::chrono::seconds(30));

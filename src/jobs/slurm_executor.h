@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "jobs/executor.h"
+#include "jobs/run_as.h"
 
 namespace cg::jobs {
 
@@ -16,6 +17,8 @@ struct SlurmOptions {
   std::string bin_dir = "/usr/bin";
   std::string partition;
   std::vector<std::string> extra_args;
+  // Who jobs run as on the nodes (sbatch --uid/--gid; the accounts must exist there too).
+  AccountPolicy accounts;
 };
 
 class SlurmExecutor final : public Executor {
@@ -26,6 +29,10 @@ class SlurmExecutor final : public Executor {
   Result<std::string> start(const Launch& l) override;
   Status cancel(const Job& job, std::chrono::seconds grace) override;
   Probe probe(const Job& job, const std::string& dir) override;
+  std::string isolation() const override {
+    return "Slurm jobs run " + o_.accounts.describe() +
+           " on the nodes, separated as Slurm separates its jobs (no claimgate sandbox)";
+  }
 
  private:
   SlurmOptions o_;

@@ -26,6 +26,13 @@ bool env_name_ok(std::string_view n) {
   return true;
 }
 
+// What glibc's loader ignores in a setuid program (its unsecvars list, but TMPDIR), and the
+// allocator's hooks: each makes a program run or read something its command did not name.
+constexpr std::string_view kLoaderVariables[] = {
+    "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES",   "HOSTALIASES", "LOCALDOMAIN",
+    "LOCPATH",    "NIS_PATH",    "NLSPATH",          "RESOLV_HOST_CONF", "RES_OPTIONS",
+    "TZDIR",      "MALLOC_ARENA_MAX", "MALLOC_CHECK_", "MALLOC_TRACE"};
+
 bool name_ok(std::string_view n) {
   if (n.size() > 128) return false;
   for (unsigned char c : n) {
@@ -53,6 +60,14 @@ void read_int(const json& j, const char* key, int lo, int hi, const char* what, 
 }
 
 }  // namespace
+
+bool is_loader_variable(std::string_view name) {
+  if (name.starts_with("LD_") || name.starts_with("MALLOC_")) return true;
+  for (auto v : kLoaderVariables) {
+    if (name == v) return true;
+  }
+  return false;
+}
 
 Result<JobSpec> parse_spec(std::string_view text, const SpecLimits& limits) {
   auto j = json::parse(text, nullptr, false);
@@ -115,6 +130,12 @@ Result<JobSpec> parse_spec(std::string_view text, const SpecLimits& limits) {
                              "' is not a variable name (letters, digits, '_')");
         } else if (k.starts_with("CLAIMGATE_")) {
           problems.push_back("env: " + k + " is set by claimgate itself on every node");
+        } else if (is_loader_variable(k)) {
+          problems.push_back("env: " + k +
+                             " is read by the dynamic loader or the C library at a program's "
+                             "start, and is refused (LD_*, GCONV_PATH, GLIBC_TUNABLES, MALLOC_*, "
+                             "...: docs/jobs.md); set library paths in the command, such as "
+                             "[\"env\", \"LD_LIBRARY_PATH=...\", \"torchrun\", ...]");
         } else if (!v.is_string() || v.get_ref<const std::string&>().size() > kMaxEnvValue ||
                    v.get_ref<const std::string&>().find('\0') != std::string::npos) {
           problems.push_back("env: " + k + " must be a string of at most 8 KiB");
@@ -176,7 +197,7 @@ Result<JobSpec> parse_spec(std::string_view text, const SpecLimits& limits) {
 
 std::string JobSpec::to_json() const {
   json j = {{"name", name},   {"command", command},
-            {"env", env},     {"workdir", workdir},
+            {"env", env},     {"workdir", workdir}, {"workdir_id", workdir_id},
             {"nodes", nodes}, {"procs_per_node", procs_per_node},
             {"gpus", gpus},   {"max_runtime", max_runtime.count()},
             {"pool", pool}};
@@ -193,6 +214,7 @@ Result<JobSpec> spec_from_json(std::string_view text) {
     s.command = j.at("command").get<std::vector<std::string>>();
     s.env = j.at("env").get<std::map<std::string, std::string>>();
     s.workdir = j.at("workdir").get<std::string>();
+    if (j.contains("workdir_id")) s.workdir_id = j.at("workdir_id").get<std::string>();
     s.nodes = j.at("nodes").get<int>();
     s.procs_per_node = j.at("procs_per_node").get<int>();
     s.gpus = j.at("gpus").get<int>();

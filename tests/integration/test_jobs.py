@@ -2,7 +2,9 @@
 (route upstream builtin:jobs) with the pysaml2 IdP and the example policy, the local executor,
 `claimgate exec` verifying every job token before it runs anything, renewal while the job runs,
 revocation on cancel and by an administrator, refusals by the node, a restart that loses no job,
-and `claimgate jobs serve` alone behind the gateway."""
+and `claimgate jobs serve` alone behind the gateway. Jobs run as an unprivileged account
+(jobs.run_as: claimgate-job), in a bubblewrap sandbox: an insider's job reads nothing of the
+gateway's or of other jobs'."""
 import base64
 import json
 import os
@@ -19,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from conftest import ROOT, claimgate_bin
 from gateway_stack import DemoStack, free_port, wait_http
+from job_user import JOB_USER, ensure_job_user, passable, private_files, readable, run_as_config
 
 POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
 TRAIN_DIR = ROOT / "examples" / "pytorch"
@@ -27,17 +30,22 @@ JSON = {"Accept": "application/json"}
 TTL = 5  # job token lifetime (s), shortened so that jobs outlive several tokens
 
 
-def jobs_config(state_dir="jobs-state"):
-    return (f"jobs: {{state_dir: {state_dir}, token_ttl: {TTL}s, check_interval: 1s, cancel_grace: 3s, "
-            f"poll_interval: 200ms}}\n")
+def jobs_config(state_dir="jobs-state", extra=""):
+    return (f"jobs: {{{run_as_config()}, state_dir: {state_dir}, token_ttl: {TTL}s, check_interval: 1s, "
+            f"cancel_grace: 3s, poll_interval: 200ms{extra}}}\n")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
+    ensure_job_user()
+    readable(TRAIN_DIR)
+    readable(PYTHONPATH)
     d = tmp_path_factory.mktemp("jobs")
+    passable(d)  # the job's account passes through to its own directory (tmp_path is 0700)
     s = DemoStack(d, claimgate_bin(), store="sqlite", policy=POLICY, upstream=False,
                   routes=[{"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}],
                   extra_config=jobs_config())
+    private_files(d)
     yield s
     s.stop()
 
@@ -356,6 +364,171 @@ def test_admin_revoke_stops_the_persons_jobs(stack, sessions):
     assert "submitter revoked" in done["revoked_reason"] and "left" in done["revoked_reason"], done
 
 
+# ---- the job boundary: a job is code from anyone with jobs:submit
+
+INSIDER = r"""
+import json, os, sys
+targets = json.loads(sys.argv[1])
+got = []
+for path in targets:
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            names = os.listdir(path)
+            got.append([path, "listed", names[:5]])
+            continue
+        if os.path.islink(path):
+            got.append([path, "link", os.readlink(path)])
+            continue
+        with open(path, "rb") as f:
+            data = f.read(64)
+        got.append([path, "read", data[:32].decode("latin-1")])
+    except OSError as e:
+        pass
+print("INSIDER-READ " + json.dumps(got), flush=True)
+print("INSIDER-UID", os.getuid(), os.geteuid(), flush=True)
+"""
+
+
+def gateway_paths(stack, other_job):
+    """Every file and directory of the gateway's, another job's, and the gateway's /proc."""
+    d = stack.dir
+    paths = [str(p) for p in sorted(d.rglob("*")) if "jobs-state" not in p.parts or other_job in p.parts]
+    paths += [str(d), str(d / "jobs-state"), str(d / "jobs-state" / "jobs.db"), str(d / "keyring"),
+              str(d / "state.db"), str(d / "claimgate.yaml")]
+    other = d / "jobs-state" / other_job
+    paths += [str(other), str(other / "token"), str(other / "renewal-secret"), str(other / "output.log"),
+              str(other / "env.json")]
+    proc = f"/proc/{stack.gateway.pid}"
+    paths += [proc + "/" + x for x in ("environ", "cmdline", "fd", "fd/0", "fd/3", "mem", "maps", "cwd", "root",
+                                       "exe", "status")]
+    paths += ["/proc/1/environ", "/proc/1/root"]
+    return sorted(set(paths))
+
+
+def test_an_insiders_job_reads_nothing_of_the_gateway_or_other_jobs(stack, sessions):
+    # The finding: a job ran `cat ../../keyring/seal-*.key; sqlite3 state.db` as the gateway's
+    # user and signed in as anyone. Another person's job runs beside it, with its token and log.
+    victim, _ = running_job(stack, sessions["erin"])
+    assert (job_dir(stack, victim) / "token").exists()
+    targets = gateway_paths(stack, victim)
+    assert any("seal-" in t for t in targets) and any(t.endswith("audit.jsonl") for t in targets), targets
+    r = submit(stack, sessions["alice"], "vision",
+               {"command": ["/usr/bin/python3", "-c", INSIDER, json.dumps(targets)], "max_runtime": "5m"})
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    done = wait_state(stack, sessions["alice"], "vision", jid, {"succeeded", "failed"})
+    log = job_log(stack, jid)
+    assert done["state"] == "succeeded", (done, log)
+    line = next(x for x in log.splitlines() if x.startswith("INSIDER-READ "))
+    read = json.loads(line[len("INSIDER-READ "):])
+    assert read == [], "the job could read: " + json.dumps(read, indent=1)
+    # It ran as the configured account, not as the gateway's user.
+    import pwd
+    uid = pwd.getpwnam(JOB_USER).pw_uid
+    assert f"INSIDER-UID {uid} {uid}" in log, log
+    # Its own directory is its account's, 0700, and holds its own token only.
+    st = job_dir(stack, jid).stat()
+    assert st.st_uid == uid and st.st_mode & 0o777 == 0o700, oct(st.st_mode)
+    assert sorted(p.name for p in job_dir(stack, jid).iterdir() if p.name.startswith("token")) == ["token"]
+    # The jobs directory cannot be listed by a job's account; the keyring is the gateway's alone.
+    assert (stack.dir / "jobs-state").stat().st_mode & 0o777 == 0o711
+    assert (stack.dir / "keyring").stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (stack.dir / "keyring").glob("*.*"))
+    # The gateway said what isolation is in force.
+    gw_log = (stack.dir / "gateway.log").read_text(errors="replace")
+    assert f"local jobs run as {JOB_USER} (uid {uid}) (jobs.run_as), each in a bubblewrap sandbox" in gw_log, \
+        gw_log[-2000:]
+    sessions["erin"].post(f"{stack.url}/api/projects/vision/jobs/{victim}/cancel", json={}, headers=JSON, timeout=30)
+
+
+def test_a_job_as_the_gateways_user_is_refused_unless_insecure(stack):
+    # check and serve refuse a jobs config without run_as (the jobs would run as root here).
+    cfg = stack.dir / "same-user.yaml"
+    cfg.write_text(stack.config.read_text().replace(f"{run_as_config()}, ", ""))
+    out = subprocess.run([claimgate_bin(), "check", "--config", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "jobs.run_as" in out.stdout and "gateway's own user" in out.stdout, out.stdout
+    # The development switch allows it, said loudly.
+    cfg.write_text(cfg.read_text().replace("poll_interval: 200ms", "poll_interval: 200ms, insecure_same_user: true"))
+    out = subprocess.run([claimgate_bin(), "check", "--config", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert "jobs.insecure_same_user is true" in out.stdout and "INSECURE" in out.stdout, out.stdout
+    # Root is refused as the account too, with the same kind of sentence.
+    cfg.write_text(cfg.read_text().replace("insecure_same_user: true", "run_as: root"))
+    out = subprocess.run([claimgate_bin(), "check", "--config", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "jobs.run_as: root (uid 0) is root" in out.stdout, out.stdout
+
+
+def test_loader_variables_are_refused_and_never_reach_exec(stack, sessions, tmp_path):
+    alice = sessions["alice"]
+    for name in ("LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "GCONV_PATH", "GLIBC_TUNABLES", "MALLOC_CHECK_"):
+        r = submit(stack, alice, "vision", {"command": ["/bin/true"], "env": {name: "/tmp/evil.so"}})
+        assert r.status_code == 400 and r.json()["error"] == "jobs.bad_spec", (name, r.text)
+        assert f"env: {name} is read by the dynamic loader" in r.json()["message"], r.text
+    # The spec's own variables reach the command, never exec's environment: the command prints
+    # its environment and its parent's (exec's).
+    show = ('if [ -n "$CG_QUICK" ]; then echo "CMD:$(env | grep -E "^(CG_|LD_|GCONV|GLIBC|MALLOC)" | sort | tr "\\n" " ")";'
+            ' echo "EXEC:$(tr "\\0" "\\n" < /proc/$PPID/environ | grep -E "^(CG_|LD_|GCONV|GLIBC|MALLOC)" | sort'
+            ' | tr "\\n" " ")"; exit 0; fi; sleep 120')
+    cmd = ["/bin/sh", "-c", show]
+    jid, tok = running_job(stack, alice, spec={"command": cmd, "env": {"CG_SPEC_VAR": "yes"}, "max_runtime": "5m"})
+    d = job_dir(stack, jid)
+    evil = {"LD_LIBRARY_PATH": "/nonexistent-lib", "LD_BIND_NOW": "1", "GCONV_PATH": "/nonexistent",
+            "GLIBC_TUNABLES": "glibc.malloc.check=0", "MALLOC_ARENA_MAX": "2", "CG_QUICK": "1"}
+    out = node_exec(stack, tok, cmd, "--env-file", str(d / "env.json"), cwd=d, job_id=jid, env=evil)
+    assert out.returncode == 0, out.stderr
+    cmd_line = next(x for x in out.stdout.splitlines() if x.startswith("CMD:"))
+    exec_line = next(x for x in out.stdout.splitlines() if x.startswith("EXEC:"))
+    assert "CG_SPEC_VAR=yes" in cmd_line and "CG_QUICK=1" in cmd_line, out.stdout
+    assert "LD_" not in cmd_line and "GCONV" not in cmd_line and "GLIBC" not in cmd_line and "MALLOC" not in cmd_line
+    # exec itself: its loader variables cleared at its start, the spec's variable never there.
+    assert "LD_" not in exec_line and "GCONV" not in exec_line and "MALLOC" not in exec_line, exec_line
+    assert "CG_SPEC_VAR" not in exec_line, exec_line
+    # An env file that sets a loader variable is refused by exec (nothing run).
+    bad = tmp_path / "env.json"
+    bad.write_text(json.dumps({"LD_PRELOAD": "/tmp/x.so"}))
+    out = node_exec(stack, tok, cmd, "--env-file", str(bad), cwd=d, job_id=jid, env={"CG_QUICK": "1"})
+    assert out.returncode == 126 and "LD_PRELOAD" in out.stderr and "nothing was run" in out.stderr, out.stderr
+    alice.post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON, timeout=30)
+
+
+def test_a_symlinked_workdir_is_bound_as_the_directory_it_led_to(stack, sessions, tmp_path):
+    passable(tmp_path)
+    real, other = tmp_path / "real", tmp_path / "other"
+    for x in (real, other):
+        x.mkdir()
+        x.chmod(0o755)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    alice = sessions["alice"]
+    cmd = ["/bin/sh", "-c", 'if [ -n "$CG_QUICK" ]; then pwd -P; exit 0; fi; pwd -P; sleep 120']
+    r = submit(stack, alice, "vision", {"command": cmd, "workdir": str(link), "max_runtime": "5m"})
+    assert r.status_code == 201, r.text
+    j = r.json()
+    assert j["spec"]["workdir"] == str(real.resolve()), j["spec"]  # the directory, not the name
+    jid = j["id"]
+    deadline = time.monotonic() + 20
+    while "verified" not in job_log(stack, jid):
+        assert time.monotonic() < deadline, job_log(stack, jid)
+        time.sleep(0.1)
+    assert str(real.resolve()) in job_log(stack, jid)
+    tok = job_dir(stack, jid) / "token"
+    # The link now leads elsewhere: a node started in "link" (with PWD naming the link) is in
+    # another directory, and refuses.
+    link.unlink()
+    link.symlink_to(other)
+    out = node_exec(stack, tok, cmd, cwd=link, job_id=jid, env={"CG_QUICK": "1", "PWD": str(link)})
+    assert out.returncode == 126 and "jobs.token_command" in out.stderr and "nothing was run" in out.stderr, \
+        out.stderr
+    # In the directory it was submitted with, it runs.
+    out = node_exec(stack, tok, cmd, cwd=real, job_id=jid, env={"CG_QUICK": "1"})
+    assert out.returncode == 0 and str(real.resolve()) in out.stdout, out.stderr
+    alice.post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON, timeout=30)
+    # A working directory in the gateway's own directories is refused.
+    r = submit(stack, alice, "vision", {"command": ["/bin/true"], "workdir": str(stack.dir / "jobs-state")})
+    assert r.status_code == 400 and r.json()["error"] == "jobs.workdir", r.text
+    r = submit(stack, alice, "vision", {"command": ["/bin/true"], "workdir": str(stack.dir / "keyring")})
+    assert r.status_code == 400 and r.json()["error"] == "jobs.workdir", r.text
+
+
 # ---- a restart loses no job
 
 def test_restart_reattaches_running_jobs_and_marks_lost_ones(stack, sessions):
@@ -399,6 +572,7 @@ def test_logs_follow_streams_until_the_job_ends(stack, sessions):
 
 def test_jobs_serve_alone_trusts_only_the_gateway(stack, tmp_path):
     import shutil
+    passable(tmp_path)
     port = free_port()
     # A gateway in front of the service: its route's JWT (aud jobs-alone) is what lets requests in.
     # Both sign with one keyring, as the gateways of one deployment do.

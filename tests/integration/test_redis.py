@@ -23,6 +23,7 @@ import requests
 
 from conftest import ROOT, claimgate_bin
 from gateway_stack import DemoStack, free_port, parse_form, wait_http
+from job_user import passable, run_as_config
 from redis_helper import RedisServer
 
 JSON = {"Accept": "application/json"}
@@ -315,7 +316,8 @@ def test_revocation_at_any_gateway_stops_jobs(gw, topology):
     # The nodes call the jobs service itself (the gateways' public URL leads to one without jobs).
     node_url = url if topology == "builtin" else f"http://127.0.0.1:{svc_port}"
     jobs_section = (f"jobs: {{state_dir: jobs-{topology}, token_ttl: 5s, check_interval: 1s, cancel_grace: 3s, "
-                    f"poll_interval: 200ms, gateway_url: '{node_url}'}}\n")
+                    f"poll_interval: 200ms, gateway_url: '{node_url}', {run_as_config()}}}\n")
+    passable(gw.a.dir)  # the jobs' account reaches its own directory
     procs = []
     text = gw.a.config.read_text()
     text = text.replace(f"listen: 127.0.0.1:{gw.a.port}", f"listen: 127.0.0.1:{port}")
@@ -397,7 +399,8 @@ def test_two_jobs_gateways_share_the_jobs(gw):
     its own jobs service): a job submitted at C runs under C, whose nodes check and renew at D
     (C's jobs.gateway_url); D lists and reads it; a cancel sent to D reaches C, which stops the
     process; the end C records is what D shows."""
-    common = "token_ttl: 6s, check_interval: 1s, cancel_grace: 3s, poll_interval: 200ms"
+    common = f"token_ttl: 6s, check_interval: 1s, cancel_grace: 3s, poll_interval: 200ms, {run_as_config()}"
+    passable(gw.a.dir)  # the jobs' account reaches its own directory
     procs = []
     try:
         # D first, so that C's nodes have it to call: every node call is answered by the service
