@@ -161,7 +161,7 @@ awaitable<void> Gateway::answer_jobs(Request& r, jobs::Reply reply) {
   co_await send_json(r, reply.status, reply.body + "\n");
 }
 
-awaitable<void> Gateway::jobs_api(Request& r, const session::StoredSession& signed_in) {
+awaitable<void> Gateway::jobs_api(Request& r) {
   if (!jobs_) {
     co_await send_error(r, 503, "Jobs are off",
                         make_error(Code::kNotFound, "the jobs service is not running here"));
@@ -178,7 +178,8 @@ awaitable<void> Gateway::jobs_api(Request& r, const session::StoredSession& sign
   if (jobs::wants_body(method)) {
     // JSON only: a cross-site form cannot send this type, so a cookie cannot be replayed into
     // a submission or a cancel by another site.
-    if (!is_json_media_type(r.ex.header(bhttp::field::content_type))) {
+    if (r.ex.header(bhttp::field::content_type).find("application/json") ==
+        std::string_view::npos) {
       co_await send_error(r, 415, "JSON expected",
                           make_error(Code::kBadRequest,
                                      "POST " + r.path + " takes Content-Type: application/json"));
@@ -193,7 +194,7 @@ awaitable<void> Gateway::jobs_api(Request& r, const session::StoredSession& sign
     body = std::move(*b);
   }
   jobs::Caller caller;
-  std::shared_ptr<const session::Session> person = signed_in.session;
+  auto person = r.session->session;
   caller.subject = person->subject;
   std::shared_ptr<const session::TokenGrant> agent;
   if (r.agent()) {
