@@ -58,7 +58,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$JOBS"
 CORPUS=$(mktemp -d)
 mkdir -p "$CORPUS/response" "$CORPUS/redirect" "$CORPUS/metadata" "$CORPUS/c14n" "$CORPUS/gateway_input" \
-  "$CORPUS/policy" "$CORPUS/audit" "$CORPUS/jobs"
+  "$CORPUS/policy" "$CORPUS/audit" "$CORPUS/jobs" "$CORPUS/request_head"
 # A one-record log (record 1, linked to the chain start) seeds the audit reader.
 printf '{"seq":1,"time":"2026-11-23T10:00:00.000000Z","type":"authz.allow","subject":"a","instance":"x","prev":"%s"}\n' \
   "$(printf '0%.0s' $(seq 64))" > "$CORPUS/audit/one-record"
@@ -77,7 +77,14 @@ RESULT[fuzz]=ok
 # Job specs (first byte even) and job tokens (odd) seed the jobs parsers.
 printf '\x00{"command":["torchrun","train.py"],"env":{"A":"1"},"nodes":2,"max_runtime":"2h"}' > "$CORPUS/jobs/spec"
 printf '\x01eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.eyJjZ191c2UiOiJqb2IiLCJleHAiOjF9.AAAA' > "$CORPUS/jobs/token"
-for t in response redirect metadata c14n gateway_input policy audit jobs; do
+# Request heads (framing, Host, absolute-form, underscores) and chunked bodies seed the head checks.
+printf 'POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello' > "$CORPUS/request_head/cl"
+printf 'POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a="b"\r\nhello\r\n0\r\n\r\n' \
+  > "$CORPUS/request_head/chunked"
+printf 'GET http://h:80/a?b HTTP/1.1\r\nHost: h:80\r\nX_Claimgate_User: a\r\n\r\n' > "$CORPUS/request_head/absolute"
+printf 'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\nContent-Length: 3\r\n\r\n' \
+  > "$CORPUS/request_head/smuggle"
+for t in response redirect metadata c14n gateway_input policy audit jobs request_head; do
   if ! build/fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
       -print_final_stats=0 "$CORPUS/$t" 2>/tmp/claimgate-fuzz-$t.log; then
     tail -40 /tmp/claimgate-fuzz-$t.log

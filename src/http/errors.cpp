@@ -26,6 +26,12 @@ const char* code_name(Code c) {
       return "http.websocket";
     case Code::kFetch:
       return "http.fetch";
+    case Code::kBadRequest:
+      return "http.bad_request";
+    case Code::kNotImplemented:
+      return "http.not_implemented";
+    case Code::kVersion:
+      return "http.version";
   }
   return "http.unknown";
 }

@@ -17,6 +17,9 @@ enum class Code : int {
   kBadUrl = 6009,            // a URL in the config cannot be used
   kWebSocket = 6010,         // a WebSocket upgrade failed (client or upstream side)
   kFetch = 6011,             // a request the gateway or the CLI made failed (http/client.h)
+  kBadRequest = 6012,        // a request head or body framing is malformed or ambiguous (400)
+  kNotImplemented = 6013,    // a transfer coding other than chunked (501)
+  kVersion = 6014,           // an HTTP version other than 1.0 and 1.1 (505)
 };
 
 const char* code_name(Code c);

@@ -10,6 +10,7 @@
 
 #include "http/deadline.h"
 #include "http/errors.h"
+#include "http/request_fields.h"
 
 namespace cg::http {
 namespace {
@@ -223,6 +224,12 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
   req.erase(bhttp::field::expect);
   req.version(11);
   req.keep_alive(true);
+  // The upstream gets framing the gateway chose from what its parser read, never the
+  // client's Content-Length or Transfer-Encoding.
+  std::optional<uint64_t> length;
+  if (auto n = parser.content_length()) length = *n;
+  reframe(req.base(), parser.chunked(), length);
+  size_t head_fields = count_fields(req.base());
   bool has_body = !parser.is_done();
   if (expect_continue && has_body) {
     // The caller decided to admit this request: ask for the body (nginx does the same).
@@ -259,11 +266,25 @@ awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const Prox
                             up, sr, up_deadline, t.idle, buf);
     ex.bytes_in += sent.bytes;
     if (sent.failed == RelayResult::kFrom) {
-      // The client went away or stalled mid-upload: nothing sensible can be answered.
+      // The client went away, stalled, or sent a malformed chunked body mid-upload. The
+      // upstream connection closes here (it is never pooled), so the body its head promised
+      // cannot be completed by bytes of another request.
       ex.close();
       out.error = make_error(Code::kClient, "reading the request body: " + sent.ec.message());
+      if (sent.ec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
+          sent.ec != bhttp::error::end_of_stream && sent.ec != bhttp::error::partial_message &&
+          !ex.answered()) {
+        StringResponse res{bhttp::status::bad_request, 11};
+        res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+        res.set(bhttp::field::cache_control, "no-store");
+        res.body() = "Bad request: the chunked request body is malformed (" +
+                     sent.ec.message() + ")\n";
+        co_await ex.respond(std::move(res));
+      }
       co_return out;
     }
+    // Trailer fields of a chunked body are not forwarded (the serializer wrote none).
+    drop_trailer_fields(req.base(), head_fields);
     bool body_failed = sent.failed == RelayResult::kTo;
     ec = sent.ec;
     if (body_failed) {
@@ -374,7 +395,12 @@ awaitable<ProxyOutcome> proxy_websocket(Exchange& ex, const Url& upstream, const
     if (beast::iequals(name, "Sec-WebSocket-Key") ||
         beast::iequals(name, "Sec-WebSocket-Version") ||
         beast::iequals(name, "Sec-WebSocket-Extensions") || beast::iequals(name, "Host") ||
-        beast::iequals(name, "Upgrade") || beast::iequals(name, "Connection")) {
+        beast::iequals(name, "Upgrade") || beast::iequals(name, "Connection") ||
+        beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding") ||
+        beast::iequals(name, "Keep-Alive") || beast::iequals(name, "Proxy-Connection") ||
+        beast::iequals(name, "TE") || beast::iequals(name, "Trailer") ||
+        beast::iequals(name, "Expect") || beast::iequals(name, "Proxy-Authorization") ||
+        name.find('_') != beast::string_view::npos) {
       continue;
     }
     headers.emplace_back(std::string(name), std::string(f.value()));

@@ -12,6 +12,7 @@
 
 #include "core/result.h"
 #include "http/asio.h"
+#include "http/request_fields.h"
 #include "http/server.h"
 #include "http/url.h"
 

@@ -7,6 +7,8 @@
 #include "core/encoding.h"
 #include "core/random.h"
 #include "http/errors.h"
+#include "http/request_fields.h"
+#include "http/request_head.h"
 
 namespace cg::http {
 namespace {
@@ -91,6 +93,7 @@ awaitable<Result<std::string>> Exchange::read_body(size_t limit) {
   }
   std::string out;
   char buf[16 * 1024];
+  size_t head_fields = count_fields(p.get().base());
   while (!p.is_done()) {
     p.get().body().data = buf;
     p.get().body().size = sizeof buf;
@@ -111,6 +114,7 @@ awaitable<Result<std::string>> Exchange::read_body(size_t limit) {
                      "request body is over the limit of " + std::to_string(limit) + " bytes");
     }
   }
+  drop_trailer_fields(p.get().base(), head_fields);
   bytes_in += out.size();
   co_return out;
 }
@@ -288,45 +292,82 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
     }
   }
   beast::flat_buffer buffer;
+  // The first request on a connection (after the TLS handshake, if any) must arrive within
+  // the header timeout: a connection that sends nothing is not held for the idle timeout.
+  // Later requests wait under the idle timeout for their first byte, then the header timeout.
+  deadline.arm(options_.header_timeout);
+  bool first = true;
   for (;;) {
     c->idle = true;
     if (stopping_) break;
     error_code ec;
-    if (buffer.size() == 0) {
-      // Wait for the next request's first bytes under the keep-alive timeout.
-      deadline.arm(options_.idle_timeout);
+    auto pending = [&] {
+      return std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
+    };
+    auto read_more = [&]() -> awaitable<size_t> {
       size_t n = co_await stream.async_read_some(buffer.prepare(16 * 1024),
                                                  asio::redirect_error(kUseAwaitable, ec));
       buffer.commit(n);
-      if (ec) break;  // closed, idle too long, or shut down
+      ec = deadline.why(ec);
+      co_return n;
+    };
+    if (buffer.size() == 0) {
+      if (!first) deadline.arm(options_.idle_timeout);
+      co_await read_more();
+      if (ec) break;  // closed, idle too long (or nothing sent in time), or shut down
     }
     c->idle = false;
+    if (!first) deadline.arm(options_.header_timeout);
+    first = false;
     auto started = std::chrono::steady_clock::now();
+    // The whole head is read and checked on its raw bytes (http/request_head.h) before Beast
+    // parses it: nothing the checks refuse reaches the handler, let alone an upstream.
+    size_t end = std::string_view::npos;
+    for (;;) {
+      buffer.consume(skip_empty_lines(pending()));
+      end = find_head_end(pending());
+      if (end != std::string_view::npos || buffer.size() > options_.header_limit) break;
+      co_await read_more();
+      if (ec) break;
+    }
+    if (ec) {
+      if (ec == beast::error::timeout) co_await reject(408, "Request header not received in time");
+      break;
+    }
+    if (end == std::string_view::npos || end > options_.header_limit) {
+      co_await reject(431, "Request header fields too large (limit " +
+                               std::to_string(options_.header_limit) + " bytes)");
+      break;
+    }
+    auto checked = check_request_head(pending().substr(0, end));
+    if (!checked) {
+      co_await reject(status_for(checked.error()), "Bad request: " + checked.error().message);
+      break;
+    }
     RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
     parser.body_limit(boost::none);  // bodies are limited by whoever reads them
-    // Usually the whole header arrived with the first read: parse it from the buffer, with no
-    // timer and no further read.
-    buffer.consume(parser.put(buffer.data(), ec));
-    if (ec == bhttp::error::need_more) ec = {};
-    if (!ec && !parser.is_header_done()) {
-      // The deadline cancels the read rather than closing the socket, so a 408 can be written.
-      deadline.arm(options_.header_timeout);
-      co_await bhttp::async_read_header(stream, buffer, parser,
-                                        asio::redirect_error(kUseAwaitable, ec));
-      ec = deadline.why(ec);
+    size_t used = parser.put(asio::buffer(buffer.data().data(), end), ec);
+    if (!ec && (used != end || !parser.is_header_done())) ec = bhttp::error::bad_line_ending;
+    // Beast must read the framing as the checks did, or the request is refused.
+    if (!ec && (parser.chunked() != (checked->framing == Framing::kChunked) ||
+                parser.content_length().value_or(0) != checked->content_length)) {
+      ec = bhttp::error::bad_transfer_encoding;
     }
     if (ec) {
-      if (ec == bhttp::error::header_limit) {
-        co_await reject(431, "Request header fields too large (limit " +
-                                 std::to_string(options_.header_limit) + " bytes)");
-      } else if (ec == beast::error::timeout) {
-        co_await reject(408, "Request header not received in time");
-      } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
-                 ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
-        co_await reject(400, "Malformed HTTP request: " + ec.message());
-      }
+      co_await reject(400, "Bad request: malformed HTTP request head (" + ec.message() + ")");
       break;
+    }
+    buffer.consume(end);
+    if (checked->underscore_fields) drop_underscore_fields(parser.get().base());
+    if (!checked->origin_target.empty()) parser.get().target(checked->origin_target);
+    if (checked->framing == Framing::kChunked) {
+      // The chunked body bytes already here are checked before anything goes upstream.
+      auto body = check_chunked_prefix(pending());
+      if (body.state == ChunkedPrefix::kBad) {
+        co_await reject(400, "Bad request: " + body.reason);
+        break;
+      }
     }
     ++in_flight_;
     Exchange ex(stream, deadline, buffer, parser, options_, client, new_request_id(), started);

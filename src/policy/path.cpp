@@ -19,6 +19,33 @@ bool unreserved(unsigned char c) {
          c == '.' || c == '_' || c == '~';
 }
 
+// Whether `b` (the path with every %-escape decoded) is well-formed UTF-8: no overlong form
+// (%C0%AE is '.' to some decoders), no surrogate, nothing past U+10FFFF.
+bool valid_utf8(std::string_view b) {
+  for (size_t i = 0; i < b.size();) {
+    unsigned char c = static_cast<unsigned char>(b[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = c >= 0xC2 && c <= 0xDF   ? 1
+               : c >= 0xE0 && c <= 0xEF ? 2
+               : c >= 0xF0 && c <= 0xF4 ? 3
+                                        : 0;
+    if (n == 0 || i + n >= b.size()) return false;
+    unsigned char c1 = static_cast<unsigned char>(b[i + 1]);
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) ||
+        (c == 0xF4 && c1 > 0x8F)) {
+      return false;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      if ((static_cast<unsigned char>(b[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<std::string> normalize_path(std::string_view raw) {
@@ -28,6 +55,8 @@ Result<std::string> normalize_path(std::string_view raw) {
   // 1. Decode what may be decoded, refuse what is ambiguous, keep the rest canonical.
   std::string decoded;
   decoded.reserve(raw.size());
+  std::string bytes;  // every escape decoded, for the UTF-8 check
+  bytes.reserve(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(raw[i]);
     if (c < 0x20 || c == 0x7f) {
@@ -39,8 +68,14 @@ Result<std::string> normalize_path(std::string_view raw) {
       return fail(Code::kPathEncoding,
                   "the request path holds a backslash, which some upstreams read as '/'");
     }
+    if (c == ';') {
+      return fail(Code::kPathEncoding,
+                  "the request path holds ';' (a path parameter), which Tomcat, Jetty and Spring "
+                  "cut from a segment before they resolve the path ('/..;/' is '/../' to them)");
+    }
     if (c != '%') {
       decoded += static_cast<char>(c);
+      bytes += static_cast<char>(c);
       continue;
     }
     int hi = i + 2 < raw.size() ? hex_value(raw[i + 1]) : -1;
@@ -50,6 +85,18 @@ Result<std::string> normalize_path(std::string_view raw) {
                   "the request path holds a broken %-escape at offset " + std::to_string(i));
     }
     unsigned char v = static_cast<unsigned char>(hi * 16 + lo);
+    if (v == ';') {
+      return fail(Code::kPathEncoding,
+                  "the request path holds an encoded ';' (%3B), which an upstream that decodes "
+                  "before it cuts path parameters reads as one");
+    }
+    if (v == '%' && i + 4 < raw.size() && hex_value(raw[i + 3]) >= 0 &&
+        hex_value(raw[i + 4]) >= 0) {
+      return fail(Code::kPathEncoding,
+                  "the request path holds a double-encoded escape (%25 followed by two hex "
+                  "digits), which an upstream that decodes twice reads differently");
+    }
+    bytes += static_cast<char>(v);
     if (v == '/' || v == '\\' || v == 0 || v < 0x20 || v == 0x7f) {
       return fail(Code::kPathEncoding,
                   "the request path holds an encoded '" +
@@ -67,6 +114,11 @@ Result<std::string> normalize_path(std::string_view raw) {
       decoded += "0123456789ABCDEF"[v & 15];
     }
     i += 2;
+  }
+  if (!valid_utf8(bytes)) {
+    return fail(Code::kPathEncoding,
+                "the request path is not well-formed UTF-8 once decoded (an overlong or "
+                "truncated sequence, such as %C0%AE for '.')");
   }
   // 2. Segments: collapse empty ones, resolve dot segments.
   std::vector<std::string_view> segs;

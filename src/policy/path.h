@@ -8,6 +8,11 @@
 //     (%2e is '.', %41 is 'A'); other escapes are kept, with upper-case hex (%c3 -> %C3);
 //   - an encoded '/' or '\' (%2F, %5C), an encoded NUL, any control byte and a raw '\' are
 //     refused: upstreams disagree on whether they separate segments;
+//   - ';' and %3B are refused: Tomcat, Jetty and Spring cut path parameters from a segment
+//     before resolving it ("/static/..;/api" is "/api" to them, "/static/..;/api" to a rule);
+//   - a double-encoded escape (%25 followed by two hex digits, "%252e") is refused: an
+//     upstream that decodes twice would read another path;
+//   - the decoded bytes must be well-formed UTF-8 (no overlong "%C0%AE" for '.');
 //   - repeated slashes collapse ("//" -> "/"); "." segments go; ".." removes the segment
 //     before it, and a ".." that would climb above the root is refused;
 //   - a trailing slash is kept (upstreams may tell /a from /a/), and rule matching treats

@@ -34,7 +34,7 @@ TEST(NormalizePathTest, Table) {
       {"/files/na%c3%afve", "/files/na%C3%AFve"},  // kept, upper-case hex
       {"/files/a%20b", "/files/a%20b"},
       {"/files/100%25", "/files/100%25"},                // an encoded '%' stays encoded
-      {"/files/%252e%252e/x", "/files/%252e%252e/x"},    // decoded once only
+      {"/files/%25zz", "/files/%25zz"},                  // '%' then no escape: kept
       {"/API/Projects/A/jobs", "/API/Projects/A/jobs"},  // case is kept
       {"/api/projects/a%2Fb/jobs", nullptr, 7001},
       {"/api/projects/a%2fb/jobs", nullptr, 7001},
@@ -65,6 +65,39 @@ TEST(NormalizePathTest, Table) {
       EXPECT_EQ(r.error().code, c.code) << c.raw << ": " << r.error().message;
     }
   }
+}
+
+// Path parameters (';', raw or %3B): Tomcat, Spring and Jetty resolve "/static/..;/api/audit/x"
+// to "/api/audit/x", which a rule for "/static/" would never have seen.
+TEST(NormalizePathTest, RefusesPathParameters) {
+  for (const char* p : {"/static/..;/api/audit/x", "/static/..;foo=1/api", "/a;jsessionid=1",
+                        "/a/b;", "/static/..%3b/api/audit/x", "/static/..%3B/api"}) {
+    auto r = normalize_path(p);
+    ASSERT_FALSE(r.has_value()) << p << " -> " << *r;
+    EXPECT_EQ(r.error().code, static_cast<int>(Code::kPathEncoding)) << p;
+    EXPECT_NE(r.error().message.find("';'"), std::string::npos) << r.error().message;
+  }
+}
+
+// A double-encoded escape would be read as another path by an upstream that decodes twice.
+TEST(NormalizePathTest, RefusesDoubleEncodedEscapes) {
+  for (const char* p : {"/files/%252e%252e/x", "/a/%252f/b", "/a/%255c", "/a%2500"}) {
+    auto r = normalize_path(p);
+    ASSERT_FALSE(r.has_value()) << p << " -> " << *r;
+    EXPECT_EQ(r.error().code, static_cast<int>(Code::kPathEncoding)) << p;
+  }
+}
+
+// Overlong or broken UTF-8 ("%C0%AE" is '.' to some decoders) is refused; well-formed kept.
+TEST(NormalizePathTest, RefusesMalformedUtf8) {
+  for (const char* p : {"/a/%c0%ae%c0%ae/x", "/a/%C0%AF", "/a/%e0%80%ae", "/a/%f0%80%80%ae",
+                        "/a/%ed%a0%80", "/a/%f4%90%80%80", "/a/%ff", "/a/%c3", "/a/%c3x",
+                        "/a/%80"}) {
+    auto r = normalize_path(p);
+    ASSERT_FALSE(r.has_value()) << p << " -> " << *r;
+    EXPECT_EQ(r.error().code, static_cast<int>(Code::kPathEncoding)) << p;
+  }
+  EXPECT_EQ(*normalize_path("/a/%e2%82%ac/%f0%9f%98%80"), "/a/%E2%82%AC/%F0%9F%98%80");
 }
 
 TEST(NormalizePathTest, SegmentLimit) {
