@@ -7,6 +7,7 @@
 #include "core/encoding.h"
 #include "core/time.h"
 #include "crypto/keys.h"
+#include "gateway/errors.h"
 
 namespace cg::gateway {
 namespace {
@@ -69,6 +70,50 @@ void check_tls(const YAML::Node& tls, const std::string& base, core::WallTime no
   if (certs && certs->not_after() <= now) {
     p.add("tls.cert", cert + " (expired " + core::format_datetime(certs->not_after()) + ")",
           "a certificate valid now");
+  }
+}
+
+// `forward_auth:` which front proxy asks /auth, and so which headers name the original request
+// (gateway/forward_auth.h); only those are read.
+void compile_forward_auth(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
+  YAML::Node s = root["forward_auth"];
+  if (!s) return;
+  if (!s.IsMap()) {
+    p.add("forward_auth", "not a mapping", "a mapping such as {from: nginx}");
+    return;
+  }
+  core::reject_unknown_keys(
+      s, "forward_auth", {"from", "method_header", "uri_header", "host_header", "path_prefix"}, p);
+  std::string from = core::get_string(s, "from", "forward_auth", p, false, "nginx");
+  ForwardAuthConfig& f = c.forward_auth;
+  if (!ForwardAuthConfig::preset(from, f)) {
+    p.add("forward_auth.from", from,
+          "nginx, traefik, envoy, or headers (then method_header, uri_header and host_header)");
+    return;
+  }
+  bool custom = from == "headers";
+  for (auto [key, field] : {std::pair{"method_header", &f.method_header},
+                            std::pair{"uri_header", &f.uri_header},
+                            std::pair{"host_header", &f.host_header}}) {
+    if (!s[key]) {
+      if (custom) p.add(std::string("forward_auth.") + key, "missing", "a header name");
+      continue;
+    }
+    if (!custom) {
+      p.add(std::string("forward_auth.") + key, "set with from: " + from,
+            "from: headers to name the headers yourself (from: " + from +
+                " reads the ones that proxy sends)");
+      continue;
+    }
+    *field = core::get_string(s, key, "forward_auth", p, true);
+    if (field->empty() || field->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+                                                   "TUVWXYZ0123456789-") != std::string::npos) {
+      p.add(std::string("forward_auth.") + key, *field, "a header name (letters, digits, '-')");
+    }
+  }
+  f.path_prefix = core::get_string(s, "path_prefix", "forward_auth", p, false, "/auth");
+  if (f.path_prefix.size() < 2 || f.path_prefix[0] != '/' || f.path_prefix.back() == '/') {
+    p.add("forward_auth.path_prefix", f.path_prefix, "a path such as /auth (no trailing slash)");
   }
 }
 
@@ -347,7 +392,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
                  "identity",    "limits",     "upstream", "routes",    "permissions",
                  "roles",       "aliases",    "bindings", "rules",     "case_insensitive_paths",
                  "policy_file", "audit",      "tokens",   "jobs",      "certificate_warning",
-                 "key_rotation"},
+                 "key_rotation", "forward_auth"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
@@ -469,6 +514,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
   if (c.jwt_issuer.empty()) c.jwt_issuer = c.public_url.origin();
 
+  compile_forward_auth(root, c, p);
   if (YAML::Node s = root["tokens"]; s && s.IsMap()) {
     core::reject_unknown_keys(s, "tokens",
                               {"enabled", "access_ttl", "refresh_lifetime", "agent_max_ttl",
@@ -506,7 +552,9 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   if (YAML::Node s = root["limits"]; s && s.IsMap()) {
     core::reject_unknown_keys(s, "limits",
                               {"header_bytes", "body_bytes", "header_timeout", "body_timeout",
-                               "idle_timeout", "shutdown_grace"},
+                               "idle_timeout", "shutdown_grace", "signins_per_minute",
+                               "signin_burst", "pending_signins_per_client",
+                               "device_code_failures", "device_code_window", "max_clients"},
                               p);
     c.server.header_limit = core::get_size(s, "header_bytes", "limits", p, c.server.header_limit);
     if (c.server.header_limit < 1024 || c.server.header_limit > (1 << 20)) {
@@ -517,6 +565,22 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
     c.server.body_timeout = ms(core::get_duration(s, "body_timeout", "limits", p, seconds(60)));
     c.server.idle_timeout = ms(core::get_duration(s, "idle_timeout", "limits", p, seconds(60)));
     c.server.shutdown_grace = ms(core::get_duration(s, "shutdown_grace", "limits", p, seconds(10)));
+    // Abuse limits (gateway/rate_limit.h).
+    auto& A = c.abuse_limits;
+    A.signins_per_minute =
+        core::get_uint(s, "signins_per_minute", "limits", p, A.signins_per_minute, 0, 1'000'000);
+    A.signin_burst = core::get_uint(s, "signin_burst", "limits", p, A.signin_burst, 1, 1'000'000);
+    A.pending_signins_per_client = core::get_uint(s, "pending_signins_per_client", "limits", p,
+                                                  A.pending_signins_per_client, 0, 1'000'000);
+    A.device_code_failures = core::get_uint(s, "device_code_failures", "limits", p,
+                                            A.device_code_failures, 0, 1'000'000);
+    A.device_code_window =
+        core::get_duration(s, "device_code_window", "limits", p, A.device_code_window);
+    if (A.device_code_window < seconds(1) || A.device_code_window > seconds(86400)) {
+      p.add("limits.device_code_window", std::to_string(A.device_code_window.count()) + "s",
+            "from 1s to 24h");
+    }
+    A.max_clients = core::get_uint(s, "max_clients", "limits", p, A.max_clients, 100, 10'000'000);
   }
   if (YAML::Node s = root["upstream"]; s && s.IsMap()) {
     core::reject_unknown_keys(
@@ -565,7 +629,20 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
   c.policy_file = path;
   c.policy = policy::load_policy(root, c.base_dir, p, c.warnings, &c.policy_file);
+  for (const auto& r : c.routes) {
+    if (r.public_route && !r.builtin.empty()) {
+      p.add("routes[" + r.name + "].public", "true",
+            "false: builtin:" + r.builtin + " acts for a signed-in person and cannot be public (" +
+                code_name(Code::kIdentityRequired) + ")");
+    }
+  }
   if (c.policy) {
+    for (auto& problem : public_rules_on_identity_routes(*c.policy, c.routes)) {
+      p.add(problem.first, problem.second,
+            std::string("a rule that needs a signed-in person (permission: or signed_in:) on "
+                        "routes with builtin: upstreams (") +
+                code_name(Code::kIdentityRequired) + ")");
+    }
     for (auto& w : unreachable_rules(*c.policy, c.routes)) c.warnings.push_back(std::move(w));
     if (!c.policy->has_rules()) {
       c.warnings.push_back(
@@ -575,6 +652,30 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
   if (!p.empty()) return std::nullopt;
   return c;
+}
+
+std::vector<std::pair<std::string, std::string>> public_rules_on_identity_routes(
+    const policy::Policy& pol, const std::vector<RouteConfig>& routes) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& rule : pol.rules()) {
+    if (rule.kind != policy::RuleKind::kPublic) continue;
+    std::string lit = policy::Policy::literal_prefix(rule.path);
+    for (const auto& r : routes) {
+      if (r.builtin.empty()) continue;
+      std::string_view pre = r.prefix;
+      if (pre.size() > 1 && pre.back() == '/') pre.remove_suffix(1);
+      // Case folded both ways: a case-insensitive policy matches more than it spells.
+      auto starts = [](std::string_view a, std::string_view b) {
+        return a.size() >= b.size() && http::beast::iequals(a.substr(0, b.size()), b);
+      };
+      if (starts(lit, pre) || starts(r.prefix, lit)) {
+        out.emplace_back(rule.where, "public: true on " + rule.path + ", under route '" +
+                                         r.name + "' (" + r.prefix + " -> builtin:" + r.builtin +
+                                         ")");
+      }
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> unreachable_rules(const policy::Policy& pol,

@@ -29,15 +29,30 @@
 //     body_timeout: 60s               # no body bytes for this long: the request ends
 //     idle_timeout: 60s               # keep-alive
 //     shutdown_grace: 10s             # SIGTERM: in-flight requests get this long
+//     # Abuse limits per client address (IPv6: per /64), 0 turns one off (gateway/rate_limit.h):
+//     signins_per_minute: 60          # sign-ins /saml/login may start (each stores a pending
+//     signin_burst: 30                # sign-in), sustained and at once; more: 429
+//     pending_signins_per_client: 100 # started and not back at /saml/acs; more: 429
+//     device_code_failures: 10        # wrong codes at /.claimgate/device, per session and per
+//     device_code_window: 10m         # client, in this long; more: 429
+//     max_clients: 100000             # addresses (sessions) each limit remembers
 //   upstream:
 //     connect_timeout: 5s
 //     response_timeout: 60s           # request sent -> response header; then 504
 //     idle_timeout: 300s              # no bytes either way mid-body
 //     websocket_check: 5s             # how often a tunnel re-checks its session
+//   forward_auth:                     # /auth: which front proxy asks (gateway/forward_auth.h)
+//     from: nginx                     # nginx | traefik | envoy | headers; only the headers
+//                                     # that proxy sets are read, a missing one is a 400
+//     method_header: ""               # from: headers: the names of the three headers
+//     uri_header: ""
+//     host_header: ""
+//     path_prefix: /auth              # from: envoy: ext_authz's path_prefix
 //   routes:                           # matched by host (when set), then longest prefix
 //     - name: app                     # default: the prefix; the JWT's aud
 //       host: ml.example.org          # optional: only requests for this Host
-//       prefix: /                     # path prefix
+//       prefix: /                     # path prefix, matched by whole segments ("/app"
+//                                     # serves /app and /app/..., never /appadmin)
 //       upstream: http://127.0.0.1:9000   # base URL (a path is prepended); omit for a
 //                                     # route used only by forward-auth (/auth)
 //       strip_prefix: false           # remove the prefix before adding the upstream's path
@@ -108,6 +123,8 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "gateway/forward_auth.h"
+#include "gateway/rate_limit.h"
 #include "http/proxy.h"
 #include "http/server.h"
 #include "http/url.h"
@@ -235,6 +252,8 @@ struct GatewayConfig {
   audit::AuditConfig audit;
   TokensConfig tokens;
   JobsConfig jobs;
+  ForwardAuthConfig forward_auth;
+  AbuseLimitsConfig abuse_limits;  // limits: signins_per_minute, ... (rate_limit.h)
   std::vector<std::string> warnings;  // not problems, but worth an operator's attention
 
   bool secure_cookies() const { return public_url.https(); }
@@ -247,6 +266,12 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
 // Policy rules no route of this config sends requests to (warnings for `claimgate check`).
 std::vector<std::string> unreachable_rules(const policy::Policy& policy,
                                            const std::vector<RouteConfig>& routes);
+
+// Public rules under a route whose service acts for a signed-in person (builtin:jobs): each
+// is a config problem (its YAML path, what was found). A handler of such a route cannot run
+// without an identity; this keeps a config from promising otherwise (`check`, start, reload).
+std::vector<std::pair<std::string, std::string>> public_rules_on_identity_routes(
+    const policy::Policy& policy, const std::vector<RouteConfig>& routes);
 
 // A metadata document fetched from an IdP's metadata_url, checked as at start (shape,
 // signature against metadata_signing_cert, validUntil, certificate dates) and, when

@@ -40,6 +40,16 @@ const char* code_name(Code c) {
       return "gateway.metadata_refused";
     case Code::kGraph:
       return "gateway.graph";
+    case Code::kRateLimited:
+      return "gateway.rate_limited";
+    case Code::kForwardAuthRequest:
+      return "gateway.forward_auth_request";
+    case Code::kCrossSite:
+      return "gateway.cross_site";
+    case Code::kHeaderValue:
+      return "gateway.header_value";
+    case Code::kIdentityRequired:
+      return "gateway.identity_required";
   }
   return "gateway.unknown";
 }

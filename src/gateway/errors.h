@@ -24,6 +24,11 @@ enum class Code : int {
   kTokensDisabled = 6516,    // tokens.enabled is false
   kMetadataRefused = 6517,   // a document fetched from an IdP's metadata_url was not taken
   kGraph = 6518,             // Microsoft Graph did not give a user's groups (overage)
+  kForwardAuthRequest = 6520,  // /auth lacks (or repeats) a header naming the original request
+  kCrossSite = 6521,           // a state-changing request a browser says comes from another site
+  kHeaderValue = 6522,         // a value for a response header holds a control byte (CR, LF, ...)
+  kIdentityRequired = 6523,    // a config lets a route that needs an identity be reached anonymously
+  kRateLimited = 6530,  // an abuse limit refused the request (limits.signins_per_minute, ...)
 };
 
 const char* code_name(Code c);

@@ -8,6 +8,7 @@
 #include "core/encoding.h"
 #include "core/time.h"
 #include "gateway/internal/request.h"
+#include "gateway/replies.h"
 #include "http/cookies.h"
 #include "http/errors.h"
 #include "http/proxy.h"
@@ -235,6 +236,14 @@ bool Gateway::reload_policy(const std::string& why) {
   std::vector<std::string> warnings;
   std::string file;
   auto next = policy::load_policy_file(cfg_.config_path, problems, warnings, &file);
+  if (next) {
+    for (auto& [where, found] : public_rules_on_identity_routes(*next, cfg_.routes)) {
+      problems.add(where, found,
+                   std::string("a rule that needs a signed-in person on routes with builtin: "
+                               "upstreams (") +
+                       code_name(Code::kIdentityRequired) + ")");
+    }
+  }
   if (problems.empty() && !next && cfg_.policy) {
     problems.add("(policy)", "no policy sections",
                  "the policy in force stays: a reload does not remove a policy (restart to do "
@@ -333,7 +342,7 @@ bool Gateway::ready(std::string* why) {
 
 namespace {
 
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
+[[maybe_unused]] bool iequals_prefix(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && beast::iequals(s.substr(0, prefix.size()), prefix);
 }
 
@@ -476,23 +485,17 @@ std::string auth_json(const policy::Decision& d, const std::string& signin_url,
 }  // namespace
 
 awaitable<void> Gateway::handle(http::Exchange& ex) {
-  // 1. Identity headers from the client are dropped before anything reads a header.
-  auto& fields = ex.mutable_request();
-  {
-    std::vector<std::string> drop;
-    for (const auto& f : fields) {
-      std::string_view name(f.name_string().data(), f.name_string().size());
-      if (iequals_prefix(name, cfg_.header_prefix) || beast::iequals(name, "X-Forwarded-User") ||
-          beast::iequals(name, "X-Forwarded-Email") || beast::iequals(name, "X-Forwarded-Groups") ||
-          beast::iequals(name, "X-Forwarded-Preferred-Username") ||
-          beast::iequals(name, "X-Forwarded-For") || beast::iequals(name, "X-Forwarded-Proto") ||
-          beast::iequals(name, "X-Forwarded-Host") || beast::iequals(name, "X-Real-IP") ||
-          beast::iequals(name, "Forwarded")) {
-        drop.emplace_back(name);
-      }
+  // 0. Forward-auth: the original request, from the headers the configured front proxy sets,
+  // read before step 1 strips forwarding headers (X-Forwarded-Host is one of them).
+  std::optional<Result<OriginalRequest>> original;
+  if (auto raw = http::target_path(ex.target()); raw.starts_with("/") && raw.size() >= 5) {
+    auto n = policy::normalize_path(raw);
+    if (n && cfg_.forward_auth.is_auth_path(*n)) {
+      original.emplace(read_original_request(cfg_.forward_auth, ex.request()));
     }
-    for (const auto& n : drop) fields.erase(n);
   }
+  // 1. Identity headers from the client are dropped before anything reads a header.
+  http::strip_client_headers(ex.mutable_request(), cfg_.header_prefix);
   // 2. The path is normalised once; routing, the decision and the upstream all use that form.
   // (No ?: on strings here: GCC 12 mishandles class-type ?: temporaries in coroutines.)
   auto normalised = policy::normalize_path(http::target_path(ex.target()));
@@ -508,8 +511,9 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
   }
   const std::string& p = r.path;
   bool get = ex.method() == bhttp::verb::get || ex.method() == bhttp::verb::head;
+  bool auth = cfg_.forward_auth.is_auth_path(p);
   if (p.starts_with("/saml/") || p.starts_with("/.claimgate/") || p.starts_with("/.well-known/") ||
-      p == "/auth" || p == "/healthz" || p == "/readyz" || p == "/metrics") {
+      auth || p == "/healthz" || p == "/readyz" || p == "/metrics") {
     r.route_name = "(gateway)";
     if (p == "/saml/acs" && ex.method() == bhttp::verb::post) {
       co_await acs(r);
@@ -533,7 +537,7 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
                             make_error(Code::kTokensDisabled,
                                        "this gateway does not issue tokens (tokens.enabled is "
                                        "false)"));
-      } else if (p == "/.claimgate/cli/authorize" && get) {
+      } else if (p == "/.claimgate/cli/authorize" && (get || post)) {
         co_await cli_authorize(r);
       } else if (p == "/.claimgate/cli/device" && post) {
         co_await cli_device(r);
@@ -554,8 +558,8 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
       }
     } else if (p == "/.well-known/jwks.json" && get) {
       co_await jwks(r);
-    } else if (p == "/auth") {
-      co_await forward_auth(r);
+    } else if (auth) {
+      co_await forward_auth(r, original);
     } else if ((p == "/healthz" || p == "/readyz") && get) {
       co_await health(r, p == "/readyz");
     } else if (p == "/metrics" && get) {
@@ -578,17 +582,36 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
   access_log(r);
 }
 
+namespace {
+
+bool prefix_matches(std::string_view prefix, std::string_view path) {
+  // Whole segments: "/app" and "/app/" serve /app and /app/..., never /appadmin.
+  std::string_view base = prefix;
+  if (base.size() > 1 && base.back() == '/') base.remove_suffix(1);
+  if (base == "/") return true;
+  return path.starts_with(base) && (path.size() == base.size() || path[base.size()] == '/');
+}
+
+std::string_view host_name(std::string_view host) {
+  // The name a Host header names: without its port and a final dot ("Admin.Example.:443").
+  std::string_view h = host;
+  if (h.starts_with("[")) {
+    h = h.substr(0, h.find(']') == std::string_view::npos ? h.size() : h.find(']') + 1);
+  } else if (auto c = h.rfind(':'); c != std::string_view::npos) {
+    h = h.substr(0, c);
+  }
+  if (h.size() > 1 && h.back() == '.') h.remove_suffix(1);
+  return h;
+}
+
+}  // namespace
+
 const RouteConfig* Gateway::match_route(std::string_view host, std::string_view path) const {
-  std::string_view h = host.substr(
-      0, host.rfind(':') == std::string_view::npos || host.starts_with("[") ? host.size()
-                                                                            : host.rfind(':'));
+  std::string_view h = host_name(host);
   const RouteConfig* best = nullptr;
   for (const auto& rc : cfg_.routes) {
     if (!rc.host.empty() && !beast::iequals(rc.host, h) && !beast::iequals(rc.host, host)) continue;
-    bool prefix_ok = path.starts_with(rc.prefix) ||
-                     (rc.prefix.size() > 1 && rc.prefix.back() == '/' &&
-                      path == std::string_view(rc.prefix).substr(0, rc.prefix.size() - 1));
-    if (!prefix_ok) continue;
+    if (!prefix_matches(rc.prefix, path)) continue;
     // Host-specific routes win over host-less ones; then the longest prefix.
     if (!best || (!rc.host.empty() && best->host.empty()) ||
         (rc.host.empty() == best->host.empty() && rc.prefix.size() > best->prefix.size())) {
@@ -691,7 +714,41 @@ std::string Gateway::pending_cookie(const std::string& relay, bool expire) const
 awaitable<void> Gateway::send(Request& r, http::StringResponse res) {
   security_headers(res);
   if (r.clear_cookie) res.insert(bhttp::field::set_cookie, expired_session_cookie());
+  // Every answer the gateway writes passes here: no header value may carry a control byte,
+  // whatever request data went into it (replies.h). Such an answer is never written.
+  if (auto bad = bad_header(res.base())) {
+    Error e = make_error(Code::kHeaderValue,
+                         "a value of this request cannot be written into the " + *bad +
+                             " header of the answer (it holds a control character such as CR "
+                             "or LF)");
+    log_.warn("request id=", r.ex.request_id(), " status=400 code=", e.code, " ", e.name,
+              " message=", e.message);
+    http::StringResponse refused{bhttp::status::bad_request, 11};
+    refused.set(bhttp::field::content_type, "application/json");
+    refused.body() = error_json(e, r.ex.request_id());
+    security_headers(refused);
+    co_await r.ex.respond(std::move(refused));
+    co_return;
+  }
   co_await r.ex.respond(std::move(res));
+}
+
+awaitable<bool> Gateway::refused_cross_site(Request& r) {
+  auto m = r.ex.method();
+  if (m == bhttp::verb::get || m == bhttp::verb::head || m == bhttp::verb::options) co_return false;
+  // A Bearer token is sent by a program, never attached by a browser on its own.
+  if (r.session_id.empty() &&
+      !http::find_cookie(r.ex.header(bhttp::field::cookie), cfg_.cookie.name)) {
+    co_return false;
+  }
+  auto why = cross_site_reason(r.ex.header(bhttp::field::origin), r.ex.header("Sec-Fetch-Site"),
+                               cfg_.public_url.origin());
+  if (!why) co_return false;
+  Error e = make_error(Code::kCrossSite,
+                       *why + "; state-changing requests that use the session cookie must come "
+                              "from the gateway's own pages or from a program");
+  co_await send_error(r, 403, "Refused: sent from another site", e);
+  co_return true;
 }
 
 awaitable<void> Gateway::send_error(Request& r, unsigned status, std::string title, const Error& e,
@@ -742,13 +799,13 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
     // A Bearer token was sent and refused: 401 with the reason (never a sign-in redirect:
     // the caller is a program).
     const Error& e = *r.token_error;
-    std::string desc = e.message;
-    std::replace(desc.begin(), desc.end(), '"', '\'');
+    // The message may quote the token's own header (kid, alg): quoted text only, no controls.
+    std::string desc = header_quotable(core::clip(e.message, 300));
     http::StringResponse res{bhttp::status::unauthorized, 11};
     res.set(bhttp::field::content_type, "application/json");
     res.set(bhttp::field::www_authenticate,
-            "Bearer realm=\"claimgate\", error=\"invalid_token\", error_description=\"" +
-                core::clip(desc, 300) + "\"");
+            "Bearer realm=\"claimgate\", error=\"invalid_token\", error_description=\"" + desc +
+                "\"");
     res.body() = error_json(e, r.ex.request_id());
     co_await send(r, std::move(res));
     co_return;
@@ -788,7 +845,7 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   co_await send_json(r, 403, forbidden_json(e, d, r.ex.request_id()));
 }
 
-std::string Gateway::jwt_for(const session::Session& s, std::string_view audience,
+Result<std::string> Gateway::jwt_for(const session::Session& s, std::string_view audience,
                              const session::TokenGrant* agent) {
   // Signing is the costly step of a proxied request; a token is reused for its first minutes
   // (per thread, per session and audience), and a session's end still stops it at once,
@@ -831,7 +888,7 @@ std::string Gateway::jwt_for(const session::Session& s, std::string_view audienc
   auto token = crypto::jwt_sign_es256(keyring_.current_signing(), claims);
   if (!token) {
     log_.error("cannot sign identity JWT: ", core::log_quote(token.error().message));
-    return "";
+    return fail(token.take_error());
   }
   if (cache.size() > 10'000) cache.clear();
   cache[key] = Cached{*token, now + (exp - now) / 2};
@@ -843,12 +900,22 @@ const policy::Grants& Gateway::grants_of(Request& r) const {
   return *r.grants;
 }
 
-void Gateway::add_identity_headers(Request& r, http::bhttp::fields& f, std::string_view audience) {
+Status Gateway::add_identity_headers(Request& r, http::bhttp::fields& f,
+                                     std::string_view audience) {
   const session::Session& s = *r.session->session;
   std::string groups = core::join(s.values("groups"), ",");
   std::string email = s.first("email");
+  // Claim values come from the IdP: one with a control byte would split the header it is put
+  // in (replies.h). It is left out, and said so; the signed JWT still carries it, escaped.
   auto set = [&](std::string_view suffix, const std::string& v) {
-    if (!v.empty()) f.set(cfg_.header_prefix + std::string(suffix), v);
+    if (v.empty()) return;
+    if (!header_value_ok(v)) {
+      log_.warn("request id=", r.ex.request_id(), " identity header ", cfg_.header_prefix,
+                suffix, " left out: its value holds a control character (code ",
+                static_cast<int>(Code::kHeaderValue), ")");
+      return;
+    }
+    f.set(cfg_.header_prefix + std::string(suffix), v);
   };
   set("User", s.subject);
   set("Email", email);
@@ -861,19 +928,53 @@ void Gateway::add_identity_headers(Request& r, http::bhttp::fields& f, std::stri
   set("Condition", r.decision.condition);
   const session::TokenGrant* agent = r.agent() ? r.token.get() : nullptr;
   if (agent) set("Actor", "agent:" + agent->agent);
-  set("Assertion", jwt_for(s, audience, agent));
+  // Fail closed: a request never goes on without the JWT an upstream may rely on.
+  CG_TRY(std::string jwt, jwt_for(s, audience, agent));
+  set("Assertion", jwt);
   if (cfg_.forwarded_user_headers) {
-    f.set("X-Forwarded-User", s.subject);
-    if (!email.empty()) f.set("X-Forwarded-Email", email);
-    if (!groups.empty()) f.set("X-Forwarded-Groups", groups);
-    std::string preferred = s.first("name");
-    if (!preferred.empty()) f.set("X-Forwarded-Preferred-Username", preferred);
+    auto forwarded = [&](const char* name, const std::string& v) {
+      if (!v.empty() && header_value_ok(v)) f.set(name, v);
+    };
+    forwarded("X-Forwarded-User", s.subject);
+    forwarded("X-Forwarded-Email", email);
+    forwarded("X-Forwarded-Groups", groups);
+    forwarded("X-Forwarded-Preferred-Username", s.first("name"));
   }
+  return {};
+}
+
+namespace {
+
+policy::Decision no_route_decision(std::string_view host, std::string_view path) {
+  policy::Decision d;
+  d.reason = "no-route";
+  d.rule = "(routes)";
+  d.detail = "no route of this gateway serves " + std::string(host) + std::string(path);
+  return d;
+}
+
+}  // namespace
+
+void Gateway::check(Request& r, std::string_view method, std::string_view host,
+                    std::string_view path) {
+  r.route = match_route(host, path);
+  load_session(r);
+  if (!r.route) {
+    r.decision = no_route_decision(host, path);
+  } else if (r.token_error) {
+    r.decision = token_refusal(*r.token_error);
+  } else {
+    policy::AccessRequest ar{method, host, path, r.route->name,
+                             r.session ? r.session->session.get() : nullptr};
+    r.decision = authorizer_->decide(ar);
+    limit_agent(r, r.decision);
+  }
+  count_decision(r.route ? r.route->name : "(none)", r.decision);
 }
 
 awaitable<void> Gateway::proxy(Request& r) {
   http::Exchange& ex = r.ex;
-  r.route = match_route(r.host, r.path);
+  check(r, ex.method_string(), r.host, r.path);
   if (!r.route || (!r.route->upstream && r.route->builtin.empty())) {
     co_await send_error(r, 404, "Not found",
                         make_error(Code::kNotFound, "no route of this gateway serves " + r.path));
@@ -881,16 +982,6 @@ awaitable<void> Gateway::proxy(Request& r) {
   }
   const RouteConfig& route = *r.route;
   r.route_name = route.name;
-  load_session(r);
-  if (r.token_error) {
-    r.decision = token_refusal(*r.token_error);
-  } else {
-    policy::AccessRequest ar{ex.method_string(), r.host, r.path, route.name,
-                             r.session ? r.session->session.get() : nullptr};
-    r.decision = authorizer_->decide(ar);
-    limit_agent(r, r.decision);
-  }
-  count_decision(route.name, r.decision);
   if (!r.decision.allowed()) {
     co_await deny(r, r.decision);
     co_return;
@@ -905,7 +996,15 @@ awaitable<void> Gateway::proxy(Request& r) {
   }
   audit_decision(r, r.decision, audit::Durability::kBatched);
   if (!route.builtin.empty()) {
-    co_await jobs_api(r);
+    // The built-in services act for a person: without one they are never reached (the config
+    // cannot make them public either: public_rules_on_identity_routes).
+    if (!r.session) {
+      co_await deny(r, unauthenticated_decision());
+      co_return;
+    }
+    if (co_await refused_cross_site(r)) co_return;
+    session::StoredSession signed_in = *r.session;
+    co_await jobs_api(r, signed_in);
     co_return;
   }
 
@@ -939,7 +1038,12 @@ awaitable<void> Gateway::proxy(Request& r) {
   if (!r.host.empty()) f.set("X-Forwarded-Host", r.host);
   f.set("X-Request-Id", ex.request_id());
   f.set(bhttp::field::host, route.upstream->authority());
-  if (r.session) add_identity_headers(r, f, route.name);
+  if (r.session) {
+    if (auto st = add_identity_headers(r, f, route.name); !st) {
+      co_await send_error(r, 500, "The identity cannot be passed on", st.error());
+      co_return;
+    }
+  }
 
   http::ProxyOutcome out;
   if (ws) {
@@ -1003,11 +1107,11 @@ void Gateway::access_log(const Request& r) {
   if (core::log_level() > core::LogLevel::kInfo) return;
   char timing[64];
   std::snprintf(timing, sizeof timing, "%.2f", ms);
-  std::string up;
+  core::LogField up;  // (a std::string here would be logged as a value, quoted)
   if (r.upstream_ms >= 0) {
     char b[48];
-    std::snprintf(b, sizeof b, " upstream_ms=%.2f", r.upstream_ms);
-    up = b;
+    std::snprintf(b, sizeof b, "%.2f", r.upstream_ms);
+    up = core::LogField(" upstream_ms=", b);
   }
   log_.info("request id=", r.ex.request_id(), " client=", r.ex.client_address(),
             " method=", r.ex.method_string(), " path=", core::log_quote(r.path),
@@ -1084,38 +1188,33 @@ awaitable<void> Gateway::whoami(Request& r) {
   co_await send(r, std::move(res));
 }
 
-awaitable<void> Gateway::forward_auth(Request& r) {
-  // nginx auth_request sends the original request's URI in a header of the operator's choice:
-  // X-Original-URI (our example), X-Forwarded-Uri (Traefik), X-Envoy-Original-Path (Envoy).
-  std::string uri(r.ex.header("X-Original-URI"));
-  if (uri.empty()) uri = std::string(r.ex.header("X-Forwarded-Uri"));
-  if (uri.empty()) uri = std::string(r.ex.header("X-Envoy-Original-Path"));
-  if (uri.empty()) uri = "/";
-  std::string method(r.ex.header("X-Original-Method"));
-  if (method.empty()) method = std::string(r.ex.header("X-Forwarded-Method"));
-  if (method.empty()) method = "GET";
-  std::string host(r.ex.header("X-Forwarded-Host"));
-  if (host.empty()) host = r.host;
+awaitable<void> Gateway::forward_auth(Request& r,
+                                      const std::optional<Result<OriginalRequest>>& original) {
+  // The front proxy names the request it asks about, in the headers forward_auth.from says
+  // (read by handle() before anything was stripped); it is decided by the proxy's own check.
+  r.route_name = "(auth)";
+  if (!original || !*original) {
+    // (No ?: on class types here: GCC 12 mishandles their temporaries in coroutines.)
+    Error e = make_error(Code::kForwardAuthRequest,
+                         "this forward-auth request names no original request");
+    if (original) e = original->error();
+    log_.info("request id=", r.ex.request_id(), " forward-auth refused: ", e.message);
+    co_await send_json(r, 400, error_json(e, r.ex.request_id()));
+    co_return;
+  }
+  const OriginalRequest& o = **original;
+  std::string uri = o.target;
+  std::string method = o.method;
+  std::string host = o.host;
   auto normalised = policy::normalize_path(http::target_path(uri));
   if (!normalised) {
     co_await send_json(r, 403, error_json(normalised.error(), r.ex.request_id()));
     co_return;
   }
   std::string path = *normalised;
-  const RouteConfig* route = match_route(host, path);
-  std::string route_name = route ? route->name : "forward-auth";
-  r.route_name = "(auth)";
-  load_session(r);
-  if (r.token_error) {
-    r.decision = token_refusal(*r.token_error);
-  } else {
-    policy::AccessRequest ar{method, host, path, route_name,
-                             r.session ? r.session->session.get() : nullptr};
-    r.decision = authorizer_->decide(ar);
-    limit_agent(r, r.decision);
-  }
+  check(r, method, host, path);
+  std::string route_name = r.route ? r.route->name : "(none)";
   const policy::Decision& d = r.decision;
-  count_decision(route_name, d);
   std::string saved_path = r.path;  // the record names the original request, not /auth
   r.path = path;
   r.original_method = method;
@@ -1137,7 +1236,12 @@ awaitable<void> Gateway::forward_auth(Request& r) {
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "application/json");
   if (d.allowed()) {
-    if (r.session) add_identity_headers(r, res.base(), route_name);
+    if (r.session) {
+      if (auto st = add_identity_headers(r, res.base(), route_name); !st) {
+        co_await send_json(r, 500, error_json(st.error(), r.ex.request_id()));
+        co_return;
+      }
+    }
     res.body() = auth_json(d, "", r.ex.request_id());
   } else if (r.token_error) {
     res.result(bhttp::status::unauthorized);

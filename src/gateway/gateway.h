@@ -27,8 +27,10 @@
 #include "crypto/keyring.h"
 #include "gateway/config.h"
 #include "gateway/errors.h"
+#include "gateway/forward_auth.h"
 #include "gateway/graph.h"
 #include "gateway/pages.h"
+#include "gateway/rate_limit.h"
 #include "http/server.h"
 #include "jobs/service.h"
 #include "policy/access.h"
@@ -162,10 +164,17 @@ class Gateway {
   http::awaitable<void> metadata(Request& r);
   http::awaitable<void> whoami(Request& r);
   http::awaitable<void> jwks(Request& r);
-  http::awaitable<void> forward_auth(Request& r);
+  http::awaitable<void> forward_auth(Request& r,
+                                     const std::optional<Result<OriginalRequest>>& original);
   http::awaitable<void> health(Request& r, bool readiness);
   http::awaitable<void> metrics(Request& r);
   http::awaitable<void> proxy(Request& r);
+  // The one access check, for every path that admits a request (the proxy, WebSocket
+  // upgrades, builtin routes such as the jobs API, and forward-auth): the route `host` and
+  // `path` reach, the caller's identity (cookie or Bearer token), the route's requirement and
+  // the policy, and an agent token's scope. Sets r.route and r.decision ("no-route" when no
+  // route serves the path), so the proxy and /auth cannot decide the same request differently.
+  void check(Request& r, std::string_view method, std::string_view host, std::string_view path);
   // Tokens for the CLI, notebooks and agents (tokens.cpp, docs/tokens.md).
   http::awaitable<void> cli_authorize(Request& r);
   http::awaitable<void> cli_device(Request& r);
@@ -180,7 +189,9 @@ class Gateway {
   http::awaitable<void> tokens_endpoint(Request& r);
   // The jobs service (jobs_route.cpp, docs/jobs.md): the API behind a builtin:jobs route, and
   // the nodes' endpoints /.claimgate/jobs/{check,renew,report}.
-  http::awaitable<void> jobs_api(Request& r);
+  // Acts for `signed_in` (a handler that needs a person takes one: no route reaches it
+  // anonymously, see public_rules_on_identity_routes).
+  http::awaitable<void> jobs_api(Request& r, const session::StoredSession& signed_in);
   http::awaitable<void> jobs_node(Request& r);
   http::awaitable<void> answer_jobs(Request& r, jobs::Reply reply);
   // Revokes the job tokens of `subject` (admin revoke); the events go to `last`.
@@ -219,15 +230,20 @@ class Gateway {
   std::string session_cookie(const std::string& session_id) const;
   std::string pending_cookie(const std::string& relay, bool expire) const;
   std::string expired_session_cookie() const;
-  void add_identity_headers(Request& r, http::bhttp::fields& fields, std::string_view audience);
+  // The identity headers and the signed JWT; an error (the JWT cannot be signed) means the
+  // request must not go on.
+  Status add_identity_headers(Request& r, http::bhttp::fields& fields, std::string_view audience);
   http::awaitable<void> send(Request& r, http::StringResponse res);
+  // A state-changing request (not GET, HEAD, OPTIONS) that the session cookie authenticates,
+  // sent by a page of another site (Origin, Sec-Fetch-Site): answers 403 and returns true.
+  http::awaitable<bool> refused_cross_site(Request& r);
   http::awaitable<void> send_error(Request& r, unsigned status, std::string title, const Error& e,
                                    std::string action_url = "", std::string action_label = "");
   http::awaitable<void> send_json(Request& r, unsigned status, const std::string& body);
   http::awaitable<void> redirect(Request& r, unsigned status, const std::string& location,
                                  std::vector<std::string> cookies = {});
   http::awaitable<void> deny(Request& r, const policy::Decision& d);
-  std::string jwt_for(const session::Session& s, std::string_view audience,
+  Result<std::string> jwt_for(const session::Session& s, std::string_view audience,
                       const session::TokenGrant* agent = nullptr);
   void access_log(const Request& r);
   // Audit: queue an event; wait until it is on disk (true), or the log fails (false).
@@ -297,6 +313,10 @@ class Gateway {
   std::string jwks_json_;
   core::MetricsRegistry registry_;
   Metrics metrics_;
+  // Abuse limits (rate_limit.h): sign-ins started per client, wrong device codes. A refusal is
+  // answered by send_limited (429, Retry-After).
+  AbuseLimits limits_{cfg_.abuse_limits, clock_, registry_};
+  http::awaitable<void> send_limited(Request& r, const AbuseLimits::Refusal& why);
   std::unique_ptr<audit::AuditLog> audit_;   // null: audit disabled
   std::unique_ptr<jobs::JobsService> jobs_;  // null: jobs off
   core::WallTime last_cert_audit_{};

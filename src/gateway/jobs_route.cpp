@@ -161,7 +161,7 @@ awaitable<void> Gateway::answer_jobs(Request& r, jobs::Reply reply) {
   co_await send_json(r, reply.status, reply.body + "\n");
 }
 
-awaitable<void> Gateway::jobs_api(Request& r) {
+awaitable<void> Gateway::jobs_api(Request& r, const session::StoredSession& signed_in) {
   if (!jobs_) {
     co_await send_error(r, 503, "Jobs are off",
                         make_error(Code::kNotFound, "the jobs service is not running here"));
@@ -178,8 +178,7 @@ awaitable<void> Gateway::jobs_api(Request& r) {
   if (jobs::wants_body(method)) {
     // JSON only: a cross-site form cannot send this type, so a cookie cannot be replayed into
     // a submission or a cancel by another site.
-    if (r.ex.header(bhttp::field::content_type).find("application/json") ==
-        std::string_view::npos) {
+    if (!is_json_media_type(r.ex.header(bhttp::field::content_type))) {
       co_await send_error(r, 415, "JSON expected",
                           make_error(Code::kBadRequest,
                                      "POST " + r.path + " takes Content-Type: application/json"));
@@ -194,7 +193,7 @@ awaitable<void> Gateway::jobs_api(Request& r) {
     body = std::move(*b);
   }
   jobs::Caller caller;
-  auto person = r.session->session;
+  std::shared_ptr<const session::Session> person = signed_in.session;
   caller.subject = person->subject;
   std::shared_ptr<const session::TokenGrant> agent;
   if (r.agent()) {

@@ -18,6 +18,7 @@ h1{font-size:22px;margin:0 0 12px}h2{font-size:16px;margin:24px 0 8px}p{margin:8
 table{border-collapse:collapse;width:100%;font-size:14px}td,th{text-align:left;vertical-align:top;padding:7px 10px;border-bottom:1px solid var(--line)}
 th{color:var(--muted);font-weight:500;width:32%}td code,li code{font:13px ui-monospace,Menlo,monospace;word-break:break-all}
 a.button{display:inline-block;margin-top:14px;padding:9px 18px;border-radius:8px;background:var(--accent);color:#fff;text-decoration:none;font-weight:500}
+a.button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent);padding:8px 17px}
 ul.idps{list-style:none;padding:0}ul.idps li{margin:10px 0}ul.vals{margin:0;padding-left:18px}
 input[type=text]{font:20px ui-monospace,Menlo,monospace;letter-spacing:3px;padding:8px 12px;border:1px solid var(--line);border-radius:8px;background:var(--bg);color:var(--fg);width:14em}
 button{margin:14px 10px 0 0;padding:9px 18px;border-radius:8px;border:1px solid var(--accent);background:var(--accent);color:#fff;font:inherit;font-weight:500;cursor:pointer}
@@ -145,6 +146,21 @@ std::string render_signed_out(std::string_view detail) {
                                   "</p><a class=\"button\" href=\"/\">Sign in again</a></div>");
 }
 
+std::string render_logout_confirm(const LogoutConfirm& f) {
+  std::string b =
+      "<div class=\"card\"><h1>Sign out?</h1><p>You are signed in as <strong>" +
+      xml::escape(f.subject) +
+      "</strong>. Signing out ends your session with the gateway, and at your identity "
+      "provider when it offers single logout.</p><p class=\"muted\">Terminal logins and agent "
+      "tokens stay signed in: <code>claimgate logout</code> ends those.</p>"
+      "<form method=\"post\" action=\"/saml/logout\"><input type=\"hidden\" name=\"csrf\" "
+      "value=\"" +
+      xml::escape(f.csrf) + "\"><input type=\"hidden\" name=\"rd\" value=\"" + xml::escape(f.rd) +
+      "\"><button type=\"submit\">Sign out</button><a class=\"button secondary\" href=\"" +
+      xml::escape(f.rd.empty() ? "/" : f.rd) + "\">Stay signed in</a></form></div>";
+  return layout("Sign out", b);
+}
+
 std::string render_device_form(const DeviceForm& f) {
   std::string b =
       "<div class=\"card\"><h1>Sign in a terminal</h1><p>Enter the code that "
@@ -163,6 +179,31 @@ std::string render_device_form(const DeviceForm& f) {
        "<button class=\"secondary\" type=\"submit\" name=\"action\" value=\"deny\">Deny</button>"
        "</form></div>";
   return layout("Sign in a terminal", b);
+}
+
+std::string render_cli_consent(const CliConsent& c) {
+  std::string roles = c.roles.empty() ? "no roles under the current policy" : c.roles;
+  std::string b =
+      "<div class=\"card\"><h1>Sign in a terminal?</h1><p><code>claimgate login</code>, "
+      "running on a machine that calls itself <strong>" +
+      xml::escape(c.client.empty() ? std::string("(no name given)") : c.client) +
+      "</strong>, asks to act as <strong>" + xml::escape(c.subject) +
+      "</strong>.</p><ul><li>It gets a login of its own, with your permissions (" +
+      xml::escape(roles) + "), for " + xml::escape(c.lifetime) +
+      " unless you sign it out (<code>claimgate logout</code>, or your tokens on the whoami "
+      "page).</li><li>The sign-in code goes to <code>" +
+      xml::escape(c.redirect) +
+      "</code> on the computer this browser runs on.</li></ul>"
+      "<p class=\"muted\">Only allow this if you just ran <code>claimgate login</code> "
+      "yourself. A page or program that sent you here cannot sign in as you unless you "
+      "allow it.</p>"
+      "<form method=\"post\" action=\"/.claimgate/cli/authorize\"><input type=\"hidden\" "
+      "name=\"request\" value=\"" +
+      xml::escape(c.request) +
+      "\"><button type=\"submit\" name=\"action\" value=\"approve\">Allow</button>"
+      "<button class=\"secondary\" type=\"submit\" name=\"action\" value=\"deny\">Deny</button>"
+      "</form></div>";
+  return layout("Sign in a terminal?", b);
 }
 
 std::string render_device_done(bool approved, std::string_view detail) {

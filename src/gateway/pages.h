@@ -1,4 +1,5 @@
-// The gateway's HTML pages: error pages, the IdP chooser, whoami and "signed out". Small,
+// The gateway's HTML pages: error pages, the IdP chooser, whoami, "sign out?" and "signed
+// out". Small,
 // self-contained (inline CSS, no scripts), every value escaped (xml::escape, valid in HTML).
 #pragma once
 
@@ -44,6 +45,15 @@ struct WhoamiView {
 std::string render_whoami(const WhoamiView& v);
 std::string render_signed_out(std::string_view detail);
 
+// GET /saml/logout: "Sign out?" with a form that POSTs back (a link elsewhere cannot sign
+// anyone out; the POST needs the token sealed to the session).
+struct LogoutConfirm {
+  std::string subject;
+  std::string csrf;  // sealed to the session ("logout-form")
+  std::string rd;    // where to go afterwards (a safe local path)
+};
+std::string render_logout_confirm(const LogoutConfirm& f);
+
 // The device page: a signed-in person enters the code `claimgate login --device` shows.
 struct DeviceForm {
   std::string subject;
@@ -53,5 +63,18 @@ struct DeviceForm {
 };
 std::string render_device_form(const DeviceForm& f);
 std::string render_device_done(bool approved, std::string_view detail);
+
+// The consent page of `claimgate login` (the loopback flow): who asks, on which port of this
+// machine, for what, and for how long; the person allows or denies (a form bound to the
+// session and to the request).
+struct CliConsent {
+  std::string subject;
+  std::string client;    // what the CLI says it runs on (its host name): a claim, shown as one
+  std::string redirect;  // http://127.0.0.1:<port>/<path>, where the code goes
+  std::string lifetime;  // "30 days" (tokens.refresh_lifetime)
+  std::string roles;     // "data-scientist@vision, ..." ("" : none)
+  std::string request;   // sealed: the session and the request's parameters
+};
+std::string render_cli_consent(const CliConsent& c);
 
 }  // namespace cg::gateway

@@ -54,16 +54,6 @@ std::string normalise_user_code(std::string_view in) {
   return out;
 }
 
-// The loopback redirect the CLI listens on: http, a loopback host, an explicit port.
-bool loopback_redirect(std::string_view uri) {
-  if (uri.find('?') != std::string_view::npos || uri.find('#') != std::string_view::npos) {
-    return false;
-  }
-  auto u = http::parse_url(uri);
-  if (!u || u->scheme != "http" || u->port == 0 || u->port == 80) return false;
-  return u->host == "127.0.0.1" || u->host == "::1" || u->host == "localhost";
-}
-
 bool valid_agent_name(std::string_view n) {
   if (n.empty() || n.size() > 64) return false;
   for (char c : n) {
@@ -425,23 +415,54 @@ awaitable<void> Gateway::send_token_error(Request& r, unsigned status, std::stri
 }
 
 awaitable<void> Gateway::cli_authorize(Request& r) {
-  auto params = core::parse_query(r.query);
-  std::string redirect_uri, state, challenge, method, client;
-  if (params) {
-    redirect_uri = param(*params, "redirect_uri");
-    state = param(*params, "state");
-    challenge = param(*params, "code_challenge");
-    method = param(*params, "code_challenge_method");
-    client = param(*params, "client");
+  // GET: the CLI's link. Checked, then (signed in) a consent page names who asks, where the
+  // code goes and what it gets. POST: the person's answer on that page.
+  bool answer = r.ex.method() == bhttp::verb::post;
+  std::string body;
+  if (answer) {
+    auto b = co_await r.ex.read_body(64 * 1024);
+    if (b) body = std::move(*b);
   }
-  // Nothing is ever sent to a redirect that is not a loopback address (a page elsewhere
-  // cannot receive a code through this endpoint).
+  load_cookie_session(r);
+  if (answer && co_await refused_cross_site(r)) co_return;
+  auto now = clock_.now();
+  json request;  // redirect_uri, state, code_challenge, client
+  if (answer) {
+    std::vector<core::QueryParam> form;
+    if (auto f = core::parse_query(body)) form = std::move(*f);
+    auto opened = keyring_.open(param(form, "request"), "cli-consent");
+    json j;
+    if (opened) j = object_of(*opened);
+    bool fresh = j.is_object() && j.value("expires", int64_t{0}) > unix_seconds(now);
+    if (!r.session || !fresh || field(j, "session") != session_ref(r.session_id)) {
+      co_await send_error(r, 400, "This sign-in page has expired",
+                          make_error(Code::kBadRequest,
+                                     "the form was not issued to this browser's session, or is "
+                                     "older than 10 minutes; run claimgate login again"));
+      co_return;
+    }
+    request = std::move(j);
+  } else {
+    auto params = core::parse_query(r.query);
+    if (params) {
+      request = {{"redirect_uri", param(*params, "redirect_uri")},
+                 {"state", param(*params, "state")},
+                 {"challenge", param(*params, "code_challenge")},
+                 {"method", param(*params, "code_challenge_method")},
+                 {"client", core::clip(param(*params, "client"), 120)}};
+    }
+  }
+  // Nothing is ever sent to a redirect that is not a loopback listener; the address the
+  // browser is sent to is written from the parsed parts, never pasted from the request.
   std::string problem;
-  if (!loopback_redirect(redirect_uri)) {
-    problem = "redirect_uri must be http://127.0.0.1:<port>/... (the CLI's loopback listener)";
-  } else if (state.empty() || state.size() > 256) {
-    problem = "state is missing or longer than 256 characters";
-  } else if (method != "S256" || challenge.size() != 43) {
+  Result<LoopbackRedirect> redirect_to = parse_loopback_redirect(field(request, "redirect_uri"));
+  std::string state = field(request, "state");
+  std::string challenge = field(request, "challenge");
+  if (!redirect_to) {
+    problem = redirect_to.error().message;
+  } else if (state.empty() || state.size() > 256 || !header_value_ok(state)) {
+    problem = "state is missing, longer than 256 characters, or holds control characters";
+  } else if (!answer && (field(request, "method") != "S256" || challenge.size() != 43)) {
     problem =
         "code_challenge must be a base64url SHA-256 (43 characters) with "
         "code_challenge_method=S256";
@@ -451,21 +472,54 @@ awaitable<void> Gateway::cli_authorize(Request& r) {
                         make_error(Code::kBadRequest, problem + "; run claimgate login again"));
     co_return;
   }
-  load_cookie_session(r);
+  std::string client = field(request, "client");
   if (!r.session) {
     std::string target(r.ex.target());
     co_await redirect(r, 302, "/saml/login?rd=" + core::url_encode(target));
     co_return;
   }
+  std::string back = redirect_to->to_string();
+  if (!answer) {
+    json sealed = {{"session", session_ref(r.session_id)},
+                   {"redirect_uri", back},
+                   {"state", state},
+                   {"challenge", challenge},
+                   {"client", client},
+                   {"expires", unix_seconds(now + 10min)}};
+    auto days = std::chrono::duration_cast<std::chrono::hours>(cfg_.tokens.refresh_lifetime);
+    std::string lifetime = std::to_string(days.count()) + " hours";
+    if (days.count() >= 48) lifetime = std::to_string(days.count() / 24) + " days";
+    http::StringResponse res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    // The form posts here, and its answer redirects to the loopback listener: the page may
+    // send a form there and nowhere else.
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://" +
+                redirect_to->host + ":" + std::to_string(redirect_to->port) +
+                "; frame-ancestors 'none'; base-uri 'none'");
+    res.body() = render_cli_consent(
+        CliConsent{r.session->session->subject, client, back, lifetime,
+                   grants_of(r).roles_joined,
+                   keyring_.seal(sealed.dump(), "cli-consent", random_)});
+    co_await send(r, std::move(res));
+    co_return;
+  }
+  std::vector<core::QueryParam> form;
+  if (auto f = core::parse_query(body)) form = std::move(*f);
+  if (param(form, "action") != "approve") {
+    log_.info("cli sign-in denied subject=", r.user, " client=", client);
+    co_await redirect(r, 303, back + "?error=access_denied&state=" + core::url_encode(state));
+    co_return;
+  }
   std::string code = b64url_random(random_, 32);
-  std::string value = code_ticket_json(r.session_id, challenge, redirect_uri, client);
-  if (auto st = stores_.tickets->put("cli-code:" + code, value, clock_.now() + kCodeLifetime);
-      !st) {
+  std::string value = code_ticket_json(r.session_id, challenge, back, client);
+  if (auto st = stores_.tickets->put("cli-code:" + code, value, now + kCodeLifetime); !st) {
     co_await send_error(r, 503, "Sign-in is unavailable",
                         make_error(Code::kStoreUnavailable, st.error().message));
     co_return;
   }
-  co_await redirect(r, 302, redirect_uri + "?code=" + code + "&state=" + core::url_encode(state));
+  log_.info("cli sign-in allowed subject=", r.user, " client=", client);
+  co_await redirect(r, 303, back + "?code=" + code + "&state=" + core::url_encode(state));
 }
 
 awaitable<void> Gateway::cli_device(Request& r) {
@@ -516,6 +570,7 @@ awaitable<void> Gateway::device_page(Request& r) {
 awaitable<void> Gateway::device_submit(Request& r) {
   auto body = co_await r.ex.read_body(64 * 1024);
   load_cookie_session(r);
+  if (co_await refused_cross_site(r)) co_return;
   if (!r.session) {
     co_await redirect(r, 303, "/saml/login?rd=" + core::url_encode("/.claimgate/device"));
     co_return;
@@ -536,6 +591,12 @@ awaitable<void> Gateway::device_submit(Request& r) {
   std::string code = normalise_user_code(param(form, "user_code"));
   bool approve = param(form, "action") != "deny";
   auto now = clock_.now();
+  // Wrong codes are limited per session and per client (limits.device_code_failures).
+  auto guess = limits_.device_code_allowed(session_ref(r.session_id), r.ex.client_address());
+  if (guess.refused) {
+    co_await send_limited(r, guess);
+    co_return;
+  }
   auto dc = stores_.tickets->take("device-user:" + code, now);
   std::string device_code;
   if (dc && *dc) device_code = **dc;
@@ -545,6 +606,7 @@ awaitable<void> Gateway::device_submit(Request& r) {
     if (peeked && *peeked) info = **peeked;
   }
   if (!info) {
+    limits_.device_code_wrong(session_ref(r.session_id), r.ex.client_address());
     http::StringResponse res{bhttp::status::bad_request, 11};
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
     res.body() = render_device_form(DeviceForm{
@@ -801,6 +863,7 @@ awaitable<void> Gateway::tokens_endpoint(Request& r) {
                                    "person does that"));
     co_return;
   }
+  if (co_await refused_cross_site(r)) co_return;
   bool is_post = r.ex.method() == bhttp::verb::post;
   if (is_post && r.path == "/.claimgate/admin/revoke") {
     co_await admin_revoke(r);
@@ -821,7 +884,8 @@ awaitable<std::optional<json>> Gateway::read_json(Request& r) {
   // JSON only: a cross-site form cannot send this content type without CORS allowing it, so
   // a cookie-authenticated call here comes from a page of this origin or from a program.
   std::optional<json> out;
-  if (r.ex.header(bhttp::field::content_type).find("application/json") == std::string_view::npos) {
+  if (co_await refused_cross_site(r)) co_return out;
+  if (!is_json_media_type(r.ex.header(bhttp::field::content_type))) {
     co_await send_error(
         r, 415, "JSON expected",
         make_error(Code::kBadRequest, std::string(r.ex.method_string()) + " " + r.path +
@@ -911,9 +975,15 @@ awaitable<void> Gateway::tokens_create(Request& r) {
   std::string where = "any project";
   if (!project.empty()) where = "project '" + project + "'";
   std::vector<std::string> missing;
-  if (!policy_->holds(person, "tokens:create", project)) missing.push_back("tokens:create");
+  // A token for any project delegates what the person holds in every project (a binding
+  // with project "*"); one for a project, what they hold there.
+  auto holds = [&](const std::string& permission) {
+    return project.empty() ? policy_->holds_everywhere(person, permission)
+                           : policy_->holds(person, permission, project);
+  };
+  if (!holds("tokens:create")) missing.push_back("tokens:create");
   for (const auto& p : scope)
-    if (!policy_->holds(person, p, project)) missing.push_back(p);
+    if (!holds(p)) missing.push_back(p);
   if (!missing.empty()) {
     policy::Decision d;
     d.reason = "permission-missing";
@@ -924,6 +994,7 @@ awaitable<void> Gateway::tokens_create(Request& r) {
                " needs you to hold tokens:create and every "
                "permission you delegate; you lack " +
                core::join(missing, ", ") + " there";
+    if (project.empty()) d.detail += " (name a project to delegate what you hold in it)";
     co_await deny(r, d);
     co_return;
   }
@@ -975,7 +1046,8 @@ awaitable<void> Gateway::tokens_revoke(Request& r) {
   const session::Session& person = *r.session->session;
   bool visible =
       grant && *grant &&
-      ((*grant)->subject == person.subject || policy_->holds(person, "sessions:revoke", ""));
+      ((*grant)->subject == person.subject ||
+       policy_->holds_everywhere(person, "sessions:revoke"));
   if (!visible || (*grant)->revoked()) {
     co_await send_error(
         r, 404, "No such token",
@@ -1002,14 +1074,17 @@ awaitable<void> Gateway::tokens_revoke(Request& r) {
 
 awaitable<void> Gateway::admin_revoke(Request& r) {
   const session::Session& admin = *r.session->session;
-  if (!policy_->holds(admin, "sessions:revoke", "")) {
+  // A person is revoked everywhere at once: that needs sessions:revoke in every project (a
+  // global role), never a role in one project (global_permissions()).
+  if (!policy_->holds_everywhere(admin, "sessions:revoke")) {
     policy::Decision d;
     d.reason = "permission-missing";
     d.rule = "admin-revoke";
     d.permission = "sessions:revoke";
     d.detail =
-        "revoking a person's sessions and tokens needs sessions:revoke, which you do "
-        "not hold in any project";
+        "revoking a person's sessions and tokens acts in every project, so it needs "
+        "sessions:revoke from a role bound to every project (project: \"*\"); a role in one "
+        "project does not grant it";
     co_await deny(r, d);
     co_return;
   }

@@ -60,6 +60,12 @@ bool PolicyAuthorizer::holds(const session::Session& s, std::string_view permiss
   return view().policy->holds(*g, permission, project);
 }
 
+bool PolicyAuthorizer::holds_everywhere(const session::Session& s,
+                                        std::string_view permission) const {
+  auto g = grants(s);
+  return view().policy->holds_everywhere(*g, permission);
+}
+
 bool PolicyAuthorizer::knows_permission(std::string_view permission) const {
   return view().policy->knows_permission(permission);
 }

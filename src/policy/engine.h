@@ -37,6 +37,9 @@ class PolicyAuthorizer final : public Authorizer, public RoleMapper {
   // force; and whether that policy knows the permission at all.
   bool holds(const session::Session& s, std::string_view permission,
              std::string_view project) const;
+  // Whether the session holds `permission` in every project (a binding with project "*"):
+  // what an action on no single project, or on all of them, needs.
+  bool holds_everywhere(const session::Session& s, std::string_view permission) const;
   bool knows_permission(std::string_view permission) const;
   // The policy in force.
   std::shared_ptr<const Policy> current() const;

@@ -188,6 +188,11 @@ const std::vector<std::string>& builtin_permissions() {
   return p;
 }
 
+const std::vector<std::string>& global_permissions() {
+  static const std::vector<std::string> p{"sessions:revoke", "audit:read"};
+  return p;
+}
+
 std::string Binding::describe() const {
   std::string how;
   switch (kind) {
@@ -278,6 +283,7 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
     P.permissions_.push_back(name);
   };
   for (const auto& b : builtin_permissions()) add_permission(b, "(built-in)");
+  for (const auto& g : global_permissions()) P.global_bits_.set(P.permission_bits_[g]);
   auto extra = core::get_string_list(doc, "permissions", "", p);
   for (size_t i = 0; i < extra.size(); ++i)
     add_permission(extra[i], "permissions[" + std::to_string(i) + "]");
@@ -499,6 +505,19 @@ std::shared_ptr<const Policy> Policy::compile_unchecked(const YAML::Node& doc, c
           p.add(where + ".project", b.project,
                 "\"*\", a project name (letters, digits, '-', '_', "
                 "'.') or a template such as \"$1\"");
+        }
+        // Global permissions come only from bindings for every project (grants_for).
+        if (ri >= 0 && b.project != "*" && !b.project.empty()) {
+          std::vector<std::string> global;
+          for (const auto& g : global_permissions()) {
+            if (P.roles_[b.role_index].bits.test(P.permission_bits_[g])) global.push_back(g);
+          }
+          if (!global.empty()) {
+            warnings.push_back(where + ": role " + b.role + " in project " + b.project +
+                               " does not grant " + core::join(global, ", ") +
+                               " there: those are global permissions, granted only by a binding "
+                               "with project: \"*\"");
+          }
         }
         P.bindings_.push_back(std::move(b));
       }
@@ -807,7 +826,10 @@ Grants Policy::grants_for(const session::Session& s) const {
           if (dup) continue;  // the first binding to grant a role in a project is its source
           auto idx = static_cast<uint16_t>(g.list.size());
           Grants::Project& pg = project == "*" ? g.everywhere : g.projects[project];
-          pg.bits |= roles_[b.role_index].bits;
+          // A role bound in one project never carries a global permission (an admin of
+          // project sandbox may not revoke people of other projects).
+          pg.bits |= project == "*" ? roles_[b.role_index].bits
+                                    : roles_[b.role_index].bits & ~global_bits_;
           pg.grants.push_back(idx);
           g.list.push_back(std::move(gr));
           break;
@@ -835,6 +857,11 @@ bool Policy::holds(const Grants& grants, std::string_view permission,
   }
   auto it = grants.projects.find(project);
   return it != grants.projects.end() && it->second.bits.test(b);
+}
+
+bool Policy::holds_everywhere(const Grants& grants, std::string_view permission) const {
+  int bit = permission_index(permission);
+  return bit >= 0 && grants.everywhere.bits.test(static_cast<size_t>(bit));
 }
 
 Decision Policy::decide(std::string_view method, std::string_view path,

@@ -139,6 +139,8 @@ class Policy {
   Decision decide(std::string_view method, std::string_view path, const Grants* grants) const;
   // Whether `grants` hold `permission` in `project` ("": in some project or in every one).
   bool holds(const Grants& grants, std::string_view permission, std::string_view project) const;
+  // Whether `grants` hold `permission` in every project (from a binding with project "*").
+  bool holds_everywhere(const Grants& grants, std::string_view permission) const;
   bool knows_permission(std::string_view name) const { return permission_index(name) >= 0; }
   // The rule a request would reach (nullptr: none).
   const Rule* match(std::string_view method, std::string_view path) const;
@@ -179,7 +181,13 @@ class Policy {
   StringMap<std::string> value_aliases_;
   bool case_insensitive_ = false;
   bool has_rules_ = false;
+  PermissionBits global_bits_;  // global_permissions()
 };
+
+// Permissions that act on every project at once (revoking a person everywhere, reading the
+// whole audit log): held only through a binding with project "*". A role bound in one project
+// grants the rest of its permissions there, never these (`claimgate check` warns).
+const std::vector<std::string>& global_permissions();
 
 // [{project, role, claim, value, alias_of, binding}, ...]: what whoami and `policy explain
 // --json` show.

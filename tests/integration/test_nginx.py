@@ -20,6 +20,8 @@ def fronted(tmp_path_factory):
     # Routes with no upstream only say who may pass (for /auth); nginx does the proxying.
     stack = DemoStack(d, claimgate_bin(), store="memory", public_url=public,
                       routes=[{"name": "admin", "prefix": "/admin/", "allow_groups": ["devops-engineers"]},
+                              {"name": "admin-host", "host": "admin.example", "prefix": "/",
+                               "allow_groups": ["devops-engineers"]},
                               {"name": "app", "prefix": "/"}])
     site = (ROOT / "examples" / "nginx" / "claimgate-auth-request.conf").read_text()
     site = (site.replace("@CLAIMGATE@", f"127.0.0.1:{stack.port}")
@@ -58,3 +60,24 @@ def test_group_rule_through_auth_request(fronted):
     fronted.signin(bob, "bob", "/")
     assert alice.get(fronted.url + "/admin/x", headers=JSON, timeout=10).status_code == 403
     assert bob.get(fronted.url + "/admin/x", headers=JSON, timeout=10).status_code == 200
+
+
+def test_host_routes_through_auth_request(fronted):
+    """Behind real nginx, /auth decides the Host the client used (X-Forwarded-Host, which the
+    gateway reads before it strips forwarding headers): admin.example is DevOps only."""
+    alice, bob = requests.Session(), requests.Session()
+    fronted.signin(alice, "alice", "/")
+    fronted.signin(bob, "bob", "/")
+
+    def get(session, **headers):
+        # With a Host of its own, requests would not send the jar's cookies: send them here.
+        cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+        return requests.get(fronted.url + "/notebooks/x", headers={**JSON, "Cookie": cookie, **headers},
+                            timeout=10).status_code
+
+    assert get(alice, Host="admin.example") == 403
+    assert get(bob, Host="admin.example") == 200
+    assert get(alice) == 200
+    # The client's own forwarding headers do not move the decision: nginx overwrites them.
+    assert get(alice, **{"Host": "admin.example", "X-Forwarded-Host": "ml.example.org",
+                         "X-Original-URI": "/", "X-Original-Method": "GET"}) == 403

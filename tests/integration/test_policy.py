@@ -159,14 +159,17 @@ def test_path_tricks_reach_only_what_the_plain_path_reaches(stack):
 def test_forward_auth_decides_with_the_same_policy(stack):
     s = stack.people["alice"]
     ok = s.get(stack.url + "/auth", headers={**JSON, "X-Original-URI": "/api/projects/vision/jobs",
-                                              "X-Original-Method": "POST"}, timeout=15)
+                                              "X-Original-Method": "POST",
+                                              "X-Forwarded-Host": "ml.example.org"}, timeout=15)
     assert ok.status_code == 200 and ok.json()["permission"] == "jobs:submit"
     assert ok.headers["X-Claimgate-Project"] == "vision"
     no = s.get(stack.url + "/auth", headers={**JSON, "X-Original-URI": "/api/projects/vision/models/m/deploy",
-                                              "X-Original-Method": "POST"}, timeout=15)
+                                              "X-Original-Method": "POST",
+                                              "X-Forwarded-Host": "ml.example.org"}, timeout=15)
     assert no.status_code == 403 and no.json()["error"] == "permission-missing"
     trick = s.get(stack.url + "/auth", headers={**JSON, "X-Original-URI": "/api/projects/vision/../x/jobs",
-                                                 "X-Original-Method": "POST"}, timeout=15)
+                                                 "X-Original-Method": "POST",
+                                              "X-Forwarded-Host": "ml.example.org"}, timeout=15)
     assert trick.status_code == 403 and trick.json()["project"] == "x"
 
 

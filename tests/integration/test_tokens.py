@@ -101,7 +101,16 @@ def play_browser(stack, session, url, user, follow_last=True):
                         allow_redirects=False, timeout=30)
     else:
         r = session.get(url, headers=HTML, allow_redirects=False, timeout=30)
-    assert r.status_code == 302, (r.status_code, r.text[:300])
+    # A consent page: it names the person, the client and where the code goes; nothing is sent
+    # to the loopback port before the person allows it.
+    assert r.status_code == 200 and "Sign in a terminal?" in r.text, (r.status_code, r.text[:300])
+    assert f"act as <strong>{user}</strong>" in r.text
+    assert "form-action 'self' http://127.0.0.1:" in r.headers["Content-Security-Policy"]
+    action, fields = parse_form(r.text)
+    assert action == "/.claimgate/cli/authorize" and set(fields) == {"request"}
+    r = session.post(urllib.parse.urljoin(stack.url, action), data=dict(fields, action="approve"),
+                     headers=dict(HTML, Origin=stack.url), allow_redirects=False, timeout=30)
+    assert r.status_code == 303, (r.status_code, r.text[:300])
     location = r.headers["Location"]
     assert location.startswith("http://127.0.0.1:"), location
     if not follow_last:
@@ -384,7 +393,9 @@ def test_expired_tampered_and_foreign_tokens(stack, tmp_path):
     r = requests.get(stack.url + "/api/projects/vision/jobs", headers=bearer(t["refresh_token"]), timeout=15)
     assert r.status_code == 401 and "refresh token" in r.json()["message"]
     # forward-auth (nginx auth_request) gives the same reasons.
-    r = requests.get(stack.url + "/auth", headers=dict(bearer(expired), **{"X-Original-URI": "/api/projects/vision/jobs"}),
+    r = requests.get(stack.url + "/auth", headers=dict(bearer(expired), **{"X-Original-URI": "/api/projects/vision/jobs",
+                                                                     "X-Original-Method": "GET",
+                                                                     "X-Forwarded-Host": "ml.example.org"}),
                      timeout=15)
     assert r.status_code == 401 and r.json()["error"] == "gateway.token_expired"
     denials = [e for e in audit_records(stack, "authz.deny") if e.get("reason") == "token-expired"]

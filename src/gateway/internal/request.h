@@ -8,6 +8,7 @@
 #include "core/encoding.h"
 
 #include "gateway/gateway.h"
+#include "gateway/replies.h"
 
 namespace cg::gateway {
 

@@ -203,5 +203,63 @@ TEST_F(GatewayConfigTest, LoadsThePolicyInlineOrFromItsFile) {
   EXPECT_FALSE(c->policy);
 }
 
+
+// A route whose service acts for a person cannot be made public, neither by the route nor by
+// a public rule under it (an anonymous GET crashed the gateway once).
+TEST_F(GatewayConfigTest, IdentityRoutesCannotBePublic) {
+  core::Problems p;
+  EXPECT_FALSE(load(std::string(kBase) +
+                        "routes: [{prefix: /api/, upstream: 'builtin:jobs', public: true}]\n",
+                    p));
+  EXPECT_NE(p.to_string().find("gateway.identity_required"), std::string::npos) << p.to_string();
+  for (const char* rule : {"{path: \"/api/projects/{project}/jobs\", public: true}",
+                           "{path: \"/{rest*}\", public: true}",
+                           "{path: \"/API/{rest*}\", public: true}"}) {
+    core::Problems q;
+    EXPECT_FALSE(load(std::string(kBase) +
+                          "routes: [{prefix: /api/, upstream: 'builtin:jobs'}, "
+                          "{prefix: /static/, upstream: 'http://127.0.0.1:9000'}]\n"
+                          "rules:\n  - " +
+                          rule + "\n",
+                      q))
+        << rule;
+    EXPECT_NE(q.to_string().find("gateway.identity_required"), std::string::npos) << q.to_string();
+  }
+  core::Problems ok;
+  EXPECT_TRUE(load(std::string(kBase) +
+                       "routes: [{prefix: /api/, upstream: 'builtin:jobs'}, "
+                       "{prefix: /static/, upstream: 'http://127.0.0.1:9000'}]\n"
+                       "rules:\n  - {path: \"/static/{rest*}\", public: true}\n"
+                       "  - {path: \"/api/projects/{project}/jobs\", permission: jobs:read}\n",
+                   ok))
+      << ok.to_string();
+}
+
+// forward_auth names the front proxy; `headers` names the headers, and nothing else does.
+TEST_F(GatewayConfigTest, ForwardAuthNamesTheFrontProxy) {
+  core::Problems p;
+  auto c = load(std::string(kBase) + "forward_auth: {from: traefik}\n", p);
+  ASSERT_TRUE(c) << p.to_string();
+  EXPECT_EQ(c->forward_auth.uri_header, "X-Forwarded-Uri");
+  auto d = load(std::string(kBase), p);
+  ASSERT_TRUE(d) << p.to_string();
+  EXPECT_EQ(d->forward_auth.from, "nginx");
+  EXPECT_EQ(d->forward_auth.uri_header, "X-Original-URI");
+  core::Problems q;
+  auto e = load(std::string(kBase) +
+                    "forward_auth: {from: headers, method_header: X-M, uri_header: X-U, "
+                    "host_header: X-H}\n",
+                q);
+  ASSERT_TRUE(e) << q.to_string();
+  EXPECT_EQ(e->forward_auth.host_header, "X-H");
+  for (const char* bad : {"forward_auth: {from: haproxy}\n", "forward_auth: {from: headers}\n",
+                          "forward_auth: {from: nginx, uri_header: X-U}\n",
+                          "forward_auth: {from: headers, method_header: 'X M', uri_header: X-U, "
+                          "host_header: X-H}\n"}) {
+    core::Problems r;
+    EXPECT_FALSE(load(std::string(kBase) + bad, r)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace cg::gateway

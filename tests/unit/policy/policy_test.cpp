@@ -435,3 +435,47 @@ rules: [{methods: [GET], path: "/api/projects/{project}/jobs", permission: jobs:
 
 }  // namespace
 }  // namespace cg::policy
+
+namespace cg::policy {
+namespace {
+
+// An admin of one project holds the global permissions (sessions:revoke, audit:read) nowhere:
+// revoking people or reading the whole audit log is for roles bound to every project.
+TEST(PolicyTest, ProjectRolesNeverGrantGlobalPermissions) {
+  core::Problems p;
+  std::vector<std::string> warnings;
+  auto pol = compile(R"(
+bindings:
+  - {claim: groups, equals: sandbox-admins, role: admin, project: sandbox}
+  - {claim: groups, equals: ml-admins, role: admin, project: "*"}
+rules:
+  - {methods: [DELETE], path: "/api/sessions/{session}", permission: sessions:revoke}
+  - {methods: [GET], path: "/api/audit/{rest*}", permission: audit:read}
+  - {methods: [POST], path: "/api/projects/{project}/jobs", permission: jobs:submit}
+)",
+                     p, warnings);
+  ASSERT_TRUE(pol) << p.to_string();
+  // `claimgate check` says so about the binding.
+  bool warned = false;
+  for (const auto& w : warnings) {
+    warned = warned || (w.find("bindings[0]") != std::string::npos &&
+                        w.find("sessions:revoke") != std::string::npos &&
+                        w.find("audit:read") != std::string::npos);
+  }
+  EXPECT_TRUE(warned);
+  Grants sandbox = pol->grants_for(person({groups({"sandbox-admins"})}));
+  EXPECT_TRUE(pol->holds(sandbox, "jobs:submit", "sandbox"));
+  EXPECT_FALSE(pol->holds(sandbox, "sessions:revoke", ""));
+  EXPECT_FALSE(pol->holds(sandbox, "sessions:revoke", "sandbox"));
+  EXPECT_FALSE(pol->holds_everywhere(sandbox, "sessions:revoke"));
+  EXPECT_FALSE(pol->decide("DELETE", "/api/sessions/s1", &sandbox).allowed());
+  EXPECT_FALSE(pol->decide("GET", "/api/audit/records", &sandbox).allowed());
+  EXPECT_TRUE(pol->decide("POST", "/api/projects/sandbox/jobs", &sandbox).allowed());
+  Grants global = pol->grants_for(person({groups({"ml-admins"})}));
+  EXPECT_TRUE(pol->holds_everywhere(global, "sessions:revoke"));
+  EXPECT_TRUE(pol->decide("DELETE", "/api/sessions/s1", &global).allowed());
+  EXPECT_TRUE(pol->decide("GET", "/api/audit/records", &global).allowed());
+}
+
+}  // namespace
+}  // namespace cg::policy
