@@ -24,7 +24,7 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from gateway_load import DemoStack, free_port, load_args, signins, start_nginx, wrk  # noqa: E402
+from gateway_load import NO_SIGNIN_LIMITS, DemoStack, free_port, load_args, signins, start_nginx, wrk  # noqa: E402
 from redis_helper import RedisServer  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def main():
         for name, store in (("memory", "memory"),
                             ("redis", "{kind: redis, address: 127.0.0.1:%d}" % redis.port)):
             st = DemoStack(d / name, args.bin, store=store, log_level="warn", upstream=False, routes=route,
-                           extra_config=f"threads: {workers}\n")
+                           extra_config=f"threads: {workers}\n" + NO_SIGNIN_LIMITS)
             s = requests.Session()
             st.signin(s, "alice", "/")
             check = s.get(st.url + "/bench", timeout=10)

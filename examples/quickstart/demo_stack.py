@@ -242,6 +242,16 @@ class DemoStack:
         acs, form = parse_form(login.text)
         return session.post(acs, data=form, headers={"Accept": "text/html"}, timeout=30)
 
+    def signout(self, session, **kwargs):
+        """Signs out as a browser does: GET /saml/logout shows a form (with a token sealed to the
+        session), which POSTs back from the gateway's own page."""
+        page = session.get(self.url + "/saml/logout", headers={"Accept": "text/html"}, timeout=30)
+        action, fields = parse_form(page.text)
+        if action != "/saml/logout":
+            return page  # no session: the page says so
+        return session.post(self.url + action, data=fields, timeout=30,
+                            headers={"Accept": "text/html", "Origin": self.url}, **kwargs)
+
     def saml_post(self, session, user, path="/"):
         """Like signin, but stops before the ACS: returns (acs url, form fields)."""
         r = session.get(self.url + path, headers={"Accept": "text/html"}, timeout=30)

@@ -46,6 +46,127 @@ bool parse_log_level(std::string_view t, LogLevel& out) {
   return true;
 }
 
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+void hex_byte(std::string& out, unsigned char c) {
+  out += "\\x";
+  out += kHex[c >> 4];
+  out += kHex[c & 0xf];
+}
+
+// The length of the well-formed UTF-8 sequence at s[i] (2 to 4) and its code point, or 0.
+size_t utf8_sequence(std::string_view s, size_t i, char32_t& cp) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char c = b(0);
+  size_t n = 0;
+  char32_t min = 0;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2, cp = c & 0x1f, min = 0x80;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3, cp = c & 0x0f, min = 0x800;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4, cp = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b(k) & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+// Code points a terminal or log viewer may take as a line break, or that reorder or hide
+// what follows: C1 controls (NEL among them), zero-width marks, LS/PS, bidi embeddings and
+// isolates, the BOM.
+bool invisible_control(char32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200f) ||
+         (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}
+
+// Appends `v` with every byte that is not printable, well-formed UTF-8 escaped; inside quotes
+// also the quote. Backslashes are always doubled, so an escape cannot be forged either.
+void append_escaped(std::string& out, std::string_view v, bool quoted) {
+  for (size_t i = 0; i < v.size();) {
+    unsigned char c = static_cast<unsigned char>(v[i]);
+    if (c < 0x80) {
+      ++i;
+      switch (c) {
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '"':
+          out += quoted ? "\\\"" : "\"";
+          break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            hex_byte(out, c);
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      continue;
+    }
+    char32_t cp = 0;
+    size_t n = utf8_sequence(v, i, cp);
+    if (n == 0) {
+      hex_byte(out, c);  // not UTF-8: the byte, as hex
+      ++i;
+    } else if (invisible_control(cp)) {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+      out += buf;
+      i += n;
+    } else {
+      out.append(v.substr(i, n));
+      i += n;
+    }
+  }
+}
+
+}  // namespace
+
+std::string sanitize_log_text(std::string_view text) {
+  // The text was built by the logger, so values in it are escaped already: what is left to
+  // catch is a control character in the code's own text. It is escaped like a value's.
+  bool clean = true;
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) clean = false;
+  }
+  if (clean) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u == '\n') {
+      out += "\\n";
+    } else if (u == '\r') {
+      out += "\\r";
+    } else if (u == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      hex_byte(out, u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 void write_log_line(LogLevel level, std::string_view part, std::string_view text) {
   auto now = SystemClock::instance().now();
   auto secs = std::chrono::system_clock::to_time_t(now);
@@ -58,9 +179,9 @@ void write_log_line(LogLevel level, std::string_view part, std::string_view text
                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                         tm.tm_sec, static_cast<int>(ms), level_name(level));
   std::string line(head, static_cast<size_t>(n));
-  line += part;
+  line += sanitize_log_text(part);
   line += ' ';
-  line += text;
+  line += sanitize_log_text(text);
   line += '\n';
   // One write(2) per line: lines from several threads never interleave.
   ssize_t left = static_cast<ssize_t>(line.size());
@@ -73,24 +194,25 @@ void write_log_line(LogLevel level, std::string_view part, std::string_view text
   }
 }
 
-std::string log_quote(std::string_view v) {
-  bool plain = !v.empty();
+void append_log_value(std::string& out, std::string_view v) {
+  bool quote = v.empty();
   for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) plain = false;
+    if (c == ' ' || c == '"' || c == '=') quote = true;
   }
-  if (plain) return std::string(v);
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out += c;
-    }
+  if (!quote) {
+    append_escaped(out, v, false);
+    return;
   }
-  return out + "\"";
+  out += '"';
+  append_escaped(out, v, true);
+  out += '"';
+}
+
+LogQuoted log_quote(std::string_view v) {
+  std::string out;
+  out.reserve(v.size() + 2);
+  append_log_value(out, v);
+  return LogQuoted(std::move(out));
 }
 
 }  // namespace cg::core

@@ -123,12 +123,18 @@ void Gateway::audit_certificates() {
     auto left = c.not_after() - now;
     if (left > cfg_.cert_warning) return;
     auto days = std::chrono::duration_cast<std::chrono::hours>(left).count() / 24;
-    log_.warn("certificate ", use, " (", c.subject(), ", ", c.sha256_fingerprint().substr(0, 23),
-              ") ", left.count() > 0 ? "expires in " + std::to_string(days) + " day(s)" : "expired",
-              " at ", core::format_datetime(c.not_after()),
-              use.rfind("idp:", 0) == 0 ? ": the IdP must publish its next certificate"
-              : use == "tls"            ? ": renew the TLS certificate"
-                                        : ": claimgate certs rollover");
+    core::LogText what = core::LogText(": claimgate certs rollover");
+    if (use.rfind("idp:", 0) == 0) {
+      what = core::LogText(": the IdP must publish its next certificate");
+    }
+    if (use == "tls") what = core::LogText(": renew the TLS certificate");
+    if (left.count() > 0) {
+      log_.warn("certificate ", use, " (", c.subject(), ", ", c.sha256_fingerprint().substr(0, 23),
+                ") expires in ", days, " day(s) at ", core::format_datetime(c.not_after()), what);
+    } else {
+      log_.warn("certificate ", use, " (", c.subject(), ", ", c.sha256_fingerprint().substr(0, 23),
+                ") expired at ", core::format_datetime(c.not_after()), what);
+    }
     if (!audit_) return;
     audit::Event ev(audit::type::kCertificateExpiring, now);
     ev.str("use", use)

@@ -1,4 +1,5 @@
-// Sign-in and sign-out: /saml/login, /saml/acs, /saml/slo, /saml/logout.
+// Sign-in and sign-out: /saml/login, /saml/acs, /saml/slo, /saml/logout; the answer of the
+// abuse limits (429).
 #include <nlohmann/json.hpp>
 
 #include "audit/errors.h"
@@ -6,6 +7,7 @@
 #include "core/time.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/request.h"
+#include "gateway/replies.h"
 #include "http/cookies.h"
 #include "http/errors.h"
 #include "http/url.h"
@@ -67,9 +69,12 @@ std::vector<saml::RequiredClaim> Gateway::required_claims(const saml::IdpConfig&
 
 namespace {
 
+// `client`: the address that started it, whose allowance of pending sign-ins it holds.
 std::string pending_json(const std::string& request_id, const std::string& idp,
-                         const std::string& rd) {
-  return json{{"request_id", request_id}, {"idp", idp}, {"rd", rd}}.dump();
+                         const std::string& rd, const std::string& client = "") {
+  json j{{"request_id", request_id}, {"idp", idp}, {"rd", rd}};
+  if (!client.empty()) j["client"] = client;
+  return j.dump();
 }
 
 std::vector<std::string> list(std::string a, std::string b = "") {
@@ -131,13 +136,19 @@ awaitable<void> Gateway::login(Request& r) {
                                                           "for HTTP-Redirect or HTTP-POST"));
     co_return;
   }
+  // Every sign-in started stores a pending request: limited per client (rate_limit.h).
+  if (auto no = limits_.start_signin(r.ex.client_address()); no.refused) {
+    co_await send_limited(r, no);
+    co_return;
+  }
   auto now = clock_.now();
   saml::AuthnRequestOptions opts;
   auto keys = sp();
   opts.name_id_format = keys->sp.name_id_format;
   saml::AuthnRequest req = saml::build_authn_request(keys->sp, sso->location, opts, random_, now);
   std::string relay = core::hex_encode(random_.bytes(16));
-  if (auto st = stores_.tickets->put("pending:" + relay, pending_json(req.id, idp->name, rd),
+  if (auto st = stores_.tickets->put("pending:" + relay,
+                                     pending_json(req.id, idp->name, rd, r.ex.client_address()),
                                      now + kPendingLifetime);
       !st) {
     co_await send_error(r, 503, "Sign-in is unavailable",
@@ -220,6 +231,7 @@ awaitable<void> Gateway::acs(Request& r) {
       co_return;
     }
     if (*taken) pending = json::parse(**taken, nullptr, false);
+    if (pending && pending->is_object()) limits_.signin_returned(pending->value("client", ""));
   }
   bool any_unsolicited = false;
   for (const auto& i : cfg_.saml.idps) any_unsolicited = any_unsolicited || i.allow_idp_initiated;
@@ -422,18 +434,60 @@ awaitable<void> Gateway::acs(Request& r) {
   co_await redirect(r, 303, rd, list(session_cookie(s.id), pending_cookie("", true)));
 }
 
+// GET /saml/logout asks (a page whose form POSTs here); only a POST from this gateway's own
+// page ends the session: the browser must not say it comes from another site (Origin,
+// Sec-Fetch-Site), and the form carries a token sealed to the session. A link or an image on
+// another site (a cross-site GET, or a form POST without the token) signs nobody out.
 awaitable<void> Gateway::logout(Request& r) {
+  bool post = r.ex.method() == bhttp::verb::post;
+  std::vector<core::QueryParam> form;
+  if (post) {
+    auto body = co_await r.ex.read_body(16 * 1024);
+    if (body) {
+      if (auto f = core::parse_query(*body)) form = std::move(*f);
+    }
+  }
   load_cookie_session(r);  // the browser's cookie (Bearer logins end with claimgate logout)
   std::string rd = "/";
   if (auto params = core::parse_query(r.query)) rd = http::safe_return_path(param(*params, "rd"));
-  r.clear_cookie = true;
+  if (post && !param(form, "rd").empty()) rd = http::safe_return_path(param(form, "rd"));
   if (!r.session) {
+    r.clear_cookie = true;
     http::StringResponse res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
     res.body() = render_signed_out("You had no session here.");
     co_await send(r, std::move(res));
     co_return;
   }
+  std::string form_token = keyring_.seal(session_ref(r.session_id), "logout-form", random_);
+  if (!post) {
+    http::StringResponse res{bhttp::status::ok, 11};
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    res.set(bhttp::field::cache_control, "no-store");
+    res.body() = render_logout_confirm(LogoutConfirm{r.session->session->subject, form_token, rd});
+    co_await send(r, std::move(res));
+    co_return;
+  }
+  // Sec-Fetch-Site first, when the browser sends it: under the gateway's Referrer-Policy
+  // no-referrer, browsers send "Origin: null" with the form POST of its own page.
+  std::string_view site = r.ex.header("Sec-Fetch-Site");
+  std::string_view origin = site.empty() ? r.ex.header("Origin") : std::string_view();
+  if (auto why = cross_site_reason(origin, site, cfg_.public_url.origin())) {
+    co_await send_error(r, 403, "Sign-out refused",
+                        make_error(Code::kCrossSite, *why + "; sign out from the gateway's page"),
+                        "/saml/logout", "Sign out here");
+    co_return;
+  }
+  auto sealed = keyring_.open(param(form, "csrf"), "logout-form");
+  if (!sealed || *sealed != session_ref(r.session_id)) {
+    co_await send_error(r, 403, "Sign-out refused",
+                        make_error(Code::kCrossSite,
+                                   "the sign-out form was not issued to this session (or was not "
+                                   "sent); open the sign-out page and confirm there"),
+                        "/saml/logout", "Sign out here");
+    co_return;
+  }
+  r.clear_cookie = true;
   const session::Session s = *r.session->session;
   (void)stores_.sessions->remove(r.session_id);
   log_.info("request id=", r.ex.request_id(), " logout subject=", core::log_quote(s.subject));
@@ -465,6 +519,40 @@ awaitable<void> Gateway::logout(Request& r) {
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
   res.body() = render_signed_out("Your session with the gateway has ended.");
+  co_await send(r, std::move(res));
+}
+
+awaitable<void> Gateway::send_limited(Request& r, const AbuseLimits::Refusal& why) {
+  Error e = make_error(Code::kRateLimited, why.message);
+  log_.warn("request id=", r.ex.request_id(), " rate limited client=", r.ex.client_address(),
+            " path=", r.path, " limit=", why.limit, " retry_after=", why.retry_after.count());
+  http::StringResponse res{bhttp::status::too_many_requests, 11};
+  res.set(bhttp::field::retry_after, std::to_string(why.retry_after.count()));
+  res.set(bhttp::field::cache_control, "no-store");
+  auto accept = r.ex.header(bhttp::field::accept);
+  bool html = accept.find("text/html") != std::string_view::npos ||
+              (r.ex.method() == bhttp::verb::post && accept.find("json") == std::string_view::npos);
+  if (html) {
+    ErrorPage page{429,
+                   "Too many requests",
+                   std::to_string(e.code) + " " + e.name,
+                   e.message,
+                   r.ex.request_id(),
+                   "",
+                   ""};
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    res.body() = render_error_page(page);
+  } else {
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = json{{"error", e.name},
+                      {"code", e.code},
+                      {"message", e.message},
+                      {"limit", "limits." + why.limit},
+                      {"retry_after", why.retry_after.count()},
+                      {"request_id", r.ex.request_id()}}
+                     .dump() +
+                 "\n";
+  }
   co_await send(r, std::move(res));
 }
 

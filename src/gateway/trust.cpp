@@ -148,13 +148,16 @@ bool Gateway::reload_sp_keys(const std::string& why) {
     if (j.is_object()) ev.json("rollover", j.dump());
   }
   audit(std::move(ev), audit::Durability::kDurable);
+  core::LogField next_fp, previous_fp, previous_until;
+  if (next->sp.next) next_fp = core::LogField(" next=", fp(next->sp.next).substr(0, 23));
+  if (next->sp.previous) {
+    previous_fp = core::LogField(" previous=", fp(next->sp.previous).substr(0, 23));
+    previous_until = core::LogField(" previous_published_until=",
+                                    core::format_datetime(next->sp.previous->cert.not_after()));
+  }
   log_.info("SP keys changed (", why, "): signing with ",
-            next->sp.current.cert.sha256_fingerprint().substr(0, 23),
-            next->sp.next ? ", next " + fp(next->sp.next).substr(0, 23) + " published" : "",
-            next->sp.previous
-                ? ", previous " + fp(next->sp.previous).substr(0, 23) + " published until " +
-                      core::format_datetime(next->sp.previous->cert.not_after())
-                : "");
+            next->sp.current.cert.sha256_fingerprint().substr(0, 23), next_fp, previous_fp,
+            previous_until);
   for (const auto& n : keys->notes) log_.warn("SP keys: ", n);
   return true;
 }
@@ -181,7 +184,8 @@ std::chrono::seconds Gateway::refresh_one(const saml::IdpConfig& idp) {
     bool refused = e.code != static_cast<int>(http::Code::kFetch);
     metrics_.metadata_refreshes.inc({idp.name, refused ? "refused" : "failed"});
     log_.warn("idp ", idp.name, ": metadata from ", idp.metadata_url,
-              refused ? " refused: " : " not fetched: ", core::log_quote(e.message),
+              refused ? core::LogText(" refused: ") : core::LogText(" not fetched: "),
+              core::log_quote(e.message),
               "; the document in force (", in_force->metadata->entity_id, ") stays");
     audit::Event ev(refused ? audit::type::kMetadataRefused : audit::type::kMetadataUnreachable,
                     now);
@@ -228,8 +232,10 @@ std::chrono::seconds Gateway::refresh_one(const saml::IdpConfig& idp) {
   }
   audit(std::move(ev), audit::Durability::kBatched);
   log_.info("idp ", idp.name, ": new metadata from ", idp.metadata_url, " in force: ", certs,
-            " signing certificate(s)", added.empty() ? "" : ", added " + joined(added),
-            removed.empty() ? "" : ", removed " + joined(removed), "; next fetch in ",
+            " signing certificate(s)",
+            added.empty() ? core::LogField() : core::LogField(" added=", joined(added)),
+            removed.empty() ? core::LogField() : core::LogField(" removed=", joined(removed)),
+            "; next fetch in ",
             interval.count(), "s");
   for (const auto& w : warnings) log_.warn("idp ", idp.name, ": ", w);
   metrics_.metadata_refreshes.inc({idp.name, "updated"});

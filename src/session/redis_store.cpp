@@ -317,7 +317,9 @@ class RedisBackend {
   void on_state(bool up) {
     if (up) {
       g_log.info("subscribed to ", channel, " at ", opts.redis.describe(),
-                 resyncs.load() ? " again; every copy in the local view is read again" : "");
+                 resyncs.load()
+                     ? core::LogText(" again; every copy in the local view is read again")
+                     : core::LogText(""));
       // Messages may have been missed while unsubscribed: no copy answers before it is read
       // from Redis again (each stays only as the fallback should Redis fail again).
       sessions.mark_stale(epoch);

@@ -1,7 +1,7 @@
 """A real browser: headless Chromium (Debian's chromium + chromium-driver, driven by selenium)
 signs in through the pysaml2 IdP's login page and reaches the upstream, under the example
-policy (examples/policy/ml-platform.yaml). Screenshots of whoami (roles per project) and of a
-403 page are kept as test artefacts (build/test-artifacts/, or $CG_ARTIFACTS)."""
+policy (examples/policy/ml-platform.yaml). Screenshots of whoami (roles per project), of a
+403 page and of the sign-out confirmation are kept as test artefacts (build/test-artifacts/, or $CG_ARTIFACTS)."""
 import os
 import pathlib
 import shutil
@@ -74,7 +74,14 @@ def test_chromium_signs_in_and_reaches_the_upstream(browser, stack):
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
 
+    # Signing out: GET asks (a cross-site link cannot sign anyone out), the form's button POSTs.
     browser.get(stack.url + "/saml/logout")
+    wait.until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Sign out?"
+    shot = ARTIFACTS / "logout.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    browser.find_element(By.XPATH, "//button[text()='Sign out']").click()
     wait.until(lambda d: "signed out" in d.page_source.lower())
     browser.get(stack.url + "/?after=logout")
     wait.until(EC.presence_of_element_located((By.NAME, "username")))

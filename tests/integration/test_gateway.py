@@ -146,7 +146,7 @@ def test_group_rule_allows_and_denies(stack):
 def test_logout_ends_session_here_and_at_idp(stack):
     sess = signed_in(stack, "carol")
     cookie = sess.cookies.get("cg_session")
-    r = sess.get(stack.url + "/saml/logout", headers=HTML, timeout=10)
+    r = stack.signout(sess)
     assert r.status_code == 200 and "signed out here and at your identity provider" in r.text
     assert "/saml/slo?SAMLResponse=" in r.url and any("/slo?SAMLRequest=" in h.headers.get("Location", "") for h in r.history)
     r = requests.get(stack.url + "/echo", headers=JSON, cookies={"cg_session": cookie}, timeout=10)
@@ -225,7 +225,7 @@ def test_websocket_round_trip_and_close_on_logout(stack):
     assert ws.recv() == "alice"  # the upstream saw the identity at the upgrade
     assert ws.subprotocol == "jupyter"
     # Sign out in another request: the tunnel is closed with 1008 (policy violation).
-    sess.get(stack.url + "/saml/logout", headers=HTML, timeout=10, allow_redirects=False)
+    stack.signout(sess, allow_redirects=False)
     opcode, frame = ws.recv_data_frame(control_frame=True)
     assert opcode == websocket.ABNF.OPCODE_CLOSE
     assert int.from_bytes(frame.data[:2], "big") == 1008
