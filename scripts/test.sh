@@ -58,7 +58,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$JOBS"
 CORPUS=$(mktemp -d)
 mkdir -p "$CORPUS/response" "$CORPUS/redirect" "$CORPUS/metadata" "$CORPUS/c14n" "$CORPUS/gateway_input" \
-  "$CORPUS/policy" "$CORPUS/audit" "$CORPUS/jobs" "$CORPUS/request_head"
+  "$CORPUS/policy" "$CORPUS/audit" "$CORPUS/jobs" "$CORPUS/request_head" "$CORPUS/forward_auth"
 # A one-record log (record 1, linked to the chain start) seeds the audit reader.
 printf '{"seq":1,"time":"2026-11-23T10:00:00.000000Z","type":"authz.allow","subject":"a","instance":"x","prev":"%s"}\n' \
   "$(printf '0%.0s' $(seq 64))" > "$CORPUS/audit/one-record"
@@ -84,7 +84,12 @@ printf 'POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;a="b"
 printf 'GET http://h:80/a?b HTTP/1.1\r\nHost: h:80\r\nX_Claimgate_User: a\r\n\r\n' > "$CORPUS/request_head/absolute"
 printf 'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\nContent-Length: 3\r\n\r\n' \
   > "$CORPUS/request_head/smuggle"
-for t in response redirect metadata c14n gateway_input policy audit jobs request_head; do
+# Forward-auth requests (a target line, then header lines) and loopback redirects.
+printf '/auth\nX-Original-Method: POST\nX-Original-URI: /api/x?y=1\nX-Forwarded-Host: h.example\nX-Forwarded-Uri: /s\nX-Forwarded-Method: GET\nHost: h\n' \
+  > "$CORPUS/forward_auth/nginx"
+printf '/auth/api/x\nHost: admin.example:443\n' > "$CORPUS/forward_auth/envoy"
+printf 'http://127.0.0.1:49152/callback' > "$CORPUS/forward_auth/loopback"
+for t in response redirect metadata c14n gateway_input policy audit jobs request_head forward_auth; do
   if ! build/fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
       -print_final_stats=0 "$CORPUS/$t" 2>/tmp/claimgate-fuzz-$t.log; then
     tail -40 /tmp/claimgate-fuzz-$t.log

@@ -202,6 +202,7 @@ awaitable<void> Gateway::jobs_api(Request& r, const session::StoredSession& sign
   }
   auto pol = policy_;
   caller.permits = [pol, person, agent](std::string_view perm, std::string_view project) {
+    if (project.empty()) return false;  // every jobs action names its project
     if (agent) {
       if (std::find(agent->scope.begin(), agent->scope.end(), perm) == agent->scope.end())
         return false;
