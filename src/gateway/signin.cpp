@@ -464,6 +464,17 @@ awaitable<void> Gateway::logout(Request& r) {
     http::StringResponse res{bhttp::status::ok, 11};
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
     res.set(bhttp::field::cache_control, "no-store");
+    // The form's POST is answered with a redirect to the IdP's single logout: browsers hold
+    // redirects after a form submission to form-action too.
+    std::string form_action = "'self'";
+    const saml::IdpConfig* signed_in_at = cfg_.saml.find_idp(r.session->session->idp);
+    auto at_md = signed_in_at ? live(signed_in_at->name)->metadata : nullptr;
+    if (const saml::Endpoint* slo = at_md ? at_md->slo_endpoint(saml::kBindingRedirect) : nullptr) {
+      if (auto u = http::parse_url(slo->location)) form_action += " " + u->origin();
+    }
+    res.set("Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action " + form_action +
+                "; frame-ancestors 'none'; base-uri 'none'");
     res.body() = render_logout_confirm(LogoutConfirm{r.session->session->subject, form_token, rd});
     co_await send(r, std::move(res));
     co_return;

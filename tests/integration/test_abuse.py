@@ -242,6 +242,10 @@ def test_get_logout_asks_and_keeps_the_session(stack):
     sess = signed_in(stack, "alice", "127.0.0.6")
     fields = logout_form(stack, sess)
     assert whoami(stack, sess).status_code == 200  # a link or an image signs nobody out
+    # The form may lead on to the IdP's single logout (browsers hold a form's redirects to the
+    # page's form-action).
+    csp = sess.get(stack.url + "/saml/logout", headers=HTML, timeout=15).headers["Content-Security-Policy"]
+    assert f"form-action 'self' {stack.idps[0].url};" in csp, csp
     # What an image tag on another site sends:
     r = sess.get(stack.url + "/saml/logout", headers={"Sec-Fetch-Site": "cross-site", "Accept": "image/*"},
                  timeout=15)
@@ -303,7 +307,7 @@ def test_logout_confirmation_page_screenshot(stack, tmp_path):
     html.write_text(page.text)
     out = pathlib.Path(os.environ.get("CG_ARTIFACTS", ROOT / "build" / "test-artifacts"))
     out.mkdir(parents=True, exist_ok=True)
-    shot = out / "logout.png"
+    shot = out / "logout-confirm.png"
     profile = tempfile.mkdtemp()
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
