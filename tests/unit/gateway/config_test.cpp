@@ -261,5 +261,40 @@ TEST_F(GatewayConfigTest, ForwardAuthNamesTheFrontProxy) {
   }
 }
 
+// The abuse limits: defaults that let a team behind one NAT sign in, each settable (0 turns it
+// off), bad values reported with their path.
+TEST_F(GatewayConfigTest, CompilesTheAbuseLimits) {
+  core::Problems p;
+  auto c = load(kBase, p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_EQ(c->abuse_limits.signins_per_minute, 60u);
+  EXPECT_EQ(c->abuse_limits.signin_burst, 30u);
+  EXPECT_EQ(c->abuse_limits.pending_signins_per_client, 100u);
+  EXPECT_EQ(c->abuse_limits.device_code_failures, 10u);
+  EXPECT_EQ(c->abuse_limits.device_code_window, std::chrono::minutes(10));
+  c = load(std::string(kBase) +
+               "limits: {signins_per_minute: 0, signin_burst: 5, pending_signins_per_client: 7, "
+               "device_code_failures: 3, device_code_window: 5m, max_clients: 1000}\n",
+           p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_EQ(c->abuse_limits.signins_per_minute, 0u);
+  EXPECT_EQ(c->abuse_limits.signin_burst, 5u);
+  EXPECT_EQ(c->abuse_limits.pending_signins_per_client, 7u);
+  EXPECT_EQ(c->abuse_limits.device_code_failures, 3u);
+  EXPECT_EQ(c->abuse_limits.device_code_window, std::chrono::minutes(5));
+  EXPECT_EQ(c->abuse_limits.max_clients, 1000u);
+  core::Problems bad;
+  c = load(std::string(kBase) +
+               "limits: {signin_burst: 0, device_code_window: 0s, max_clients: 5, "
+               "signins_per_mintue: 10}\n",
+           bad);
+  EXPECT_FALSE(c.has_value());
+  std::string all = bad.to_string();
+  for (const char* path : {"limits.signin_burst", "limits.device_code_window",
+                           "limits.max_clients", "limits.signins_per_mintue"}) {
+    EXPECT_NE(all.find(path), std::string::npos) << path << ": " << all;
+  }
+}
+
 }  // namespace
 }  // namespace cg::gateway
