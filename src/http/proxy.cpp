@@ -160,8 +160,14 @@ awaitable<RelayResult> relay_body(From& from, beast::flat_buffer& from_buffer, P
       body.data = buf.data();
       body.more = !p.is_done();
       r.bytes += body.size;
-      // An empty buffer with more to come would be written as chunked's last-chunk.
-      if (body.size == 0 && body.more) continue;
+      // An empty buffer would be written as a chunk of size 0, which is chunked's last-chunk:
+      // with more to come, read again; at the end, no buffer, so that the serializer writes
+      // the last-chunk once (an empty buffer and then the end wrote it twice, and the second
+      // "0\r\n\r\n" was read by a kept-alive upstream as the start of another request).
+      if (body.size == 0) {
+        if (body.more) continue;
+        body.data = nullptr;
+      }
     } else {
       // `more` must go false, or the serializer waits for a body that is not coming.
       body.data = nullptr;

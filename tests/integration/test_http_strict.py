@@ -1,0 +1,468 @@
+"""Strict HTTP/1.1 parsing at the outsider boundary (security findings 5, 6, 9 and the idle part
+of 15): raw requests over raw sockets, to claimgate and to a real nginx (Debian's nginx-light),
+each proxying to a recording upstream that keeps the exact bytes it receives.
+
+The differential rule: claimgate never accepts what nginx refuses as malformed, and what it
+forwards is one request, framed by the gateway itself (never the client's Content-Length or
+Transfer-Encoding), with no identity or underscore header of the client's.
+"""
+import json
+import re
+import socket
+import threading
+import time
+import wsgiref.simple_server
+
+import pytest
+
+from conftest import claimgate_bin
+from gateway_stack import DemoStack, free_port
+from nginx_helper import start_nginx
+
+
+# --- a raw-socket upstream that records what it receives -----------------------------------
+
+def read_one_request(data):
+    """Splits one HTTP/1.1 request off `data` the way a strict upstream would: (head, fields,
+    body, rest), or None when it is incomplete."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = data[:end].decode("latin-1")
+    lines = head.split("\r\n")
+    fields = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields.append((name, value.strip()))
+    rest = data[end + 4:]
+    names = {n.lower(): v for n, v in fields}
+    if "transfer-encoding" in names:
+        body = b""
+        while True:
+            eol = rest.find(b"\r\n")
+            if eol < 0:
+                return None
+            size = int(rest[:eol].split(b";")[0], 16)
+            if size == 0:
+                if not rest[eol + 2:].startswith(b"\r\n"):
+                    return None
+                rest = rest[eol + 4:]
+                break
+            if len(rest) < eol + 2 + size + 2:
+                return None
+            body += rest[eol + 2:eol + 2 + size]
+            rest = rest[eol + 2 + size + 2:]
+        return lines[0], fields, body, rest
+    n = int(names.get("content-length", "0"))
+    if len(rest) < n:
+        return None
+    return lines[0], fields, rest[:n], rest[n:]
+
+
+class RecordingUpstream:
+    """Answers the first request on each connection with 200 and `Connection: close`, then keeps
+    listening briefly so that bytes sent after it (a smuggled request) are recorded too."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.records = []
+        self.active = 0
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.active += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        data = b""
+        try:
+            conn.settimeout(2)
+            while read_one_request(data) is None:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            if read_one_request(data) is not None:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                conn.settimeout(0.2)
+                while True:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            with self.lock:
+                self.records.append(data)
+                self.active -= 1
+
+    def take(self, timeout=3.0):
+        """The connections recorded since the last call, once none is open."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.active == 0:
+                    break
+            time.sleep(0.02)
+        with self.lock:
+            out, self.records = self.records, []
+        return out
+
+    def stop(self):
+        self.stopped = True
+        self.sock.close()
+
+
+# --- a WSGI upstream (python's wsgiref), as CGI-style servers read headers -----------------
+
+def start_wsgi():
+    def app(environ, start_response):
+        seen = {k: v for k, v in environ.items() if k.startswith("HTTP_")}
+        body = json.dumps(seen).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    class Quiet(wsgiref.simple_server.WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = wsgiref.simple_server.make_server("127.0.0.1", 0, app, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+# --- raw clients ---------------------------------------------------------------------------
+
+def exchange(port, raw, timeout=3.0):
+    """Sends `raw` on a fresh connection; returns (status of the first response or 0, all the
+    bytes answered)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    got = b""
+    try:
+        s.sendall(raw)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            parsed = read_response(got)
+            if parsed is not None:
+                break
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", got)
+    return (int(m.group(1)) if m else 0), got
+
+
+def read_response(data):
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = data[:end].decode("latin-1").lower()
+    m = re.search(r"\r\ncontent-length: *(\d+)", head)
+    if m and len(data) >= end + 4 + int(m.group(1)):
+        return True
+    if "transfer-encoding: chunked" in head and data.endswith(b"0\r\n\r\n"):
+        return True
+    return None
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory):
+    d = tmp_path_factory.mktemp("strict")
+    rec = RecordingUpstream()
+    wsgi = start_wsgi()
+    up = f"http://127.0.0.1:{rec.port}"
+    routes = [
+        {"name": "wsgi", "prefix": "/wsgi/", "upstream": f"http://127.0.0.1:{wsgi.server_port}", "public": True},
+        {"name": "static", "prefix": "/static/", "upstream": up, "public": True},
+        {"name": "audit", "prefix": "/api/audit/", "upstream": up},
+        {"name": "app", "prefix": "/", "upstream": up, "public": True, "websocket": True},
+    ]
+    stack = DemoStack(d, claimgate_bin(), store="memory", routes=routes, upstream=False,
+                      extra_config="limits: {header_timeout: 1s, idle_timeout: 30s}\n")
+    nginx_port = free_port()
+    site = (f"server {{\n  listen 127.0.0.1:{nginx_port};\n"
+            f"  location / {{ proxy_pass http://127.0.0.1:{rec.port}; proxy_http_version 1.1; }}\n}}\n")
+    nginx = start_nginx(d / "nginx", site, nginx_port)
+    rec.take()
+    yield {"stack": stack, "rec": rec, "cg": stack.port, "nginx": nginx_port, "wsgi": wsgi}
+    nginx.terminate()
+    nginx.wait(10)
+    stack.stop()
+    wsgi.shutdown()
+    rec.stop()
+
+
+def H(*lines, body=b""):
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+HOST = "Host: 127.0.0.1"
+
+# (name, raw request, what claimgate must do: "refuse", "forward" or None for either)
+CORPUS = [
+    ("plain-get", H("GET /a HTTP/1.1", HOST), "forward"),
+    ("post-cl", H("POST /a HTTP/1.1", HOST, "Content-Length: 5", body=b"hello"), "forward"),
+    ("post-cl-leading-zeros", H("POST /a HTTP/1.1", HOST, "Content-Length: 005", body=b"hello"), "forward"),
+    ("post-chunked", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: chunked",
+                       body=b"5;ext=1\r\nhello\r\n0\r\n\r\n"), "forward"),
+    # finding 5: Content-Length with an invalid Transfer-Encoding, and the smuggled request
+    ("cl-te-chunked-gzip", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: chunked, gzip", "Content-Length: 49",
+                             body=b"0\r\n\r\nGET /admin HTTP/1.1\r\nX-Claimgate-User: root\r\n\r\n"), "refuse"),
+    ("cl-te-xchunked", H("POST /a HTTP/1.1", HOST, "Content-Length: 3", "Transfer-Encoding: xchunked",
+                         body=b"abc"), "refuse"),
+    ("cl-te-identity", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: gzip, chunked, identity",
+                         "Content-Length: 3", body=b"abc"), "refuse"),
+    ("cl-te-chunked", H("POST /a HTTP/1.1", HOST, "Content-Length: 4", "Transfer-Encoding: chunked",
+                        body=b"0\r\n\r\n"), "refuse"),
+    ("te-chunked-gzip", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: chunked, gzip", body=b"0\r\n\r\n"),
+     "refuse"),
+    ("te-xchunked", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: xchunked", body=b"0\r\n\r\n"), "refuse"),
+    ("te-twice", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: chunked", "Transfer-Encoding: chunked",
+                   body=b"0\r\n\r\n"), "refuse"),
+    ("te-chunked-chunked", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: chunked, chunked",
+                             body=b"0\r\n\r\n"), "refuse"),
+    ("te-space-colon", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding : chunked", body=b"0\r\n\r\n"), "refuse"),
+    ("te-obs-fold", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding:", " chunked", body=b"0\r\n\r\n"), "refuse"),
+    ("te-http10", H("POST /a HTTP/1.0", HOST, "Transfer-Encoding: chunked", body=b"0\r\n\r\n"), "refuse"),
+    ("te-on-get", H("GET /a HTTP/1.1", HOST, "Transfer-Encoding: chunked", body=b"0\r\n\r\n"), "refuse"),
+    ("cl-duplicate-equal", H("POST /a HTTP/1.1", HOST, "Content-Length: 3", "Content-Length: 3",
+                             body=b"abc"), "refuse"),
+    ("cl-list", H("POST /a HTTP/1.1", HOST, "Content-Length: 3,3", body=b"abc"), "refuse"),
+    ("cl-plus", H("POST /a HTTP/1.1", HOST, "Content-Length: +3", body=b"abc"), "refuse"),
+    ("cl-hex", H("POST /a HTTP/1.1", HOST, "Content-Length: 0x3", body=b"abc"), "refuse"),
+    ("host-duplicate", H("GET /a HTTP/1.1", HOST, HOST), "refuse"),
+    ("host-missing", H("GET /a HTTP/1.1"), "refuse"),
+    ("host-bad", H("GET /a HTTP/1.1", "Host: a b"), "refuse"),
+    ("absolute-host-mismatch", H("GET http://evil.example/a HTTP/1.1", HOST), "refuse"),
+    ("absolute-form", H("GET http://127.0.0.1/a HTTP/1.1", HOST), "forward"),
+    ("bare-lf", b"GET /a HTTP/1.1\nHost: 127.0.0.1\n\n", "refuse"),
+    ("bare-cr", H("GET /a HTTP/1.1", HOST, "X-A: a\rb"), "refuse"),
+    ("nul-in-value", H("GET /a HTTP/1.1", HOST, "X-A: a\x00b"), "refuse"),
+    ("ctl-in-value", H("GET /a HTTP/1.1", HOST, "X-A: a\x01b"), "refuse"),
+    ("del-in-value", H("GET /a HTTP/1.1", HOST, "X-A: a\x7fb"), "refuse"),
+    ("space-in-name", H("GET /a HTTP/1.1", HOST, "X A: 1"), "refuse"),
+    ("obs-fold", H("GET /a HTTP/1.1", HOST, "X-A: 1", "  folded"), "refuse"),
+    ("request-line-two-spaces", H("GET  /a HTTP/1.1", HOST), "refuse"),
+    ("http2-version", H("GET /a HTTP/2.0", HOST), "refuse"),
+    ("bad-chunk-size", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: chunked", body=b"zz\r\nhello\r\n0\r\n\r\n"),
+     "refuse"),
+    ("chunk-size-prefix", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: chunked",
+                            body=b"0x5\r\nhello\r\n0\r\n\r\n"), "refuse"),
+    ("chunk-trailer", H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: chunked",
+                        body=b"5\r\nhello\r\n0\r\nX-Claimgate-User: root\r\n\r\n"), "refuse"),
+    ("pipelined-after-cl", H("POST /a HTTP/1.1", HOST, "Content-Length: 5",
+                             body=b"helloGET /b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), None),
+    # finding 6: identity headers in underscore and other spellings
+    ("identity-underscore", H("GET /a HTTP/1.1", HOST, "X_Claimgate_User: root", "X_Forwarded_Groups: admins",
+                              "x-claimgate-user: root", "X-Forwarded-User: root", "Forwarded: for=1.2.3.4",
+                              "X-Real-IP: 1.2.3.4"), "forward"),
+    ("framing-underscore", H("POST /a HTTP/1.1", HOST, "Content-Length: 5", "Transfer_Encoding: chunked",
+                             body=b"hello"), "forward"),
+    # finding 9: path parameters and encodings
+    ("path-semicolon", H("GET /static/..;/api/audit/x HTTP/1.1", HOST), "refuse"),
+    ("path-semicolon-encoded", H("GET /static/..%3b/api/audit/x HTTP/1.1", HOST), "refuse"),
+    ("path-encoded-slash", H("GET /static/..%2fapi/audit/x HTTP/1.1", HOST), "refuse"),
+    ("path-backslash", H("GET /static/..\\api/audit/x HTTP/1.1", HOST), "refuse"),
+    ("path-double-encoding", H("GET /static/%252e%252e/api/audit/x HTTP/1.1", HOST), "refuse"),
+    ("path-overlong", H("GET /static/%c0%ae%c0%ae/api/audit/x HTTP/1.1", HOST), "refuse"),
+    ("path-nul", H("GET /static/%00/x HTTP/1.1", HOST), "refuse"),
+]
+
+IDENTITY = re.compile(r"^(x-claimgate-|x-forwarded-user|x-forwarded-groups|x-forwarded-email|forwarded$|x-real-ip$)",
+                      re.I)
+
+
+def assert_reframed(name, record, raw):
+    """One request, framed by the gateway, nothing of the client's identity."""
+    parsed = read_one_request(record)
+    assert parsed is not None, f"{name}: the upstream got an incomplete request: {record!r}"
+    line, fields, body, rest = parsed
+    assert rest == b"", f"{name}: the upstream got more than one request: {record!r}"
+    lower = [(n.lower(), v) for n, v in fields]
+    te = [v for n, v in lower if n == "transfer-encoding"]
+    cl = [v for n, v in lower if n == "content-length"]
+    assert not (te and cl), f"{name}: both framing headers went upstream: {record!r}"
+    assert len(te) <= 1 and len(cl) <= 1, f"{name}: repeated framing headers: {record!r}"
+    if te:
+        assert te == ["chunked"], f"{name}: {te}"
+        assert b";" not in record.split(b"\r\n\r\n", 1)[1].split(b"\r\n", 1)[0], \
+            f"{name}: the client's chunk extension was copied: {record!r}"
+    if cl:
+        assert cl == [str(len(body))], f"{name}: Content-Length {cl} for a body of {len(body)}"
+    for n, v in fields:
+        assert "_" not in n, f"{name}: an underscore header went upstream: {n}"
+        if IDENTITY.match(n):
+            raise AssertionError(f"{name}: the client's {n}: {v} went upstream")
+    xff = [v for n, v in lower if n == "x-forwarded-for"]
+    assert xff in ([], ["127.0.0.1"]), f"{name}: X-Forwarded-For {xff}"
+    assert b"root" not in record and b"1.2.3.4" not in record, f"{name}: {record!r}"
+
+
+def test_claimgate_refuses_or_reframes_each_request(strict):
+    rec = strict["rec"]
+    problems = []
+    for name, raw, expect in CORPUS:
+        status, answer = exchange(strict["cg"], raw)
+        records = [r for r in rec.take() if r]
+        forwarded = bool(records)
+        if expect == "refuse":
+            if forwarded or status not in (400, 501, 505):
+                problems.append(f"{name}: expected a refusal, got {status} (forwarded: {forwarded}) "
+                                f"{answer[:200]!r} {records!r}")
+            else:
+                body = answer.split(b"\r\n\r\n", 1)[-1]
+                assert re.search(rb"[A-Za-z]{3,} ", body), f"{name}: no sentence in {answer!r}"
+        elif expect == "forward" and not forwarded:
+            problems.append(f"{name}: expected it forwarded, got {status} {answer[:300]!r}")
+        for r in records:
+            # A request whose first part was forwarded counts once per record.
+            try:
+                assert_reframed(name, r, raw)
+            except AssertionError as e:
+                problems.append(str(e))
+    assert not problems, "\n".join(problems)
+
+
+def test_claimgate_never_accepts_what_nginx_refuses(strict):
+    rec = strict["rec"]
+    problems = []
+    for name, raw, _ in CORPUS:
+        n_status, n_answer = exchange(strict["nginx"], raw)
+        n_forwarded = bool([r for r in rec.take() if r])
+        c_status, c_answer = exchange(strict["cg"], raw)
+        c_records = [r for r in rec.take() if r]
+        if not n_forwarded and n_status >= 400:
+            if c_records:
+                problems.append(f"{name}: nginx refused it ({n_status}) but claimgate forwarded "
+                                f"{c_records!r}")
+            elif c_status < 400 and c_status != 0:
+                problems.append(f"{name}: nginx refused it ({n_status}) but claimgate answered {c_status}")
+        for r in c_records:
+            try:
+                assert_reframed(name, r, raw)
+            except AssertionError as e:
+                problems.append(str(e))
+    assert not problems, "\n".join(problems)
+
+
+def test_refusals_name_the_problem_without_echoing_bytes(strict):
+    status, answer = exchange(strict["cg"], H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: <script>x",
+                                              body=b"0\r\n\r\n"))
+    assert status in (400, 501)
+    assert b"<script>" not in answer
+    assert b"transfer coding" in answer.lower() or b"transfer-encoding" in answer.lower(), answer
+    status, answer = exchange(strict["cg"], H("POST /a HTTP/1.1", HOST, "Content-Length: 3",
+                                              "Transfer-Encoding: chunked", body=b"abc"))
+    assert status == 400
+    assert b"both Content-Length and Transfer-Encoding" in answer, answer
+    status, answer = exchange(strict["cg"], H("POST /a HTTP/1.1", HOST, "Transfer-Encoding: xchunked",
+                                              body=b"0\r\n\r\n"))
+    assert status == 501, answer
+    strict["rec"].take()
+
+
+def test_mid_body_chunk_error_closes_the_upstream_connection(strict):
+    # The head and a good first chunk arrive, then (later) a bad chunk: the upstream already
+    # has the head, so its connection must be closed, never reused, and the client told 400.
+    rec = strict["rec"]
+    s = socket.create_connection(("127.0.0.1", strict["cg"]), timeout=5)
+    s.sendall(H("POST /slow HTTP/1.1", HOST, "Transfer-Encoding: chunked", body=b"5\r\nhello\r\n"))
+    time.sleep(0.5)
+    s.sendall(b"zz\r\nGET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    got = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    records = [r for r in rec.take() if r]
+    assert got.startswith(b"HTTP/1.1 400"), got
+    assert b"chunked request body is malformed" in got, got
+    assert all(b"/smuggled" not in r for r in records), records
+    for r in records:
+        assert read_one_request(r) is None, f"the upstream saw a complete request: {r!r}"
+
+
+def test_wsgi_upstream_never_sees_client_identity(strict):
+    raw = H("GET /wsgi/env HTTP/1.1", HOST, "X_Claimgate_User: root", "X-Claimgate_Groups: admins",
+            "x_forwarded_groups: admins", "X_Forwarded_User: root", "X-Real_IP: 1.2.3.4",
+            "X_Forwarded_For: 1.2.3.4", "X-Claimgate-User: root")
+    status, answer = exchange(strict["cg"], raw)
+    assert status == 200, answer
+    seen = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    for key in ("HTTP_X_CLAIMGATE_USER", "HTTP_X_CLAIMGATE_GROUPS", "HTTP_X_FORWARDED_GROUPS",
+                "HTTP_X_FORWARDED_USER", "HTTP_X_REAL_IP"):
+        assert key not in seen, f"{key} reached the WSGI upstream: {seen}"
+    assert seen.get("HTTP_X_FORWARDED_FOR") == "127.0.0.1", seen
+
+
+def test_websocket_upgrade_strips_client_identity(strict):
+    rec = strict["rec"]
+    raw = H("GET /ws HTTP/1.1", HOST, "Upgrade: websocket", "Connection: Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
+            "X_Claimgate_User: root", "X-Claimgate-User: root", "X-Forwarded-Groups: admins")
+    exchange(strict["cg"], raw)
+    records = [r for r in rec.take() if r]
+    assert records, "the upgrade did not reach the upstream"
+    for r in records:
+        head = r.split(b"\r\n\r\n", 1)[0].lower()
+        assert b"claimgate" not in head and b"admins" not in head and b"_" not in head, r
+
+
+def test_path_parameters_are_not_decided_as_public(strict):
+    # /static/ is public, /api/audit/ is not: '..;' would reach the latter through the former on
+    # Tomcat, Spring and Jetty.
+    status, answer = exchange(strict["cg"], H("GET /static/..;/api/audit/x HTTP/1.1", HOST))
+    assert status == 400, answer
+    assert b"';'" in answer or b"path parameter" in answer, answer
+    assert not [r for r in strict["rec"].take() if r]
+
+
+def test_first_request_is_bounded_by_the_header_timeout(strict):
+    # header_timeout is 1 s, idle_timeout 30 s: a connection that sends nothing closes after the
+    # former (the sweep is accurate to a quarter second).
+    s = socket.create_connection(("127.0.0.1", strict["cg"]), timeout=20)
+    started = time.monotonic()
+    try:
+        data = s.recv(1024)
+    except ConnectionResetError:
+        data = b""
+    took = time.monotonic() - started
+    s.close()
+    assert data == b"" or data.startswith(b"HTTP/1.1 408"), data
+    assert took < 5, f"an idle new connection was held {took:.1f} s"
+    # Between requests on a kept-alive connection, the idle timeout applies.
+    s = socket.create_connection(("127.0.0.1", strict["cg"]), timeout=10)
+    s.sendall(H("GET /healthz HTTP/1.1", HOST))
+    first = s.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200"), first
+    time.sleep(2.5)
+    s.sendall(H("GET /healthz HTTP/1.1", HOST))
+    second = s.recv(65536)
+    s.close()
+    assert second.startswith(b"HTTP/1.1 200"), second
