@@ -5,6 +5,7 @@
 #include <string>
 
 #include "http/errors.h"
+#include "http/request_fields.h"
 
 namespace cg::http {
 namespace {
@@ -256,6 +257,47 @@ TEST(RequestHeadTest, ChecksChunkedBodies) {
     EXPECT_EQ(r.state, ChunkedPrefix::kBad) << bad;
     EXPECT_NE(r.reason.find("chunked request body is malformed"), std::string::npos) << r.reason;
   }
+}
+
+// The gateway's one strip: identity and forwarding headers in any spelling, and every '_' name.
+TEST(RequestFieldsTest, StripsIdentityHeadersInEverySpelling) {
+  bhttp::fields f;
+  for (const char* n : {"X-Claimgate-User", "x_claimgate_groups", "X-CLAIMGATE_Email", "X_Forwarded_User",
+                        "X-Forwarded-For", "Forwarded", "X-Real-IP", "Remote-User", "Content_Length",
+                        "Accept", "X-Request-Id", "Cookie"}) {
+    f.insert(n, "v");
+  }
+  strip_client_headers(f, "X-Claimgate-");
+  std::vector<std::string> left;
+  for (const auto& x : f) left.emplace_back(x.name_string());
+  EXPECT_EQ(left, (std::vector<std::string>{"Accept", "X-Request-Id", "Cookie"}));
+}
+
+// What goes upstream is framed from what the parser read, never from the client's fields.
+TEST(RequestFieldsTest, ReframesFromWhatTheParserRead) {
+  bhttp::fields f;
+  f.insert(bhttp::field::content_length, "005");
+  f.insert(bhttp::field::transfer_encoding, "gzip");
+  reframe(f, /*chunked=*/false, 5);
+  EXPECT_EQ(f[bhttp::field::content_length], "5");
+  EXPECT_EQ(f.count(bhttp::field::transfer_encoding), 0u);
+  reframe(f, /*chunked=*/true, std::nullopt);
+  EXPECT_EQ(f[bhttp::field::transfer_encoding], "chunked");
+  EXPECT_EQ(f.count(bhttp::field::content_length), 0u);
+  reframe(f, /*chunked=*/false, std::nullopt);
+  EXPECT_EQ(f.count(bhttp::field::transfer_encoding) + f.count(bhttp::field::content_length), 0u);
+}
+
+// Trailer fields that arrive after the head are dropped, so nothing reads or forwards them.
+TEST(RequestFieldsTest, DropsTrailerFields) {
+  bhttp::fields f;
+  f.insert("Host", "h");
+  f.insert("Accept", "a");
+  size_t head = count_fields(f);
+  f.insert("X-Claimgate-User", "root");
+  drop_trailer_fields(f, head);
+  EXPECT_EQ(count_fields(f), 2u);
+  EXPECT_EQ(f.count("X-Claimgate-User"), 0u);
 }
 
 }  // namespace
