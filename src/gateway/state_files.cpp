@@ -36,6 +36,12 @@ void check(const std::string& path, unsigned want, const char* what,
   // others can enter are refused; another directory others can list is worth a warning (its
   // files are checked one by one).
   bool fatal = !dir || (extra & 0022) != 0 || strict_dir;
+  if (!dir && (extra & 0022) == 0) {
+    // A file others could read behind a directory they cannot enter is out of their reach:
+    // worth the warning, not a refusal (an `audit` command run with umask 022 made it).
+    struct stat parent {};
+    if (::stat(dir_of(path).c_str(), &parent) == 0 && (parent.st_mode & 0011) == 0) fatal = false;
+  }
   out.push_back({std::string(what) + " " + path + " has mode " + octal(mode) +
                      ", which lets other users " +
                      ((extra & 0022) ? "change" : !dir ? "read" : (extra & 0044) ? "list" : "enter") +
