@@ -107,7 +107,14 @@ Result<int> check_request_line(std::string_view line, RequestHead& out) {
     return bad("the request line must be 'METHOD SP target SP HTTP/1.1'");
   }
   out.method = line.substr(0, sp1);
-  if (!is_token(out.method)) return bad("the request method is not a token");
+  // Methods are case-sensitive (RFC 9110 9.1); like nginx, only upper-case letters, '-' and
+  // '_': "get" or "G3T" would be decided as one method and handled as another upstream.
+  for (char c : out.method) {
+    if (!((c >= 'A' && c <= 'Z') || c == '-' || c == '_')) {
+      return bad("the request method must be upper-case letters, such as GET or POST");
+    }
+  }
+  if (out.method.size() > 32) return bad("the request method is longer than 32 characters");
   size_t sp2 = line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || sp2 == sp1 + 1) {
     return bad("the request line must be 'METHOD SP target SP HTTP/1.1' (one space each)");

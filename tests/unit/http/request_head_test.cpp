@@ -184,7 +184,9 @@ TEST(RequestHeadTest, RefusesMalformedRequestLines) {
   refused(head("Host: h\r\n", "GET /\x7f HTTP/1.1"), 400, "visible ASCII");
   refused(head("Host: h\r\n", "GET /\xc3\xa9 HTTP/1.1"), 400, "visible ASCII");
   refused(head("Host: h\r\n", "GET /a#b HTTP/1.1"), 400, "fragment");
-  refused(head("Host: h\r\n", "G(T / HTTP/1.1"), 400, "not a token");
+  refused(head("Host: h\r\n", "G(T / HTTP/1.1"), 400, "upper-case");
+  refused(head("Host: h\r\n", "get / HTTP/1.1"), 400, "upper-case");
+  refused(head("Host: h\r\n", "G3T / HTTP/1.1"), 400, "upper-case");
   refused(head("Host: h\r\n", "GET / http/1.1"), 400, "HTTP version");
   refused(head("Host: h\r\n", "GET / HTTP/2.0"), 505, "not supported");
   refused(head("Host: h\r\n", "GET / HTTP/0.9"), 505);
