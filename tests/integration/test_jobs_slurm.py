@@ -10,6 +10,7 @@ import requests
 
 from conftest import ROOT, claimgate_bin
 from gateway_stack import DemoStack
+from job_user import passable, readable, run_as_config
 from slurm_cluster import SlurmCluster
 
 POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
@@ -26,9 +27,11 @@ def cluster(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, cluster):
     d = tmp_path_factory.mktemp("jobs-slurm")
+    passable(d)  # the job's account (sbatch --uid) reaches its own directory on the "shared" storage
+    readable(ROOT / "python")
     s = DemoStack(d, claimgate_bin(), store="sqlite", policy=POLICY, upstream=False, env=cluster.env,
                   routes=[{"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}],
-                  extra_config="jobs: {executor: slurm, state_dir: jobs-state, token_ttl: 5s, check_interval: 1s, "
+                  extra_config=f"jobs: {{executor: slurm, {run_as_config()}, state_dir: jobs-state, token_ttl: 5s, check_interval: 1s, "
                                "poll_interval: 300ms, slurm: {partition: debug}}\n")
     yield s
     s.stop()
