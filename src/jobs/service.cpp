@@ -321,7 +321,8 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
     guarded.push_back(opts_.state_dir);
     for (const auto& g : guarded) {
       auto real = resolve_workdir(g);
-      std::string_view inner = resolved->path, outer = real ? real->path : g;
+      std::string outer_path = real ? real->path : g;
+      std::string_view inner = resolved->path, outer = outer_path;
       bool within = inner == outer || (inner.starts_with(outer) &&
                                        (outer.ends_with('/') || inner[outer.size()] == '/'));
       if (!g.empty() && within) {
