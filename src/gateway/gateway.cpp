@@ -487,12 +487,11 @@ std::string auth_json(const policy::Decision& d, const std::string& signin_url,
 awaitable<void> Gateway::handle(http::Exchange& ex) {
   // 0. Forward-auth: the original request, from the headers the configured front proxy sets,
   // read before step 1 strips forwarding headers (X-Forwarded-Host is one of them).
+  // (Only a literal /auth target: one that merely normalises to it, "/%61uth", reaches
+  // forward_auth() without an original request and is refused there.)
   std::optional<Result<OriginalRequest>> original;
-  if (auto raw = http::target_path(ex.target()); raw.starts_with("/") && raw.size() >= 5) {
-    auto n = policy::normalize_path(raw);
-    if (n && cfg_.forward_auth.is_auth_path(*n)) {
-      original.emplace(read_original_request(cfg_.forward_auth, ex.request()));
-    }
+  if (cfg_.forward_auth.is_auth_path(http::target_path(ex.target()))) {
+    original.emplace(read_original_request(cfg_.forward_auth, ex.request()));
   }
   // 1. Identity headers from the client are dropped before anything reads a header.
   http::strip_client_headers(ex.mutable_request(), cfg_.header_prefix);

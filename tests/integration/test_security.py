@@ -12,6 +12,7 @@ attacked; it names the finding it covers.
  12  `claimgate login` needs the person's consent on a page that names what is granted
 """
 import base64
+import http.client
 import http.server
 import json
 import os
@@ -188,6 +189,16 @@ def test_forward_auth_never_defaults_what_it_decides(stack):
         r = auth(carol, stack, {k: v for k, v in full.items() if k != missing})
         assert r.status_code == 400 and r.json()["error"] == "gateway.forward_auth_request", r.text
         assert missing in r.json()["message"]
+    # A target that only normalises to /auth is not read as one (and decides nothing).
+    # (http.client sends the target as written; requests would decode %61.)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in carol.cookies)
+    for odd in ("/%61uth", "//auth", "/x/../auth"):
+        conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=15)
+        conn.request("GET", odd, headers={**JSON, **full, "Cookie": cookie})
+        got = conn.getresponse()
+        body = got.read().decode()
+        conn.close()
+        assert got.status == 400 and "gateway.forward_auth_request" in body, (odd, got.status, body)
     # The client's own copy of another proxy's headers changes nothing (nginx mode reads
     # X-Original-*): the audit API stays refused to a viewer.
     r = auth(carol, stack, {**full, "X-Original-URI": "/api/audit/x", "X-Forwarded-Uri": "/static/x",
