@@ -18,6 +18,8 @@ PACKAGES=(
   python3-websocket curl wrk python3-torch slurmctld slurmd slurm-client munge
   # the Redis store (issue 8): a real redis-server in the tests, redis-cli for the docs' checks
   redis-server redis-tools
+  # the local executor's sandbox for jobs (docs/jobs.md, "Isolation")
+  bubblewrap
 )
 
 missing=()
