@@ -341,7 +341,11 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
     }
     auto checked = check_request_head(pending().substr(0, end));
     if (!checked) {
-      co_await reject(status_for(checked.error()), "Bad request: " + checked.error().message);
+      unsigned status = status_for(checked.error());
+      const char* what = status == 501   ? "Not implemented: "
+                         : status == 505 ? "HTTP version not supported: "
+                                         : "Bad request: ";
+      co_await reject(status, what + checked.error().message);
       break;
     }
     RequestParser parser;
