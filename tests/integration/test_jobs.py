@@ -657,3 +657,26 @@ def test_nodes_follow_a_key_rotation(stack, sessions, tmp_path):
                          timeout=30, env=env)
     assert out.returncode == 0 and marker.exists(), out.stderr
     sessions["alice"].post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON, timeout=30)
+
+
+def test_a_job_is_never_submitted_from_another_site(stack, sessions):
+    """Security finding 11: the JSON-only rule parses the media type (browsers send
+    `text/plain; a=application/json` cross-site without a preflight), and a cookie-authenticated
+    submission or cancel that the browser says comes from another site is refused."""
+    alice = sessions["alice"]
+    spec = json.dumps(python_job("print(1)"))
+    before = alice.get(f"{stack.url}/api/projects/vision/jobs", headers=JSON, timeout=30).json()
+    for ct in ("text/plain; a=application/json", "text/plain;application/json", "application/jsonp"):
+        r = alice.post(f"{stack.url}/api/projects/vision/jobs", data=spec,
+                       headers={**JSON, "Content-Type": ct}, timeout=30)
+        assert r.status_code == 415, (ct, r.status_code, r.text)
+    for h in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}):
+        r = alice.post(f"{stack.url}/api/projects/vision/jobs", data=spec,
+                       headers={**JSON, "Content-Type": "application/json", **h}, timeout=30)
+        assert r.status_code == 403 and r.json()["error"] == "gateway.cross_site", (h, r.text)
+    after = alice.get(f"{stack.url}/api/projects/vision/jobs", headers=JSON, timeout=30).json()
+    assert len(after["jobs"]) == len(before["jobs"])
+    r = alice.post(f"{stack.url}/api/projects/vision/jobs", data=spec,
+                   headers={**JSON, "Content-Type": "application/json", "Origin": stack.url,
+                            "Sec-Fetch-Site": "same-origin"}, timeout=30)
+    assert r.status_code == 201, r.text
