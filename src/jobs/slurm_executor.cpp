@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,7 +34,8 @@ std::string shell_quote(std::string_view s) {
   return out + "'";
 }
 
-Captured run_program(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
+Captured run_program(const std::vector<std::string>& argv, std::chrono::seconds timeout,
+                     const std::vector<std::string>* env) {
   Captured c;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
@@ -49,8 +51,15 @@ Captured run_program(const std::vector<std::string>& argv, std::chrono::seconds 
   std::vector<std::string> copy = argv;
   for (auto& s : copy) a.push_back(s.data());
   a.push_back(nullptr);
+  std::vector<std::string> env_copy;
+  std::vector<char*> e;
+  if (env) {
+    env_copy = *env;
+    for (auto& s : env_copy) e.push_back(s.data());
+    e.push_back(nullptr);
+  }
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, a[0], &fa, nullptr, a.data(), environ);
+  int rc = ::posix_spawn(&pid, a[0], &fa, nullptr, a.data(), env ? e.data() : environ);
   posix_spawn_file_actions_destroy(&fa);
   ::close(fds[1]);
   if (rc != 0) {
@@ -106,6 +115,29 @@ std::string slurm_script(const Launch& l, const SlurmOptions& o) {
   return s;
 }
 
+std::vector<std::string> sbatch_environment(const SlurmOptions& o, const Account* account,
+                                            const std::string& job_dir) {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view v = *e;
+    std::string_view name = v.substr(0, v.find('='));
+    if (name.size() == v.size()) continue;
+    bool pass = name.starts_with("SLURM_");
+    for (const auto& n : o.pass_env) pass = pass || name == n;
+    if (account && (name == "HOME" || name == "USER" || name == "LOGNAME")) pass = false;
+    if (pass) env.emplace_back(v);
+  }
+  if (account) {
+    struct stat home {};
+    bool home_ok = !account->home.empty() && ::stat(account->home.c_str(), &home) == 0 &&
+                   S_ISDIR(home.st_mode) && home.st_uid == account->uid;
+    env.push_back("HOME=" + (home_ok ? account->home : job_dir));
+    env.push_back("USER=" + account->name);
+    env.push_back("LOGNAME=" + account->name);
+  }
+  return env;
+}
+
 Result<std::string> SlurmExecutor::start(const Launch& l) {
   CG_TRY(auto account, o_.accounts.for_subject(l.job->submitter));
   std::string path = l.dir + "/job.sbatch";
@@ -124,7 +156,9 @@ Result<std::string> SlurmExecutor::start(const Launch& l) {
   }
   argv.insert(argv.end(), o_.extra_args.begin(), o_.extra_args.end());
   argv.push_back(path);
-  Captured c = run_program(argv, std::chrono::seconds(30));
+  // sbatch exports its environment to the job (--export=ALL): only what the job may see.
+  std::vector<std::string> env = sbatch_environment(o_, account ? &*account : nullptr, l.dir);
+  Captured c = run_program(argv, std::chrono::seconds(30), &env);
   std::string out = c.out;
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   if (c.status != 0 || out.empty()) {

@@ -19,6 +19,10 @@ struct SlurmOptions {
   std::vector<std::string> extra_args;
   // Who jobs run as on the nodes (sbatch --uid/--gid; the accounts must exist there too).
   AccountPolicy accounts;
+  // The gateway's variables sbatch exports to the job (besides every SLURM_* one): sbatch
+  // exports its whole environment by default, which would hand the gateway's secrets
+  // (CLAIMGATE_REDIS_PASSWORD, ...) to code running as another account.
+  std::vector<std::string> pass_env{"PATH", "LANG", "LC_ALL", "TZ", "TMPDIR"};
 };
 
 class SlurmExecutor final : public Executor {
@@ -44,11 +48,19 @@ std::string slurm_script(const Launch& l, const SlurmOptions& o);
 std::string shell_quote(std::string_view s);
 
 // Runs a program (no shell), returns its exit status and standard output (stderr appended
-// when it fails); gives up after `timeout`.
+// when it fails); gives up after `timeout`. With `env`, the program gets that environment
+// ("NAME=value" each) rather than this process's.
 struct Captured {
   int status = -1;
   std::string out;
 };
-Captured run_program(const std::vector<std::string>& argv, std::chrono::seconds timeout);
+Captured run_program(const std::vector<std::string>& argv, std::chrono::seconds timeout,
+                     const std::vector<std::string>* env = nullptr);
+
+// The environment sbatch runs with, and so the job's: the SLURM_* variables and those of
+// `o.pass_env` from this process's; with an account, its HOME (the job's directory when it
+// has none of its own), USER and LOGNAME rather than the gateway's.
+std::vector<std::string> sbatch_environment(const SlurmOptions& o, const Account* account,
+                                            const std::string& job_dir);
 
 }  // namespace cg::jobs

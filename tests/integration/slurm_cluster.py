@@ -3,7 +3,14 @@ slurm-wlm 22.05) in a temporary directory, on ports chosen at run time, talking 
 (slurmd binds 127.0.0.1 with CommunicationParameters=NoInAddrAny; slurmctld 22.05 has no bind
 setting and listens on every address of this machine, on its random port, and only answers
 munge-authenticated messages). Accounting is off, so sacct has nothing and the executor reads
-the exit status claimgate exec leaves in the job's directory."""
+the exit status claimgate exec leaves in the job's directory.
+
+Jobs run as another account (sbatch --uid, jobs.run_as), as on a real cluster, so what that
+account needs is laid out as on one: slurmd's spool (where slurmstepd writes the batch script
+the job executes, owned by the account) is passable and readable (/var/spool/slurmd is 0755),
+and munged's socket lies in a directory of its own that every user reaches (/run/munge is
+0755): srun in the batch script runs as the account and authenticates through it. The key,
+munged's log and pid stay in a 0700 directory; slurmctld's state stays root's."""
 import os
 import pathlib
 import subprocess
@@ -15,13 +22,22 @@ from demo_stack import free_port
 class SlurmCluster:
     def __init__(self, directory):
         self.dir = pathlib.Path(directory)
-        for d in ("munge", "state", "spool", "log"):
+        for d in ("munge", "munge-run", "state", "spool", "log"):
             (self.dir / d).mkdir(parents=True, exist_ok=True)
+        # pytest's temporary directories are 0700: the job's account must pass through to
+        # the spool and the munge socket (o+x, not o+r: it cannot list them).
+        for d in [self.dir, *self.dir.parents]:
+            mode = d.stat().st_mode & 0o7777
+            if not mode & 0o001:
+                d.chmod(mode | 0o011)
         (self.dir / "munge").chmod(0o700)
+        (self.dir / "munge-run").chmod(0o755)
+        (self.dir / "spool").chmod(0o755)
+        (self.dir / "state").chmod(0o700)
         key = self.dir / "munge" / "munge.key"
         subprocess.run(["/usr/sbin/mungekey", "-c", "-k", str(key), "-b", "1024"], check=True,
                        capture_output=True)
-        self.sock = self.dir / "munge" / "sock"
+        self.sock = self.dir / "munge-run" / "sock"
         subprocess.run(["/usr/sbin/munged", f"--key-file={key}", f"--socket={self.sock}",
                         f"--pid-file={self.dir / 'munge' / 'pid'}", f"--log-file={self.dir / 'munge' / 'log'}",
                         f"--seed-file={self.dir / 'munge' / 'seed'}", "--force"], check=True, capture_output=True)

@@ -3,6 +3,7 @@ here): a job submitted through the gateway becomes an sbatch script whose srun r
 claimgate-exec, which verifies the token on the node before the command runs; the job's exit
 comes back; a cancel is an scancel and revokes the token."""
 import json
+import pwd
 import time
 
 import pytest
@@ -10,7 +11,7 @@ import requests
 
 from conftest import ROOT, claimgate_bin
 from gateway_stack import DemoStack
-from job_user import passable, readable, run_as_config
+from job_user import JOB_USER, passable, readable, run_as_config
 from slurm_cluster import SlurmCluster
 
 POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
@@ -29,7 +30,9 @@ def stack(tmp_path_factory, cluster):
     d = tmp_path_factory.mktemp("jobs-slurm")
     passable(d)  # the job's account (sbatch --uid) reaches its own directory on the "shared" storage
     readable(ROOT / "python")
-    s = DemoStack(d, claimgate_bin(), store="sqlite", policy=POLICY, upstream=False, env=cluster.env,
+    # A variable of the gateway's own that the job must not see (sbatch exports its environment).
+    env = dict(cluster.env, CLAIMGATE_TEST_GATEWAY_ONLY="gateway-secret")
+    s = DemoStack(d, claimgate_bin(), store="sqlite", policy=POLICY, upstream=False, env=env,
                   routes=[{"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}],
                   extra_config=f"jobs: {{executor: slurm, {run_as_config()}, state_dir: jobs-state, token_ttl: 5s, check_interval: 1s, "
                                "poll_interval: 300ms, slurm: {partition: debug}}\n")
@@ -53,7 +56,8 @@ def test_slurm_job_runs_through_exec_on_the_node_and_cancels(stack, cluster):
     stack.signin(alice, "alice", "/api/projects/vision/jobs")
     code = ("import os, time; from claimgate import job_identity; me = job_identity(); "
             "print('node', os.environ.get('SLURMD_NODENAME'), 'job', me.job_id, 'submitter', me.submitter, "
-            "flush=True); time.sleep(12); print('renewed', me.expires() > me.claims()['iat'] + 4, flush=True)")
+            "flush=True); print('uid', os.getuid(), 'gid', os.getgid(), 'secret', "
+            "os.environ.get('CLAIMGATE_TEST_GATEWAY_ONLY'), flush=True); time.sleep(12); print('renewed', me.expires() > me.claims()['iat'] + 4, flush=True)")
     spec = {"command": ["/usr/bin/python3", "-c", code], "env": {"PYTHONPATH": str(ROOT / "python")},
             "max_runtime": "10m", "procs_per_node": 1}
     r = alice.post(stack.url + "/api/projects/vision/jobs", json=spec, headers=JSON, timeout=30)
@@ -67,6 +71,8 @@ def test_slurm_job_runs_through_exec_on_the_node_and_cancels(stack, cluster):
     assert done["state"] == "succeeded" and done["exit_code"] == 0, (done, log, cluster.logs())
     assert f"node localhost job {j['id']} submitter alice" in log, log
     assert f"claimgate exec: job {j['id']} verified" in log
+    account = pwd.getpwnam(JOB_USER)
+    assert f"uid {account.pw_uid} gid {account.pw_gid} secret None" in log, log  # jobs.run_as, not root
     assert done["renewals"] >= 2, done  # ran 12 s on 5 s tokens
     assert done["nodes"] and done["nodes"][0]["node"] == "localhost/0", done
 
