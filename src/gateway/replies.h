@@ -49,7 +49,8 @@ bool is_json_media_type(std::string_view content_type);
 
 // Why a state-changing request that a cookie authenticates must be refused as cross-site, or
 // nullopt when the browser's own headers do not say so: Sec-Fetch-Site other than
-// same-origin or none, or an Origin (including "null") other than `our_origin`. Requests
+// same-origin or none; without Sec-Fetch-Site, an Origin (including "null") other than
+// `our_origin`. Requests
 // without these headers (programs, older browsers) pass: the SameSite cookie and the JSON
 // media type still stand in their way.
 std::optional<std::string> cross_site_reason(std::string_view origin,

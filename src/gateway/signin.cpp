@@ -479,11 +479,8 @@ awaitable<void> Gateway::logout(Request& r) {
     co_await send(r, std::move(res));
     co_return;
   }
-  // Sec-Fetch-Site first, when the browser sends it: under the gateway's Referrer-Policy
-  // no-referrer, browsers send "Origin: null" with the form POST of its own page.
-  std::string_view site = r.ex.header("Sec-Fetch-Site");
-  std::string_view origin = site.empty() ? r.ex.header("Origin") : std::string_view();
-  if (auto why = cross_site_reason(origin, site, cfg_.public_url.origin())) {
+  if (auto why = cross_site_reason(r.ex.header("Origin"), r.ex.header("Sec-Fetch-Site"),
+                                   cfg_.public_url.origin())) {
     co_await send_error(r, 403, "Sign-out refused",
                         make_error(Code::kCrossSite, *why + "; sign out from the gateway's page"),
                         "/saml/logout", "Sign out here");

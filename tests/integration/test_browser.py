@@ -7,6 +7,7 @@ import pathlib
 import shutil
 
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -73,6 +74,17 @@ def test_chromium_signs_in_and_reaches_the_upstream(browser, stack):
     shot = ARTIFACTS / "denied.png"
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
+
+    # The gateway's own forms POST as the browser sends them: under Referrer-Policy no-referrer
+    # Chromium's Origin is "null" and Sec-Fetch-Site same-origin; the cross-site check lets
+    # them through (the device page here, the sign-out page below).
+    start = requests.post(stack.url + "/.claimgate/cli/device", data={"client": "chromium-test"},
+                          timeout=15).json()
+    browser.get(start["verification_uri_complete"])
+    wait.until(EC.presence_of_element_located((By.NAME, "user_code")))
+    browser.find_element(By.XPATH, "//button[text()='Allow']").click()
+    wait.until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Terminal signed in", browser.page_source[:600]
 
     # Signing out: GET asks (a cross-site link cannot sign anyone out), the form's button POSTs.
     browser.get(stack.url + "/saml/logout")

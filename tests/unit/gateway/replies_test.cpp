@@ -77,6 +77,9 @@ TEST(RepliesTest, CrossSiteRequestsAreRecognised) {
   EXPECT_TRUE(cross_site_reason("", "same-site", us));
   EXPECT_TRUE(cross_site_reason("https://ml.example.org.evil.example", "", us));
   EXPECT_TRUE(cross_site_reason("http://ml.example.org", "", us));
+  // The gateway's own form, as Chromium sends it under Referrer-Policy: no-referrer.
+  EXPECT_FALSE(cross_site_reason("null", "same-origin", us));
+  EXPECT_TRUE(cross_site_reason("null", "cross-site", us));
 }
 
 bhttp::request_header<> auth_request(std::vector<std::pair<std::string, std::string>> headers,
