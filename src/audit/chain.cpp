@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "audit/errors.h"
 #include "audit/event.h"
 #include "core/encoding.h"
 #include "crypto/keys.h"
@@ -71,24 +72,23 @@ std::optional<Fixed> read_fixed(std::string_view line) {
 }
 
 namespace {
-constexpr std::string_view kSigned = "claimgate-audit-checkpoint/1\n";
+constexpr std::string_view kSigned = "claimgate-audit-checkpoint/1\n";     // keyring keys
+constexpr std::string_view kSignedCp = "claimgate-audit-checkpoint/2\n";   // checkpoint keys
 constexpr std::string_view kSigMember = ",\"signature\":\"";
-}  // namespace
 
-Result<std::string> checkpoint_line(const crypto::Keyring& keys, uint64_t seq,
-                                    std::string_view body, std::string_view instance,
-                                    std::string_view prev_hex) {
-  const auto& key = keys.current_signing();
-  std::string members(body);
-  members += ",\"key_id\":";
-  append_json_string(members, key.id);
-  members += ",\"alg\":\"ES256\"";
+std::span<const uint8_t> bytes(std::string_view s) {
+  return std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+// Lays out the checkpoint line from `members`, signs domain + line with `key` and puts the
+// signature member in just before "instance".
+Result<std::string> signed_line(const crypto::PrivateKey& key, std::string_view domain,
+                                uint64_t seq, const std::string& members,
+                                std::string_view instance, std::string_view prev_hex) {
   std::string line = format_record(seq, members, instance, prev_hex);
-  std::string payload(kSigned);
+  std::string payload(domain);
   payload += line;
-  auto sig = key.key.sign(
-      crypto::HashAlg::kSha256,
-      std::span(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()), true);
+  auto sig = key.sign(crypto::HashAlg::kSha256, bytes(payload), true);
   if (!sig) return fail(sig.take_error());
   std::string tail = ",\"instance\":";
   append_json_string(tail, instance);
@@ -100,13 +100,9 @@ Result<std::string> checkpoint_line(const crypto::Keyring& keys, uint64_t seq,
   return line;
 }
 
-std::string checkpoint_problem(const crypto::Keyring& keys, std::string_view line,
-                               std::string_view key_id) {
-  const auto* key = keys.find_signing(key_id);
-  if (!key) {
-    return "it is signed with key '" + std::string(key_id) +
-           "', which the keyring does not hold (a retired key: give its directory with --keys)";
-  }
+// Empty: the line's signature verifies with `key` over domain + the line without it.
+std::string signature_problem(const crypto::PublicKey& key, std::string_view domain,
+                              std::string_view line, std::string_view key_name) {
   size_t at = line.rfind(kSigMember);
   if (at == std::string_view::npos) return "it carries no signature";
   size_t end = line.find('"', at + kSigMember.size());
@@ -114,15 +110,52 @@ std::string checkpoint_problem(const crypto::Keyring& keys, std::string_view lin
   auto sig =
       core::base64url_decode(line.substr(at + kSigMember.size(), end - at - kSigMember.size()));
   if (!sig) return "its signature is not base64url";
-  std::string payload(kSigned);
+  std::string payload(domain);
   payload += line.substr(0, at);
   payload += line.substr(end + 1);
-  bool ok = key->public_key.verify(
-      crypto::HashAlg::kSha256,
-      std::span(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()),
-      std::span(reinterpret_cast<const uint8_t*>(sig->data()), sig->size()), true);
-  if (!ok) return "its signature does not verify with key '" + std::string(key_id) + "'";
+  bool ok = key.verify(crypto::HashAlg::kSha256, bytes(payload), bytes(*sig), true);
+  if (!ok) return "its signature does not verify with " + std::string(key_name);
   return "";
+}
+
+}  // namespace
+
+Result<std::string> checkpoint_line(const CheckpointKey& key, uint64_t seq, std::string_view body,
+                                    std::string_view instance, std::string_view prev_hex) {
+  if (!key.key) return fail(Code::kCheckpoint, "the checkpoint key has no private part");
+  std::string members(body);
+  members += ",\"key_class\":\"checkpoint\",\"key_id\":";
+  append_json_string(members, key.id);
+  members += ",\"key_sha256\":\"" + key.sha256 + "\",\"public_key\":\"" + key.spki_base64url() +
+             "\",\"alg\":\"ES256\"";
+  return signed_line(key.key, kSignedCp, seq, members, instance, prev_hex);
+}
+
+std::string checkpoint_problem(const CheckpointKey& key, std::string_view line) {
+  return signature_problem(key.public_key, kSignedCp, line,
+                           "checkpoint key " + key.id + " (sha256:" + key.sha256 + ")");
+}
+
+Result<std::string> checkpoint_line(const crypto::Keyring& keys, uint64_t seq,
+                                    std::string_view body, std::string_view instance,
+                                    std::string_view prev_hex) {
+  const auto& key = keys.current_signing();
+  std::string members(body);
+  members += ",\"key_id\":";
+  append_json_string(members, key.id);
+  members += ",\"alg\":\"ES256\"";
+  return signed_line(key.key, kSigned, seq, members, instance, prev_hex);
+}
+
+std::string checkpoint_problem(const crypto::Keyring& keys, std::string_view line,
+                               std::string_view key_id) {
+  const auto* key = keys.find_signing(key_id);
+  if (!key) {
+    return "it is signed with keyring key '" + std::string(key_id) +
+           "', which the keyring does not hold (a retired key: give its directory with --keys)";
+  }
+  return signature_problem(key->public_key, kSigned, line,
+                           "keyring key '" + std::string(key_id) + "'");
 }
 
 }  // namespace cg::audit

@@ -3,8 +3,9 @@
 // Every line is one JSON object that starts with "seq" and ends with "prev":
 //   {"seq":N,<event members>,"instance":"gw-1","prev":"<hex SHA-256 of line N-1>"}
 // The hash of a line is SHA-256 over its bytes without the newline. The first record of a
-// chain has prev = 64 zeros. A checkpoint (type audit.checkpoint) signs, with a keyring key,
-// the instance, its own seq and its prev: so it vouches for every record before it.
+// chain has prev = 64 zeros. A checkpoint (type audit.checkpoint) signs, with the log's own
+// checkpoint key (checkpoint_key.h; logs written before it: a keyring key), the instance, its
+// own seq and its prev: so it vouches for every record before it.
 #pragma once
 
 #include <array>
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "audit/checkpoint_key.h"
 #include "core/result.h"
 #include "crypto/keyring.h"
 
@@ -41,10 +43,20 @@ struct Fixed {
 };
 std::optional<Fixed> read_fixed(std::string_view line);
 
-// A signed checkpoint line: `body` (an Event's members plus reason and records) gets the
-// key id and algorithm, the line is laid out as any record, and the signature (ES256 over
-// "claimgate-audit-checkpoint/1\n" + the line without its signature member) goes in just
-// before "instance". So the signature covers every byte of the checkpoint, including its
+// A checkpoint line signed with the log's checkpoint key: `body` (an Event's members plus
+// reason and records) gets key_class "checkpoint", the key id, its SHA-256 and its public key
+// (SPKI DER, base64url) and the algorithm, the line is laid out as any record, and the
+// signature (ES256 over "claimgate-audit-checkpoint/2\n" + the line without its signature
+// member) goes in just before "instance".
+Result<std::string> checkpoint_line(const CheckpointKey& key, uint64_t seq, std::string_view body,
+                                    std::string_view instance, std::string_view prev_hex);
+// Checks a checkpoint-key signature (the /2 form above) with `key`. Empty: it verifies.
+std::string checkpoint_problem(const CheckpointKey& key, std::string_view line);
+
+// The form logs had before the checkpoint key (kept to verify them, and for tests that play
+// an attacker holding the keyring): `body` gets the keyring's current signing key id and the
+// algorithm, and the signature is over "claimgate-audit-checkpoint/1\n" + the line without
+// its signature member. So the signature covers every byte of the checkpoint, including its
 // seq and prev, and through prev every record before it.
 Result<std::string> checkpoint_line(const crypto::Keyring& keys, uint64_t seq,
                                     std::string_view body, std::string_view instance,

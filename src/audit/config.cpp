@@ -20,7 +20,7 @@ AuditConfig compile_audit_config(const YAML::Node& root, const std::string& base
       a, s,
       {"enabled", "path", "instance", "on_failure", "decisions", "flush_interval", "batch_bound",
        "checkpoint_every", "checkpoint_interval", "rotate_bytes", "rotate_every", "max_pending",
-       "index", "also", "syslog"},
+       "index", "also", "syslog", "checkpoint_key"},
       p);
   c.enabled = core::get_bool(a, "enabled", s, p, true);
   c.log.path =
@@ -62,6 +62,10 @@ AuditConfig compile_audit_config(const YAML::Node& root, const std::string& base
   }
   c.log.rotate_every = core::get_duration(a, "rotate_every", s, p, c.log.rotate_every);
   c.log.max_pending_bytes = core::get_size(a, "max_pending", s, p, c.log.max_pending_bytes);
+  // The checkpoint signing key: the audit writer's own, never the keyring's (docs/audit.md).
+  c.log.checkpoint_key = core::resolve_path(
+      base_dir, core::get_string(a, "checkpoint_key", s, p, false,
+                                 default_checkpoint_key_path(c.log.path)));
   c.index_path =
       core::resolve_path(base_dir, core::get_string(a, "index", s, p, false, "audit/index.db"));
   c.also = core::get_string(a, "also", s, p, false, "none");

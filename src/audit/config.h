@@ -17,6 +17,9 @@
 //     rotate_every: 0                # ... or this age (24h; 0: by size only)
 //     max_pending: 64MiB             # records held in memory while the disk fails
 //     index: audit/index.db          # the SQLite index `claimgate audit report` reads
+//     checkpoint_key: audit/audit-checkpoint.pem  # signs the checkpoints (EC P-256, 0600,
+//                                    # created on first start; its public key in <file>.pub);
+//                                    # default: beside `path`. Not the keyring: see audit.md
 //     also: none                     # none | stdout | syslog: a copy for a log shipper
 //     syslog: {address: "unix:///dev/log", facility: authpriv, app_name: claimgate}
 #pragma once

@@ -12,7 +12,7 @@ enum class Code : int {
   kBadRecord = 8004,    // verify: a line is not a whole record (not JSON, or fields missing)
   kChain = 8005,        // verify: a record's `prev` is not the hash of the record before it
   kSequence = 8006,     // verify: sequence numbers skip or repeat (records removed or inserted)
-  kCheckpoint = 8007,   // verify: a checkpoint's signature does not verify, or its key is unknown
+  kCheckpoint = 8007,   // verify: a checkpoint does not verify, or its key is not pinned / unknown
   kTruncated = 8008,    // verify: the file ends inside a record, or records are missing at its end
   kStart = 8009,        // verify: the first file starts in the middle of the chain
   kIndex = 8010,        // the SQLite index cannot be opened, read or updated

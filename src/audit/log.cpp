@@ -110,10 +110,35 @@ std::vector<std::string> log_files(const std::string& path) {
   return out;
 }
 
-Result<std::unique_ptr<AuditLog>> AuditLog::open(LogOptions options, const crypto::Keyring& keys,
+Result<std::unique_ptr<AuditLog>> AuditLog::open(LogOptions options, const core::Clock& clock,
+                                                 std::vector<std::unique_ptr<Sink>> sinks) {
+  std::string path = options.checkpoint_key.empty() ? default_checkpoint_key_path(options.path)
+                                                    : options.checkpoint_key;
+  bool created = false;
+  CG_TRY(auto key, CheckpointKey::load_or_create(path, &created));
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(options), std::move(key), clock));
+  log->ckey_path_ = path;
+  log->ckey_created_ = created;
+  if (created) {
+    log->notes_.push_back("created the audit checkpoint key " + path + " (" + log->ckey_.id +
+                          ", sha256:" + log->ckey_.sha256 + "; public key in " + path + ".pub)");
+  }
+  log->sinks_ = std::move(sinks);
+  if (auto st = log->start(); !st) return fail(st.take_error());
+  return log;
+}
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open(LogOptions options, const crypto::Keyring&,
                                                  const core::Clock& clock,
                                                  std::vector<std::unique_ptr<Sink>> sinks) {
-  std::unique_ptr<AuditLog> log(new AuditLog(std::move(options), keys, clock));
+  return open(std::move(options), clock, std::move(sinks));
+}
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open(LogOptions options, CheckpointKey key,
+                                                 const core::Clock& clock,
+                                                 std::vector<std::unique_ptr<Sink>> sinks) {
+  if (!key.key) return fail(Code::kCheckpoint, "the audit checkpoint key has no private part");
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(options), std::move(key), clock));
   log->sinks_ = std::move(sinks);
   if (auto st = log->start(); !st) return fail(st.take_error());
   return log;
@@ -195,7 +220,9 @@ Status AuditLog::start() {
   }
   if (need_file_start) {
     Event ev(type::kFileStart, clock_.now());
-    ev.str("previous_file", fs::path(continued_from).filename().string());
+    ev.str("previous_file", fs::path(continued_from).filename().string())
+        .str("checkpoint_key", ckey_.id)
+        .str("checkpoint_key_sha256", ckey_.sha256);
     add_record(ev.body());
   }
   add_checkpoint("start");
@@ -324,7 +351,7 @@ void AuditLog::end_record(size_t start) {
 void AuditLog::add_checkpoint(std::string_view reason) {
   Event ev(type::kCheckpoint, clock_.now());
   ev.str("reason", reason).num("records", static_cast<int64_t>(next_seq_ - 1));
-  auto line = checkpoint_line(keys_, next_seq_, ev.body(), opt_.instance, prev_);
+  auto line = checkpoint_line(ckey_, next_seq_, ev.body(), opt_.instance, prev_);
   if (!line) {
     log_.error("cannot sign an audit checkpoint: ", core::log_quote(line.error().message));
     return;
@@ -415,7 +442,9 @@ void AuditLog::rotate() {
   file_first_seq_ = next_seq_;
   file_opened_ = clock_.now();
   Event ev(type::kFileStart, file_opened_);
-  ev.str("previous_file", fs::path(rotated).filename().string());
+  ev.str("previous_file", fs::path(rotated).filename().string())
+      .str("checkpoint_key", ckey_.id)
+      .str("checkpoint_key_sha256", ckey_.sha256);
   add_record(ev.body());
   ++rotations_;
   if (flush(true)) sync_dir(opt_.path);

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "audit/chain.h"
+#include "audit/checkpoint_key.h"
 #include "audit/event.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -60,6 +61,9 @@ struct LogOptions {
   std::chrono::seconds rotate_every{0};           // ... or is this old (0: size only)
   size_t max_pending_bytes = 64u << 20;  // held in memory while the disk fails; then dropped
   std::chrono::milliseconds retry_interval{1000};  // retry after a failed write
+  // The checkpoint signing key's file (created on first start); empty: the default,
+  // audit-checkpoint.pem beside `path` (default_checkpoint_key_path).
+  std::string checkpoint_key;
 };
 
 struct LogStats {
@@ -76,8 +80,17 @@ struct LogStats {
 
 class AuditLog {
  public:
-  // Opens (creating) the log, continues its chain, and starts the writer thread. `keys` signs
-  // the checkpoints and must outlive the log.
+  // Opens (creating) the log, continues its chain, and starts the writer thread. The
+  // checkpoints are signed with the key in options.checkpoint_key, created there when missing;
+  // only the audit writer loads it (never the keyring, which requests use).
+  static Result<std::unique_ptr<AuditLog>> open(LogOptions options, const core::Clock& clock,
+                                                std::vector<std::unique_ptr<Sink>> sinks = {});
+  // The same with a checkpoint key already loaded (tests).
+  static Result<std::unique_ptr<AuditLog>> open(LogOptions options, CheckpointKey key,
+                                                const core::Clock& clock,
+                                                std::vector<std::unique_ptr<Sink>> sinks = {});
+  // Kept for callers written before the checkpoint key: `keys` is not used (checkpoints are
+  // signed with the checkpoint key file, as above).
   static Result<std::unique_ptr<AuditLog>> open(LogOptions options, const crypto::Keyring& keys,
                                                 const core::Clock& clock,
                                                 std::vector<std::unique_ptr<Sink>> sinks = {});
@@ -101,6 +114,11 @@ class AuditLog {
   const LogOptions& options() const { return opt_; }
   // Every note the open made (a torn record closed, the chain continued from ...).
   const std::vector<std::string>& notes() const { return notes_; }
+  // The key that signs the checkpoints (its id, fingerprint and public key: print to pin).
+  const CheckpointKey& checkpoint_key() const { return ckey_; }
+  // Where it is (empty when it was given, not read from a file), and whether this open made it.
+  const std::string& checkpoint_key_path() const { return ckey_path_; }
+  bool checkpoint_key_created() const { return ckey_created_; }
 
   // Writes a shutdown checkpoint, syncs, and stops the writer. Idempotent.
   void close();
@@ -111,8 +129,8 @@ class AuditLog {
     Durability durability;
     Ticket ticket;
   };
-  AuditLog(LogOptions o, const crypto::Keyring& k, const core::Clock& c)
-      : opt_(std::move(o)), keys_(k), clock_(c) {}
+  AuditLog(LogOptions o, CheckpointKey k, const core::Clock& c)
+      : opt_(std::move(o)), ckey_(std::move(k)), clock_(c) {}
   Status start();
   void run();
   // Writer-thread helpers (no lock held).
@@ -128,7 +146,9 @@ class AuditLog {
   void settle();
 
   LogOptions opt_;
-  const crypto::Keyring& keys_;
+  CheckpointKey ckey_;
+  std::string ckey_path_;
+  bool ckey_created_ = false;
   const core::Clock& clock_;
   std::vector<std::unique_ptr<Sink>> sinks_;
   std::vector<std::string> notes_;

@@ -8,6 +8,7 @@
 #include "audit/chain.h"
 #include "audit/errors.h"
 #include "audit/event.h"
+#include "core/encoding.h"
 
 namespace cg::audit {
 namespace {
@@ -24,14 +25,74 @@ std::string_view type_of(std::string_view line) {
   return line.substr(at, end - at);
 }
 
+std::string short_fp(const std::string& hex) { return "sha256:" + hex; }
+
 struct Walker {
-  const crypto::Keyring* keys;
+  const VerifyKeys* keys;
   const std::vector<uint64_t>& capture;
   VerifyReport rep;
   std::optional<std::string> prev;  // hex hash of the last record, once known
   std::optional<uint64_t> next_seq;
   std::string last_type;
   std::string last_reason;
+  uint64_t checkpoint_key_seq = 0;  // the first checkpoint signed by a checkpoint key
+
+  // Empty: the checkpoint verifies with a key the operator pinned (or, for an older log, with
+  // the keyring); otherwise why not.
+  std::string checkpoint_check(const json& rec, std::string_view line, uint64_t seq) {
+    std::string cls = rec.value("key_class", "keyring");
+    std::string key_id = rec.value("key_id", "");
+    if (cls == "checkpoint") {
+      auto der = core::base64url_decode(rec.value("public_key", ""));
+      if (!der) return "its public_key is not base64url";
+      auto key = CheckpointKey::from_spki_der(*der);
+      if (!key) return "its public_key: " + key.error().message;
+      if (key->sha256 != rec.value("key_sha256", "") || key->id != key_id) {
+        return "it names key " + key_id + " (" + short_fp(rec.value("key_sha256", "")) +
+               ") but carries the public key " + key->id + " (" + short_fp(key->sha256) + ")";
+      }
+      std::string who = "checkpoint key " + key->id + " (" + short_fp(key->sha256) + ")";
+      if (keys->pinned.empty()) {
+        return "it is signed with " + who +
+               ", and no checkpoint key is pinned: give the key this gateway printed at start "
+               "with --checkpoint-key FILE|sha256:HEX (or --config)";
+      }
+      if (std::find(keys->pinned.begin(), keys->pinned.end(), key->sha256) == keys->pinned.end()) {
+        std::string pins;
+        for (const auto& p : keys->pinned) pins += (pins.empty() ? "" : ", ") + short_fp(p);
+        return "it is signed with " + who + ", which is not the pinned checkpoint key (" + pins +
+               "): the chain was re-signed by another key. If that key is this log's own, pin "
+               "it with --checkpoint-key";
+      }
+      std::string why = checkpoint_problem(*key, line);
+      if (!why.empty()) return why;
+      if (!checkpoint_key_seq) checkpoint_key_seq = seq;
+      ++rep.signers[who];
+      return "";
+    }
+    if (cls != "keyring") return "its key_class '" + cls + "' is neither checkpoint nor keyring";
+    std::string who = "keyring key " + key_id;
+    if (checkpoint_key_seq) {
+      return "it is signed with " + who + " (the cookie and JWT signing keyring), but the " +
+             "checkpoint at record " + std::to_string(checkpoint_key_seq) +
+             " was signed with the log's checkpoint key: a log never goes back to keyring "
+             "signatures, so the chain from here on was rewritten by someone holding the keyring";
+    }
+    if (keys->refuse_keyring) {
+      return "it is signed with " + who +
+             " (the cookie and JWT signing keyring), and --no-keyring-checkpoints refuses those";
+    }
+    if (!keys->keyring) {
+      return "it is signed with " + who +
+             " (a log written before the checkpoint key): give the keyring with --keys DIR or "
+             "--config to verify it";
+    }
+    std::string why = checkpoint_problem(*keys->keyring, line, key_id);
+    if (!why.empty()) return why;
+    ++rep.signers[who];
+    ++rep.keyring_signed;
+    return "";
+  }
 
   bool problem(Code c, const std::string& file, uint64_t line, std::string msg) {
     rep.error = make_error(c, std::move(msg));
@@ -141,7 +202,7 @@ struct Walker {
           return problem(Code::kBadRecord, file, n, "a checkpoint that is not a JSON object");
         }
         if (keys) {
-          std::string why = checkpoint_problem(*keys, line, rec.value("key_id", ""));
+          std::string why = checkpoint_check(rec, line, fixed->seq);
           if (!why.empty()) {
             return problem(Code::kCheckpoint, file, n,
                            "checkpoint at record " + std::to_string(fixed->seq) + ": " + why);
@@ -181,10 +242,18 @@ struct Walker {
 
 }  // namespace
 
-VerifyReport verify_files(const std::vector<std::string>& files, const crypto::Keyring* keys,
+VerifyReport verify_files(const std::vector<std::string>& files, const crypto::Keyring* keyring,
+                          const std::vector<uint64_t>& capture) {
+  if (!keyring) return verify_files(files, static_cast<const VerifyKeys*>(nullptr), capture);
+  VerifyKeys k;
+  k.keyring = keyring;
+  return verify_files(files, &k, capture);
+}
+
+VerifyReport verify_files(const std::vector<std::string>& files, const VerifyKeys* keys,
                           const std::vector<uint64_t>& capture) {
   auto started = std::chrono::steady_clock::now();
-  Walker w{keys, capture, {}, {}, {}, {}, {}};
+  Walker w{keys, capture, {}, {}, {}, {}, {}, 0};
   for (size_t i = 0; i < files.size(); ++i) {
     if (!w.walk(files[i], i + 1 == files.size())) break;
   }
@@ -200,7 +269,14 @@ VerifyReport verify_files(const std::vector<std::string>& files, const crypto::K
           "shutdown checkpoint");
     }
     if (!keys) {
-      w.rep.notes.push_back("checkpoint signatures were not checked (no keyring given)");
+      w.rep.notes.push_back(
+          "checkpoint signatures were not checked (no checkpoint key or keyring given)");
+    } else if (w.rep.keyring_signed) {
+      w.rep.notes.push_back(
+          std::to_string(w.rep.keyring_signed) +
+          " checkpoint(s) are signed with keyring keys (a log written before the audit "
+          "checkpoint key): whoever holds the keyring, which every request uses, could have "
+          "re-signed them");
     }
   }
   w.rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

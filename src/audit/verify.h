@@ -27,13 +27,33 @@ struct VerifyReport {
   std::vector<std::string> notes;  // not problems: torn records declared, unsigned tail, ...
   std::map<uint64_t, std::string> captured;  // seq -> hex hash, for the seqs asked for
   std::string instance;                      // as the last checkpoint names it
+  // Who signed the checkpoints: "checkpoint key cp-... (sha256:...)" or "keyring key <id>"
+  // (logs written before the checkpoint key), with how many each.
+  std::map<std::string, uint64_t> signers;
+  uint64_t keyring_signed = 0;               // checkpoints signed by keyring keys
   double seconds = 0;                        // time spent
   bool ok() const { return !error; }
 };
 
+// What checkpoints are verified with.
+struct VerifyKeys {
+  // The checkpoint keys the operator pinned (hex SHA-256 of their SPKI DER). A checkpoint
+  // signed by any other checkpoint key fails (8007), and so does one when none is pinned.
+  std::vector<std::string> pinned;
+  // Logs written before the checkpoint key: their checkpoints name a keyring key (retired
+  // ones included). Null: such a checkpoint fails. A keyring-signed checkpoint after a
+  // checkpoint-key one always fails (what a stolen cookie/JWT key allows).
+  const crypto::Keyring* keyring = nullptr;
+  bool refuse_keyring = false;  // --no-keyring-checkpoints: no keyring-signed one at all
+};
+
 // `keys` null: checkpoint signatures are not checked (a note says so). `capture`: the hashes
 // of these records go to `captured` (to compare with what the index saw), in the same pass.
-VerifyReport verify_files(const std::vector<std::string>& files, const crypto::Keyring* keys,
+VerifyReport verify_files(const std::vector<std::string>& files, const VerifyKeys* keys,
+                          const std::vector<uint64_t>& capture = {});
+// Only a keyring (null: not checked): verifies logs written before the checkpoint key; a
+// checkpoint signed by a checkpoint key fails, since none is pinned.
+VerifyReport verify_files(const std::vector<std::string>& files, const crypto::Keyring* keyring,
                           const std::vector<uint64_t>& capture = {});
 
 }  // namespace cg::audit

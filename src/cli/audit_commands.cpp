@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "audit/checkpoint_key.h"
 #include "audit/config.h"
 #include "audit/errors.h"
 #include "audit/index.h"
@@ -27,7 +28,9 @@ struct Options {
   std::string log;
   std::string index;
   std::vector<std::string> files;
+  std::string checkpoint_key;  // the pin: a key file or sha256:HEX
   bool no_signatures = false;
+  bool no_keyring_checkpoints = false;
   bool as_json = false;
   std::string since = "30d";
   std::string until;
@@ -42,11 +45,21 @@ struct Where {
   std::vector<std::string> files;
   std::string index;
   std::optional<crypto::Keyring> keys;
+  std::vector<std::string> pinned;  // checkpoint keys (hex SHA-256)
+  std::string pinned_from;          // where the pin came from, for the output
+  bool has_keys() const { return keys || !pinned.empty(); }
+  audit::VerifyKeys verify_keys(bool refuse_keyring) const {
+    audit::VerifyKeys k;
+    k.pinned = pinned;
+    k.keyring = keys ? &*keys : nullptr;
+    k.refuse_keyring = refuse_keyring;
+    return k;
+  }
 };
 
 Result<Where> locate(const Options& o, bool need_files = true) {
   Where w;
-  std::string log = o.log, index = o.index, keys = o.keys;
+  std::string log = o.log, index = o.index, keys = o.keys, checkpoint_key;
   if (!o.config.empty()) {
     core::Problems p;
     auto root = core::load_yaml(o.config, p);
@@ -56,6 +69,7 @@ Result<Where> locate(const Options& o, bool need_files = true) {
     if (!p.empty()) return fail(Error{2, "usage", "audit section: " + p.to_string()});
     if (log.empty()) log = a.log.path;
     if (index.empty()) index = a.index_path;
+    checkpoint_key = a.log.checkpoint_key;
     if (keys.empty()) {
       std::string k = core::get_string(*root, "keys", "", p, false);
       if (!k.empty()) keys = core::resolve_path(base, k);
@@ -71,6 +85,25 @@ Result<Where> locate(const Options& o, bool need_files = true) {
     index = (std::filesystem::path(log).parent_path() / "index.db").string();
   }
   w.index = index;
+  // The checkpoint key pinned: --checkpoint-key, else the configured file (its private key,
+  // or its .pub when only that is readable).
+  if (!o.checkpoint_key.empty()) {
+    auto pin = audit::checkpoint_pin(o.checkpoint_key);
+    if (!pin) return fail(Error{2, "usage", pin.error().message});
+    w.pinned.push_back(*pin);
+    w.pinned_from = "--checkpoint-key";
+  }
+  if (w.pinned.empty() && !checkpoint_key.empty()) {
+    std::error_code ec;
+    for (const auto& f : {checkpoint_key, checkpoint_key + ".pub"}) {
+      if (!std::filesystem::exists(f, ec)) continue;
+      if (auto pin = audit::checkpoint_pin(f)) {
+        w.pinned.push_back(*pin);
+        w.pinned_from = f;
+        break;
+      }
+    }
+  }
   if (!keys.empty()) {
     auto ring = crypto::Keyring::load(keys, nullptr, /*with_retired=*/true);
     if (!ring) return fail(Error{2, "usage", "keys: " + ring.error().message});
@@ -87,11 +120,14 @@ int usage_error(const std::string& cmd, const Error& e) {
 int run_verify(const Options& o) {
   auto w = locate(o);
   if (!w) return usage_error("verify", w.error());
-  if (!w->keys && !o.no_signatures) {
-    return usage_error("verify", Error{2, "usage",
-                                       "checkpoint signatures need the keyring: give --config "
-                                       "or --keys (or --no-signatures to check the chain only)"});
+  if (!w->has_keys() && !o.no_signatures) {
+    return usage_error(
+        "verify", Error{2, "usage",
+                        "checkpoint signatures need the audit checkpoint key: give --config or "
+                        "--checkpoint-key FILE|sha256:HEX (and --keys DIR for logs written "
+                        "before it), or --no-signatures to check the chain only"});
   }
+  auto vk = w->verify_keys(o.no_keyring_checkpoints);
   // What the index saw last, if it exists: records removed from the end show as a head the
   // files no longer reach.
   std::optional<audit::Index::Head> head;
@@ -107,7 +143,7 @@ int run_verify(const Options& o) {
   // own instance is compared.
   std::vector<uint64_t> head_seqs;
   for (const auto& h : heads) head_seqs.push_back(h.seq);
-  auto rep = audit::verify_files(w->files, w->keys ? &*w->keys : nullptr, head_seqs);
+  auto rep = audit::verify_files(w->files, o.no_signatures ? nullptr : &vk, head_seqs);
   for (const auto& h : heads) {
     if (h.instance == rep.instance) head = h;
   }
@@ -147,8 +183,15 @@ int run_verify(const Options& o) {
   std::snprintf(speed, sizeof speed, "%.0f records/s", rate);
   std::cout << "OK: " << rep.records << " records (" << rep.first_seq << " to " << rep.last_seq
             << ") in " << w->files.size() << " file(s), " << rep.checkpoints << " checkpoint(s) "
-            << (w->keys ? "verified" : "seen (signatures not checked)")
+            << (o.no_signatures ? "seen (signatures not checked)" : "verified")
             << (head ? ", the index's last record matches" : "") << "; " << speed << "\n";
+  for (const auto& [who, n] : rep.signers) {
+    bool keyring = who.starts_with("keyring key");
+    std::cout << "signed by " << who << ": " << n << " checkpoint(s)"
+              << (keyring ? " (keyring: a log written before the audit checkpoint key)"
+                          : " (the audit checkpoint key, pinned by " + w->pinned_from + ")")
+              << "\n";
+  }
   return 0;
 }
 
@@ -175,7 +218,8 @@ int run_report(const Options& o) {
   if (!since) return usage_error("report", since.error());
   auto idx = updated_index(*w, false);
   if (!idx) return usage_error("report", idx.error());
-  auto chain = audit::verify_files(w->files, w->keys ? &*w->keys : nullptr);
+  auto vk = w->verify_keys(false);
+  auto chain = audit::verify_files(w->files, w->has_keys() ? &vk : nullptr);
   auto report = audit::build_report(**idx, *since, now, chain, w->files);
   if (!report) return usage_error("report", report.error());
   std::string text;
@@ -249,13 +293,20 @@ void add_audit_commands(CLI::App& app, int& exit_code) {
     c->add_option("--config,-c", o.config, "the gateway's config (finds the log, index, keys)");
     c->add_option("--log", o.log, "the current log file (rotated files beside it are included)");
     c->add_option("--index", o.index, "the SQLite index (default: index.db beside the log)");
-    c->add_option("--keys", o.keys, "the keyring directory (checkpoint signatures)");
+    c->add_option("--keys", o.keys,
+                  "the keyring directory (checkpoints of logs written before the checkpoint key)");
+    c->add_option("--checkpoint-key", o.checkpoint_key,
+                  "the audit checkpoint key to pin: its .pem or .pub file, or sha256:HEX as the "
+                  "gateway printed at start (default: the configured file)");
   };
   auto* verify = audit->add_subcommand(
       "verify", "Check the hash chain and the signed checkpoints; exit 0 only when intact");
   common(verify);
   verify->add_option("files", o.files, "log files, oldest first (default: the configured log)");
   verify->add_flag("--no-signatures", o.no_signatures, "check the chain only");
+  verify->add_flag("--no-keyring-checkpoints", o.no_keyring_checkpoints,
+                   "refuse checkpoints signed by keyring keys (logs written before the checkpoint "
+                   "key)");
   verify->add_flag("--json", o.as_json, "print the result as JSON");
   verify->callback([&exit_code] { exit_code = run_verify(o); });
 

@@ -38,8 +38,13 @@ Status Gateway::open_audit() {
     return {};
   }
   CG_TRY(auto sinks, audit::open_sinks(cfg_.audit));
-  CG_TRY(audit_, audit::AuditLog::open(cfg_.audit.log, keyring_, clock_, std::move(sinks)));
+  // Checkpoints are signed with the audit writer's own key, never the request path's keyring.
+  CG_TRY(audit_, audit::AuditLog::open(cfg_.audit.log, clock_, std::move(sinks)));
   for (const auto& n : audit_->notes()) log_.warn("audit: ", n);
+  const auto& ck = audit_->checkpoint_key();
+  log_.info("audit checkpoints are signed with checkpoint key ", ck.id, " sha256:", ck.sha256,
+            " (", audit_->checkpoint_key_path(), "); pin it: claimgate audit verify "
+            "--checkpoint-key sha256:", ck.sha256);
   auto now = clock_.now();
   audit::Event started(audit::type::kGatewayStarted, now);
   std::vector<std::string> idps, routes;

@@ -4,6 +4,7 @@ example policy, a failed and a forged sign-in and a sign-out goes through the re
 syslog copy (RFC 5424 over UDP), a kill -9 in the middle of load, rotation under load, and a
 full disk (a small tmpfs) that makes the gateway refuse sign-ins until space returns."""
 import base64
+import hashlib
 import json
 import os
 import pathlib
@@ -163,6 +164,7 @@ def test_verify_passes_on_the_intact_log(scenario):
 
 def test_verify_finds_tampering_and_says_where(scenario, tmp_path):
     keys = scenario.dir / "keyring"
+    pin = scenario.log.parent / "audit-checkpoint.pem.pub"
     lines = scenario.log.read_text().splitlines(keepends=True)
     deny_line = next(i for i, l in enumerate(lines) if '"type":"authz.deny"' in l and "deploy" in l)
     cases = {
@@ -177,7 +179,7 @@ def test_verify_finds_tampering_and_says_where(scenario, tmp_path):
     for name, content in cases.items():
         f = tmp_path / f"{name}.jsonl"
         f.write_text("".join(content))
-        r = run(["audit", "verify", "--keys", str(keys), str(f)])
+        r = run(["audit", "verify", "--keys", str(keys), "--checkpoint-key", str(pin), str(f)])
         assert r.returncode == 1, (name, r.stdout)
         assert want[name] in r.stdout, (name, r.stdout)
         assert re.search(rf"FAIL {re.escape(str(f))}:\d+: 80\d\d ", r.stdout), r.stdout
@@ -185,8 +187,79 @@ def test_verify_finds_tampering_and_says_where(scenario, tmp_path):
     run(["audit", "index", "--config", str(scenario.config)], check=True)
     cut = tmp_path / "cut.jsonl"
     cut.write_text("".join(lines[:-3]))
-    r = run(["audit", "verify", "--keys", str(keys), "--index", str(scenario.log.parent / "index.db"), str(cut)])
+    r = run(["audit", "verify", "--keys", str(keys), "--checkpoint-key", str(pin),
+             "--index", str(scenario.log.parent / "index.db"), str(cut)])
     assert r.returncode == 1 and "records were removed from its end" in r.stdout, r.stdout
+
+
+def _resign_with_keyring_key(line, key_id, key_pem):
+    """A checkpoint line re-signed as an older log's: with the keyring's ES256 signing key (the
+    cookie/JWT key) over "claimgate-audit-checkpoint/1\n" + the line without its signature."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+    head = line[:line.index(',"key_class"')] if ',"key_class"' in line else line[:line.index(',"key_id"')]
+    tail = line[line.index(',"instance":'):]
+    unsigned = head + ',"key_id":' + json.dumps(key_id) + ',"alg":"ES256"' + tail
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    r, s_ = utils.decode_dss_signature(key.sign(b"claimgate-audit-checkpoint/1\n" + unsigned.encode(),
+                                                ec.ECDSA(hashes.SHA256())))
+    sig = base64.urlsafe_b64encode(r.to_bytes(32, "big") + s_.to_bytes(32, "big")).rstrip(b"=").decode()
+    at = unsigned.index(',"instance":')
+    return unsigned[:at] + f',"signature":"{sig}"' + unsigned[at:]
+
+
+def test_verify_refuses_a_chain_resigned_with_the_keyring_key(scenario, tmp_path):
+    # The gateway signs its checkpoints with its own checkpoint key (0600, beside the log, its
+    # public key in the records), not with the keyring the request path uses.
+    key_file = scenario.log.parent / "audit-checkpoint.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    recs = records(scenario.log)
+    cps = [r for r in recs if r["type"] == "audit.checkpoint"]
+    assert cps and all(r["key_class"] == "checkpoint" and r["public_key"] and r["key_id"].startswith("cp-")
+                       for r in cps)
+    fp = cps[0]["key_sha256"]
+    keyring = scenario.dir / "keyring"
+    assert not any(fp in p.read_text(errors="ignore") for p in keyring.rglob("*") if p.is_file())
+    r = run(["audit", "verify", "--config", str(scenario.config)])
+    assert r.returncode == 0 and f"signed by checkpoint key {cps[0]['key_id']} (sha256:{fp})" in r.stdout, r.stdout
+    r = run(["audit", "verify", "--checkpoint-key", f"sha256:{fp}", str(scenario.log)])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    # An attacker holding the keyring turns a denial into an allow, relinks the chain and
+    # re-signs every later checkpoint with the keyring's signing key.
+    sign_pem = sorted(keyring.glob("sign-*.pem"))[-1]
+    kid = sign_pem.name[len("sign-"):-len(".pem")]
+    lines = scenario.log.read_text().splitlines()
+    deny = next(i for i, l in enumerate(lines) if '"type":"authz.deny"' in l and "deploy" in l)
+    lines[deny] = lines[deny].replace("authz.deny", "authz.allow")
+    resigned = 0
+    for i in range(deny + 1, len(lines)):
+        prev = hashlib.sha256(lines[i - 1].encode()).hexdigest()
+        lines[i] = lines[i][:-66] + prev + '"}'
+        if '"type":"audit.checkpoint"' in lines[i]:
+            lines[i] = _resign_with_keyring_key(lines[i], kid, sign_pem.read_bytes())
+            resigned += 1
+    assert resigned >= 1
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text("\n".join(lines) + "\n")
+    # The chain links (only signatures can tell)...
+    r = run(["audit", "verify", "--no-signatures", str(forged)])
+    assert r.returncode == 0, r.stdout
+    # ... but verify refuses it, with the keyring given or not, the checkpoint key pinned by
+    # the config or by its fingerprint.
+    for args in (["--config", str(scenario.config)],
+                 ["--keys", str(keyring), "--checkpoint-key", f"sha256:{fp}"],
+                 ["--checkpoint-key", str(key_file) + ".pub"]):
+        r = run(["audit", "verify", *args, str(forged)])
+        assert r.returncode == 1, (args, r.stdout)
+        assert re.search(rf"FAIL {re.escape(str(forged))}:\d+: 8007 audit.checkpoint: checkpoint at record \d+: "
+                         rf"it is signed with keyring key {kid}", r.stdout), (args, r.stdout)
+    # Re-signed with a checkpoint key of the attacker's own: refused unless that key is pinned.
+    r = run(["audit", "verify", "--checkpoint-key", f"sha256:{'0' * 64}", str(scenario.log)])
+    assert r.returncode == 1 and "not the pinned checkpoint key" in r.stdout, r.stdout
+    # With the keyring only, no checkpoint key pinned: refused too, saying how to pin one.
+    r = run(["audit", "verify", "--keys", str(keyring), str(scenario.log)])
+    assert r.returncode == 1 and "no checkpoint key is pinned" in r.stdout, r.stdout
 
 
 def test_report_json_answers_the_reviewers_questions(scenario):
@@ -281,6 +354,11 @@ def test_syslog_copy_is_rfc5424(scenario):
         assert sev == (4 if rec["type"] in ("authz.deny", "login.failure") else 6) or rec["type"].endswith(".revoked")
 
 
+def _pin(log):
+    """--checkpoint-key for the log's checkpoint key (beside it, by default)."""
+    return ["--checkpoint-key", str(pathlib.Path(log).parent / "audit-checkpoint.pem")]
+
+
 def _stack_with_session(tmp_path, extra):
     s = DemoStack(tmp_path, claimgate_bin(), store="sqlite", extra_config=extra)
     sess = requests.Session()
@@ -314,13 +392,13 @@ def test_kill_9_under_load_leaves_a_log_that_verifies_and_continues(tmp_path):
             t.join()
         assert len(done) > 50
         log = tmp_path / "audit" / "audit.jsonl"
-        r = run(["audit", "verify", "--keys", str(tmp_path / "keyring"), str(log)])
+        r = run(["audit", "verify", "--keys", str(tmp_path / "keyring"), *_pin(log), str(log)])
         # Whole records verify; at most the last line is torn.
         assert r.returncode == 0 or ("audit.truncated" in r.stdout and "Every whole record" in r.stdout), r.stdout
         s.start_gateway()
         assert sess.get(s.url + "/after", headers=JSON, timeout=10).status_code == 200
         assert s.stop_gateway() == 0
-        r = run(["audit", "verify", "--keys", str(tmp_path / "keyring"), str(log)])
+        r = run(["audit", "verify", "--keys", str(tmp_path / "keyring"), *_pin(log), str(log)])
         assert r.returncode == 0, r.stdout
         recs = records(log)
         assert [x["seq"] for x in recs] == list(range(1, len(recs) + 1))
@@ -340,7 +418,7 @@ def test_rotation_under_load_loses_and_repeats_nothing(tmp_path):
         assert s.stop_gateway() == 0
         files = sorted((tmp_path / "audit").glob("audit*.jsonl"))
         assert len(files) >= 3, files
-        r = run(["audit", "verify", "--keys", str(tmp_path / "keyring"), *map(str, files)])
+        r = run(["audit", "verify", "--keys", str(tmp_path / "keyring"), *_pin(files[-1]), *map(str, files)])
         assert r.returncode == 0, r.stdout
         assert f"in {len(files)} file(s)" in r.stdout
         paths = [x["path"] for x in records(tmp_path / "audit" / "audit.jsonl") if x["type"] == "authz.allow"]
@@ -353,7 +431,7 @@ def test_rotation_under_load_loses_and_repeats_nothing(tmp_path):
 def small_disk(tmp_path):
     mnt = tmp_path / "audit"
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.fail("this test needs a small tmpfs (run as root with CAP_SYS_ADMIN): " + r.stderr)
     yield mnt
@@ -408,7 +486,7 @@ def test_full_disk_refuses_sign_ins_until_space_returns(tmp_path, small_disk):
         assert s.signin(requests.Session(), "bob", "/").status_code == 200
         assert s.stop_gateway() == 0
         log = small_disk / "audit.jsonl"
-        r = run(["audit", "verify", "--keys", str(tmp_path / "keyring"), str(log)])
+        r = run(["audit", "verify", "--keys", str(tmp_path / "keyring"), *_pin(log), str(log)])
         assert r.returncode == 0, r.stdout
         recs = records(log)
         assert any(x["type"] == "login.failure" and x["code"] == "audit.unavailable" for x in recs)

@@ -85,12 +85,14 @@ class AuditIndexTest : public ::testing::Test {
   DeterministicRandom random_;
   core::ManualClock clock_{test_now()};
   crypto::Keyring keys_ = crypto::Keyring::generate(test_now(), random_);
+  CheckpointKey ckey_ = *CheckpointKey::generate();
+  VerifyKeys vkeys_{{ckey_.sha256}, &keys_, false};
 };
 
 // The index reads each record once, recognises a rotated file under its new name, and
 // searches by subject, type prefix and time.
 TEST_F(AuditIndexTest, IndexesIncrementallyAndSearches) {
-  auto log = AuditLog::open(opt_, keys_, clock_);
+  auto log = AuditLog::open(opt_, ckey_, clock_);
   ASSERT_TRUE(log);
   scenario(**log);
   (*log)->wait_durable((*log)->append(Event(type::kAuthzDeny, clock_.now()), Durability::kDurable));
@@ -111,7 +113,7 @@ TEST_F(AuditIndexTest, IndexesIncrementallyAndSearches) {
   auto total = (*idx)->rows("SELECT COUNT(*), COUNT(DISTINCT seq) FROM events");
   ASSERT_TRUE(total);
   EXPECT_EQ((*total)[0][0], (*total)[0][1]);  // nothing twice
-  auto rep = verify_files(log_files(opt_.path), &keys_);
+  auto rep = verify_files(log_files(opt_.path), &vkeys_);
   ASSERT_TRUE(rep.ok());
   EXPECT_EQ(std::to_string(rep.records), (*total)[0][0]);  // nothing missing
   auto third = (*idx)->update(log_files(opt_.path));
@@ -140,7 +142,7 @@ TEST_F(AuditIndexTest, IndexesIncrementallyAndSearches) {
 
 // The report holds what a reviewer asks for, and its CSV and HTML forms are safe to open.
 TEST_F(AuditIndexTest, ReportListsRolesDenialsFailuresAndPrivilegedActions) {
-  auto log = AuditLog::open(opt_, keys_, clock_);
+  auto log = AuditLog::open(opt_, ckey_, clock_);
   ASSERT_TRUE(log);
   scenario(**log);
   (*log)->close();
@@ -148,7 +150,7 @@ TEST_F(AuditIndexTest, ReportListsRolesDenialsFailuresAndPrivilegedActions) {
   ASSERT_TRUE(idx);
   ASSERT_TRUE((*idx)->update(log_files(opt_.path)));
   auto files = log_files(opt_.path);
-  auto chain = verify_files(files, &keys_);
+  auto chain = verify_files(files, &vkeys_);
   auto r = build_report(**idx, test_now() - std::chrono::hours(1),
                         clock_.now() + std::chrono::hours(1), chain, files);
   ASSERT_TRUE(r) << r.error().message;

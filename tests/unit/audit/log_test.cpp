@@ -1,14 +1,17 @@
 #include "audit/log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "audit/checkpoint_key.h"
 #include "audit/errors.h"
 #include "audit/verify.h"
+#include "core/encoding.h"
 #include "support/deterministic_random.h"
 #include "support/saml_fixture.h"
 
@@ -40,7 +43,7 @@ class AuditLogTest : public ::testing::Test {
     return o;
   }
   std::unique_ptr<AuditLog> open(LogOptions o) {
-    auto log = AuditLog::open(std::move(o), keys_, clock_);
+    auto log = AuditLog::open(std::move(o), ckey_, clock_);
     EXPECT_TRUE(log) << (log ? "" : log.error().message);
     return log ? std::move(*log) : nullptr;
   }
@@ -61,13 +64,23 @@ class AuditLogTest : public ::testing::Test {
     std::ofstream out(file, std::ios::trunc);
     for (const auto& l : ls) out << l << "\n";
   }
-  VerifyReport verify() { return verify_files(log_files(path_), &keys_); }
+  VerifyKeys pinned() {
+    VerifyKeys k;
+    k.pinned = {ckey_.sha256};
+    k.keyring = &keys_;
+    return k;
+  }
+  VerifyReport verify() {
+    auto k = pinned();
+    return verify_files(log_files(path_), &k);
+  }
 
   fs::path dir_;
   std::string path_;
   DeterministicRandom random_;
   core::ManualClock clock_{test_now()};
   crypto::Keyring keys_ = crypto::Keyring::generate(test_now(), random_);
+  CheckpointKey ckey_ = *CheckpointKey::generate();
 };
 
 // Records written and closed form one chain whose checkpoints verify with the keyring.
@@ -168,19 +181,21 @@ TEST_F(AuditLogTest, VerifyFindsARewrittenChainAtTheCheckpoint) {
   EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
   EXPECT_EQ(rep.error_line, ls.size());
   // Without keys the rewritten chain is not caught: the note says signatures were not checked.
-  auto unsigned_rep = verify_files(log_files(path_), nullptr);
+  auto unsigned_rep = verify_files(log_files(path_), static_cast<const VerifyKeys*>(nullptr));
   EXPECT_TRUE(unsigned_rep.ok());
   EXPECT_NE(unsigned_rep.notes.back().find("not checked"), std::string::npos);
 }
 
-// A checkpoint signed by a key the keyring does not hold is refused.
+// A checkpoint signed by a checkpoint key other than the pinned one is refused.
 TEST_F(AuditLogTest, VerifyRefusesACheckpointOfAnotherKey) {
   auto log = open(options());
   write_events(*log, 3);
   log->close();
-  DeterministicRandom other_random(7);
-  auto other = crypto::Keyring::generate(test_now(), other_random);
-  auto rep = verify_files(log_files(path_), &other);
+  auto other = *CheckpointKey::generate();
+  VerifyKeys k;
+  k.pinned = {other.sha256};
+  k.keyring = &keys_;
+  auto rep = verify_files(log_files(path_), &k);
   ASSERT_FALSE(rep.ok());
   EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
   EXPECT_EQ(rep.error_line, 1u);
@@ -275,7 +290,8 @@ TEST_F(AuditLogTest, RotationKeepsOneChainAcrossFiles) {
   EXPECT_EQ(denies, 10);
   // Dropping the first files is fine (retention): verification starts at a file_start.
   std::vector<std::string> tail(files.begin() + 1, files.end());
-  auto partial = verify_files(tail, &keys_);
+  auto k = pinned();
+  auto partial = verify_files(tail, &k);
   ASSERT_TRUE(partial.ok()) << partial.error->message;
   // Cutting the end of a rotated file is not.
   auto first = lines(files[0]);
@@ -297,6 +313,240 @@ TEST(AuditEventTest, EscapesControlBytesAndInvalidUtf8) {
   EXPECT_NE(ev.body().find("\"type\":\"authz.deny\",\"request_id\":\"rid\",\"path\":\"/"
                            "x\xEF\xBF\xBD\",\"n\":-3,\"f\":true,\"l\":[\"a\",\"b\"]"),
             std::string::npos);
+}
+
+// The checkpoint key: its own signing key, apart from the keyring (docs/audit.md).
+class CheckpointKeyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("cg-ckey-" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
+            std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    path_ = (dir_ / "audit.jsonl").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A log of a few records signed by `ckey_`, as the gateway writes it.
+  void write_log() {
+    LogOptions o;
+    o.path = path_;
+    o.instance = "gw-test";
+    o.checkpoint_every = 4;
+    auto log = AuditLog::open(o, ckey_, clock_);
+    ASSERT_TRUE(log) << log.error().message;
+    for (int i = 0; i < 10; ++i) {
+      Event ev(type::kAuthzDeny, clock_.now(), "req-" + std::to_string(i));
+      ev.str("subject", "alice").str("path", "/api/x/" + std::to_string(i));
+      (*log)->append(std::move(ev), Durability::kDurable);
+    }
+    (*log)->close();
+  }
+  std::vector<std::string> lines() {
+    std::ifstream in(path_);
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+  void rewrite(const std::vector<std::string>& ls) {
+    std::ofstream out(path_, std::ios::trunc);
+    for (const auto& l : ls) out << l << "\n";
+  }
+  static bool is_checkpoint(const std::string& l) {
+    return l.find("\"type\":\"audit.checkpoint\"") != std::string::npos;
+  }
+  // A checkpoint's own members (time, type, reason, records), without key and signature.
+  static std::string checkpoint_body(const std::string& l) {
+    size_t from = l.find(',') + 1;
+    size_t to = l.find(",\"key_");
+    return l.substr(from, to - from);
+  }
+  // What an attacker does: edits record `edit` (0-based line), recomputes every later prev,
+  // and re-signs every checkpoint from line `resign_from` on with `sign`.
+  template <class Sign>
+  std::vector<std::string> forge(size_t edit, size_t resign_from, Sign sign) {
+    auto ls = lines();
+    auto at = ls[edit].find("alice");
+    EXPECT_NE(at, std::string::npos);
+    ls[edit].replace(at, 5, "eve!!");
+    for (size_t i = 0; i < ls.size(); ++i) {
+      std::string prev = i == 0 ? std::string(kGenesis) : to_hex(hash_line(ls[i - 1]));
+      if (i >= resign_from && is_checkpoint(ls[i])) {
+        auto line = sign(i + 1, checkpoint_body(ls[i]), prev);
+        EXPECT_TRUE(line) << line.error().message;
+        ls[i] = *line;
+      } else {
+        ls[i].replace(ls[i].size() - 66, 64, prev);
+      }
+    }
+    return ls;
+  }
+  VerifyReport verify(std::vector<std::string> pins, bool refuse_keyring = false) {
+    VerifyKeys k;
+    k.pinned = std::move(pins);
+    k.keyring = &keys_;
+    k.refuse_keyring = refuse_keyring;
+    return verify_files(log_files(path_), &k);
+  }
+
+  fs::path dir_;
+  std::string path_;
+  DeterministicRandom random_;
+  core::ManualClock clock_{test_now()};
+  crypto::Keyring keys_ = crypto::Keyring::generate(test_now(), random_);
+  CheckpointKey ckey_ = *CheckpointKey::generate();
+};
+
+// A chain the gateway signed with its checkpoint key verifies with that key pinned, and the
+// report says which key class signed it.
+TEST_F(CheckpointKeyTest, ChainSignedWithTheCheckpointKeyVerifies) {
+  write_log();
+  auto rep = verify({ckey_.sha256});
+  ASSERT_TRUE(rep.ok()) << rep.error->message;
+  EXPECT_GE(rep.checkpoints, 3u);
+  EXPECT_EQ(rep.keyring_signed, 0u);
+  ASSERT_EQ(rep.signers.size(), 1u);
+  EXPECT_EQ(rep.signers.begin()->first,
+            "checkpoint key " + ckey_.id + " (sha256:" + ckey_.sha256 + ")");
+  // Every checkpoint names the key and carries its public key.
+  auto ls = lines();
+  EXPECT_NE(ls[0].find("\"key_class\":\"checkpoint\",\"key_id\":\"" + ckey_.id + "\""),
+            std::string::npos);
+  EXPECT_NE(ls[0].find("\"public_key\":\"" + ckey_.spki_base64url() + "\""), std::string::npos);
+}
+
+// The same chain rewritten and re-signed with the keyring's signing key (what a stolen
+// cookie/JWT key allows) fails at the first re-signed checkpoint, whichever form it takes.
+TEST_F(CheckpointKeyTest, ChainResignedWithTheKeyringKeyFails) {
+  write_log();
+  auto orig = lines();
+  // As an old log's checkpoint (keyring key id, /1 signature): the log went back to keyring
+  // signatures after its start checkpoint, which the writer never does.
+  auto as_keyring = forge(2, 2, [&](uint64_t seq, const std::string& body, const std::string& prev) {
+    return checkpoint_line(keys_, seq, body, "gw-test", prev);
+  });
+  rewrite(as_keyring);
+  auto rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_NE(rep.error->message.find("keyring key " + keys_.current_signing().id),
+            std::string::npos)
+      << rep.error->message;
+  EXPECT_NE(rep.error->message.find("rewritten by someone holding the keyring"),
+            std::string::npos);
+  // As a checkpoint-key checkpoint made with the keyring's key: not the pinned key.
+  auto keyring_as_ckey = *CheckpointKey::from_private(keys_.current_signing().key);
+  rewrite(orig);
+  auto as_ckey = forge(2, 2, [&](uint64_t seq, const std::string& body, const std::string& prev) {
+    return checkpoint_line(keyring_as_ckey, seq, body, "gw-test", prev);
+  });
+  rewrite(as_ckey);
+  rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_NE(rep.error->message.find("not the pinned checkpoint key"), std::string::npos);
+  // Every checkpoint re-signed, the start one too: it reads as an old log, which
+  // --no-keyring-checkpoints refuses.
+  rewrite(orig);
+  auto all = forge(2, 0, [&](uint64_t seq, const std::string& body, const std::string& prev) {
+    return checkpoint_line(keys_, seq, body, "gw-test", prev);
+  });
+  rewrite(all);
+  rep = verify({ckey_.sha256}, /*refuse_keyring=*/true);
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_EQ(rep.error_line, 1u);
+  EXPECT_NE(rep.error->message.find("--no-keyring-checkpoints"), std::string::npos);
+}
+
+// A chain re-signed with another checkpoint key fails, unless the operator pinned that key.
+TEST_F(CheckpointKeyTest, ChainResignedWithAnotherCheckpointKeyFailsUnlessPinned) {
+  write_log();
+  auto other = *CheckpointKey::generate();
+  rewrite(forge(2, 0, [&](uint64_t seq, const std::string& body, const std::string& prev) {
+    return checkpoint_line(other, seq, body, "gw-test", prev);
+  }));
+  auto rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_EQ(rep.error_line, 1u);
+  EXPECT_NE(rep.error->message.find(other.id), std::string::npos);
+  EXPECT_NE(rep.error->message.find("not the pinned checkpoint key (sha256:" + ckey_.sha256),
+            std::string::npos)
+      << rep.error->message;
+  rep = verify({other.sha256});
+  EXPECT_TRUE(rep.ok()) << rep.error->message;
+  // No key pinned at all: refused, saying how to pin one.
+  rep = verify({});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_NE(rep.error->message.find("no checkpoint key is pinned"), std::string::npos);
+}
+
+// A log written before the checkpoint key (checkpoints signed by keyring keys) still verifies
+// with the keyring, and says so; without the keyring it is refused.
+TEST_F(CheckpointKeyTest, OldLogSignedByTheKeyringStillVerifies) {
+  std::vector<std::string> ls;
+  std::string prev(kGenesis);
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    Event ev(seq % 2 ? type::kCheckpoint : type::kAuthzDeny, test_now());
+    std::string line;
+    if (seq % 2) {
+      ev.str("reason", "count").num("records", static_cast<int64_t>(seq - 1));
+      line = *checkpoint_line(keys_, seq, ev.body(), "gw-old", prev);
+    } else {
+      ev.str("subject", "alice");
+      line = format_record(seq, ev.body(), "gw-old", prev);
+    }
+    prev = to_hex(hash_line(line));
+    ls.push_back(line);
+  }
+  rewrite(ls);
+  auto rep = verify({ckey_.sha256});
+  ASSERT_TRUE(rep.ok()) << rep.error->message;
+  EXPECT_EQ(rep.keyring_signed, 3u);
+  EXPECT_EQ(rep.signers.at("keyring key " + keys_.current_signing().id), 3u);
+  EXPECT_NE(rep.notes.back().find("signed with keyring keys"), std::string::npos);
+  // The legacy overload (a keyring only) reads it too.
+  EXPECT_TRUE(verify_files(log_files(path_), &keys_).ok());
+  VerifyKeys no_ring;
+  no_ring.pinned = {ckey_.sha256};
+  rep = verify_files(log_files(path_), &no_ring);
+  ASSERT_FALSE(rep.ok());
+  EXPECT_NE(rep.error->message.find("--keys"), std::string::npos);
+}
+
+// The key file is created 0600 (with its public key beside it) on the first open, read back
+// the same on the next, and can be pinned by file or by fingerprint.
+TEST_F(CheckpointKeyTest, KeyFileIsCreatedPrivateAndPinnable) {
+  std::string file = (dir_ / "keys" / "audit-checkpoint.pem").string();
+  bool created = false;
+  auto k = CheckpointKey::load_or_create(file, &created);
+  ASSERT_TRUE(k) << k.error().message;
+  EXPECT_TRUE(created);
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = CheckpointKey::load_or_create(file, &created);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(created);
+  EXPECT_EQ(again->sha256, k->sha256);
+  EXPECT_EQ(*checkpoint_pin(file), k->sha256);
+  EXPECT_EQ(*checkpoint_pin(file + ".pub"), k->sha256);
+  EXPECT_EQ(*checkpoint_pin("sha256:" + k->sha256), k->sha256);
+  EXPECT_FALSE(checkpoint_pin("sha256:abc"));
+  EXPECT_EQ(k->id, "cp-" + k->sha256.substr(0, 16));
+  EXPECT_EQ(crypto::sha256(k->spki_der), crypto::sha256(*core::base64_decode(
+                                             k->public_pem().substr(27, k->public_pem().size() - 27 - 25))));
+  // A key file others can read is refused: whoever reads it can re-sign the log.
+  ::chmod(file.c_str(), 0640);
+  auto loose = CheckpointKey::load_or_create(file);
+  ASSERT_FALSE(loose);
+  EXPECT_NE(loose.error().message.find("chmod 600"), std::string::npos);
+  // The default place: beside the log, not in the keyring.
+  EXPECT_EQ(default_checkpoint_key_path("/var/lib/claimgate/audit/audit.jsonl"),
+            "/var/lib/claimgate/audit/audit-checkpoint.pem");
 }
 
 }  // namespace
