@@ -42,7 +42,10 @@ def read_one_request(data):
             eol = rest.find(b"\r\n")
             if eol < 0:
                 return None
-            size = int(rest[:eol].split(b";")[0], 16)
+            try:
+                size = int(rest[:eol].split(b";")[0], 16)
+            except ValueError:
+                return None
             if size == 0:
                 if not rest[eol + 2:].startswith(b"\r\n"):
                     return None
@@ -53,7 +56,10 @@ def read_one_request(data):
             body += rest[eol + 2:eol + 2 + size]
             rest = rest[eol + 2 + size + 2:]
         return lines[0], fields, body, rest
-    n = int(names.get("content-length", "0"))
+    length = names.get("content-length", "0")
+    if not length.isdigit():
+        return None  # not a length a strict upstream reads: never complete
+    n = int(length)
     if len(rest) < n:
         return None
     return lines[0], fields, rest[:n], rest[n:]
@@ -455,16 +461,18 @@ def test_path_parameters_are_not_decided_as_public(strict):
 def test_first_request_is_bounded_by_the_header_timeout(strict):
     # header_timeout is 1 s, idle_timeout 30 s: a connection that sends nothing closes after the
     # former (the sweep is accurate to a quarter second).
-    s = socket.create_connection(("127.0.0.1", strict["cg"]), timeout=20)
+    s = socket.create_connection(("127.0.0.1", strict["cg"]), timeout=10)
     started = time.monotonic()
     try:
         data = s.recv(1024)
     except ConnectionResetError:
         data = b""
+    except socket.timeout:
+        data = b"(still open)"
     took = time.monotonic() - started
     s.close()
-    assert data == b"" or data.startswith(b"HTTP/1.1 408"), data
     assert took < 5, f"an idle new connection was held {took:.1f} s"
+    assert data == b"" or data.startswith(b"HTTP/1.1 408"), data
     # Between requests on a kept-alive connection, the idle timeout applies.
     s = socket.create_connection(("127.0.0.1", strict["cg"]), timeout=10)
     s.sendall(H("GET /healthz HTTP/1.1", HOST))
