@@ -32,6 +32,8 @@ void check(const std::string& path, unsigned want, const char* what,
   unsigned extra = mode & ~want & 0777;
   if (!extra) return;
   bool dir = S_ISDIR(st.st_mode);
+  // A directory's place taken by something else: opening it fails with its own error.
+  if ((want & 0100) != 0 && !dir) return;
   // Files others can read or write, directories others can write, and a keyring directory
   // others can enter are refused; another directory others can list is worth a warning (its
   // files are checked one by one).

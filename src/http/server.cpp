@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/encoding.h"
+#include "core/log.h"
 #include "core/random.h"
 #include "http/errors.h"
 #include "http/request_fields.h"
@@ -223,7 +224,7 @@ Status Server::start() {
           return;
         } catch (const std::exception& e) {
           // A handler threw past every catch: log and keep serving the other connections.
-          std::cerr << "claimgate: worker caught: " << e.what() << "\n";
+          core::Logger("http").error("worker caught: ", e.what());
         }
       }
     });
