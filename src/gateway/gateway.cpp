@@ -1211,6 +1211,18 @@ awaitable<void> Gateway::forward_auth(Request& r,
     co_return;
   }
   std::string path = *normalised;
+  if (path != http::target_path(uri)) {
+    // The front proxy passes the URI on as the client wrote it, so a decision on its
+    // normalised form ("/admin/%2e%2e/public" -> "/public") is not about what the upstream
+    // receives: only a path already in normalised form is decided.
+    Error e = make_error(Code::kForwardAuthRequest,
+                         "the original path '" + header_quotable(core::clip(uri, 200)) +
+                             "' is not in normalised form (it would be decided as '" + path +
+                             "' but reach the upstream as written); refused");
+    log_.info("request id=", r.ex.request_id(), " forward-auth refused: ", e.message);
+    co_await send_json(r, 403, error_json(e, r.ex.request_id()));
+    co_return;
+  }
   check(r, method, host, path);
   std::string route_name = r.route ? r.route->name : "(none)";
   const policy::Decision& d = r.decision;

@@ -118,6 +118,16 @@ Status LocalExecutor::init() {
                                      "; install bubblewrap (apt-get install bubblewrap), allow "
                                      "unprivileged user namespaces, or set jobs.sandbox: none");
   }
+  if (o_.accounts.run_as) {
+    // One account for everyone: without a sandbox, one person's job could read another
+    // person's job token and log. That is never a silent fallback.
+    return fail(Code::kExecutor,
+                "jobs of different people share the account of jobs.run_as, so each needs a "
+                "sandbox, and " +
+                    why +
+                    "; install bubblewrap (apt-get install bubblewrap), give each person their "
+                    "own account (jobs.run_as_map), or accept it with jobs.sandbox: none");
+  }
   isolation_ = "local jobs run " + who + " WITHOUT a sandbox, because " + why +
                ": jobs of the same account can read each other's files and see each other's "
                "processes (install bubblewrap, or give each person their own account with "

@@ -1,5 +1,6 @@
 #include "jobs/slurm_executor.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -138,8 +139,26 @@ std::vector<std::string> sbatch_environment(const SlurmOptions& o, const Account
   return env;
 }
 
+// A value written into a line of the batch script: a CR or LF in it would start a line of
+// its own (an #SBATCH option of the submitter's, or a shell command run before exec verifies).
+bool script_safe(std::string_view v) {
+  return std::none_of(v.begin(), v.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
 Result<std::string> SlurmExecutor::start(const Launch& l) {
   CG_TRY(auto account, o_.accounts.for_subject(l.job->submitter));
+  for (const std::string* v : std::initializer_list<const std::string*>{
+           &l.job->id, &l.job->project, &l.job->submitter, &l.log_file,
+           &l.job->spec.workdir, &o_.partition}) {
+    if (!script_safe(*v)) {
+      return fail(Code::kExecutor,
+                  "a value of this job (its working directory, project or submitter) holds a "
+                  "control character, which the Slurm batch script cannot carry; nothing was "
+                  "submitted");
+    }
+  }
   std::string path = l.dir + "/job.sbatch";
   {
     std::ofstream f(path, std::ios::trunc);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
@@ -148,10 +149,12 @@ Result<JobSpec> parse_spec(std::string_view text, const SpecLimits& limits) {
   if (j.contains("workdir")) {
     if (!j["workdir"].is_string() || !j["workdir"].get_ref<const std::string&>().starts_with("/") ||
         j["workdir"].get_ref<const std::string&>().size() > 4096 ||
-        j["workdir"].get_ref<const std::string&>().find('\0') != std::string::npos) {
+        std::any_of(j["workdir"].get_ref<const std::string&>().begin(),
+                    j["workdir"].get_ref<const std::string&>().end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
       problems.push_back(
-          "workdir: must be an absolute path (leave it out for the job's own "
-          "directory)");
+          "workdir: must be an absolute path without control characters (leave it out for the "
+          "job's own directory)");
     } else {
       s.workdir = j["workdir"].get<std::string>();
     }

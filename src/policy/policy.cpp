@@ -813,7 +813,9 @@ Grants Policy::grants_for(const session::Session& s) const {
             }
           }
           if (!hit) continue;
-          if (project != "*" && !valid_project(project)) {
+          // "*" (every project) only as the binding writes it: a claim value that a
+          // template turns into "*" (groups=proj-*-admins with project "$1") names no project.
+          if ((project != "*" || b.project != "*") && !valid_project(project)) {
             g.notes.push_back(b.id + " matched " + b.claim + "=" + *v + " but its project '" +
                               project + "' is not a valid project name; it grants nothing");
             continue;

@@ -170,7 +170,10 @@ def test_forward_auth_decides_with_the_same_policy(stack):
     trick = s.get(stack.url + "/auth", headers={**JSON, "X-Original-URI": "/api/projects/vision/../x/jobs",
                                                  "X-Original-Method": "POST",
                                               "X-Forwarded-Host": "ml.example.org"}, timeout=15)
-    assert trick.status_code == 403 and trick.json()["project"] == "x"
+    # A path not in normalised form is refused: nginx passes it on as written, so deciding its
+    # normalised form would decide another request than the upstream gets.
+    assert trick.status_code == 403 and trick.json()["error"] == "gateway.forward_auth_request"
+    assert "normalised form" in trick.json()["message"]
 
 
 def test_whoami_shows_roles_per_project_and_the_claim_behind_each(stack):

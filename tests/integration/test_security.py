@@ -199,6 +199,15 @@ def test_forward_auth_never_defaults_what_it_decides(stack):
         body = got.read().decode()
         conn.close()
         assert got.status == 400 and "gateway.forward_auth_request" in body, (odd, got.status, body)
+    # An original path that is not in normalised form is refused, never decided as its
+    # normalised form (the front proxy passes the raw URI upstream).
+    for raw in ("/api/audit/%2e%2e/x", "/api/audit/../static/x", "/static//x"):
+        r = auth(carol, stack, {**full, "X-Original-URI": raw})
+        assert r.status_code == 403 and r.json()["error"] == "gateway.forward_auth_request", (raw, r.text)
+    # Methods are spelt as the proxy path admits them.
+    for m in ("delete", "G3T", "GET /x"):
+        r = auth(carol, stack, {**full, "X-Original-Method": m})
+        assert r.status_code == 400, (m, r.text)
     # The client's own copy of another proxy's headers changes nothing (nginx mode reads
     # X-Original-*): the audit API stays refused to a viewer.
     r = auth(carol, stack, {**full, "X-Original-URI": "/api/audit/x", "X-Forwarded-Uri": "/static/x",

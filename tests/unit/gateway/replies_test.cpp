@@ -137,6 +137,8 @@ TEST(ForwardAuthTest, RefusesMissingRepeatedOrMalformedHeaders) {
            {"X-Original-URI", "http://evil.example/x"},
            {"X-Original-URI", ""},
            {"X-Original-Method", "GET /x"},
+           {"X-Original-Method", "delete"},
+           {"X-Original-Method", "G3T"},
            {"X-Original-Method", ""},
            {"X-Forwarded-Host", "a b"},
            {"X-Forwarded-Host", "a/b"}}) {

@@ -52,6 +52,9 @@ TEST(JobSpecTest, RefusesBadSpecsWithEveryProblem) {
   EXPECT_FALSE(parse_spec(R"({"command":["a",1]})", lim));
   EXPECT_FALSE(parse_spec(R"({"command":[""]})", lim));
   EXPECT_FALSE(parse_spec(R"({"command":["a"],"nodes":"2"})", lim));
+  // A line break in the working directory would start a line of the Slurm batch script.
+  EXPECT_FALSE(parse_spec(R"({"command":["a"],"workdir":"/tmp/x\n#SBATCH --partition=gpu"})", lim));
+  EXPECT_FALSE(parse_spec(R"({"command":["a"],"workdir":"/tmp/x\rcurl"})", lim));
 }
 
 // The digest changes with any argument or the directory, and argument boundaries count.

@@ -471,6 +471,15 @@ rules:
   EXPECT_FALSE(pol->decide("DELETE", "/api/sessions/s1", &sandbox).allowed());
   EXPECT_FALSE(pol->decide("GET", "/api/audit/records", &sandbox).allowed());
   EXPECT_TRUE(pol->decide("POST", "/api/projects/sandbox/jobs", &sandbox).allowed());
+  // A claim value a template turns into "*" names no project, and grants nothing anywhere.
+  auto templ = compile_ok(R"(
+bindings:
+  - {claim: groups, matches: "^proj-(.+)-admins$", role: admin, project: "$1"}
+)");
+  Grants star = templ->grants_for(person({groups({"proj-*-admins"})}));
+  EXPECT_TRUE(star.list.empty());
+  EXPECT_FALSE(templ->holds_everywhere(star, "sessions:revoke"));
+  EXPECT_FALSE(templ->holds(star, "jobs:submit", "vision"));
   Grants global = pol->grants_for(person({groups({"ml-admins"})}));
   EXPECT_TRUE(pol->holds_everywhere(global, "sessions:revoke"));
   EXPECT_TRUE(pol->decide("DELETE", "/api/sessions/s1", &global).allowed());
