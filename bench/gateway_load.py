@@ -191,7 +191,7 @@ def main():
         audit_log = stack.dir / "audit" / "audit.jsonl"
         audit_files = sorted(audit_log.parent.glob("audit*.jsonl"))
         audit_bytes = sum(f.stat().st_size for f in audit_files)
-        verify = subprocess.run([args.bin, "audit", "verify", "--keys", str(stack.dir / "keyring"),
+        verify = subprocess.run([args.bin, "audit", "verify", "--closed", "--keys", str(stack.dir / "keyring"),
                                  "--checkpoint-key", str(audit_log.parent / "audit-checkpoint.pem"),
                                  *map(str, audit_files)], capture_output=True, text=True)
         assert verify.returncode == 0, verify.stdout + verify.stderr

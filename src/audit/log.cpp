@@ -446,6 +446,9 @@ void AuditLog::rotate() {
       .str("checkpoint_key", ckey_.id)
       .str("checkpoint_key_sha256", ckey_.sha256);
   add_record(ev.body());
+  // The new file is signed from its start: `audit verify` requires a signed checkpoint in
+  // every file, right after its audit.file_start.
+  add_checkpoint("file_start");
   ++rotations_;
   if (flush(true)) sync_dir(opt_.path);
   log_.info("rotated the audit log to ", rotated);

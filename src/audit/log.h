@@ -10,7 +10,9 @@
 //   - batched events (allow decisions) are written within `flush_interval` and synced within
 //     `batch_bound`.
 // A signed checkpoint follows every `checkpoint_every` records, every `checkpoint_interval`
-// with new records, each rotation and each start and stop. When a write or sync fails (disk
+// with new records, each rotation (the last record of the rotated file, and the record after
+// the new file's audit.file_start) and each start (after its audit.recovered/audit.file_start,
+// if any) and clean stop (unless the last record already is one). When a write or sync fails (disk
 // full, read-only), records stay queued in memory (up to `max_pending_bytes`), the log reports
 // itself unhealthy, and the writer retries; nothing written is lost or duplicated: a partial
 // write is cut back to the last whole record before the retry.

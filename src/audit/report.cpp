@@ -73,6 +73,7 @@ json verify_json(const VerifyReport& v, const std::vector<std::string>& files) {
   json c = {{"intact", v.ok()},         {"files", files},         {"records", v.records},
             {"first_seq", v.first_seq}, {"last_seq", v.last_seq}, {"checkpoints", v.checkpoints},
             {"notes", v.notes},         {"seconds", v.seconds}};
+  c["unsigned_tail"] = v.unsigned_tail;
   c["signed_by"] = json::object();
   for (const auto& [who, n] : v.signers) c["signed_by"][who] = n;
   if (v.error) {

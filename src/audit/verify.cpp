@@ -36,6 +36,11 @@ struct Walker {
   std::string last_type;
   std::string last_reason;
   uint64_t checkpoint_key_seq = 0;  // the first checkpoint signed by a checkpoint key
+  uint64_t shutdown_seq = 0;  // the last checkpoint was a shutdown one, at this record
+
+  // The writer signs a checkpoint when it starts a file; logs written before the checkpoint
+  // key (accepted with legacy_keyring) did not at rotation.
+  bool strict() const { return keys && (!keys->legacy_keyring || keys->refuse_keyring); }
 
   // Empty: the checkpoint verifies with a key the operator pinned (or, for an older log, with
   // the keyring); otherwise why not.
@@ -82,6 +87,13 @@ struct Walker {
       return "it is signed with " + who +
              " (the cookie and JWT signing keyring), and --no-keyring-checkpoints refuses those";
     }
+    if (!keys->legacy_keyring) {
+      return "it is signed with " + who +
+             " (the cookie and JWT signing keyring), not with the pinned checkpoint key: "
+             "whoever holds the keyring, which every request uses, can re-sign a whole log "
+             "that way, so such checkpoints are refused. A log written before the audit "
+             "checkpoint key verifies with --legacy-keyring-checkpoints (and --keys DIR)";
+    }
     if (!keys->keyring) {
       return "it is signed with " + who +
              " (a log written before the checkpoint key): give the keyring with --keys DIR or "
@@ -111,6 +123,7 @@ struct Walker {
     std::optional<std::pair<uint64_t, std::string>> torn;  // line number, its bytes
     bool first_in_file = true;
     bool declared_torn = false;
+    uint64_t file_records = 0, file_checkpoints = 0;
     while (std::getline(in, line)) {
       ++n;
       bool whole = !in.eof();  // getline stopped at a newline
@@ -197,6 +210,26 @@ struct Walker {
                        "this file does not start with audit.file_start: it is not the file "
                        "that follows the previous one, or its start was removed");
       }
+      // Records no signed checkpoint may precede (see verify.h).
+      bool preamble = type == type::kRecovered || type == type::kFileStart;
+      if (keys && type != type::kCheckpoint && !preamble) {
+        if (shutdown_seq) {
+          return problem(Code::kCheckpoint, file, n,
+                         "record " + std::to_string(fixed->seq) +
+                             " follows the shutdown checkpoint at record " +
+                             std::to_string(shutdown_seq) +
+                             " without the signed start checkpoint a restarted gateway writes "
+                             "first: records were added after the gateway stopped");
+        }
+        if (strict() && file_checkpoints == 0) {
+          return problem(Code::kCheckpoint, file, n,
+                         "record " + std::to_string(fixed->seq) +
+                             " comes before any signed checkpoint in this file, but the writer "
+                             "signs one when it starts a file (right after audit.file_start): "
+                             "the file was written or rewritten without the checkpoint key, or "
+                             "its start checkpoint was removed");
+        }
+      }
       if (type == type::kCheckpoint) {
         if (!rec.is_object()) {
           return problem(Code::kBadRecord, file, n, "a checkpoint that is not a JSON object");
@@ -209,8 +242,17 @@ struct Walker {
           }
         }
         ++rep.checkpoints;
+        ++file_checkpoints;
         rep.last_checkpoint_seq = fixed->seq;
         last_reason = rec.value("reason", "");
+        if (keys && shutdown_seq && last_reason != "start") {
+          return problem(Code::kCheckpoint, file, n,
+                         "checkpoint at record " + std::to_string(fixed->seq) + " (" +
+                             last_reason + ") follows the shutdown checkpoint at record " +
+                             std::to_string(shutdown_seq) +
+                             ", but a restarted gateway signs a start checkpoint first");
+        }
+        shutdown_seq = last_reason == "shutdown" ? fixed->seq : 0;
         rep.instance = rec.value("instance", "");
       }
       last_type = std::string(type);
@@ -221,12 +263,19 @@ struct Walker {
       rep.last_seq = fixed->seq;
       rep.last_hash = *prev;
       ++rep.records;
+      ++file_records;
       first_in_file = false;
     }
     if (torn) {
       return problem(Code::kBadRecord, file, torn->first,
                      "line " + std::to_string(torn->first) +
                          " is not an audit record (not JSON, or seq/prev missing)");
+    }
+    if (strict() && file_records > 0 && file_checkpoints == 0) {
+      return problem(Code::kCheckpoint, file, n,
+                     "no signed checkpoint in this file covers its " +
+                         std::to_string(file_records) +
+                         " record(s), but the writer signs one when it starts a file");
     }
     if (!last_file && !(last_type == type::kCheckpoint && last_reason == "rotate")) {
       return problem(Code::kTruncated, file, n,
@@ -247,19 +296,60 @@ VerifyReport verify_files(const std::vector<std::string>& files, const crypto::K
   if (!keyring) return verify_files(files, static_cast<const VerifyKeys*>(nullptr), capture);
   VerifyKeys k;
   k.keyring = keyring;
+  k.legacy_keyring = true;
   return verify_files(files, &k, capture);
 }
 
 VerifyReport verify_files(const std::vector<std::string>& files, const VerifyKeys* keys,
                           const std::vector<uint64_t>& capture) {
   auto started = std::chrono::steady_clock::now();
-  Walker w{keys, capture, {}, {}, {}, {}, {}, 0};
+  Walker w{keys, capture, {}, {}, {}, {}, {}, 0, 0};
   for (size_t i = 0; i < files.size(); ++i) {
     if (!w.walk(files[i], i + 1 == files.size())) break;
   }
   if (w.rep.ok()) {
+    const uint64_t tail = w.rep.last_checkpoint_seq ? w.rep.last_seq - w.rep.last_checkpoint_seq
+                                                    : w.rep.records;
+    auto fail_end = [&](Code c, std::string msg) {
+      w.rep.error = make_error(c, std::move(msg));
+      w.rep.error_file = files.empty() ? std::string() : files.back();
+    };
     if (w.rep.records == 0) {
       w.rep.error = make_error(Code::kTruncated, "no records at all");
+    } else if (keys) {
+      w.rep.unsigned_tail = tail;
+      std::string after = w.rep.last_checkpoint_seq
+                              ? "after the last signed checkpoint (record " +
+                                    std::to_string(w.rep.last_checkpoint_seq) + ")"
+                              : "and no checkpoint at all";
+      std::string n_recs = std::to_string(tail) + " record(s) " + after;
+      if (!w.rep.last_checkpoint_seq) {
+        fail_end(Code::kCheckpoint,
+                 "no signed checkpoint covers any of the " + std::to_string(tail) +
+                     " record(s): the writer signs one when it starts, so this log was written "
+                     "or rewritten without the checkpoint key");
+      } else if (tail > 0 && w.shutdown_seq) {
+        fail_end(Code::kCheckpoint,
+                 n_recs + " follow its shutdown checkpoint without the signed start checkpoint "
+                          "a restarted gateway writes first");
+      } else if (tail > 0 && keys->closed) {
+        fail_end(Code::kTruncated,
+                 n_recs + " are not signed, but a stopped gateway's log ends with its signed "
+                          "shutdown checkpoint (--closed): the checkpoint was removed and "
+                          "records edited or added after it, or the gateway crashed");
+      } else if (keys->max_unsigned && tail > keys->max_unsigned) {
+        fail_end(Code::kCheckpoint,
+                 n_recs + " are not signed, more than the " +
+                     std::to_string(keys->max_unsigned) +
+                     " a running writer leaves unsigned (it signs every checkpoint_every "
+                     "records): checkpoints were removed and the records after them rewritten");
+      } else if (tail > 0) {
+        w.rep.notes.push_back(
+            "unsigned tail: " + n_recs +
+            " are chained but not yet signed: the live tail of a running gateway (at most " +
+            (keys->max_unsigned ? std::to_string(keys->max_unsigned) : std::string("any")) +
+            " accepted; give --closed when the gateway is stopped)");
+      }
     } else if (w.rep.last_checkpoint_seq < w.rep.last_seq) {
       w.rep.notes.push_back(
           std::to_string(w.rep.last_seq - w.rep.last_checkpoint_seq) +

@@ -19,6 +19,9 @@ struct VerifyReport {
   uint64_t checkpoints = 0;  // checkpoints whose signature verified (or seen, without keys)
   uint64_t first_seq = 0, last_seq = 0;
   uint64_t last_checkpoint_seq = 0;
+  // Records after the last signed checkpoint of the last file: the live tail a running
+  // gateway has not signed yet (checked only when signatures are).
+  uint64_t unsigned_tail = 0;
   std::string last_hash;  // hex hash of the last whole record
   uint64_t bytes = 0;
   std::optional<Error> error;  // the first problem; none: intact
@@ -41,11 +44,34 @@ struct VerifyKeys {
   // signed by any other checkpoint key fails (8007), and so does one when none is pinned.
   std::vector<std::string> pinned;
   // Logs written before the checkpoint key: their checkpoints name a keyring key (retired
-  // ones included). Null: such a checkpoint fails. A keyring-signed checkpoint after a
-  // checkpoint-key one always fails (what a stolen cookie/JWT key allows).
+  // ones included). They are refused unless legacy_keyring is set (whoever holds the keyring,
+  // which every request uses, could have re-signed them); with it, they verify against this
+  // keyring (null: such a checkpoint fails). A keyring-signed checkpoint after a
+  // checkpoint-key one always fails.
   const crypto::Keyring* keyring = nullptr;
-  bool refuse_keyring = false;  // --no-keyring-checkpoints: no keyring-signed one at all
+  bool refuse_keyring = false;  // --no-keyring-checkpoints: refuse them even with the flag
+  bool legacy_keyring = false;  // --legacy-keyring-checkpoints: accept them (older logs)
+  // The most records the live tail may hold (the writer signs a checkpoint every
+  // checkpoint_every records: audit.checkpoint_every, 1000 by default); 0: no bound.
+  uint64_t max_unsigned = 1000;
+  // The gateway is stopped (--closed): the log must end with a signed checkpoint.
+  bool closed = false;
 };
+
+// What `audit verify` requires of a log when signatures are checked (the writer guarantees
+// it: a signed checkpoint when it starts a file, right after audit.file_start, at every
+// rotation, at least every checkpoint_every records, and at a clean stop):
+//   - every file holds a signed checkpoint, and before a file's first checkpoint there are
+//     only the records the writer puts there when it starts (audit.recovered,
+//     audit.file_start); a log with no signed checkpoint fails;
+//   - a rotated file ends with its signed rotation checkpoint;
+//   - after a shutdown checkpoint, the next records are a restart's: audit.recovered /
+//     audit.file_start and then a signed start checkpoint;
+//   - only the current (last) file may end with records no checkpoint signs (the live tail
+//     of a running gateway): at most max_unsigned of them, and none with `closed`.
+// With legacy_keyring (logs written before the checkpoint key, whose writer did not sign at
+// file start) only the last three hold. Breaking a rule fails with 8007 audit.checkpoint
+// (8008 audit.truncated for a closed log with an unsigned end).
 
 // `keys` null: checkpoint signatures are not checked (a note says so). `capture`: the hashes
 // of these records go to `captured` (to compare with what the index saw), in the same pass.

@@ -31,6 +31,9 @@ struct Options {
   std::string checkpoint_key;  // the pin: a key file or sha256:HEX
   bool no_signatures = false;
   bool no_keyring_checkpoints = false;
+  bool legacy_keyring_checkpoints = false;
+  bool closed = false;
+  uint64_t max_unsigned = 0;  // 0: audit.checkpoint_every (from --config), else 1000
   bool as_json = false;
   std::string since = "30d";
   std::string until;
@@ -47,12 +50,20 @@ struct Where {
   std::optional<crypto::Keyring> keys;
   std::vector<std::string> pinned;  // checkpoint keys (hex SHA-256)
   std::string pinned_from;          // where the pin came from, for the output
+  uint64_t checkpoint_every = 0;    // the configured audit.checkpoint_every (0: not known)
   bool has_keys() const { return keys || !pinned.empty(); }
-  audit::VerifyKeys verify_keys(bool refuse_keyring) const {
+  audit::VerifyKeys verify_keys(const Options& o) const {
     audit::VerifyKeys k;
     k.pinned = pinned;
     k.keyring = keys ? &*keys : nullptr;
-    k.refuse_keyring = refuse_keyring;
+    k.refuse_keyring = o.no_keyring_checkpoints;
+    k.legacy_keyring = o.legacy_keyring_checkpoints && !o.no_keyring_checkpoints;
+    k.closed = o.closed;
+    if (o.max_unsigned) {
+      k.max_unsigned = o.max_unsigned;
+    } else if (checkpoint_every) {
+      k.max_unsigned = checkpoint_every;
+    }
     return k;
   }
 };
@@ -70,6 +81,7 @@ Result<Where> locate(const Options& o, bool need_files = true) {
     if (log.empty()) log = a.log.path;
     if (index.empty()) index = a.index_path;
     checkpoint_key = a.log.checkpoint_key;
+    w.checkpoint_every = a.log.checkpoint_every;
     if (keys.empty()) {
       std::string k = core::get_string(*root, "keys", "", p, false);
       if (!k.empty()) keys = core::resolve_path(base, k);
@@ -127,7 +139,7 @@ int run_verify(const Options& o) {
                         "--checkpoint-key FILE|sha256:HEX (and --keys DIR for logs written "
                         "before it), or --no-signatures to check the chain only"});
   }
-  auto vk = w->verify_keys(o.no_keyring_checkpoints);
+  auto vk = w->verify_keys(o);
   // What the index saw last, if it exists: records removed from the end show as a head the
   // files no longer reach.
   std::optional<audit::Index::Head> head;
@@ -188,9 +200,16 @@ int run_verify(const Options& o) {
   for (const auto& [who, n] : rep.signers) {
     bool keyring = who.starts_with("keyring key");
     std::cout << "signed by " << who << ": " << n << " checkpoint(s)"
-              << (keyring ? " (keyring: a log written before the audit checkpoint key)"
+              << (keyring ? " (keyring: a log written before the audit checkpoint key, "
+                            "accepted by --legacy-keyring-checkpoints; whoever holds the "
+                            "keyring could have re-signed them)"
                           : " (the audit checkpoint key, pinned by " + w->pinned_from + ")")
               << "\n";
+  }
+  if (!o.no_signatures) {
+    std::cout << "unsigned tail: " << rep.unsigned_tail << " record(s) after the last signed "
+              << "checkpoint"
+              << (rep.unsigned_tail ? " (the live tail of a running gateway)" : "") << "\n";
   }
   return 0;
 }
@@ -218,7 +237,7 @@ int run_report(const Options& o) {
   if (!since) return usage_error("report", since.error());
   auto idx = updated_index(*w, false);
   if (!idx) return usage_error("report", idx.error());
-  auto vk = w->verify_keys(false);
+  auto vk = w->verify_keys(o);
   auto chain = audit::verify_files(w->files, w->has_keys() ? &vk : nullptr);
   auto report = audit::build_report(**idx, *since, now, chain, w->files);
   if (!report) return usage_error("report", report.error());
@@ -304,6 +323,14 @@ void add_audit_commands(CLI::App& app, int& exit_code) {
   common(verify);
   verify->add_option("files", o.files, "log files, oldest first (default: the configured log)");
   verify->add_flag("--no-signatures", o.no_signatures, "check the chain only");
+  verify->add_flag("--legacy-keyring-checkpoints", o.legacy_keyring_checkpoints,
+                   "also accept checkpoints signed by keyring keys (logs written before the "
+                   "audit checkpoint key); whoever holds the keyring could have re-signed them");
+  verify->add_flag("--closed", o.closed,
+                   "the gateway is stopped: the log must end with a signed checkpoint");
+  verify->add_option("--max-unsigned", o.max_unsigned,
+                     "the most records the live tail may leave unsigned (default: "
+                     "audit.checkpoint_every from --config, else 1000)");
   verify->add_flag("--no-keyring-checkpoints", o.no_keyring_checkpoints,
                    "refuse checkpoints signed by keyring keys (logs written before the checkpoint "
                    "key)");

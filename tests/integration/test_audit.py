@@ -262,6 +262,74 @@ def test_verify_refuses_a_chain_resigned_with_the_keyring_key(scenario, tmp_path
     assert r.returncode == 1 and "no checkpoint key is pinned" in r.stdout, r.stdout
 
 
+
+def _relink(lines, start=0, resign=None):
+    """Recomputes every prev from line `start` on (re-signing checkpoints with `resign`)."""
+    for i in range(start, len(lines)):
+        prev = "0" * 64 if i == 0 else hashlib.sha256(lines[i - 1].encode()).hexdigest()
+        lines[i] = lines[i][:-66] + prev + '"}'
+        if resign and '"type":"audit.checkpoint"' in lines[i]:
+            lines[i] = resign(lines[i])
+    return lines
+
+
+def test_verify_refuses_records_no_pinned_checkpoint_signs(scenario, tmp_path):
+    keyring = scenario.dir / "keyring"
+    pin = str(scenario.log.parent / "audit-checkpoint.pem.pub")
+    lines = scenario.log.read_text().splitlines()
+    assert '"reason":"shutdown"' in lines[-1]
+    r = run(["audit", "verify", "--checkpoint-key", pin, "--closed", str(scenario.log)])
+    assert r.returncode == 0 and "unsigned tail: 0 record(s)" in r.stdout, r.stdout
+
+    def verify(content, *args):
+        f = tmp_path / "forged.jsonl"
+        f.write_text("\n".join(content) + "\n")
+        return f, run(["audit", "verify", "--checkpoint-key", pin, *args, str(f)])
+
+    # (a) Rewritten from record 1 without any checkpoint: the chain links, but nothing is signed.
+    no_cps = [l for l in lines if '"type":"audit.checkpoint"' not in l]
+    no_cps = [re.sub(r'^\{"seq":\d+,', '{"seq":%d,' % (i + 1), l) for i, l in enumerate(no_cps)]
+    f, r = verify(_relink(no_cps))
+    assert run(["audit", "verify", "--no-signatures", str(f)]).returncode == 0
+    assert r.returncode == 1, r.stdout
+    assert re.search(rf"FAIL {re.escape(str(f))}:1: 8007 audit.checkpoint: record 1 comes before any "
+                     r"signed checkpoint", r.stdout), r.stdout
+    # (b) Records added after the shutdown checkpoint (a restarted gateway signs a start
+    # checkpoint first) ...
+    deny = next(l for l in lines if '"type":"authz.deny"' in l)
+    extra = re.sub(r'^\{"seq":\d+,', '{"seq":%d,' % (len(lines) + 1), deny)
+    f, r = verify(_relink(lines + [extra], len(lines)))
+    assert r.returncode == 1 and "8007 audit.checkpoint" in r.stdout, r.stdout
+    assert "follows the shutdown checkpoint" in r.stdout, r.stdout
+    # ... or the shutdown checkpoint dropped: the rest reads as a running gateway's unsigned
+    # tail, which --closed (the gateway is stopped) and --max-unsigned refuse.
+    cut = lines[:-1]
+    last_cp = max(i for i, l in enumerate(cut) if '"type":"audit.checkpoint"' in l)
+    tail = len(cut) - 1 - last_cp
+    assert tail > 0
+    f, r = verify(cut)
+    assert r.returncode == 0 and f"unsigned tail: {tail} record(s)" in r.stdout, r.stdout
+    f, r = verify(cut, "--closed")
+    assert r.returncode == 1 and "8008 audit.truncated" in r.stdout and "--closed" in r.stdout, r.stdout
+    f, r = verify(cut, "--max-unsigned", str(tail - 1) if tail > 1 else "1")
+    if tail > 1:
+        assert r.returncode == 1 and "8007 audit.checkpoint" in r.stdout, r.stdout
+    # (c) Every checkpoint re-signed with the keyring (whoever holds the cookie/JWT key):
+    # refused by default; only --legacy-keyring-checkpoints reads it, saying what it means.
+    sign_pem = sorted(keyring.glob("sign-*.pem"))[-1]
+    kid = sign_pem.name[len("sign-"):-len(".pem")]
+    forged = _relink(list(lines), 0, lambda l: _resign_with_keyring_key(l, kid, sign_pem.read_bytes()))
+    f, r = verify(forged, "--keys", str(keyring))
+    assert r.returncode == 1, r.stdout
+    assert re.search(rf"FAIL {re.escape(str(f))}:1: 8007 audit.checkpoint: checkpoint at record 1: it is "
+                     rf"signed with keyring key {kid}", r.stdout), r.stdout
+    assert "--legacy-keyring-checkpoints" in r.stdout, r.stdout
+    f, r = verify(forged, "--keys", str(keyring), "--legacy-keyring-checkpoints")
+    assert r.returncode == 0, r.stdout
+    assert "could have re-signed" in r.stdout, r.stdout
+    f, r = verify(forged, "--keys", str(keyring), "--legacy-keyring-checkpoints", "--no-keyring-checkpoints")
+    assert r.returncode == 1 and "--no-keyring-checkpoints refuses" in r.stdout, r.stdout
+
 def test_report_json_answers_the_reviewers_questions(scenario):
     r = run(["audit", "report", "--config", str(scenario.config), "--since", "1d", "--format", "json"])
     assert r.returncode == 0, r.stderr

@@ -383,12 +383,40 @@ class CheckpointKeyTest : public ::testing::Test {
     }
     return ls;
   }
-  VerifyReport verify(std::vector<std::string> pins, bool refuse_keyring = false) {
+  VerifyKeys keys_for(std::vector<std::string> pins) {
     VerifyKeys k;
     k.pinned = std::move(pins);
     k.keyring = &keys_;
+    return k;
+  }
+  VerifyReport verify(std::vector<std::string> pins, bool refuse_keyring = false,
+                      bool legacy = false) {
+    auto k = keys_for(std::move(pins));
     k.refuse_keyring = refuse_keyring;
+    k.legacy_keyring = legacy;
     return verify_files(log_files(path_), &k);
+  }
+  VerifyReport verify_with(const VerifyKeys& k) { return verify_files(log_files(path_), &k); }
+  // `n` ordinary records chained after `ls` (as whoever can write the file adds them).
+  static std::vector<std::string> append_forged(std::vector<std::string> ls, int n) {
+    for (int i = 0; i < n; ++i) {
+      std::string prev = ls.empty() ? std::string(kGenesis) : to_hex(hash_line(ls.back()));
+      uint64_t seq = ls.empty() ? 1 : read_fixed(ls.back())->seq + 1;
+      Event ev(type::kAuthzAllow, test_now(), "forged-" + std::to_string(i));
+      ev.str("subject", "mallory").str("path", "/api/forged");
+      ls.push_back(format_record(seq, ev.body(), "gw-test", prev));
+    }
+    return ls;
+  }
+  static std::vector<std::string> read_lines(const std::string& file) {
+    std::ifstream in(file);
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+  static void write_lines(const std::string& file, const std::vector<std::string>& ls) {
+    std::ofstream out(file, std::ios::trunc);
+    for (const auto& l : ls) out << l << "\n";
   }
 
   fs::path dir_;
@@ -503,7 +531,13 @@ TEST_F(CheckpointKeyTest, OldLogSignedByTheKeyringStillVerifies) {
     ls.push_back(line);
   }
   rewrite(ls);
+  // Refused unless the operator asks for the legacy reading: whoever holds the keyring could
+  // have re-signed it.
   auto rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_NE(rep.error->message.find("--legacy-keyring-checkpoints"), std::string::npos);
+  rep = verify({ckey_.sha256}, false, /*legacy=*/true);
   ASSERT_TRUE(rep.ok()) << rep.error->message;
   EXPECT_EQ(rep.keyring_signed, 3u);
   EXPECT_EQ(rep.signers.at("keyring key " + keys_.current_signing().id), 3u);
@@ -512,9 +546,206 @@ TEST_F(CheckpointKeyTest, OldLogSignedByTheKeyringStillVerifies) {
   EXPECT_TRUE(verify_files(log_files(path_), &keys_).ok());
   VerifyKeys no_ring;
   no_ring.pinned = {ckey_.sha256};
+  no_ring.legacy_keyring = true;
   rep = verify_files(log_files(path_), &no_ring);
   ASSERT_FALSE(rep.ok());
   EXPECT_NE(rep.error->message.find("--keys"), std::string::npos);
+}
+
+// (a) A log with no checkpoint at all, rewritten from record 1 with a recomputed chain, fails:
+// the writer signs a checkpoint when it starts, so no record may go unsigned before one.
+TEST_F(CheckpointKeyTest, LogWithoutAnySignedCheckpointFails) {
+  write_log();
+  rewrite(append_forged({}, 6));
+  // The chain itself is whole.
+  ASSERT_TRUE(verify_files(log_files(path_), static_cast<const VerifyKeys*>(nullptr)).ok());
+  auto rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_EQ(rep.error_line, 1u);
+  EXPECT_NE(rep.error->message.find("before any signed checkpoint"), std::string::npos)
+      << rep.error->message;
+  // The legacy reading (older writers did not sign at file start) refuses it too.
+  rep = verify({ckey_.sha256}, false, /*legacy=*/true);
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_NE(rep.error->message.find("no signed checkpoint covers any of the 6"),
+            std::string::npos)
+      << rep.error->message;
+}
+
+// (b) Records kept up to a signed checkpoint, a later shutdown checkpoint dropped, records
+// edited or added after it: added after the shutdown checkpoint fails at once; with it dropped
+// the rest reads as a live tail, which is reported, bounded by checkpoint_every, and refused
+// for a stopped gateway (closed).
+TEST_F(CheckpointKeyTest, RecordsAfterTheLastSignedCheckpointAreBounded) {
+  write_log();
+  auto orig = lines();
+  ASSERT_TRUE(is_checkpoint(orig.back()));
+  ASSERT_NE(orig.back().find("\"reason\":\"shutdown\""), std::string::npos);
+  ASSERT_TRUE(verify({ckey_.sha256}).ok());
+  EXPECT_EQ(verify({ckey_.sha256}).unsigned_tail, 0u);
+  // Added after the shutdown checkpoint: a restarted writer signs a start checkpoint first.
+  rewrite(append_forged(orig, 2));
+  auto rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_EQ(rep.error_line, orig.size() + 1);
+  EXPECT_NE(rep.error->message.find("follows the shutdown checkpoint"), std::string::npos)
+      << rep.error->message;
+  // The shutdown checkpoint dropped, the last record edited and two added.
+  auto cut = orig;
+  cut.pop_back();
+  auto at = cut.back().find("alice");
+  ASSERT_NE(at, std::string::npos);
+  cut.back().replace(at, 5, "eve!!");
+  size_t last_cp = 0;
+  for (size_t i = 0; i < cut.size(); ++i)
+    if (is_checkpoint(cut[i])) last_cp = i;
+  uint64_t tail = cut.size() - 1 - last_cp + 2;
+  rewrite(append_forged(cut, 2));
+  // As a running gateway's log: accepted, its unsigned tail reported.
+  rep = verify({ckey_.sha256});
+  ASSERT_TRUE(rep.ok()) << rep.error->message;
+  EXPECT_EQ(rep.unsigned_tail, tail);
+  EXPECT_NE(rep.notes.back().find("unsigned tail: " + std::to_string(tail)), std::string::npos)
+      << rep.notes.back();
+  // The gateway is stopped: its log must end signed.
+  auto k = keys_for({ckey_.sha256});
+  k.closed = true;
+  rep = verify_with(k);
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kTruncated));
+  EXPECT_NE(rep.error->message.find(std::to_string(tail) + " record(s) after the last signed "
+                                    "checkpoint"),
+            std::string::npos)
+      << rep.error->message;
+  // More unsigned records than the writer leaves (it signs every checkpoint_every = 4).
+  rewrite(append_forged(cut, 5));
+  k = keys_for({ckey_.sha256});
+  k.max_unsigned = 4;
+  rep = verify_with(k);
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_NE(rep.error->message.find("more than the 4"), std::string::npos) << rep.error->message;
+  // ... and the default bound (1000) is the writer's default checkpoint_every.
+  rewrite(append_forged(cut, 1001));
+  rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+}
+
+// (b) across rotation: the writer signs right after each file's audit.file_start, so a current
+// file whose start checkpoint was dropped (and records rewritten after it) fails; so does a
+// rotated file that lost its closing rotation checkpoint.
+TEST_F(CheckpointKeyTest, EveryFileIsSignedFromItsStart) {
+  LogOptions o;
+  o.path = path_;
+  o.instance = "gw-test";
+  o.checkpoint_every = 1000;
+  o.rotate_bytes = 2048;
+  {
+    auto log = AuditLog::open(o, ckey_, clock_);
+    ASSERT_TRUE(log) << log.error().message;
+    for (int i = 0; i < 40; ++i) {
+      Event ev(type::kAuthzDeny, clock_.now(), "req-" + std::to_string(i));
+      ev.str("subject", "alice").str("path", "/api/x/" + std::to_string(i));
+      (*log)->wait_durable((*log)->append(std::move(ev), Durability::kDurable));
+    }
+    (*log)->close();
+  }
+  auto files = log_files(path_);
+  ASSERT_GE(files.size(), 3u);
+  auto k = keys_for({ckey_.sha256});
+  k.closed = true;
+  auto rep = verify_with(k);
+  ASSERT_TRUE(rep.ok()) << rep.error->message;
+  for (size_t i = 1; i < files.size(); ++i) {
+    auto ls = read_lines(files[i]);
+    ASSERT_GE(ls.size(), 2u);
+    EXPECT_NE(ls[0].find("\"type\":\"audit.file_start\""), std::string::npos);
+    EXPECT_TRUE(is_checkpoint(ls[1])) << files[i] << ": " << ls[1];
+    EXPECT_NE(ls[1].find("\"reason\":\"file_start\""), std::string::npos);
+  }
+  // The current file: its file_start kept, everything after it rewritten unsigned.
+  auto cur = read_lines(path_);
+  write_lines(path_, append_forged({cur[0]}, 3));
+  rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_EQ(rep.error_file, path_);
+  EXPECT_EQ(rep.error_line, 2u);
+  EXPECT_NE(rep.error->message.find("before any signed checkpoint"), std::string::npos)
+      << rep.error->message;
+  // Only the file_start left: no signed checkpoint in the file at all.
+  write_lines(path_, {cur[0]});
+  rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  write_lines(path_, cur);
+  ASSERT_TRUE(verify({ckey_.sha256}).ok());
+  // A rotated file without its rotation checkpoint.
+  auto first = read_lines(files[0]);
+  write_lines(files[0], {first.begin(), first.end() - 1});
+  rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error_file, files[0]);
+}
+
+// A running gateway's log verifies: its records after the last checkpoint are the live tail,
+// reported; once it stops, the tail is signed and `closed` holds.
+TEST_F(CheckpointKeyTest, RunningGatewaysLogVerifiesWithItsTail) {
+  LogOptions o;
+  o.path = path_;
+  o.instance = "gw-test";
+  o.checkpoint_every = 100;
+  auto log = AuditLog::open(o, ckey_, clock_);
+  ASSERT_TRUE(log) << log.error().message;
+  AuditLog::Ticket t = 0;
+  for (int i = 0; i < 7; ++i) {
+    Event ev(type::kAuthzDeny, clock_.now(), "req-" + std::to_string(i));
+    ev.str("subject", "alice");
+    t = (*log)->append(std::move(ev), Durability::kDurable);
+  }
+  ASSERT_TRUE((*log)->wait_durable(t));
+  auto rep = verify({ckey_.sha256});
+  ASSERT_TRUE(rep.ok()) << rep.error->message;
+  EXPECT_EQ(rep.unsigned_tail, 7u);
+  auto k = keys_for({ckey_.sha256});
+  k.closed = true;
+  EXPECT_FALSE(verify_with(k).ok());
+  (*log)->close();
+  rep = verify_with(k);
+  ASSERT_TRUE(rep.ok()) << rep.error->message;
+  EXPECT_EQ(rep.unsigned_tail, 0u);
+  // Restarted: the start checkpoint follows the shutdown one, and the chain goes on.
+  auto again = AuditLog::open(o, ckey_, clock_);
+  ASSERT_TRUE(again) << again.error().message;
+  (*again)->close();
+  EXPECT_TRUE(verify_with(k).ok());
+}
+
+// (c) Every checkpoint re-signed with the keyring (whoever holds the cookie/JWT key): refused
+// by default with the checkpoint key pinned; only the explicit legacy reading accepts it, and
+// says that the keyring could have re-signed it.
+TEST_F(CheckpointKeyTest, ChainResignedEntirelyWithTheKeyringFailsByDefault) {
+  write_log();
+  rewrite(forge(2, 0, [&](uint64_t seq, const std::string& body, const std::string& prev) {
+    return checkpoint_line(keys_, seq, body, "gw-test", prev);
+  }));
+  auto rep = verify({ckey_.sha256});
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
+  EXPECT_EQ(rep.error_line, 1u);
+  EXPECT_NE(rep.error->message.find("--legacy-keyring-checkpoints"), std::string::npos)
+      << rep.error->message;
+  rep = verify({ckey_.sha256}, false, /*legacy=*/true);
+  ASSERT_TRUE(rep.ok()) << rep.error->message;
+  EXPECT_GT(rep.keyring_signed, 0u);
+  EXPECT_NE(rep.notes.back().find("could have re-signed"), std::string::npos);
+  // --no-keyring-checkpoints wins over the legacy flag.
+  rep = verify({ckey_.sha256}, /*refuse_keyring=*/true, /*legacy=*/true);
+  EXPECT_FALSE(rep.ok());
 }
 
 // The key file is created 0600 (with its public key beside it) on the first open, read back
