@@ -111,7 +111,10 @@ Result<CheckpointKey> CheckpointKey::load_or_create(const std::string& path, boo
     // Written under another name and linked into place: two processes starting at once
     // (the gateway and `claimgate jobs ...`) end up with the same key, never half a file.
     std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    CG_CHECK(core::write_file(tmp, k.key.to_pem(), 0600));
+    if (auto w = core::write_file(tmp, k.key.to_pem(), 0600); !w) {
+      return fail(Code::kOpen, "cannot create the audit checkpoint key " + path + ": " +
+                                   w.error().message);
+    }
     int linked = ::link(tmp.c_str(), path.c_str());
     int err = errno;
     ::unlink(tmp.c_str());

@@ -1,7 +1,10 @@
 #include "jobs/run_as.h"
 
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,7 +97,19 @@ const char* become(const Account& a) {
   uid_t old_uid = ::geteuid();
   if (::setgroups(a.groups.size(), a.groups.data()) != 0) return "setgroups failed";
   if (::setresgid(a.gid, a.gid, a.gid) != 0) return "setresgid failed";
+  // No ambient capability is carried into the job's exec (a gateway run as a non-root user
+  // with CAP_SETUID/CAP_SETGID/CAP_CHOWN hands them on otherwise).
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+    return "clearing the ambient capabilities failed";
+  }
   if (::setresuid(a.uid, a.uid, a.uid) != 0) return "setresuid failed";
+  // From root, the uid change cleared every capability; from a non-root gateway holding some,
+  // they survive it (capabilities(7)): drop them all.
+  if (old_uid != 0) {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct none[2] = {};
+    if (::syscall(SYS_capset, &hdr, none) != 0) return "dropping the capabilities failed";
+  }
   uid_t r = 0, e = 0, s = 0;
   gid_t rg = 0, eg = 0, sg = 0;
   if (::getresuid(&r, &e, &s) != 0 || r != a.uid || e != a.uid || s != a.uid) {
