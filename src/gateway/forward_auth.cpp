@@ -113,9 +113,10 @@ Result<OriginalRequest> read_original_request(const ForwardAuthConfig& cfg,
     return fail(bad("the original method '" + header_quotable(o.method.substr(0, 40)) +
                     "' is not an HTTP method in upper case, such as GET or POST"));
   }
-  if (o.target.empty() || o.target.front() != '/' || o.target.size() > 8192) {
+  if (o.target.empty() || o.target.front() != '/' || o.target.size() > 8192 ||
+      !header_value_ok(o.target) || o.target.find(' ') != std::string::npos) {
     return fail(bad("the original URI must be a path starting with '/' (origin-form), at most "
-                    "8 KiB; got '" +
+                    "8 KiB, without spaces or control characters; got '" +
                     header_quotable(o.target.substr(0, 80)) + "'"));
   }
   if (!is_host(o.host)) {

@@ -159,6 +159,9 @@ TEST(ForwardAuthTest, EnvoyRequestsCarryTheOriginalInTheirOwnLine) {
   auto h = auth_request({{"Host", "admin.example"}, {"X-Original-URI", "/static/x"}},
                         "/auth/api/audit/x?y=1");
   h.method(bhttp::verb::post);
+  // (Found by fuzz_forward_auth: a NUL in the auth request's own target.)
+  auto nul = auth_request({{"Host", "admin.example"}}, std::string("/auth/a\0b", 9));
+  EXPECT_FALSE(read_original_request(envoy, nul));
   auto o = read_original_request(envoy, h);
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o->method, "POST");
