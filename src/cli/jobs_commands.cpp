@@ -106,12 +106,7 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
   core::set_log_level(cfg->log_level);
   ::umask(077);  // what the service creates (job files, jobs.db, audit) is its own alone
   cfg->jobs.enabled = true;
-  bool refused = false;
-  for (const auto& f : gateway::state_file_problems(*cfg)) {
-    f.fatal ? g_log.error(f.message) : g_log.warn(f.message);
-    refused = refused || f.fatal;
-  }
-  if (refused) {
+  if (gateway::log_state_file_problems(*cfg, g_log)) {
     std::cerr << "claimgate jobs serve: refusing to start while its keys, state or audit log "
                  "are open to other users (the chmod commands above fix it)\n";
     return 1;

@@ -322,12 +322,7 @@ int run_serve(const std::string& path) {
   for (const auto& w : cfg->warnings) g_log.warn(w);
   // Everything the gateway creates (keys, state, audit, job files) is its own alone.
   ::umask(077);
-  bool refused = false;
-  for (const auto& f : gateway::state_file_problems(*cfg)) {
-    f.fatal ? g_log.error(f.message) : g_log.warn(f.message);
-    refused = refused || f.fatal;
-  }
-  if (refused) {
+  if (gateway::log_state_file_problems(*cfg, g_log)) {
     std::cerr << "claimgate serve: refusing to start while its keys, state or audit log are "
                  "open to other users (the chmod commands above fix it)\n";
     return 1;

@@ -87,6 +87,15 @@ std::vector<FileProblem> state_file_problems(const GatewayConfig& c) {
   return out;
 }
 
+bool log_state_file_problems(const GatewayConfig& c, const core::Logger& log) {
+  bool refused = false;
+  for (const auto& f : state_file_problems(c)) {
+    f.fatal ? log.error(f.message) : log.warn(f.message);
+    refused = refused || f.fatal;
+  }
+  return refused;
+}
+
 Result<jobs::AccountPolicy> job_accounts(const GatewayConfig& c,
                                          std::vector<std::string>& warnings) {
   const JobsConfig& j = c.jobs;

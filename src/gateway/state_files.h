@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/log.h"
 #include "core/result.h"
 #include "gateway/config.h"
 #include "jobs/run_as.h"
@@ -24,6 +25,9 @@ struct FileProblem {
 // directory and database, and the audit log and index, with their directories. Paths that do
 // not exist yet are skipped (the gateway creates them private: umask 077).
 std::vector<FileProblem> state_file_problems(const GatewayConfig& c);
+// Logs every state_file_problems() entry to `log` (errors for fatal ones); returns whether a
+// start must be refused (`serve`, `jobs serve`).
+bool log_state_file_problems(const GatewayConfig& c, const core::Logger& log);
 
 // Who the config's jobs run as (jobs/run_as.h); refuses a config whose jobs would run as the
 // gateway's user or as root. Adds a warning for jobs.insecure_same_user.
