@@ -1,0 +1,213 @@
+"""Sign-ins from the IdPs ML teams use, in the shapes each emits by default (idp_shapes.py), posted
+to a real gateway's /saml/acs after the gateway's own AuthnRequest, then read back through
+/.claimgate/whoami and the identity headers the upstream receives. One gateway trusts all eight
+IdPs and ONE policy file decides for all of them: each IdP's config says how its attributes map
+onto the claims the policy reads (what docs/idps.md tells the operator to write)."""
+import base64
+import html
+import pathlib
+import subprocess
+import time
+
+import pytest
+import requests
+
+import idp_shapes as shapes
+from conftest import ROOT, claimgate_bin
+from gateway_stack import free_port, wait_http  # noqa: E402 (puts demo_stack on the path)
+from demo_stack import EXAMPLES, PY, make_pair
+
+JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html"}
+POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
+
+# Per IdP: the saml.idps[] fields docs/idps.md gives for it (beyond name and metadata_file).
+IDP_CONFIG = {
+    "okta": "",
+    "entra": "",
+    "adfs": "",
+    "google": "",
+    "keycloak": "",
+    "onelogin": "",
+    "shibboleth": "",
+    "auth0": "",
+}
+
+# What the policy needs from every IdP: the claim names it reads (groups) under the names these
+# IdPs send them. docs/idps.md gives these lines for the policy's `aliases: claims:`.
+POLICY_ALIASES = {
+    "ml_groups": "groups",   # Google Workspace: the app's custom attribute for group membership
+    "Role": "groups",        # Keycloak: the realm's role list mapper
+    "memberOf": "groups",    # OneLogin: the memberOf parameter
+}
+
+
+class Stack:
+    """A claimgate gateway trusting the eight IdP shapes, in front of the demo echo upstream."""
+
+    def __init__(self, directory):
+        self.dir = pathlib.Path(directory)
+        self.procs = []
+        self.sp_key, self.sp_crt = make_pair(self.dir, "sp", "claimgate-sp")
+        self.keys = {}
+        for name, shape in shapes.SHAPES.items():
+            key, crt = make_pair(self.dir, f"idp-{name}", f"{name} signing")
+            self.keys[name] = shapes.Keys(self.dir, key, crt, self.sp_crt, key_name=f"{name}-signing-1")
+            (self.dir / f"{name}-metadata.xml").write_text(shape.metadata(crt.read_text()))
+        port_file = self.dir / "upstream.port"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._spawn("upstream", [PY, str(EXAMPLES / "demo-upstream" / "echo_upstream.py"),
+                                 "--port-file", str(port_file), "--jwks-url", self.url + "/.well-known/jwks.json"])
+        deadline = time.monotonic() + 20
+        while not port_file.exists():
+            assert time.monotonic() < deadline, "the echo upstream did not start"
+            time.sleep(0.02)
+        upstream = f"http://127.0.0.1:{int(port_file.read_text())}"
+        policy = POLICY.read_text()
+        extra = "".join(f'    "{k}": {v}\n' for k, v in POLICY_ALIASES.items())
+        policy = policy.replace("  claims:\n", "  claims:\n" + extra, 1)
+        policy = policy.replace("  values:\n", f'  values:\n    "{shapes.ALICE_ENTRA_GROUP}": ml-vision-ds\n', 1)
+        assert extra in policy and shapes.ALICE_ENTRA_GROUP in policy
+        (self.dir / "policy.yaml").write_text(policy)
+        idps = "".join(f"    - {{name: {n}, metadata_file: {n}-metadata.xml{IDP_CONFIG[n]}}}\n" for n in shapes.SHAPES)
+        self.config = self.dir / "claimgate.yaml"
+        self.config.write_text(
+            f"listen: 127.0.0.1:{self.port}\npublic_url: {self.url}\ninsecure_http: true\n"
+            "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt}\n"
+            f"  idps:\n{idps}"
+            "keys: keyring\nstore: {kind: memory}\n"
+            f'routes:\n  - {{"name": "app", "prefix": "/", "upstream": "{upstream}"}}\n'
+            "policy_file: policy.yaml\n")
+        check = subprocess.run([claimgate_bin(), "check", "--config", str(self.config)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        self.gateway = self._spawn("gateway", [claimgate_bin(), "serve", "--config", str(self.config)])
+        wait_http(self.url + "/healthz", self.gateway)
+
+    def _spawn(self, name, args):
+        log = open(self.dir / f"{name}.log", "ab")
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            p.wait(15)
+
+    def start(self, session, idp, rd="/"):
+        """The gateway's AuthnRequest to `idp` (its HTTP-Redirect), as the IdP receives it."""
+        r = session.get(f"{self.url}/saml/login?idp={idp}&rd={rd}", headers=HTML, allow_redirects=False, timeout=15)
+        assert r.status_code == 302, r.text[:500]
+        loc = r.headers["Location"]
+        sso = shapes.SHAPES[idp].sso_url
+        assert loc.startswith(sso + ("&" if "?" in sso else "?")), loc
+        return shapes.parse_redirect(loc)
+
+    def post(self, session, saml_response, req):
+        return session.post(self.url + "/saml/acs", data={"SAMLResponse": saml_response, "RelayState": req.relay_state},
+                            headers=HTML, allow_redirects=False, timeout=15)
+
+    def attempt(self, idp, keys=None, **over):
+        """Alice's sign-in through `idp` (signed with `keys`, by default the IdP's own); returns
+        (session, the ACS's answer)."""
+        s = requests.Session()
+        req = self.start(s, idp)
+        name_id, attrs = shapes.alice(idp, req, **over)
+        return s, self.post(s, shapes.SHAPES[idp].response(keys or self.keys[idp], req, name_id, attrs), req)
+
+    def signin(self, idp, **over):
+        """Alice signs in through `idp`; returns (session, whoami JSON)."""
+        s, r = self.attempt(idp, **over)
+        assert r.status_code in (302, 303), f"{idp}: {r.status_code} {html.unescape(r.text)[:1500]}"
+        who = s.get(self.url + "/.claimgate/whoami", headers=JSON, timeout=15)
+        assert who.status_code == 200, who.text
+        return s, who.json()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    st = Stack(tmp_path_factory.mktemp("idps"))
+    yield st
+    st.stop()
+
+
+def claim(who, name):
+    return [c for c in who["claims"] if c["name"] == name]
+
+
+# What whoami shows for Alice through each IdP: (subject, name_id_format, email).
+EXPECTED = {
+    "okta": ("alice.chen@corp.example", shapes.UNSPECIFIED, "alice.chen@corp.example"),
+    "entra": ("alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example"),
+    "adfs": ("alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example"),
+    "google": ("alice.chen@corp.example", shapes.UNSPECIFIED, "alice.chen@corp.example"),
+    "keycloak": ("alice", shapes.UNSPECIFIED, "alice.chen@corp.example"),
+    "onelogin": ("alice.chen@corp.example", shapes.EMAIL, ""),  # User.email: no alias
+    "shibboleth": (None, shapes.PERSISTENT, "alice.chen@uni.example"),
+    "auth0": (shapes.ALICE_AUTH0_ID, shapes.UNSPECIFIED, "alice.chen@corp.example"),
+}
+
+
+# The IdPs whose group attribute claimgate knows by name (the others reach the policy through its
+# claim aliases only).
+GROUPS_BY_ALIAS = {"okta": "ml-vision-ds", "entra": shapes.ALICE_ENTRA_GROUP, "adfs": "ml-vision-ds",
+                   "shibboleth": "ml-vision-ds", "auth0": "ml-vision-ds"}
+
+
+@pytest.mark.parametrize("idp", list(shapes.SHAPES))
+def test_each_idp_default_shape_signs_alice_in_with_the_same_roles(stack, idp):
+    s, who = stack.signin(idp)
+    subject, fmt, email = EXPECTED[idp]
+    if idp == "shibboleth":
+        subject = shapes.persistent_id(shapes.SHAPES[idp].entity_id, stack.url + "/saml/metadata", "achen")
+    assert who["idp"] == idp and who["idp_entity_id"] == shapes.SHAPES[idp].entity_id, who
+    assert who["subject"] == subject and who["name_id_format"] == fmt, who
+    assert who["email"] == email, who
+    # ONE policy: the data-scientist role in the vision project, whatever the IdP called the groups.
+    if idp in GROUPS_BY_ALIAS:
+        assert GROUPS_BY_ALIAS[idp] in who["groups"], who
+    assert [(g["project"], g["role"]) for g in who["role_grants"]] == [("vision", "data-scientist")], who
+    # The upstream sees the same person and the decision.
+    echo = s.post(stack.url + "/api/projects/vision/jobs", headers=JSON, json={"entrypoint": "train.py"}, timeout=15)
+    assert echo.status_code == 200, echo.text[:500]
+    seen = echo.json()["headers"]
+    assert seen["X-Claimgate-User"] == subject and seen["X-Claimgate-Idp"] == idp, seen
+    assert seen["X-Claimgate-Project"] == "vision" and seen["X-Claimgate-Permission"] == "jobs:submit", seen
+    assert echo.json()["jwt"]["verified"], echo.json()["jwt"]
+    # Not an admin anywhere: deploying a model needs models:deploy.
+    denied = s.post(stack.url + "/api/projects/vision/models/m1/deploy", headers=JSON, timeout=15)
+    assert denied.status_code == 403 and denied.json()["reason"] == "permission-missing", denied.text[:300]
+
+
+@pytest.mark.parametrize("idp", list(shapes.SHAPES))
+def test_each_shape_signed_by_a_key_the_metadata_does_not_hold_is_refused(stack, idp, tmp_path):
+    key, crt = make_pair(tmp_path, "mallory", "mallory")
+    s, r = stack.attempt(idp, keys=shapes.Keys(tmp_path, key, crt, stack.sp_crt, key_name="mallory"))
+    assert r.status_code == 403, r.text[:500]
+    text = html.unescape(r.text)
+    assert "signature" in text.lower(), text[:1500]
+    assert s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 401
+
+
+def test_entra_groups_overage_without_graph_is_refused_with_the_advice(stack):
+    # More than 150 groups: Entra ID sends the groups.link claim instead of the groups.
+    s, r = stack.attempt("entra", overage=True)
+    assert r.status_code == 403, r.text[:500]
+    text = html.unescape(r.text)
+    assert "4037" in text and "claims.groups_overage" in text, text[:2000]
+    assert s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 401
+
+
+def test_entra_150_groups_and_an_app_role_reach_the_policy(stack):
+    # 150 groups (the most Entra ID puts in a SAML token before the overage link).
+    groups = [shapes.ALICE_ENTRA_GROUP] + [f"00000000-0000-4000-8000-{i:012d}" for i in range(149)]
+    s, who = stack.signin("entra", groups=groups)
+    assert len(who["groups"]) == 150 and who["groups"][0] == shapes.ALICE_ENTRA_GROUP, len(who["groups"])
+    assert [(g["project"], g["role"]) for g in who["role_grants"]] == [("vision", "data-scientist")], who
+    # An app role assigned in the enterprise application arrives in the role claim.
+    s, who = stack.signin("entra", roles=["ML.Admin"])
+    grants = {(g["project"], g["role"]) for g in who["role_grants"]}
+    assert grants == {("vision", "data-scientist"), ("*", "admin")}, who["role_grants"]
