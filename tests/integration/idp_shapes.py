@@ -17,7 +17,7 @@ import secrets
 import subprocess
 import uuid
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape, quoteattr
 

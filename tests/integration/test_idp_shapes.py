@@ -3,7 +3,6 @@ to a real gateway's /saml/acs after the gateway's own AuthnRequest, then read ba
 /.claimgate/whoami and the identity headers the upstream receives. One gateway trusts all eight
 IdPs and ONE policy file decides for all of them: each IdP's config says how its attributes map
 onto the claims the policy reads (what docs/idps.md tells the operator to write)."""
-import base64
 import html
 import pathlib
 import subprocess
