@@ -23,8 +23,7 @@ AuditConfig compile_audit_config(const YAML::Node& root, const std::string& base
        "index", "also", "syslog", "checkpoint_key"},
       p);
   c.enabled = core::get_bool(a, "enabled", s, p, true);
-  c.log.path =
-      core::resolve_path(base_dir, core::get_string(a, "path", s, p, false, "audit/audit.jsonl"));
+  c.log.path = core::get_path(a, "path", s, p, base_dir, false, "audit/audit.jsonl");
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   c.log.instance = core::get_string(a, "instance", s, p, false, host[0] ? host : "claimgate");
@@ -63,11 +62,9 @@ AuditConfig compile_audit_config(const YAML::Node& root, const std::string& base
   c.log.rotate_every = core::get_duration(a, "rotate_every", s, p, c.log.rotate_every);
   c.log.max_pending_bytes = core::get_size(a, "max_pending", s, p, c.log.max_pending_bytes);
   // The checkpoint signing key: the audit writer's own, never the keyring's (docs/audit.md).
-  c.log.checkpoint_key = core::resolve_path(
-      base_dir, core::get_string(a, "checkpoint_key", s, p, false,
-                                 default_checkpoint_key_path(c.log.path)));
-  c.index_path =
-      core::resolve_path(base_dir, core::get_string(a, "index", s, p, false, "audit/index.db"));
+  c.log.checkpoint_key = core::get_path(a, "checkpoint_key", s, p, base_dir, false,
+                                        default_checkpoint_key_path(c.log.path));
+  c.index_path = core::get_path(a, "index", s, p, base_dir, false, "audit/index.db");
   c.also = core::get_string(a, "also", s, p, false, "none");
   if (c.also != "none" && c.also != "stdout" && c.also != "syslog") {
     p.add("audit.also", c.also, "none, stdout or syslog");

@@ -75,7 +75,7 @@ Result<Where> locate(const Options& o, bool need_files = true) {
     core::Problems p;
     auto root = core::load_yaml(o.config, p);
     if (!root) return fail(Error{2, "usage", p.to_string()});
-    std::string base = std::filesystem::path(o.config).parent_path().string();
+    std::string base = core::config_dir(o.config);
     auto a = audit::compile_audit_config(*root, base, p);
     if (!p.empty()) return fail(Error{2, "usage", "audit section: " + p.to_string()});
     if (log.empty()) log = a.log.path;
@@ -83,8 +83,7 @@ Result<Where> locate(const Options& o, bool need_files = true) {
     checkpoint_key = a.log.checkpoint_key;
     w.checkpoint_every = a.log.checkpoint_every;
     if (keys.empty()) {
-      std::string k = core::get_string(*root, "keys", "", p, false);
-      if (!k.empty()) keys = core::resolve_path(base, k);
+      keys = core::get_path(*root, "keys", "", p, base, false);
     }
   }
   w.files = o.files;
@@ -208,8 +207,8 @@ int run_verify(const Options& o) {
   }
   if (!o.no_signatures) {
     std::cout << "unsigned tail: " << rep.unsigned_tail << " record(s) after the last signed "
-              << "checkpoint"
-              << (rep.unsigned_tail ? " (the live tail of a running gateway)" : "") << "\n";
+              << "checkpoint" << (rep.unsigned_tail ? " (the live tail of a running gateway)" : "")
+              << "\n";
   }
   return 0;
 }

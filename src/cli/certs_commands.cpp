@@ -52,13 +52,12 @@ std::optional<SpSection> read_section(const std::string& path, core::WallTime no
     if (!sp || !sp.IsMap()) {
       p.add("saml.sp", "", "a mapping with signing_key and signing_cert");
     } else {
-      out.files = saml::sp_key_files(sp, std::filesystem::path(path).parent_path().string(), p);
+      out.files = saml::sp_key_files(sp, core::config_dir(path), p);
       out.window = core::get_duration(sp, "rollover_window", "saml.sp", p, out.window);
     }
     out.public_url = core::get_string(*root, "public_url", "", p, false);
     core::Problems ignored;  // status shows the IdPs when they load; the SP is what matters
-    if (auto cfg = saml::compile_saml_config(*root, std::filesystem::path(path).parent_path(), now,
-                                             ignored)) {
+    if (auto cfg = saml::compile_saml_config(*root, core::config_dir(path), now, ignored)) {
       out.idps = std::move(cfg->idps);
     }
   }

@@ -270,8 +270,8 @@ int run_check(const std::string& path) {
       std::cout << "error: " << iso.error().message << "\n";
       ++errors;
     } else {
-      bool weak = iso->find("WITHOUT") != std::string::npos ||
-                  iso->find("INSECURE") != std::string::npos;
+      bool weak =
+          iso->find("WITHOUT") != std::string::npos || iso->find("INSECURE") != std::string::npos;
       std::cout << (weak ? "warning: jobs: " : "jobs: ") << *iso << "\n";
     }
   }
@@ -298,6 +298,10 @@ int run_check(const std::string& path) {
           std::to_string(cfg->policy->bindings().size()) + " binding(s), " +
           std::to_string(cfg->policy->roles().size()) + " role(s)";
   }
+  // Where each file and directory the config names is, relative ones taken against the config
+  // file's directory whatever the working directory (docs/configuration.md, "Paths").
+  std::cout << "paths (relative to " << cfg->base_dir << "):\n";
+  for (const auto& r : cfg->paths) std::cout << "  " << r.path << ": " << r.resolved << "\n";
   if (errors) {
     std::cout << path << ": " << errors << " inconsistency(ies) above\n";
     return 1;

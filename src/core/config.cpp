@@ -1,5 +1,7 @@
 #include "core/config.h"
 
+#include <filesystem>
+
 #include "core/encoding.h"
 #include "core/time.h"
 
@@ -18,6 +20,13 @@ void Problems::add(std::string path, std::string found, std::string allowed) {
     if (p.path == path && p.found == found) return;
   }
   list_.push_back({std::move(path), std::move(found), std::move(allowed)});
+}
+
+void Problems::note_path(std::string path, std::string resolved) {
+  for (const auto& r : paths_) {
+    if (r.path == path) return;
+  }
+  paths_.push_back({std::move(path), std::move(resolved)});
 }
 
 std::string Problems::to_string() const {
@@ -79,8 +88,11 @@ std::chrono::milliseconds get_duration_ms(const YAML::Node& map, const std::stri
   if (v.empty()) return fallback;
   auto d = parse_duration_ms(v);
   if (!d) {
+    bool bare = v.find_first_not_of("0123456789") == std::string::npos;
     p.add(path.empty() ? key : path + "." + key, v,
-          "a duration such as 250ms, 180s, 5m, 8h or 30d");
+          bare ? "a duration needs a unit; write " + v + "s, " + v + "m or " + v + "h (e.g. " + v +
+                     "m)"
+               : "a duration such as 250ms, 180s, 5m, 8h or 30d");
     return fallback;
   }
   return *d;
@@ -169,9 +181,35 @@ void reject_unknown_keys(const YAML::Node& map, const std::string& path,
   }
 }
 
+std::string config_dir(const std::string& config_path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path abs = fs::absolute(fs::path(config_path), ec);
+  if (ec) abs = fs::path(config_path);
+  return abs.lexically_normal().parent_path().string();
+}
+
 std::string resolve_path(const std::string& base_dir, const std::string& path) {
-  if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
-  return base_dir + "/" + path;
+  namespace fs = std::filesystem;
+  if (path.empty()) return path;
+  fs::path p(path);
+  if (p.is_relative()) {
+    std::error_code ec;
+    fs::path base = base_dir.empty() ? fs::current_path(ec) : fs::path(base_dir);
+    p = base / p;
+  }
+  std::string out = p.lexically_normal().string();
+  // "dir/" (lexically_normal keeps a trailing separator) names the same directory as "dir".
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+std::string get_path(const YAML::Node& map, const std::string& key, const std::string& path,
+                     Problems& p, const std::string& base_dir, bool required,
+                     const std::string& fallback) {
+  std::string v = resolve_path(base_dir, get_string(map, key, path, p, required, fallback));
+  if (!v.empty()) p.note_path(path.empty() ? key : path + "." + key, v);
+  return v;
 }
 
 }  // namespace cg::core

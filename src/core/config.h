@@ -25,8 +25,17 @@ class Problems {
   const std::vector<Problem>& list() const { return list_; }
   std::string to_string() const;  // one problem a line
 
+  // Every path a config names, as resolved (get_path), so that `check` can print them.
+  struct ResolvedPath {
+    std::string path;      // "jobs.state_dir"
+    std::string resolved;  // absolute
+  };
+  void note_path(std::string path, std::string resolved);
+  const std::vector<ResolvedPath>& paths() const { return paths_; }
+
  private:
   std::vector<Problem> list_;
+  std::vector<ResolvedPath> paths_;
 };
 
 // Reads a YAML file (size-limited); a syntax error becomes a Problem at path "(file)".
@@ -55,7 +64,16 @@ std::vector<std::string> get_string_list(const YAML::Node& map, const std::strin
 // Adds a Problem for every key of `map` not in `known`.
 void reject_unknown_keys(const YAML::Node& map, const std::string& path,
                          std::initializer_list<const char*> known, Problems& p);
-// Resolves a file path relative to the config file's directory.
+// The directory relative paths of the config file `config_path` resolve against: the file's own
+// directory, absolute (`serve --config claimgate.yaml` gives the working directory, never "").
+std::string config_dir(const std::string& config_path);
+// The one path resolver: a relative `path` is taken against `base_dir` (config_dir()), an
+// absolute one stays; both come back lexically normal ("a/./b" -> "a/b"). "" stays "".
 std::string resolve_path(const std::string& base_dir, const std::string& path);
+// A path setting: the string at `key` (or `fallback` when missing), resolved against `base_dir`
+// and noted in `p` under its YAML path for `check`. "" when missing with no fallback.
+std::string get_path(const YAML::Node& map, const std::string& key, const std::string& path,
+                     Problems& p, const std::string& base_dir, bool required,
+                     const std::string& fallback = "");
 
 }  // namespace cg::core

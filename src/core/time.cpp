@@ -101,7 +101,14 @@ Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text) {
   }
   std::string_view unit(ptr, static_cast<size_t>(text.data() + text.size() - ptr));
   using namespace std::chrono;
-  if (unit.empty() || unit == "s") return milliseconds(n * 1000);
+  if (unit.empty() && n == 0) return milliseconds(0);  // zero is zero in every unit
+  if (unit.empty()) {
+    // A bare number is ambiguous (is `idle: 5` five seconds or five minutes?): say which.
+    std::string n_text(text);
+    return fail(Code::kTime, "'" + n_text + "' has no unit; write " + n_text + "s, " + n_text +
+                                 "m or " + n_text + "h (e.g. " + n_text + "m)");
+  }
+  if (unit == "s") return milliseconds(n * 1000);
   if (unit == "ms") return milliseconds(n);
   if (unit == "m") return milliseconds(n * 60'000);
   if (unit == "h") return milliseconds(n * 3'600'000);

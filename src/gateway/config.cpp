@@ -58,8 +58,8 @@ void check_tls(const YAML::Node& tls, const std::string& base, core::WallTime no
   std::string cert = core::get_string(tls, "cert", "tls", p, true);
   std::string key = core::get_string(tls, "key", "tls", p, true);
   if (cert.empty() || key.empty()) return;
-  s.tls_cert_file = core::resolve_path(base, cert);
-  s.tls_key_file = core::resolve_path(base, key);
+  s.tls_cert_file = core::get_path(tls, "cert", "tls", p, base, true);
+  s.tls_key_file = core::get_path(tls, "key", "tls", p, base, true);
   auto certs = crypto::Certificate::load(s.tls_cert_file);
   auto k = crypto::PrivateKey::load(s.tls_key_file);
   if (!certs) p.add("tls.cert", cert, certs.error().message);
@@ -92,9 +92,9 @@ void compile_forward_auth(const YAML::Node& root, GatewayConfig& c, core::Proble
     return;
   }
   bool custom = from == "headers";
-  for (auto [key, field] : {std::pair{"method_header", &f.method_header},
-                            std::pair{"uri_header", &f.uri_header},
-                            std::pair{"host_header", &f.host_header}}) {
+  for (auto [key, field] :
+       {std::pair{"method_header", &f.method_header}, std::pair{"uri_header", &f.uri_header},
+        std::pair{"host_header", &f.host_header}}) {
     if (!s[key]) {
       if (custom) p.add(std::string("forward_auth.") + key, "missing", "a header name");
       continue;
@@ -172,9 +172,8 @@ void compile_redis(const YAML::Node& s, GatewayConfig& c, core::Problems& p) {
     p.add("store.address", address, "host:port, such as 127.0.0.1:6379");
   }
   r.redis.username = core::get_string(s, "username", "store", p, false);
-  std::string password_file = core::get_string(s, "password_file", "store", p, false);
+  std::string password_file = core::get_path(s, "password_file", "store", p, c.base_dir, false);
   if (!password_file.empty()) {
-    password_file = core::resolve_path(c.base_dir, password_file);
     std::ifstream in(password_file);
     std::string line;
     if (!in || !std::getline(in, line)) {
@@ -194,8 +193,7 @@ void compile_redis(const YAML::Node& s, GatewayConfig& c, core::Problems& p) {
                                 p);
       r.redis.tls = true;
       auto file = [&](const char* key) {
-        std::string v = core::get_string(t, key, "store.tls", p, false);
-        return v.empty() ? v : core::resolve_path(c.base_dir, v);
+        return core::get_path(t, key, "store.tls", p, c.base_dir, false);
       };
       r.redis.ca_file = file("ca_file");
       r.redis.cert_file = file("cert_file");
@@ -270,12 +268,18 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
   JobsConfig& j = c.jobs;
   j.enabled = std::any_of(c.routes.begin(), c.routes.end(),
                           [](const RouteConfig& r) { return r.builtin == "jobs"; });
-  j.state_dir = c.store_kind == "sqlite"
-                    ? std::filesystem::path(c.store_path).parent_path().string() + "/jobs"
-                    : c.base_dir + "/jobs";
+  // By default beside the sqlite store, else in the config's directory (both absolute: a
+  // relative config path once put this at /jobs).
+  j.state_dir = core::resolve_path(c.store_kind == "sqlite" && !c.store_path.empty()
+                                       ? std::filesystem::path(c.store_path).parent_path().string()
+                                       : c.base_dir,
+                                   "jobs");
   j.gateway_url = c.public_url.origin();
   YAML::Node s = root["jobs"];
-  if (!s) return;
+  if (!s) {
+    if (j.enabled) p.note_path("jobs.state_dir", j.state_dir);
+    return;
+  }
   if (!s.IsMap()) {
     p.add("jobs", "not a mapping", "a mapping (executor, state_dir, token_ttl, ...)");
     return;
@@ -299,9 +303,7 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
   if (j.executor != "local" && j.executor != "slurm") {
     p.add("jobs.executor", j.executor, "local or slurm");
   }
-  if (s["state_dir"]) {
-    j.state_dir = core::resolve_path(c.base_dir, core::get_string(s, "state_dir", "jobs", p, true));
-  }
+  j.state_dir = core::get_path(s, "state_dir", "jobs", p, c.base_dir, false, j.state_dir);
   j.token_ttl = core::get_duration(s, "token_ttl", "jobs", p, j.token_ttl);
   if (j.token_ttl < std::chrono::seconds(5) || j.token_ttl > std::chrono::seconds(86400)) {
     p.add("jobs.token_ttl", std::to_string(j.token_ttl.count()) + "s", "from 5s to 24h");
@@ -313,14 +315,12 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
   }
   j.poll_interval = core::get_duration_ms(s, "poll_interval", "jobs", p, j.poll_interval);
   if (s["gateway_url"]) j.gateway_url = core::get_string(s, "gateway_url", "jobs", p, true);
-  if (s["ca_file"]) {
-    j.ca_file = core::resolve_path(c.base_dir, core::get_string(s, "ca_file", "jobs", p, true));
-  }
+  if (s["ca_file"]) j.ca_file = core::get_path(s, "ca_file", "jobs", p, c.base_dir, true);
   j.when_unreachable = core::get_string(s, "when_unreachable", "jobs", p, false, "closed");
   if (j.when_unreachable != "closed" && j.when_unreachable != "open") {
     p.add("jobs.when_unreachable", j.when_unreachable, "closed (refuse to start) or open");
   }
-  j.claimgate_binary = core::get_string(s, "claimgate_binary", "jobs", p, false);
+  j.claimgate_binary = core::get_path(s, "claimgate_binary", "jobs", p, c.base_dir, false);
   j.run_as = core::get_string(s, "run_as", "jobs", p, false);
   if (YAML::Node m = s["run_as_map"]) {
     if (!m.IsMap()) {
@@ -341,7 +341,7 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
   if (j.sandbox != "auto" && j.sandbox != "bwrap" && j.sandbox != "none") {
     p.add("jobs.sandbox", j.sandbox, "auto, bwrap or none");
   }
-  j.bwrap = core::get_string(s, "bwrap", "jobs", p, false, "/usr/bin/bwrap");
+  j.bwrap = core::get_path(s, "bwrap", "jobs", p, c.base_dir, false, "/usr/bin/bwrap");
   j.instance = core::get_string(s, "instance", "jobs", p, false);
   if (j.instance.size() > 128 ||
       std::any_of(j.instance.begin(), j.instance.end(),
@@ -371,7 +371,7 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
   if (YAML::Node sl = s["slurm"]; sl && sl.IsMap()) {
     core::reject_unknown_keys(sl, "jobs.slurm", {"partition", "bin_dir", "extra_args"}, p);
     j.slurm.partition = core::get_string(sl, "partition", "jobs.slurm", p, false);
-    j.slurm.bin_dir = core::get_string(sl, "bin_dir", "jobs.slurm", p, false, "/usr/bin");
+    j.slurm.bin_dir = core::get_path(sl, "bin_dir", "jobs.slurm", p, c.base_dir, false, "/usr/bin");
     j.slurm.extra_args = core::get_string_list(sl, "extra_args", "jobs.slurm", p);
   }
 }
@@ -385,13 +385,13 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   const YAML::Node& root = *root_opt;
   GatewayConfig c;
   c.config_path = path;
-  c.base_dir = std::filesystem::path(path).parent_path().string();
+  c.base_dir = core::config_dir(path);
   core::reject_unknown_keys(
-      root, "", {"listen",      "public_url", "threads",  "log_level", "insecure_http",
-                 "tls",         "saml",       "keys",     "session",   "store",
-                 "identity",    "limits",     "upstream", "routes",    "permissions",
-                 "roles",       "aliases",    "bindings", "rules",     "case_insensitive_paths",
-                 "policy_file", "audit",      "tokens",   "jobs",      "certificate_warning",
+      root, "", {"listen",       "public_url",  "threads",  "log_level", "insecure_http",
+                 "tls",          "saml",        "keys",     "session",   "store",
+                 "identity",     "limits",      "upstream", "routes",    "permissions",
+                 "roles",        "aliases",     "bindings", "rules",     "case_insensitive_paths",
+                 "policy_file",  "audit",       "tokens",   "jobs",      "certificate_warning",
                  "key_rotation", "forward_auth"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
@@ -451,7 +451,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
       c.warnings.push_back("saml.idps[" + idp.name + "]: " + w);
   }
 
-  c.keys_dir = core::resolve_path(c.base_dir, core::get_string(root, "keys", "", p, true));
+  c.keys_dir = core::get_path(root, "keys", "", p, c.base_dir, true);
 
   if (YAML::Node s = root["session"]; s && s.IsMap()) {
     core::reject_unknown_keys(s, "session", {"ttl", "idle", "touch_interval", "cookie"}, p);
@@ -483,7 +483,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
         p);
     c.store_kind = core::get_string(s, "kind", "store", p, false, "memory");
     if (c.store_kind == "sqlite") {
-      c.store_path = core::resolve_path(c.base_dir, core::get_string(s, "path", "store", p, true));
+      c.store_path = core::get_path(s, "path", "store", p, c.base_dir, true);
     } else if (c.store_kind == "redis") {
       compile_redis(s, c, p);
     } else if (c.store_kind != "memory") {
@@ -550,12 +550,12 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
 
   if (YAML::Node s = root["limits"]; s && s.IsMap()) {
-    core::reject_unknown_keys(s, "limits",
-                              {"header_bytes", "body_bytes", "header_timeout", "body_timeout",
-                               "idle_timeout", "shutdown_grace", "signins_per_minute",
-                               "signin_burst", "pending_signins_per_client",
-                               "device_code_failures", "device_code_window", "max_clients"},
-                              p);
+    core::reject_unknown_keys(
+        s, "limits",
+        {"header_bytes", "body_bytes", "header_timeout", "body_timeout", "idle_timeout",
+         "shutdown_grace", "signins_per_minute", "signin_burst", "pending_signins_per_client",
+         "device_code_failures", "device_code_window", "max_clients"},
+        p);
     c.server.header_limit = core::get_size(s, "header_bytes", "limits", p, c.server.header_limit);
     if (c.server.header_limit < 1024 || c.server.header_limit > (1 << 20)) {
       p.add("limits.header_bytes", std::to_string(c.server.header_limit), "from 1KiB to 1MiB");
@@ -651,6 +651,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
     }
   }
   if (!p.empty()) return std::nullopt;
+  c.paths = p.paths();
   return c;
 }
 
@@ -669,9 +670,8 @@ std::vector<std::pair<std::string, std::string>> public_rules_on_identity_routes
         return a.size() >= b.size() && http::beast::iequals(a.substr(0, b.size()), b);
       };
       if (starts(lit, pre) || starts(r.prefix, lit)) {
-        out.emplace_back(rule.where, "public: true on " + rule.path + ", under route '" +
-                                         r.name + "' (" + r.prefix + " -> builtin:" + r.builtin +
-                                         ")");
+        out.emplace_back(rule.where, "public: true on " + rule.path + ", under route '" + r.name +
+                                         "' (" + r.prefix + " -> builtin:" + r.builtin + ")");
       }
     }
   }

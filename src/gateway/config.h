@@ -221,7 +221,9 @@ struct KeyRotation {
 
 struct GatewayConfig {
   std::string config_path;
-  std::string base_dir;
+  std::string base_dir;  // absolute: the config file's directory (core::config_dir)
+  // Every path setting as resolved against base_dir, in the order read (`check` prints them).
+  std::vector<core::Problems::ResolvedPath> paths;
   http::ServerOptions server;
   http::Url public_url;
   bool insecure_http = false;
@@ -253,7 +255,7 @@ struct GatewayConfig {
   TokensConfig tokens;
   JobsConfig jobs;
   ForwardAuthConfig forward_auth;
-  AbuseLimitsConfig abuse_limits;  // limits: signins_per_minute, ... (rate_limit.h)
+  AbuseLimitsConfig abuse_limits;     // limits: signins_per_minute, ... (rate_limit.h)
   std::vector<std::string> warnings;  // not problems, but worth an operator's attention
 
   bool secure_cookies() const { return public_url.https(); }

@@ -30,9 +30,9 @@ bool env_name_ok(std::string_view n) {
 // What glibc's loader ignores in a setuid program (its unsecvars list, but TMPDIR), and the
 // allocator's hooks: each makes a program run or read something its command did not name.
 constexpr std::string_view kLoaderVariables[] = {
-    "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES",   "HOSTALIASES", "LOCALDOMAIN",
-    "LOCPATH",    "NIS_PATH",    "NLSPATH",          "RESOLV_HOST_CONF", "RES_OPTIONS",
-    "TZDIR",      "MALLOC_ARENA_MAX", "MALLOC_CHECK_", "MALLOC_TRACE"};
+    "GCONV_PATH", "GETCONF_DIR",      "GLIBC_TUNABLES", "HOSTALIASES",      "LOCALDOMAIN",
+    "LOCPATH",    "NIS_PATH",         "NLSPATH",        "RESOLV_HOST_CONF", "RES_OPTIONS",
+    "TZDIR",      "MALLOC_ARENA_MAX", "MALLOC_CHECK_",  "MALLOC_TRACE"};
 
 bool name_ok(std::string_view n) {
   if (n.size() > 128) return false;
@@ -166,16 +166,25 @@ Result<JobSpec> parse_spec(std::string_view text, const SpecLimits& limits) {
   s.max_runtime = limits.default_runtime;
   if (j.contains("max_runtime")) {
     const auto& v = j["max_runtime"];
+    // A JSON number is seconds (what a job's `spec.max_runtime` reads back as); a string is
+    // a duration with its unit, as in the config ("90m": "90" alone is refused, saying so).
     std::optional<std::chrono::seconds> rt;
+    std::string why = "is not a duration (\"90m\", \"12h\", or a number of seconds)";
     if (v.is_number_integer()) {
       rt = std::chrono::seconds(v.get<int64_t>());
     } else if (v.is_string()) {
       auto d = core::parse_duration(v.get<std::string>());
-      if (d) rt = *d;
+      if (d) {
+        rt = *d;
+      } else if (v.get<std::string>().find_first_not_of("0123456789") == std::string::npos &&
+                 !v.get<std::string>().empty()) {
+        std::string n = v.get<std::string>().substr(0, 12);
+        why = "has no unit; write \"" + n + "s\", \"" + n + "m\" or \"" + n +
+              "h\" (or the number " + n + " for seconds)";
+      }
     }
     if (!rt) {
-      problems.push_back("max_runtime: " + core::clip(v.dump(), 40) +
-                         " is not a duration (\"90m\", \"12h\", or seconds)");
+      problems.push_back("max_runtime: " + core::clip(v.dump(), 40) + " " + why);
     } else if (rt->count() < 1 || *rt > limits.max_runtime) {
       problems.push_back("max_runtime: " + std::to_string(rt->count()) + "s is outside 1s.." +
                          std::to_string(limits.max_runtime.count()) + "s (jobs.max_runtime)");
@@ -199,10 +208,15 @@ Result<JobSpec> parse_spec(std::string_view text, const SpecLimits& limits) {
 }
 
 std::string JobSpec::to_json() const {
-  json j = {{"name", name},   {"command", command},
-            {"env", env},     {"workdir", workdir}, {"workdir_id", workdir_id},
-            {"nodes", nodes}, {"procs_per_node", procs_per_node},
-            {"gpus", gpus},   {"max_runtime", max_runtime.count()},
+  json j = {{"name", name},
+            {"command", command},
+            {"env", env},
+            {"workdir", workdir},
+            {"workdir_id", workdir_id},
+            {"nodes", nodes},
+            {"procs_per_node", procs_per_node},
+            {"gpus", gpus},
+            {"max_runtime", max_runtime.count()},
             {"pool", pool}};
   return j.dump();
 }

@@ -1001,7 +1001,7 @@ std::shared_ptr<const Policy> load_policy(const YAML::Node& root, const std::str
             "either policy_file or policy sections (roles, bindings, rules, ...) in this file");
       return nullptr;
     }
-    std::string path = core::resolve_path(base_dir, file);
+    std::string path = core::get_path(root, "policy_file", "", p, base_dir, false);
     if (policy_file) *policy_file = path;
     core::Problems inner;
     auto doc = core::load_yaml(path, inner);
@@ -1026,8 +1026,7 @@ std::shared_ptr<const Policy> load_policy_file(const std::string& path, core::Pr
   auto doc = core::load_yaml(path, p);
   if (!doc) return nullptr;
   if (watched) *watched = path;
-  return load_policy(*doc, std::filesystem::path(path).parent_path().string(), p, warnings,
-                     watched);
+  return load_policy(*doc, core::config_dir(path), p, warnings, watched);
 }
 
 }  // namespace cg::policy

@@ -46,8 +46,7 @@ std::optional<GraphConfig> compile_graph(const YAML::Node& g, const std::string&
                        "https://login.microsoftonline.com/" + c.tenant_id + "/oauth2/v2.0/token");
   c.api_url = core::get_string(g, "api_url", path, p, false, c.api_url);
   while (!c.api_url.empty() && c.api_url.back() == '/') c.api_url.pop_back();
-  if (g["ca_file"])
-    c.ca_file = core::resolve_path(base, core::get_string(g, "ca_file", path, p, true));
+  if (g["ca_file"]) c.ca_file = core::get_path(g, "ca_file", path, p, base, true);
   c.security_enabled_only = core::get_bool(g, "security_enabled_only", path, p, true);
   for (const auto* url : {&c.token_url, &c.api_url}) {
     if (url->rfind("https://", 0) != 0 && url->rfind("http://127.0.0.1", 0) != 0) {
@@ -55,8 +54,7 @@ std::optional<GraphConfig> compile_graph(const YAML::Node& g, const std::string&
     }
   }
   if (g["client_secret_file"]) {
-    std::string file =
-        core::resolve_path(base, core::get_string(g, "client_secret_file", path, p, true));
+    std::string file = core::get_path(g, "client_secret_file", path, p, base, true);
     auto secret = core::read_file(file, 4096);
     if (!secret) {
       p.add(path + ".client_secret_file", file, secret.error().message);
@@ -88,19 +86,13 @@ std::string sibling_path(const std::string& path, std::string_view tag) {
 
 SpKeyFiles sp_key_files(const YAML::Node& sp, const std::string& base, core::Problems& p) {
   SpKeyFiles f;
-  f.key = core::get_string(sp, "signing_key", "saml.sp", p, true);
-  f.cert = core::get_string(sp, "signing_cert", "saml.sp", p, true);
+  f.key = core::get_path(sp, "signing_key", "saml.sp", p, base, true);
+  f.cert = core::get_path(sp, "signing_cert", "saml.sp", p, base, true);
   if (f.key.empty() || f.cert.empty()) return f;
-  f.key = core::resolve_path(base, f.key);
-  f.cert = core::resolve_path(base, f.cert);
-  f.next_key =
-      sp["next_signing_key"]
-          ? core::resolve_path(base, core::get_string(sp, "next_signing_key", "saml.sp", p, true))
-          : sibling_path(f.key, "next");
-  f.next_cert =
-      sp["next_signing_cert"]
-          ? core::resolve_path(base, core::get_string(sp, "next_signing_cert", "saml.sp", p, true))
-          : sibling_path(f.cert, "next");
+  f.next_key = core::get_path(sp, "next_signing_key", "saml.sp", p, base, false,
+                              sibling_path(f.key, "next"));
+  f.next_cert = core::get_path(sp, "next_signing_cert", "saml.sp", p, base, false,
+                               sibling_path(f.cert, "next"));
   f.previous_key = sibling_path(f.key, "previous");
   f.previous_cert = sibling_path(f.cert, "previous");
   f.rollover_state = std::filesystem::path(f.key).parent_path().string() + "/sp-rollover.json";
@@ -259,8 +251,7 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
           idp.metadata_file = idp.name + "-metadata.xml";
         }
         if (n["metadata_ca_file"]) {
-          idp.metadata_ca_file =
-              core::resolve_path(base, core::get_string(n, "metadata_ca_file", path, p, true));
+          idp.metadata_ca_file = core::get_path(n, "metadata_ca_file", path, p, base, true);
         }
         idp.metadata_refresh =
             core::get_duration(n, "metadata_refresh", path, p, idp.metadata_refresh);
@@ -290,7 +281,8 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
       mo.entity_id = core::get_string(n, "entity_id", path, p, false);
       std::string signer = core::get_string(n, "metadata_signing_cert", path, p, false);
       if (!signer.empty()) {
-        auto certs = crypto::Certificate::load(core::resolve_path(base, signer));
+        auto certs = crypto::Certificate::load(
+            core::get_path(n, "metadata_signing_cert", path, p, base, false));
         if (!certs)
           p.add(path + ".metadata_signing_cert", signer, certs.error().message);
         else
@@ -302,6 +294,7 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
       if (idp.metadata_file.empty()) continue;
       std::string as_written = idp.metadata_file;
       idp.metadata_file = core::resolve_path(base, idp.metadata_file);
+      p.note_path(path + ".metadata_file", idp.metadata_file);
       idp.metadata_options = mo;
       if (!idp.metadata_url.empty() && ::access(idp.metadata_file.c_str(), F_OK) != 0) {
         idp.metadata_pending = true;  // no copy yet: fetched by the gateway at start

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from conftest import claimgate_bin, run
-from gateway_stack import DemoStack
+from gateway_stack import DemoStack, wait_http
 
 
 def write_cert(directory, name, days_from, days_to, san="127.0.0.1"):
@@ -116,5 +116,61 @@ def test_serve_over_tls_with_secure_cookies(tmp_path):
         seen = s.get(stack.url + "/tls", headers={"Accept": "application/json"}, timeout=10).json()
         assert seen["headers"]["X-Claimgate-User"] == "carol"
         assert seen["headers"]["X-Forwarded-Proto"] == "https"
+    finally:
+        stack.stop()
+
+
+def paths_section(stdout):
+    """The `paths (relative to DIR):` section of `check`, as {setting: resolved path}."""
+    lines = stdout.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("paths (relative to "))
+    out = {}
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        key, _, value = line.strip().partition(": ")
+        out[key] = value
+    return lines[start], out
+
+
+def test_relative_paths_resolve_against_the_config_directory(tmp_path):
+    """`serve --config claimgate.yaml` (as the README writes it) with a jobs route: every relative
+    path, the jobs state directory included, is taken against the config file's directory,
+    whatever the working directory; `check` prints them (issue 22: the state went to /jobs)."""
+    from job_user import ensure_job_user, run_as_config
+    ensure_job_user()
+    d = tmp_path / "gw"
+    stack = DemoStack(d, claimgate_bin(), store="memory", upstream=False,
+                      routes=[{"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}],
+                      extra_config=f"jobs: {{{run_as_config()}}}\n")
+    try:
+        stack.stop_gateway()
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        seen = []
+        for cwd, arg in ((d, "claimgate.yaml"), (d, "./claimgate.yaml"), (tmp_path, "gw/claimgate.yaml"),
+                         (elsewhere, "../gw/claimgate.yaml"), ("/", str(d / "claimgate.yaml"))):
+            proc = subprocess.run([claimgate_bin(), "check", "--config", arg], cwd=cwd,
+                                  capture_output=True, text=True, timeout=60)
+            assert proc.returncode == 0, (cwd, arg, proc.stdout, proc.stderr)
+            seen.append(paths_section(proc.stdout))
+        head, paths = seen[0]
+        assert all(s == seen[0] for s in seen), seen
+        assert head == f"paths (relative to {d}):"
+        assert paths["jobs.state_dir"] == str(d / "jobs")
+        assert paths["keys"] == str(d / "keyring")
+        assert paths["saml.sp.signing_key"] == str(d / "sp.key")
+        assert paths["saml.idps[0].metadata_file"] == str(d / "idp-demo-metadata.xml")
+        assert paths["audit.path"] == str(d / "audit" / "audit.jsonl")
+        assert paths["audit.index"] == str(d / "audit" / "index.db")
+        # serve from elsewhere with a relative config path: its state lands beside the config.
+        import shutil
+        shutil.rmtree(d / "jobs")  # the stack's own start (cwd = d) made it
+        gw = subprocess.Popen([claimgate_bin(), "serve", "--config", "../gw/claimgate.yaml"], cwd=elsewhere,
+                              stdout=open(d / "gateway-elsewhere.log", "ab"), stderr=subprocess.STDOUT)
+        stack.procs.append(gw)
+        wait_http(stack.url + "/healthz", gw)
+        assert (d / "jobs").is_dir()
+        assert list(elsewhere.iterdir()) == []
     finally:
         stack.stop()

@@ -31,9 +31,22 @@ TEST(TimeTest, ParsesDurations) {
   EXPECT_EQ(*parse_duration("180s"), std::chrono::seconds(180));
   EXPECT_EQ(*parse_duration("5m"), std::chrono::seconds(300));
   EXPECT_EQ(*parse_duration("8h"), std::chrono::seconds(28800));
-  EXPECT_EQ(*parse_duration("30"), std::chrono::seconds(30));
+  EXPECT_EQ(*parse_duration("30d"), std::chrono::hours(720));
+  EXPECT_EQ(*parse_duration_ms("250ms"), std::chrono::milliseconds(250));
+  EXPECT_EQ(*parse_duration("0"), std::chrono::seconds(0));  // zero needs no unit
   EXPECT_FALSE(parse_duration("5 minutes").has_value());
+  EXPECT_FALSE(parse_duration("5y").has_value());
+  EXPECT_FALSE(parse_duration("").has_value());
   EXPECT_FALSE(parse_duration("-5s").has_value());
+}
+
+// A bare number is ambiguous (seconds? minutes?): refused, saying which units to write.
+TEST(TimeTest, ABareNumberHasNoUnit) {
+  auto d = parse_duration("5");
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().message, "'5' has no unit; write 5s, 5m or 5h (e.g. 5m)");
+  EXPECT_FALSE(parse_duration_ms("250").has_value());
+  EXPECT_FALSE(parse_duration("30").has_value());
 }
 
 }  // namespace

@@ -203,18 +203,17 @@ TEST_F(GatewayConfigTest, LoadsThePolicyInlineOrFromItsFile) {
   EXPECT_FALSE(c->policy);
 }
 
-
 // A route whose service acts for a person cannot be made public, neither by the route nor by
 // a public rule under it (an anonymous GET crashed the gateway once).
 TEST_F(GatewayConfigTest, IdentityRoutesCannotBePublic) {
   core::Problems p;
-  EXPECT_FALSE(load(std::string(kBase) +
-                        "routes: [{prefix: /api/, upstream: 'builtin:jobs', public: true}]\n",
-                    p));
+  EXPECT_FALSE(load(
+      std::string(kBase) + "routes: [{prefix: /api/, upstream: 'builtin:jobs', public: true}]\n",
+      p));
   EXPECT_NE(p.to_string().find("gateway.identity_required"), std::string::npos) << p.to_string();
-  for (const char* rule : {"{path: \"/api/projects/{project}/jobs\", public: true}",
-                           "{path: \"/{rest*}\", public: true}",
-                           "{path: \"/API/{rest*}\", public: true}"}) {
+  for (const char* rule :
+       {"{path: \"/api/projects/{project}/jobs\", public: true}",
+        "{path: \"/{rest*}\", public: true}", "{path: \"/API/{rest*}\", public: true}"}) {
     core::Problems q;
     EXPECT_FALSE(load(std::string(kBase) +
                           "routes: [{prefix: /api/, upstream: 'builtin:jobs'}, "
@@ -290,10 +289,58 @@ TEST_F(GatewayConfigTest, CompilesTheAbuseLimits) {
            bad);
   EXPECT_FALSE(c.has_value());
   std::string all = bad.to_string();
-  for (const char* path : {"limits.signin_burst", "limits.device_code_window",
-                           "limits.max_clients", "limits.signins_per_mintue"}) {
+  for (const char* path : {"limits.signin_burst", "limits.device_code_window", "limits.max_clients",
+                           "limits.signins_per_mintue"}) {
     EXPECT_NE(all.find(path), std::string::npos) << path << ": " << all;
   }
+}
+
+// A config named by a relative path (`serve --config c.yaml`): every path, the jobs state
+// directory's default included, is under the config's directory (it once went to /jobs).
+TEST_F(GatewayConfigTest, RelativeConfigPathResolvesBesideTheConfig) {
+  auto cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir_);
+  std::string yaml = std::string(kBase) + "insecure_http: true\n" +
+                     "routes: [{prefix: /api/, upstream: 'builtin:jobs'}]\n" +
+                     "jobs: {insecure_same_user: true}\n";
+  ASSERT_TRUE(core::write_file((dir_ / "c.yaml").string(), yaml).has_value());
+  core::Problems p;
+  auto memory = load_gateway_config("c.yaml", test_now(), p);
+  ASSERT_TRUE(core::write_file((dir_ / "d.yaml").string(),
+                               yaml + "store: {kind: sqlite, path: state/s.db}\n")
+                  .has_value());
+  core::Problems p2;
+  auto sqlite = load_gateway_config("./d.yaml", test_now(), p2);
+  std::filesystem::current_path(cwd);
+  ASSERT_TRUE(memory.has_value()) << p.to_string();
+  ASSERT_TRUE(sqlite.has_value()) << p2.to_string();
+  std::string dir = std::filesystem::canonical(dir_).string();
+  EXPECT_EQ(memory->base_dir, dir);
+  EXPECT_EQ(memory->jobs.state_dir, dir + "/jobs");
+  EXPECT_EQ(memory->keys_dir, dir + "/keyring");
+  EXPECT_EQ(memory->audit.log.path, dir + "/audit/audit.jsonl");
+  EXPECT_EQ(sqlite->store_path, dir + "/state/s.db");
+  EXPECT_EQ(sqlite->jobs.state_dir, dir + "/state/jobs");
+  bool noted = false;
+  for (const auto& r : memory->paths)
+    noted = noted || (r.path == "jobs.state_dir" && r.resolved == dir + "/jobs");
+  EXPECT_TRUE(noted);
+}
+
+// Every duration field refuses a bare number, naming the field and suggesting units.
+TEST_F(GatewayConfigTest, BareDurationsAreRefused) {
+  core::Problems p;
+  auto c = load(std::string(kBase) +
+                    "insecure_http: true\nsession: {idle: 5}\n"
+                    "limits: {header_timeout: 10}\n",
+                p);
+  EXPECT_FALSE(c.has_value());
+  std::string all = p.to_string();
+  EXPECT_NE(
+      all.find("session.idle: found '5'; a duration needs a unit; write 5s, 5m or 5h (e.g. 5m)"),
+      std::string::npos)
+      << all;
+  EXPECT_NE(all.find("limits.header_timeout: found '10'"), std::string::npos) << all;
 }
 
 }  // namespace

@@ -68,5 +68,18 @@ TEST(JobSpecTest, DigestBindsArgumentsAndDirectory) {
   EXPECT_NE(command_digest({"a"}, "b"), command_digest({"a", "b"}, ""));
 }
 
+// max_runtime: a JSON number is seconds; a string needs its unit, as durations in the config.
+TEST(JobSpecTest, MaxRuntimeNumberIsSecondsStringNeedsAUnit) {
+  SpecLimits lim;
+  auto n = parse_spec(R"({"command":["x"],"max_runtime":5400})", lim);
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(n->max_runtime, std::chrono::minutes(90));
+  auto s = parse_spec(R"({"command":["x"],"max_runtime":"90"})", lim);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find(R"(max_runtime: "90" has no unit; write "90s", "90m" or "90h")"),
+            std::string::npos)
+      << s.error().message;
+}
+
 }  // namespace
 }  // namespace cg::jobs
