@@ -50,6 +50,8 @@ X500_EMAIL = "urn:oid:1.2.840.113549.1.9.1"
 
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 
 
@@ -177,14 +179,15 @@ class Shape:
                 f"<{a}AuthnContext><{a}AuthnContextClassRef>{self.authn_context}</{a}AuthnContextClassRef>"
                 f"</{a}AuthnContext></{a}AuthnStatement>{statement}</{a}Assertion>")
 
-    def response(self, keys, req, name_id, attrs, now=None):
-        """The base64 SAMLResponse this IdP would POST, signed (and encrypted) as it does."""
+    def response(self, keys, req, name_id, attrs, now=None, sha1=False):
+        """The base64 SAMLResponse this IdP would POST, signed (and encrypted) as it does (with
+        RSA-SHA1 and SHA-1 digests when `sha1`: what older IdP applications still default to)."""
         now = now or dt.datetime.now(dt.timezone.utc)
         p = self.protocol_prefix
         aid, rid = self.new_id(), self.new_id()
         assertion = self.assertion(req, name_id, attrs, now, aid, self.new_id())
         if self.sign_assertion:
-            assertion = keys.sign(assertion, aid, self.assertion_prefix, self.key_name)
+            assertion = keys.sign(assertion, aid, self.assertion_prefix, self.key_name, sha1)
         if self.encrypt:
             assertion = encrypt_assertion(assertion, keys.sp_crt, self.encrypt, self.assertion_prefix)
         issuer_prefix = self.assertion_prefix
@@ -196,21 +199,22 @@ class Shape:
                f'<{p}Status><{p}StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></{p}Status>'
                f"{assertion}</{p}Response>")
         if self.sign_response:
-            xml = keys.sign(xml, rid, issuer_prefix, self.key_name)
+            xml = keys.sign(xml, rid, issuer_prefix, self.key_name, sha1)
         return base64.b64encode(xml.encode()).decode()
 
 
 # -- signing and encryption -------------------------------------------------------------------
 
-def _signature_template(ref_id, key_name):
+def _signature_template(ref_id, key_name, sha1=False):
     kn = "<ds:KeyName/>" if key_name else ""
+    method, digest = (RSA_SHA1, SHA1) if sha1 else (RSA_SHA256, SHA256)
     return ('<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
             f'<ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/>'
-            f'<ds:SignatureMethod Algorithm="{RSA_SHA256}"/>'
+            f'<ds:SignatureMethod Algorithm="{method}"/>'
             f'<ds:Reference URI="#{ref_id}"><ds:Transforms>'
             '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
             f'<ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms>'
-            f'<ds:DigestMethod Algorithm="{SHA256}"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>'
+            f'<ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>'
             f"<ds:SignatureValue/><ds:KeyInfo>{kn}<ds:X509Data/></ds:KeyInfo></ds:Signature>")
 
 
@@ -221,13 +225,13 @@ class Keys:
         self.work, self.key, self.crt, self.sp_crt = work, key, crt, sp_crt
         self.key_name = key_name
 
-    def sign(self, xml, element_id, issuer_prefix, key_name=False):
+    def sign(self, xml, element_id, issuer_prefix, key_name=False, sha1=False):
         """`xml` with an enveloped signature of the element whose ID is `element_id`, placed after
         that element's Issuer (where SAML puts it), made by xmlsec1."""
         start = xml.index(f'ID="{element_id}"')
         issuer_end = re.compile(r"</(\w+:)?Issuer>").search(xml, start)
         at = issuer_end.end()
-        template = xml[:at] + _signature_template(element_id, key_name) + xml[at:]
+        template = xml[:at] + _signature_template(element_id, key_name, sha1) + xml[at:]
         # xmlsec1 signs the first template in document order: sign the Assertion before adding the
         # Response's template (which comes earlier in the document).
         src = self.work / f"tpl-{element_id}.xml"
@@ -379,7 +383,7 @@ def alice(idp, req, **over):
         return NameId(over.get("name_id", "alice.chen@corp.example"), over.get("format", EMAIL)), attrs
     if idp == "adfs":
         return (NameId("alice.chen@corp.example", EMAIL),
-                [Attr(XMLSOAP + "upn", ["alice.chen@corp.example"], typed=False),
+                [Attr(XMLSOAP + "upn", ["achen@corp.example"], typed=False),
                  Attr(XMLSOAP + "emailaddress", ["alice.chen@corp.example"], typed=False),
                  Attr(XMLSOAP + "name", ["CORP\\alice.chen"], typed=False),
                  Attr(ADFS_GROUP, ["Domain Users", "ml-vision-ds"], typed=False)])

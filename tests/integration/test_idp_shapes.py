@@ -4,12 +4,15 @@ to a real gateway's /saml/acs after the gateway's own AuthnRequest, then read ba
 IdPs and ONE policy file decides for all of them: each IdP's config says how its attributes map
 onto the claims the policy reads (what docs/idps.md tells the operator to write)."""
 import html
+import json
 import pathlib
+import re
 import subprocess
 import time
 
 import pytest
 import requests
+import yaml
 
 import idp_shapes as shapes
 from conftest import ROOT, claimgate_bin
@@ -20,25 +23,22 @@ JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html"}
 POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
 
-# Per IdP: the saml.idps[] fields docs/idps.md gives for it (beyond name and metadata_file).
-IDP_CONFIG = {
-    "okta": "",
-    "entra": "",
-    "adfs": "",
-    "google": "",
-    "keycloak": "",
-    "onelogin": "",
-    "shibboleth": "",
-    "auth0": "",
-}
+DOCS = ROOT / "docs" / "idps.md"
 
-# What the policy needs from every IdP: the claim names it reads (groups) under the names these
-# IdPs send them. docs/idps.md gives these lines for the policy's `aliases: claims:`.
-POLICY_ALIASES = {
-    "ml_groups": "groups",   # Google Workspace: the app's custom attribute for group membership
-    "Role": "groups",        # Keycloak: the realm's role list mapper
-    "memberOf": "groups",    # OneLogin: the memberOf parameter
-}
+
+def documented_idp_entries():
+    """Each IdP's saml.idps[] entry as docs/idps.md gives it (the yaml block of its section),
+    with the metadata pointed at the test's file instead of the vendor's URL."""
+    entries = {}
+    for block in re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), re.S):
+        doc = yaml.safe_load(block) or {}
+        for entry in doc.get("saml", {}).get("idps", []):
+            entries[entry["name"]] = entry
+    assert set(entries) == set(shapes.SHAPES), sorted(entries)
+    for name, entry in entries.items():
+        entry.pop("metadata_url", None)
+        entry["metadata_file"] = f"{name}-metadata.xml"
+    return entries
 
 
 class Stack:
@@ -63,13 +63,14 @@ class Stack:
             assert time.monotonic() < deadline, "the echo upstream did not start"
             time.sleep(0.02)
         upstream = f"http://127.0.0.1:{int(port_file.read_text())}"
-        policy = POLICY.read_text()
-        extra = "".join(f'    "{k}": {v}\n' for k, v in POLICY_ALIASES.items())
-        policy = policy.replace("  claims:\n", "  claims:\n" + extra, 1)
-        policy = policy.replace("  values:\n", f'  values:\n    "{shapes.ALICE_ENTRA_GROUP}": ml-vision-ds\n', 1)
-        assert extra in policy and shapes.ALICE_ENTRA_GROUP in policy
+        # The one policy: the examples' ML platform policy, with Alice's Entra ID group object id
+        # named as docs/idps.md says (aliases: values:).
+        policy = POLICY.read_text().replace(
+            "  values:\n", f'  values:\n    "{shapes.ALICE_ENTRA_GROUP}": ml-vision-ds\n', 1)
+        assert shapes.ALICE_ENTRA_GROUP in policy
         (self.dir / "policy.yaml").write_text(policy)
-        idps = "".join(f"    - {{name: {n}, metadata_file: {n}-metadata.xml{IDP_CONFIG[n]}}}\n" for n in shapes.SHAPES)
+        self.entries = documented_idp_entries()
+        idps = "".join(f"    - {json.dumps(e)}\n" for e in self.entries.values())
         self.config = self.dir / "claimgate.yaml"
         self.config.write_text(
             f"listen: 127.0.0.1:{self.port}\npublic_url: {self.url}\ninsecure_http: true\n"
@@ -109,13 +110,13 @@ class Stack:
         return session.post(self.url + "/saml/acs", data={"SAMLResponse": saml_response, "RelayState": req.relay_state},
                             headers=HTML, allow_redirects=False, timeout=15)
 
-    def attempt(self, idp, keys=None, **over):
+    def attempt(self, idp, keys=None, sha1=False, **over):
         """Alice's sign-in through `idp` (signed with `keys`, by default the IdP's own); returns
         (session, the ACS's answer)."""
         s = requests.Session()
         req = self.start(s, idp)
         name_id, attrs = shapes.alice(idp, req, **over)
-        return s, self.post(s, shapes.SHAPES[idp].response(keys or self.keys[idp], req, name_id, attrs), req)
+        return s, self.post(s, shapes.SHAPES[idp].response(keys or self.keys[idp], req, name_id, attrs, sha1=sha1), req)
 
     def signin(self, idp, **over):
         """Alice signs in through `idp`; returns (session, whoami JSON)."""
@@ -137,48 +138,74 @@ def claim(who, name):
     return [c for c in who["claims"] if c["name"] == name]
 
 
-# What whoami shows for Alice through each IdP: (subject, name_id_format, email).
+# What whoami shows for Alice through each IdP: subject (the user id, from where docs/idps.md's
+# user_id says), NameID, its format, email, groups.
 EXPECTED = {
-    "okta": ("alice.chen@corp.example", shapes.UNSPECIFIED, "alice.chen@corp.example"),
-    "entra": ("alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example"),
-    "adfs": ("alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example"),
-    "google": ("alice.chen@corp.example", shapes.UNSPECIFIED, "alice.chen@corp.example"),
-    "keycloak": ("alice", shapes.UNSPECIFIED, "alice.chen@corp.example"),
-    "onelogin": ("alice.chen@corp.example", shapes.EMAIL, ""),  # User.email: no alias
-    "shibboleth": (None, shapes.PERSISTENT, "alice.chen@uni.example"),
-    "auth0": (shapes.ALICE_AUTH0_ID, shapes.UNSPECIFIED, "alice.chen@corp.example"),
+    "okta": ("alice.chen@corp.example", "alice.chen@corp.example", shapes.UNSPECIFIED, "alice.chen@corp.example",
+             ["Everyone", "ml-vision-ds"]),
+    "entra": (shapes.ALICE_OBJECT_ID, "alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example",
+              [shapes.ALICE_ENTRA_GROUP, "0c2d4e6f-8a9b-4c1d-9e2f-3a4b5c6d7e8f"]),
+    "adfs": ("achen@corp.example", "alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example",
+             ["Domain Users", "ml-vision-ds"]),
+    "google": ("alice.chen@corp.example", "alice.chen@corp.example", shapes.UNSPECIFIED, "alice.chen@corp.example",
+               ["ml-vision-ds"]),
+    "keycloak": ("alice", "alice", shapes.UNSPECIFIED, "alice.chen@corp.example",
+                 ["default-roles-ml", "offline_access", "uma_authorization", "ml-vision-ds"]),
+    "onelogin": ("alice.chen@corp.example", "alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example",
+                 ["ml-vision-ds", "engineering"]),
+    "shibboleth": (None, None, shapes.PERSISTENT, "alice.chen@uni.example", ["ml-vision-ds"]),
+    "auth0": (shapes.ALICE_AUTH0_ID, shapes.ALICE_AUTH0_ID, shapes.UNSPECIFIED, "alice.chen@corp.example",
+              ["ml-vision-ds"]),
 }
-
-
-# The IdPs whose group attribute claimgate knows by name (the others reach the policy through its
-# claim aliases only).
-GROUPS_BY_ALIAS = {"okta": "ml-vision-ds", "entra": shapes.ALICE_ENTRA_GROUP, "adfs": "ml-vision-ds",
-                   "shibboleth": "ml-vision-ds", "auth0": "ml-vision-ds"}
 
 
 @pytest.mark.parametrize("idp", list(shapes.SHAPES))
 def test_each_idp_default_shape_signs_alice_in_with_the_same_roles(stack, idp):
     s, who = stack.signin(idp)
-    subject, fmt, email = EXPECTED[idp]
-    if idp == "shibboleth":
-        subject = shapes.persistent_id(shapes.SHAPES[idp].entity_id, stack.url + "/saml/metadata", "achen")
+    subject, name_id, fmt, email, groups = EXPECTED[idp]
+    if idp == "shibboleth":  # opaque, per (IdP, SP, user)
+        subject = name_id = shapes.persistent_id(shapes.SHAPES[idp].entity_id, stack.url + "/saml/metadata", "achen")
     assert who["idp"] == idp and who["idp_entity_id"] == shapes.SHAPES[idp].entity_id, who
-    assert who["subject"] == subject and who["name_id_format"] == fmt, who
-    assert who["email"] == email, who
+    assert (who["subject"], who["name_id"], who["name_id_format"]) == (subject, name_id, fmt), who
+    assert who["email"] == email and who["groups"] == groups, who
     # ONE policy: the data-scientist role in the vision project, whatever the IdP called the groups.
-    if idp in GROUPS_BY_ALIAS:
-        assert GROUPS_BY_ALIAS[idp] in who["groups"], who
     assert [(g["project"], g["role"]) for g in who["role_grants"]] == [("vision", "data-scientist")], who
+    # A renamed attribute is shown under the claim name the policy reads, not the name sent.
+    for sent, claim_name in stack.entries[idp].get("attribute_map", {}).items():
+        assert claim(who, claim_name) and not claim(who, sent), (sent, claim_name, who["claims"])
     # The upstream sees the same person and the decision.
     echo = s.post(stack.url + "/api/projects/vision/jobs", headers=JSON, json={"entrypoint": "train.py"}, timeout=15)
     assert echo.status_code == 200, echo.text[:500]
     seen = echo.json()["headers"]
     assert seen["X-Claimgate-User"] == subject and seen["X-Claimgate-Idp"] == idp, seen
+    assert seen["X-Claimgate-Email"] == email and seen["X-Claimgate-Groups"] == ",".join(groups), seen
     assert seen["X-Claimgate-Project"] == "vision" and seen["X-Claimgate-Permission"] == "jobs:submit", seen
-    assert echo.json()["jwt"]["verified"], echo.json()["jwt"]
+    jwt = echo.json()["jwt"]
+    assert jwt["verified"] and jwt["claims"]["sub"] == subject, jwt
     # Not an admin anywhere: deploying a model needs models:deploy.
     denied = s.post(stack.url + "/api/projects/vision/models/m1/deploy", headers=JSON, timeout=15)
     assert denied.status_code == 403 and denied.json()["reason"] == "permission-missing", denied.text[:300]
+
+
+@pytest.mark.parametrize("idp,expected", [("keycloak", "alice.chen@corp.example"),
+                                          ("shibboleth", "achen@uni.example")])
+def test_a_transient_nameid_is_never_the_user_id(stack, idp, expected):
+    # Keycloak's and Shibboleth's transient format: a new NameID at every sign-in. The documented
+    # user_id lists go on to the email (Keycloak) or the eppn (Shibboleth).
+    name_ids = set()
+    for _ in range(2):
+        s, who = stack.signin(idp, format=shapes.TRANSIENT)
+        assert who["name_id_format"] == shapes.TRANSIENT and who["subject"] == expected, who
+        name_ids.add(who["name_id"])
+    assert len(name_ids) == 2 and expected not in name_ids, name_ids
+
+
+def test_the_entra_user_id_is_the_object_id_whatever_the_nameid(stack):
+    # A UPN rename (the NameID changes), or the persistent format: the same user id.
+    s, who = stack.signin("entra", name_id="alice.rossi@corp.example")
+    assert who["subject"] == shapes.ALICE_OBJECT_ID and who["name_id"] == "alice.rossi@corp.example", who
+    s, who = stack.signin("entra", name_id="Yc3R1dm5oV2xkZ0JQSkxHc0ZPQ2Nk", format=shapes.PERSISTENT)
+    assert who["subject"] == shapes.ALICE_OBJECT_ID and who["name_id_format"] == shapes.PERSISTENT, who
 
 
 @pytest.mark.parametrize("idp", list(shapes.SHAPES))
@@ -210,3 +237,13 @@ def test_entra_150_groups_and_an_app_role_reach_the_policy(stack):
     s, who = stack.signin("entra", roles=["ML.Admin"])
     grants = {(g["project"], g["role"]) for g in who["role_grants"]}
     assert grants == {("vision", "data-scientist"), ("*", "admin")}, who["role_grants"]
+
+
+@pytest.mark.parametrize("idp", ["onelogin", "okta"])
+def test_a_sha1_signature_is_refused_with_what_to_change_at_the_idp(stack, idp):
+    # Older OneLogin connectors and Okta apps default to SHA-1: the page says what to change.
+    s, r = stack.attempt(idp, sha1=True)
+    assert r.status_code == 403, r.text[:500]
+    text = html.unescape(r.text)
+    assert "SHA-1" in text and "allow SHA-1 for this IdP" in text, text[:1500]
+    assert s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 401
