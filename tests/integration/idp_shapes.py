@@ -147,11 +147,16 @@ class Shape:
 
     # -- building ---------------------------------------------------------------------------
 
-    def assertion(self, req, name_id, attrs, now, assertion_id, session_index):
+    def assertion(self, req, name_id, attrs, now, assertion_id, session_index, sp_crt=None):
         a = self.assertion_prefix
         ns = (f'xmlns="{SAML}"' if a == "" else f'xmlns:{a[:-1]}="{SAML}"')
         nq = "".join(f" {k}={quoteattr(v)}" for k, v in (("NameQualifier", name_id.name_qualifier),
                                                           ("SPNameQualifier", name_id.sp_name_qualifier)) if v)
+        name_id_xml = (f"<{a}NameID Format={quoteattr(name_id.format)}{nq}>{escape(name_id.value)}</{a}NameID>")
+        if sp_crt is not None:
+            # An EncryptedID: the NameID, with its namespace declared, encrypted on its own.
+            standalone = name_id_xml.replace(f"<{a}NameID ", f"<{a}NameID {ns} ", 1)
+            name_id_xml = encrypt_element(standalone, sp_crt, self.encrypt or "aes128-gcm", a, "EncryptedID")
         attr_xml = []
         for at in attrs:
             head = f"<{a}Attribute Name={quoteattr(at.name)}"
@@ -168,7 +173,7 @@ class Shape:
         statement = (f"<{a}AttributeStatement>{''.join(attr_xml)}</{a}AttributeStatement>" if attrs else "")
         return (f'<{a}Assertion {ns} ID="{assertion_id}" IssueInstant="{self.when(now)}" Version="2.0">'
                 f"<{a}Issuer>{escape(self.entity_id)}</{a}Issuer>"
-                f"<{a}Subject><{a}NameID Format={quoteattr(name_id.format)}{nq}>{escape(name_id.value)}</{a}NameID>"
+                f"<{a}Subject>{name_id_xml}"
                 f'<{a}SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
                 f'<{a}SubjectConfirmationData InResponseTo={quoteattr(req.id)} NotOnOrAfter="{self.when(later)}" '
                 f"Recipient={quoteattr(req.acs)}/></{a}SubjectConfirmation></{a}Subject>"
@@ -179,17 +184,19 @@ class Shape:
                 f"<{a}AuthnContext><{a}AuthnContextClassRef>{self.authn_context}</{a}AuthnContextClassRef>"
                 f"</{a}AuthnContext></{a}AuthnStatement>{statement}</{a}Assertion>")
 
-    def response(self, keys, req, name_id, attrs, now=None, sha1=False):
+    def response(self, keys, req, name_id, attrs, now=None, sha1=False, encrypt=..., encrypt_name_id=False):
         """The base64 SAMLResponse this IdP would POST, signed (and encrypted) as it does (with
         RSA-SHA1 and SHA-1 digests when `sha1`: what older IdP applications still default to)."""
         now = now or dt.datetime.now(dt.timezone.utc)
         p = self.protocol_prefix
         aid, rid = self.new_id(), self.new_id()
-        assertion = self.assertion(req, name_id, attrs, now, aid, self.new_id())
+        encrypt = self.encrypt if encrypt is ... else encrypt
+        assertion = self.assertion(req, name_id, attrs, now, aid, self.new_id(),
+                                   keys.sp_crt if encrypt_name_id else None)
         if self.sign_assertion:
             assertion = keys.sign(assertion, aid, self.assertion_prefix, self.key_name, sha1)
-        if self.encrypt:
-            assertion = encrypt_assertion(assertion, keys.sp_crt, self.encrypt, self.assertion_prefix)
+        if encrypt:
+            assertion = encrypt_element(assertion, keys.sp_crt, encrypt, self.assertion_prefix, "EncryptedAssertion")
         issuer_prefix = self.assertion_prefix
         issuer_ns = "" if self.assertion_prefix else f' xmlns="{SAML}"'
         a_ns = (f' xmlns:{self.assertion_prefix[:-1]}="{SAML}"' if self.assertion_prefix else "")
@@ -250,16 +257,17 @@ class Keys:
         return signed.rstrip("\n")
 
 
-def encrypt_assertion(assertion_xml, sp_crt, data_alg, prefix):
-    """An EncryptedAssertion of `assertion_xml` for the SP certificate: RSA-OAEP (MGF1 SHA-1)
-    key transport, AES-CBC or AES-GCM data encryption, as ADFS and Shibboleth send."""
+def encrypt_element(element_xml, sp_crt, data_alg, prefix, wrapper):
+    """`wrapper` (EncryptedAssertion, EncryptedID) holding `element_xml` encrypted for the SP
+    certificate: RSA-OAEP (MGF1 SHA-1) key transport, AES-CBC or AES-GCM data encryption, as ADFS
+    and Shibboleth send."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, padding as sym_padding
     from cryptography.hazmat.primitives.asymmetric import padding
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     cert = x509.load_pem_x509_certificate(sp_crt.read_bytes())
-    plain = assertion_xml.encode()
+    plain = element_xml.encode()
     if data_alg == "aes256-cbc":
         key, iv = os.urandom(32), os.urandom(16)
         padder = sym_padding.PKCS7(128).padder()
@@ -277,7 +285,7 @@ def encrypt_assertion(assertion_xml, sp_crt, data_alg, prefix):
     a = prefix
     ns = "" if prefix else f' xmlns="{SAML}"'
     b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-    return (f"<{a}EncryptedAssertion{ns}>"
+    return (f"<{a}{wrapper}{ns}>"
             '<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" '
             f'Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="{alg_uri}"/>'
             '<ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey>'
@@ -286,7 +294,7 @@ def encrypt_assertion(assertion_xml, sp_crt, data_alg, prefix):
             f"<xenc:CipherData><xenc:CipherValue>{b64(wrapped)}</xenc:CipherValue></xenc:CipherData>"
             "</xenc:EncryptedKey></ds:KeyInfo>"
             f"<xenc:CipherData><xenc:CipherValue>{b64(cipher)}</xenc:CipherValue></xenc:CipherData>"
-            f"</xenc:EncryptedData></{a}EncryptedAssertion>")
+            f"</xenc:EncryptedData></{a}{wrapper}>")
 
 
 # -- the eight IdPs ---------------------------------------------------------------------------

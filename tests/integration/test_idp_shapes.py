@@ -110,17 +110,19 @@ class Stack:
         return session.post(self.url + "/saml/acs", data={"SAMLResponse": saml_response, "RelayState": req.relay_state},
                             headers=HTML, allow_redirects=False, timeout=15)
 
-    def attempt(self, idp, keys=None, sha1=False, **over):
-        """Alice's sign-in through `idp` (signed with `keys`, by default the IdP's own); returns
-        (session, the ACS's answer)."""
+    def attempt(self, idp, keys=None, shape=None, **over):
+        """Alice's sign-in through `idp` (signed with `keys`, by default the IdP's own; `shape`:
+        Shape.response's options, such as sha1 or encrypt_name_id); returns (session, the ACS's
+        answer)."""
         s = requests.Session()
         req = self.start(s, idp)
         name_id, attrs = shapes.alice(idp, req, **over)
-        return s, self.post(s, shapes.SHAPES[idp].response(keys or self.keys[idp], req, name_id, attrs, sha1=sha1), req)
+        xml = shapes.SHAPES[idp].response(keys or self.keys[idp], req, name_id, attrs, **(shape or {}))
+        return s, self.post(s, xml, req)
 
-    def signin(self, idp, **over):
+    def signin(self, idp, shape=None, **over):
         """Alice signs in through `idp`; returns (session, whoami JSON)."""
-        s, r = self.attempt(idp, **over)
+        s, r = self.attempt(idp, shape=shape, **over)
         assert r.status_code in (302, 303), f"{idp}: {r.status_code} {html.unescape(r.text)[:1500]}"
         who = s.get(self.url + "/.claimgate/whoami", headers=JSON, timeout=15)
         assert who.status_code == 200, who.text
@@ -242,8 +244,9 @@ def test_entra_150_groups_and_an_app_role_reach_the_policy(stack):
 @pytest.mark.parametrize("idp", ["onelogin", "okta"])
 def test_a_sha1_signature_is_refused_with_what_to_change_at_the_idp(stack, idp):
     # Older OneLogin connectors and Okta apps default to SHA-1: the page says what to change.
-    s, r = stack.attempt(idp, sha1=True)
+    s, r = stack.attempt(idp, shape={"sha1": True})
     assert r.status_code == 403, r.text[:500]
     text = html.unescape(r.text)
     assert "SHA-1" in text and "allow SHA-1 for this IdP" in text, text[:1500]
     assert s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 401
+
