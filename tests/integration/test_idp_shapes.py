@@ -250,3 +250,18 @@ def test_a_sha1_signature_is_refused_with_what_to_change_at_the_idp(stack, idp):
     assert "SHA-1" in text and "allow SHA-1 for this IdP" in text, text[:1500]
     assert s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 401
 
+
+@pytest.mark.parametrize("started,answered", [("okta", "auth0"), ("entra", "adfs"), ("keycloak", "shibboleth")])
+def test_a_response_from_another_trusted_idp_does_not_answer_a_sign_in(stack, started, answered):
+    # The gateway trusts both IdPs; a sign-in started with one is answered only by that one, even
+    # when the other's response is genuine and names the right AuthnRequest.
+    s = requests.Session()
+    req = stack.start(s, started)
+    name_id, attrs = shapes.alice(answered, req)
+    r = stack.post(s, shapes.SHAPES[answered].response(stack.keys[answered], req, name_id, attrs), req)
+    assert r.status_code == 403, r.text[:500]
+    text = html.unescape(r.text).lower()
+    # Refused at the first check that tells them apart: the Issuer, or (when the Response itself
+    # is signed) a signature by a key the started IdP's metadata does not hold.
+    assert ("issuer" in text and shapes.SHAPES[answered].entity_id in text) or "signature" in text, text[-3000:]
+    assert s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 401
