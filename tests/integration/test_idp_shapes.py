@@ -90,6 +90,18 @@ class Stack:
         self.procs.append(p)
         return p
 
+    def wait_audit(self, match, timeout=10):
+        """The first audit record `match` accepts, once it is in the file (records are batched)."""
+        path = self.dir / "audit" / "audit.jsonl"
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = path.read_text().splitlines() if path.exists() else []
+            found = [r for r in map(json.loads, lines) if match(r)]
+            if found:
+                return found[0]
+            assert time.monotonic() < deadline, "no such audit record"
+            time.sleep(0.1)
+
     def stop(self):
         for p in reversed(self.procs):
             if p.poll() is None:
@@ -187,6 +199,8 @@ def test_each_idp_default_shape_signs_alice_in_with_the_same_roles(stack, idp):
     # Not an admin anywhere: deploying a model needs models:deploy.
     denied = s.post(stack.url + "/api/projects/vision/models/m1/deploy", headers=JSON, timeout=15)
     assert denied.status_code == 403 and denied.json()["reason"] == "permission-missing", denied.text[:300]
+    # The audit log records the sign-in under the same user id.
+    stack.wait_audit(lambda r: r["type"] == "login.success" and r["idp"] == idp and r["subject"] == subject)
 
 
 @pytest.mark.parametrize("idp,expected", [("keycloak", "alice.chen@corp.example"),
