@@ -170,12 +170,13 @@ class Shape:
             attr_xml.append(head + ">" + vals + f"</{a}Attribute>")
         later = now + dt.timedelta(minutes=5)
         earlier = now - dt.timedelta(minutes=1)
+        irt = f" InResponseTo={quoteattr(req.id)}" if req.id else ""  # none when IdP-initiated
         statement = (f"<{a}AttributeStatement>{''.join(attr_xml)}</{a}AttributeStatement>" if attrs else "")
         return (f'<{a}Assertion {ns} ID="{assertion_id}" IssueInstant="{self.when(now)}" Version="2.0">'
                 f"<{a}Issuer>{escape(self.entity_id)}</{a}Issuer>"
                 f"<{a}Subject>{name_id_xml}"
                 f'<{a}SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
-                f'<{a}SubjectConfirmationData InResponseTo={quoteattr(req.id)} NotOnOrAfter="{self.when(later)}" '
+                f'<{a}SubjectConfirmationData{irt} NotOnOrAfter="{self.when(later)}" '
                 f"Recipient={quoteattr(req.acs)}/></{a}SubjectConfirmation></{a}Subject>"
                 f'<{a}Conditions NotBefore="{self.when(earlier)}" NotOnOrAfter="{self.when(later)}">'
                 f"<{a}AudienceRestriction><{a}Audience>{escape(req.sp_entity_id)}</{a}Audience>"
@@ -190,6 +191,7 @@ class Shape:
         now = now or dt.datetime.now(dt.timezone.utc)
         p = self.protocol_prefix
         aid, rid = self.new_id(), self.new_id()
+        irt = f" InResponseTo={quoteattr(req.id)}" if req.id else ""
         encrypt = self.encrypt if encrypt is ... else encrypt
         assertion = self.assertion(req, name_id, attrs, now, aid, self.new_id(),
                                    keys.sp_crt if encrypt_name_id else None)
@@ -201,7 +203,7 @@ class Shape:
         issuer_ns = "" if self.assertion_prefix else f' xmlns="{SAML}"'
         a_ns = (f' xmlns:{self.assertion_prefix[:-1]}="{SAML}"' if self.assertion_prefix else "")
         xml = (f'<{p}Response xmlns:{p[:-1]}="{SAMLP}"{a_ns} ID="{rid}" Version="2.0" '
-               f'IssueInstant="{self.when(now)}" Destination={quoteattr(req.acs)} InResponseTo={quoteattr(req.id)}>'
+               f'IssueInstant="{self.when(now)}" Destination={quoteattr(req.acs)}{irt}>'
                f"<{issuer_prefix}Issuer{issuer_ns}>{escape(self.entity_id)}</{issuer_prefix}Issuer>"
                f'<{p}Status><{p}StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></{p}Status>'
                f"{assertion}</{p}Response>")

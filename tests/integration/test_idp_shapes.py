@@ -279,3 +279,16 @@ def test_a_response_from_another_trusted_idp_does_not_answer_a_sign_in(stack, st
     # is signed) a signature by a key the started IdP's metadata does not hold.
     assert ("issuer" in text and shapes.SHAPES[answered].entity_id in text) or "signature" in text, text[-3000:]
     assert s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 401
+
+
+def test_an_okta_dashboard_tile_sign_in_is_refused_without_allow_idp_initiated(stack):
+    # The tile posts an unsolicited Response (no InResponseTo, no RelayState); the documented
+    # entry does not allow IdP-initiated sign-ins, so the page says which setting would.
+    s = requests.Session()
+    req = shapes.Request(None, stack.url + "/saml/acs", stack.url + "/saml/metadata", "")
+    name_id, attrs = shapes.alice("okta", req)
+    r = s.post(stack.url + "/saml/acs", data={"SAMLResponse": shapes.SHAPES["okta"].response(
+        stack.keys["okta"], req, name_id, attrs)}, headers=HTML, allow_redirects=False, timeout=15)
+    assert r.status_code == 400, r.text[:500]
+    assert "allow_idp_initiated" in html.unescape(r.text), html.unescape(r.text)[-3000:]
+    assert s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 401
