@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/encoding.h"
@@ -35,6 +36,75 @@ std::string Problems::to_string() const {
   return out;
 }
 
+std::optional<std::string> expand_env(const std::string& text, const std::string& path,
+                                      Problems& p) {
+  std::string out;
+  bool ok = true;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text.compare(i, 3, "$${") == 0) {
+      out += "${";
+      i += 3;
+      continue;
+    }
+    if (text.compare(i, 2, "${") != 0) {
+      out += text[i++];
+      continue;
+    }
+    size_t close = text.find('}', i + 2);
+    std::string inner = close == std::string::npos ? "" : text.substr(i + 2, close - i - 2);
+    size_t dflt = inner.find(":-");
+    std::string name = inner.substr(0, dflt);
+    bool good = close != std::string::npos && !name.empty() &&
+                !(name[0] >= '0' && name[0] <= '9') &&
+                name.find_first_not_of(
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                    "0123456789_") == std::string::npos;
+    if (!good) {
+      p.add(path, clip(text.substr(i, close == std::string::npos ? 40 : close - i + 1), 40),
+            "${NAME} or ${NAME:-default} with NAME of letters, digits and _ (write $${ for a "
+            "literal ${)");
+      return std::nullopt;
+    }
+    const char* v = std::getenv(name.c_str());
+    if (dflt != std::string::npos && (!v || !*v)) {
+      out += inner.substr(dflt + 2);
+    } else if (v) {
+      out += v;
+    } else {
+      p.add(path, "${" + name + "}",
+            "the environment variable " + name + " is not set (set it, or write ${" + name +
+                ":-default})");
+      ok = false;
+    }
+    i = close + 1;
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+namespace {
+
+// Expands every scalar value under `n` (keys stay as written); `path` as Problems name it.
+void expand_tree(YAML::Node n, const std::string& path, Problems& p) {
+  if (n.IsScalar()) {
+    const std::string& v = n.Scalar();
+    if (v.find("${") == std::string::npos) return;
+    if (auto e = expand_env(v, path, p); e && *e != v) n = *e;
+  } else if (n.IsMap()) {
+    for (auto kv : n) {
+      std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+      expand_tree(kv.second, path.empty() ? k : path + "." + k, p);
+    }
+  } else if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i) {
+      expand_tree(n[i], path + "[" + std::to_string(i) + "]", p);
+    }
+  }
+}
+
+}  // namespace
+
 std::optional<YAML::Node> load_yaml(const std::string& path, Problems& problems) {
   auto text = read_file(path, 4u << 20);
   if (!text) {
@@ -47,6 +117,7 @@ std::optional<YAML::Node> load_yaml(const std::string& path, Problems& problems)
       problems.add("(file)", path, "the top level must be a mapping of settings");
       return std::nullopt;
     }
+    expand_tree(n, "", problems);
     return n;
   } catch (const YAML::Exception& e) {
     problems.add("(file)", path,
@@ -202,6 +273,64 @@ std::string resolve_path(const std::string& base_dir, const std::string& path) {
   // "dir/" (lexically_normal keeps a trailing separator) names the same directory as "dir".
   while (out.size() > 1 && out.back() == '/') out.pop_back();
   return out;
+}
+
+std::string get_secret(const YAML::Node& map, const std::string& key, const std::string& path,
+                       Problems& p, const std::string& base_dir, bool required,
+                       const std::string& fallback_env) {
+  std::string full = path.empty() ? key : path + "." + key;
+  if (map[key]) {
+    p.add(full, "(a secret, not shown)",
+          "not in the config itself: " + key + "_file (a file) or " + key +
+              "_env (an environment variable) names where it is");
+    return "";
+  }
+  bool has_file = map[key + "_file"] && !map[key + "_file"].IsNull();
+  bool has_env = map[key + "_env"] && !map[key + "_env"].IsNull();
+  if (has_file && has_env) {
+    p.add(full + "_file", "both " + key + "_file and " + key + "_env", "one of them");
+    return "";
+  }
+  std::string secret;
+  if (has_file) {
+    std::string file = get_path(map, key + "_file", path, p, base_dir, true);
+    if (file.empty()) return "";
+    auto text = read_file(file, 4096);
+    if (!text) {
+      p.add(full + "_file", file,
+            "a readable file holding the secret (" + text.error().message + ")");
+      return "";
+    }
+    secret = text->substr(0, text->find('\n'));
+    while (!secret.empty() &&
+           (secret.back() == '\r' || secret.back() == ' ' || secret.back() == '\t'))
+      secret.pop_back();
+    if (secret.empty()) p.add(full + "_file", file, "a file whose first line holds the secret");
+    return secret;
+  }
+  std::string var = has_env ? get_string(map, key + "_env", path, p, true) : fallback_env;
+  if (var.empty()) {
+    if (required) {
+      p.add(full + "_file", "",
+            "required: " + key + "_file (a file) or " + key + "_env (an environment variable)" +
+                (fallback_env.empty() ? "" : ", or $" + fallback_env));
+    }
+    return "";
+  }
+  const char* v = std::getenv(var.c_str());
+  if (!v || !*v) {
+    if (has_env) {
+      p.add(full + "_env", var, "the name of an environment variable that is set and not empty");
+    } else if (required) {
+      p.add(full + "_file", "",
+            "required: " + key + "_file (a file) or " + key +
+                "_env (an environment variable), "
+                "or $" +
+                fallback_env);
+    }
+    return "";
+  }
+  return v;
 }
 
 std::string get_path(const YAML::Node& map, const std::string& key, const std::string& path,

@@ -38,8 +38,26 @@ class Problems {
   std::vector<ResolvedPath> paths_;
 };
 
-// Reads a YAML file (size-limited); a syntax error becomes a Problem at path "(file)".
+// Reads a YAML file (size-limited); a syntax error becomes a Problem at path "(file)". Every
+// scalar value (never a key) then has its ${VAR} references expanded (expand_env), once.
 std::optional<YAML::Node> load_yaml(const std::string& path, Problems& problems);
+
+// `${NAME}` -> $NAME, `${NAME:-default}` -> $NAME or, unset or empty, `default` (as written);
+// `$${` -> a literal `${`; any other `$` stays. What a variable holds is not expanded again.
+// An unset variable (without a default), an unclosed `${` or a bad name is a Problem at `path`
+// naming the reference (never the value); nullopt then.
+std::optional<std::string> expand_env(const std::string& text, const std::string& path,
+                                      Problems& p);
+
+// The one secret reader. A secret setting `key` (store.password, ...) is never written in the
+// config (often world-readable): it comes from `<key>_file` (a file, its first line, trailing
+// blanks cut; resolved like every path) or `<key>_env` (the name of an environment variable),
+// or, with neither, from $`fallback_env` when that is set and not empty. `<key>` itself, a
+// missing file, an unset variable or an empty secret are Problems naming the YAML path and the
+// file or variable, never the secret. "" when there is none and it is not `required`.
+std::string get_secret(const YAML::Node& map, const std::string& key, const std::string& path,
+                       Problems& p, const std::string& base_dir, bool required,
+                       const std::string& fallback_env = "");
 
 // Typed readers: a missing optional key gives `fallback`; a wrong type adds a Problem.
 std::string get_string(const YAML::Node& map, const std::string& key, const std::string& path,

@@ -160,8 +160,8 @@ RouteConfig compile_route(const YAML::Node& n, const std::string& path, core::Pr
 }
 
 // `store:` with `kind: redis`: the address, credentials, TLS and the local view's timings.
-// The password comes from `password_file` (one line) or $CLAIMGATE_REDIS_PASSWORD, never from
-// the config itself, which is often world-readable.
+// The password is a secret (core::get_secret): `password_file`, `password_env`, or
+// $CLAIMGATE_REDIS_PASSWORD, never the config itself, which is often world-readable.
 void compile_redis(const YAML::Node& s, GatewayConfig& c, core::Problems& p) {
   session::RedisStoreOptions& r = c.redis;
   std::string address = core::get_string(s, "address", "store", p, false, "127.0.0.1:6379");
@@ -172,18 +172,8 @@ void compile_redis(const YAML::Node& s, GatewayConfig& c, core::Problems& p) {
     p.add("store.address", address, "host:port, such as 127.0.0.1:6379");
   }
   r.redis.username = core::get_string(s, "username", "store", p, false);
-  std::string password_file = core::get_path(s, "password_file", "store", p, c.base_dir, false);
-  if (!password_file.empty()) {
-    std::ifstream in(password_file);
-    std::string line;
-    if (!in || !std::getline(in, line)) {
-      p.add("store.password_file", password_file, "a readable file holding the password");
-    }
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    r.redis.password = line;
-  } else if (const char* env = std::getenv("CLAIMGATE_REDIS_PASSWORD"); env && *env) {
-    r.redis.password = env;
-  }
+  r.redis.password =
+      core::get_secret(s, "password", "store", p, c.base_dir, false, "CLAIMGATE_REDIS_PASSWORD");
   r.redis.db = static_cast<int>(core::get_uint(s, "db", "store", p, 0, 0, 15));
   if (YAML::Node t = s["tls"]; t) {
     if (t.IsScalar()) {
@@ -476,11 +466,11 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
 
   if (YAML::Node s = root["store"]; s && s.IsMap()) {
-    core::reject_unknown_keys(
-        s, "store",
-        {"kind", "path", "address", "username", "password_file", "db", "tls", "prefix", "pool_size",
-         "connect_timeout", "command_timeout", "cache_ttl", "outage_grace"},
-        p);
+    core::reject_unknown_keys(s, "store",
+                              {"kind", "path", "address", "username", "password", "password_file",
+                               "password_env", "db", "tls", "prefix", "pool_size",
+                               "connect_timeout", "command_timeout", "cache_ttl", "outage_grace"},
+                              p);
     c.store_kind = core::get_string(s, "kind", "store", p, false, "memory");
     if (c.store_kind == "sqlite") {
       c.store_path = core::get_path(s, "path", "store", p, c.base_dir, true);
@@ -490,9 +480,9 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
       p.add("store.kind", c.store_kind, "memory, sqlite or redis");
     }
     if (c.store_kind != "redis") {
-      for (const char* k :
-           {"address", "username", "password_file", "db", "tls", "prefix", "pool_size",
-            "connect_timeout", "command_timeout", "cache_ttl", "outage_grace"}) {
+      for (const char* k : {"address", "username", "password", "password_file", "password_env",
+                            "db", "tls", "prefix", "pool_size", "connect_timeout",
+                            "command_timeout", "cache_ttl", "outage_grace"}) {
         if (s[k]) p.add(std::string("store.") + k, "set", "only with store.kind: redis");
       }
     }

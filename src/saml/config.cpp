@@ -34,10 +34,11 @@ std::optional<GraphConfig> compile_graph(const YAML::Node& g, const std::string&
     p.add(path, "", "a mapping with tenant_id, client_id and client_secret_file");
     return std::nullopt;
   }
-  core::reject_unknown_keys(g, path,
-                            {"tenant_id", "client_id", "client_secret_file", "token_url", "api_url",
-                             "ca_file", "security_enabled_only"},
-                            p);
+  core::reject_unknown_keys(
+      g, path,
+      {"tenant_id", "client_id", "client_secret", "client_secret_file", "client_secret_env",
+       "token_url", "api_url", "ca_file", "security_enabled_only"},
+      p);
   GraphConfig c;
   c.tenant_id = core::get_string(g, "tenant_id", path, p, true);
   c.client_id = core::get_string(g, "client_id", path, p, true);
@@ -53,23 +54,8 @@ std::optional<GraphConfig> compile_graph(const YAML::Node& g, const std::string&
       p.add(path, *url, "https:// URLs (a client secret and people's groups travel there)");
     }
   }
-  if (g["client_secret_file"]) {
-    std::string file = core::get_path(g, "client_secret_file", path, p, base, true);
-    auto secret = core::read_file(file, 4096);
-    if (!secret) {
-      p.add(path + ".client_secret_file", file, secret.error().message);
-    } else {
-      c.client_secret = *secret;
-      while (!c.client_secret.empty() &&
-             (c.client_secret.back() == '\n' || c.client_secret.back() == '\r'))
-        c.client_secret.pop_back();
-    }
-  } else if (const char* env = std::getenv("CLAIMGATE_GRAPH_SECRET"); env && *env) {
-    c.client_secret = env;
-  } else {
-    p.add(path + ".client_secret_file", "",
-          "a file holding the application's client secret (or $CLAIMGATE_GRAPH_SECRET)");
-  }
+  c.client_secret =
+      core::get_secret(g, "client_secret", path, p, base, true, "CLAIMGATE_GRAPH_SECRET");
   return c;
 }
 

@@ -174,3 +174,35 @@ def test_relative_paths_resolve_against_the_config_directory(tmp_path):
         assert list(elsewhere.iterdir()) == []
     finally:
         stack.stop()
+
+
+def test_environment_references_are_expanded_before_checking(tmp_path):
+    """`${VAR}` in values: expanded from serve's environment; an unset one is a problem naming the
+    setting and the variable; `$${` is a literal; an inline secret is refused without being shown."""
+    import os
+    stack = DemoStack(tmp_path, claimgate_bin(), store="memory")
+    try:
+        stack.stop_gateway()
+        text = stack.config.read_text()
+        port = str(stack.port)
+        stack.config.write_text(text.replace(f"listen: 127.0.0.1:{port}", "listen: 127.0.0.1:${CG_IT_PORT}")
+                                .replace("log_level: info", "log_level: ${CG_IT_LEVEL:-info}"))
+        env = dict(os.environ, CG_IT_PORT=port)
+        env.pop("CG_IT_LEVEL", None)
+        ok = subprocess.run([claimgate_bin(), "check", "--config", str(stack.config)], env=env,
+                            capture_output=True, text=True, timeout=60)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        env.pop("CG_IT_PORT")
+        bad = subprocess.run([claimgate_bin(), "check", "--config", str(stack.config)], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 1
+        assert ("listen: found '${CG_IT_PORT}'; the environment variable CG_IT_PORT is not set"
+                in bad.stderr), bad.stderr
+        stack.config.write_text(text.replace("store: {kind: memory}",
+                                             "store: {kind: redis, password: hunter2-$${x}}"))
+        inline = run(["check", "--config", str(stack.config)])
+        assert inline.returncode == 1
+        assert "store.password: found '(a secret, not shown)'" in inline.stderr, inline.stderr
+        assert "hunter2" not in inline.stderr + inline.stdout
+    finally:
+        stack.stop()
