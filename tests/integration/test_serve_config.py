@@ -199,7 +199,7 @@ def test_environment_references_are_expanded_before_checking(tmp_path):
         assert ("listen: found '${CG_IT_PORT}'; the environment variable CG_IT_PORT is not set"
                 in bad.stderr), bad.stderr
         stack.config.write_text(text.replace("store: {kind: memory}",
-                                             "store: {kind: redis, password: hunter2-$${x}}"))
+                                             "store: {kind: redis, password: 'hunter2-$${x}'}"))
         inline = run(["check", "--config", str(stack.config)])
         assert inline.returncode == 1
         assert "store.password: found '(a secret, not shown)'" in inline.stderr, inline.stderr
