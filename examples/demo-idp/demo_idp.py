@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml, sigver, xmldsig
 from saml2.config import IdPConfig
 from saml2.metadata import entity_descriptor
-from saml2.saml import NAME_FORMAT_BASIC, NAMEID_FORMAT_UNSPECIFIED, NameID
+from saml2.saml import NAME_FORMAT_BASIC, NAMEID_FORMAT_TRANSIENT, NAMEID_FORMAT_UNSPECIFIED, NameID
 from saml2.server import Server
 
 STYLE = ("body{font:15px system-ui,sans-serif;background:#eef1f5;margin:0}"
@@ -113,12 +113,18 @@ class DemoIdp:
             identity["groups"] = list(user["groups"])
         for name, values in user.get("attributes", {}).items():  # more, by attribute name
             identity[name] = list(values)
+        # A user marked "name_id_format": "transient" gets a new opaque NameID at every sign-in
+        # (SimpleSAMLphp's default); others get their username, format unspecified.
+        if user.get("name_id_format") == "transient":
+            name_id = NameID(format=NAMEID_FORMAT_TRANSIENT, text="_" + secrets.token_hex(16))
+        else:
+            name_id = NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=username)
         session_index = secrets.token_hex(8)
         with self.lock:
             self.sessions[username] = session_index
         resp = self.server.create_authn_response(
             identity, in_response_to=p["id"], destination=p["acs"], sp_entity_id=p["sp"],
-            name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=username),
+            name_id=name_id,
             authn={"class_ref": saml.AUTHN_PASSWORD_PROTECTED, "authn_auth": self.base + "/metadata"},
             sign_response=True, sign_assertion=True,
             sign_alg=xmldsig.SIG_RSA_SHA256, digest_alg=xmldsig.DIGEST_SHA256,

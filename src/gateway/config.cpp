@@ -8,6 +8,7 @@
 #include "core/time.h"
 #include "crypto/keys.h"
 #include "gateway/errors.h"
+#include "saml/identity.h"
 
 namespace cg::gateway {
 namespace {
@@ -439,6 +440,27 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   for (const auto& idp : c.saml.idps) {
     for (const auto& w : idp.metadata.warnings)
       c.warnings.push_back("saml.idps[" + idp.name + "]: " + w);
+    // A transient NameID is never the user id: with no attribute to take it from, every
+    // sign-in through this IdP would be refused (4039 claims.no_user_id).
+    bool attribute_source = std::any_of(idp.user_id.begin(), idp.user_id.end(),
+                                        [](const std::string& s) { return s != "nameid"; });
+    const auto& formats = idp.metadata.name_id_formats;
+    bool only_transient =
+        (!formats.empty() && std::all_of(formats.begin(), formats.end(), [](const auto& f) {
+          return f == saml::kNameIdTransient;
+        })) ||
+        c.saml.sp.name_id_format == saml::kNameIdTransient;
+    if (only_transient && !attribute_source) {
+      c.warnings.push_back(
+          "saml.idps[" + idp.name + "]: " +
+          (c.saml.sp.name_id_format == saml::kNameIdTransient
+               ? std::string("saml.sp.name_id_format asks for")
+               : std::string("the IdP's metadata advertises only")) +
+          " transient NameIDs (a new value at every sign-in), which are never the user id, "
+          "and user_id names no attribute: every sign-in would be refused (4039). Set "
+          "saml.idps[" + idp.name + "].user_id to the attribute that names the person (uid, "
+          "eduPersonPrincipalName, subject-id, email), or have the IdP send a persistent NameID");
+    }
   }
 
   c.keys_dir = core::get_path(root, "keys", "", p, c.base_dir, true);

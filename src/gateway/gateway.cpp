@@ -420,6 +420,7 @@ std::string whoami_json(const session::StoredSession& st, core::WallTime idle_en
   for (const auto& c : s.claims)
     claims.push_back({{"name", c.name}, {"alias", c.alias}, {"values", c.values}});
   json j = {{"subject", s.subject},
+            {"name_id", s.name_id},
             {"name_id_format", s.name_id_format},
             {"email", s.first("email")},
             {"groups", s.values("groups")},

@@ -306,6 +306,8 @@ class Gateway {
   std::map<std::string, std::unique_ptr<GraphGroups>, std::less<>> graph_;
   // What a sign-in through `idp` must carry, under the policy in force.
   std::vector<saml::RequiredClaim> required_claims(const saml::IdpConfig& idp) const;
+  // saml.idps[].user_id with the policy's claim aliases of each attribute named.
+  std::vector<saml::UserIdSource> user_id_sources(const saml::IdpConfig& idp) const;
   std::shared_ptr<const policy::Authorizer> authorizer_;
   std::shared_ptr<policy::PolicyAuthorizer> policy_;
   std::mutex reload_mu_;

@@ -72,7 +72,8 @@ std::string render_whoami(const WhoamiView& v) {
       "<div class=\"card\"><h1>Who am I</h1><p class=\"muted\">What the gateway "
       "knows about you, and every claim your identity provider sent at sign-in. "
       "Upstreams receive the same identity.</p><table>";
-  b += row("Subject (NameID)", s.subject);
+  b += row("User", s.subject);
+  b += row("NameID", s.name_id + (s.name_id_format.empty() ? "" : " (" + s.name_id_format + ")"));
   b += row("Email", s.first("email"));
   b += row("Groups", [&] {
     std::string g;

@@ -5,6 +5,7 @@
 #include "audit/errors.h"
 #include "core/encoding.h"
 #include "core/time.h"
+#include "crypto/keys.h"
 #include "gateway/gateway.h"
 #include "gateway/internal/request.h"
 #include "gateway/replies.h"
@@ -67,6 +68,16 @@ std::vector<saml::RequiredClaim> Gateway::required_claims(const saml::IdpConfig&
   return out;
 }
 
+std::vector<saml::UserIdSource> Gateway::user_id_sources(const saml::IdpConfig& idp) const {
+  auto policy = policy_->current();
+  std::vector<saml::UserIdSource> out;
+  for (const auto& name : idp.user_id) {
+    out.push_back({name, name == "nameid" ? std::vector<std::string>{}
+                                          : policy->claim_aliases_of(name)});
+  }
+  return out;
+}
+
 namespace {
 
 // `client`: the address that started it, whose allowance of pending sign-ins it holds.
@@ -75,6 +86,13 @@ std::string pending_json(const std::string& request_id, const std::string& idp,
   json j{{"request_id", request_id}, {"idp", idp}, {"rd", rd}};
   if (!client.empty()) j["client"] = client;
   return j.dump();
+}
+
+// The ticket that leads an IdP's LogoutRequest (which names the NameID) to the user id its
+// sessions are stored under, when the two differ.
+std::string name_id_key(std::string_view idp, std::string_view name_id) {
+  std::string both = std::string(idp) + "\n" + std::string(name_id);
+  return "nameid:" + core::hex_encode(crypto::sha256(both));
 }
 
 std::vector<std::string> list(std::string a, std::string b = "") {
@@ -328,6 +346,9 @@ awaitable<void> Gateway::acs(Request& r) {
       }
     }
   }
+  if (report.ok() && !idp->attribute_map.empty()) {
+    saml::apply_attribute_map(*report.identity, idp->attribute_map);
+  }
   if (report.ok()) {
     // The claims this IdP's sign-ins must carry: refused here, with the report's other checks,
     // rather than as a session that the policy grants nothing.
@@ -335,6 +356,21 @@ awaitable<void> Gateway::acs(Request& r) {
       report.checks.push_back({"claims.required", saml::Check::Outcome::kFail, missing->message});
       report.error = std::move(*missing);
       report.identity.reset();
+    }
+  }
+  std::string user_id;
+  if (report.ok()) {
+    // Who the person is: never a transient NameID (a new one at every sign-in).
+    auto derived = saml::derive_user_id(*report.identity, user_id_sources(*idp),
+                                        "saml.idps[" + idp->name + "].user_id");
+    if (!derived) {
+      report.checks.push_back({"claims.user_id", saml::Check::Outcome::kFail,
+                               derived.error().message});
+      report.error = derived.take_error();
+      report.identity.reset();
+    } else {
+      report.checks.push_back({"claims.user_id", saml::Check::Outcome::kPass, *derived});
+      user_id = std::move(*derived);
     }
   }
   if (!report.ok()) {
@@ -356,8 +392,11 @@ awaitable<void> Gateway::acs(Request& r) {
   const saml::Identity& id = *report.identity;
   session::Session s;
   s.id = core::hex_encode(random_.bytes(32));
-  s.subject = id.name_id;
+  s.subject = user_id;
+  s.name_id = id.name_id;
   s.name_id_format = id.name_id_format;
+  s.name_qualifier = id.name_qualifier;
+  s.sp_name_qualifier = id.sp_name_qualifier;
   s.idp = idp->name;
   s.idp_entity_id = id.idp_entity_id;
   s.session_index = id.session_index;
@@ -378,6 +417,18 @@ awaitable<void> Gateway::acs(Request& r) {
                         make_error(Code::kStoreUnavailable,
                                    "the gateway cannot store the session: " + st.error().message));
     co_return;
+  }
+  if (s.subject != s.name_id) {
+    // The IdP's Single Logout names the NameID: remember whose sessions it ends.
+    json link{{"subject", s.subject},
+              {"session_index", s.session_index},
+              {"transient", s.name_id_format == saml::kNameIdTransient}};
+    if (auto st = stores_.tickets->put(name_id_key(s.idp, s.name_id), link.dump(), s.expires);
+        !st) {
+      log_.warn("request id=", r.ex.request_id(),
+                " the IdP's single logout will not find this session: ",
+                core::log_quote(st.error().message));
+    }
   }
   // Every claim received, and the roles they grant, on disk before the session cookie leaves.
   json claims = json::object();
@@ -509,7 +560,8 @@ awaitable<void> Gateway::logout(Request& r) {
   const saml::Endpoint* slo = idp_md ? idp_md->slo_endpoint(saml::kBindingRedirect) : nullptr;
   if (slo) {
     auto now = clock_.now();
-    saml::LogoutRequestSpec spec{slo->location, s.subject, s.name_id_format, s.session_index};
+    saml::LogoutRequestSpec spec{slo->location,   s.name_id,        s.name_id_format,
+                                 s.session_index, s.name_qualifier, s.sp_name_qualifier};
     auto keys = sp();
     saml::BuiltMessage msg = saml::build_logout_request(keys->sp, spec, random_, now);
     std::string relay = core::hex_encode(random_.bytes(16));
@@ -584,16 +636,28 @@ awaitable<void> Gateway::slo(Request& r) {
         last = info.error();
         continue;
       }
-      auto removed =
-          stores_.sessions->remove_subject(info->name_id, idp.name, info->session_indexes);
+      // Sessions are stored under the user id; the LogoutRequest names the NameID.
+      std::string subject = info->name_id;
+      std::vector<std::string> indexes = info->session_indexes;
+      if (auto link = stores_.tickets->peek(name_id_key(idp.name, info->name_id), now);
+          link && *link) {
+        json j = json::parse(**link, nullptr, false);
+        if (j.is_object() && j.value("subject", "") != "") {
+          subject = j.value("subject", "");
+          // A transient NameID names one session: end only that one, not the person's others.
+          if (indexes.empty() && j.value("transient", false))
+            indexes.push_back(j.value("session_index", ""));
+        }
+      }
+      auto removed = stores_.sessions->remove_subject(subject, idp.name, indexes);
       size_t n = removed ? removed->size() : 0;
       log_.info("request id=", r.ex.request_id(), " idp logout idp=", idp.name,
-                " subject=", core::log_quote(info->name_id), " sessions_ended=", n);
+                " subject=", core::log_quote(subject), " sessions_ended=", n);
       if (removed) {
         audit::AuditLog::Ticket last = 0;
         for (const auto& sid : *removed) {
           audit::Event ev = event(audit::type::kSessionRevoked, r);
-          ev.str("subject", info->name_id)
+          ev.str("subject", subject)
               .str("session", session_ref(sid))
               .str("by", "idp:" + idp.name)
               .str("reason", "the IdP's LogoutRequest");

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -220,7 +221,8 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
           n, path,
           {"name", "metadata_file", "entity_id", "allow_idp_initiated", "allow_sha1",
            "ignore_cert_dates", "allow_missing_audience", "metadata_signing_cert",
-           "required_claims", "metadata_url", "metadata_ca_file", "metadata_refresh", "graph"},
+           "required_claims", "metadata_url", "metadata_ca_file", "metadata_refresh", "graph",
+           "user_id", "attribute_map"},
           p);
       IdpConfig idp;
       idp.name = core::get_string(n, "name", path, p, true);
@@ -260,6 +262,44 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
           }
         }
         idp.required_claims = std::move(claims);
+      }
+      if (n["user_id"]) {
+        if (!n["user_id"].IsSequence() || n["user_id"].size() == 0) {
+          p.add(path + ".user_id", "", "a non-empty list of sources: nameid, or attribute names");
+        } else {
+          auto sources = core::get_string_list(n, "user_id", path, p);
+          for (size_t k = 0; k < sources.size(); ++k) {
+            const std::string& s = sources[k];
+            if (s.empty() || s.size() > 512) {
+              p.add(path + ".user_id", s, "nameid, or an attribute name of 1 to 512 characters");
+            }
+            if (std::find(sources.begin(), sources.begin() + k, s) != sources.begin() + k) {
+              p.add(path + ".user_id", s, "each source once");
+            }
+          }
+          idp.user_id = std::move(sources);
+        }
+      }
+      if (YAML::Node m = n["attribute_map"]; m) {
+        if (!m.IsMap()) {
+          p.add(path + ".attribute_map", "", "a mapping of IdP attribute name: claim name");
+        } else {
+          for (const auto& kv : m) {
+            std::string from = kv.first.as<std::string>("");
+            std::string to = kv.second.IsScalar() ? kv.second.as<std::string>("") : "";
+            if (from.empty() || to.empty() || from.size() > 512 || to.size() > 512) {
+              p.add(path + ".attribute_map." + from, to,
+                    "IdP attribute name (Name or FriendlyName): claim name, 1 to 512 characters");
+              continue;
+            }
+            if (to == "nameid" || to == "name_id") {
+              p.add(path + ".attribute_map." + from, to,
+                    "a claim name other than nameid / name_id (those name the NameID)");
+              continue;
+            }
+            idp.attribute_map.emplace_back(std::move(from), std::move(to));
+          }
+        }
       }
       if (YAML::Node g = n["graph"]; g) idp.graph = compile_graph(g, path + ".graph", base, p);
       MetadataOptions mo;

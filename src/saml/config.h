@@ -32,6 +32,13 @@
 //         metadata_signing_cert: fed.crt       # optional: metadata must be signed by this
 //         required_claims: [name_id, groups]   # default: NameID and the claims the role
 //                                              # bindings read
+//         user_id: [uid, email, nameid]        # where the user id comes from, in order: an
+//                                              # attribute (Name, FriendlyName or the policy's
+//                                              # claim alias) or nameid (persistent, email or
+//                                              # unspecified format only; transient never).
+//                                              # Default [nameid]
+//         attribute_map:                       # IdP attribute Name or FriendlyName -> the
+//           memberOf: groups                   # claim name the policy uses
 //         graph:                               # Entra ID groups overage: read them from Graph
 //           tenant_id: 0000-...
 //           client_id: 1111-...
@@ -42,6 +49,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -127,6 +135,10 @@ struct IdpConfig {
   // The claims a sign-in through this IdP must carry ("name_id", attribute names, FriendlyNames
   // or aliases); nullopt: NameID and the claims the policy's role bindings read.
   std::optional<std::vector<std::string>> required_claims;
+  // Where the user id (the session's subject) comes from, in order: "nameid" or an attribute.
+  std::vector<std::string> user_id{"nameid"};
+  // IdP attribute Name or FriendlyName -> the claim name the policy uses, in the order written.
+  std::vector<std::pair<std::string, std::string>> attribute_map;
   std::optional<GraphConfig> graph;
 };
 

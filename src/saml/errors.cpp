@@ -74,6 +74,8 @@ const char* code_name(Code c) {
       return "claims.missing";
     case Code::kGroupsOverage:
       return "claims.groups_overage";
+    case Code::kNoUserId:
+      return "claims.no_user_id";
     case Code::kSpKeys:
       return "sp.keys";
   }

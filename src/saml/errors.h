@@ -44,6 +44,7 @@ enum class Code : int {
   kClaimsMissing = 4036,           // a claim the sign-in must carry is absent
   kGroupsOverage = 4037,           // Entra ID sent a link to the groups instead of the groups
   kSpKeys = 4038,                  // the SP's key pair files cannot be used
+  kNoUserId = 4039,                // no user id source (saml.idps[].user_id) yields a value
 };
 
 const char* code_name(Code c);

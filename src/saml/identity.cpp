@@ -52,8 +52,88 @@ const Attribute* Identity::find(std::string_view name) const {
   for (const auto& a : attributes)
     if (!a.friendly_name.empty() && a.friendly_name == name) return &a;
   for (const auto& a : attributes)
+    if (!a.idp_name.empty() && a.idp_name == name) return &a;
+  for (const auto& a : attributes)
     if (!a.alias.empty() && a.alias == name) return &a;
   return nullptr;
+}
+
+namespace {
+
+std::string arrived_names(const Identity& id) {
+  std::string arrived;
+  for (const auto& a : id.attributes) {
+    if (!arrived.empty()) arrived += ", ";
+    arrived += a.idp_name.empty() ? a.name : a.idp_name + " as " + a.name;
+    if (!a.friendly_name.empty() && a.friendly_name != a.name)
+      arrived += " (" + a.friendly_name + ")";
+  }
+  return arrived.empty() ? "none" : arrived;
+}
+
+}  // namespace
+
+bool name_id_usable_as_user_id(std::string_view format) {
+  return format.empty() || format == kNameIdPersistent || format == kNameIdEmail ||
+         format == kNameIdUnspecified;
+}
+
+void apply_attribute_map(Identity& id,
+                         const std::vector<std::pair<std::string, std::string>>& map) {
+  for (auto& a : id.attributes) {
+    for (const auto& [from, to] : map) {
+      if (from != a.name && (a.friendly_name.empty() || from != a.friendly_name)) continue;
+      if (a.name == to) break;
+      a.idp_name = a.name;
+      a.name = to;
+      std::string_view alias = claim_alias(to);
+      a.alias = alias.empty() ? std::string() : std::string(alias);
+      break;
+    }
+  }
+}
+
+Result<std::string> derive_user_id(const Identity& id, const std::vector<UserIdSource>& sources,
+                                   std::string_view config_key) {
+  std::string tried;
+  auto note = [&](std::string s) { tried += (tried.empty() ? "" : "; ") + std::move(s); };
+  for (const auto& src : sources) {
+    if (src.name == "nameid") {
+      if (id.name_id.empty()) {
+        note("nameid: none sent");
+      } else if (!name_id_usable_as_user_id(id.name_id_format)) {
+        note("nameid: its format " + id.name_id_format +
+             " is not persistent, emailAddress or unspecified, so it is not the same at every "
+             "sign-in");
+      } else {
+        return id.name_id;
+      }
+      continue;
+    }
+    const Attribute* a = id.find(src.name);
+    for (size_t i = 0; !a && i < src.also.size(); ++i) a = id.find(src.also[i]);
+    std::string label = "'" + src.name + "'";
+    if (!src.also.empty()) {
+      std::string also;
+      for (const auto& o : src.also) also += (also.empty() ? "" : ", ") + o;
+      label += " (or " + also + ")";
+    }
+    if (!a) {
+      note(label + ": not sent");
+      continue;
+    }
+    for (const auto& v : a->values)
+      if (!v.empty()) return v;
+    note(label + ": sent with no value");
+  }
+  if (sources.empty()) note("no source is configured");
+  std::string from = id.idp_entity_id.empty() ? "" : " from " + id.idp_entity_id;
+  return fail(make_error(Code::kNoUserId,
+                    "the response" + from + " carries no user id: " + tried +
+                        ". Attributes that arrived: " + arrived_names(id) + " (NameID format " +
+                        (id.name_id_format.empty() ? "none" : id.name_id_format) +
+                        "). Have the IdP send one of these attributes (or a persistent NameID), "
+                        "or list an attribute it sends in " + std::string(config_key)));
 }
 
 std::vector<std::string> Identity::values(std::string_view name) const {
@@ -74,14 +154,7 @@ std::optional<Error> check_required_claims(const Identity& id,
   }
   if (missing.empty()) return std::nullopt;
   auto quote = [](std::string_view s) { return "'" + std::string(s) + "'"; };
-  std::string arrived;
-  for (const auto& a : id.attributes) {
-    if (!arrived.empty()) arrived += ", ";
-    arrived += a.name;
-    if (!a.friendly_name.empty() && a.friendly_name != a.name)
-      arrived += " (" + a.friendly_name + ")";
-  }
-  if (arrived.empty()) arrived = "none";
+  std::string arrived = arrived_names(id);
   std::string what;
   bool groups_overage = false;
   for (const auto* r : missing) {

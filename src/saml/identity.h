@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -16,12 +17,17 @@ struct Attribute {
   std::string friendly_name;  // FriendlyName, when sent
   std::string alias;  // the well-known short name claimgate recognises ("groups", "email"), or ""
   std::vector<std::string> values;
+  // The Name the IdP sent, when saml.idps[].attribute_map renamed it (name is then the claim
+  // name the policy uses); "" otherwise. find() matches it too.
+  std::string idp_name = {};
 };
 
 struct Identity {
   std::string idp_entity_id;
   std::string name_id;
   std::string name_id_format;
+  std::string name_qualifier;     // NameID NameQualifier, when sent (kept for Single Logout)
+  std::string sp_name_qualifier;  // NameID SPNameQualifier, when sent
   std::string session_index;
   std::string response_id;  // as received: signed only when response_signed
   std::string assertion_id;
@@ -47,6 +53,38 @@ struct Identity {
 // OIDs), or "" when there is none: "groups", "roles", "email", "name", "given_name",
 // "family_name", "upn", "object_id", "tenant_id", "display_name".
 std::string_view claim_alias(std::string_view name);
+
+inline constexpr const char* kNameIdTransient =
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+inline constexpr const char* kNameIdPersistent =
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+inline constexpr const char* kNameIdEmail = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+inline constexpr const char* kNameIdUnspecified =
+    "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+
+// Whether a NameID of this Format names the same person at every sign-in, and so may be the
+// user id: persistent, emailAddress, unspecified (or no Format, which means unspecified).
+// Transient (a new value at every sign-in) and every other format never are.
+bool name_id_usable_as_user_id(std::string_view format);
+
+// Renames attributes as saml.idps[].attribute_map says (the IdP's Name or FriendlyName -> the
+// claim name the policy uses): name becomes the claim name, idp_name keeps what was sent, and
+// the alias follows the new name. Attributes the map does not name are left as they are.
+void apply_attribute_map(Identity& id, const std::vector<std::pair<std::string, std::string>>& map);
+
+// One place the user id may come from (saml.idps[].user_id): "nameid", or an attribute by
+// Name, FriendlyName or alias (`also`: the other names the policy's claim aliases give it).
+struct UserIdSource {
+  std::string name;
+  std::vector<std::string> also;
+};
+
+// The user id: the first value of the first source that yields a non-empty one, in order.
+// "nameid" yields the NameID only when its format is usable (name_id_usable_as_user_id).
+// Otherwise 4039 claims.no_user_id naming each source tried (and why it gave nothing) and the
+// attributes that arrived (names only, no values).
+Result<std::string> derive_user_id(const Identity& id, const std::vector<UserIdSource>& sources,
+                                   std::string_view config_key);
 
 inline constexpr const char* kEntraGroupsLink = "http://schemas.microsoft.com/claims/groups.link";
 

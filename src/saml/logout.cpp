@@ -66,6 +66,10 @@ BuiltMessage build_logout_request(const SpConfig& sp, const LogoutRequestSpec& s
   BuiltMessage m{random.xml_id(160), {}};
   m.xml = header("LogoutRequest", m.id, spec.destination, now) + "><saml:Issuer>" +
           escape(sp.entity_id) + "</saml:Issuer><saml:NameID";
+  if (!spec.name_qualifier.empty())
+    m.xml += " NameQualifier=\"" + escape(spec.name_qualifier) + "\"";
+  if (!spec.sp_name_qualifier.empty())
+    m.xml += " SPNameQualifier=\"" + escape(spec.sp_name_qualifier) + "\"";
   if (!spec.name_id_format.empty()) m.xml += " Format=\"" + escape(spec.name_id_format) + "\"";
   m.xml += ">" + escape(spec.name_id) + "</saml:NameID>";
   if (!spec.session_index.empty())
@@ -106,6 +110,8 @@ Result<LogoutRequestInfo> validate_logout_request(const RedirectMessage& m, cons
   if (!nid) return fail(Code::kSubjectMissing, "the LogoutRequest names no user (no NameID)");
   info.name_id = xml::trimmed_text(nid);
   info.name_id_format = attr(nid, "Format");
+  info.name_qualifier = attr(nid, "NameQualifier");
+  info.sp_name_qualifier = attr(nid, "SPNameQualifier");
   for (xmlNode* si : xml::children(root, ns::kSamlp, "SessionIndex"))
     info.session_indexes.push_back(xml::trimmed_text(si));
   info.relay_state = m.relay_state;

@@ -19,6 +19,8 @@ struct LogoutRequestSpec {
   std::string name_id;
   std::string name_id_format;
   std::string session_index;
+  std::string name_qualifier = {};  // as the assertion's NameID carried them
+  std::string sp_name_qualifier = {};
 };
 
 struct BuiltMessage {
@@ -37,6 +39,8 @@ struct LogoutRequestInfo {
   std::string issuer;
   std::string name_id;
   std::string name_id_format;
+  std::string name_qualifier;
+  std::string sp_name_qualifier;
   std::vector<std::string> session_indexes;
   std::string relay_state;
 };

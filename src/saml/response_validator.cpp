@@ -386,6 +386,8 @@ Status Run::check_name_id() {
   // The whole text of the element: a comment inside cannot cut the value short.
   id_.name_id = xml::trimmed_text(nid);
   id_.name_id_format = attr(nid, "Format");
+  id_.name_qualifier = attr(nid, "NameQualifier");
+  id_.sp_name_qualifier = attr(nid, "SPNameQualifier");
   if (id_.name_id.empty()) return fail(Code::kSubjectMissing, "the assertion's <NameID> is empty");
   return {};
 }

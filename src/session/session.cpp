@@ -41,7 +41,10 @@ std::string Session::to_json() const {
   nlohmann::json j = {{"v", 1},
                       {"id", id},
                       {"subject", subject},
+                      {"name_id", name_id},
                       {"name_id_format", name_id_format},
+                      {"name_qualifier", name_qualifier},
+                      {"sp_name_qualifier", sp_name_qualifier},
                       {"idp", idp},
                       {"idp_entity_id", idp_entity_id},
                       {"session_index", session_index},
@@ -64,7 +67,11 @@ Result<Session> Session::from_json(std::string_view text) {
     Session s;
     s.id = j.at("id").get<std::string>();
     s.subject = j.at("subject").get<std::string>();
+    // Sessions stored before the user id was derived: the subject was the NameID.
+    s.name_id = j.value("name_id", s.subject);
     s.name_id_format = j.value("name_id_format", "");
+    s.name_qualifier = j.value("name_qualifier", "");
+    s.sp_name_qualifier = j.value("sp_name_qualifier", "");
     s.idp = j.value("idp", "");
     s.idp_entity_id = j.value("idp_entity_id", "");
     s.session_index = j.value("session_index", "");

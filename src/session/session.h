@@ -24,8 +24,14 @@ struct Claim {
 
 struct Session {
   std::string id;       // 256 random bits, hex; the store's key
-  std::string subject;  // NameID, full text
+  // The user id (saml.idps[].user_id: an attribute, or a NameID that names the same person at
+  // every sign-in): X-Claimgate-User, the audit subject, the owner of tokens and jobs.
+  std::string subject;
+  // The NameID as the IdP sent it, for Single Logout (transient ones included).
+  std::string name_id;
   std::string name_id_format;
+  std::string name_qualifier;
+  std::string sp_name_qualifier;
   std::string idp;            // the configured IdP name
   std::string idp_entity_id;  // its entity id
   std::string session_index;  // for Single Logout

@@ -74,6 +74,46 @@ TEST_F(SamlConfigTest, ReportsEveryProblem) {
   EXPECT_EQ(p.list().size(), 6u) << all;
 }
 
+// Who the user is: user_id (default [nameid]) and attribute_map, each problem named.
+TEST_F(SamlConfigTest, UserIdAndAttributeMap) {
+  core::Problems p;
+  auto c = compile(
+      "public_url: https://ml.example.org/\n"
+      "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt}\n  idps:\n"
+      "    - {name: corp, metadata_file: idp.xml}\n"
+      "    - name: shib\n      metadata_file: idp.xml\n"
+      "      user_id: [eduPersonPrincipalName, uid, nameid]\n"
+      "      attribute_map: {memberOf: groups, 'urn:oid:0.9.2342.19200300.100.1.1': uid}\n",
+      p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_EQ(c->find_idp("corp")->user_id, std::vector<std::string>{"nameid"});
+  EXPECT_TRUE(c->find_idp("corp")->attribute_map.empty());
+  const IdpConfig* shib = c->find_idp("shib");
+  EXPECT_EQ(shib->user_id, (std::vector<std::string>{"eduPersonPrincipalName", "uid", "nameid"}));
+  ASSERT_EQ(shib->attribute_map.size(), 2u);
+  EXPECT_EQ(shib->attribute_map[0], (std::pair<std::string, std::string>{"memberOf", "groups"}));
+  EXPECT_EQ(shib->attribute_map[1].second, "uid");
+
+  core::Problems bad;
+  EXPECT_FALSE(compile("public_url: https://ml.example.org/\n"
+                       "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt}\n  idps:\n"
+                       "    - {name: a, metadata_file: idp.xml, user_id: []}\n"
+                       "    - {name: b, metadata_file: idp.xml, user_id: uid}\n"
+                       "    - {name: c, metadata_file: idp.xml, user_id: [uid, uid]}\n"
+                       "    - {name: d, metadata_file: idp.xml, attribute_map: [memberOf]}\n"
+                       "    - {name: e, metadata_file: idp.xml, attribute_map: {mail: nameid, "
+                       "x: ''}}\n",
+                       bad)
+                   .has_value());
+  std::string all = bad.to_string();
+  for (const char* expect :
+       {"saml.idps[0].user_id", "saml.idps[1].user_id", "saml.idps[2].user_id: found 'uid'",
+        "each source once", "saml.idps[3].attribute_map", "saml.idps[4].attribute_map.mail",
+        "saml.idps[4].attribute_map.x"})
+    EXPECT_NE(all.find(expect), std::string::npos) << expect << "\n" << all;
+  EXPECT_EQ(bad.list().size(), 6u) << all;
+}
+
 // Our metadata publishes both certificates during a rollover, for signing and encryption.
 TEST_F(SamlConfigTest, SpMetadataPublishesCurrentAndNext) {
   core::Problems p;

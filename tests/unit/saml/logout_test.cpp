@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "saml/identity.h"
 #include "support/saml_fixture.h"
 
 namespace cg::saml {
@@ -45,6 +46,28 @@ TEST(LogoutTest, AcceptsSignedLogoutRequest) {
   EXPECT_EQ(info->name_id, "alice@example.org");
   EXPECT_EQ(info->session_indexes, std::vector<std::string>{"_s1"});
   EXPECT_EQ(info->relay_state, "rs");
+}
+
+// The NameID goes back as the assertion carried it: Format and both qualifiers (Shibboleth
+// and ADFS match a LogoutRequest's NameID on all of them).
+TEST(LogoutTest, LogoutRequestCarriesTheNameIdQualifiers) {
+  testing::DeterministicRandom rnd;
+  LogoutRequestSpec spec{"https://ml.example.org/saml/slo", "_4f9d", kNameIdTransient, "_s1"};
+  spec.name_qualifier = "https://idp.example.edu/idp/shibboleth";
+  spec.sp_name_qualifier = "https://ml.example.org/saml/metadata";
+  auto msg = build_logout_request(idp_as_sender(), spec, rnd, testing::test_now());
+  EXPECT_NE(msg.xml.find("NameQualifier=\"https://idp.example.edu/idp/shibboleth\""),
+            std::string::npos)
+      << msg.xml;
+  EXPECT_NE(msg.xml.find("SPNameQualifier=\"https://ml.example.org/saml/metadata\""),
+            std::string::npos);
+  auto info = validate_logout_request(redirect("SAMLRequest", msg.xml, &testing::idp_keys().key),
+                                      idp(), settings(), testing::test_now());
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  EXPECT_EQ(info->name_id, "_4f9d");
+  EXPECT_EQ(info->name_id_format, kNameIdTransient);
+  EXPECT_EQ(info->name_qualifier, "https://idp.example.edu/idp/shibboleth");
+  EXPECT_EQ(info->sp_name_qualifier, "https://ml.example.org/saml/metadata");
 }
 
 // Unsigned, signed by someone else, wrong destination, too old: refused.
