@@ -26,22 +26,19 @@ POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
 DOCS = ROOT / "docs" / "idps.md"
 
 
-def documented_config():
+def documented_idp_entries():
     """Each IdP's saml.idps[] entry as docs/idps.md gives it (the yaml block of its section),
-    with the metadata pointed at the test's file instead of the vendor's URL; and the policy's
-    claim aliases the page gives."""
-    entries, aliases = {}, {}
+    with the metadata pointed at the test's file instead of the vendor's URL."""
+    entries = {}
     for block in re.findall(r"```yaml\n(.*?)```", DOCS.read_text(), re.S):
         doc = yaml.safe_load(block) or {}
         for entry in doc.get("saml", {}).get("idps", []):
             entries[entry["name"]] = entry
-        aliases.update(doc.get("aliases", {}).get("claims", {}))
     assert set(entries) == set(shapes.SHAPES), sorted(entries)
     for name, entry in entries.items():
         entry.pop("metadata_url", None)
         entry["metadata_file"] = f"{name}-metadata.xml"
-    assert aliases, "docs/idps.md gives no policy aliases"
-    return entries, aliases
+    return entries
 
 
 class Stack:
@@ -66,14 +63,13 @@ class Stack:
             assert time.monotonic() < deadline, "the echo upstream did not start"
             time.sleep(0.02)
         upstream = f"http://127.0.0.1:{int(port_file.read_text())}"
-        # The one policy: the examples' ML platform policy, with the claim aliases docs/idps.md
-        # gives and Alice's Entra ID group object id named as it says (aliases: values:).
-        self.entries, aliases = documented_config()
-        extra = "".join(f'    "{k}": {v}\n' for k, v in aliases.items())
-        policy = POLICY.read_text().replace("  claims:\n", "  claims:\n" + extra, 1).replace(
+        # The one policy: the examples' ML platform policy, with Alice's Entra ID group object id
+        # named as docs/idps.md says (aliases: values:).
+        policy = POLICY.read_text().replace(
             "  values:\n", f'  values:\n    "{shapes.ALICE_ENTRA_GROUP}": ml-vision-ds\n', 1)
-        assert extra in policy and shapes.ALICE_ENTRA_GROUP in policy
+        assert shapes.ALICE_ENTRA_GROUP in policy
         (self.dir / "policy.yaml").write_text(policy)
+        self.entries = documented_idp_entries()
         idps = "".join(f"    - {json.dumps(e)}\n" for e in self.entries.values())
         self.config = self.dir / "claimgate.yaml"
         self.config.write_text(
@@ -156,39 +152,47 @@ def claim(who, name):
     return [c for c in who["claims"] if c["name"] == name]
 
 
-# What whoami shows for Alice through each IdP: subject (the user id: the NameID), its format,
-# email, groups. Google's, Keycloak's and OneLogin's group attributes reach the role bindings
-# through the policy's claim aliases only, and OneLogin's User.email is not a name claimgate knows.
+# What whoami shows for Alice through each IdP: subject (the user id, from where docs/idps.md's
+# user_id says), NameID, its format, email, groups.
 EXPECTED = {
-    "okta": ("alice.chen@corp.example", shapes.UNSPECIFIED, "alice.chen@corp.example", ["Everyone", "ml-vision-ds"]),
-    "entra": ("alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example",
+    "okta": ("alice.chen@corp.example", "alice.chen@corp.example", shapes.UNSPECIFIED, "alice.chen@corp.example",
+             ["Everyone", "ml-vision-ds"]),
+    "entra": (shapes.ALICE_OBJECT_ID, "alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example",
               [shapes.ALICE_ENTRA_GROUP, "0c2d4e6f-8a9b-4c1d-9e2f-3a4b5c6d7e8f"]),
-    "adfs": ("alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example", ["Domain Users", "ml-vision-ds"]),
-    "google": ("alice.chen@corp.example", shapes.UNSPECIFIED, "alice.chen@corp.example", []),
-    "keycloak": ("alice", shapes.UNSPECIFIED, "alice.chen@corp.example", []),
-    "onelogin": ("alice.chen@corp.example", shapes.EMAIL, "", []),
-    "shibboleth": (None, shapes.PERSISTENT, "alice.chen@uni.example", ["ml-vision-ds"]),
-    "auth0": (shapes.ALICE_AUTH0_ID, shapes.UNSPECIFIED, "alice.chen@corp.example", ["ml-vision-ds"]),
+    "adfs": ("achen@corp.example", "alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example",
+             ["Domain Users", "ml-vision-ds"]),
+    "google": ("alice.chen@corp.example", "alice.chen@corp.example", shapes.UNSPECIFIED, "alice.chen@corp.example",
+               ["ml-vision-ds"]),
+    "keycloak": ("alice", "alice", shapes.UNSPECIFIED, "alice.chen@corp.example",
+                 ["default-roles-ml", "offline_access", "uma_authorization", "ml-vision-ds"]),
+    "onelogin": ("alice.chen@corp.example", "alice.chen@corp.example", shapes.EMAIL, "alice.chen@corp.example",
+                 ["ml-vision-ds", "engineering"]),
+    "shibboleth": (None, None, shapes.PERSISTENT, "alice.chen@uni.example", ["ml-vision-ds"]),
+    "auth0": (shapes.ALICE_AUTH0_ID, shapes.ALICE_AUTH0_ID, shapes.UNSPECIFIED, "alice.chen@corp.example",
+              ["ml-vision-ds"]),
 }
 
 
 @pytest.mark.parametrize("idp", list(shapes.SHAPES))
 def test_each_idp_default_shape_signs_alice_in_with_the_same_roles(stack, idp):
     s, who = stack.signin(idp)
-    subject, fmt, email, groups = EXPECTED[idp]
+    subject, name_id, fmt, email, groups = EXPECTED[idp]
     if idp == "shibboleth":  # opaque, per (IdP, SP, user)
-        subject = shapes.persistent_id(shapes.SHAPES[idp].entity_id, stack.url + "/saml/metadata", "achen")
+        subject = name_id = shapes.persistent_id(shapes.SHAPES[idp].entity_id, stack.url + "/saml/metadata", "achen")
     assert who["idp"] == idp and who["idp_entity_id"] == shapes.SHAPES[idp].entity_id, who
-    assert (who["subject"], who["name_id_format"]) == (subject, fmt), who
+    assert (who["subject"], who["name_id"], who["name_id_format"]) == (subject, name_id, fmt), who
     assert who["email"] == email and who["groups"] == groups, who
     # ONE policy: the data-scientist role in the vision project, whatever the IdP called the groups.
     assert [(g["project"], g["role"]) for g in who["role_grants"]] == [("vision", "data-scientist")], who
+    # A renamed attribute is shown under the claim name the policy reads, not the name sent.
+    for sent, claim_name in stack.entries[idp].get("attribute_map", {}).items():
+        assert claim(who, claim_name) and not claim(who, sent), (sent, claim_name, who["claims"])
     # The upstream sees the same person and the decision.
     echo = s.post(stack.url + "/api/projects/vision/jobs", headers=JSON, json={"entrypoint": "train.py"}, timeout=15)
     assert echo.status_code == 200, echo.text[:500]
     seen = echo.json()["headers"]
     assert seen["X-Claimgate-User"] == subject and seen["X-Claimgate-Idp"] == idp, seen
-    assert seen.get("X-Claimgate-Email", "") == email and seen.get("X-Claimgate-Groups", "") == ",".join(groups), seen
+    assert seen["X-Claimgate-Email"] == email and seen["X-Claimgate-Groups"] == ",".join(groups), seen
     assert seen["X-Claimgate-Project"] == "vision" and seen["X-Claimgate-Permission"] == "jobs:submit", seen
     jwt = echo.json()["jwt"]
     assert jwt["verified"] and jwt["claims"]["sub"] == subject, jwt
@@ -197,6 +201,27 @@ def test_each_idp_default_shape_signs_alice_in_with_the_same_roles(stack, idp):
     assert denied.status_code == 403 and denied.json()["reason"] == "permission-missing", denied.text[:300]
     # The audit log records the sign-in under the same user id.
     stack.wait_audit(lambda r: r["type"] == "login.success" and r["idp"] == idp and r["subject"] == subject)
+
+
+@pytest.mark.parametrize("idp,expected", [("keycloak", "alice.chen@corp.example"),
+                                          ("shibboleth", "achen@uni.example")])
+def test_a_transient_nameid_is_never_the_user_id(stack, idp, expected):
+    # Keycloak's and Shibboleth's transient format: a new NameID at every sign-in. The documented
+    # user_id lists go on to the email (Keycloak) or the eppn (Shibboleth).
+    name_ids = set()
+    for _ in range(2):
+        s, who = stack.signin(idp, format=shapes.TRANSIENT)
+        assert who["name_id_format"] == shapes.TRANSIENT and who["subject"] == expected, who
+        name_ids.add(who["name_id"])
+    assert len(name_ids) == 2 and expected not in name_ids, name_ids
+
+
+def test_the_entra_user_id_is_the_object_id_whatever_the_nameid(stack):
+    # A UPN rename (the NameID changes), or the persistent format: the same user id.
+    s, who = stack.signin("entra", name_id="alice.rossi@corp.example")
+    assert who["subject"] == shapes.ALICE_OBJECT_ID and who["name_id"] == "alice.rossi@corp.example", who
+    s, who = stack.signin("entra", name_id="Yc3R1dm5oV2xkZ0JQSkxHc0ZPQ2Nk", format=shapes.PERSISTENT)
+    assert who["subject"] == shapes.ALICE_OBJECT_ID and who["name_id_format"] == shapes.PERSISTENT, who
 
 
 @pytest.mark.parametrize("idp", list(shapes.SHAPES))
