@@ -3,7 +3,7 @@
 // beside the reference measured in the same run: SHA-256 of the same line (the floor of a hash
 // chain) and reading + hashing the same file line by line.
 //
-//   taskset -c 0 build/release/bench/audit_bench
+//   taskset -c 0 build/bench/bench/audit_bench
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 

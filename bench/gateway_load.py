@@ -13,7 +13,7 @@ upstream without authentication, measured in one run with wrk at the same concur
 then sign-ins per second through /saml/acs with distinct signed responses (pysaml2 signs them
 beforehand; the gateway verifies each, records its assertion id and stores a session).
 
-    bench/gateway_load.py --bin build/release/src/cli/claimgate [--seconds 10] [--connections 64]
+    bench/gateway_load.py --bin build/bench/src/cli/claimgate [--seconds 10] [--connections 64]
 Prints req/s, p50 and p99 for each and the ratio claimgate/nginx (target: at least 0.9).
 """
 import argparse

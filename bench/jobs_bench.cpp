@@ -3,7 +3,7 @@
 // token measured in the same run; and the start-up time exec adds to a command: spawning
 // `claimgate exec --offline ... -- /bin/true` against spawning /bin/true directly.
 //
-//   taskset -c 0 build/release/bench/jobs_bench
+//   taskset -c 0 build/bench/bench/jobs_bench
 //
 // Offline: the online revocation check is one HTTP round trip to the gateway on top (measured
 // separately by tests/integration, not here).

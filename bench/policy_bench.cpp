@@ -3,7 +3,7 @@
 // in the same run. Also: the once-per-session cost of computing what 50 groups grant (the only
 // place regular expressions run), and path normalisation.
 //
-//   taskset -c 0 build/release/bench/policy_bench [--benchmark_min_time=1]
+//   taskset -c 0 build/bench/bench/policy_bench [--benchmark_min_time=1]
 #include <benchmark/benchmark.h>
 
 #include <cstdio>

@@ -12,7 +12,7 @@
      a session: three Redis scripts on the Redis store);
   3. the Redis round trip itself (redis-benchmark PING, one connection), for reference.
 
-    bench/redis_load.py --bin build/release/src/cli/claimgate [--seconds 10] [--connections 64]
+    bench/redis_load.py --bin build/bench/src/cli/claimgate [--seconds 10] [--connections 64]
 """
 import os
 import pathlib

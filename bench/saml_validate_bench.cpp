@@ -2,7 +2,7 @@
 // and against the way peer SPs verify (libxml2 parse + xmlsec with a reused keys manager), all
 // measured in one run on one core. Prints a summary with the ratios at the end.
 //
-//   build/release/bench/saml_validate_bench [--benchmark_min_time=1]
+//   build/bench/bench/saml_validate_bench [--benchmark_min_time=1]
 #include <benchmark/benchmark.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>

@@ -1,26 +1,56 @@
 #!/usr/bin/env bash
-# Installs everything claimgate needs to build and test, from Debian 12's packages only.
-# Safe to run again; does nothing when all packages are present.
+# Installs what claimgate needs, from Debian 12's packages only. Safe to run again; does nothing
+# when all packages are present.
+#
+#   scripts/install-deps.sh          everything: build, every test (scripts/test.sh)
+#   scripts/install-deps.sh --demo   only what the quick start needs (scripts/quickstart.sh):
+#                                    build claimgate and claimgate-exec, run the demo IdP,
+#                                    upstream and job
+#   scripts/install-deps.sh --list [--demo]   print the package names, install nothing
 set -euo pipefail
 
-PACKAGES=(
-  build-essential cmake ninja-build pkg-config git ca-certificates
-  # C++ dependencies
+# Building claimgate and claimgate-exec (a library added to CMakeLists.txt goes here).
+BUILD=(
+  g++ cmake ninja-build pkg-config
   libxml2-dev libxmlsec1-dev libxmlsec1-openssl libssl-dev zlib1g-dev libboost1.81-dev
-  libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev sqlite3
-  libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
-  # fuzzing (libFuzzer comes with clang's runtime)
-  clang libclang-rt-14-dev
-  # integration tests: a real IdP (pysaml2), xmlsec1 and xmllint, openssl for test keys
-  python3 python3-pytest python3-pysaml2 python3-requests xmlsec1 libxml2-utils openssl
-  # the gateway's tests: a real nginx, a real browser, JWT and WebSocket clients, a load tool
-  nginx-light chromium chromium-driver python3-selenium python3-jwt python3-cryptography
-  python3-websocket curl wrk python3-torch slurmctld slurmd slurm-client munge
-  # the Redis store (issue 8): a real redis-server in the tests, redis-cli for the docs' checks
-  redis-server redis-tools
-  # the local executor's sandbox for jobs (docs/jobs.md, "Isolation")
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libsqlite3-dev libhiredis-dev
+)
+# The quick start's demo: the pysaml2 IdP (it calls xmlsec1), the upstream's JWT check, demo
+# keys (openssl), and the jobs' sandbox (docs/jobs.md, "Isolation").
+DEMO=(
+  python3 python3-pysaml2 python3-requests python3-jwt python3-cryptography xmlsec1 openssl
   bubblewrap
 )
+# Everything else the tests use.
+TEST=(
+  build-essential git ca-certificates sqlite3 libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing (libFuzzer comes with clang's runtime)
+  clang libclang-rt-14-dev
+  # integration tests: xmllint, pytest
+  python3-pytest libxml2-utils
+  # the gateway's tests: a real nginx, a real browser, WebSocket clients, a load tool, PyTorch
+  # and Slurm for the jobs tests
+  nginx-light chromium chromium-driver python3-selenium python3-websocket curl wrk python3-torch
+  slurmctld slurmd slurm-client munge
+  # the Redis store (issue 8): a real redis-server in the tests, redis-cli for the docs' checks
+  redis-server redis-tools
+)
+
+demo=0 list=0
+for a in "$@"; do
+  case "$a" in
+    --demo) demo=1 ;;
+    --list) list=1 ;;
+    *) echo "usage: $0 [--demo] [--list]" >&2; exit 2 ;;
+  esac
+done
+PACKAGES=("${BUILD[@]}" "${DEMO[@]}")
+[ "$demo" -eq 1 ] || PACKAGES+=("${TEST[@]}")
+if [ "$list" -eq 1 ]; then
+  printf '%s\n' "${PACKAGES[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
