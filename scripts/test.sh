@@ -13,8 +13,9 @@ step() { echo; echo "==== $* ===="; }
 
 scripts/install-deps.sh
 
-step "rules: include directions, injected clock, documented error codes"
-if /usr/bin/python3 tools/check_includes.py && /usr/bin/python3 tools/check_error_codes.py; then
+step "rules: include directions, injected clock, documented error codes, doc links inside the repository"
+if /usr/bin/python3 tools/check_includes.py && /usr/bin/python3 tools/check_error_codes.py \
+    && /usr/bin/python3 tools/check_doc_links.py; then
   RESULT[rules]=ok
 else
   RESULT[rules]=FAILED; fail=1

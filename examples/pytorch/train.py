@@ -14,22 +14,66 @@ Launched with torchrun through `claimgate exec` (which verified the job's token 
 Each process trains a copy of a linear model with DistributedDataParallel (gloo on CPU, NCCL
 when GPUs are there) on its shard of y = 3x - 2 + noise; rank 0 prints the job's identity, the
 loss per epoch and the learned weights, which approach 3 and -2.
+
+Without PyTorch (the quick start installs none), `python3 train.py` trains the same model with
+the same mini-batch SGD in plain Python, one process, and prints the same lines; `--backend
+python` chooses that loop even where PyTorch is installed.
 """
 import argparse
 import os
-
-import torch
-import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel
+import random
 
 from claimgate import job_identity
+
+
+def print_identity(world):
+    me = job_identity()
+    print(f"job {me.job_id} project {me.project} submitter {me.submitter} "
+          f"pool {me.node_pool} world_size {world}", flush=True)
+
+
+def train_plain(args):
+    """y = 3x - 2 + noise, fitted by mini-batch SGD on the mean squared error, no libraries."""
+    if "WORLD_SIZE" in os.environ and os.environ["WORLD_SIZE"] != "1":
+        raise SystemExit("train.py: several processes need PyTorch (apt-get install python3-torch)")
+    print_identity(1)
+    print("training with the plain-Python loop (PyTorch is not used)", flush=True)
+    gen = random.Random(1234)
+    xs = [gen.random() * 4 - 2 for _ in range(args.samples)]
+    data = [(x, 3 * x - 2 + 0.05 * gen.gauss(0, 1)) for x in xs]
+    w, b, lr = gen.uniform(-1, 1), 0.0, 0.1
+    for epoch in range(args.epochs):
+        for i in range(0, len(data), 64):
+            batch = data[i:i + 64]
+            errors = [(w * x + b - y, x) for x, y in batch]
+            loss = sum(e * e for e, _ in errors) / len(batch)
+            w -= lr * 2 * sum(e * x for e, x in errors) / len(batch)
+            b -= lr * 2 * sum(e for e, _ in errors) / len(batch)
+        print(f"epoch {epoch + 1}/{args.epochs} loss {loss:.4f}", flush=True)
+    print(f"learned weight {w:.3f} bias {b:.3f}", flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--samples", type=int, default=4096)
+    ap.add_argument("--backend", choices=["auto", "torch", "python"], default="auto",
+                    help="auto: PyTorch when it is installed, otherwise the plain-Python loop")
     args = ap.parse_args()
+    if args.backend == "python":
+        return train_plain(args)
+    try:
+        import torch
+    except ImportError:
+        if args.backend == "torch":
+            raise
+        return train_plain(args)
+    train_torch(args, torch)
+
+
+def train_torch(args, torch):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
 
     distributed = "WORLD_SIZE" in os.environ
     cuda = torch.cuda.is_available()
@@ -39,9 +83,7 @@ def main():
     world = dist.get_world_size() if distributed else 1
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if cuda else "cpu")
     if rank == 0:
-        me = job_identity()
-        print(f"job {me.job_id} project {me.project} submitter {me.submitter} "
-              f"pool {me.node_pool} world_size {world}", flush=True)
+        print_identity(world)
 
     gen = torch.Generator().manual_seed(1234 + rank)
     x = torch.rand(args.samples // world, 1, generator=gen) * 4 - 2

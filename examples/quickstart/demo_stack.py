@@ -4,7 +4,9 @@ front of a demo upstream, signing people in through a real local SAML IdP (pysam
 
     demo_stack.py --bin build/release/src/cli/claimgate --dir /tmp/claimgate-demo
 starts everything on 127.0.0.1, prints the URL and the demo users' passwords, and runs until
-Ctrl-C. `--check` signs alice in once, prints what the upstream saw, and exits.
+Ctrl-C. `--check` signs alice in (browser, then terminal: `claimgate login --device`), submits
+the PyTorch example as a job (examples/pytorch/train.py), follows its log to its end, is refused
+a deployment, checks the audit log, and exits (0 when every step did what it should).
 """
 import argparse
 import html.parser
@@ -117,13 +119,14 @@ class Idp:
 class DemoStack:
     def __init__(self, directory, binary, *, idps=("demo",), store="sqlite", gateway_port=None,
                  extra_config="", routes=None, upstream=True, log_level="info", env=None,
-                 public_url=None, tls=None, policy=None, idp_options=""):
+                 public_url=None, tls=None, policy=None, idp_options="", extra_routes=()):
         self.dir = pathlib.Path(directory).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.bin = str(pathlib.Path(binary).resolve())
         self.env = env
         self.idp_options = idp_options  # extra fields of each IdP's mapping: ", allow_idp_initiated: true"
         self.procs = []
+        self.extra_routes = list(extra_routes)  # before the default route (the demo's jobs API)
         try:
             self._start(idps, store, gateway_port, extra_config, routes, upstream, log_level, public_url, tls,
                         policy)
@@ -162,7 +165,8 @@ class DemoStack:
             self.upstream_port = int(port_file.read_text())
         self.upstream_url = f"http://127.0.0.1:{self.upstream_port}"
         if routes is None:
-            routes = [{"name": "demo-app", "prefix": "/", "upstream": self.upstream_url, "websocket": True}]
+            routes = self.extra_routes + [{"name": "demo-app", "prefix": "/", "upstream": self.upstream_url,
+                                           "websocket": True}]
         idp_lines = "".join(f"    - {{name: {i.name}, metadata_file: {i.metadata.name}{self.idp_options}}}\n"
                             for i in self.idps)
         route_lines = "".join("  - " + json.dumps(r) + "\n" for r in routes) or "  []\n"
@@ -271,85 +275,248 @@ class DemoStack:
                 p.kill()
 
 
+JOB_USER = "claimgate-job"  # the unprivileged account the demo's jobs run as (when started as root)
+
+
+def prepare_jobs(directory, binary):
+    """The jobs route of the demo: the job's working directory (the PyTorch example and the
+    claimgate Python package, copied where the job's account can read them), the account, and
+    the `jobs:` section. Returns (config text, sentences for the banner)."""
+    directory.chmod(0o711)  # the job's account passes through to its files; it cannot list
+    if os.geteuid() == 0:
+        closed = [str(d) for d in directory.parents if not d.stat().st_mode & 0o001]
+        if closed:
+            raise SystemExit(f"demo_stack: the jobs' account {JOB_USER} cannot reach {directory}: "
+                             f"{', '.join(closed)} lets no other user through; choose a --dir under /tmp")
+    work = directory / "train"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(mode=0o755)
+    shutil.copy(EXAMPLES / "pytorch" / "train.py", work / "train.py")
+    shutil.copytree(EXAMPLES.parent / "python" / "claimgate", work / "claimgate",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    notes = []
+    fields = ["poll_interval: 200ms"]
+    account = None
+    if os.geteuid() == 0:
+        import pwd
+        try:
+            account = pwd.getpwnam(JOB_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", JOB_USER],
+                           check=True, capture_output=True)
+            account = pwd.getpwnam(JOB_USER)
+        fields.append(f"run_as: {JOB_USER}")
+        notes.append(f"jobs run as the unprivileged account {JOB_USER}")
+        exec_bin = reachable_exec(binary, account)
+        if exec_bin:
+            fields.append(f"claimgate_binary: {exec_bin}")
+            notes.append(f"through a copy of claimgate-exec in {os.path.dirname(exec_bin)}, which {JOB_USER} "
+                         f"can reach")
+    else:
+        fields.append("insecure_same_user: true")
+        notes.append("jobs run as you (jobs.insecure_same_user: started without root, the demo cannot switch "
+                     "to an unprivileged account; never do this in production)")
+    why = bwrap_problem(account)
+    if why:
+        fields.append("sandbox: none")
+        notes.append(f"no sandbox: {why}")
+    else:
+        notes.append("each in a bubblewrap sandbox")
+    return "jobs: {" + ", ".join(fields) + "}\n", notes
+
+
+def reachable_exec(binary, account):
+    """claimgate-exec runs as the jobs' account, outside /tmp (a job's sandbox has a /tmp of its
+    own). The one beside `binary` when that account may run it (None); otherwise a copy in
+    /usr/local/libexec/claimgate-demo (a checkout under /root, which others cannot enter)."""
+    beside = pathlib.Path(binary).resolve().parent / "claimgate-exec"
+    probe = subprocess.run(["/usr/bin/test", "-x", str(beside)], user=account.pw_uid, group=account.pw_gid,
+                           extra_groups=[], env={})
+    if probe.returncode == 0:
+        return None
+    target = pathlib.Path("/usr/local/libexec/claimgate-demo")
+    target.mkdir(mode=0o755, parents=True, exist_ok=True)
+    shutil.copy(beside, target / "claimgate-exec.new")
+    os.chmod(target / "claimgate-exec.new", 0o755)
+    os.replace(target / "claimgate-exec.new", target / "claimgate-exec")
+    return str(target / "claimgate-exec")
+
+
+def bwrap_problem(account):
+    """Why bubblewrap cannot sandbox jobs here ("" when it can), tried as the gateway tries it."""
+    bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
+    if not os.access(bwrap, os.X_OK):
+        return "bubblewrap is not installed (apt-get install bubblewrap)"
+    kw = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []} if account else {}
+    r = subprocess.run([bwrap, "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/", "--dev", "/dev",
+                        "--proc", "/proc", "--tmpfs", "/tmp", "--", "/bin/true"], capture_output=True, text=True,
+                       env={}, **kw)
+    return "" if r.returncode == 0 else f"bwrap does not work here ({r.stderr.strip() or r.returncode})"
+
+
+def job_spec(stack, torchrun):
+    """The PyTorch example as a job: through torchrun with two processes when PyTorch is
+    installed, otherwise its plain-Python loop (train.py says which it used)."""
+    work = str(stack.dir / "train")
+    if torchrun:
+        return {"name": "quickstart", "command": ["torchrun", "--standalone", "--nproc_per_node=2", "--redirects",
+                                                  "1", "--tee", "1", "train.py", "--epochs", "3"],
+                "workdir": work, "procs_per_node": 2, "max_runtime": "10m"}
+    return {"name": "quickstart", "command": ["python3", "train.py", "--epochs", "3", "--backend", "python"],
+            "workdir": work, "max_runtime": "10m"}
+
+
+def terminal_signin(stack, browser):
+    """`claimgate login --device`, as a person runs it in a terminal, approved in the browser
+    session `browser`; then `claimgate token`. Returns the access token."""
+    import requests
+    env = dict(os.environ, CLAIMGATE_CONFIG_DIR=str(stack.dir / "cli"))
+    login = subprocess.Popen([stack.bin, "login", "--gateway", stack.url, "--device"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        page = None
+        for line in login.stderr:
+            if line.strip().startswith("or open "):
+                page = line.strip()[len("or open "):]
+                break
+        if not page:
+            raise AssertionError("claimgate login --device printed no page to open")
+        action, fields = parse_form(browser.get(page, headers={"Accept": "text/html"}, timeout=10).text)
+        browser.post(urllib.parse.urljoin(stack.url, action), data=dict(fields, action="approve"), timeout=10)
+        rest = login.communicate(timeout=60)[1]
+        if login.returncode != 0:
+            raise AssertionError(f"claimgate login --device failed: {rest}")
+    finally:
+        if login.poll() is None:
+            login.kill()
+            login.wait()
+    token = subprocess.run([stack.bin, "token"], env=env, capture_output=True, text=True, timeout=30)
+    if token.returncode != 0:
+        raise AssertionError(f"claimgate token failed: {token.stderr}")
+    return token.stdout.strip()
+
+
+def check(stack, torchrun):
+    """The quick start's check: alice signs in (browser, then terminal), submits the PyTorch
+    example, follows it to its end, is refused a deployment; the audit log verifies."""
+    import requests
+    api = {"Accept": "application/json"}
+    s = requests.Session()
+    r = stack.signin(s, "alice", "/")
+    who = s.get(stack.url + "/.claimgate/whoami", headers=api, timeout=10).json()
+    echo = s.get(stack.url + "/", headers=api, timeout=10)
+    seen = echo.json().get("headers", {}) if echo.status_code == 200 else {}
+    ok = (r.status_code == 200 and who["subject"] == "alice" and echo.status_code == 200
+          and echo.json()["jwt"]["verified"] and seen.get("X-Claimgate-User") == "alice")
+    print(f"browser sign-in: alice (groups {', '.join(who['groups'])}; roles {', '.join(who['roles'])}); "
+          f"the upstream received X-Claimgate-User={seen.get('X-Claimgate-User')} and a JWT "
+          f"{'verified' if echo.status_code == 200 and echo.json()['jwt']['verified'] else 'NOT verified'} "
+          f"with the gateway's JWKS", flush=True)
+
+    token = terminal_signin(stack, s)
+    bearer = dict(api, Authorization="Bearer " + token)
+    print(f"terminal sign-in: claimgate login --device, approved in alice's browser; claimgate token -> an "
+          f"access token ({len(token)} bytes)", flush=True)
+    spec = job_spec(stack, torchrun)
+    sub = requests.post(stack.url + "/api/projects/vision/jobs", json=spec, headers=bearer, timeout=30)
+    if sub.status_code != 201:
+        print(f"submitting the job: {sub.status_code} {sub.text[:500]}")
+        return 1
+    job_id = sub.json()["id"]
+    print(f"POST /api/projects/vision/jobs {json.dumps(spec['command'])} -> 201, job {job_id}; its log:",
+          flush=True)
+    logs = requests.get(f"{stack.url}/api/projects/vision/jobs/{job_id}/logs?follow=1", headers=bearer,
+                        stream=True, timeout=300)
+    text = ""
+    pending = ""
+    for chunk in logs.iter_content(chunk_size=None):
+        pending += chunk.decode("utf-8", "replace")
+        *lines, pending = pending.split("\n")
+        text += "".join(line + "\n" for line in lines)
+        sys.stdout.write("".join("    | " + line + "\n" for line in lines))
+        sys.stdout.flush()
+    text += pending
+    job = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = requests.get(f"{stack.url}/api/projects/vision/jobs/{job_id}", headers=bearer, timeout=10).json()
+        if job.get("state") not in ("queued", "running"):
+            break
+        time.sleep(0.2)
+    ok = (ok and logs.status_code == 200 and job.get("state") == "succeeded" and job.get("exit_code") == 0
+          and job.get("submitter") == "alice" and f"job {job_id} project vision submitter alice" in text
+          and "learned weight" in text)
+    print(f"job {job_id}: {job.get('state')} (exit code {job.get('exit_code')}), submitted by "
+          f"{job.get('submitter')}, its token {'revoked' if job.get('token_revoked') else 'NOT revoked'} at "
+          f"its end", flush=True)
+    denied = requests.post(stack.url + "/api/projects/vision/models/m1/deploy", headers=bearer, timeout=10)
+    reason = denied.json().get("reason") if denied.headers.get("Content-Type", "").startswith(
+        "application/json") else denied.text[:200]
+    ok = ok and denied.status_code == 403 and reason == "permission-missing"
+    print(f"POST /api/projects/vision/models/m1/deploy -> {denied.status_code} ({reason})", flush=True)
+    # The audit log recorded the sign-ins, the decisions and the job, and its chain verifies.
+    stack.stop_gateway()
+    verify = subprocess.run([stack.bin, "audit", "verify", "--config", str(stack.config)],
+                            capture_output=True, text=True)
+    found = subprocess.run([stack.bin, "audit", "search", "--config", str(stack.config),
+                            "--subject", "alice", "--since", "1h", "--json"], capture_output=True, text=True).stdout
+    types = {json.loads(line)["type"] for line in found.splitlines()}
+    ok = ok and verify.returncode == 0 and {"login.success", "authz.allow", "authz.deny", "token.issued",
+                                            "job.submitted", "job.verified", "job.finished"} <= types
+    print(f"audit log: {verify.stdout.strip() or verify.stderr.strip()}; alice's records: "
+          f"{', '.join(sorted(types))}")
+    print("quick start check: " + ("passed" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--dir", default="/tmp/claimgate-demo")
     ap.add_argument("--port", type=int, default=8080)
-    ap.add_argument("--check", action="store_true", help="sign alice in once and exit")
+    ap.add_argument("--check", action="store_true", help="sign alice in, run a job, and exit")
+    ap.add_argument("--job", choices=["auto", "torchrun", "python"], default="auto",
+                    help="the check's job: torchrun (PyTorch), the example's plain-Python loop, or auto "
+                         "(torchrun when it is installed)")
     args = ap.parse_args()
-    import requests
     port = args.port
     try:
         with socket.socket() as s:
             s.bind(("127.0.0.1", port))
     except OSError:
         port = free_port()
-    stack = DemoStack(args.dir, args.bin, gateway_port=port,
-                      policy=EXAMPLES / "policy" / "ml-platform.yaml")
+    directory = pathlib.Path(args.dir).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    jobs_cfg, job_notes = prepare_jobs(directory, args.bin)
+    torchrun = args.job == "torchrun" or (args.job == "auto" and shutil.which("torchrun") is not None)
+    stack = DemoStack(directory, args.bin, gateway_port=port, policy=EXAMPLES / "policy" / "ml-platform.yaml",
+                      extra_routes=[{"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}],
+                      extra_config=jobs_cfg)
     try:
         if args.check:
-            s = requests.Session()
-            r = stack.signin(s, "alice", "/")
-            who = s.get(stack.url + "/.claimgate/whoami", headers={"Accept": "application/json"}, timeout=10).json()
-            api = {"Accept": "application/json"}
-            echo = s.post(stack.url + "/api/projects/vision/jobs", headers=api, json={"entrypoint": "train.py"},
-                          timeout=10)
-            denied = s.post(stack.url + "/api/projects/vision/models/m1/deploy", headers=api, timeout=10)
-            seen = echo.json()["headers"] if echo.status_code == 200 else {}
-            ok = (r.status_code == 200 and who["subject"] == "alice" and echo.status_code == 200
-                  and echo.json()["jwt"]["verified"] and seen.get("X-Claimgate-User") == "alice"
-                  and seen.get("X-Claimgate-Project") == "vision" and denied.status_code == 403
-                  and denied.json()["reason"] == "permission-missing")
-            print(f"quick start check: signed in as {who['subject']} (groups {', '.join(who['groups'])}; "
-                  f"roles {', '.join(who['roles'])}); POST /api/projects/vision/jobs -> {echo.status_code}, "
-                  f"the upstream received X-Claimgate-User={seen.get('X-Claimgate-User')}, "
-                  f"X-Claimgate-Permission={seen.get('X-Claimgate-Permission')} and a JWT "
-                  f"{'verified' if seen and echo.json()['jwt']['verified'] else 'NOT verified'} with the gateway's "
-                  f"JWKS; deploying a model -> {denied.status_code} ({denied.json().get('reason')})")
-            # A terminal signs in with the device flow (what `claimgate login --device` does), approved
-            # by alice's browser session, and calls the API with its Bearer token.
-            dev = requests.post(stack.url + "/.claimgate/cli/device", data={"client": "quick start"}, timeout=10).json()
-            action, fields = parse_form(s.get(dev["verification_uri_complete"], headers={"Accept": "text/html"},
-                                              timeout=10).text)
-            s.post(stack.url + action, data=dict(fields, action="approve"), timeout=10)
-            tokens = {}
-            for _ in range(10):
-                time.sleep(dev["interval"])
-                t = requests.post(stack.url + "/.claimgate/cli/token", timeout=10, data={
-                    "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": dev["device_code"]})
-                if t.status_code == 200:
-                    tokens = t.json()
-                    break
-            bearer = requests.get(stack.url + "/api/projects/vision/jobs", timeout=10, headers=dict(
-                api, Authorization="Bearer " + tokens.get("access_token", "")))
-            ok = ok and bearer.status_code == 200 and bearer.json()["headers"].get("X-Claimgate-User") == "alice"
-            print(f"terminal sign-in (device code {dev['user_code']}): GET /api/projects/vision/jobs with the "
-                  f"Bearer token -> {bearer.status_code} as {bearer.json().get('headers', {}).get('X-Claimgate-User')}")
-            # The audit log recorded the sign-in and both decisions, and its chain verifies.
-            stack.stop_gateway()
-            verify = subprocess.run([stack.bin, "audit", "verify", "--config", str(stack.config)],
-                                    capture_output=True, text=True)
-            found = subprocess.run([stack.bin, "audit", "search", "--config", str(stack.config),
-                                    "--subject", "alice", "--since", "1h", "--json"],
-                                   capture_output=True, text=True).stdout
-            types = [json.loads(line)["type"] for line in found.splitlines()]
-            ok = ok and verify.returncode == 0 and {"login.success", "authz.allow", "authz.deny",
-                                                    "token.issued"} <= set(types)
-            print(f"audit log: {verify.stdout.strip() or verify.stderr.strip()}; alice's records: "
-                  f"{', '.join(sorted(set(types)))}")
-            return 0 if ok else 1
+            return check(stack, torchrun)
+        # Blocked only now (before the banner says Ctrl-C): the children started above keep
+        # default signal handling.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        cli = f"{stack.bin}"
+        spec = json.dumps(job_spec(stack, torchrun))
         print(f"""
-claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2).
+claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2) and its jobs API.
 
   Open:      {stack.url}/
   Who am I:  {stack.url}/.claimgate/whoami  (your roles per project, and the claims behind them)
   Policy:    {stack.policy} (edit it: the gateway reloads it; try
              {stack.url}/api/projects/vision/jobs as alice, bob, carol, dave and erin)
-  Terminal:  CLAIMGATE_CONFIG_DIR=demo-cli {stack.bin} login --gateway {stack.url}
-             then: curl -H "Authorization: Bearer $({stack.bin} token)" {stack.url}/api/projects/vision/jobs
+  Terminal:  {cli} login --gateway {stack.url} --device
+             (sign in as alice in the browser, open the page it prints, enter the code, Allow)
+  A job:     curl -H "Authorization: Bearer $({cli} token)" -H 'Content-Type: application/json' \\
+               -d '{spec}' \\
+               {stack.url}/api/projects/vision/jobs
+             then its log: curl -H "Authorization: Bearer $({cli} token)" \\
+               '{stack.url}/api/projects/vision/jobs/<id>/logs?follow=1'
+             ({'; '.join(job_notes)})
   Metrics:   {stack.url}/metrics
-  Audit:     {stack.dir}/audit/audit.jsonl (then: {stack.bin} audit report --config {stack.config}
+  Audit:     {stack.dir}/audit/audit.jsonl (then: {cli} audit report --config {stack.config}
              --format html --out report.html)
 
   Demo users (the IdP's login page asks for these):""")
@@ -357,9 +524,7 @@ claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2
             print(f"    {u:6} password {v['password']:14} groups: {', '.join(v['groups'])}")
         print(f"""
   Files (config, keys, logs): {stack.dir}
-  Press Ctrl-C to stop.""")
-        # Blocked only now: the children started above keep default signal handling.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+  Press Ctrl-C to stop.""", flush=True)
         signal.sigwait([signal.SIGINT, signal.SIGTERM])
     finally:
         stack.stop()
