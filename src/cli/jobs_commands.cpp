@@ -11,6 +11,7 @@
 #include "audit/config.h"
 #include "audit/log.h"
 #include "core/log.h"
+#include "core/service_notify.h"
 #include "core/time.h"
 #include "crypto/jwt.h"
 #include "gateway/config.h"
@@ -241,9 +242,13 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
              " executor, job directories in ", jc.state_dir, ", records in ",
              svc.store_description(), ", this service is ", core::log_quote(svc.options().instance),
              ")");
+  // Listening: a service manager may now send traffic (systemd Type=notify).
+  if (auto st = core::notify_service_manager("READY=1"); !st) g_log.warn(st.error().message);
   http::asio::signal_set signals(server.main_context(), SIGTERM, SIGINT);
   signals.async_wait([&](const http::error_code& e, int) {
-    if (!e) server.stop();
+    if (e) return;
+    if (auto st = core::notify_service_manager("STOPPING=1"); !st) g_log.warn(st.error().message);
+    server.stop();
   });
   std::signal(SIGPIPE, SIG_IGN);
   server.wait();

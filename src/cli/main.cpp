@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
       "claimgate: an identity-aware gateway for ML platforms (SAML 2.0 SSO, claims to roles, job "
       "tokens)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "claimgate 0.1.0");
+  app.set_version_flag("--version", "claimgate " CG_VERSION);
   int exit_code = 0;
   cg::cli::add_saml_commands(app, exit_code);
   cg::cli::add_serve_commands(app, exit_code);

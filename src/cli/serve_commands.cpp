@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <csignal>
+#include <fstream>
 #include <iostream>
 
 #include "core/clock.h"
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "core/service_notify.h"
 #include "core/time.h"
 #include "crypto/keyring.h"
 #include "gateway/config.h"
@@ -135,8 +137,10 @@ int check_audience(const gateway::GatewayConfig& cfg) {
 
 // `claimgate keys schedule`: the step key_rotation says is due, if any. Gateways read the
 // keyring at start: after a step, restart them one at a time (nobody is signed out: every key
-// still opens and verifies until it retires).
-int run_key_schedule(const std::string& path, const std::string& now_text) {
+// still opens and verifies until it retires). `changed_file`, when given, is created after a
+// step (claimgate-keys.service restarts the gateway when it exists).
+int run_key_schedule(const std::string& path, const std::string& now_text,
+                     const std::string& changed_file) {
   core::Problems problems;
   auto now = core::SystemClock::instance().now();
   if (!now_text.empty()) {
@@ -220,6 +224,14 @@ int run_key_schedule(const std::string& path, const std::string& now_text) {
     std::cout << "nothing due: the current key " << current << " is " << days(now - when(current))
               << " old; the next one is staged when it is " << days(k.every - k.overlap)
               << " old\n";
+  }
+  if (acted && !changed_file.empty()) {
+    std::ofstream f(changed_file, std::ios::trunc);
+    f << "keyring changed; restart the gateway\n";
+    if (!f.flush()) {
+      std::cerr << "claimgate keys schedule: could not write " << changed_file << "\n";
+      return 1;
+    }
   }
   return 0;
 }
@@ -376,6 +388,11 @@ int run_serve(const std::string& path) {
              " idps=", c.saml.idps.size(), " routes=", c.routes.size(), " store=",
              c.store_kind == "redis" ? "redis " + c.redis.redis.describe() : c.store_kind,
              " audit=", c.audit.enabled ? c.audit.log.path : std::string("off"));
+  // Every listener listens: a service manager may now send traffic (systemd Type=notify).
+  auto notify = [](std::string_view state) {
+    if (auto st = core::notify_service_manager(state); !st) g_log.warn(st.error().message);
+  };
+  notify("READY=1");
   // Signals and the minute purge run on the first worker's context.
   auto& ctx = server.main_context();
   http::asio::signal_set signals(ctx, SIGTERM, SIGINT);
@@ -383,6 +400,7 @@ int run_serve(const std::string& path) {
     if (ec) return;
     g_log.info("signal ", sig, ": finishing in-flight requests (up to ",
                c.server.shutdown_grace.count(), " ms), then stopping");
+    notify("STOPPING=1");
     server.stop();
   });
   // Policy reloads: on SIGHUP, and when the config or policy file changes (polled every 2 s,
@@ -391,9 +409,11 @@ int run_serve(const std::string& path) {
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](const http::error_code& ec, int) {
       if (ec) return;
+      notify(core::reloading_message(clock.monotonic()));
       gw->reload_policy("SIGHUP");
       gw->reload_sp_keys("SIGHUP");
       gw->refresh_metadata_now();
+      notify("READY=1");
       wait_hup();
     });
   };
@@ -515,14 +535,19 @@ void add_serve_commands(CLI::App& app, int& exit_code) {
     for (const auto& id : *ids) std::cout << "promoted key " << id << "\n";
   });
 
-  static std::string schedule_config, schedule_now;
+  static std::string schedule_config, schedule_now, schedule_changed;
   auto* schedule = keys->add_subcommand(
       "schedule",
       "One step of the scheduled keyring rotation, when due (run it daily from a timer): stage "
       "a new pair, promote it after the overlap, retire pairs nothing can still need");
   schedule->add_option("--config,-c", schedule_config, "the gateway's YAML config")->required();
   schedule->add_option("--now", schedule_now, "evaluate as of this time (RFC 3339; tests)");
-  schedule->callback([&exit_code] { exit_code = run_key_schedule(schedule_config, schedule_now); });
+  schedule->add_option("--changed-file", schedule_changed,
+                       "create this file when a key was staged, promoted or retired (the "
+                       "gateway then needs a restart)");
+  schedule->callback([&exit_code] {
+    exit_code = run_key_schedule(schedule_config, schedule_now, schedule_changed);
+  });
   auto* list = keys->add_subcommand("list", "List the keys, oldest first");
   list->add_option("--dir", keys_dir, "the keyring directory")->required();
   list->callback([&exit_code] {
