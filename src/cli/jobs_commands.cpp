@@ -242,8 +242,6 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
              " executor, job directories in ", jc.state_dir, ", records in ",
              svc.store_description(), ", this service is ", core::log_quote(svc.options().instance),
              ")");
-  // Listening: a service manager may now send traffic (systemd Type=notify).
-  if (auto st = core::notify_service_manager("READY=1"); !st) g_log.warn(st.error().message);
   http::asio::signal_set signals(server.main_context(), SIGTERM, SIGINT);
   signals.async_wait([&](const http::error_code& e, int) {
     if (e) return;
@@ -251,6 +249,8 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
     server.stop();
   });
   std::signal(SIGPIPE, SIG_IGN);
+  // Listening, signals handled: a service manager may now send traffic (systemd Type=notify).
+  if (auto st = core::notify_service_manager("READY=1"); !st) g_log.warn(st.error().message);
   server.wait();
   if (redis) session::redis_on_event(*redis, nullptr);
   svc.stop();

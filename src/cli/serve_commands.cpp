@@ -388,11 +388,10 @@ int run_serve(const std::string& path) {
              " idps=", c.saml.idps.size(), " routes=", c.routes.size(), " store=",
              c.store_kind == "redis" ? "redis " + c.redis.redis.describe() : c.store_kind,
              " audit=", c.audit.enabled ? c.audit.log.path : std::string("off"));
-  // Every listener listens: a service manager may now send traffic (systemd Type=notify).
+  // To the service manager (systemd Type=notify), if one started us.
   auto notify = [](std::string_view state) {
     if (auto st = core::notify_service_manager(state); !st) g_log.warn(st.error().message);
   };
-  notify("READY=1");
   // Signals and the minute purge run on the first worker's context.
   auto& ctx = server.main_context();
   http::asio::signal_set signals(ctx, SIGTERM, SIGINT);
@@ -470,6 +469,9 @@ int run_serve(const std::string& path) {
   };
   http::asio::post(ctx, schedule);
   std::signal(SIGPIPE, SIG_IGN);
+  // Every listener listens and every signal is handled (a SIGHUP sent before its handler was in
+  // place would end the process): a service manager may now send traffic and reloads.
+  notify("READY=1");
   server.wait();
   purge.cancel();
   watch.cancel();
