@@ -35,6 +35,9 @@ TEST=(
   slurmctld slurmd slurm-client munge
   # the Redis store (issue 8): a real redis-server in the tests, redis-cli for the docs' checks
   redis-server redis-tools
+  # the Debian package (docs/install.md): cpack's dpkg-shlibdeps and file, systemd-analyze
+  # verify on the units (systemd need not run), what the package's install script calls
+  dpkg-dev file systemd adduser
 )
 
 demo=0 list=0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: install, build (warnings are errors), unit tests (CTest + GoogleTest), the same
-# under ASan+UBSan, integration tests against a real pysaml2 IdP (pytest), the include-rules
-# check, and each libFuzzer target for a short run. Ends with one summary line.
+# under ASan+UBSan, integration tests against a real pysaml2 IdP (pytest), the Debian package
+# (built, installed, its binary tested), the include-rules check, and each libFuzzer target for
+# a short run. Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -35,6 +36,31 @@ rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" -eq 0 ]; then RESULT[integration]=ok; else RESULT[integration]=FAILED; fail=1; fi
 py_line=$(grep -E "[0-9]+ (passed|failed)" /tmp/claimgate-pytest.log | tail -1 || true)
+
+step "Debian package: release build of claimgate and claimgate-exec, cpack, install, installed tests"
+# docs/install.md: the package from the release preset (the two binaries only), installed with
+# apt-get as an operator would, then tests/package against /usr/bin/claimgate: --version, the
+# Depends line, the files, the user, systemd-analyze verify, check on the packaged config and a
+# signed-in request through it.
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+set +e
+(
+  set -e
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j "$JOBS"
+  rm -rf build/release/package
+  cpack --config build/release/CPackConfig.cmake >/dev/null
+  deb=$(ls build/release/package/claimgate_*.deb)
+  dpkg-deb --field "$deb" Package Version Depends
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --reinstall "./$deb"
+  /usr/bin/claimgate --version
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/package
+) 2>&1 | tee /tmp/claimgate-package.log
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" -eq 0 ]; then RESULT[package]=ok; else RESULT[package]=FAILED; fail=1; fi
+py_pkg_line=$(grep -E "[0-9]+ (passed|failed)" /tmp/claimgate-package.log | tail -1 || true)
 
 step "unit tests under ASan + UBSan"
 cmake --preset asan-ubsan >/dev/null
@@ -103,11 +129,12 @@ rm -rf "$CORPUS"
 
 echo
 echo "==== summary ===="
-for k in rules unit integration asan asan-integration fuzz; do printf '  %-18s %s\n' "$k" "${RESULT[$k]:-not run}"; done
+for k in rules unit integration package asan asan-integration fuzz; do printf '  %-18s %s\n' "$k" "${RESULT[$k]:-not run}"; done
 echo "  ctest:  ${unit_line:-?}"
 echo "  asan:   ${asan_line:-?}"
 echo "  pytest: ${py_line:-?}"
 echo "  pytest (asan): ${py_asan_line:-?}"
+echo "  package: ${py_pkg_line:-?}"
 # One closing line: N passed, N failed, counting every unit, ASan and integration test.
 count() {  # the first number in the part of $1 that matches $2, or 0
   local n
@@ -116,8 +143,10 @@ count() {  # the first number in the part of $1 that matches $2, or 0
 }
 total_unit=$(count "$unit_line" "out of [0-9]+"); failed_unit=$(count "$unit_line" "[0-9]+ tests failed")
 total_asan=$(count "$asan_line" "out of [0-9]+"); failed_asan=$(count "$asan_line" "[0-9]+ tests failed")
-passed_py=$(( $(count "$py_line" "[0-9]+ passed") + $(count "$py_asan_line" "[0-9]+ passed") ))
-failed_py=$(( $(count "$py_line" "[0-9]+ failed") + $(count "$py_asan_line" "[0-9]+ failed") ))
+passed_py=$(( $(count "$py_line" "[0-9]+ passed") + $(count "$py_asan_line" "[0-9]+ passed") \
+  + $(count "$py_pkg_line" "[0-9]+ passed") ))
+failed_py=$(( $(count "$py_line" "[0-9]+ failed") + $(count "$py_asan_line" "[0-9]+ failed") \
+  + $(count "$py_pkg_line" "[0-9]+ failed") ))
 passed=$(( total_unit - failed_unit + total_asan - failed_asan + passed_py ))
 failed=$(( failed_unit + failed_asan + failed_py ))
 # A failed step with no failed test (rules, fuzzing, a build) still counts once.
