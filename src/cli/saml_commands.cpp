@@ -34,6 +34,7 @@ struct ValidateArgs {
   std::string idp_metadata, sp_entity_id, acs_url, request_id, now, decrypt_key;
   long skew = 180, max_age = 300;
   bool allow_sha1 = false, ignore_cert_dates = false, allow_missing_audience = false;
+  bool allow_tripledes = false;
 };
 
 std::optional<std::string> read_input(const std::string& path, std::string& err) {
@@ -84,6 +85,7 @@ int run_validate(const ValidateArgs& a) {
   }
   saml::IdpSettings idp{md->entity_id, md->signing_certs, a.allow_sha1, a.request_id.empty(),
                         md->valid_until};
+  idp.allow_tripledes = a.allow_tripledes;
   saml::ResponseValidator validator(sp, idp, nullptr, *clock);
 
   std::string err;
@@ -357,6 +359,8 @@ void add_saml_commands(CLI::App& app, int& exit_code) {
   v->add_option("--decrypt-key", a->decrypt_key, "PEM private key for an EncryptedAssertion")
       ->check(CLI::ExistingFile);
   v->add_flag("--allow-sha1", a->allow_sha1, "accept SHA-1 signatures and digests");
+  v->add_flag("--allow-tripledes", a->allow_tripledes,
+              "accept 3DES-CBC encryption (as saml.idps[].allow_tripledes)");
   v->add_flag("--ignore-cert-dates", a->ignore_cert_dates,
               "trust IdP certificates outside their validity dates");
   v->add_flag("--allow-missing-audience", a->allow_missing_audience,

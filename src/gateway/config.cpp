@@ -440,6 +440,11 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   for (const auto& idp : c.saml.idps) {
     for (const auto& w : idp.metadata.warnings)
       c.warnings.push_back("saml.idps[" + idp.name + "]: " + w);
+    if (idp.allow_tripledes)
+      c.warnings.push_back("saml.idps[" + idp.name +
+                           "].allow_tripledes is on: this IdP may encrypt assertions and NameIDs "
+                           "with 3DES-CBC (64-bit blocks, deprecated); have it encrypt with "
+                           "AES-GCM or AES-CBC and remove the switch");
     // A transient NameID is never the user id: with no attribute to take it from, every
     // sign-in through this IdP would be refused (4039 claims.no_user_id).
     bool attribute_source = std::any_of(idp.user_id.begin(), idp.user_id.end(),

@@ -625,6 +625,13 @@ awaitable<void> Gateway::slo(Request& r) {
   auto now = clock_.now();
   saml::LogoutCheckSettings checks{cfg_.saml.sp.slo_url, cfg_.saml.clock_skew,
                                    cfg_.saml.max_assertion_age};
+  {
+    // The same SP keys (after a rollover step too) and rules as for an EncryptedAssertion.
+    auto keys = sp();
+    checks.sp_entity_id = keys->sp.entity_id;
+    checks.allow_rsa15 = cfg_.saml.allow_rsa15;
+    checks.decryption_keys = keys->sp.decryption_keys();
+  }
   if (msg->param == "SAMLRequest") {
     // IdP-initiated: end the sessions it names, answer with a signed LogoutResponse.
     std::optional<Error> last;

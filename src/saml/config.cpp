@@ -112,15 +112,20 @@ Result<SpKeys> load_sp_keys(const SpKeyFiles& f, core::WallTime now) {
   return out;
 }
 
+std::vector<crypto::PrivateKey> SpConfig::decryption_keys() const {
+  std::vector<crypto::PrivateKey> out{current.key};
+  if (next) out.push_back(next->key);
+  if (previous) out.push_back(previous->key);
+  return out;
+}
+
 SpSettings SamlConfig::sp_settings(const IdpConfig& idp) const { return sp_settings(idp, sp); }
 
 SpSettings SamlConfig::sp_settings(const IdpConfig& idp, const SpConfig& keys) const {
   SpSettings s;
   s.entity_id = sp.entity_id;
   s.acs_url = sp.acs_url;
-  s.decryption_keys.push_back(keys.current.key);
-  if (keys.next) s.decryption_keys.push_back(keys.next->key);
-  if (keys.previous) s.decryption_keys.push_back(keys.previous->key);
+  s.decryption_keys = keys.decryption_keys();
   s.clock_skew = clock_skew;
   s.max_assertion_age = max_assertion_age;
   s.allow_missing_audience = idp.allow_missing_audience;
@@ -133,8 +138,10 @@ IdpSettings SamlConfig::idp_settings(const IdpConfig& idp) const {
 }
 
 IdpSettings SamlConfig::idp_settings(const IdpConfig& idp, const IdpMetadata& md) const {
-  return IdpSettings{md.entity_id, md.signing_certs, idp.allow_sha1, idp.allow_idp_initiated,
-                     md.valid_until};
+  IdpSettings s{md.entity_id, md.signing_certs, idp.allow_sha1, idp.allow_idp_initiated,
+                md.valid_until};
+  s.allow_tripledes = idp.allow_tripledes;
+  return s;
 }
 
 const IdpConfig* SamlConfig::find_idp(std::string_view key) const {
@@ -220,9 +227,9 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
       core::reject_unknown_keys(
           n, path,
           {"name", "metadata_file", "entity_id", "allow_idp_initiated", "allow_sha1",
-           "ignore_cert_dates", "allow_missing_audience", "metadata_signing_cert",
-           "required_claims", "metadata_url", "metadata_ca_file", "metadata_refresh", "graph",
-           "user_id", "attribute_map"},
+           "allow_tripledes", "ignore_cert_dates", "allow_missing_audience",
+           "metadata_signing_cert", "required_claims", "metadata_url", "metadata_ca_file",
+           "metadata_refresh", "graph", "user_id", "attribute_map"},
           p);
       IdpConfig idp;
       idp.name = core::get_string(n, "name", path, p, true);
@@ -253,6 +260,7 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
       }
       idp.allow_idp_initiated = core::get_bool(n, "allow_idp_initiated", path, p, false);
       idp.allow_sha1 = core::get_bool(n, "allow_sha1", path, p, false);
+      idp.allow_tripledes = core::get_bool(n, "allow_tripledes", path, p, false);
       idp.allow_missing_audience = core::get_bool(n, "allow_missing_audience", path, p, false);
       if (n["required_claims"]) {
         auto claims = core::get_string_list(n, "required_claims", path, p);

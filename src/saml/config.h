@@ -27,6 +27,7 @@
 //         entity_id: http://www.okta.com/exk1  # optional: pick one from an aggregate
 //         allow_idp_initiated: false           # default false
 //         allow_sha1: false                    # default false
+//         allow_tripledes: false               # 3DES-CBC encryption from this IdP; default false
 //         ignore_cert_dates: false             # trust expired IdP certificates; default false
 //         allow_missing_audience: false        # default false
 //         metadata_signing_cert: fed.crt       # optional: metadata must be signed by this
@@ -103,6 +104,9 @@ struct SpConfig {
   std::string name_id_format;
   bool sign_authn_requests = true;
   bool want_assertions_signed = true;
+
+  // The keys that decrypt (EncryptedAssertion, EncryptedID): current, then next, then previous.
+  std::vector<crypto::PrivateKey> decryption_keys() const;
 };
 
 // Microsoft Graph credentials of an Entra ID IdP: when a response carries the groups overage
@@ -131,6 +135,9 @@ struct IdpConfig {
   bool metadata_pending = false;
   bool allow_idp_initiated = false;
   bool allow_sha1 = false;
+  // 3DES-CBC content encryption (pysaml2's and SATOSA's default) from this IdP only; warned
+  // about by check and at start.
+  bool allow_tripledes = false;
   bool allow_missing_audience = false;
   // The claims a sign-in through this IdP must carry ("name_id", attribute names, FriendlyNames
   // or aliases); nullopt: NameID and the claims the policy's role bindings read.

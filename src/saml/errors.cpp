@@ -76,6 +76,8 @@ const char* code_name(Code c) {
       return "claims.groups_overage";
     case Code::kNoUserId:
       return "claims.no_user_id";
+    case Code::kSpNameQualifier:
+      return "subject.sp_name_qualifier";
     case Code::kSpKeys:
       return "sp.keys";
   }

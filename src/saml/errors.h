@@ -45,6 +45,7 @@ enum class Code : int {
   kGroupsOverage = 4037,           // Entra ID sent a link to the groups instead of the groups
   kSpKeys = 4038,                  // the SP's key pair files cannot be used
   kNoUserId = 4039,                // no user id source (saml.idps[].user_id) yields a value
+  kSpNameQualifier = 4040,         // a NameID's SPNameQualifier names another SP than ours
 };
 
 const char* code_name(Code c);

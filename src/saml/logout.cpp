@@ -3,6 +3,7 @@
 #include "core/encoding.h"
 #include "core/time.h"
 #include "saml/errors.h"
+#include "saml/name_id.h"
 #include "xml/document.h"
 #include "xml/names.h"
 #include "xml/node.h"
@@ -106,12 +107,13 @@ Result<LogoutRequestInfo> validate_logout_request(const RedirectMessage& m, cons
   LogoutRequestInfo info;
   info.id = attr(root, "ID");
   info.issuer = idp.entity_id;
-  xmlNode* nid = first_child(root, ns::kSaml, "NameID");
-  if (!nid) return fail(Code::kSubjectMissing, "the LogoutRequest names no user (no NameID)");
-  info.name_id = xml::trimmed_text(nid);
-  info.name_id_format = attr(nid, "Format");
-  info.name_qualifier = attr(nid, "NameQualifier");
-  info.sp_name_qualifier = attr(nid, "SPNameQualifier");
+  NameIdRules rules{s.sp_entity_id,     s.decryption_keys, s.allow_rsa15, idp.allow_tripledes, {},
+                    "the LogoutRequest"};
+  CG_TRY(NameId nid, read_name_id(doc, root, rules));
+  info.name_id = std::move(nid.value);
+  info.name_id_format = std::move(nid.format);
+  info.name_qualifier = std::move(nid.name_qualifier);
+  info.sp_name_qualifier = std::move(nid.sp_name_qualifier);
   for (xmlNode* si : xml::children(root, ns::kSamlp, "SessionIndex"))
     info.session_indexes.push_back(xml::trimmed_text(si));
   info.relay_state = m.relay_state;

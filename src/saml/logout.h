@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/random.h"
 #include "core/result.h"
+#include "crypto/keys.h"
 #include "saml/bindings.h"
 #include "saml/config.h"
 
@@ -57,9 +58,16 @@ struct LogoutCheckSettings {
   std::string slo_url;  // our SLO endpoint: the Destination expected
   std::chrono::seconds clock_skew{180};
   std::chrono::seconds max_age{300};
+  // A LogoutRequest's NameID: the SPNameQualifier it may name, and the keys that decrypt an
+  // EncryptedID (as an EncryptedAssertion: current, next, previous; saml.allow_rsa15).
+  std::string sp_entity_id = {};
+  std::vector<crypto::PrivateKey> decryption_keys = {};
+  bool allow_rsa15 = false;
 };
 
-// Both require a valid Redirect-binding signature by one of the IdP's certificates.
+// Both require a valid Redirect-binding signature by one of the IdP's certificates. A
+// LogoutRequest names the user with a NameID or an EncryptedID (read_name_id: the IdP's
+// allow_tripledes applies), whose SPNameQualifier, when sent, must be this SP's entity id.
 Result<LogoutRequestInfo> validate_logout_request(const RedirectMessage& m, const IdpSettings& idp,
                                                   const LogoutCheckSettings& s, core::WallTime now);
 Result<LogoutResponseInfo> validate_logout_response(const RedirectMessage& m,

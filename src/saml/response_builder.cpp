@@ -26,7 +26,12 @@ BuiltResponse response_xml(const ResponseSpec& s, core::Random& random) {
        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" ID=\"" +
        r.assertion_id + "\" Version=\"2.0\" IssueInstant=\"" + now + "\">";
   x += "<saml:Issuer>" + escape(s.issuer) + "</saml:Issuer>";
-  x += "<saml:Subject><saml:NameID Format=\"" + escape(s.name_id_format) + "\">" +
+  std::string qualifiers;
+  if (!s.name_qualifier.empty())
+    qualifiers += " NameQualifier=\"" + escape(s.name_qualifier) + "\"";
+  if (!s.sp_name_qualifier.empty())
+    qualifiers += " SPNameQualifier=\"" + escape(s.sp_name_qualifier) + "\"";
+  x += "<saml:Subject><saml:NameID Format=\"" + escape(s.name_id_format) + "\"" + qualifiers + ">" +
        escape(s.name_id) + "</saml:NameID>";
   x += "<saml:SubjectConfirmation "
        "Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"><saml:SubjectConfirmationData" +
@@ -61,9 +66,17 @@ Result<std::string> sign_response_xml(const std::string& text, const ResponseSpe
   CG_TRY(auto doc, xml::Document::parse(text));
   xmlNode* response = doc.root();
   xmlNode* assertion = xml::first_child(response, xml::ns::kSaml, "Assertion");
+  if (s.encrypt_for && s.encrypt_name_id && assertion) {
+    xmlNode* nid = xml::first_child(xml::first_child(assertion, xml::ns::kSaml, "Subject"),
+                                    xml::ns::kSaml, "NameID");
+    if (nid) {
+      CG_TRY(xmlNode * data, xml::encrypt(nid, *s.encrypt_for, s.encryption, s.key_transport));
+      CG_CHECK(xml::wrap_in(data, xml::ns::kSaml, "saml", "EncryptedID"));
+    }
+  }
   if (s.sign_assertion && assertion)
     CG_CHECK(xml::sign_enveloped(assertion, key, cert, s.sign_options));
-  if (s.encrypt_for && assertion) {
+  if (s.encrypt_for && s.encrypt_assertion && assertion) {
     CG_TRY(xmlNode * data, xml::encrypt(assertion, *s.encrypt_for, s.encryption, s.key_transport));
     CG_CHECK(xml::wrap_in(data, xml::ns::kSaml, "saml", "EncryptedAssertion"));
   }

@@ -33,7 +33,11 @@ struct ResponseSpec {
   bool sign_response = false;
   bool sign_assertion = true;
   xml::SignOptions sign_options;
+  std::string name_qualifier = {};                 // NameID NameQualifier, when not empty
+  std::string sp_name_qualifier = {};              // NameID SPNameQualifier, when not empty
   std::optional<crypto::Certificate> encrypt_for;  // encrypt the assertion to this SP certificate
+  bool encrypt_assertion = true;                   // with encrypt_for: the whole assertion
+  bool encrypt_name_id = false;  // with encrypt_for: the NameID as an EncryptedID (ADFS, Entra)
   xml::DataAlgorithm encryption = xml::DataAlgorithm::kAes256Gcm;
   xml::KeyTransport key_transport = xml::KeyTransport::kRsaOaep;
 };

@@ -6,6 +6,7 @@
 #include "core/time.h"
 #include "saml/bindings.h"
 #include "saml/errors.h"
+#include "saml/name_id.h"
 #include "xml/encryption.h"
 #include "xml/errors.h"
 #include "xml/names.h"
@@ -302,7 +303,8 @@ Status Run::decrypt_assertion() {
   if (!data)
     return fail(xml::Code::kEncryptionStructure,
                 "<EncryptedAssertion> holds no <xenc:EncryptedData>");
-  CG_TRY(auto plain, xml::decrypt(data, sp_.decryption_keys, {sp_.allow_rsa15}));
+  CG_TRY(auto plain,
+         xml::decrypt(data, sp_.decryption_keys, {sp_.allow_rsa15, idp_.allow_tripledes}));
   CG_TRY(xmlNode * a, doc_.replace_with_fragment(assertion_, plain.plaintext, sp_.limits));
   assertion_ = a;
   if (!xml::is(a, ns::kSaml, "Assertion") ||
@@ -375,20 +377,16 @@ Status Run::check_issue_instant() {
 Status Run::check_name_id() {
   xmlNode* subject = first_child(assertion_, ns::kSaml, "Subject");
   if (!subject) return fail(Code::kSubjectMissing, "the assertion has no <Subject>");
-  xmlNode* nid = first_child(subject, ns::kSaml, "NameID");
-  if (!nid) {
-    if (first_child(subject, ns::kSaml, "EncryptedID"))
-      return fail(Code::kSubjectMissing,
-                  "the NameID is encrypted (EncryptedID), which claimgate does not accept; "
-                  "configure the IdP to send a plain NameID");
-    return fail(Code::kSubjectMissing, "the assertion's <Subject> has no <NameID>");
-  }
-  // The whole text of the element: a comment inside cannot cut the value short.
-  id_.name_id = xml::trimmed_text(nid);
-  id_.name_id_format = attr(nid, "Format");
-  id_.name_qualifier = attr(nid, "NameQualifier");
-  id_.sp_name_qualifier = attr(nid, "SPNameQualifier");
-  if (id_.name_id.empty()) return fail(Code::kSubjectMissing, "the assertion's <NameID> is empty");
+  // A NameID, or an EncryptedID decrypted in place (the assertion's signature, checked above,
+  // covers it), whose SPNameQualifier, when sent, names this SP.
+  NameIdRules rules{sp_.entity_id,        sp_.decryption_keys, sp_.allow_rsa15,
+                    idp_.allow_tripledes, sp_.limits,          "the assertion's <Subject>"};
+  CG_TRY(NameId nid, read_name_id(doc_, subject, rules));
+  id_.name_id = std::move(nid.value);
+  id_.name_id_format = std::move(nid.format);
+  id_.name_qualifier = std::move(nid.name_qualifier);
+  id_.sp_name_qualifier = std::move(nid.sp_name_qualifier);
+  if (nid.encrypted) detail_ = "EncryptedID " + nid.decrypted;
   return {};
 }
 

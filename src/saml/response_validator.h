@@ -42,6 +42,8 @@ struct IdpSettings {
   // The metadata's validUntil: past it, the keys it vouches for are not trusted (a refreshed
   // document should have replaced it).
   std::optional<core::WallTime> metadata_valid_until;
+  // saml.idps[].allow_tripledes: this IdP may encrypt assertions and NameIDs with 3DES-CBC.
+  bool allow_tripledes = false;
 };
 
 struct Check {

@@ -24,10 +24,12 @@ namespace {
 struct DataAlg {
   const char* uri;
   size_t key_bytes;
+  bool tripledes = false;  // only with DecryptPolicy::allow_tripledes
 };
 constexpr DataAlg kDataAlgs[] = {
-    {alg::kAes128Cbc, 16}, {alg::kAes192Cbc, 24}, {alg::kAes256Cbc, 32},
-    {alg::kAes128Gcm, 16}, {alg::kAes192Gcm, 24}, {alg::kAes256Gcm, 32},
+    {alg::kAes128Cbc, 16},          {alg::kAes192Cbc, 24}, {alg::kAes256Cbc, 32},
+    {alg::kAes128Gcm, 16},          {alg::kAes192Gcm, 24}, {alg::kAes256Gcm, 32},
+    {alg::kTripleDesCbc, 24, true},
 };
 
 Result<crypto::HashAlg> oaep_digest(const std::string& uri) {
@@ -57,6 +59,7 @@ xmlNode* find_encrypted_key(xmlNode* encrypted_data) {
 
 Result<std::vector<uint8_t>> unwrap_key(xmlNode* ek, std::span<const crypto::PrivateKey> keys,
                                         const DecryptPolicy& policy, std::string& transport_uri) {
+  const std::string what = policy.what;
   xmlNode* method = first_child(ek, ns::kXenc, "EncryptionMethod");
   transport_uri = attr(method, "Algorithm");
   xmlNode* cipher_value =
@@ -69,8 +72,9 @@ Result<std::vector<uint8_t>> unwrap_key(xmlNode* ek, std::span<const crypto::Pri
   if (transport_uri == alg::kRsa15) {
     if (!policy.allow_rsa15)
       return fail(Code::kEncryptionWeak,
-                  "the assertion key is encrypted with RSA PKCS#1 v1.5, which is refused "
-                  "(padding-oracle attacks); configure the IdP to use RSA-OAEP");
+                  "the " + what +
+                      " key is encrypted with RSA PKCS#1 v1.5, which is refused "
+                      "(padding-oracle attacks); configure the IdP to use RSA-OAEP");
   } else if (!oaep) {
     return fail(Code::kEncryptionAlgorithm, "key transport '" + core::clip(transport_uri) +
                                                 "' is not accepted (expected RSA-OAEP)");
@@ -93,7 +97,7 @@ Result<std::vector<uint8_t>> unwrap_key(xmlNode* ek, std::span<const crypto::Pri
     if (r) return r;
   }
   return fail(Code::kDecryptFailed,
-              "the assertion's key could not be decrypted with any of the SP's " +
+              "the " + what + "'s key could not be decrypted with any of the SP's " +
                   std::to_string(keys.size()) +
                   " key(s); was it encrypted for another "
                   "certificate? (the IdP may hold an old copy of our metadata)");
@@ -105,9 +109,10 @@ Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::Priva
                           const DecryptPolicy& policy) {
   if (!xmlsec_ready())
     return fail(Code::kDecryptFailed, "xmlsec (OpenSSL backend) did not initialise");
+  const std::string what = policy.what;
   if (keys.empty())
     return fail(Code::kNoDecryptionKey,
-                "the assertion is encrypted but this SP has no decryption key configured");
+                "the " + what + " is encrypted but this SP has no decryption key configured");
   if (!is(encrypted_data, ns::kXenc, "EncryptedData"))
     return fail(Code::kEncryptionStructure, "expected <xenc:EncryptedData>");
   std::string type = attr(encrypted_data, "Type");
@@ -123,10 +128,17 @@ Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::Priva
     return fail(Code::kEncryptionAlgorithm, "content encryption '" + core::clip(data_uri) +
                                                 "' is not accepted (expected AES-128/256 "
                                                 "in GCM or CBC mode)");
+  if (data_alg->tripledes && !policy.allow_tripledes)
+    return fail(Code::kEncryptionAlgorithm,
+                "the " + what + " is encrypted with 3DES (" + data_uri +
+                    "; pysaml2's and SATOSA's default), which is refused: 64-bit blocks, "
+                    "deprecated; configure the IdP to encrypt with AES-256-GCM or AES-128-CBC "
+                    "(pysaml2: pre_encryption_part(msg_enc=...)), or set "
+                    "saml.idps[].allow_tripledes for this IdP if it cannot be changed");
   xmlNode* ek = find_encrypted_key(encrypted_data);
   if (!ek)
     return fail(Code::kEncryptionStructure,
-                "the encrypted assertion carries no <xenc:EncryptedKey>");
+                "the encrypted " + what + " carries no <xenc:EncryptedKey>");
   Decrypted out;
   out.data_algorithm = data_uri;
   CG_TRY(auto session_key, unwrap_key(ek, keys, policy, out.key_transport));
@@ -138,8 +150,9 @@ Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::Priva
   // could pick keys from the message) never runs.
   xmlSecEncCtxPtr ctx = xmlSecEncCtxCreate(nullptr);
   if (!ctx) return fail(Code::kDecryptFailed, "xmlsec could not create an encryption context");
-  ctx->encKey = xmlSecKeyReadMemory(xmlSecKeyDataAesId, session_key.data(),
-                                    static_cast<xmlSecSize>(session_key.size()));
+  ctx->encKey =
+      xmlSecKeyReadMemory(data_alg->tripledes ? xmlSecKeyDataDesId : xmlSecKeyDataAesId,
+                          session_key.data(), static_cast<xmlSecSize>(session_key.size()));
   OPENSSL_cleanse(session_key.data(), session_key.size());
   if (!ctx->encKey) {
     xmlSecEncCtxDestroy(ctx);
@@ -150,7 +163,7 @@ Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::Priva
   if (!buf) {
     xmlSecEncCtxDestroy(ctx);
     std::string why = take_xmlsec_error();
-    return fail(Code::kDecryptFailed, "the encrypted assertion could not be decrypted (" +
+    return fail(Code::kDecryptFailed, "the encrypted " + what + " could not be decrypted (" +
                                           core::clip(data_uri) +
                                           "): the ciphertext or its authentication tag is invalid" +
                                           (why.empty() ? "" : " (" + why + ")"));
@@ -179,6 +192,9 @@ Result<xmlNode*> encrypt(xmlNode* element, const crypto::Certificate& recipient,
       break;
     case DataAlgorithm::kAes256Gcm:
       data_id = xmlSecTransformAes256GcmId, key_bits = 256;
+      break;
+    case DataAlgorithm::kTripleDesCbc:
+      data_id = xmlSecTransformDes3CbcId, key_bits = 192;
       break;
   }
   xmlDoc* doc = element->doc;
@@ -213,7 +229,9 @@ Result<xmlNode*> encrypt(xmlNode* element, const crypto::Certificate& recipient,
     return fail(Code::kEncryptFailed, "xmlsec could not load the recipient certificate");
   }
   ctx = xmlSecEncCtxCreate(mngr);
-  ctx->encKey = xmlSecKeyGenerate(xmlSecKeyDataAesId, key_bits, xmlSecKeyDataTypeSession);
+  ctx->encKey = xmlSecKeyGenerate(
+      data == DataAlgorithm::kTripleDesCbc ? xmlSecKeyDataDesId : xmlSecKeyDataAesId, key_bits,
+      xmlSecKeyDataTypeSession);
   if (!ctx->encKey || xmlSecEncCtxXmlEncrypt(ctx, enc, element) < 0) {
     done(true);
     return fail(Code::kEncryptFailed, "xmlsec failed to encrypt the element");

@@ -1,6 +1,7 @@
-// XML Encryption of SAML assertions: decryption with the SP's key(s), and encryption (the demo
-// IdP and tests). Key transport is RSA-OAEP (RSA PKCS#1 v1.5 refused unless allowed: it is
-// open to padding-oracle attacks); content is AES-128/192/256 in GCM or CBC.
+// XML Encryption of SAML assertions and NameIDs (EncryptedAssertion, EncryptedID): decryption
+// with the SP's key(s), and encryption (the demo IdP and tests). Key transport is RSA-OAEP (RSA
+// PKCS#1 v1.5 refused unless allowed: it is open to padding-oracle attacks); content is
+// AES-128/192/256 in GCM or CBC (3DES-CBC refused unless allowed for the IdP that sent it).
 #pragma once
 
 #include <span>
@@ -15,6 +16,8 @@ namespace cg::xml {
 
 struct DecryptPolicy {
   bool allow_rsa15 = false;
+  bool allow_tripledes = false;    // saml.idps[].allow_tripledes: 3DES-CBC content encryption
+  const char* what = "assertion";  // what is encrypted, for the messages ("NameID")
 };
 
 struct Decrypted {
@@ -28,7 +31,7 @@ struct Decrypted {
 Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::PrivateKey> keys,
                           const DecryptPolicy& policy);
 
-enum class DataAlgorithm { kAes128Cbc, kAes256Cbc, kAes128Gcm, kAes256Gcm };
+enum class DataAlgorithm { kAes128Cbc, kAes256Cbc, kAes128Gcm, kAes256Gcm, kTripleDesCbc };
 enum class KeyTransport { kRsaOaep, kRsa15 };
 
 // Replaces `element` with an xenc:EncryptedData for the holder of `recipient`.

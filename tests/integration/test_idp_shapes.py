@@ -3,6 +3,7 @@ to a real gateway's /saml/acs after the gateway's own AuthnRequest, then read ba
 /.claimgate/whoami and the identity headers the upstream receives. One gateway trusts all eight
 IdPs and ONE policy file decides for all of them: each IdP's config says how its attributes map
 onto the claims the policy reads (what docs/idps.md tells the operator to write)."""
+import base64
 import html
 import json
 import pathlib
@@ -292,3 +293,41 @@ def test_an_okta_dashboard_tile_sign_in_is_refused_without_allow_idp_initiated(s
     assert r.status_code == 400, r.text[:500]
     assert "allow_idp_initiated" in html.unescape(r.text), html.unescape(r.text)[-3000:]
     assert s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 401
+
+
+@pytest.mark.parametrize("idp,subject", [("adfs", "achen@corp.example"), ("entra", shapes.ALICE_OBJECT_ID)])
+def test_an_encrypted_nameid_from_adfs_or_entra_signs_alice_in(stack, idp, subject):
+    # ADFS and Entra ID can encrypt the NameID to the SP certificate (EncryptedID): ADFS inside
+    # its encrypted assertion, Entra ID in a plain signed one. The gateway decrypts it with its
+    # key, as it decrypts an EncryptedAssertion, and reads the NameID as usual.
+    s = requests.Session()
+    req = stack.start(s, idp)
+    name_id, attrs = shapes.alice(idp, req)
+    posted = shapes.SHAPES[idp].response(stack.keys[idp], req, name_id, attrs, encrypt_name_id=True)
+    if idp == "entra":  # the assertion is in clear: only the NameID is hidden
+        xml = base64.b64decode(posted).decode()
+        assert "EncryptedID" in xml and "NameID" not in xml.replace("EncryptedID", ""), xml[:3000]
+    r = stack.post(s, posted, req)
+    assert r.status_code in (302, 303), html.unescape(r.text)[:1500]
+    who = s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).json()
+    assert (who["subject"], who["name_id"], who["name_id_format"]) == (subject, "alice.chen@corp.example",
+                                                                       shapes.EMAIL), who
+    assert [(g["project"], g["role"]) for g in who["role_grants"]] == [("vision", "data-scientist")], who
+
+
+def test_a_shibboleth_nameid_for_another_sp_is_refused(stack):
+    # The persistent NameID carries SPNameQualifier = the SP it was issued for; one issued for
+    # another SP of the same IdP is not ours to accept, even signed and addressed to us.
+    s = requests.Session()
+    req = stack.start(s, "shibboleth")
+    name_id, attrs = shapes.alice("shibboleth", req)
+    assert name_id.sp_name_qualifier == req.sp_entity_id
+    name_id.sp_name_qualifier = "https://wiki.uni.example/shibboleth"
+    r = stack.post(s, shapes.SHAPES["shibboleth"].response(stack.keys["shibboleth"], req, name_id, attrs), req)
+    assert r.status_code == 403, r.text[:500]
+    assert s.get(stack.url + "/.claimgate/whoami", headers=JSON, timeout=15).status_code == 401
+    failure = stack.wait_audit(lambda e: e["type"] == "login.failure" and e["idp"] == "shibboleth"
+                               and e["code_number"] == 4040)
+    assert failure["code"] == "subject.sp_name_qualifier", failure
+    assert "'https://wiki.uni.example/shibboleth'" in failure["message"], failure
+    assert f"'{req.sp_entity_id}'" in failure["message"], failure

@@ -15,6 +15,7 @@ from conftest import ACS, IDP_ENTITY, SP_ENTITY, run
 
 AES256_GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
 AES128_CBC = "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+TRIPLEDES = "http://www.w3.org/2001/04/xmlenc#tripledes-cbc"
 SCHEMAS = "/usr/lib/python3/dist-packages/saml2/data/schemas"
 
 IDENTITY = {"mail": ["alice@example.org"], "givenName": ["Alice"], "eduPersonAffiliation": ["member", "staff"]}
@@ -80,6 +81,29 @@ def test_accepts_pysaml2_encrypted_assertion(env, algorithm):
     assert out["name_id"] == "alice@example.org"
     decrypt = [c for c in out["checks"] if c["check"] == "assertion.decrypt"][0]
     assert algorithm in decrypt["detail"]
+
+
+def test_pysaml2_default_tripledes_is_refused_unless_allowed(env):
+    # pysaml2 7.0.1's own default (what SATOSA sends too): 3DES-CBC content encryption, whatever
+    # the SP's metadata lists. Refused with 3201 naming the per-IdP switch; accepted with it.
+    request_id, _ = authn_request(env)
+    resp = env.idp.create_authn_response(
+        IDENTITY, in_response_to=request_id, destination=ACS, sp_entity_id=SP_ENTITY,
+        name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text="alice@example.org"),
+        authn={"class_ref": saml.AUTHN_PASSWORD_PROTECTED, "authn_auth": IDP_ENTITY},
+        sign_response=True, sign_assertion=True, sign_alg=xmldsig.SIG_RSA_SHA256,
+        digest_alg=xmldsig.DIGEST_SHA256, encrypt_assertion=True,
+        encrypt_cert_assertion=env.sp_crt.read_text())
+    xml = str(resp)
+    assert TRIPLEDES in xml and "alice@example.org</" not in xml
+    rc, out = env.validate(xml, "--request-id", request_id, "--decrypt-key", str(env.sp_key))
+    assert rc == 1 and out["code"] == "encryption.algorithm" and out["code_number"] == 3201, out
+    assert "set saml.idps[].allow_tripledes for this IdP if it cannot be changed" in out["message"], out
+    rc, out = env.validate(xml, "--request-id", request_id, "--decrypt-key", str(env.sp_key), "--allow-tripledes")
+    assert rc == 0, out
+    assert out["encrypted"] is True and out["name_id"] == "alice@example.org"
+    decrypt = [c for c in out["checks"] if c["check"] == "assertion.decrypt"][0]
+    assert TRIPLEDES in decrypt["detail"], decrypt
 
 
 def test_encrypted_assertion_without_key_is_refused(env):

@@ -13,6 +13,11 @@
 namespace cg::saml {
 namespace {
 
+// The same metadata under another entity id (a second IdP).
+std::string replace_once_entity(const std::string& md) {
+  return testing::replace_once(md, "entityID=\"https://idp\"", "entityID=\"https://idp2\"");
+}
+
 class SamlConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -51,6 +56,28 @@ TEST_F(SamlConfigTest, CompilesValidConfig) {
   EXPECT_EQ(c->find_idp("corp")->metadata.entity_id, "https://idp");
   EXPECT_TRUE(c->idp_settings(*c->find_idp("https://idp")).allow_unsolicited);
   EXPECT_EQ(c->sp_settings(c->idps.front()).decryption_keys.size(), 2u);
+}
+
+// allow_tripledes is per IdP: only the IdP that sets it may encrypt with 3DES.
+TEST_F(SamlConfigTest, AllowTripleDesIsPerIdp) {
+  write("idp2.xml", replace_once_entity(testing::idp_metadata_xml()));
+  core::Problems p;
+  auto c = compile(
+      "public_url: https://ml.example.org\n"
+      "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt}\n"
+      "  idps:\n    - {name: satosa, metadata_file: idp.xml, allow_tripledes: true}\n"
+      "    - {name: corp, metadata_file: idp2.xml}\n",
+      p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_TRUE(c->idp_settings(*c->find_idp("satosa")).allow_tripledes);
+  EXPECT_FALSE(c->idp_settings(*c->find_idp("corp")).allow_tripledes);
+  core::Problems bad;
+  compile(
+      "public_url: https://ml.example.org\n"
+      "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt}\n"
+      "  idps:\n    - {name: satosa, metadata_file: idp.xml, allow_tripledes: maybe}\n",
+      bad);
+  EXPECT_NE(bad.to_string().find("allow_tripledes"), std::string::npos) << bad.to_string();
 }
 
 // Every problem at once: unknown keys, missing files, a key that is not the certificate's,

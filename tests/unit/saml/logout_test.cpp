@@ -23,7 +23,11 @@ const IdpSettings& idp() {
   return s;
 }
 
-LogoutCheckSettings settings() { return {"https://ml.example.org/saml/slo", 180s, 300s}; }
+LogoutCheckSettings settings() {
+  LogoutCheckSettings s{"https://ml.example.org/saml/slo", 180s, 300s};
+  s.sp_entity_id = testing::kSpEntity;
+  return s;
+}
 
 RedirectMessage redirect(const std::string& param, const std::string& xml,
                          const crypto::PrivateKey* key) {

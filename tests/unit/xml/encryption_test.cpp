@@ -58,6 +58,27 @@ TEST(EncryptionTest, RefusesRsa15UnlessAllowed) {
       round_trip(DataAlgorithm::kAes128Cbc, KeyTransport::kRsa15, keys, {true}).has_value());
 }
 
+// 3DES-CBC (pysaml2's default) is refused with 3201, the sentence naming the per-IdP switch;
+// with the switch it decrypts.
+TEST(EncryptionTest, RefusesTripleDesUnlessAllowed) {
+  std::vector keys{testing::sp_keys().key};
+  auto r = round_trip(DataAlgorithm::kTripleDesCbc, KeyTransport::kRsaOaep, keys);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, 3201);
+  EXPECT_EQ(r.error().name, "encryption.algorithm");
+  EXPECT_NE(r.error().message.find(alg::kTripleDesCbc), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("set saml.idps[].allow_tripledes for this IdP if it cannot be "
+                                   "changed"),
+            std::string::npos)
+      << r.error().message;
+  DecryptPolicy allow;
+  allow.allow_tripledes = true;
+  auto ok = round_trip(DataAlgorithm::kTripleDesCbc, KeyTransport::kRsaOaep, keys, allow);
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+  EXPECT_NE(ok->plaintext.find("top <s:b>secret</s:b>"), std::string::npos);
+  EXPECT_EQ(ok->data_algorithm, alg::kTripleDesCbc);
+}
+
 // A flipped ciphertext byte under GCM fails authentication.
 TEST(EncryptionTest, DetectsTamperedCiphertext) {
   auto d = Document::parse(kDoc);
