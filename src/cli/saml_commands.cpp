@@ -356,7 +356,8 @@ void add_saml_commands(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 86400));
   v->add_option("--max-age", a->max_age, "maximum assertion age in seconds (default 300)")
       ->check(CLI::Range(1, 31536000));
-  v->add_option("--decrypt-key", a->decrypt_key, "PEM private key for an EncryptedAssertion")
+  v->add_option("--decrypt-key", a->decrypt_key,
+                "PEM private key for an EncryptedAssertion or EncryptedID")
       ->check(CLI::ExistingFile);
   v->add_flag("--allow-sha1", a->allow_sha1, "accept SHA-1 signatures and digests");
   v->add_flag("--allow-tripledes", a->allow_tripledes,
