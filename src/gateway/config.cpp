@@ -367,6 +367,46 @@ void compile_jobs(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
   }
 }
 
+// pages: show_details, and contact as a mapping {url, text} or one string (a URL when it
+// starts mailto: or https://, else the text).
+void compile_pages(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
+  YAML::Node s = root["pages"];
+  if (!s || s.IsNull()) return;
+  if (!s.IsMap()) {
+    p.add("pages", "not a mapping", "a mapping with show_details and contact");
+    return;
+  }
+  core::reject_unknown_keys(s, "pages", {"show_details", "contact"}, p);
+  c.pages.show_details = core::get_bool(s, "show_details", "pages", p, false);
+  YAML::Node ct = s["contact"];
+  std::string url, text;
+  if (!ct || ct.IsNull()) return;
+  if (ct.IsScalar()) {
+    std::string v = ct.as<std::string>();
+    bool is_url = v.starts_with("mailto:") || v.starts_with("https://") || v.starts_with("http://");
+    (is_url ? url : text) = std::move(v);
+  } else if (ct.IsMap()) {
+    core::reject_unknown_keys(ct, "pages.contact", {"url", "text"}, p);
+    url = core::get_string(ct, "url", "pages.contact", p, false);
+    text = core::get_string(ct, "text", "pages.contact", p, false);
+  } else {
+    p.add("pages.contact", "a list", "a mapping with url and/or text, or one string");
+    return;
+  }
+  if (!url.empty()) {
+    if (std::string why = contact_url_problem(url); !why.empty()) {
+      p.add("pages.contact.url", core::clip(url, 80), why);
+    } else {
+      c.pages.contact_url = std::move(url);
+    }
+  }
+  if (std::string why = contact_text_problem(text); !why.empty()) {
+    p.add("pages.contact.text", core::clip(text, 80), why);
+  } else {
+    c.pages.contact_text = std::move(text);
+  }
+}
+
 }  // namespace
 
 std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::WallTime now,
@@ -378,12 +418,12 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   c.config_path = path;
   c.base_dir = core::config_dir(path);
   core::reject_unknown_keys(
-      root, "", {"listen",       "public_url",  "threads",  "log_level", "insecure_http",
-                 "tls",          "saml",        "keys",     "session",   "store",
-                 "identity",     "limits",      "upstream", "routes",    "permissions",
-                 "roles",        "aliases",     "bindings", "rules",     "case_insensitive_paths",
-                 "policy_file",  "audit",       "tokens",   "jobs",      "certificate_warning",
-                 "key_rotation", "forward_auth"},
+      root, "", {"listen",       "public_url",   "threads",  "log_level", "insecure_http",
+                 "tls",          "saml",         "keys",     "session",   "store",
+                 "identity",     "limits",       "upstream", "routes",    "permissions",
+                 "roles",        "aliases",      "bindings", "rules",     "case_insensitive_paths",
+                 "policy_file",  "audit",        "tokens",   "jobs",      "certificate_warning",
+                 "key_rotation", "forward_auth", "pages"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
@@ -637,6 +677,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
 
   compile_jobs(root, c, p);
   compile_key_rotation(root, c, p);
+  compile_pages(root, c, p);
 
   c.audit = audit::compile_audit_config(root, c.base_dir, p);
   if (!c.audit.enabled) {

@@ -48,6 +48,15 @@
 //     uri_header: ""
 //     host_header: ""
 //     path_prefix: /auth              # from: envoy: ext_authz's path_prefix
+//   pages:                            # how refusals speak to people (gateway/refusals.h)
+//     show_details: false             # true: every refusal page shows the operator's detail
+//                                     # (config keys, attributes that arrived); otherwise only
+//                                     # administrators (audit:read in every project) see it
+//     contact:                        # who a refused person should ask; one string is a
+//                                     # url when it starts mailto: or https://, else the text
+//       url: ""                       # mailto:ml-platform@example.org or https://help.example.org
+//       text: ""                      # "the ML platform team (#ml-platform)"; default: "your
+//                                     # IT help desk or the team that runs this service"
 //   routes:                           # matched by host (when set), then longest prefix
 //     - name: app                     # default: the prefix; the JWT's aud
 //       host: ml.example.org          # optional: only requests for this Host
@@ -125,6 +134,7 @@
 #include "core/log.h"
 #include "gateway/forward_auth.h"
 #include "gateway/rate_limit.h"
+#include "gateway/refusals.h"
 #include "http/proxy.h"
 #include "http/server.h"
 #include "http/url.h"
@@ -256,6 +266,7 @@ struct GatewayConfig {
   JobsConfig jobs;
   ForwardAuthConfig forward_auth;
   AbuseLimitsConfig abuse_limits;     // limits: signins_per_minute, ... (rate_limit.h)
+  PagesConfig pages;                  // pages: show_details, contact (refusals.h)
   std::vector<std::string> warnings;  // not problems, but worth an operator's attention
 
   bool secure_cookies() const { return public_url.https(); }

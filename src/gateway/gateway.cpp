@@ -622,6 +622,7 @@ const RouteConfig* Gateway::match_route(std::string_view host, std::string_view 
 }
 
 void Gateway::load_cookie_session(Request& r) {
+  r.cookie_read = true;
   auto cookie_header = r.ex.header(bhttp::field::cookie);
   auto value = http::find_cookie(cookie_header, cfg_.cookie.name);
   if (!value) return;
@@ -751,29 +752,54 @@ awaitable<bool> Gateway::refused_cross_site(Request& r) {
   co_return true;
 }
 
+// Every error answer: what it says, and to whom, comes from the error's entry in the refusals
+// table (refusals.h); the operator's words go to the log always, to the page or JSON body only
+// for an administrator or under pages.show_details.
 awaitable<void> Gateway::send_error(Request& r, unsigned status, std::string title, const Error& e,
                                     std::string action_url, std::string action_label) {
+  const RefusalKind& kind = refusal_kind(e.code);
   log_.warn("request id=", r.ex.request_id(), " status=", status, " code=", e.code, " ", e.name,
+            " next=", kind.next == Next::kRetry ? "retry" : "contact",
             " message=", core::log_quote(e.message));
+  RefusalReply reply = choose_reply(e, cfg_.pages, r.ex.request_id(), details_allowed(r, kind));
   http::StringResponse res{static_cast<bhttp::status>(status), 11};
   auto accept = r.ex.header(bhttp::field::accept);
   bool html = accept.find("text/html") != std::string_view::npos ||
               (r.ex.method() == bhttp::verb::post && accept.find("json") == std::string_view::npos);
   if (html) {
-    ErrorPage page{status,
-                   std::move(title),
-                   std::to_string(e.code) + " " + e.name,
-                   e.message,
-                   r.ex.request_id(),
-                   std::move(action_url),
-                   std::move(action_label)};
+    ErrorPage page;
+    page.status = status;
+    page.title = std::move(title);
+    page.code = std::to_string(e.code) + " " + e.name;
+    page.message = reply.message;
+    page.request_id = r.ex.request_id();
+    page.action_url = std::move(action_url);
+    page.action_label = std::move(action_label);
+    if (kind.message_for == Audience::kOperator) page.next = reply.next;
+    page.contact_url = reply.contact_url;
+    page.contact_text = reply.contact_text;
+    page.detail = reply.detail;
+    page.why_detail = reply.why_detail;
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    res.set(bhttp::field::cache_control, "no-store");
     res.body() = render_error_page(page);
   } else {
     res.set(bhttp::field::content_type, "application/json");
-    res.body() = error_json(e, r.ex.request_id());
+    res.body() = refusal_json(e, reply, r.ex.request_id());
   }
   co_await send(r, std::move(res));
+}
+
+std::string Gateway::details_allowed(Request& r, const RefusalKind& kind) {
+  if (kind.message_for != Audience::kOperator) return "";
+  if (cfg_.pages.show_details) return "Shown to everyone: pages.show_details is on";
+  // An administrator: a person (not an agent token) who may read the audit log, which holds
+  // these words anyway. /saml/acs has not read the cookie: read it now.
+  if (!r.session && !r.cookie_read && !r.token) load_cookie_session(r);
+  if (!r.session || r.agent()) return "";
+  if (!policy_->holds_everywhere(*r.session->session, "audit:read")) return "";
+  return "Shown because you are signed in as " + r.session->session->subject +
+         ", who may read the audit log (audit:read in every project)";
 }
 
 awaitable<void> Gateway::send_json(Request& r, unsigned status, const std::string& body) {
@@ -829,13 +855,14 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   log_.info("request id=", r.ex.request_id(), " denied reason=", d.reason,
             " rule=", core::log_quote(d.rule), " user=", core::log_quote(r.user));
   if (r.ex.header(bhttp::field::accept).find("text/html") != std::string_view::npos) {
-    ErrorPage page{403,
-                   "Access denied",
-                   std::to_string(e.code) + " " + e.name + " · " + d.reason,
-                   e.message,
-                   r.ex.request_id(),
-                   "/.claimgate/whoami",
-                   "See your roles and claims"};
+    ErrorPage page;
+    page.status = 403;
+    page.title = "Access denied";
+    page.code = std::to_string(e.code) + " " + e.name + " · " + d.reason;
+    page.message = e.message;
+    page.request_id = r.ex.request_id();
+    page.action_url = "/.claimgate/whoami";
+    page.action_label = "See your roles and claims";
     http::StringResponse res{bhttp::status::forbidden, 11};
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
     res.body() = render_error_page(page);

@@ -239,6 +239,9 @@ class Gateway {
   http::awaitable<bool> refused_cross_site(Request& r);
   http::awaitable<void> send_error(Request& r, unsigned status, std::string title, const Error& e,
                                    std::string action_url = "", std::string action_label = "");
+  // Why this viewer may see the operator's words of a refusal ("" : they may not): a session
+  // holding audit:read in every project, or pages.show_details.
+  std::string details_allowed(Request& r, const RefusalKind& kind);
   http::awaitable<void> send_json(Request& r, unsigned status, const std::string& body);
   http::awaitable<void> redirect(Request& r, unsigned status, const std::string& location,
                                  std::vector<std::string> cookies = {});

@@ -24,6 +24,10 @@ input[type=text]{font:20px ui-monospace,Menlo,monospace;letter-spacing:3px;paddi
 button{margin:14px 10px 0 0;padding:9px 18px;border-radius:8px;border:1px solid var(--accent);background:var(--accent);color:#fff;font:inherit;font-weight:500;cursor:pointer}
 button.secondary{background:transparent;color:var(--accent)}p.problem{color:var(--bad)}
 footer{color:var(--muted);font-size:12px;text-align:center;margin:30px 0}
+p.lead{font-size:17px;margin:4px 0 12px}a.button+a.button{margin-left:10px}
+p.ref{margin-top:24px;padding-top:14px;border-top:1px solid var(--line);font-size:13px}p.ref .code{font-size:12px;padding:1px 6px}
+.card.details{border-left:4px solid var(--accent)}.card.details h2{margin-top:0}
+pre.detail{white-space:pre-wrap;word-break:break-word;font:13px/1.5 ui-monospace,SFMono-Regular,Menlo,monospace;background:var(--bg);border:1px solid var(--line);border-radius:8px;padding:12px 14px;margin:10px 0 0}
 )css";
 
 std::string layout(std::string_view title, const std::string& body) {
@@ -38,17 +42,41 @@ std::string layout(std::string_view title, const std::string& body) {
 }  // namespace
 
 std::string render_error_page(const ErrorPage& p) {
-  std::string b = "<div class=\"card\"><h1>" + xml::escape(p.title) + "</h1>";
-  if (!p.code.empty()) b += "<p><span class=\"code\">" + xml::escape(p.code) + "</span></p>";
-  b += "<p>" + xml::escape(p.message) + "</p>";
-  if (!p.action_url.empty()) {
-    b += "<a class=\"button\" href=\"" + xml::escape(p.action_url) + "\">" +
-         xml::escape(p.action_label.empty() ? "Try again" : p.action_label) + "</a>";
+  std::string b = "<div class=\"card\"><h1>" + xml::escape(p.title) + "</h1><p class=\"lead\">" +
+                  xml::escape(p.message) + "</p>";
+  std::string label = xml::escape(p.action_label.empty() ? "Try again" : p.action_label);
+  std::string who = xml::escape(p.contact_text);
+  if (!p.contact_url.empty())
+    who = "<a href=\"" + xml::escape(p.contact_url) + "\">" + who + "</a>";
+  if (p.next == Next::kRetry) {
+    b += "<p>Trying again usually works.</p>";
+    if (!p.action_url.empty())
+      b += "<a class=\"button\" href=\"" + xml::escape(p.action_url) + "\">" + label + "</a>";
+    b += "<p class=\"muted\">If it keeps happening, contact " + who +
+         " and give them the request id below.</p>";
+  } else if (p.next == Next::kContact) {
+    b += "<p>Trying again will not change this: it needs a change by the people who run this "
+         "service. Please contact " +
+         who + " and give them the request id below.</p>";
+    if (!p.contact_url.empty())
+      b += "<a class=\"button\" href=\"" + xml::escape(p.contact_url) + "\">Ask for help</a>";
+    if (!p.action_url.empty()) {
+      b += "<a class=\"button secondary\" href=\"" + xml::escape(p.action_url) + "\">" + label +
+           "</a>";
+    }
+  } else if (!p.action_url.empty()) {
+    b += "<a class=\"button\" href=\"" + xml::escape(p.action_url) + "\">" + label + "</a>";
   }
-  b += "<p class=\"muted\" style=\"margin-top:22px\">HTTP " + std::to_string(p.status) +
-       " &middot; request id <code>" + xml::escape(p.request_id) +
-       "</code> &middot; give this id to your platform team; the gateway's log has the same "
-       "line.</p></div>";
+  b += "<p class=\"ref muted\">Request id <code>" + xml::escape(p.request_id) + "</code>";
+  if (!p.code.empty()) b += " &middot; <span class=\"code\">" + xml::escape(p.code) + "</span>";
+  b += " &middot; HTTP " + std::to_string(p.status) + "</p></div>";
+  if (!p.detail.empty()) {
+    b += "<div class=\"card details\"><h2>For the administrator</h2><p class=\"muted\">" +
+         xml::escape(p.why_detail) +
+         ". The gateway's log and its audit record of this request hold the same words.</p>"
+         "<pre class=\"detail\">" +
+         xml::escape(p.detail) + "</pre></div>";
+  }
   return layout(p.title, b);
 }
 

@@ -4,16 +4,22 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "gateway/refusals.h"
 #include "policy/policy.h"
 #include "session/session.h"
 #include "session/token.h"
 
 namespace cg::gateway {
 
+// An error page. `message` is what the person reads (a refusal's plain sentence, refusals.h);
+// with `next` set, the page says what helps: trying again (the action is the main button), or
+// asking `contact_text` (a link to `contact_url` when there is one; the action stays, smaller).
+// `detail` (the operator's words) is shown in a box of its own, only when it is given.
 struct ErrorPage {
   unsigned status = 500;
   std::string title;    // "Sign-in failed"
@@ -22,6 +28,11 @@ struct ErrorPage {
   std::string request_id;
   std::string action_url;  // optional: a link to try again
   std::string action_label;
+  std::optional<Next> next;  // none: the page says no more than the message
+  std::string contact_url;   // pages.contact.url ("" : none)
+  std::string contact_text;  // who to ask
+  std::string detail;        // for the operator ("" : not shown)
+  std::string why_detail;    // why the detail is shown ("you are an administrator", ...)
 };
 std::string render_error_page(const ErrorPage& p);
 
@@ -38,8 +49,8 @@ struct WhoamiView {
   std::string expires;
   std::string idle_expires;
   std::string logout_url;
-  std::shared_ptr<const policy::Grants> grants;  // roles per project, under the policy in force
-  std::vector<session::TokenGrant> tokens;       // the person's CLI logins and agent tokens
+  std::shared_ptr<const policy::Grants> grants;    // roles per project, under the policy in force
+  std::vector<session::TokenGrant> tokens;         // the person's CLI logins and agent tokens
   std::shared_ptr<const session::TokenGrant> via;  // the token this request came with, if any
 };
 std::string render_whoami(const WhoamiView& v);

@@ -593,13 +593,12 @@ awaitable<void> Gateway::send_limited(Request& r, const AbuseLimits::Refusal& wh
   bool html = accept.find("text/html") != std::string_view::npos ||
               (r.ex.method() == bhttp::verb::post && accept.find("json") == std::string_view::npos);
   if (html) {
-    ErrorPage page{429,
-                   "Too many requests",
-                   std::to_string(e.code) + " " + e.name,
-                   e.message,
-                   r.ex.request_id(),
-                   "",
-                   ""};
+    ErrorPage page;
+    page.status = 429;
+    page.title = "Too many requests";
+    page.code = std::to_string(e.code) + " " + e.name;
+    page.message = e.message;
+    page.request_id = r.ex.request_id();
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
     res.body() = render_error_page(page);
   } else {

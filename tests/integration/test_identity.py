@@ -33,6 +33,8 @@ def stack(tmp_path_factory):
         "{name: corp, metadata_file: idp-corp-metadata.xml}",
         "{name: corp, metadata_file: idp-corp-metadata.xml, user_id: [login, nameid], "
         "attribute_map: {uid: login, displayName: full_name}}")
+    # The refusal tests read the operator's words (the sources tried) on the page.
+    cfg += "pages: {show_details: true}\n"
     assert "attribute_map" in cfg
     s.config.write_text(cfg)
     s.stop_gateway()

@@ -79,7 +79,9 @@ class Stack:
             f"  idps:\n{idps}"
             "keys: keyring\nstore: {kind: memory}\n"
             f'routes:\n  - {{"name": "app", "prefix": "/", "upstream": "{upstream}"}}\n'
-            "policy_file: policy.yaml\n")
+            "policy_file: policy.yaml\n"
+            # The refusal tests read the operator's words (what to change at the IdP) on the page.
+            "pages: {show_details: true}\n")
         check = subprocess.run([claimgate_bin(), "check", "--config", str(self.config)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
         self.gateway = self._spawn("gateway", [claimgate_bin(), "serve", "--config", str(self.config)])

@@ -51,7 +51,9 @@ def wait_audit(stack, type_, count, timeout=10):
 def test_a_sign_in_without_the_claim_the_role_bindings_read_is_refused(tmp_path):
     # gina's IdP application sends no groups attribute at all (a forgotten attribute statement).
     write_users(tmp_path, gina={"mail": "gina@example.org", "displayName": "Gina Rossi"})
-    stack = DemoStack(tmp_path, claimgate_bin(), policy=POLICY)
+    # (pages.show_details: the operator's sentence on the page; test_pages.py shows what a
+    # person reads without it.)
+    stack = DemoStack(tmp_path, claimgate_bin(), policy=POLICY, extra_config="pages: {show_details: true}\n")
     try:
         r = stack.signin(requests.Session(), "gina")
         assert r.status_code == 403, r.text[:500]
@@ -77,7 +79,7 @@ def test_a_sign_in_without_the_claim_the_role_bindings_read_is_refused(tmp_path)
 
 def test_required_claims_named_in_the_config(tmp_path):
     write_users(tmp_path)
-    stack = DemoStack(tmp_path, claimgate_bin(), policy=POLICY,
+    stack = DemoStack(tmp_path, claimgate_bin(), policy=POLICY, extra_config="pages: {show_details: true}\n",
                       idp_options=", required_claims: [name_id, email, department]")
     try:
         r = stack.signin(requests.Session(), "alice")

@@ -24,6 +24,7 @@ struct Gateway::Request {
   std::optional<session::StoredSession> session;  // a valid session, when the cookie names one
   std::string session_id;
   bool clear_cookie = false;  // the cookie named no valid session: remove it
+  bool cookie_read = false;   // load_cookie_session() ran (it reads the store: once)
   const RouteConfig* route = nullptr;
   std::string route_name = "-";
   std::string user = "-";

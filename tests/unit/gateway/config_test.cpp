@@ -295,6 +295,44 @@ TEST_F(GatewayConfigTest, CompilesTheAbuseLimits) {
   }
 }
 
+// pages: show_details off and the default contact unless set; contact as a mapping or one
+// string; a contact URL that is neither mailto: nor https:// is a problem at load.
+TEST_F(GatewayConfigTest, CompilesThePagesSection) {
+  core::Problems p;
+  auto c = load(kBase, p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_FALSE(c->pages.show_details);
+  EXPECT_EQ(c->pages.contact_url, "");
+  EXPECT_EQ(c->pages.contact_text, "");
+  c = load(std::string(kBase) +
+               "pages: {show_details: true, contact: {url: 'mailto:ml@example.org', text: the "
+               "ML platform team}}\n",
+           p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_TRUE(c->pages.show_details);
+  EXPECT_EQ(c->pages.contact_url, "mailto:ml@example.org");
+  EXPECT_EQ(c->pages.contact_text, "the ML platform team");
+  c = load(std::string(kBase) + "pages: {contact: 'https://help.example.org/ml'}\n", p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_EQ(c->pages.contact_url, "https://help.example.org/ml");
+  c = load(std::string(kBase) + "pages: {contact: '#ml-platform on Slack'}\n", p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_EQ(c->pages.contact_text, "#ml-platform on Slack");
+  core::Problems bad;
+  c = load(std::string(kBase) +
+               "pages: {show_detail: true, contact: {url: 'http://help.example.org'}}\n",
+           bad);
+  EXPECT_FALSE(c.has_value());
+  std::string all = bad.to_string();
+  for (const char* path : {"pages.show_detail", "pages.contact.url"}) {
+    EXPECT_NE(all.find(path), std::string::npos) << path << ": " << all;
+  }
+  core::Problems bad2;
+  c = load(std::string(kBase) + "pages: {contact: {url: 'javascript:alert(1)'}}\n", bad2);
+  EXPECT_FALSE(c.has_value());
+  EXPECT_NE(bad2.to_string().find("pages.contact.url"), std::string::npos) << bad2.to_string();
+}
+
 // A config named by a relative path (`serve --config c.yaml`): every path, the jobs state
 // directory's default included, is under the config's directory (it once went to /jobs).
 TEST_F(GatewayConfigTest, RelativeConfigPathResolvesBesideTheConfig) {
