@@ -149,6 +149,7 @@ constexpr RefusalKind kTable[] = {
     {4039, O, kContact,
      "Your identity provider did not send anything this service can use to "
      "recognise your account from one sign-in to the next."},
+    {4040, O, kContact, kIdpSetup},
     // src/session
     {5001, O, kRetry, kUnavailable},
     {5002, O, kContact, kInternal},

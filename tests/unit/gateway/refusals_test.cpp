@@ -89,7 +89,7 @@ TEST(RefusalsTest, SignInRefusalsHaveAPlainSentence) {
 // second try offer signing in again.
 TEST(RefusalsTest, RepeatingRefusalsOfferContactOthersRetry) {
   for (int code : {4036, 4039, 3106, 3105, 3201, 3202, 4021, 4004, 4005, 4013, 4019, 4026, 4028,
-                   3108, 3109, 4006, 4037, 6518}) {
+                   3108, 3109, 4006, 4037, 4040, 6518}) {
     EXPECT_EQ(refusal_kind(code).next, Next::kContact) << code;
   }
   for (int code : {4012, 4017, 4020, 4022, 4007, 4018, 6502, 6503, 6504, 4030, 4035, 6505, 8002}) {
