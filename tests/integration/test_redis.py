@@ -110,7 +110,7 @@ def test_response_replayed_at_the_second_gateway_is_refused(gw):
     again = s.post(acs_b, data=form, headers=HTML, allow_redirects=False, timeout=15)
     # (This IdP also allows IdP-initiated sign-in, so the answer names the request it answers.)
     assert again.status_code == 403 and "4007 response.in_response_to" in again.text, again.text[-1500:]
-    assert "used already" in again.text
+    assert "has finished already" in again.text  # the person's sentence (refusals.cpp)
 
     # IdP-initiated (allowed for this IdP): no pending request; the assertion id recorded by the
     # first gateway is refused by the second.
@@ -208,7 +208,12 @@ def test_redis_killed_and_restarted_during_load(gw):
         down = requests.Session()
         page = down.get(gw.a.url + "/saml/login?rd=/", headers=HTML, timeout=15)
         assert page.status_code == 503 and "6505 gateway.store_unavailable" in page.text, page.text[:500]
-        assert "Redis at redis://127.0.0.1:%d" % gw.redis.port in page.text
+        # The person reads a plain sentence; the operator's words (Redis's address) are in the log.
+        assert "cannot complete the request at the moment" in page.text, page.text[:1500]
+        assert "redis://" not in page.text, page.text[:1500]
+        rid = page.headers["X-Request-Id"]
+        assert any(f"request id={rid}" in x and "Redis at redis://127.0.0.1:%d" % gw.redis.port in x
+                   for x in gw.a.gateway_log().splitlines()), gw.a.gateway_log()[-2000:]
         for url in (gw.a.url, gw.b_url):
             ready = requests.get(url + "/readyz", timeout=15)
             assert ready.status_code == 503 and "Redis" in ready.text, ready.text

@@ -453,7 +453,8 @@ def test_entra_groups_overage_resolved_through_graph(tmp_path):
     write_users(tmp_path, hana=OVERAGE_USER)
     (tmp_path / "graph.secret").write_text("s3cret-value\n")
     graph = GraphStandIn()
-    stack = DemoStack(tmp_path, claimgate_bin(), policy=POLICY, idp_options=(
+    stack = DemoStack(tmp_path, claimgate_bin(), policy=POLICY, extra_config="pages: {show_details: true}\n",
+                      idp_options=(
         ", graph: {tenant_id: t1, client_id: app-1, client_secret_file: graph.secret, "
         f"token_url: '{graph.url}/t1/oauth2/v2.0/token', api_url: '{graph.url}'}}"))
     try:
@@ -481,7 +482,7 @@ def test_entra_groups_overage_resolved_through_graph(tmp_path):
 
 def test_entra_groups_overage_without_graph_is_refused_with_advice(tmp_path):
     write_users(tmp_path, hana=OVERAGE_USER)
-    stack = DemoStack(tmp_path, claimgate_bin(), policy=POLICY)
+    stack = DemoStack(tmp_path, claimgate_bin(), policy=POLICY, extra_config="pages: {show_details: true}\n")
     try:
         r = stack.signin(requests.Session(), "hana")
         text = html.unescape(r.text)
