@@ -68,7 +68,7 @@ def test_chromium_signs_in_and_reaches_the_upstream(browser, stack):
     wait.until(EC.presence_of_element_located((By.TAG_NAME, "h1")))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Access denied"
     page = browser.find_element(By.TAG_NAME, "body").text
-    assert "no-role-in-project" in page and "jobs:read" in page and "request id" in page
+    assert "no-role-in-project" in page and "jobs:read" in page and "request id" in page.lower()
     assert browser.find_element(By.LINK_TEXT, "See your roles and claims").get_attribute("href") == \
         stack.url + "/.claimgate/whoami"
     shot = ARTIFACTS / "denied.png"
