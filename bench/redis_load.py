@@ -59,7 +59,7 @@ def main():
             check = s.get(st.url + "/bench", timeout=10)
             assert check.status_code == 200 and check.text == body, (name, check.status_code, check.text[:200])
             stacks[name] = (st, "cg_session=" + s.cookies.get("cg_session"))
-        redis_url = stacks["redis"][0].url
+        redis_url = stacks["redis"][0].diag_url  # /metrics is on the diagnostics listener
         before = {e: metric(redis_url, f'claimgate_redis_view_total{{event="{e}"}}') for e in ("hit", "miss")}
         print(f"wrk: {args.connections} connections, {args.threads} threads, {args.seconds}s each; "
               f"claimgate threads: {workers}; {os.cpu_count()} cores shared with wrk and redis-server")

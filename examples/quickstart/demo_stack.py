@@ -148,6 +148,9 @@ class DemoStack:
         self.port = gateway_port or free_port()
         self.listen_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.url = public_url or self.listen_url  # what browsers use (nginx, when in front)
+        # The diagnostics listener (/metrics, /readyz): loopback, apart from the public port.
+        self.diag_port = free_port()
+        self.diag_url = f"http://127.0.0.1:{self.diag_port}"
         self.sp_key, self.sp_crt = make_pair(self.dir, "sp", "claimgate-demo-sp")
         self.idps = [Idp(self, n) for n in idps]
         self.upstream_port = None
@@ -185,6 +188,8 @@ class DemoStack:
             + ("insecure_http: true   # plain http on 127.0.0.1 for the demo; use https in production\n"
                if not tls else f"tls: {{cert: {tls[0]}, key: {tls[1]}}}\n") +
             f"log_level: {log_level}\n"
+            + ("" if "diagnostics:" in extra_config
+               else f"diagnostics: {{listen: 127.0.0.1:{self.diag_port}}}   # /metrics and /readyz\n") +
             "saml:\n"
             f"  sp: {{signing_key: sp.key, signing_cert: sp.crt}}\n"
             f"  idps:\n{idp_lines}"
@@ -515,7 +520,7 @@ claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2
              then its log: curl -H "Authorization: Bearer $({cli} token)" \\
                '{stack.url}/api/projects/vision/jobs/<id>/logs?follow=1'
              ({'; '.join(job_notes)})
-  Metrics:   {stack.url}/metrics
+  Metrics:   {stack.diag_url}/metrics (the diagnostics listener: loopback only)
   Audit:     {stack.dir}/audit/audit.jsonl (then: {cli} audit report --config {stack.config}
              --format html --out report.html)
 

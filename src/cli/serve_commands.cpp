@@ -324,6 +324,44 @@ int run_check(const std::string& path) {
   return 0;
 }
 
+// Starts the diagnostics listener (diagnostics.listen: /metrics, /readyz) on a thread of its
+// own. Null when it is off, or when the default address is taken (another gateway on this
+// machine: a warning); `failed` when the address the config names cannot be had.
+std::unique_ptr<http::Server> start_diagnostics(gateway::Gateway& gw, bool& failed) {
+  const gateway::DiagnosticsConfig& d = gw.config().diagnostics;
+  failed = false;
+  if (!d.enabled) {
+    g_log.info("diagnostics: off (diagnostics.listen); no /metrics or /readyz");
+    return nullptr;
+  }
+  http::ServerOptions o;
+  o.host = d.host;
+  o.port = d.port;
+  o.threads = 1;
+  o.header_limit = 8 * 1024;
+  o.header_timeout = std::chrono::seconds(5);
+  o.body_timeout = std::chrono::seconds(10);
+  o.idle_timeout = std::chrono::seconds(30);
+  o.shutdown_grace = std::chrono::seconds(1);
+  auto server = std::make_unique<http::Server>(
+      o, [&gw](http::Exchange& ex) { return gw.handle_diagnostics(ex); });
+  if (auto st = server->start(); !st) {
+    if (d.is_default) {
+      g_log.warn("diagnostics: ", st.error().message,
+                 " (the default diagnostics.listen); serving without /metrics and /readyz: set "
+                 "diagnostics.listen to a free address, or off");
+      return nullptr;
+    }
+    g_log.error("diagnostics.listen: ", st.error().message);
+    failed = true;
+    return nullptr;
+  }
+  g_log.info("diagnostics on http://",
+             d.host.find(':') != std::string::npos ? "[" + d.host + "]" : d.host, ":",
+             server->port(), " (/metrics, /readyz)");
+  return server;
+}
+
 int run_serve(const std::string& path) {
   core::Problems problems;
   auto& clock = core::SystemClock::instance();
@@ -378,6 +416,14 @@ int run_serve(const std::string& path) {
         gw->on_reject(status, reason, client);
       });
   gw->set_server(&server);
+  bool diagnostics_failed = false;
+  auto diagnostics = start_diagnostics(*gw, diagnostics_failed);
+  if (diagnostics_failed) {
+    gw->stop_metadata_refresh();
+    gw->close_jobs();
+    gw->close_audit();
+    return 1;
+  }
   if (auto st = server.start(); !st) {
     g_log.error(st.error().message);
     return 1;
@@ -401,6 +447,7 @@ int run_serve(const std::string& path) {
                c.server.shutdown_grace.count(), " ms), then stopping");
     notify("STOPPING=1");
     server.stop();
+    if (diagnostics) diagnostics->stop();
   });
   // Policy reloads: on SIGHUP, and when the config or policy file changes (polled every 2 s,
   // which also catches editors that replace the file and config managers that rename into it).
@@ -473,6 +520,10 @@ int run_serve(const std::string& path) {
   // place would end the process): a service manager may now send traffic and reloads.
   notify("READY=1");
   server.wait();
+  if (diagnostics) {
+    diagnostics->stop();
+    diagnostics->wait();
+  }
   purge.cancel();
   watch.cancel();
   hup.cancel();

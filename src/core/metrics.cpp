@@ -6,7 +6,30 @@ namespace cg::core {
 namespace {
 
 void header(std::string& out, const std::string& name, const std::string& help, const char* type) {
-  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  out += "# HELP " + name + " " + escape_help(help) + "\n# TYPE " + name + " " + type + "\n";
+}
+
+// The length of the UTF-8 sequence at s[i] (1 to 4), or 0 when it is not one (overlong forms,
+// surrogates and code points past U+10FFFF included).
+size_t utf8_length(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  auto cont = [&](size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
+  unsigned c = b(i);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(i + 1) || !cont(i + 2)) return 0;
+    if (c == 0xE0 && b(i + 1) < 0xA0) return 0;   // overlong
+    if (c == 0xED && b(i + 1) >= 0xA0) return 0;  // surrogates
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    if (c == 0xF0 && b(i + 1) < 0x90) return 0;   // overlong
+    if (c == 0xF4 && b(i + 1) >= 0x90) return 0;  // past U+10FFFF
+    return 4;
+  }
+  return 0;
 }
 
 std::string label_text(const std::vector<std::string>& names, const Labels& values,
@@ -28,12 +51,33 @@ std::string number(double v) {
 
 }  // namespace
 
-std::string escape_label(const std::string& v) {
+std::string escape_label(std::string_view v) {
   std::string out;
-  for (char c : v) {
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size();) {
+    char c = v[i];
+    size_t n = utf8_length(v, i);
     if (c == '\\' || c == '"') {
       out += '\\';
       out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (n == 0 || (n == 1 && (static_cast<unsigned char>(c) < 0x20 || c == 0x7F))) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      n = 1;
+    } else {
+      out.append(v.substr(i, n));
+    }
+    i += n == 0 ? 1 : n;
+  }
+  return out;
+}
+
+std::string escape_help(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
     } else {
@@ -87,14 +131,15 @@ void CounterFamily::render(std::string& out) const {
 }
 
 GaugeFamily::GaugeFamily(std::string name, std::string help, std::vector<std::string> labels,
-                         Reader r)
+                         Reader r, const char* type)
     : name_(std::move(name)),
       help_(std::move(help)),
       label_names_(std::move(labels)),
-      reader_(std::move(r)) {}
+      reader_(std::move(r)),
+      type_(type) {}
 
 void GaugeFamily::render(std::string& out) const {
-  header(out, name_, help_, "gauge");
+  header(out, name_, help_, type_);
   for (const auto& [labels, v] : reader_()) {
     out += name_ + label_text(label_names_, labels) + " " + number(v) + "\n";
   }
@@ -143,6 +188,14 @@ GaugeFamily& MetricsRegistry::gauge(std::string name, std::string help,
                                     std::vector<std::string> labels, GaugeFamily::Reader reader) {
   gauges_.push_back(std::make_unique<GaugeFamily>(std::move(name), std::move(help),
                                                   std::move(labels), std::move(reader)));
+  return *gauges_.back();
+}
+
+GaugeFamily& MetricsRegistry::counter_reader(std::string name, std::string help,
+                                             std::vector<std::string> labels,
+                                             GaugeFamily::Reader reader) {
+  gauges_.push_back(std::make_unique<GaugeFamily>(std::move(name), std::move(help),
+                                                  std::move(labels), std::move(reader), "counter"));
   return *gauges_.back();
 }
 

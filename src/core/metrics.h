@@ -37,17 +37,20 @@ class CounterFamily {
   std::map<Labels, std::atomic<uint64_t>> values_;
 };
 
-// Gauges whose values are read when /metrics is scraped.
+// Values read when /metrics is scraped: gauges, or counters kept elsewhere (the kernel's CPU
+// seconds, another part's own atomics), rendered with TYPE `type`.
 class GaugeFamily {
  public:
   using Reader = std::function<std::vector<std::pair<Labels, double>>()>;
-  GaugeFamily(std::string name, std::string help, std::vector<std::string> label_names, Reader r);
+  GaugeFamily(std::string name, std::string help, std::vector<std::string> label_names, Reader r,
+              const char* type = "gauge");
   void render(std::string& out) const;
 
  private:
   std::string name_, help_;
   std::vector<std::string> label_names_;
   Reader reader_;
+  const char* type_;
 };
 
 class Histogram {
@@ -65,11 +68,16 @@ class Histogram {
   std::atomic<uint64_t> sum_micro_{0};
 };
 
+// Families are added while the process starts, before anything scrapes (render() reads the
+// lists without a lock); values change at any time.
 class MetricsRegistry {
  public:
   CounterFamily& counter(std::string name, std::string help, std::vector<std::string> labels);
   GaugeFamily& gauge(std::string name, std::string help, std::vector<std::string> labels,
                      GaugeFamily::Reader reader);
+  // A counter whose values `reader` reads at each scrape (monotonic counts kept elsewhere).
+  GaugeFamily& counter_reader(std::string name, std::string help, std::vector<std::string> labels,
+                              GaugeFamily::Reader reader);
   Histogram& histogram(std::string name, std::string help, std::vector<double> bounds);
   std::string render() const;
 
@@ -79,7 +87,12 @@ class MetricsRegistry {
   std::vector<std::unique_ptr<Histogram>> histograms_;
 };
 
-// A label value escaped for the text format.
-std::string escape_label(const std::string& v);
+// A label value escaped for the text format: backslash, double quote and line feed escaped;
+// other control characters and bytes that are not UTF-8 become U+FFFD (a label value comes
+// from data: a certificate's subject, an IdP's name), so that no value can end a line or make
+// the exposition invalid.
+std::string escape_label(std::string_view v);
+// A HELP text escaped for the text format (backslash and line feed).
+std::string escape_help(std::string_view v);
 
 }  // namespace cg::core

@@ -53,6 +53,79 @@ void parse_listen(const std::string& v, http::ServerOptions& s, core::Problems& 
   s.port = hp->second;
 }
 
+bool loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  http::error_code ec;
+  auto a = http::asio::ip::make_address(host, ec);
+  return !ec && a.is_loopback();
+}
+
+bool unspecified_host(const std::string& host) {
+  http::error_code ec;
+  auto a = http::asio::ip::make_address(host, ec);
+  return !ec && a.is_unspecified();
+}
+
+void compile_diagnostics(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
+  YAML::Node d = root["diagnostics"];
+  if (!d || d.IsNull()) return;
+  if (!d.IsMap()) {
+    p.add("diagnostics", "not a mapping",
+          "a mapping with listen (such as {listen: 127.0.0.1:9464})");
+    return;
+  }
+  core::reject_unknown_keys(d, "diagnostics", {"listen"}, p);
+  if (!d["listen"]) return;
+  DiagnosticsConfig& diag = c.diagnostics;
+  diag.is_default = false;
+  std::string v = core::get_string(d, "listen", "diagnostics", p, false);
+  if (v.empty() || v == "off" || v == "false") {
+    diag.enabled = false;
+    return;
+  }
+  auto hp = split_host_port(v);
+  http::error_code ec;
+  if (hp) http::asio::ip::make_address(hp->first, ec);
+  if (!hp || ec) {
+    p.add("diagnostics.listen", v,
+          "an IP address and port such as 127.0.0.1:9464 or [::1]:9464, or off");
+    return;
+  }
+  diag.host = hp->first;
+  diag.port = hp->second;
+  diag.loopback = loopback_host(diag.host);
+  if (!diag.loopback) {
+    c.warnings.push_back("diagnostics.listen " + v +
+                         " is not a loopback address: anyone who can reach it reads /metrics "
+                         "(routes, IdPs, certificate subjects) and /readyz; keep it on "
+                         "127.0.0.1 or a private interface behind a firewall");
+  }
+}
+
+// Where the diagnostics listener and the public port, or an upstream, would be one socket.
+void check_diagnostics_apart(GatewayConfig& c, core::Problems& p) {
+  const DiagnosticsConfig& d = c.diagnostics;
+  if (!d.enabled || d.port == 0) return;
+  auto same_socket = [&](const std::string& host, uint16_t port) {
+    if (port != d.port) return false;
+    if (host == d.host || unspecified_host(d.host) || unspecified_host(host)) return true;
+    return loopback_host(host) && d.loopback;
+  };
+  if (same_socket(c.server.host, c.server.port)) {
+    p.add("diagnostics.listen", d.address(),
+          "an address:port other than listen's (" + c.server.host + ":" +
+              std::to_string(c.server.port) + "): /metrics and /readyz stay off the public port");
+  }
+  for (size_t i = 0; i < c.routes.size(); ++i) {
+    const auto& u = c.routes[i].upstream;
+    if (u && same_socket(u->host, u->port)) {
+      p.add("routes[" + std::to_string(i) + "].upstream", u->origin(),
+            "an upstream other than the diagnostics listener (diagnostics.listen " + d.address() +
+                "): a route to it would publish /metrics and /readyz on the public port");
+    }
+  }
+}
+
 void check_tls(const YAML::Node& tls, const std::string& base, core::WallTime now,
                http::ServerOptions& s, core::Problems& p) {
   core::reject_unknown_keys(tls, "tls", {"cert", "key"}, p);
@@ -418,15 +491,16 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   c.config_path = path;
   c.base_dir = core::config_dir(path);
   core::reject_unknown_keys(
-      root, "", {"listen",       "public_url",   "threads",  "log_level", "insecure_http",
-                 "tls",          "saml",         "keys",     "session",   "store",
-                 "identity",     "limits",       "upstream", "routes",    "permissions",
-                 "roles",        "aliases",      "bindings", "rules",     "case_insensitive_paths",
-                 "policy_file",  "audit",        "tokens",   "jobs",      "certificate_warning",
-                 "key_rotation", "forward_auth", "pages"},
+      root, "", {"listen",       "public_url",   "threads",  "log_level",  "insecure_http",
+                 "tls",          "saml",         "keys",     "session",    "store",
+                 "identity",     "limits",       "upstream", "routes",     "permissions",
+                 "roles",        "aliases",      "bindings", "rules",      "case_insensitive_paths",
+                 "policy_file",  "audit",        "tokens",   "jobs",       "certificate_warning",
+                 "key_rotation", "forward_auth", "pages",    "diagnostics"},
       p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
+  compile_diagnostics(root, c, p);
   std::string level = core::get_string(root, "log_level", "", p, false, "info");
   if (!core::parse_log_level(level, c.log_level))
     p.add("log_level", level, "debug, info, warn or error");
@@ -490,11 +564,11 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
     bool attribute_source = std::any_of(idp.user_id.begin(), idp.user_id.end(),
                                         [](const std::string& s) { return s != "nameid"; });
     const auto& formats = idp.metadata.name_id_formats;
-    bool only_transient =
-        (!formats.empty() && std::all_of(formats.begin(), formats.end(), [](const auto& f) {
-          return f == saml::kNameIdTransient;
-        })) ||
-        c.saml.sp.name_id_format == saml::kNameIdTransient;
+    bool only_transient = (!formats.empty() && std::all_of(formats.begin(), formats.end(),
+                                                           [](const auto& f) {
+                                                             return f == saml::kNameIdTransient;
+                                                           })) ||
+                          c.saml.sp.name_id_format == saml::kNameIdTransient;
     if (only_transient && !attribute_source) {
       c.warnings.push_back(
           "saml.idps[" + idp.name + "]: " +
@@ -503,7 +577,9 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
                : std::string("the IdP's metadata advertises only")) +
           " transient NameIDs (a new value at every sign-in), which are never the user id, "
           "and user_id names no attribute: every sign-in would be refused (4039). Set "
-          "saml.idps[" + idp.name + "].user_id to the attribute that names the person (uid, "
+          "saml.idps[" +
+          idp.name +
+          "].user_id to the attribute that names the person (uid, "
           "eduPersonPrincipalName, subject-id, email), or have the IdP send a persistent NameID");
     }
   }
@@ -674,6 +750,7 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   }
   if (c.routes.empty())
     c.warnings.push_back("routes: none configured; only sign-in and /auth work");
+  check_diagnostics_apart(c, p);
 
   compile_jobs(root, c, p);
   compile_key_rotation(root, c, p);
@@ -711,6 +788,11 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   if (!p.empty()) return std::nullopt;
   c.paths = p.paths();
   return c;
+}
+
+std::string DiagnosticsConfig::address() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return h + ":" + std::to_string(port);
 }
 
 std::vector<std::pair<std::string, std::string>> public_rules_on_identity_routes(

@@ -5,6 +5,10 @@
 //   public_url: https://ml.example.org   # what browsers and the IdP see (required)
 //   threads: 0                        # worker threads; 0: one per core
 //   log_level: info                   # debug | info | warn | error
+//   diagnostics:                      # the operators' listener: /metrics and /readyz only
+//     listen: 127.0.0.1:9464          # an IP address:port (0: any free port, logged); "" or
+//                                     # off: no listener. A non-loopback address is warned
+//                                     # about (anyone who reaches it reads the metrics)
 //   insecure_http: false              # allow an http:// public_url (development only:
 //                                     # cookies lose Secure; see docs/configuration.md)
 //   tls: {cert: tls.crt, key: tls.key}   # optional: serve HTTPS (PEM chain and key)
@@ -229,12 +233,26 @@ struct KeyRotation {
   std::chrono::seconds min_retire_after{0};  // what the lifetimes in the config need
 };
 
+// The diagnostics listener (/metrics, /readyz), apart from the public port: what monitoring
+// reads stays off the port browsers and front proxies reach.
+struct DiagnosticsConfig {
+  bool enabled = true;
+  std::string host = "127.0.0.1";
+  uint16_t port = 9464;
+  // diagnostics.listen was not set: the default port being taken (another gateway on this
+  // machine) is a warning at start, not a refusal to serve.
+  bool is_default = true;
+  bool loopback = true;
+  std::string address() const;  // "127.0.0.1:9464", "[::1]:9464"
+};
+
 struct GatewayConfig {
   std::string config_path;
   std::string base_dir;  // absolute: the config file's directory (core::config_dir)
   // Every path setting as resolved against base_dir, in the order read (`check` prints them).
   std::vector<core::Problems::ResolvedPath> paths;
   http::ServerOptions server;
+  DiagnosticsConfig diagnostics;
   http::Url public_url;
   bool insecure_http = false;
   core::LogLevel log_level = core::LogLevel::kInfo;

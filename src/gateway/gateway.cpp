@@ -6,6 +6,7 @@
 
 #include "audit/errors.h"
 #include "core/encoding.h"
+#include "core/process_metrics.h"
 #include "core/time.h"
 #include "gateway/internal/request.h"
 #include "gateway/replies.h"
@@ -61,7 +62,25 @@ Metrics::Metrics(core::MetricsRegistry& r)
       upstream_latency(r.histogram(
           "claimgate_upstream_latency_seconds",
           "Time from sending a request upstream to its response header",
-          {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})) {}
+          {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})),
+      tokens_minted(r.counter("claimgate_tokens_minted_total",
+                              "Tokens issued: logins (cli), agent tokens, job tokens at submission",
+                              {"kind"})),
+      tokens_refreshed(r.counter("claimgate_tokens_refreshed_total",
+                                 "Tokens refreshed: a login's refresh grant (cli), a job token "
+                                 "renewed by a node (job)",
+                                 {"kind"})),
+      tokens_refused(r.counter("claimgate_tokens_refused_total",
+                               "Tokens refused (Bearer tokens, the token endpoint's grants), by "
+                               "what was presented and the error code",
+                               {"kind", "code"})),
+      job_renewals(r.counter("claimgate_job_token_renewals_total",
+                             "Job token renewals asked by the nodes, by result (renewed, refused)",
+                             {"result"})),
+      node_refusals(r.counter("claimgate_job_node_refusals_total",
+                              "Requests of the nodes (check, renew, report) refused, by endpoint "
+                              "and error code",
+                              {"endpoint", "code"})) {}
 
 Result<Stores> open_stores(const GatewayConfig& cfg, const core::Clock& clock) {
   Stores s;
@@ -135,6 +154,31 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
 
   stripped_names_ = {cfg_.cookie.name, cfg_.cookie.name + "_pending"};
 
+  core::register_process_metrics(registry_, "claimgate");
+  registry_.gauge(
+      "claimgate_jobs", "Jobs this gateway's jobs service watches, by state", {"state"}, [this] {
+        std::vector<std::pair<core::Labels, double>> out;
+        if (!jobs_) return out;
+        auto c = jobs_->counts();
+        for (auto st : {jobs::State::kQueued, jobs::State::kRunning}) {
+          out.push_back(
+              {{jobs::state_name(st)}, static_cast<double>(c.watched[static_cast<size_t>(st)])});
+        }
+        return out;
+      });
+  registry_.counter_reader(
+      "claimgate_jobs_finished_total",
+      "Jobs whose end this gateway's jobs service recorded, by state", {"state"}, [this] {
+        std::vector<std::pair<core::Labels, double>> out;
+        if (!jobs_) return out;
+        auto c = jobs_->counts();
+        for (auto st : {jobs::State::kSucceeded, jobs::State::kFailed, jobs::State::kCancelled,
+                        jobs::State::kLost}) {
+          out.push_back(
+              {{jobs::state_name(st)}, static_cast<double>(c.ended[static_cast<size_t>(st)])});
+        }
+        return out;
+      });
   registry_.gauge("claimgate_sessions_active", "Sessions not past their absolute expiry", {},
                   [this] {
                     auto n = stores_.sessions->count_active(clock_.now());
@@ -152,7 +196,7 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
               {{"subscribed"}, st.subscribed ? 1.0 : 0.0},
               {{"down_seconds"}, st.down_for.value_or(0.0)}};
         });
-    registry_.gauge(
+    registry_.counter_reader(
         "claimgate_redis_view_total",
         "Session and grant reads answered by the local view (hit), by Redis (miss), by the view "
         "during an outage (grace); pub/sub invalidations applied; (re)subscriptions",
@@ -217,8 +261,8 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
     return std::vector<std::pair<core::Labels, double>>{
         {{}, server_ ? static_cast<double>(server_->open_connections()) : 0.0}};
   });
-  registry_.gauge("claimgate_requests_in_flight", "Requests being handled (this scrape included)",
-                  {}, [this] {
+  registry_.gauge("claimgate_requests_in_flight", "Requests being handled on the public port", {},
+                  [this] {
                     return std::vector<std::pair<core::Labels, double>>{
                         {{}, server_ ? static_cast<double>(server_->in_flight()) : 0.0}};
                   });
@@ -560,10 +604,15 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
       co_await jwks(r);
     } else if (auth) {
       co_await forward_auth(r, original);
-    } else if ((p == "/healthz" || p == "/readyz") && get) {
-      co_await health(r, p == "/readyz");
-    } else if (p == "/metrics" && get) {
-      co_await metrics(r);
+    } else if (p == "/healthz" && get) {
+      co_await health(r);
+    } else if (p == "/readyz" || p == "/metrics") {
+      // Operators read these on the diagnostics listener (diagnostics.listen), never here:
+      // the public port says nothing about the gateway's inside.
+      co_await send_error(r, 404, "Not found",
+                          make_error(Code::kNotFound, p + " is served on the diagnostics "
+                                                          "listener (diagnostics.listen), not "
+                                                          "on the public port"));
     } else if (p.starts_with("/saml/") || p.starts_with("/.claimgate/") ||
                p.starts_with("/.well-known/")) {
       co_await send_error(
@@ -746,8 +795,9 @@ awaitable<bool> Gateway::refused_cross_site(Request& r) {
                                cfg_.public_url.origin());
   if (!why) co_return false;
   Error e = make_error(Code::kCrossSite,
-                       *why + "; state-changing requests that use the session cookie must come "
-                              "from the gateway's own pages or from a program");
+                       *why +
+                           "; state-changing requests that use the session cookie must come "
+                           "from the gateway's own pages or from a program");
   co_await send_error(r, 403, "Refused: sent from another site", e);
   co_return true;
 }
@@ -829,9 +879,9 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
     std::string desc = header_quotable(core::clip(e.message, 300));
     http::StringResponse res{bhttp::status::unauthorized, 11};
     res.set(bhttp::field::content_type, "application/json");
-    res.set(bhttp::field::www_authenticate,
-            "Bearer realm=\"claimgate\", error=\"invalid_token\", error_description=\"" + desc +
-                "\"");
+    res.set(
+        bhttp::field::www_authenticate,
+        "Bearer realm=\"claimgate\", error=\"invalid_token\", error_description=\"" + desc + "\"");
     res.body() = error_json(e, r.ex.request_id());
     co_await send(r, std::move(res));
     co_return;
@@ -873,7 +923,7 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
 }
 
 Result<std::string> Gateway::jwt_for(const session::Session& s, std::string_view audience,
-                             const session::TokenGrant* agent) {
+                                     const session::TokenGrant* agent) {
   // Signing is the costly step of a proxied request; a token is reused for its first minutes
   // (per thread, per session and audience), and a session's end still stops it at once,
   // because the session is looked up on every request.
@@ -937,8 +987,8 @@ Status Gateway::add_identity_headers(Request& r, http::bhttp::fields& f,
   auto set = [&](std::string_view suffix, const std::string& v) {
     if (v.empty()) return;
     if (!header_value_ok(v)) {
-      log_.warn("request id=", r.ex.request_id(), " identity header ", cfg_.header_prefix,
-                suffix, " left out: its value holds a control character (code ",
+      log_.warn("request id=", r.ex.request_id(), " identity header ", cfg_.header_prefix, suffix,
+                " left out: its value holds a control character (code ",
                 static_cast<int>(Code::kHeaderValue), ")");
       return;
     }
@@ -1149,23 +1199,11 @@ void Gateway::access_log(const Request& r) {
 // ---------------------------------------------------------------------------------------------
 // Operations endpoints
 
-awaitable<void> Gateway::health(Request& r, bool readiness) {
+awaitable<void> Gateway::health(Request& r) {
+  // Liveness only (the process answers); readiness is /readyz on the diagnostics listener.
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-  std::string why;
-  if (readiness && !ready(&why)) {
-    res.result(bhttp::status::service_unavailable);
-    res.body() = "not ready: " + why + "\n";
-  } else {
-    res.body() = "ok\n";
-  }
-  co_await send(r, std::move(res));
-}
-
-awaitable<void> Gateway::metrics(Request& r) {
-  http::StringResponse res{bhttp::status::ok, 11};
-  res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-  res.body() = registry_.render();
+  res.body() = "ok\n";
   co_await send(r, std::move(res));
 }
 

@@ -4,8 +4,9 @@
 //
 // The request path (docs/life-of-a-request.md has it step by step):
 //   handle() -> strip client identity headers -> gateway endpoint (/saml/*, /.claimgate/*,
-//   /auth, /healthz, ...) or route match -> session from the cookie -> Authorizer::decide (the
-//   route's requirement, then the policy's rules on the normalised path)
+//   /auth, /healthz, ...; /metrics and /readyz are on the diagnostics listener only) or route match
+//   -> session from the cookie -> Authorizer::decide (the route's requirement, then the policy's
+//   rules on the normalised path)
 //   -> identity headers + JWT -> http::proxy_http / proxy_websocket.
 #pragma once
 
@@ -65,6 +66,20 @@ struct Metrics {
   // claimgate_idp_metadata_refresh_total{idp,result=updated|unchanged|refused|failed}
   core::CounterFamily& metadata_refreshes;
   core::Histogram& upstream_latency;  // claimgate_upstream_latency_seconds
+  // Tokens (docs/tokens.md, docs/jobs.md). kind: cli (a login's access and refresh tokens),
+  // agent, job (a job's token, minted at submission and renewed by its nodes).
+  core::CounterFamily& tokens_minted;     // claimgate_tokens_minted_total{kind}
+  core::CounterFamily& tokens_refreshed;  // claimgate_tokens_refreshed_total{kind=cli|job}
+  // Tokens presented and refused, by what they were (access, agent, refresh, code,
+  // device_code, unknown) and the error code: Bearer tokens and the token endpoint.
+  core::CounterFamily& tokens_refused;  // claimgate_tokens_refused_total{kind,code}
+  // The nodes' endpoints (/.claimgate/jobs/{check,renew,report}).
+  core::CounterFamily& job_renewals;   // claimgate_job_token_renewals_total{result}
+  core::CounterFamily& node_refusals;  // claimgate_job_node_refusals_total{endpoint,code}
+  // Read at each scrape (Gateway's constructor): claimgate_build_info and process_*
+  // (core/process_metrics.h), claimgate_jobs{state}, claimgate_jobs_finished_total{state},
+  // claimgate_sessions_active, claimgate_redis_*, claimgate_certificate_expiry_days,
+  // claimgate_idp_metadata_age_seconds, claimgate_audit_*, claimgate_requests_in_flight, ...
 };
 
 struct Stores {
@@ -110,6 +125,10 @@ class Gateway {
   Gateway& operator=(const Gateway&) = delete;
 
   http::awaitable<void> handle(http::Exchange& ex);
+  // The diagnostics listener's handler (diagnostics.listen, diagnostics.cpp): GET or HEAD of
+  // /metrics (Prometheus text) and /readyz (200, or 503 with the reason); 404 for anything
+  // else. No session, no route, no proxy: nothing of the public port's path.
+  http::awaitable<void> handle_diagnostics(http::Exchange& ex);
   // Requests the server refused before the handler (malformed, 431, 408): log and count.
   void on_reject(unsigned status, const std::string& reason, const std::string& client);
   // Drops expired sessions and tickets, and (daily) audits certificates close to expiry
@@ -166,8 +185,7 @@ class Gateway {
   http::awaitable<void> jwks(Request& r);
   http::awaitable<void> forward_auth(Request& r,
                                      const std::optional<Result<OriginalRequest>>& original);
-  http::awaitable<void> health(Request& r, bool readiness);
-  http::awaitable<void> metrics(Request& r);
+  http::awaitable<void> health(Request& r);
   http::awaitable<void> proxy(Request& r);
   // The one access check, for every path that admits a request (the proxy, WebSocket
   // upgrades, builtin routes such as the jobs API, and forward-auth): the route `host` and
@@ -247,7 +265,7 @@ class Gateway {
                                  std::vector<std::string> cookies = {});
   http::awaitable<void> deny(Request& r, const policy::Decision& d);
   Result<std::string> jwt_for(const session::Session& s, std::string_view audience,
-                      const session::TokenGrant* agent = nullptr);
+                              const session::TokenGrant* agent = nullptr);
   void access_log(const Request& r);
   // Audit: queue an event; wait until it is on disk (true), or the log fails (false).
   audit::AuditLog::Ticket audit(audit::Event ev, audit::Durability d);

@@ -125,6 +125,13 @@ awaitable<void> Exchange::respond(StringResponse res) {
   res.keep_alive(keep_alive());
   res.set("X-Request-Id", request_id_);
   res.prepare_payload();
+  if (method() == bhttp::verb::head) {
+    // The header a GET would get, with no body (RFC 9110 9.3.2): body bytes after a HEAD
+    // answer would be read as the start of the next response on this connection.
+    auto n = res.body().size();
+    res.body().clear();
+    res.content_length(n);
+  }
   status_ = res.result_int();
   bytes_out += res.body().size();
   error_code ec;

@@ -69,7 +69,17 @@ Reply cannot_read(const Caller& c, std::string_view project) {
 
 Reply error_reply(unsigned status, const Error& e) {
   return Reply{
-      status, json{{"error", e.name}, {"code", e.code}, {"message", e.message}}.dump(), {}};
+      status, json{{"error", e.name}, {"code", e.code}, {"message", e.message}}.dump(), {}, e.name};
+}
+
+JobsService::Counts JobsService::counts() {
+  Counts c;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, j] : active_) ++c.watched[static_cast<size_t>(j.state)];
+  }
+  for (size_t i = 0; i < c.ended.size(); ++i) c.ended[i] = ended_[i].load();
+  return c;
 }
 
 JobsService::JobsService(ServiceOptions opts, const crypto::Keyring& keyring,
@@ -256,6 +266,7 @@ Status JobsService::finish(const std::string& id, std::optional<State> state,
   }));
   if (!done || !wrote) return {};
   const Job& j = *done;
+  ended_[static_cast<size_t>(j.state)].fetch_add(1, std::memory_order_relaxed);
   log_.info("job ", j.id, " ", state_name(j.state), ": ", j.message);
   if (!background_) return {};
   if (newly) background_(revoked_event(j));
@@ -326,10 +337,10 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
       bool within = inner == outer || (inner.starts_with(outer) &&
                                        (outer.ends_with('/') || inner[outer.size()] == '/'));
       if (!g.empty() && within) {
-        return error_reply(400, make_error(Code::kWorkdir,
-                                           "workdir: " + j.spec.workdir +
-                                               " lies in a directory of the gateway's own (" + g +
-                                               "); name a directory of the job's"));
+        return error_reply(
+            400, make_error(Code::kWorkdir, "workdir: " + j.spec.workdir +
+                                                " lies in a directory of the gateway's own (" + g +
+                                                "); name a directory of the job's"));
       }
     }
     j.spec.workdir = resolved->path;
@@ -472,7 +483,7 @@ Reply JobsService::list(const Caller& c, std::string_view project,
     body += job_json((*jobs)[i]);
   }
   body += "]}";
-  return Reply{200, std::move(body), {}};
+  return Reply{200, std::move(body), {}, {}};
 }
 
 Reply JobsService::get(const Caller& c, std::string_view project, std::string_view id) {
@@ -482,7 +493,7 @@ Reply JobsService::get(const Caller& c, std::string_view project, std::string_vi
   if (!*j) {
     return not_found(project, id);
   }
-  return Reply{200, job_json(**j), {}};
+  return Reply{200, job_json(**j), {}, {}};
 }
 
 Reply JobsService::cancel(const Caller& c, std::string_view project, std::string_view id,

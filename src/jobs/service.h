@@ -20,6 +20,7 @@
 // no part after the submission: they can sign out, the job runs on.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -77,6 +78,7 @@ struct Reply {
   unsigned status = 200;
   std::string body;
   std::vector<audit::Event> events;
+  std::string error;  // an error reply: the error's name (jobs/errors.h), for metrics
 };
 
 // An error answer: {"error": name, "code": n, "message": ...} with `status`.
@@ -127,6 +129,14 @@ class JobsService {
   size_t revoke_submitter(std::string_view subject, std::string_view reason,
                           std::vector<audit::Event>& events);
 
+  // For metrics: the jobs this service watches, by state, and how many jobs it recorded
+  // ending, by state (index: State).
+  struct Counts {
+    std::array<size_t, 6> watched{};
+    std::array<uint64_t, 6> ended{};
+  };
+  Counts counts();
+
   const ServiceOptions& options() const { return opts_; }
   std::string store_description() const { return store_->describe(); }
   std::string job_dir(std::string_view id) const;
@@ -159,8 +169,9 @@ class JobsService {
   // from the store, which holds the truth (JobStore::update for every change).
   std::mutex mu_;
   std::map<std::string, Job> active_;
-  std::set<std::string> signalled_;     // asked to stop (executor cancel) already
-  std::atomic<bool> recovered_{false};  // recover() has run through
+  std::set<std::string> signalled_;               // asked to stop (executor cancel) already
+  std::array<std::atomic<uint64_t>, 6> ended_{};  // jobs whose end this service recorded
+  std::atomic<bool> recovered_{false};            // recover() has run through
   std::mutex wake_mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

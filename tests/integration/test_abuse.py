@@ -71,7 +71,7 @@ def whoami(stack, sess):
 
 
 def metric(stack, name, **labels):
-    text = requests.get(stack.url + "/metrics", timeout=15).text
+    text = requests.get(stack.diag_url + "/metrics", timeout=15).text
     want = ",".join(f'{k}="{v}"' for k, v in labels.items())
     m = re.search(rf"^{re.escape(name)}{{{re.escape(want)}}} (\d+)$", text, re.M)
     return int(m.group(1)) if m else 0

@@ -527,15 +527,15 @@ def test_full_disk_refuses_sign_ins_until_space_returns(tmp_path, small_disk):
         # unhealthy.
         deadline = time.monotonic() + 10
         n, answered = 0, set()
-        while time.monotonic() < deadline and requests.get(s.url + "/readyz", timeout=5).status_code == 200:
+        while time.monotonic() < deadline and requests.get(s.diag_url + "/readyz", timeout=5).status_code == 200:
             if sess.get(s.url + f"/while-full/{n}", headers=JSON, timeout=10).status_code == 200:
                 answered.add(f"/while-full/{n}")
             n += 1
             time.sleep(0.01)
         assert answered
-        ready = requests.get(s.url + "/readyz", timeout=5)
+        ready = requests.get(s.diag_url + "/readyz", timeout=5)
         assert ready.status_code == 503 and "audit log" in ready.text and "No space left" in ready.text
-        metrics = requests.get(s.url + "/metrics", timeout=5).text
+        metrics = requests.get(s.diag_url + "/metrics", timeout=5).text
         assert "claimgate_audit_healthy 0" in metrics
         # Fail closed: no sign-in, no proxied request; the process stays up.
         bob = requests.Session()
@@ -548,9 +548,9 @@ def test_full_disk_refuses_sign_ins_until_space_returns(tmp_path, small_disk):
         # Space returns: the queued records are written, sign-ins work again.
         filler.unlink()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and requests.get(s.url + "/readyz", timeout=5).status_code != 200:
+        while time.monotonic() < deadline and requests.get(s.diag_url + "/readyz", timeout=5).status_code != 200:
             time.sleep(0.1)
-        assert requests.get(s.url + "/readyz", timeout=5).status_code == 200
+        assert requests.get(s.diag_url + "/readyz", timeout=5).status_code == 200
         assert s.signin(requests.Session(), "bob", "/").status_code == 200
         assert s.stop_gateway() == 0
         log = small_disk / "audit.jsonl"
@@ -597,11 +597,11 @@ def test_open_reads_lets_reads_through_while_the_disk_is_full(tmp_path, small_di
         _fill(small_disk)
         deadline = time.monotonic() + 10
         n = 0
-        while time.monotonic() < deadline and requests.get(s.url + "/readyz", timeout=5).status_code == 200:
+        while time.monotonic() < deadline and requests.get(s.diag_url + "/readyz", timeout=5).status_code == 200:
             sess.get(s.url + f"/fill/{n}", headers=JSON, timeout=10)
             n += 1
             time.sleep(0.01)
-        assert requests.get(s.url + "/readyz", timeout=5).status_code == 503
+        assert requests.get(s.diag_url + "/readyz", timeout=5).status_code == 503
         assert sess.get(s.url + "/read", headers=JSON, timeout=10).status_code == 200
         r = sess.post(s.url + "/write", headers=JSON, data=b"x", timeout=10)
         assert r.status_code == 503 and "audit.unavailable" in r.text

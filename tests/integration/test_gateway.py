@@ -339,13 +339,13 @@ def test_bad_http_gets_clear_answers_and_the_gateway_stays_up(stack):
 
 def test_metrics_and_readiness(stack):
     signed_in(stack)
-    m = requests.get(stack.url + "/metrics", timeout=10).text
+    m = requests.get(stack.diag_url + "/metrics", timeout=10).text
     assert 'claimgate_signins_total{idp="demo",result="success",code=""}' in m
     assert 'claimgate_http_requests_total{route="demo-app",status="200"}' in m
     assert "claimgate_upstream_latency_seconds_bucket" in m
     assert re.search(r'claimgate_certificate_expiry_days\{use="sp-signing".*\} 36[0-9]\.', m)
     assert re.search(r"claimgate_sessions_active \d+", m)
-    assert requests.get(stack.url + "/readyz", timeout=10).status_code == 200
+    assert requests.get(stack.diag_url + "/readyz", timeout=10).status_code == 200
 
 
 def test_sessions_survive_a_restart_with_sqlite(stack):
@@ -363,8 +363,8 @@ def test_sigterm_lets_in_flight_requests_finish(stack):
     t.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # until the slow request is inside the gateway
-        m = requests.get(stack.url + "/metrics", timeout=5).text
-        if "claimgate_requests_in_flight 2" in m:
+        m = requests.get(stack.diag_url + "/metrics", timeout=5).text
+        if "claimgate_requests_in_flight 1" in m:  # (scrapes are on the diagnostics listener)
             break
     stack.gateway.send_signal(signal.SIGTERM)
     t.join(20)

@@ -207,7 +207,7 @@ def wait_for(predicate, timeout=15):
 
 
 def metric(stack, name):
-    text = requests.get(stack.url + "/metrics", timeout=10).text
+    text = requests.get(stack.diag_url + "/metrics", timeout=10).text
     m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
     return float(m.group(1)) if m else 0.0
 

@@ -43,8 +43,9 @@ class TwoGateways:
                            idp_options=", allow_idp_initiated: true", extra_config="audit: {path: audit-a/audit.jsonl}\n")
         self.b_port = free_port()
         self.b_url = f"http://127.0.0.1:{self.b_port}"
-        text = self.a.config.read_text()
-        text = text.replace(f"listen: 127.0.0.1:{self.a.port}", f"listen: 127.0.0.1:{self.b_port}")
+        self.diag = {self.a.url: self.a.diag_url}  # public URL -> diagnostics listener (/readyz, /metrics)
+        text = self.derive(self.a.config.read_text(), self.b_port)
+        self.b_diag_url = self.diag[self.b_url]
         text = text.replace("audit-a/audit.jsonl", "audit-b/audit.jsonl")
         self.config_b = directory / "claimgate-b.yaml"
         self.config_b.write_text(text)
@@ -53,8 +54,19 @@ class TwoGateways:
         self.wait_ready(self.a.url)
         self.wait_ready(self.b_url)
 
-    @staticmethod
-    def wait_ready(url, timeout=15):
+    def derive(self, text, port):
+        """Gateway A's config text for another gateway listening on `port`, with a diagnostics
+        listener of its own (remembered for wait_ready)."""
+        diag = f"127.0.0.1:{free_port()}"
+        text = text.replace(f"listen: 127.0.0.1:{self.a.port}", f"listen: 127.0.0.1:{port}")
+        text = text.replace(f"diagnostics: {{listen: 127.0.0.1:{self.a.diag_port}}}", f"diagnostics: {{listen: {diag}}}")
+        self.diag[f"http://127.0.0.1:{port}"] = "http://" + diag
+        return text
+
+    def wait_ready(self, url, timeout=15):
+        """Waits until the gateway whose public URL is `url` says it is ready (on its diagnostics
+        listener)."""
+        url = self.diag[url]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if requests.get(url + "/readyz", timeout=5).status_code == 200:
@@ -164,7 +176,7 @@ def test_revocation_at_one_gateway_reaches_the_other_within_a_second(gw):
     took = time.monotonic() - t0
     assert took < 1.0
     assert whoami(frank, gw.a.url).status_code == 401
-    metrics = requests.get(gw.b_url + "/metrics", timeout=15).text
+    metrics = requests.get(gw.b_diag_url + "/metrics", timeout=15).text
     assert 'claimgate_redis_view_total{event="invalidation"}' in metrics
     hits = [l for l in metrics.splitlines() if l.startswith('claimgate_redis_view_total{event="hit"}')]
     assert hits and float(hits[0].split()[-1]) >= 1, metrics
@@ -214,10 +226,10 @@ def test_redis_killed_and_restarted_during_load(gw):
         rid = page.headers["X-Request-Id"]
         assert any(f"request id={rid}" in x and "Redis at redis://127.0.0.1:%d" % gw.redis.port in x
                    for x in gw.a.gateway_log().splitlines()), gw.a.gateway_log()[-2000:]
-        for url in (gw.a.url, gw.b_url):
+        for url in (gw.a.diag_url, gw.b_diag_url):
             ready = requests.get(url + "/readyz", timeout=15)
             assert ready.status_code == 503 and "Redis" in ready.text, ready.text
-        metrics = requests.get(gw.a.url + "/metrics", timeout=15).text
+        metrics = requests.get(gw.a.diag_url + "/metrics", timeout=15).text
         assert 'claimgate_redis_state{what="reachable"} 0' in metrics
         with lock:
             ok_during = results["ok"]
@@ -324,8 +336,7 @@ def test_revocation_at_any_gateway_stops_jobs(gw, topology):
                     f"poll_interval: 200ms, gateway_url: '{node_url}', {run_as_config()}}}\n")
     passable(gw.a.dir)  # the jobs' account reaches its own directory
     procs = []
-    text = gw.a.config.read_text()
-    text = text.replace(f"listen: 127.0.0.1:{gw.a.port}", f"listen: 127.0.0.1:{port}")
+    text = gw.derive(gw.a.config.read_text(), port)
     text = text.replace("audit-a/audit.jsonl", f"audit-{topology}/audit.jsonl")
     if topology == "builtin":
         upstream = "builtin:jobs"
@@ -369,8 +380,7 @@ def spawn_jobs_gateway(gw, name, jobs_section):
     """A gateway of the deployment (shared Redis, keys, public URL) with its own port, audit log
     and `jobs:` section, routing /api/ to builtin:jobs. Returns (url, process)."""
     port = free_port()
-    text = gw.a.config.read_text()
-    text = text.replace(f"listen: 127.0.0.1:{gw.a.port}", f"listen: 127.0.0.1:{port}")
+    text = gw.derive(gw.a.config.read_text(), port)
     text = text.replace("audit-a/audit.jsonl", f"audit-{name}/audit.jsonl")
     text = text.replace("routes:\n", 'routes:\n  - {"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}\n')
     config = gw.a.dir / f"claimgate-{name}.yaml"

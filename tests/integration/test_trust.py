@@ -156,7 +156,7 @@ def with_certs_of(doc, *others):
 
 
 def metric(stack, name, **labels):
-    text = requests.get(stack.url + "/metrics", timeout=15).text
+    text = requests.get(stack.diag_url + "/metrics", timeout=15).text
     want = ",".join(f'{k}="{v}"' for k, v in labels.items())
     for line in text.splitlines():
         if line.startswith(name + "{") and want in line:
@@ -296,7 +296,7 @@ def test_the_gateway_starts_from_the_backing_copy_when_the_idp_is_down(tmp_path)
     md.stop()  # nothing answers at metadata_url
     stack = metadata_stack(tmp_path, md)
     try:
-        assert requests.get(stack.url + "/readyz", timeout=15).status_code == 200
+        assert requests.get(stack.diag_url + "/readyz", timeout=15).status_code == 200
         signs_in(stack)
         check = subprocess.run([stack.bin, "check", "--config", str(stack.config)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr

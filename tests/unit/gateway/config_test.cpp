@@ -382,4 +382,61 @@ TEST_F(GatewayConfigTest, BareDurationsAreRefused) {
 }
 
 }  // namespace
+// The diagnostics listener: loopback 9464 by default, any IP address:port, or off; a
+// non-loopback address is a warning, and one the public port or a route also reaches is a
+// problem (it would publish /metrics and /readyz on the public side).
+TEST_F(GatewayConfigTest, DiagnosticsListenerIsLoopbackApartAndOptional) {
+  core::Problems p;
+  auto c = load(kBase, p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_TRUE(c->diagnostics.enabled);
+  EXPECT_TRUE(c->diagnostics.is_default);
+  EXPECT_EQ(c->diagnostics.address(), "127.0.0.1:9464");
+
+  for (const char* off : {"''", "off", "\"\""}) {
+    core::Problems q;
+    auto d = load(std::string(kBase) + "diagnostics: {listen: " + off + "}\n", q);
+    ASSERT_TRUE(d.has_value()) << off << q.to_string();
+    EXPECT_FALSE(d->diagnostics.enabled) << off;
+  }
+
+  core::Problems q;
+  auto v6 = load(std::string(kBase) + "diagnostics: {listen: '[::1]:9100'}\n", q);
+  ASSERT_TRUE(v6.has_value()) << q.to_string();
+  EXPECT_EQ(v6->diagnostics.address(), "[::1]:9100");
+  EXPECT_FALSE(v6->diagnostics.is_default);
+  EXPECT_TRUE(v6->diagnostics.loopback);
+  for (const auto& w : v6->warnings) EXPECT_EQ(w.find("diagnostics"), std::string::npos) << w;
+
+  core::Problems r;
+  auto open = load(std::string(kBase) + "diagnostics: {listen: 0.0.0.0:9464}\n", r);
+  ASSERT_TRUE(open.has_value()) << r.to_string();
+  EXPECT_FALSE(open->diagnostics.loopback);
+  bool warned = false;
+  for (const auto& w : open->warnings) {
+    warned = warned || w.find("diagnostics.listen 0.0.0.0:9464 is not a loopback") == 0;
+  }
+  EXPECT_TRUE(warned);
+
+  core::Problems bad;
+  EXPECT_FALSE(load(std::string(kBase) + "listen: 127.0.0.1:8080\n"
+                                         "diagnostics: {listen: localhost:9464, port: 1}\n",
+                    bad)
+                   .has_value());
+  EXPECT_NE(bad.to_string().find("diagnostics.listen: "), std::string::npos) << bad.to_string();
+  EXPECT_NE(bad.to_string().find("diagnostics.port"), std::string::npos) << bad.to_string();
+
+  core::Problems same;
+  EXPECT_FALSE(load(std::string(kBase) +
+                        "listen: 0.0.0.0:9464\n"
+                        "routes:\n  - {prefix: /, upstream: 'http://localhost:9464'}\n",
+                    same)
+                   .has_value());
+  std::string all = same.to_string();
+  EXPECT_NE(all.find("diagnostics.listen: "), std::string::npos) << all;
+  EXPECT_NE(all.find("other than listen's"), std::string::npos) << all;
+  EXPECT_NE(all.find("routes[0].upstream: "), std::string::npos) << all;
+  EXPECT_NE(all.find("other than the diagnostics listener"), std::string::npos) << all;
+}
+
 }  // namespace cg::gateway
