@@ -1,9 +1,8 @@
 """The diagnostics listener (diagnostics.listen): /metrics and /readyz answer there, on loopback,
 and nowhere on the public port; it answers GET and HEAD of those two paths and nothing else; its
-/metrics text is valid Prometheus exposition format (checked line by line below, strictly);
+/metrics text is valid Prometheus exposition format (prometheus_text.py parses it strictly);
 /readyz follows the store; `claimgate check` warns about a non-loopback address and refuses one
 the public port or a route also reaches."""
-import math
 import re
 import socket
 import subprocess
@@ -13,85 +12,11 @@ import pytest
 import requests
 
 from conftest import claimgate_bin
-from gateway_stack import DemoStack, free_port
+from gateway_stack import DemoStack, free_port, rss_kib
+from prometheus_text import parse_exposition, value
 from redis_helper import RedisServer
 
 JSON = {"Accept": "application/json"}
-
-# The text exposition format 0.0.4 (prometheus.io/docs/instrumenting/exposition_formats/),
-# line by line.
-NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
-LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
-VALUE = r"(?:[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?Inf|NaN)"
-HELP_RE = re.compile(rf"# HELP ({NAME}) ((?:[^\\\n]|\\[\\n])*)")
-TYPE_RE = re.compile(rf"# TYPE ({NAME}) (counter|gauge|histogram|summary|untyped)")
-SAMPLE_RE = re.compile(rf"({NAME})(?:\{{((?:{LABEL})(?:,{LABEL})*)?,?\}})? ({VALUE})(?: -?[0-9]+)?")
-LABEL_RE = re.compile(rf'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"')
-
-
-def unescape(v):
-    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), v)
-
-
-def parse_exposition(text):
-    """Parses `text` strictly; returns {family: {"type", "help", "samples": [(name, labels, value)]}}.
-    Fails on any line the format does not allow, a sample before its family's TYPE, a family
-    declared twice or split, a duplicated series, a counter not named *_total or negative, and a
-    histogram without its +Inf bucket, _sum and _count."""
-    assert text.endswith("\n"), "the exposition ends with a line feed"
-    families, current, series = {}, None, set()
-    for n, line in enumerate(text[:-1].split("\n"), 1):
-        where = f"line {n}: {line!r}"
-        if m := HELP_RE.fullmatch(line):
-            name = m.group(1)
-            assert name not in families or families[name]["help"] is None, "HELP twice, " + where
-            families.setdefault(name, {"type": None, "help": None, "samples": []})["help"] = m.group(2)
-            assert m.group(2).strip(), "an empty HELP, " + where
-            current = name
-        elif m := TYPE_RE.fullmatch(line):
-            name = m.group(1)
-            fam = families.setdefault(name, {"type": None, "help": None, "samples": []})
-            assert fam["type"] is None and not fam["samples"], "TYPE twice or after samples, " + where
-            fam["type"] = m.group(2)
-            current = name
-        elif line.startswith("#"):
-            continue  # other comments are allowed
-        else:
-            m = SAMPLE_RE.fullmatch(line)
-            assert m, "not a sample line, " + where
-            name, label_text, value = m.group(1), m.group(2) or "", m.group(3)
-            labels = {}
-            for k, v in LABEL_RE.findall(label_text):
-                assert k not in labels, "a label twice, " + where
-                labels[k] = unescape(v)
-            assert current is not None, "a sample before any TYPE, " + where
-            fam = families[current]
-            suffixes = {"histogram": ("_bucket", "_sum", "_count"), "summary": ("", "_sum", "_count")}
-            allowed = [current + s for s in suffixes.get(fam["type"], ("",))]
-            assert fam["type"] and name in allowed, f"a sample outside its family ({current}), " + where
-            key = (name, tuple(sorted(labels.items())))
-            assert key not in series, "a series twice, " + where
-            series.add(key)
-            v = float(value)
-            if fam["type"] == "counter":
-                assert current.endswith("_total") and v >= 0 and not math.isnan(v), where
-            fam["samples"].append((name, labels, v))
-    for name, fam in families.items():
-        assert fam["type"] and fam["help"] is not None, f"{name}: HELP and TYPE"
-        if fam["type"] == "histogram":
-            names = {s[0] for s in fam["samples"]}
-            assert {name + "_sum", name + "_count"} <= names, name
-            assert any(s[1].get("le") == "+Inf" for s in fam["samples"]), name
-    return families
-
-
-def value(families, name, **labels):
-    for fam in families.values():
-        for n, ls, v in fam["samples"]:
-            if n == name and all(ls.get(k) == want for k, want in labels.items()):
-                return v
-    return None
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
@@ -133,6 +58,16 @@ def test_the_diagnostics_listener_serves_metrics_and_readyz_only(stack):
     assert m.headers["Cache-Control"] == "no-store" and "Set-Cookie" not in m.headers
     families = parse_exposition(m.text)
     assert families["claimgate_http_requests_total"]["type"] == "counter"
+    # The build and the process, plausible for this gateway.
+    (_, build, one), = families["claimgate_build_info"]["samples"]
+    version = subprocess.run([claimgate_bin(), "--version"], capture_output=True, text=True).stdout
+    assert one == 1 and build["version"] in version and build["commit"] and build["compiler"], (build, version)
+    assert families["process_cpu_seconds_total"]["type"] == "counter"
+    rss = value(families, "process_resident_memory_bytes")
+    assert 0.5 <= rss / (rss_kib(stack.gateway.pid) * 1024) <= 2, rss
+    assert value(families, "process_open_fds") >= 5  # listeners, the store, the audit log, ...
+    assert value(families, "process_max_fds") >= value(families, "process_open_fds")
+    assert abs(value(families, "process_start_time_seconds") - time.time()) < 3600
     ready = requests.get(stack.diag_url + "/readyz?verbose=1", timeout=10)
     assert (ready.status_code, ready.text) == (200, "ok\n")
     # HEAD: the header a GET gets, no body (the next answer on the connection stays framed).
