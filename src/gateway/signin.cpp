@@ -628,6 +628,7 @@ awaitable<void> Gateway::slo(Request& r) {
     // The same SP keys (after a rollover step too) and rules as for an EncryptedAssertion.
     auto keys = sp();
     checks.sp_entity_id = keys->sp.entity_id;
+    checks.affiliation_id = keys->sp.affiliation_id;
     checks.allow_rsa15 = cfg_.saml.allow_rsa15;
     checks.decryption_keys = keys->sp.decryption_keys();
   }

@@ -124,6 +124,7 @@ SpSettings SamlConfig::sp_settings(const IdpConfig& idp) const { return sp_setti
 SpSettings SamlConfig::sp_settings(const IdpConfig& idp, const SpConfig& keys) const {
   SpSettings s;
   s.entity_id = sp.entity_id;
+  s.affiliation_id = sp.affiliation_id;
   s.acs_url = sp.acs_url;
   s.decryption_keys = keys.decryption_keys();
   s.clock_skew = clock_skew;
@@ -169,14 +170,18 @@ std::optional<SamlConfig> compile_saml_config(const YAML::Node& root, const std:
   if (!sp || !sp.IsMap()) {
     p.add("saml.sp", "", "a mapping with entity_id, signing_key and signing_cert is required");
   } else {
-    core::reject_unknown_keys(
-        sp, "saml.sp",
-        {"entity_id", "signing_key", "signing_cert", "next_signing_key", "next_signing_cert",
-         "name_id_format", "sign_authn_requests", "want_assertions_signed", "rollover_window"},
-        p);
+    core::reject_unknown_keys(sp, "saml.sp",
+                              {"entity_id", "signing_key", "signing_cert", "next_signing_key",
+                               "next_signing_cert", "name_id_format", "sign_authn_requests",
+                               "want_assertions_signed", "rollover_window", "affiliation_id"},
+                              p);
     c.sp.entity_id =
         core::get_string(sp, "entity_id", "saml.sp", p, false, c.public_url + "/saml/metadata");
     c.sp.name_id_format = core::get_string(sp, "name_id_format", "saml.sp", p, false);
+    c.sp.affiliation_id = core::get_string(sp, "affiliation_id", "saml.sp", p, false);
+    if (c.sp.affiliation_id.size() > 1024)
+      p.add("saml.sp.affiliation_id", c.sp.affiliation_id.substr(0, 60) + "...",
+            "an entity id of at most 1024 characters");
     c.sp.sign_authn_requests = core::get_bool(sp, "sign_authn_requests", "saml.sp", p, true);
     c.sp.want_assertions_signed = core::get_bool(sp, "want_assertions_signed", "saml.sp", p, true);
     c.sp.rollover_window =

@@ -10,6 +10,8 @@
 //       next_signing_cert: sp-next.crt         # (default: sp.next.key / sp.next.crt, if there)
 //       rollover_window: 7d                    # a staged pair waits this long to be promoted
 //       name_id_format: urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified   # optional
+//       affiliation_id: https://ml.example.org/affiliation   # optional: an SPNameQualifier
+//                                              # that may name it instead of entity_id
 //       sign_authn_requests: true              # default true
 //       want_assertions_signed: true           # default true (published in our metadata)
 //     clock_skew: 180s                         # default 180s
@@ -102,6 +104,9 @@ struct SpConfig {
   SpKeyFiles files;
   std::chrono::seconds rollover_window{7 * 86400};  // staged this long before a promote
   std::string name_id_format;
+  // The entity id of an SAML affiliation this SP belongs to: a NameID's SPNameQualifier may name
+  // it as well as entity_id. "" : none.
+  std::string affiliation_id;
   bool sign_authn_requests = true;
   bool want_assertions_signed = true;
 

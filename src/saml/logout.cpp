@@ -107,8 +107,13 @@ Result<LogoutRequestInfo> validate_logout_request(const RedirectMessage& m, cons
   LogoutRequestInfo info;
   info.id = attr(root, "ID");
   info.issuer = idp.entity_id;
-  NameIdRules rules{s.sp_entity_id,     s.decryption_keys, s.allow_rsa15, idp.allow_tripledes, {},
-                    "the LogoutRequest"};
+  NameIdRules rules;
+  rules.sp_entity_id = s.sp_entity_id;
+  rules.affiliation_id = s.affiliation_id;
+  rules.decryption_keys = s.decryption_keys;
+  rules.allow_rsa15 = s.allow_rsa15;
+  rules.allow_tripledes = idp.allow_tripledes;
+  rules.where = "the LogoutRequest";
   CG_TRY(NameId nid, read_name_id(doc, root, rules));
   info.name_id = std::move(nid.value);
   info.name_id_format = std::move(nid.format);

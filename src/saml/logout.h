@@ -61,6 +61,7 @@ struct LogoutCheckSettings {
   // A LogoutRequest's NameID: the SPNameQualifier it may name, and the keys that decrypt an
   // EncryptedID (as an EncryptedAssertion: current, next, previous; saml.allow_rsa15).
   std::string sp_entity_id = {};
+  std::string affiliation_id = {};  // saml.sp.affiliation_id
   std::vector<crypto::PrivateKey> decryption_keys = {};
   bool allow_rsa15 = false;
 };

@@ -34,13 +34,17 @@ Result<xmlNode*> decrypt_encrypted_id(xml::Document& doc, xmlNode* enc, const Na
 }  // namespace
 
 Status check_sp_name_qualifier(std::string_view sp_name_qualifier, std::string_view sp_entity_id,
-                               std::string_view where) {
+                               std::string_view affiliation_id, std::string_view where) {
   if (sp_name_qualifier.empty() || sp_name_qualifier == sp_entity_id) return {};
+  if (!affiliation_id.empty() && sp_name_qualifier == affiliation_id) return {};
   return fail(Code::kSpNameQualifier,
               "the NameID in " + std::string(where) + " was issued for another SP: its " +
                   "SPNameQualifier is '" + clip(sp_name_qualifier) + "', expected this SP's " +
-                  "entity id '" + std::string(sp_entity_id) +
-                  "' (or none); the IdP application's SP entity id must be saml.sp.entity_id");
+                  "entity id '" + std::string(sp_entity_id) + "'" +
+                  (affiliation_id.empty()
+                       ? std::string()
+                       : ", or its affiliation's '" + std::string(affiliation_id) + "'") +
+                  " (or none); the IdP application's SP entity id must be saml.sp.entity_id");
 }
 
 Result<NameId> read_name_id(xml::Document& doc, xmlNode* parent, const NameIdRules& rules) {
@@ -66,7 +70,8 @@ Result<NameId> read_name_id(xml::Document& doc, xmlNode* parent, const NameIdRul
   out.sp_name_qualifier = xml::attr(nid, "SPNameQualifier");
   if (out.value.empty())
     return fail(Code::kSubjectMissing, "the <NameID> in " + rules.where + " is empty");
-  CG_CHECK(check_sp_name_qualifier(out.sp_name_qualifier, rules.sp_entity_id, rules.where));
+  CG_CHECK(check_sp_name_qualifier(out.sp_name_qualifier, rules.sp_entity_id, rules.affiliation_id,
+                                   rules.where));
   return out;
 }
 

@@ -27,7 +27,8 @@ struct NameId {
 };
 
 struct NameIdRules {
-  std::string sp_entity_id;  // the SPNameQualifier expected (when one is sent)
+  std::string sp_entity_id;         // the SPNameQualifier expected (when one is sent)
+  std::string affiliation_id = {};  // also accepted there (saml.sp.affiliation_id), when set
   std::span<const crypto::PrivateKey> decryption_keys;  // current, next, previous
   bool allow_rsa15 = false;                             // saml.allow_rsa15
   bool allow_tripledes = false;                         // saml.idps[].allow_tripledes
@@ -41,8 +42,8 @@ struct NameIdRules {
 // subject.sp_name_qualifier when its SPNameQualifier names another SP.
 Result<NameId> read_name_id(xml::Document& doc, xmlNode* parent, const NameIdRules& rules);
 
-// 4040 unless `sp_name_qualifier` is empty or this SP's entity id.
+// 4040 unless `sp_name_qualifier` is empty, this SP's entity id or its affiliation's.
 Status check_sp_name_qualifier(std::string_view sp_name_qualifier, std::string_view sp_entity_id,
-                               std::string_view where);
+                               std::string_view affiliation_id, std::string_view where);
 
 }  // namespace cg::saml

@@ -379,8 +379,14 @@ Status Run::check_name_id() {
   if (!subject) return fail(Code::kSubjectMissing, "the assertion has no <Subject>");
   // A NameID, or an EncryptedID decrypted in place (the assertion's signature, checked above,
   // covers it), whose SPNameQualifier, when sent, names this SP.
-  NameIdRules rules{sp_.entity_id,        sp_.decryption_keys, sp_.allow_rsa15,
-                    idp_.allow_tripledes, sp_.limits,          "the assertion's <Subject>"};
+  NameIdRules rules;
+  rules.sp_entity_id = sp_.entity_id;
+  rules.affiliation_id = sp_.affiliation_id;
+  rules.decryption_keys = sp_.decryption_keys;
+  rules.allow_rsa15 = sp_.allow_rsa15;
+  rules.allow_tripledes = idp_.allow_tripledes;
+  rules.limits = sp_.limits;
+  rules.where = "the assertion's <Subject>";
   CG_TRY(NameId nid, read_name_id(doc_, subject, rules));
   id_.name_id = std::move(nid.value);
   id_.name_id_format = std::move(nid.format);

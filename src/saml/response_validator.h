@@ -23,6 +23,7 @@ namespace cg::saml {
 // Our side, compiled from config.
 struct SpSettings {
   std::string entity_id;
+  std::string affiliation_id = {};  // saml.sp.affiliation_id: also a valid SPNameQualifier
   std::string acs_url;
   std::vector<crypto::PrivateKey>
       decryption_keys;  // current first, then the next during a rollover

@@ -44,7 +44,7 @@ TEST_F(SamlConfigTest, CompilesValidConfig) {
   auto c = compile(
       "public_url: https://ml.example.org/\n"
       "saml:\n  sp: {signing_key: sp.key, signing_cert: sp.crt, next_signing_key: next.key, "
-      "next_signing_cert: next.crt}\n"
+      "next_signing_cert: next.crt, affiliation_id: https://ml.example.org/affiliation}\n"
       "  clock_skew: 60s\n  idps:\n    - {name: corp, metadata_file: idp.xml, allow_idp_initiated: "
       "true}\n",
       p);
@@ -56,6 +56,7 @@ TEST_F(SamlConfigTest, CompilesValidConfig) {
   EXPECT_EQ(c->find_idp("corp")->metadata.entity_id, "https://idp");
   EXPECT_TRUE(c->idp_settings(*c->find_idp("https://idp")).allow_unsolicited);
   EXPECT_EQ(c->sp_settings(c->idps.front()).decryption_keys.size(), 2u);
+  EXPECT_EQ(c->sp_settings(c->idps.front()).affiliation_id, "https://ml.example.org/affiliation");
 }
 
 // allow_tripledes is per IdP: only the IdP that sets it may encrypt with 3DES.
@@ -70,6 +71,7 @@ TEST_F(SamlConfigTest, AllowTripleDesIsPerIdp) {
       p);
   ASSERT_TRUE(c.has_value()) << p.to_string();
   EXPECT_TRUE(c->idp_settings(*c->find_idp("satosa")).allow_tripledes);
+  EXPECT_EQ(c->sp_settings(c->idps.front()).affiliation_id, "");
   EXPECT_FALSE(c->idp_settings(*c->find_idp("corp")).allow_tripledes);
   core::Problems bad;
   compile(

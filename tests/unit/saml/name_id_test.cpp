@@ -152,6 +152,21 @@ TEST_F(NameIdTest, RefusesAnSpNameQualifierOfAnotherSp) {
   EXPECT_EQ(outcome(build(e)), "subject.sp_name_qualifier");
 }
 
+// An SP in a SAML affiliation (saml.sp.affiliation_id) also accepts NameIDs issued for it.
+TEST_F(NameIdTest, AcceptsTheConfiguredAffiliationAsSpNameQualifier) {
+  sp_.affiliation_id = "https://ml.example.org/affiliation";
+  auto s = spec();
+  s.sp_name_qualifier = "https://ml.example.org/affiliation";
+  EXPECT_EQ(outcome(build(s)), "ok");
+  s.sp_name_qualifier = "https://wiki.example.org/shibboleth";
+  auto r = validate(build(s));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error->name, "subject.sp_name_qualifier");
+  EXPECT_NE(r.error->message.find("or its affiliation's 'https://ml.example.org/affiliation'"),
+            std::string::npos)
+      << r.error->message;
+}
+
 // --- LogoutRequest -------------------------------------------------------------------------
 
 SpConfig idp_as_sender() {
