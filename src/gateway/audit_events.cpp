@@ -42,9 +42,11 @@ Status Gateway::open_audit() {
   CG_TRY(audit_, audit::AuditLog::open(cfg_.audit.log, clock_, std::move(sinks)));
   for (const auto& n : audit_->notes()) log_.warn("audit: ", n);
   const auto& ck = audit_->checkpoint_key();
-  log_.info("audit checkpoints are signed with checkpoint key ", ck.id, " sha256:", ck.sha256,
-            " (", audit_->checkpoint_key_path(), "); pin it: claimgate audit verify "
-            "--checkpoint-key sha256:", ck.sha256);
+  log_.info("audit checkpoints are signed with checkpoint key ", ck.id, " sha256:", ck.sha256, " (",
+            audit_->checkpoint_key_path(),
+            "); pin it: claimgate audit verify "
+            "--checkpoint-key sha256:",
+            ck.sha256);
   auto now = clock_.now();
   audit::Event started(audit::type::kGatewayStarted, now);
   std::vector<std::string> idps, routes;
@@ -82,17 +84,36 @@ Status Gateway::open_audit() {
       "1 while the audit log is written, 0 while writes fail (disk full, read-only)", {}, [this] {
         return std::vector<std::pair<core::Labels, double>>{{{}, audit_->healthy() ? 1.0 : 0.0}};
       });
-  registry_.gauge("claimgate_audit_log", "Audit log counters (records, bytes, syncs, ...)",
-                  {"what"}, [this] {
-                    auto s = audit_->stats();
-                    auto d = [](uint64_t v) { return static_cast<double>(v); };
-                    return std::vector<std::pair<core::Labels, double>>{
-                        {{"records"}, d(s.records)},     {{"bytes"}, d(s.bytes)},
-                        {{"syncs"}, d(s.syncs)},         {{"write_errors"}, d(s.write_errors)},
-                        {{"dropped"}, d(s.dropped)},     {{"checkpoints"}, d(s.checkpoints)},
-                        {{"rotations"}, d(s.rotations)}, {{"pending_bytes"}, d(s.pending_bytes)},
-                        {{"last_seq"}, d(s.last_seq)}};
-                  });
+  // The writer's figures, one family each (a unit per name; counters end in _total).
+  using Stats = audit::LogStats;
+  auto figure = [this](std::string name, std::string help, uint64_t Stats::*field, bool counter) {
+    auto read = [this, field] {
+      return std::vector<std::pair<core::Labels, double>>{
+          {{}, static_cast<double>(audit_->stats().*field)}};
+    };
+    if (counter) {
+      registry_.counter_reader(std::move(name), std::move(help), {}, std::move(read));
+    } else {
+      registry_.gauge(std::move(name), std::move(help), {}, std::move(read));
+    }
+  };
+  figure("claimgate_audit_records_total", "Audit records written", &Stats::records, true);
+  figure("claimgate_audit_written_bytes_total", "Bytes written to the audit log", &Stats::bytes,
+         true);
+  figure("claimgate_audit_syncs_total", "fsyncs of the audit log", &Stats::syncs, true);
+  figure("claimgate_audit_write_errors_total", "Failed writes or syncs of the audit log",
+         &Stats::write_errors, true);
+  figure("claimgate_audit_dropped_records_total",
+         "Audit records dropped (audit.max_pending exceeded while writes failed)", &Stats::dropped,
+         true);
+  figure("claimgate_audit_checkpoints_total", "Signed checkpoints written to the audit log",
+         &Stats::checkpoints, true);
+  figure("claimgate_audit_rotations_total", "Rotations of the audit log file", &Stats::rotations,
+         true);
+  figure("claimgate_audit_pending_bytes", "Audit record bytes queued and not yet written",
+         &Stats::pending_bytes, false);
+  figure("claimgate_audit_last_sequence", "The sequence number of the last audit record written",
+         &Stats::last_seq, false);
   return {};
 }
 

@@ -22,6 +22,9 @@ using json = nlohmann::json;
 template <class T>
 using awaitable = http::awaitable<T>;
 
+// Counts a reply of the nodes' endpoints: renewals, and refusals by endpoint and code.
+void count_node_reply(Metrics& metrics, const std::string& path, const jobs::Reply& reply);
+
 Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
     const GatewayConfig& cfg, const crypto::Keyring& keyring, const core::Clock& clock,
     core::Random& random, jobs::JobsService::AuditSink background,
@@ -211,6 +214,7 @@ awaitable<void> Gateway::jobs_api(Request& r, const session::StoredSession& sign
     return pol->holds(*person, perm, project);
   };
   auto routed = jobs::route_api(*jobs_, caller, method, r.path, r.query, body, r.ex.request_id());
+  if (method == "POST" && routed.reply.status == 201) metrics_.tokens_minted.inc({"job"});
   if (routed.log) {
     co_await jobs::stream_log(r.ex, *jobs_, std::move(*routed.log), routed.follow, routed.offset);
     co_return;
@@ -229,15 +233,31 @@ awaitable<void> Gateway::jobs_node(Request& r) {
   if (r.ex.method() == bhttp::verb::post) {
     auto b = co_await r.ex.read_body(64 * 1024);
     if (!b) {
-      co_await answer_jobs(r, jobs::error_reply(413, make_error(jobs::Code::kTokenInvalid,
-                                                                "the body is larger than 64 "
-                                                                "KiB")));
+      auto refused = jobs::error_reply(
+          413, make_error(jobs::Code::kTokenInvalid, "the body is larger than 64 KiB"));
+      count_node_reply(metrics_, r.path, refused);
+      co_await answer_jobs(r, std::move(refused));
       co_return;
     }
     body = std::move(*b);
   }
   auto reply = jobs::route_node(*jobs_, r.ex.method_string(), r.path, body, r.ex.client_address());
+  count_node_reply(metrics_, r.path, reply);
   co_await answer_jobs(r, std::move(reply));
+}
+
+void count_node_reply(Metrics& metrics, const std::string& path, const jobs::Reply& reply) {
+  std::string endpoint = "other";  // (a bounded set of label values, whatever the path)
+  for (const char* e : {"check", "renew", "report"}) {
+    if (path == std::string("/.claimgate/jobs/") + e) endpoint = e;
+  }
+  if (endpoint == "renew") {
+    metrics.job_renewals.inc({reply.status == 200 ? "renewed" : "refused"});
+    if (reply.status == 200) metrics.tokens_refreshed.inc({"job"});
+  }
+  if (reply.status >= 400) {
+    metrics.node_refusals.inc({endpoint, reply.error.empty() ? "unknown" : reply.error});
+  }
 }
 
 void Gateway::revoke_jobs_of(const std::string& subject, const std::string& reason,

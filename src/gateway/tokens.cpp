@@ -279,7 +279,9 @@ void Gateway::load_session(Request& r) {
 
 void Gateway::load_bearer(Request& r, std::string_view token) {
   auto now = clock_.now();
+  std::string kind = "unknown";  // what the token turned out to be, for metrics
   auto refuse = [&](Code c, std::string message) {
+    metrics_.tokens_refused.inc({kind, code_name(c)});
     r.token_error = make_error(c, std::move(message));
     log_.info("request id=", r.ex.request_id(),
               " bearer token refused: ", core::log_quote(r.token_error->message));
@@ -291,6 +293,7 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
     return;
   }
   if (token.starts_with("cgr1.")) {
+    kind = "refresh";
     refuse(Code::kTokenInvalid,
            "that is a refresh token; send the access token `claimgate token` prints");
     return;
@@ -330,6 +333,7 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
     if (cache.size() > 10'000) cache.clear();
     cache.emplace(std::string(token), vt);
   }
+  kind = vt.use;  // access or agent
   if (vt.exp + 30 <= unix_seconds(now)) {
     cache.erase(std::string(token));
     refuse(Code::kTokenExpired,
@@ -498,8 +502,7 @@ awaitable<void> Gateway::cli_authorize(Request& r) {
                 redirect_to->host + ":" + std::to_string(redirect_to->port) +
                 "; frame-ancestors 'none'; base-uri 'none'");
     res.body() = render_cli_consent(
-        CliConsent{r.session->session->subject, client, back, lifetime,
-                   grants_of(r).roles_joined,
+        CliConsent{r.session->session->subject, client, back, lifetime, grants_of(r).roles_joined,
                    keyring_.seal(sealed.dump(), "cli-consent", random_)});
     co_await send(r, std::move(res));
     co_return;
@@ -657,6 +660,15 @@ awaitable<void> Gateway::cli_token(Request& r) {
   auto now = clock_.now();
   std::string grant_type = param(form, "grant_type");
   auto invalid = [](std::string m) { return make_error(Code::kGrantInvalid, std::move(m)); };
+  // What the grant presents, for claimgate_tokens_refused_total.
+  std::string kind = grant_type == "refresh_token"        ? "refresh"
+                     : grant_type == "authorization_code" ? "code"
+                     : grant_type == kDeviceGrant         ? "device_code"
+                                                          : "unknown";
+  auto refused = [this, &kind](Error e) {
+    metrics_.tokens_refused.inc({kind, e.name});
+    return e;
+  };
 
   if (grant_type == "refresh_token") {
     std::string token = param(form, "refresh_token");
@@ -673,22 +685,23 @@ awaitable<void> Gateway::cli_token(Request& r) {
         !crypto::constant_time_equals(refresh_token(**grant, generation), token)) {
       co_await send_token_error(
           r, 400, "invalid_grant",
-          invalid("this refresh token is not one this gateway issued; run claimgate login"));
+          refused(
+              invalid("this refresh token is not one this gateway issued; run claimgate login")));
       co_return;
     }
     session::TokenGrant g = std::move(**grant);
     if (g.revoked()) {
       co_await send_token_error(
           r, 400, "invalid_grant",
-          invalid("this login was revoked at " + core::format_datetime(g.revoked_at) + " (" +
-                  g.revoked_reason + "); run claimgate login"));
+          refused(invalid("this login was revoked at " + core::format_datetime(g.revoked_at) +
+                          " (" + g.revoked_reason + "); run claimgate login")));
       co_return;
     }
     if (now >= g.expires) {
       co_await send_token_error(
           r, 400, "invalid_grant",
-          invalid("this login expired at " + core::format_datetime(g.expires) +
-                  " (tokens.refresh_lifetime); run claimgate login"));
+          refused(invalid("this login expired at " + core::format_datetime(g.expires) +
+                          " (tokens.refresh_lifetime); run claimgate login")));
       co_return;
     }
     auto adv = stores_.tokens->advance(g.id, generation, now);
@@ -709,19 +722,22 @@ awaitable<void> Gateway::cli_token(Request& r) {
                 r.ex.client_address(), ")");
       co_await send_token_error(
           r, 400, "invalid_grant",
-          invalid("this refresh token was already used once, so it may have been copied: every "
-                  "token of this login (" +
-                  g.id + ") is revoked now; run claimgate login"));
+          refused(
+              invalid("this refresh token was already used once, so it may have been copied: every "
+                      "token of this login (" +
+                      g.id + ") is revoked now; run claimgate login")));
       co_return;
     }
     if (*adv != session::TokenStore::Advance::kAdvanced) {
-      co_await send_token_error(r, 400, "invalid_grant",
-                                invalid("this login is no longer valid; run claimgate login"));
+      co_await send_token_error(
+          r, 400, "invalid_grant",
+          refused(invalid("this login is no longer valid; run claimgate login")));
       co_return;
     }
     audit::Event ev = token_event(audit::type::kTokenRenewed, r, g);
     ev.num("generation", static_cast<int64_t>(generation + 1));
     audit(std::move(ev), audit::Durability::kBatched);
+    metrics_.tokens_refreshed.inc({"cli"});
     co_await send_json(r, 200, token_json(g, now, generation + 1));
     co_return;
   }
@@ -738,8 +754,9 @@ awaitable<void> Gateway::cli_token(Request& r) {
     if (!j.is_object()) {
       co_await send_token_error(
           r, 400, "invalid_grant",
-          invalid("this sign-in code is unknown, used or older than 60 seconds; run claimgate "
-                  "login again"));
+          refused(
+              invalid("this sign-in code is unknown, used or older than 60 seconds; run claimgate "
+                      "login again")));
       co_return;
     }
     std::string verifier = param(form, "code_verifier");
@@ -748,8 +765,9 @@ awaitable<void> Gateway::cli_token(Request& r) {
         param(form, "redirect_uri") != field(j, "redirect_uri")) {
       co_await send_token_error(
           r, 400, "invalid_grant",
-          invalid("the code_verifier or redirect_uri does not match the sign-in that made this "
-                  "code (a code is useless to anyone but the claimgate login that asked)"));
+          refused(
+              invalid("the code_verifier or redirect_uri does not match the sign-in that made this "
+                      "code (a code is useless to anyone but the claimgate login that asked)")));
       co_return;
     }
     session_id = field(j, "session");
@@ -769,7 +787,7 @@ awaitable<void> Gateway::cli_token(Request& r) {
     if (denied && *denied) {
       (void)stores_.tickets->take("device:" + dc, now);
       co_await send_token_error(r, 400, "access_denied",
-                                invalid("the request was refused on the device page"));
+                                refused(invalid("the request was refused on the device page")));
       co_return;
     }
     auto ok = stores_.tickets->take("device-ok:" + dc, now);
@@ -781,8 +799,8 @@ awaitable<void> Gateway::cli_token(Request& r) {
       } else {
         co_await send_token_error(
             r, 400, "expired_token",
-            invalid("this device code is unknown or expired; run claimgate login --device "
-                    "again"));
+            refused(invalid("this device code is unknown or expired; run claimgate login --device "
+                            "again")));
       }
       co_return;
     }
@@ -802,8 +820,8 @@ awaitable<void> Gateway::cli_token(Request& r) {
   if (!stored || !*stored || session::expiry_at(**stored, now)) {
     co_await send_token_error(
         r, 400, "invalid_grant",
-        invalid("the browser session that approved this sign-in has ended; run claimgate "
-                "login again"));
+        refused(invalid("the browser session that approved this sign-in has ended; run claimgate "
+                        "login again")));
     co_return;
   }
   audit::AuditLog::Ticket ticket = 0;
@@ -821,6 +839,7 @@ awaitable<void> Gateway::cli_token(Request& r) {
                    "the gateway could not record the new login in its audit log; try again"));
     co_return;
   }
+  metrics_.tokens_minted.inc({"cli"});
   co_await send_json(r, 200, *reply);
 }
 
@@ -1036,6 +1055,7 @@ awaitable<void> Gateway::tokens_create(Request& r) {
   json reply = grant_json(g, false);
   reply["token"] = access_token(g, now);
   reply["subject"] = g.subject;
+  metrics_.tokens_minted.inc({"agent"});
   co_await send_json(r, 201, reply.dump(2) + "\n");
 }
 
@@ -1046,8 +1066,7 @@ awaitable<void> Gateway::tokens_revoke(Request& r) {
   const session::Session& person = *r.session->session;
   bool visible =
       grant && *grant &&
-      ((*grant)->subject == person.subject ||
-       policy_->holds_everywhere(person, "sessions:revoke"));
+      ((*grant)->subject == person.subject || policy_->holds_everywhere(person, "sessions:revoke"));
   if (!visible || (*grant)->revoked()) {
     co_await send_error(
         r, 404, "No such token",

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from conftest import ROOT, claimgate_bin
 from gateway_stack import DemoStack, free_port, wait_http
+from prometheus_text import scrape, value
 from job_user import JOB_USER, ensure_job_user, passable, private_files, readable, run_as_config
 
 POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
@@ -269,6 +270,49 @@ def test_cancel_revokes_the_token_and_every_node_stops(stack, sessions, tmp_path
     r = requests.post(stack.url + "/.claimgate/jobs/renew", json={"token": tok.read_text().strip(),
                                                                    "secret": secret}, timeout=10)
     assert r.status_code == 401 and r.json()["error"] == "jobs.token_revoked", r.text
+
+
+def test_job_metrics_follow_submission_renewal_end_and_refusals(stack, sessions):
+    def count(m, name, **labels):
+        return value(m, name, **labels) or 0
+
+    before = scrape(stack)
+    jid, tok = running_job(stack, sessions["alice"])
+    # Its node renews the token (every fraction of its 5 s lifetime) while it runs.
+    deadline = time.monotonic() + 30
+    while job(stack, sessions["alice"], "vision", jid)["renewals"] < 1:
+        assert time.monotonic() < deadline, "no renewal within 30 s"
+        time.sleep(0.2)
+    running = scrape(stack)
+    assert count(running, "claimgate_jobs", state="running") >= 1
+    assert count(running, "claimgate_tokens_minted_total", kind="job") == \
+        count(before, "claimgate_tokens_minted_total", kind="job") + 1
+    renewed = count(running, "claimgate_job_token_renewals_total", result="renewed")
+    assert renewed >= count(before, "claimgate_job_token_renewals_total", result="renewed") + 1
+    assert count(running, "claimgate_tokens_refreshed_total", kind="job") >= \
+        count(before, "claimgate_tokens_refreshed_total", kind="job") + 1
+    r = sessions["alice"].post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON,
+                               timeout=30)
+    assert r.status_code == 202, r.text
+    wait_state(stack, sessions["alice"], "vision", jid, {"cancelled"}, timeout=30)
+    # The revoked token, at check and at renew (with the job's own secret): both refused.
+    token = tok.read_text().strip()
+    assert requests.post(stack.url + "/.claimgate/jobs/check", json={"token": token}, timeout=10).status_code == 401
+    secret = (job_dir(stack, jid) / "renewal-secret").read_text()
+    assert requests.post(stack.url + "/.claimgate/jobs/renew", json={"token": token, "secret": secret},
+                         timeout=10).status_code == 401
+    assert requests.post(stack.url + "/.claimgate/jobs/nowhere", json={}, timeout=10).status_code == 404
+    after = scrape(stack)
+    assert count(after, "claimgate_jobs_finished_total", state="cancelled") >= \
+        count(before, "claimgate_jobs_finished_total", state="cancelled") + 1
+    for endpoint, code in (("check", "jobs.token_revoked"), ("renew", "jobs.token_revoked"),
+                           ("other", "jobs.not_found")):
+        # (At least: the job's own node may have checked once more before it stopped.)
+        labels = {"endpoint": endpoint, "code": code}
+        assert count(after, "claimgate_job_node_refusals_total", **labels) >= \
+            count(running, "claimgate_job_node_refusals_total", **labels) + 1, labels
+    assert count(after, "claimgate_job_token_renewals_total", result="refused") >= \
+        count(running, "claimgate_job_token_renewals_total", result="refused") + 1
 
 
 def gateway_key(stack):

@@ -20,6 +20,7 @@ import requests
 
 from conftest import ROOT, claimgate_bin
 from gateway_stack import DemoStack, parse_form
+from prometheus_text import scrape, value
 
 JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html"}
@@ -551,3 +552,28 @@ def test_python_helper_refreshes_by_itself(stack, tmp_path):
     saved = json.loads((home / "credentials.json").read_text())["gateways"][stack.url]
     assert saved["refresh_token"] != t["refresh_token"] and saved["expires_at"] > time.time()
     assert stat.S_IMODE((home / "credentials.json").stat().st_mode) == 0o600
+
+
+def test_token_metrics_count_minted_refreshed_and_refused(stack):
+    def count(m, name, **labels):
+        return value(m, name, **labels) or 0
+
+    before = scrape(stack)
+    t = device_login(stack, "alice")
+    made = requests.post(stack.url + "/.claimgate/tokens", headers=bearer(t["access_token"]), timeout=15,
+                         json={"agent": "metrics-bot", "scope": ["jobs:read"], "project": "vision", "ttl": "1h"})
+    assert made.status_code == 201, made.text
+    assert refresh(stack, t["refresh_token"]).status_code == 200
+    forged = t["refresh_token"].rsplit(".", 1)[0] + ".AAAA"
+    assert refresh(stack, forged).status_code == 400
+    for token in ("not-a-token", t["refresh_token"]):
+        r = requests.get(stack.url + "/api/projects/vision/jobs", headers=bearer(token), timeout=15)
+        assert r.status_code == 401, r.text
+    after = scrape(stack)
+    grew = lambda name, n=1, **labels: count(after, name, **labels) - count(before, name, **labels) == n
+    assert grew("claimgate_tokens_minted_total", kind="cli")
+    assert grew("claimgate_tokens_minted_total", kind="agent")
+    assert grew("claimgate_tokens_refreshed_total", kind="cli")
+    assert grew("claimgate_tokens_refused_total", kind="refresh", code="gateway.grant_invalid")
+    assert grew("claimgate_tokens_refused_total", kind="unknown", code="gateway.token_invalid")
+    assert grew("claimgate_tokens_refused_total", kind="refresh", code="gateway.token_invalid")
