@@ -23,7 +23,7 @@ DEMO=(
 )
 # Everything else the tests use.
 TEST=(
-  build-essential git ca-certificates sqlite3 libspdlog-dev libfmt-dev
+  build-essential git ca-certificates sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing (libFuzzer comes with clang's runtime)
   clang libclang-rt-14-dev

@@ -26,6 +26,7 @@ size_t utf8_length(std::string_view s, size_t i) {
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  auto b1 = [&](size_t k) { return static_cast<unsigned char>(s[k + 1]); };
   out += '"';
   size_t i = 0;
   while (i < s.size()) {
@@ -77,6 +78,10 @@ void append_json_string(std::string& out, std::string_view s) {
     if (n == 0) {
       out += "\xEF\xBF\xBD";  // U+FFFD
       ++i;
+    } else if (n == 3 && c == 0xE2 && b1(i) == 0x80 && (b1(i + 1) == 0xA8 || b1(i + 1) == 0xA9)) {
+      // LINE / PARAGRAPH SEPARATOR: valid JSON, but line-oriented readers split on them.
+      out += b1(i + 1) == 0xA8 ? "\\u2028" : "\\u2029";
+      i += 3;
     } else {
       out.append(s.data() + i, n);
       i += n;
@@ -112,13 +117,16 @@ void append_time(std::string& out, core::WallTime t) {
 
 }  // namespace
 
-Event::Event(std::string_view type, core::WallTime t, std::string_view request_id) : type_(type) {
+Event::Event(std::string_view type, core::WallTime t, std::string_view request_id,
+             std::string_view trace_id)
+    : type_(type) {
   body_.reserve(320);
   body_ += "\"time\":\"";
   append_time(body_, t);
   body_ += "\",\"type\":";
   append_json_string(body_, type);
   if (!request_id.empty()) str("request_id", request_id);
+  if (!trace_id.empty()) str("trace_id", trace_id);
 }
 
 void Event::key(std::string_view k) {

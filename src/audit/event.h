@@ -2,7 +2,8 @@
 // writer (audit/log.h) adds the sequence number, the instance and the chain hash around it:
 //
 //   {"seq":42,"time":"2026-11-23T10:00:00.123456Z","type":"authz.deny","request_id":"...",
-//    <fields in the order added>,"instance":"gw-1","prev":"<SHA-256 of line 41, hex>"}
+//    "trace_id":"<32 hex, W3C>",<fields in the order added>,"instance":"gw-1","prev":"<SHA-256 of
+//    line 41, hex>"}
 //
 // Never put a raw SAMLResponse, a cookie or a token in an event: ids and claims only.
 // docs/audit.md lists every type with its fields.
@@ -54,7 +55,10 @@ enum class Durability { kBatched, kDurable };
 
 class Event {
  public:
-  Event(std::string_view type, core::WallTime time, std::string_view request_id = {});
+  // request_id and trace_id (the request's W3C trace, core/trace_context.h) are left out when
+  // empty: events of no request, and records written before trace ids were.
+  Event(std::string_view type, core::WallTime time, std::string_view request_id = {},
+        std::string_view trace_id = {});
 
   Event& str(std::string_view key, std::string_view value);
   Event& num(std::string_view key, int64_t value);

@@ -44,7 +44,9 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& tables() {
       {"role_grants", {"subject", "role", "project", "claim", "value", "binding"}},
       {"privileged_actions",
        {"time", "type", "subject", "permission", "project", "method", "path", "detail"}},
-      {"denials", {"time", "subject", "method", "path", "reason", "rule", "project", "permission"}},
+      {"denials",
+       {"time", "subject", "method", "path", "reason", "rule", "project", "permission",
+        "request_id", "trace_id"}},
       {"failed_sign_ins", {"code", "count", "last", "issuer", "message"}},
       {"sessions", {"subject", "created", "logged_out", "expired", "revoked"}},
       {"tokens_alive", {"token_id", "subject", "created_by", "issued", "expires", "scope"}},
@@ -189,7 +191,10 @@ Result<json> build_report(Index& index, core::WallTime since, core::WallTime now
                             {"reason", str(e, "reason")},
                             {"rule", str(e, "rule")},
                             {"project", str(e, "project")},
-                            {"permission", str(e, "permission")}});
+                            {"permission", str(e, "permission")},
+                            // "" in records of no request or written before trace ids
+                            {"request_id", str(e, "request_id")},
+                            {"trace_id", str(e, "trace_id")}});
   }
 
   CG_TRY(auto failed,

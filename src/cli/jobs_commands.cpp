@@ -105,6 +105,7 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
     return 1;
   }
   core::set_log_level(cfg->log_level);
+  core::set_log_format(cfg->log_format);
   ::umask(077);  // what the service creates (job files, jobs.db, audit) is its own alone
   cfg->jobs.enabled = true;
   if (gateway::log_state_file_problems(*cfg, g_log)) {
@@ -172,7 +173,7 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
       std::vector<audit::Event> events;
       size_t n = svc.revoke_submitter(subject, reason, events);
       for (auto& ev : events) write(std::move(ev), audit::Durability::kDurable);
-      if (n) g_log.warn("revoked the tokens of ", n, " job(s) of ", core::log_quote(subject));
+      if (n) g_log.warn("jobs.tokens_revoked", {{"subject", subject}, {"jobs", n}});
     });
   }
   auto policy = cfg->policy ? cfg->policy : policy::Policy::empty();
@@ -228,7 +229,7 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
       reply = std::move(routed.reply);
     }
     for (auto& ev : reply.events) {
-      ev.str("request_id", ex.request_id());
+      ev.str("request_id", ex.request_id()).str("trace_id", ex.trace().trace_id);
       write(std::move(ev), audit::Durability::kDurable);
     }
     co_await send(ex, reply.status, reply.body);

@@ -373,6 +373,7 @@ int run_serve(const std::string& path) {
     return 1;
   }
   core::set_log_level(cfg->log_level);
+  core::set_log_format(cfg->log_format);
   for (const auto& w : cfg->warnings) g_log.warn(w);
   // Everything the gateway creates (keys, state, audit, job files) is its own alone.
   ::umask(077);

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -12,6 +14,21 @@ namespace cg::core {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> g_format{static_cast<int>(LogFormat::kText)};
+
+const char* json_level_name(LogLevel l) {
+  switch (l) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "?";
+}
 
 const char* level_name(LogLevel l) {
   switch (l) {
@@ -41,6 +58,19 @@ bool parse_log_level(std::string_view t, LogLevel& out) {
     out = LogLevel::kWarn;
   else if (t == "error")
     out = LogLevel::kError;
+  else
+    return false;
+  return true;
+}
+
+void set_log_format(LogFormat format) { g_format = static_cast<int>(format); }
+LogFormat log_format() { return static_cast<LogFormat>(g_format.load(std::memory_order_relaxed)); }
+
+bool parse_log_format(std::string_view t, LogFormat& out) {
+  if (t == "text")
+    out = LogFormat::kText;
+  else if (t == "json")
+    out = LogFormat::kJson;
   else
     return false;
   return true;
@@ -167,23 +197,26 @@ std::string sanitize_log_text(std::string_view text) {
   return out;
 }
 
-void write_log_line(LogLevel level, std::string_view part, std::string_view text) {
+namespace {
+
+// "2026-12-04T20:00:00.123456Z": RFC 3339, UTC, microseconds.
+std::string log_time_now() {
   auto now = SystemClock::instance().now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto us = std::chrono::time_point_cast<std::chrono::microseconds>(now);
+  auto secs = std::chrono::floor<std::chrono::seconds>(us);
+  auto frac = (us - secs).count();
+  std::time_t t = std::chrono::system_clock::to_time_t(secs);
   std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char head[64];
-  int n = std::snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %-5s ",
-                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                        tm.tm_sec, static_cast<int>(ms), level_name(level));
-  std::string line(head, static_cast<size_t>(n));
-  line += sanitize_log_text(part);
-  line += ' ';
-  line += sanitize_log_text(text);
-  line += '\n';
-  // One write(2) per line: lines from several threads never interleave.
+  gmtime_r(&t, &tm);
+  char buf[40];
+  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                        static_cast<int>(frac));
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// One write(2) per line: lines from several threads never interleave.
+void write_stderr(const std::string& line) {
   ssize_t left = static_cast<ssize_t>(line.size());
   const char* p = line.data();
   while (left > 0) {
@@ -192,6 +225,177 @@ void write_log_line(LogLevel level, std::string_view part, std::string_view text
     p += w;
     left -= w;
   }
+}
+
+void append_number(std::string& out, const LogValue& v, bool json) {
+  char buf[64];
+  std::to_chars_result r{buf, {}};
+  switch (v.kind()) {
+    case LogValue::Kind::kInt:
+      r = std::to_chars(buf, buf + sizeof buf, v.int_value());
+      break;
+    case LogValue::Kind::kUint:
+      r = std::to_chars(buf, buf + sizeof buf, v.uint_value());
+      break;
+    case LogValue::Kind::kDouble:
+      if (!std::isfinite(v.double_value())) {
+        out += json ? "null" : "nan";
+        return;
+      }
+      r = std::to_chars(buf, buf + sizeof buf, v.double_value(), std::chars_format::general, 6);
+      break;
+    default:
+      break;
+  }
+  out.append(buf, r.ptr);
+}
+
+void append_field_value(std::string& out, const LogValue& v, bool json) {
+  switch (v.kind()) {
+    case LogValue::Kind::kNone:
+      break;
+    case LogValue::Kind::kText:
+      json ? append_log_json_string(out, v.text()) : append_log_value(out, v.text());
+      break;
+    case LogValue::Kind::kBool:
+      out += v.uint_value() ? "true" : "false";
+      break;
+    default:
+      append_number(out, v, json);
+  }
+}
+
+}  // namespace
+
+void append_log_json_string(std::string& out, std::string_view v) {
+  out += '"';
+  for (size_t i = 0; i < v.size();) {
+    unsigned char c = static_cast<unsigned char>(v[i]);
+    if (c < 0x80) {
+      ++i;
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            out += "\\u00";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xf];
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      continue;
+    }
+    char32_t cp = 0;
+    size_t n = utf8_sequence(v, i, cp);
+    if (n == 0) {
+      out += "\\ufffd";  // not UTF-8: the replacement character (JSON holds text only)
+      ++i;
+    } else if (invisible_control(cp)) {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+      out += buf;
+      i += n;
+    } else {
+      out.append(v.substr(i, n));
+      i += n;
+    }
+  }
+  out += '"';
+}
+
+std::string render_log_line(const LogRecord& r, LogFormat format, std::string_view time_text) {
+  std::string line;
+  line.reserve(160 + r.msg.size());
+  if (format == LogFormat::kJson) {
+    line += "{\"time\":\"";
+    line += time_text;
+    line += "\",\"level\":\"";
+    line += json_level_name(r.level);
+    line += "\",\"component\":";
+    append_log_json_string(line, r.component);
+    if (!r.context.request_id.empty()) {
+      line += ",\"request_id\":";
+      append_log_json_string(line, r.context.request_id);
+    }
+    if (!r.context.trace_id.empty()) {
+      line += ",\"trace_id\":";
+      append_log_json_string(line, r.context.trace_id);
+    }
+    line += ",\"event\":";
+    if (r.event.empty()) {
+      line += "\"message\",\"msg\":";
+      append_log_json_string(line, r.msg);
+    } else {
+      append_log_json_string(line, r.event);
+    }
+    for (const auto& f : r.fields) {
+      if (f.value.kind() == LogValue::Kind::kNone) continue;
+      line += ",\"";
+      line += f.key.text();  // [a-z0-9_.] (checked at compile time)
+      line += "\":";
+      append_field_value(line, f.value, true);
+    }
+    line += '}';
+    return line;
+  }
+  char head[16];
+  int n = std::snprintf(head, sizeof head, " %-5s ", level_name(r.level));
+  line += time_text;
+  line.append(head, static_cast<size_t>(n));
+  line += sanitize_log_text(r.component);
+  if (!r.event.empty()) {
+    line += ' ';
+    line += r.event;
+  }
+  if (!r.context.request_id.empty()) {
+    line += " request_id=";
+    append_log_value(line, r.context.request_id);
+  }
+  if (!r.context.trace_id.empty()) {
+    line += " trace_id=";
+    append_log_value(line, r.context.trace_id);
+  }
+  if (r.event.empty()) {
+    line += ' ';
+    line += sanitize_log_text(r.msg);
+  }
+  for (const auto& f : r.fields) {
+    if (f.value.kind() == LogValue::Kind::kNone) continue;
+    line += ' ';
+    line += f.key.text();
+    line += '=';
+    append_field_value(line, f.value, false);
+  }
+  return line;
+}
+
+void write_log_record(const LogRecord& record) {
+  std::string line = render_log_line(record, log_format(), log_time_now());
+  line += '\n';
+  write_stderr(line);
+}
+
+void write_log_line(LogLevel level, std::string_view part, std::string_view text) {
+  LogRecord rec;
+  rec.level = level;
+  rec.component = part;
+  rec.msg = text;
+  write_log_record(rec);
 }
 
 void append_log_value(std::string& out, std::string_view v) {

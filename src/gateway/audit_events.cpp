@@ -149,18 +149,17 @@ void Gateway::audit_certificates() {
     auto left = c.not_after() - now;
     if (left > cfg_.cert_warning) return;
     auto days = std::chrono::duration_cast<std::chrono::hours>(left).count() / 24;
-    core::LogText what = core::LogText(": claimgate certs rollover");
-    if (use.rfind("idp:", 0) == 0) {
-      what = core::LogText(": the IdP must publish its next certificate");
-    }
-    if (use == "tls") what = core::LogText(": renew the TLS certificate");
-    if (left.count() > 0) {
-      log_.warn("certificate ", use, " (", c.subject(), ", ", c.sha256_fingerprint().substr(0, 23),
-                ") expires in ", days, " day(s) at ", core::format_datetime(c.not_after()), what);
-    } else {
-      log_.warn("certificate ", use, " (", c.subject(), ", ", c.sha256_fingerprint().substr(0, 23),
-                ") expired at ", core::format_datetime(c.not_after()), what);
-    }
+    const char* advice = "claimgate certs rollover";
+    if (use.rfind("idp:", 0) == 0) advice = "the IdP must publish its next certificate";
+    if (use == "tls") advice = "renew the TLS certificate";
+    log_.warn(left.count() > 0 ? core::LogKey("certificate.expiring")
+                               : core::LogKey("certificate.expired"),
+              {{"use", use},
+               {"subject", c.subject()},
+               {"fingerprint", c.sha256_fingerprint().substr(0, 23)},
+               {"days_left", left.count() > 0 ? core::LogValue(days) : core::LogValue()},
+               {"not_after", core::format_datetime(c.not_after())},
+               {"advice", advice}});
     if (!audit_) return;
     audit::Event ev(audit::type::kCertificateExpiring, now);
     ev.str("use", use)
@@ -212,7 +211,7 @@ awaitable<bool> Gateway::durable(audit::AuditLog::Ticket t) {
 }
 
 audit::Event Gateway::event(std::string_view type, const Request& r) const {
-  audit::Event ev(type, clock_.now(), r.ex.request_id());
+  audit::Event ev(type, clock_.now(), r.ex.request_id(), r.ex.trace().trace_id);
   return ev;
 }
 

@@ -147,6 +147,32 @@ void check_tls(const YAML::Node& tls, const std::string& base, core::WallTime no
   }
 }
 
+// `log:` the operator log's level and format (core/log.h); the older top-level `log_level`
+// still sets the level when `log.level` is not given.
+void compile_log(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
+  std::string legacy = core::get_string(root, "log_level", "", p, false, "");
+  YAML::Node s = root["log"];
+  if (s && !s.IsMap()) {
+    p.add("log", "not a mapping", "a mapping such as {format: json, level: info}");
+    return;
+  }
+  std::string level = legacy.empty() ? "info" : legacy;
+  std::string format = "text";
+  if (s) {
+    core::reject_unknown_keys(s, "log", {"level", "format"}, p);
+    if (s["level"] && !legacy.empty()) {
+      p.add("log_level", legacy, "either log.level or log_level, not both (log.level is newer)");
+    }
+    level = core::get_string(s, "level", "log", p, false, level);
+    format = core::get_string(s, "format", "log", p, false, format);
+  }
+  std::string level_path = s && s["level"] ? "log.level" : "log_level";
+  if (!core::parse_log_level(level, c.log_level))
+    p.add(level_path, level, "debug, info, warn or error");
+  if (!core::parse_log_format(format, c.log_format))
+    p.add("log.format", format, "text (key=value lines) or json (one JSON object a line)");
+}
+
 // `forward_auth:` which front proxy asks /auth, and so which headers name the original request
 // (gateway/forward_auth.h); only those are read.
 void compile_forward_auth(const YAML::Node& root, GatewayConfig& c, core::Problems& p) {
@@ -490,20 +516,42 @@ std::optional<GatewayConfig> load_gateway_config(const std::string& path, core::
   GatewayConfig c;
   c.config_path = path;
   c.base_dir = core::config_dir(path);
-  core::reject_unknown_keys(
-      root, "", {"listen",       "public_url",   "threads",  "log_level",  "insecure_http",
-                 "tls",          "saml",         "keys",     "session",    "store",
-                 "identity",     "limits",       "upstream", "routes",     "permissions",
-                 "roles",        "aliases",      "bindings", "rules",      "case_insensitive_paths",
-                 "policy_file",  "audit",        "tokens",   "jobs",       "certificate_warning",
-                 "key_rotation", "forward_auth", "pages",    "diagnostics"},
-      p);
+  core::reject_unknown_keys(root, "",
+                            {"listen",
+                             "public_url",
+                             "threads",
+                             "log_level",
+                             "log",
+                             "insecure_http",
+                             "tls",
+                             "saml",
+                             "keys",
+                             "session",
+                             "store",
+                             "identity",
+                             "limits",
+                             "upstream",
+                             "routes",
+                             "permissions",
+                             "roles",
+                             "aliases",
+                             "bindings",
+                             "rules",
+                             "case_insensitive_paths",
+                             "policy_file",
+                             "audit",
+                             "tokens",
+                             "jobs",
+                             "certificate_warning",
+                             "key_rotation",
+                             "forward_auth",
+                             "pages",
+                             "diagnostics"},
+                            p);
   parse_listen(core::get_string(root, "listen", "", p, false, "127.0.0.1:8080"), c.server, p);
   c.server.threads = static_cast<unsigned>(core::get_uint(root, "threads", "", p, 0, 0, 256));
   compile_diagnostics(root, c, p);
-  std::string level = core::get_string(root, "log_level", "", p, false, "info");
-  if (!core::parse_log_level(level, c.log_level))
-    p.add("log_level", level, "debug, info, warn or error");
+  compile_log(root, c, p);
   c.insecure_http = core::get_bool(root, "insecure_http", "", p, false);
   c.cert_warning = core::get_duration(root, "certificate_warning", "", p, c.cert_warning);
   if (c.cert_warning < std::chrono::hours(24) || c.cert_warning > std::chrono::hours(24 * 365)) {

@@ -4,7 +4,9 @@
 //   listen: 127.0.0.1:8080            # address:port to listen on (IPv6: [::1]:8080)
 //   public_url: https://ml.example.org   # what browsers and the IdP see (required)
 //   threads: 0                        # worker threads; 0: one per core
-//   log_level: info                   # debug | info | warn | error
+//   log:
+//     level: info                     # debug | info | warn | error (older: log_level: info)
+//     format: text                    # text (key=value lines) | json (one object a line)
 //   diagnostics:                      # the operators' listener: /metrics and /readyz only
 //     listen: 127.0.0.1:9464          # an IP address:port (0: any free port, logged); "" or
 //                                     # off: no listener. A non-loopback address is warned
@@ -256,6 +258,7 @@ struct GatewayConfig {
   http::Url public_url;
   bool insecure_http = false;
   core::LogLevel log_level = core::LogLevel::kInfo;
+  core::LogFormat log_format = core::LogFormat::kText;
   saml::SamlConfig saml;
   std::string keys_dir;
   std::chrono::seconds session_ttl{8 * 3600};

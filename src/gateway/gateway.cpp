@@ -1,5 +1,6 @@
 #include "gateway/gateway.h"
 
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -298,7 +299,7 @@ bool Gateway::reload_policy(const std::string& why) {
     Error e = make_error(policy::Code::kReloadRefused,
                          "policy reload (" + why + ") refused; the policy in force stays: " +
                              std::to_string(problems.list().size()) + " problem(s)");
-    log_.error("code=", e.code, " ", e.name, " message=", core::log_quote(e.message));
+    log_.error("policy.reload_refused", {{"code", e.code}, {"message", e.message}});
     std::vector<std::string> listed;
     for (const auto& p : problems.list()) {
       log_.error("  ", p.to_string());
@@ -336,7 +337,7 @@ Gateway::~Gateway() { stop_metadata_refresh(); }
 
 void Gateway::on_reject(unsigned status, const std::string& reason, const std::string& client) {
   metrics_.rejected.inc({std::to_string(status)});
-  log_.info("rejected client=", client, " status=", status, " reason=", core::log_quote(reason));
+  log_.info("http.rejected", {{"client", client}, {"status", status}, {"reason", reason}});
 }
 
 void Gateway::purge_expired() {
@@ -345,12 +346,12 @@ void Gateway::purge_expired() {
   auto s = stores_.sessions->purge_expired(now);
   auto t = stores_.tickets->purge_expired(now);
   if (auto g = stores_.tokens->purge_expired(now); !g) {
-    log_.warn("purge failed: ", core::log_quote(g.error().message));
+    log_.warn("store.purge_failed", {{"message", g.error().message}});
   }
   if (!s || !t) {
-    log_.warn("purge failed: ", core::log_quote(!s ? s.error().message : t.error().message));
+    log_.warn("store.purge_failed", {{"message", !s ? s.error().message : t.error().message}});
   } else if (*s + *t > 0) {
-    log_.debug("purged sessions=", *s, " tickets=", *t);
+    log_.debug("store.purged", {{"sessions", *s}, {"tickets", *t}});
   }
 }
 
@@ -420,12 +421,14 @@ policy::Decision unauthenticated_decision() {
   return d;
 }
 
+// Error replies carry messages built from request and IdP values: bytes that are not UTF-8
+// become U+FFFD instead of an exception (a 500) in dump().
 std::string error_json(const Error& e, const std::string& request_id) {
   return json{{"error", e.name},
               {"code", e.code},
               {"message", e.message},
               {"request_id", request_id}}
-             .dump() +
+             .dump(-1, ' ', false, json::error_handler_t::replace) +
          "\n";
 }
 
@@ -441,7 +444,7 @@ std::string forbidden_json(const Error& e, const policy::Decision& d,
               {"project", d.project},
               {"permission", d.permission},
               {"request_id", request_id}}
-             .dump() +
+             .dump(-1, ' ', false, json::error_handler_t::replace) +
          "\n";
 }
 
@@ -515,16 +518,16 @@ std::string auth_json(const policy::Decision& d, const std::string& signin_url,
     return json{{"allow", true},           {"reason", d.reason},         {"rule", d.rule},
                 {"project", d.project},    {"permission", d.permission}, {"role", d.role},
                 {"condition", d.condition}}
-        .dump();
+        .dump(-1, ' ', false, json::error_handler_t::replace);
   }
   if (!signin_url.empty()) {
     return json{
         {"error", "unauthenticated"}, {"signin_url", signin_url}, {"request_id", request_id}}
-        .dump();
+        .dump(-1, ' ', false, json::error_handler_t::replace);
   }
   return json{{"error", d.reason},    {"message", d.detail},        {"rule", d.rule},
               {"project", d.project}, {"permission", d.permission}, {"request_id", request_id}}
-      .dump();
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -677,16 +680,14 @@ void Gateway::load_cookie_session(Request& r) {
   if (!value) return;
   auto id = cookies_.open(*value);
   if (!id) {
-    log_.info("request id=", r.ex.request_id(),
-              " cookie refused: ", core::log_quote(id.error().message));
+    log_.info(r.ex.log_context(), "session.cookie_refused", {{"message", id.error().message}});
     r.clear_cookie = true;
     return;
   }
   auto stored = stores_.sessions->get(*id);
   if (!stored) {
     // The store cannot answer: treat as signed out for this request (fail closed).
-    log_.error("request id=", r.ex.request_id(),
-               " session store: ", core::log_quote(stored.error().message));
+    log_.error(r.ex.log_context(), "session.store_failed", {{"message", stored.error().message}});
     return;
   }
   if (!*stored) {
@@ -698,8 +699,8 @@ void Gateway::load_cookie_session(Request& r) {
     r.clear_cookie = true;
     (void)stores_.sessions->remove(*id);
     const char* kind = *why == session::Expiry::kIdle ? "idle" : "absolute";
-    log_.info("request id=", r.ex.request_id(), " session expired (", kind,
-              ") subject=", core::log_quote((*stored)->session->subject));
+    log_.info(r.ex.log_context(), "session.expired",
+              {{"expiry", kind}, {"subject", (*stored)->session->subject}});
     audit::Event ev = event(audit::type::kSessionExpired, r);
     ev.str("subject", (*stored)->session->subject)
         .str("session", session_ref(*id))
@@ -709,7 +710,7 @@ void Gateway::load_cookie_session(Request& r) {
   }
   if (now - (*stored)->last_seen >= cfg_.touch_interval) {
     if (auto t = stores_.sessions->touch(*id, now); !t) {
-      log_.warn("session touch failed: ", core::log_quote(t.error().message));
+      log_.warn(r.ex.log_context(), "session.touch_failed", {{"message", t.error().message}});
     }
   }
   r.session = std::move(*stored);
@@ -764,6 +765,13 @@ std::string Gateway::pending_cookie(const std::string& relay, bool expire) const
 awaitable<void> Gateway::send(Request& r, http::StringResponse res) {
   security_headers(res);
   if (r.clear_cookie) res.insert(bhttp::field::set_cookie, expired_session_cookie());
+  if (r.forward_auth) {
+    // The front proxy may log the trace id and send the gateway's traceparent on upstream
+    // (docs/logging.md, "Trace context"). Hex only, built here; the client's tracestate is not
+    // echoed (some front proxies hand a refusal's headers to the client).
+    res.set("traceparent", r.ex.trace().traceparent());
+    res.set(cfg_.header_prefix + "Trace-Id", r.ex.trace().trace_id);
+  }
   // Every answer the gateway writes passes here: no header value may carry a control byte,
   // whatever request data went into it (replies.h). Such an answer is never written.
   if (auto bad = bad_header(res.base())) {
@@ -771,8 +779,8 @@ awaitable<void> Gateway::send(Request& r, http::StringResponse res) {
                          "a value of this request cannot be written into the " + *bad +
                              " header of the answer (it holds a control character such as CR "
                              "or LF)");
-    log_.warn("request id=", r.ex.request_id(), " status=400 code=", e.code, " ", e.name,
-              " message=", e.message);
+    log_.warn(r.ex.log_context(), "request.error",
+              {{"status", 400}, {"code", e.code}, {"name", e.name}, {"message", e.message}});
     http::StringResponse refused{bhttp::status::bad_request, 11};
     refused.set(bhttp::field::content_type, "application/json");
     refused.body() = error_json(e, r.ex.request_id());
@@ -808,9 +816,12 @@ awaitable<bool> Gateway::refused_cross_site(Request& r) {
 awaitable<void> Gateway::send_error(Request& r, unsigned status, std::string title, const Error& e,
                                     std::string action_url, std::string action_label) {
   const RefusalKind& kind = refusal_kind(e.code);
-  log_.warn("request id=", r.ex.request_id(), " status=", status, " code=", e.code, " ", e.name,
-            " next=", kind.next == Next::kRetry ? "retry" : "contact",
-            " message=", core::log_quote(e.message));
+  log_.warn(r.ex.log_context(), "request.error",
+            {{"status", status},
+             {"code", e.code},
+             {"name", e.name},
+             {"next", kind.next == Next::kRetry ? "retry" : "contact"},
+             {"message", e.message}});
   RefusalReply reply = choose_reply(e, cfg_.pages, r.ex.request_id(), details_allowed(r, kind));
   http::StringResponse res{static_cast<bhttp::status>(status), 11};
   auto accept = r.ex.header(bhttp::field::accept);
@@ -902,8 +913,8 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   // (Values computed before co_await: GCC 12 mishandles ?: temporaries inside co_await.)
   Error e = make_error(Code::kForbidden, d.detail);
   if (d.detail.empty()) e.message = d.reason;
-  log_.info("request id=", r.ex.request_id(), " denied reason=", d.reason,
-            " rule=", core::log_quote(d.rule), " user=", core::log_quote(r.user));
+  log_.info(r.ex.log_context(), "authz.deny",
+            {{"reason", d.reason}, {"rule", d.rule}, {"user", r.user}});
   if (r.ex.header(bhttp::field::accept).find("text/html") != std::string_view::npos) {
     ErrorPage page;
     page.status = 403;
@@ -964,7 +975,7 @@ Result<std::string> Gateway::jwt_for(const session::Session& s, std::string_view
   }
   auto token = crypto::jwt_sign_es256(keyring_.current_signing(), claims);
   if (!token) {
-    log_.error("cannot sign identity JWT: ", core::log_quote(token.error().message));
+    log_.error("identity.jwt_failed", {{"message", token.error().message}});
     return fail(token.take_error());
   }
   if (cache.size() > 10'000) cache.clear();
@@ -987,9 +998,10 @@ Status Gateway::add_identity_headers(Request& r, http::bhttp::fields& f,
   auto set = [&](std::string_view suffix, const std::string& v) {
     if (v.empty()) return;
     if (!header_value_ok(v)) {
-      log_.warn("request id=", r.ex.request_id(), " identity header ", cfg_.header_prefix, suffix,
-                " left out: its value holds a control character (code ",
-                static_cast<int>(Code::kHeaderValue), ")");
+      // Left out: the value holds a control character.
+      log_.warn(r.ex.log_context(), "identity.header_left_out",
+                {{"header", cfg_.header_prefix + std::string(suffix)},
+                 {"code", static_cast<int>(Code::kHeaderValue)}});
       return;
     }
     f.set(cfg_.header_prefix + std::string(suffix), v);
@@ -1114,6 +1126,14 @@ awaitable<void> Gateway::proxy(Request& r) {
   f.set("X-Forwarded-Proto", cfg_.public_url.scheme);
   if (!r.host.empty()) f.set("X-Forwarded-Host", r.host);
   f.set("X-Request-Id", ex.request_id());
+  // W3C Trace Context: the upstream sees the request's trace with the gateway as the parent
+  // span; what the client sent is replaced, never passed on as it came (core/trace_context.h).
+  f.set("traceparent", ex.trace().traceparent());
+  if (ex.trace().tracestate.empty()) {
+    f.erase("tracestate");
+  } else {
+    f.set("tracestate", ex.trace().tracestate);
+  }
   f.set(bhttp::field::host, route.upstream->authority());
   if (r.session) {
     if (auto st = add_identity_headers(r, f, route.name); !st) {
@@ -1166,8 +1186,7 @@ awaitable<void> Gateway::proxy(Request& r) {
     std::string again(ex.target());
     co_await send_error(r, status, std::move(title), e, std::move(again), "Try again");
   } else if (out.error) {
-    log_.info("request id=", ex.request_id(),
-              " ended early: ", core::log_quote(out.error->message));
+    log_.info(ex.log_context(), "proxy.ended_early", {{"message", out.error->message}});
   }
 }
 
@@ -1182,18 +1201,19 @@ void Gateway::access_log(const Request& r) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - r.ex.started())
           .count();
   if (core::log_level() > core::LogLevel::kInfo) return;
-  char timing[64];
-  std::snprintf(timing, sizeof timing, "%.2f", ms);
-  core::LogField up;  // (a std::string here would be logged as a value, quoted)
-  if (r.upstream_ms >= 0) {
-    char b[48];
-    std::snprintf(b, sizeof b, "%.2f", r.upstream_ms);
-    up = core::LogField(" upstream_ms=", b);
-  }
-  log_.info("request id=", r.ex.request_id(), " client=", r.ex.client_address(),
-            " method=", r.ex.method_string(), " path=", core::log_quote(r.path),
-            " route=", core::log_quote(r.route_name), " status=", status, " ms=", timing, up,
-            " user=", core::log_quote(r.user), " in=", r.ex.bytes_in, " out=", r.ex.bytes_out);
+  auto centi = [](double v) { return std::round(v * 100.0) / 100.0; };
+  log_.info(r.ex.log_context(), "request",
+            {{"client", r.ex.client_address()},
+             {"method", r.ex.method_string()},
+             {"path", r.path},
+             {"route", r.route_name},
+             {"status", status},
+             {"ms", centi(ms)},
+             {"upstream_ms",
+              r.upstream_ms >= 0 ? core::LogValue(centi(r.upstream_ms)) : core::LogValue()},
+             {"user", r.user},
+             {"in", r.ex.bytes_in},
+             {"out", r.ex.bytes_out}});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1258,12 +1278,13 @@ awaitable<void> Gateway::forward_auth(Request& r,
   // The front proxy names the request it asks about, in the headers forward_auth.from says
   // (read by handle() before anything was stripped); it is decided by the proxy's own check.
   r.route_name = "(auth)";
+  r.forward_auth = true;
   if (!original || !*original) {
     // (No ?: on class types here: GCC 12 mishandles their temporaries in coroutines.)
     Error e = make_error(Code::kForwardAuthRequest,
                          "this forward-auth request names no original request");
     if (original) e = original->error();
-    log_.info("request id=", r.ex.request_id(), " forward-auth refused: ", e.message);
+    log_.info(r.ex.log_context(), "forward_auth.refused", {{"message", e.message}});
     co_await send_json(r, 400, error_json(e, r.ex.request_id()));
     co_return;
   }
@@ -1285,7 +1306,7 @@ awaitable<void> Gateway::forward_auth(Request& r,
                          "the original path '" + header_quotable(core::clip(uri, 200)) +
                              "' is not in normalised form (it would be decided as '" + path +
                              "' but reach the upstream as written); refused");
-    log_.info("request id=", r.ex.request_id(), " forward-auth refused: ", e.message);
+    log_.info(r.ex.log_context(), "forward_auth.refused", {{"message", e.message}});
     co_await send_json(r, 403, error_json(e, r.ex.request_id()));
     co_return;
   }

@@ -140,26 +140,25 @@ void Gateway::announce_revocation(const std::string& subject, const std::string&
   if (!stores_.redis) return;
   json j{{"subject", subject}, {"reason", reason}};
   if (auto st = session::redis_publish(*stores_.redis, kRevokeSubjectEvent, j.dump()); !st) {
-    log_.error("revocation of ", core::log_quote(subject),
-               " not announced to the other gateways (their jobs of this person keep running "
-               "until the revocation is repeated): ",
-               core::log_quote(st.error().message));
+    // Not announced to the other gateways: their jobs of this person keep running until the
+    // revocation is repeated.
+    log_.error("jobs.revocation_not_announced",
+               {{"subject", subject}, {"message", st.error().message}});
   }
 }
 
 awaitable<void> Gateway::answer_jobs(Request& r, jobs::Reply reply) {
   audit::AuditLog::Ticket last = 0;
   for (auto& ev : reply.events) {
-    ev.str("request_id", r.ex.request_id());
+    ev.str("request_id", r.ex.request_id()).str("trace_id", r.ex.trace().trace_id);
     last = audit(std::move(ev), audit::Durability::kDurable);
   }
   if (!reply.events.empty() && !co_await durable(last)) {
-    log_.error("request id=", r.ex.request_id(), " jobs: the audit log failed while recording ",
-               reply.events.size(), " event(s)");
+    log_.error(r.ex.log_context(), "jobs.audit_failed", {{"events", reply.events.size()}});
   }
   if (reply.status >= 400) {
-    log_.info("request id=", r.ex.request_id(), " jobs status=", reply.status, " ",
-              core::log_quote(core::clip(reply.body, 300)));
+    log_.info(r.ex.log_context(), "jobs.refused",
+              {{"status", reply.status}, {"body", core::clip(reply.body, 300)}});
   }
   co_await send_json(r, reply.status, reply.body + "\n");
 }
@@ -266,7 +265,7 @@ void Gateway::revoke_jobs_of(const std::string& subject, const std::string& reas
   std::vector<audit::Event> events;
   size_t n = jobs_->revoke_submitter(subject, reason, events);
   for (auto& ev : events) last = audit(std::move(ev), audit::Durability::kDurable);
-  if (n) log_.warn("revoked the tokens of ", n, " job(s) of ", core::log_quote(subject));
+  if (n) log_.warn("jobs.tokens_revoked", {{"subject", subject}, {"jobs", n}});
 }
 
 }  // namespace cg::gateway

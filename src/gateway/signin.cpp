@@ -72,8 +72,8 @@ std::vector<saml::UserIdSource> Gateway::user_id_sources(const saml::IdpConfig& 
   auto policy = policy_->current();
   std::vector<saml::UserIdSource> out;
   for (const auto& name : idp.user_id) {
-    out.push_back({name, name == "nameid" ? std::vector<std::string>{}
-                                          : policy->claim_aliases_of(name)});
+    out.push_back(
+        {name, name == "nameid" ? std::vector<std::string>{} : policy->claim_aliases_of(name)});
   }
   return out;
 }
@@ -174,8 +174,7 @@ awaitable<void> Gateway::login(Request& r) {
                                    "the gateway cannot record the sign-in: " + st.error().message));
     co_return;
   }
-  log_.info("request id=", r.ex.request_id(), " signin started idp=", idp->name,
-            " authn_request=", req.id);
+  log_.info(r.ex.log_context(), "signin.started", {{"idp", idp->name}, {"authn_request", req.id}});
   if (post) {
     auto form = saml::authn_request_post_form(keys->sp, req, relay);
     if (!form) {
@@ -364,8 +363,8 @@ awaitable<void> Gateway::acs(Request& r) {
     auto derived = saml::derive_user_id(*report.identity, user_id_sources(*idp),
                                         "saml.idps[" + idp->name + "].user_id");
     if (!derived) {
-      report.checks.push_back({"claims.user_id", saml::Check::Outcome::kFail,
-                               derived.error().message});
+      report.checks.push_back(
+          {"claims.user_id", saml::Check::Outcome::kFail, derived.error().message});
       report.error = derived.take_error();
       report.identity.reset();
     } else {
@@ -378,8 +377,8 @@ awaitable<void> Gateway::acs(Request& r) {
     metrics_.signins.inc({idp->name, "failure", e.name});
     std::string failed_check;
     if (!report.checks.empty()) failed_check = report.checks.back().name;
-    log_.warn("request id=", r.ex.request_id(), " signin failed idp=", idp->name,
-              " check=", failed_check, " code=", e.code, " ", e.name);
+    log_.warn(r.ex.log_context(), "signin.failed",
+              {{"idp", idp->name}, {"check", failed_check}, {"code", e.code}, {"name", e.name}});
     std::string rd = "/";
     if (pending) rd = pending->value("rd", "/");
     std::string again =
@@ -425,9 +424,8 @@ awaitable<void> Gateway::acs(Request& r) {
               {"transient", s.name_id_format == saml::kNameIdTransient}};
     if (auto st = stores_.tickets->put(name_id_key(s.idp, s.name_id), link.dump(), s.expires);
         !st) {
-      log_.warn("request id=", r.ex.request_id(),
-                " the IdP's single logout will not find this session: ",
-                core::log_quote(st.error().message));
+      // The IdP's single logout will not find this session.
+      log_.warn(r.ex.log_context(), "signin.slo_index_failed", {{"message", st.error().message}});
     }
   }
   // Every claim received, and the roles they grant, on disk before the session cookie leaves.
@@ -476,9 +474,12 @@ awaitable<void> Gateway::acs(Request& r) {
   }
   metrics_.signins.inc({idp->name, "success", ""});
   r.user = s.subject;
-  log_.info("request id=", r.ex.request_id(), " signin ok idp=", idp->name,
-            " subject=", core::log_quote(s.subject), " assertion=", id.assertion_id,
-            " claims=", s.claims.size(), " expires=", core::format_datetime(s.expires));
+  log_.info(r.ex.log_context(), "signin.ok",
+            {{"idp", idp->name},
+             {"subject", s.subject},
+             {"assertion", id.assertion_id},
+             {"claims", s.claims.size()},
+             {"expires", core::format_datetime(s.expires)}});
   std::string rd = "/";
   if (pending) rd = http::safe_return_path(pending->value("rd", "/"));
   r.clear_cookie = false;
@@ -549,7 +550,7 @@ awaitable<void> Gateway::logout(Request& r) {
   r.clear_cookie = true;
   const session::Session s = *r.session->session;
   (void)stores_.sessions->remove(r.session_id);
-  log_.info("request id=", r.ex.request_id(), " logout subject=", core::log_quote(s.subject));
+  log_.info(r.ex.log_context(), "logout", {{"subject", s.subject}});
   {
     audit::Event ev = event(audit::type::kSessionLoggedOut, r);
     ev.str("subject", s.subject).str("session", session_ref(r.session_id)).str("idp", s.idp);
@@ -573,8 +574,8 @@ awaitable<void> Gateway::logout(Request& r) {
       co_await redirect(r, 302, *url);
       co_return;
     }
-    log_.warn("single logout at the IdP skipped: ",
-              core::log_quote(!put ? put.error().message : url.error().message));
+    log_.warn(r.ex.log_context(), "logout.idp_slo_skipped",
+              {{"message", !put ? put.error().message : url.error().message}});
   }
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
@@ -584,8 +585,11 @@ awaitable<void> Gateway::logout(Request& r) {
 
 awaitable<void> Gateway::send_limited(Request& r, const AbuseLimits::Refusal& why) {
   Error e = make_error(Code::kRateLimited, why.message);
-  log_.warn("request id=", r.ex.request_id(), " rate limited client=", r.ex.client_address(),
-            " path=", r.path, " limit=", why.limit, " retry_after=", why.retry_after.count());
+  log_.warn(r.ex.log_context(), "rate_limited",
+            {{"client", r.ex.client_address()},
+             {"path", r.path},
+             {"limit", why.limit},
+             {"retry_after", why.retry_after.count()}});
   http::StringResponse res{bhttp::status::too_many_requests, 11};
   res.set(bhttp::field::retry_after, std::to_string(why.retry_after.count()));
   res.set(bhttp::field::cache_control, "no-store");
@@ -658,8 +662,8 @@ awaitable<void> Gateway::slo(Request& r) {
       }
       auto removed = stores_.sessions->remove_subject(subject, idp.name, indexes);
       size_t n = removed ? removed->size() : 0;
-      log_.info("request id=", r.ex.request_id(), " idp logout idp=", idp.name,
-                " subject=", core::log_quote(subject), " sessions_ended=", n);
+      log_.info(r.ex.log_context(), "logout.idp",
+                {{"idp", idp.name}, {"subject", subject}, {"sessions_ended", n}});
       if (removed) {
         audit::AuditLog::Ticket last = 0;
         for (const auto& sid : *removed) {

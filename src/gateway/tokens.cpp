@@ -71,7 +71,7 @@ std::string oauth_error_json(const std::string& oauth_error, const Error& e,
               {"code", e.code},
               {"name", e.name},
               {"request_id", request_id}}
-             .dump() +
+             .dump(-1, ' ', false, json::error_handler_t::replace) +
          "\n";
 }
 
@@ -193,7 +193,7 @@ std::string Gateway::access_token(const session::TokenGrant& g, core::WallTime n
   }
   auto t = crypto::jwt_sign_es256(keyring_.current_signing(), claims);
   if (!t) {
-    log_.error("cannot sign an access token: ", core::log_quote(t.error().message));
+    log_.error("token.sign_failed", {{"message", t.error().message}});
     return "";
   }
   return *t;
@@ -259,8 +259,8 @@ Result<std::string> Gateway::issue_cli_grant(Request& r, const session::Session&
   g.last_used = now;
   CG_CHECK(stores_.tokens->put(g));
   *ticket = audit(token_event(audit::type::kTokenIssued, r, g), audit::Durability::kDurable);
-  log_.info("token issued id=", g.id, " kind=cli subject=", core::log_quote(g.subject),
-            " client=", core::log_quote(g.client));
+  log_.info(r.ex.log_context(), "token.issued",
+            {{"id", g.id}, {"kind", "cli"}, {"subject", g.subject}, {"client", g.client}});
   return token_json(g, now, 0);
 }
 
@@ -283,8 +283,7 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
   auto refuse = [&](Code c, std::string message) {
     metrics_.tokens_refused.inc({kind, code_name(c)});
     r.token_error = make_error(c, std::move(message));
-    log_.info("request id=", r.ex.request_id(),
-              " bearer token refused: ", core::log_quote(r.token_error->message));
+    log_.info(r.ex.log_context(), "token.refused", {{"message", r.token_error->message}});
   };
   if (!cfg_.tokens.enabled) {
     refuse(Code::kTokensDisabled,
@@ -344,8 +343,7 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
   }
   auto grant = stores_.tokens->get(vt.sid);
   if (!grant) {
-    log_.error("request id=", r.ex.request_id(),
-               " token store: ", core::log_quote(grant.error().message));
+    log_.error(r.ex.log_context(), "token.store_failed", {{"message", grant.error().message}});
     refuse(Code::kStoreUnavailable, "the gateway cannot check tokens right now; try again");
     return;
   }
@@ -410,8 +408,8 @@ void Gateway::limit_agent(const Request& r, policy::Decision& d) const {
 
 awaitable<void> Gateway::send_token_error(Request& r, unsigned status, std::string oauth_error,
                                           const Error& e) {
-  log_.info("request id=", r.ex.request_id(), " token endpoint: ", oauth_error, " ",
-            core::log_quote(e.message));
+  log_.info(r.ex.log_context(), "token.endpoint_error",
+            {{"error", oauth_error}, {"message", e.message}});
   http::StringResponse res{static_cast<bhttp::status>(status), 11};
   res.set(bhttp::field::content_type, "application/json");
   res.body() = oauth_error_json(oauth_error, e, r.ex.request_id());
@@ -510,7 +508,7 @@ awaitable<void> Gateway::cli_authorize(Request& r) {
   std::vector<core::QueryParam> form;
   if (auto f = core::parse_query(body)) form = std::move(*f);
   if (param(form, "action") != "approve") {
-    log_.info("cli sign-in denied subject=", r.user, " client=", client);
+    log_.info(r.ex.log_context(), "cli_signin.denied", {{"subject", r.user}, {"client", client}});
     co_await redirect(r, 303, back + "?error=access_denied&state=" + core::url_encode(state));
     co_return;
   }
@@ -521,7 +519,7 @@ awaitable<void> Gateway::cli_authorize(Request& r) {
                         make_error(Code::kStoreUnavailable, st.error().message));
     co_return;
   }
-  log_.info("cli sign-in allowed subject=", r.user, " client=", client);
+  log_.info(r.ex.log_context(), "cli_signin.allowed", {{"subject", r.user}, {"client", client}});
   co_await redirect(r, 303, back + "?code=" + code + "&state=" + core::url_encode(state));
 }
 
@@ -629,8 +627,8 @@ awaitable<void> Gateway::device_submit(Request& r) {
                         make_error(Code::kStoreUnavailable, put.error().message));
     co_return;
   }
-  log_.info("device code ", approve ? "approved" : "denied", " subject=", core::log_quote(r.user),
-            " client=", core::log_quote(client));
+  log_.info(r.ex.log_context(), "device_code.answered",
+            {{"approved", approve}, {"subject", r.user}, {"client", client}});
   http::StringResponse res{bhttp::status::ok, 11};
   res.set(bhttp::field::content_type, "text/html; charset=utf-8");
   std::string detail = "The request from " + client + " was refused; nothing was signed in.";
@@ -717,9 +715,12 @@ awaitable<void> Gateway::cli_token(Request& r) {
           .num("generation_presented", static_cast<int64_t>(generation))
           .str("address", r.ex.client_address());
       co_await durable(audit(std::move(ev), audit::Durability::kDurable));
-      log_.warn("refresh token reuse: login ", g.id, " of ", core::log_quote(g.subject),
-                " revoked (generation ", generation, " presented again from ",
-                r.ex.client_address(), ")");
+      // A spent refresh token presented again: the whole login is revoked.
+      log_.warn(r.ex.log_context(), "token.refresh_reused",
+                {{"id", g.id},
+                 {"subject", g.subject},
+                 {"generation", generation},
+                 {"client", r.ex.client_address()}});
       co_await send_token_error(
           r, 400, "invalid_grant",
           refused(
@@ -1049,9 +1050,13 @@ awaitable<void> Gateway::tokens_create(Request& r) {
                                    "the gateway could not record the agent token; try again"));
     co_return;
   }
-  log_.info("agent token issued id=", g.id, " agent=", core::log_quote(agent),
-            " subject=", core::log_quote(g.subject), " scope=", core::join(scope, ","),
-            " project=", core::log_quote(project));
+  log_.info(r.ex.log_context(), "token.issued",
+            {{"id", g.id},
+             {"kind", "agent"},
+             {"agent", agent},
+             {"subject", g.subject},
+             {"scope", core::join(scope, ",")},
+             {"project", project}});
   json reply = grant_json(g, false);
   reply["token"] = access_token(g, now);
   reply["subject"] = g.subject;
@@ -1159,8 +1164,11 @@ awaitable<void> Gateway::admin_revoke(Request& r) {
   revoke_jobs_of(subject, reason, last);
   announce_revocation(subject, reason);
   co_await durable(last);
-  log_.warn("revoked subject=", core::log_quote(subject), " by=", core::log_quote(admin.subject),
-            " sessions=", sessions->size(), " tokens=", revoked->size());
+  log_.warn(r.ex.log_context(), "admin.revoked",
+            {{"subject", subject},
+             {"by", admin.subject},
+             {"sessions", sessions->size()},
+             {"tokens", revoked->size()}});
   json reply;
   reply["subject"] = subject;
   reply["sessions_ended"] = sessions->size();

@@ -183,10 +183,14 @@ std::chrono::seconds Gateway::refresh_one(const saml::IdpConfig& idp) {
     // http.fetch: not reached (failed); anything else: reached, and the answer not taken.
     bool refused = e.code != static_cast<int>(http::Code::kFetch);
     metrics_.metadata_refreshes.inc({idp.name, refused ? "refused" : "failed"});
-    log_.warn("idp ", idp.name, ": metadata from ", idp.metadata_url,
-              refused ? core::LogText(" refused: ") : core::LogText(" not fetched: "),
-              core::log_quote(e.message),
-              "; the document in force (", in_force->metadata->entity_id, ") stays");
+    // The document in force stays.
+    log_.warn(
+        refused ? core::LogKey("idp.metadata_refused") : core::LogKey("idp.metadata_unreachable"),
+        {{"idp", idp.name},
+         {"url", idp.metadata_url},
+         {"code", e.code},
+         {"message", e.message},
+         {"in_force", in_force->metadata->entity_id}});
     audit::Event ev(refused ? audit::type::kMetadataRefused : audit::type::kMetadataUnreachable,
                     now);
     ev.str("idp", idp.name)
@@ -235,9 +239,9 @@ std::chrono::seconds Gateway::refresh_one(const saml::IdpConfig& idp) {
             " signing certificate(s)",
             added.empty() ? core::LogField() : core::LogField(" added=", joined(added)),
             removed.empty() ? core::LogField() : core::LogField(" removed=", joined(removed)),
-            "; next fetch in ",
-            interval.count(), "s");
-  for (const auto& w : warnings) log_.warn("idp ", idp.name, ": ", w);
+            "; next fetch in ", interval.count(), "s");
+  for (const auto& w : warnings)
+    log_.warn("idp.metadata_warning", {{"idp", idp.name}, {"warning", w}});
   metrics_.metadata_refreshes.inc({idp.name, "updated"});
   return interval;
 }

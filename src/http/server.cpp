@@ -1,12 +1,14 @@
 #include "http/server.h"
 
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 
 #include "core/encoding.h"
 #include "core/log.h"
 #include "core/random.h"
+#include "core/trace_context.h"
 #include "http/errors.h"
 #include "http/request_fields.h"
 #include "http/request_head.h"
@@ -48,6 +50,57 @@ std::string new_request_id() {
   for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(z >> (8 * i));
   return core::hex_encode(b);
 }
+
+namespace {
+
+// Trace and span ids only tell traces apart (W3C asks for random ones): per thread, two
+// splitmix64 streams seeded once from the kernel (128 bits of seed), not a getrandom(2) call
+// per request.
+class IdRandom final : public core::Random {
+ public:
+  IdRandom() {
+    core::SystemRandom::instance().fill(reinterpret_cast<uint8_t*>(state_), sizeof state_);
+  }
+  void fill(uint8_t* out, size_t n) override {
+    for (size_t i = 0; i < n; ++i) {
+      if (left_ == 0) {
+        uint64_t z = next(i & 1);
+        std::memcpy(buf_, &z, sizeof z);
+        left_ = sizeof buf_;
+      }
+      out[i] = buf_[--left_];
+    }
+  }
+
+ private:
+  uint64_t next(size_t k) {
+    uint64_t z = (state_[k] += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  uint64_t state_[2] = {};
+  uint8_t buf_[8] = {};
+  size_t left_ = 0;
+};
+
+// The request's trace, from its traceparent and tracestate fields (core/trace_context.h).
+core::TraceContext trace_of(const bhttp::request_header<>& h) {
+  thread_local IdRandom random;
+  size_t count = 0;
+  std::string_view traceparent;
+  for (auto [it, end] = h.equal_range("traceparent"); it != end; ++it, ++count) {
+    traceparent = sv(it->value());
+  }
+  std::string tracestate;
+  for (auto [it, end] = h.equal_range("tracestate"); it != end; ++it) {
+    if (!tracestate.empty()) tracestate += ',';
+    tracestate += sv(it->value());
+  }
+  return core::continue_or_start_trace(traceparent, count, tracestate, random);
+}
+
+}  // namespace
 
 struct Server::Connection {
   explicit Connection(Stream s) : stream(std::move(s)) {}
@@ -383,6 +436,7 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
     }
     ++in_flight_;
     Exchange ex(stream, deadline, buffer, parser, options_, client, new_request_id(), started);
+    ex.set_trace(trace_of(parser.get().base()));
     bool failed = false;
     try {
       co_await handler_(ex);

@@ -15,7 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "core/log.h"
 #include "core/result.h"
+#include "core/trace_context.h"
 #include "http/asio.h"
 #include "http/deadline.h"
 #include "http/stream.h"
@@ -77,6 +79,11 @@ class Exchange {
   const ServerOptions& options() const { return options_; }
   const std::string& client_address() const { return client_address_; }
   const std::string& request_id() const { return request_id_; }
+  // The request's W3C trace (continued from a valid traceparent, else started here).
+  const core::TraceContext& trace() const { return trace_; }
+  void set_trace(core::TraceContext t) { trace_ = std::move(t); }
+  // What every log line of this request names: its request id and trace id.
+  core::LogContext log_context() const { return {request_id_, trace_.trace_id}; }
   bool is_tls() const { return stream_.is_tls(); }
   std::chrono::steady_clock::time_point started() const { return started_; }
 
@@ -111,6 +118,7 @@ class Exchange {
   const ServerOptions& options_;
   std::string client_address_;
   std::string request_id_;
+  core::TraceContext trace_;
   std::chrono::steady_clock::time_point started_;
   unsigned status_ = 0;
   bool keep_alive_ = true;

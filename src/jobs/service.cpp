@@ -134,7 +134,7 @@ Status JobsService::recover() {
     Probe p = executor_->probe(j, job_dir(j.id));
     auto ev = job_event("job.recovered", j);
     if (p.what == Probe::What::kRunning) {
-      log_.info("job ", j.id, " (", j.project, ") is still running: re-attached");
+      log_.info("job.reattached", {{"job", j.id}, {"project", j.project}});
       ev.str("outcome", "re-attached");
       std::lock_guard lock(mu_);
       active_[j.id] = j;
@@ -142,7 +142,7 @@ Status JobsService::recover() {
       ev.str("outcome", "ended while the service was down").num("exit_code", p.exit_code);
       CG_CHECK(finish(j.id, std::nullopt, p.exit_code, p.message));
     } else {
-      log_.warn("job ", j.id, " (", j.project, ") was lost: ", p.message);
+      log_.warn("job.lost", {{"job", j.id}, {"project", j.project}, {"reason", p.message}});
       ev.str("outcome", "lost").str("reason", p.message);
       CG_CHECK(finish(j.id, State::kLost, std::nullopt, "lost: " + p.message));
     }
@@ -207,7 +207,7 @@ void JobsService::tick() {
       j = it->second;
     }
     if (over) {
-      log_.info("job ", id, " reached its maximum runtime: stopping it");
+      log_.info("job.max_runtime", {{"job", id}});
       if (newly && background_) background_(revoked_event(j));
     }
     if (j.cancel_requested != core::WallTime{}) signal(j);
@@ -221,7 +221,8 @@ void JobsService::tick() {
                           : finish(j.id, std::nullopt, p.exit_code, p.message);
     if (!recorded) {
       // Watched on: the next round records the end.
-      log_.error("cannot record the end of job ", j.id, ": ", recorded.error().message);
+      log_.error("job.record_failed",
+                 {{"job", j.id}, {"what", "end"}, {"message", recorded.error().message}});
       continue;
     }
     std::lock_guard lock(mu_);
@@ -237,7 +238,7 @@ void JobsService::signal(const Job& j) {
     signalled_.insert(j.id);
   }
   if (auto st = executor_->cancel(j, opts_.cancel_grace); !st) {
-    log_.warn("cancel of job ", j.id, ": ", st.error().message);
+    log_.warn("job.cancel_failed", {{"job", j.id}, {"message", st.error().message}});
   }
 }
 
@@ -267,7 +268,7 @@ Status JobsService::finish(const std::string& id, std::optional<State> state,
   if (!done || !wrote) return {};
   const Job& j = *done;
   ended_[static_cast<size_t>(j.state)].fetch_add(1, std::memory_order_relaxed);
-  log_.info("job ", j.id, " ", state_name(j.state), ": ", j.message);
+  log_.info("job.ended", {{"job", j.id}, {"state", state_name(j.state)}, {"message", j.message}});
   if (!background_) return {};
   if (newly) background_(revoked_event(j));
   auto ev = job_event("job.finished", j);
@@ -400,7 +401,8 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
     if (auto st =
             finish(j.id, State::kFailed, std::nullopt, "could not start: " + ref.error().message);
         !st) {
-      log_.error("cannot record the failed start of job ", j.id, ": ", st.error().message);
+      log_.error("job.record_failed",
+                 {{"job", j.id}, {"what", "failed start"}, {"message", st.error().message}});
     }
     Reply r = error_reply(500, ref.error());
     r.events = std::move(out.events);
@@ -435,8 +437,12 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
   out.events.push_back(std::move(started));
   out.status = 201;
   out.body = job_json(j);
-  log_.info("job ", j.id, " submitted by ", c.subject, " in ", j.project, ": ", j.executor, " ",
-            j.ref);
+  log_.info(core::LogContext{request_id, {}}, "job.submitted",
+            {{"job", j.id},
+             {"subject", c.subject},
+             {"project", j.project},
+             {"executor", j.executor},
+             {"ref", j.ref}});
   return out;
 }
 
@@ -557,8 +563,9 @@ Reply JobsService::cancel(const Caller& c, std::string_view project, std::string
     } else {
       // Its processes are the owner's to stop (its monitor reads the request within a poll
       // interval); its nodes stop at their next check, the token being revoked.
-      log_.info("job ", j.id, " is watched by jobs service ", core::log_quote(j.owner),
-                ", which stops it");
+      // Watched by another jobs service, which stops it.
+      log_.info(core::LogContext{request_id, {}}, "job.cancel_forwarded",
+                {{"job", j.id}, {"owner", j.owner}});
     }
   }
   wake_.notify_all();
@@ -644,7 +651,10 @@ Reply JobsService::check(std::string_view body, std::string_view client) {
         s.started = now;
         return true;
       });
-      if (!st) log_.warn("cannot record that job ", j.id, " runs: ", st.error().message);
+      if (!st) {
+        log_.warn("job.record_failed",
+                  {{"job", j.id}, {"what", "running"}, {"message", st.error().message}});
+      }
     }
   }
   return out;
@@ -669,8 +679,8 @@ Reply JobsService::renew(std::string_view body, std::string_view client) {
   }
   std::string hash = core::hex_encode(crypto::sha256(in["secret"].get<std::string>()));
   if (!crypto::constant_time_equals(hash, (*loaded)->renewal_hash)) {
-    log_.warn("renewal of job ", claims->job_id, " refused: wrong renewal secret (client ", client,
-              ")");
+    log_.warn("job.renewal_refused",
+              {{"job", claims->job_id}, {"reason", "wrong renewal secret"}, {"client", client}});
     return error_reply(
         403, make_error(Code::kRenewal, "the renewal secret is not job " + claims->job_id + "'s"));
   }
@@ -754,7 +764,8 @@ Reply JobsService::report(std::string_view body, std::string_view client) {
         .str("code", field(in, "code"))
         .str("reason", field(in, "reason"));
     out.events.push_back(std::move(ev));
-    log_.warn("node ", field(in, "node"), " refused job ", c.job_id, ": ", field(in, "reason"));
+    log_.warn("job.node_refused",
+              {{"job", c.job_id}, {"node", field(in, "node")}, {"reason", field(in, "reason")}});
     return out;
   }
   if (!claims) return error_reply(401, claims.error());
@@ -793,8 +804,8 @@ bool JobsService::admit_unverified_report(std::string_view client) {
   }
   if (count >= kUnverifiedReports) {
     if (count == kUnverifiedReports) {
-      log_.warn("client ", client, " sent more than ", kUnverifiedReports,
-                " refusal reports with unverifiable tokens in a minute; ignoring more");
+      // More refusal reports with unverifiable tokens in a minute than allowed: ignored.
+      log_.warn("job.reports_ignored", {{"client", client}, {"per_minute", kUnverifiedReports}});
     }
     ++count;
     return false;
@@ -807,7 +818,7 @@ size_t JobsService::revoke_submitter(std::string_view subject, std::string_view 
                                      std::vector<audit::Event>& events) {
   auto jobs = store_->with_live_token(subject);
   if (!jobs) {
-    log_.error("cannot list the jobs of ", subject, ": ", jobs.error().message);
+    log_.error("job.list_failed", {{"subject", subject}, {"message", jobs.error().message}});
     return 0;
   }
   size_t n = 0;
@@ -825,8 +836,9 @@ size_t JobsService::revoke_submitter(std::string_view subject, std::string_view 
       return newly || stop;
     });
     if (!updated || !*updated) {
-      log_.error("cannot revoke the token of job ", listed.id, ": ",
-                 updated ? "it vanished" : updated.error().message);
+      log_.error(
+          "job.revoke_failed",
+          {{"job", listed.id}, {"message", updated ? "it vanished" : updated.error().message}});
       continue;
     }
     if (newly) {

@@ -174,7 +174,7 @@ def test_tampered_response_page_shows_code_and_request_id(stack):
     assert "Sign-in failed" in r.text and "signature" in r.text.lower()
     rid = r.headers["X-Request-Id"]
     assert rid in r.text
-    assert f"request id={rid}" in stack.gateway_log()
+    assert f"request_id={rid}" in stack.gateway_log()
 
 
 def test_idp_initiated_signin_is_off_by_default(stack):

@@ -286,7 +286,7 @@ def test_a_bad_document_is_refused_and_the_old_one_stays(tmp_path):
         assert wait_audit(stack, "idp.metadata_unreachable", 1)[-1]["code"] == 6011
         signs_in(stack, "bob")
         log = (stack.dir / "gateway.log").read_text()
-        assert "the document in force" in log
+        assert re.search(r"WARN  gateway idp.metadata_unreachable idp=\S+ url=\S+ code=6011 .* in_force=", log), log[-2000:]
     finally:
         stack.stop()
 
@@ -579,7 +579,7 @@ def test_check_warns_of_expiry_and_compares_the_audience_urls(tmp_path):
         assert "warning: IdP demo signing certificate" in check.stdout
         assert "public_url: the gateway there publishes this entity id and ACS URL" in check.stdout, check.stdout
         log = stack.gateway_log()
-        assert re.search(r"certificate sp-signing .* expires in 36\d day\(s\)", log), log[-2000:]
+        assert re.search(r"certificate.expiring use=sp-signing .* days_left=36\d ", log), log[-2000:]
         expiring = wait_audit(stack, "certificate.expiring", 2)
         assert {"sp-signing", "idp:demo"} <= {r["use"] for r in expiring}
         # A config whose entity id differs from what the running gateway publishes is named.

@@ -31,6 +31,7 @@ struct Gateway::Request {
   double upstream_ms = -1;
   policy::Decision decision;    // what allowed the request (project, permission, condition)
   std::string original_method;  // forward-auth: the method of the request decided
+  bool forward_auth = false;    // an answer to a front proxy's /auth: it carries the trace
   std::shared_ptr<const policy::Grants> grants;  // the session's, once asked (grants_of)
   // A Bearer token authenticated the request (then `session` is its person's sign-in and
   // `session_id` is empty), or was sent and refused (`token_error` says why).

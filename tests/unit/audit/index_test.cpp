@@ -50,7 +50,7 @@ class AuditIndexTest : public ::testing::Test {
     created.str("subject", "alice");
     log.append(std::move(created), Durability::kDurable);
     clock_.advance(std::chrono::hours(25));
-    Event deny(type::kAuthzDeny, clock_.now(), "r2");
+    Event deny(type::kAuthzDeny, clock_.now(), "r2", "4bf92f3577b34da6a3ce929d0e0e4736");
     deny.str("subject", "alice")
         .str("method", "POST")
         .str("path", "/api/projects/vision/deployments")
@@ -164,6 +164,9 @@ TEST_F(AuditIndexTest, ReportListsRolesDenialsFailuresAndPrivilegedActions) {
   EXPECT_EQ(j["role_grants"][0]["value"], "ml-vision-ds");
   ASSERT_EQ(j["denials"].size(), 1u);
   EXPECT_EQ(j["denials"][0]["permission"], "models:deploy");
+  // The request's trace id, for finding its operator log lines.
+  EXPECT_EQ(j["denials"][0]["request_id"], "r2");
+  EXPECT_EQ(j["denials"][0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
   ASSERT_EQ(j["privileged_actions"].size(), 1u);
   EXPECT_EQ(j["privileged_actions"][0]["subject"], "=bob,cmd");
   ASSERT_EQ(j["failed_sign_ins"].size(), 1u);

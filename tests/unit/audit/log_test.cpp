@@ -313,16 +313,29 @@ TEST(AuditEventTest, EscapesControlBytesAndInvalidUtf8) {
   EXPECT_NE(ev.body().find("\"type\":\"authz.deny\",\"request_id\":\"rid\",\"path\":\"/"
                            "x\xEF\xBF\xBD\",\"n\":-3,\"f\":true,\"l\":[\"a\",\"b\"]"),
             std::string::npos);
+  // U+2028 / U+2029 as escapes: a line-oriented reader (Python's splitlines) splits on them.
+  out.clear();
+  append_json_string(out,
+                     "a\xE2\x80\xA8"
+                     "b\xE2\x80\xA9"
+                     "c\xE2\x80\xA7");
+  EXPECT_EQ(out, "\"a\\u2028b\\u2029c\xE2\x80\xA7\"");
+  // The request's trace id follows its request id; neither when empty.
+  Event traced("authz.deny", test_now(), "rid", "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_NE(traced.body().find(
+                "\"request_id\":\"rid\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\""),
+            std::string::npos);
+  EXPECT_EQ(Event("x", test_now()).body().find("trace_id"), std::string::npos);
 }
 
 // The checkpoint key: its own signing key, apart from the keyring (docs/audit.md).
 class CheckpointKeyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("cg-ckey-" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "-" +
-            std::to_string(::getpid()));
+    dir_ =
+        fs::temp_directory_path() /
+        ("cg-ckey-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+         "-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     path_ = (dir_ / "audit.jsonl").string();
@@ -452,18 +465,17 @@ TEST_F(CheckpointKeyTest, ChainResignedWithTheKeyringKeyFails) {
   auto orig = lines();
   // As an old log's checkpoint (keyring key id, /1 signature): the log went back to keyring
   // signatures after its start checkpoint, which the writer never does.
-  auto as_keyring = forge(2, 2, [&](uint64_t seq, const std::string& body, const std::string& prev) {
-    return checkpoint_line(keys_, seq, body, "gw-test", prev);
-  });
+  auto as_keyring =
+      forge(2, 2, [&](uint64_t seq, const std::string& body, const std::string& prev) {
+        return checkpoint_line(keys_, seq, body, "gw-test", prev);
+      });
   rewrite(as_keyring);
   auto rep = verify({ckey_.sha256});
   ASSERT_FALSE(rep.ok());
   EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
-  EXPECT_NE(rep.error->message.find("keyring key " + keys_.current_signing().id),
-            std::string::npos)
+  EXPECT_NE(rep.error->message.find("keyring key " + keys_.current_signing().id), std::string::npos)
       << rep.error->message;
-  EXPECT_NE(rep.error->message.find("rewritten by someone holding the keyring"),
-            std::string::npos);
+  EXPECT_NE(rep.error->message.find("rewritten by someone holding the keyring"), std::string::npos);
   // As a checkpoint-key checkpoint made with the keyring's key: not the pinned key.
   auto keyring_as_ckey = *CheckpointKey::from_private(keys_.current_signing().key);
   rewrite(orig);
@@ -569,8 +581,7 @@ TEST_F(CheckpointKeyTest, LogWithoutAnySignedCheckpointFails) {
   rep = verify({ckey_.sha256}, false, /*legacy=*/true);
   ASSERT_FALSE(rep.ok());
   EXPECT_EQ(rep.error->code, static_cast<int>(Code::kCheckpoint));
-  EXPECT_NE(rep.error->message.find("no signed checkpoint covers any of the 6"),
-            std::string::npos)
+  EXPECT_NE(rep.error->message.find("no signed checkpoint covers any of the 6"), std::string::npos)
       << rep.error->message;
 }
 
@@ -617,7 +628,7 @@ TEST_F(CheckpointKeyTest, RecordsAfterTheLastSignedCheckpointAreBounded) {
   ASSERT_FALSE(rep.ok());
   EXPECT_EQ(rep.error->code, static_cast<int>(Code::kTruncated));
   EXPECT_NE(rep.error->message.find(std::to_string(tail) + " record(s) after the last signed "
-                                    "checkpoint"),
+                                                           "checkpoint"),
             std::string::npos)
       << rep.error->message;
   // More unsigned records than the writer leaves (it signs every checkpoint_every = 4).
@@ -768,8 +779,8 @@ TEST_F(CheckpointKeyTest, KeyFileIsCreatedPrivateAndPinnable) {
   EXPECT_EQ(*checkpoint_pin("sha256:" + k->sha256), k->sha256);
   EXPECT_FALSE(checkpoint_pin("sha256:abc"));
   EXPECT_EQ(k->id, "cp-" + k->sha256.substr(0, 16));
-  EXPECT_EQ(crypto::sha256(k->spki_der), crypto::sha256(*core::base64_decode(
-                                             k->public_pem().substr(27, k->public_pem().size() - 27 - 25))));
+  EXPECT_EQ(crypto::sha256(k->spki_der), crypto::sha256(*core::base64_decode(k->public_pem().substr(
+                                             27, k->public_pem().size() - 27 - 25))));
   // A key file others can read is refused: whoever reads it can re-sign the log.
   ::chmod(file.c_str(), 0640);
   auto loose = CheckpointKey::load_or_create(file);

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -179,6 +182,217 @@ TEST(LogTest, LevelFilters) {
   std::string out = capture_stderr([] { kLog.info("hidden"); });
   set_log_level(LogLevel::kInfo);
   EXPECT_TRUE(out.empty()) << out;
+}
+
+// The hostile values of the log tests: a newline followed by a fake JSON object and a fake text
+// line, an ESC sequence, U+2028, invalid UTF-8, a quote and a backslash.
+const std::string kHostile = std::string("alice\n{\"time\":\"2026\",\"level\":\"error\"}\n") +
+                             "2026-12-04T00:00:00.000000Z ERROR gateway forged=1 " +
+                             "\x1b[2J\xe2\x80\xa8 \xff\xfe \"q\" \\ \x01" + std::string(1, '\0');
+
+// A minimal JSON reader for the tests: one object of string, number, bool and null members,
+// the whole line consumed. Returns the members (strings decoded), or nothing when the line is
+// not exactly one JSON object.
+std::optional<std::map<std::string, std::string>> parse_json_object(std::string_view s) {
+  size_t i = 0;
+  auto ws = [&] {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  };
+  auto str = [&](std::string& out) -> bool {
+    if (i >= s.size() || s[i] != '"') return false;
+    ++i;
+    while (i < s.size() && s[i] != '"') {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20) return false;  // a raw control character: not JSON
+      if (c == '\\') {
+        if (++i >= s.size()) return false;
+        char e = s[i++];
+        if (e == 'u') {
+          if (i + 4 > s.size()) return false;
+          unsigned v = std::stoul(std::string(s.substr(i, 4)), nullptr, 16);
+          i += 4;
+          // UTF-8 encode (no surrogates are made by the logger)
+          if (v < 0x80) {
+            out += static_cast<char>(v);
+          } else if (v < 0x800) {
+            out += static_cast<char>(0xc0 | (v >> 6));
+            out += static_cast<char>(0x80 | (v & 0x3f));
+          } else {
+            out += static_cast<char>(0xe0 | (v >> 12));
+            out += static_cast<char>(0x80 | ((v >> 6) & 0x3f));
+            out += static_cast<char>(0x80 | (v & 0x3f));
+          }
+        } else {
+          const char* from = "\"\\/bfnrt";
+          const char* to = "\"\\/\b\f\n\r\t";
+          const char* at = std::strchr(from, e);
+          if (!at || e == 0) return false;
+          out += to[at - from];
+        }
+      } else {
+        out += s[i++];
+      }
+    }
+    if (i >= s.size()) return false;
+    ++i;
+    return true;
+  };
+  std::map<std::string, std::string> out;
+  ws();
+  if (i >= s.size() || s[i++] != '{') return std::nullopt;
+  ws();
+  if (i < s.size() && s[i] == '}') return ++i == s.size() ? std::optional(out) : std::nullopt;
+  while (true) {
+    ws();
+    std::string key, value;
+    if (!str(key)) return std::nullopt;
+    ws();
+    if (i >= s.size() || s[i++] != ':') return std::nullopt;
+    ws();
+    if (i < s.size() && s[i] == '"') {
+      if (!str(value)) return std::nullopt;
+    } else {
+      size_t start = i;
+      while (i < s.size() && s[i] != ',' && s[i] != '}') ++i;
+      value = std::string(s.substr(start, i - start));
+      bool number =
+          !value.empty() && value.find_first_not_of("-+.eE0123456789") == std::string::npos;
+      if (!number && value != "true" && value != "false" && value != "null") return std::nullopt;
+    }
+    if (out.contains(key)) return std::nullopt;  // a key twice: a forged member
+    out[key] = value;
+    ws();
+    if (i < s.size() && s[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (i < s.size() && s[i] == '}') {
+      ++i;
+      break;
+    }
+    return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  return out;
+}
+
+// Runs `f` with the log in `format`, back to text after.
+template <class F>
+std::string capture_in(LogFormat format, F f) {
+  set_log_format(format);
+  std::string out = capture_stderr(f);
+  set_log_format(LogFormat::kText);
+  return out;
+}
+
+// An event in JSON: one object a line with time (RFC 3339 UTC, microseconds), level,
+// component, request_id, trace_id, event and the fields, typed; a hostile value stays one
+// string member, decoded back to what it was (invalid UTF-8 as U+FFFD).
+TEST(LogJsonTest, AnEventIsOneObjectWithItsFieldsWhateverTheValues) {
+  LogContext ctx{"r-1", "4bf92f3577b34da6a3ce929d0e0e4736"};
+  std::string out = capture_in(LogFormat::kJson, [&] {
+    kLog.warn(ctx, "signin.ok",
+              {{"subject", kHostile}, {"claims", 3}, {"ok", true}, {"ms", 1.25}, {"n", size_t{7}}});
+  });
+  ASSERT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  std::string line = out.substr(0, out.size() - 1);
+  auto obj = parse_json_object(line);
+  ASSERT_TRUE(obj) << line;
+  EXPECT_TRUE(
+      std::regex_match((*obj)["time"], std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")))
+      << (*obj)["time"];
+  EXPECT_EQ((*obj)["level"], "warn");
+  EXPECT_EQ((*obj)["component"], "test");
+  EXPECT_EQ((*obj)["request_id"], "r-1");
+  EXPECT_EQ((*obj)["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ((*obj)["event"], "signin.ok");
+  EXPECT_EQ((*obj)["claims"], "3");
+  EXPECT_EQ((*obj)["ok"], "true");
+  EXPECT_EQ((*obj)["ms"], "1.25");
+  EXPECT_EQ((*obj)["n"], "7");
+  std::string want = kHostile;
+  for (std::string_view bad : {"\xff", "\xfe"}) want.replace(want.find(bad), 1, "\xef\xbf\xbd");
+  EXPECT_EQ((*obj)["subject"], want);
+  EXPECT_EQ(obj->size(), 11u) << line;
+  // Nothing but escapes: no raw ESC, LINE SEPARATOR or invalid byte reaches the line.
+  EXPECT_EQ(line.find('\x1b'), std::string::npos);
+  EXPECT_EQ(line.find("\xe2\x80\xa8"), std::string::npos);
+  EXPECT_NE(line.find("\\u001b[2J\\u2028"), std::string::npos) << line;
+  EXPECT_EQ(line.find('\xff'), std::string::npos);
+}
+
+// A message in JSON: event "message" and the text in msg, values in it unquoted but escaped
+// with the rest; a request named by a LogContext argument.
+TEST(LogJsonTest, AMessageIsOneObjectToo) {
+  std::string out = capture_in(LogFormat::kJson, [&] {
+    kLog.info(LogContext{"r-2", ""}, "policy: ", kHostile, " n=", 2);
+  });
+  ASSERT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  auto obj = parse_json_object(out.substr(0, out.size() - 1));
+  ASSERT_TRUE(obj) << out;
+  EXPECT_EQ((*obj)["event"], "message");
+  EXPECT_EQ((*obj)["request_id"], "r-2");
+  EXPECT_FALSE(obj->contains("trace_id"));  // empty: left out
+  EXPECT_EQ((*obj)["msg"].rfind("policy: alice\n{\"time\"", 0), 0u) << (*obj)["msg"];
+  EXPECT_NE((*obj)["msg"].find(" n=2"), std::string::npos);
+}
+
+// An event in text: the name after the component, then request_id, trace_id and the fields,
+// each value escaped and quoted where needed; a hostile value cannot add a field or a line.
+TEST(LogTextTest, AnEventIsOneRecordOfKeyValueFields) {
+  LogContext ctx{"r-1", "4bf92f3577b34da6a3ce929d0e0e4736"};
+  std::string out = capture_stderr([&] {
+    kLog.info(ctx, "signin.ok",
+              {{"subject", kHostile}, {"claims", 3}, {"user", LogValue()}, {"path", "a b"}});
+  });
+  ASSERT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  std::string line = out.substr(0, out.size() - 1);
+  EXPECT_TRUE(std::regex_search(
+      line, std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z INFO  test signin\.ok )")))
+      << line;
+  EXPECT_EQ(keys(line),
+            (std::vector<std::string>{"claims", "path", "request_id", "subject", "trace_id"}))
+      << line;
+  auto f = fields(line);
+  EXPECT_EQ(f.find("request_id")->second, "r-1");
+  EXPECT_EQ(f.find("claims")->second, "3");
+  EXPECT_EQ(f.find("path")->second, "a b");
+  for (char c : line) {
+    unsigned char u = static_cast<unsigned char>(c);
+    EXPECT_FALSE(u < 0x20 || u == 0x7f) << line;
+  }
+  EXPECT_EQ(line.find("\xe2\x80\xa8"), std::string::npos);
+  EXPECT_NE(line.find("\\x1b[2J\\u2028 \\xff\\xfe \\\"q\\\" \\\\ \\x01\\x00\""), std::string::npos)
+      << line;
+}
+
+// render_log_line is what both writers use: the same record, both formats.
+TEST(LogTextTest, RendersARecordInBothFormats) {
+  LogKv kv[] = {{"status", 403}, {"path", "/x"}};
+  LogRecord r;
+  r.level = LogLevel::kError;
+  r.component = "gateway";
+  r.context = {"abc", "0123456789abcdef0123456789abcdef"};
+  r.event = "request";
+  r.fields = kv;
+  EXPECT_EQ(render_log_line(r, LogFormat::kText, "T"),
+            "T ERROR gateway request request_id=abc trace_id=0123456789abcdef0123456789abcdef "
+            "status=403 path=/x");
+  EXPECT_EQ(render_log_line(r, LogFormat::kJson, "T"),
+            "{\"time\":\"T\",\"level\":\"error\",\"component\":\"gateway\",\"request_id\":\"abc\","
+            "\"trace_id\":\"0123456789abcdef0123456789abcdef\",\"event\":\"request\","
+            "\"status\":403,\"path\":\"/x\"}");
+}
+
+// The config's words for the format.
+TEST(LogTextTest, ParsesTheFormatNames) {
+  LogFormat f = LogFormat::kText;
+  EXPECT_TRUE(parse_log_format("json", f));
+  EXPECT_EQ(f, LogFormat::kJson);
+  EXPECT_TRUE(parse_log_format("text", f));
+  EXPECT_EQ(f, LogFormat::kText);
+  EXPECT_FALSE(parse_log_format("JSON", f));
+  EXPECT_FALSE(parse_log_format("logfmt", f));
 }
 
 }  // namespace

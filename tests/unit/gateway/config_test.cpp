@@ -100,6 +100,30 @@ TEST_F(GatewayConfigTest, ReportsEveryProblem) {
   }
 }
 
+// log: level and format; the older top-level log_level still sets the level, both at once is a
+// problem, and an unknown format or key names its path and what is allowed.
+TEST_F(GatewayConfigTest, CompilesTheLogSection) {
+  core::Problems p;
+  auto c = load(std::string(kBase) + "log: {level: warn, format: json}\n", p);
+  ASSERT_TRUE(c.has_value()) << p.to_string();
+  EXPECT_EQ(c->log_level, core::LogLevel::kWarn);
+  EXPECT_EQ(c->log_format, core::LogFormat::kJson);
+  core::Problems p2;
+  c = load(std::string(kBase) + "log_level: debug\n", p2);
+  ASSERT_TRUE(c.has_value()) << p2.to_string();
+  EXPECT_EQ(c->log_level, core::LogLevel::kDebug);
+  EXPECT_EQ(c->log_format, core::LogFormat::kText);
+  core::Problems p3;
+  c = load(std::string(kBase) + "log_level: debug\nlog: {level: info, format: logfmt, colour: 1}\n",
+           p3);
+  EXPECT_FALSE(c.has_value());
+  std::string all = p3.to_string();
+  for (const char* want : {"log_level:", "either log.level or log_level", "log.format:", "logfmt",
+                           "text (key=value lines) or json", "log.colour"}) {
+    EXPECT_NE(all.find(want), std::string::npos) << want << "\n" << all;
+  }
+}
+
 // The Redis store: address, password from a file (never from the config), TLS files and
 // timings; bad values, and Redis fields with another kind, are problems.
 TEST_F(GatewayConfigTest, CompilesTheRedisStore) {
