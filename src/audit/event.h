@@ -2,8 +2,7 @@
 // writer (audit/log.h) adds the sequence number, the instance and the chain hash around it:
 //
 //   {"seq":42,"time":"2026-11-23T10:00:00.123456Z","type":"authz.deny","request_id":"...",
-//    "trace_id":"<32 hex, W3C>",<fields in the order added>,"instance":"gw-1","prev":"<SHA-256 of
-//    line 41, hex>"}
+//    "trace_id":"<32 hex, W3C>",<fields in the order added>,"instance":"gw-1","prev":"<SHA-256 of line 41, hex>"}
 //
 // Never put a raw SAMLResponse, a cookie or a token in an event: ids and claims only.
 // docs/audit.md lists every type with its fields.

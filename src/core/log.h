@@ -87,15 +87,16 @@ class LogValue {
  public:
   enum class Kind { kNone, kText, kInt, kUint, kDouble, kBool };
   LogValue() = default;
-  LogValue(std::string_view v) : kind_(Kind::kText), text_(v) {}    // NOLINT
+  LogValue(std::string_view v) : kind_(Kind::kText), text_(v) {}  // NOLINT
   LogValue(const std::string& v) : kind_(Kind::kText), text_(v) {}  // NOLINT
-  LogValue(const char* v)                                           // NOLINT
+  LogValue(const char* v)  // NOLINT
       : kind_(Kind::kText), text_(v ? std::string_view(v) : std::string_view("(null)")) {}
   template <class T>
-  requires std::is_same_v<T, bool> LogValue(T v) : kind_(Kind::kBool), u_(v ? 1 : 0) {}  // NOLINT
+    requires std::is_same_v<T, bool>
+  LogValue(T v) : kind_(Kind::kBool), u_(v ? 1 : 0) {}  // NOLINT
   template <class T>
-  requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>)
-      LogValue(T v) {  // NOLINT
+    requires(std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>)
+  LogValue(T v) {  // NOLINT
     if constexpr (std::is_signed_v<T>) {
       kind_ = Kind::kInt;
       i_ = static_cast<int64_t>(v);
@@ -106,10 +107,10 @@ class LogValue {
   }
   LogValue(double v) : kind_(Kind::kDouble), d_(v) {}  // NOLINT
   template <class P>
-  requires requires(const P& p) {
-    {p.native()};
-    { p.string() } -> std::convertible_to<std::string>;
-  }
+    requires requires(const P& p) {
+      { p.native() };
+      { p.string() } -> std::convertible_to<std::string>;
+    }
   LogValue(const P& path) : kind_(Kind::kText), text_(path.native()) {}  // NOLINT
 
   Kind kind() const { return kind_; }

@@ -92,7 +92,8 @@ def test_a_person_without_the_group_claim_reads_a_plain_sentence(person_stack):
         assert w not in text, (w, text[:3000])
     assert r.headers["Cache-Control"] == "no-store"
     # The operator's words are in the log line and the audit record of that request.
-    line = [x for x in stack.gateway_log().splitlines() if f"request id={rid} status=403" in x]
+    line = [x for x in stack.gateway_log().splitlines()
+            if " request.error " in x and f" request_id={rid} " in x and " status=403 " in x]
     assert line and "claims.missing" in line[0] and "required_claims" in line[0] and "next=contact" in line[0], line
     failure = [f for f in audit_records(stack, "login.failure") if f.get("request_id") == rid]
     assert failure and failure[0]["code_number"] == 4036, failure
