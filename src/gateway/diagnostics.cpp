@@ -34,9 +34,11 @@ awaitable<void> Gateway::handle_diagnostics(http::Exchange& ex) {
     res.body() = "the diagnostics listener answers GET /metrics and GET /readyz only\n";
   }
   co_await ex.respond(std::move(res));
-  log_.debug("diagnostics id=", ex.request_id(), " client=", ex.client_address(),
-             " method=", ex.method_string(), " path=", core::log_quote(path),
-             " status=", ex.status());
+  log_.debug(ex.log_context(), "diagnostics.request",
+             {{"client", ex.client_address()},
+              {"method", ex.method_string()},
+              {"path", path},
+              {"status", ex.status()}});
 }
 
 }  // namespace cg::gateway

@@ -224,7 +224,7 @@ def test_redis_killed_and_restarted_during_load(gw):
         assert "cannot complete the request at the moment" in page.text, page.text[:1500]
         assert "redis://" not in page.text, page.text[:1500]
         rid = page.headers["X-Request-Id"]
-        assert any(f"request id={rid}" in x and "Redis at redis://127.0.0.1:%d" % gw.redis.port in x
+        assert any(f"request_id={rid} " in x and "Redis at redis://127.0.0.1:%d" % gw.redis.port in x
                    for x in gw.a.gateway_log().splitlines()), gw.a.gateway_log()[-2000:]
         for url in (gw.a.diag_url, gw.b_diag_url):
             ready = requests.get(url + "/readyz", timeout=15)
