@@ -84,6 +84,9 @@ json read_state(const std::string& path) {
 }
 
 std::string describe(const crypto::Certificate& c, core::WallTime now) {
+  if (c.key_only())
+    return c.sha256_fingerprint().substr(0, 23) + "...  " + c.subject() +
+           "  (key without certificate: no validity dates)";
   auto days = std::chrono::duration_cast<std::chrono::hours>(c.not_after() - now).count() / 24;
   return c.sha256_fingerprint().substr(0, 23) + "...  " + c.subject() + "  valid until " +
          core::format_datetime(c.not_after()) + " (" + std::to_string(days) + " days)";

@@ -247,6 +247,13 @@ int run_check(const std::string& path) {
   for (const auto& w : cfg->warnings) std::cout << "warning: " << w << "\n";
   // Certificates closer to their end than certificate_warning are worth a line even when valid.
   auto soon = [&](const std::string& what, const crypto::Certificate& c) {
+    if (c.key_only()) {
+      std::cout << "note: " << what << " key " << c.sha256_fingerprint().substr(0, 23) << "... ("
+                << c.subject()
+                << ", from the metadata's ds:KeyValue): key without certificate: "
+                   "no validity dates\n";
+      return;
+    }
     auto left = c.not_after() - now;
     if (left > cfg->cert_warning) return;
     auto days = std::chrono::duration_cast<std::chrono::hours>(left).count() / 24;

@@ -55,6 +55,7 @@ KeyType type_of(EVP_PKEY* k) {
   if (!k) return KeyType::kOther;
   switch (EVP_PKEY_get_base_id(k)) {
     case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS:  // an RSASSA-PSS SubjectPublicKeyInfo: RSA, PSS only
       return KeyType::kRsa;
     case EVP_PKEY_EC:
       return KeyType::kEc;
@@ -88,6 +89,18 @@ std::vector<uint8_t> ecdsa_der_to_raw(std::span<const uint8_t> der, int field_by
   BN_bn2binpad(ECDSA_SIG_get0_r(sig), out.data(), field_bytes);
   BN_bn2binpad(ECDSA_SIG_get0_s(sig), out.data() + field_bytes, field_bytes);
   ECDSA_SIG_free(sig);
+  return out;
+}
+
+std::string hex_fingerprint(std::span<const uint8_t> der) {
+  auto d = digest(HashAlg::kSha256, der);
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (i) out += ':';
+    out += kHex[d[i] >> 4];
+    out += kHex[d[i] & 15];
+  }
   return out;
 }
 
@@ -141,6 +154,8 @@ bool PublicKey::verify(HashAlg h, std::span<const uint8_t> data, std::span<const
   if (!key_) return false;
   std::vector<uint8_t> der;
   if (type() == KeyType::kEc && raw_ecdsa) {
+    // r||s is exactly two field elements; any other length is not this curve's signature.
+    if (sig.size() != 2 * static_cast<size_t>(ecdsa_field_bytes())) return false;
     der = ecdsa_raw_to_der(sig);
     if (der.empty()) return false;
     sig = der;
@@ -150,6 +165,140 @@ bool PublicKey::verify(HashAlg h, std::span<const uint8_t> data, std::span<const
             EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), data.data(), data.size()) == 1;
   ERR_clear_error();
   return ok;
+}
+
+bool PublicKey::verify_pss(HashAlg h, std::span<const uint8_t> data,
+                           std::span<const uint8_t> sig) const {
+  if (!key_ || type() != KeyType::kRsa) return false;
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+  bool ok = EVP_DigestVerifyInit(ctx.get(), &pctx, md_of(h), nullptr, key_.get()) == 1 &&
+            EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+            EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md_of(h)) == 1 &&
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+            EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), data.data(), data.size()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+int PublicKey::ecdsa_field_bytes() const {
+  if (type() != KeyType::kEc) return 0;
+  return (EVP_PKEY_get_bits(key_.get()) + 7) / 8;
+}
+
+std::string PublicKey::describe() const {
+  if (!key_) return "no key";
+  switch (type()) {
+    case KeyType::kRsa:
+      return "RSA-" + std::to_string(bits());
+    case KeyType::kEc: {
+      char group[64] = {};
+      size_t len = 0;
+      if (EVP_PKEY_get_utf8_string_param(key_.get(), OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                         sizeof group, &len) != 1) {
+        ERR_clear_error();
+        return "EC-" + std::to_string(bits());
+      }
+      int nid = OBJ_sn2nid(group);
+      const char* nist = nid != NID_undef ? EC_curve_nid2nist(nid) : nullptr;
+      return std::string("EC ") + (nist ? nist : group);
+    }
+    case KeyType::kOther:
+      break;
+  }
+  return std::string(EVP_PKEY_get0_type_name(key_.get()) ? EVP_PKEY_get0_type_name(key_.get())
+                                                         : "unknown") +
+         " key";
+}
+
+std::vector<uint8_t> PublicKey::spki_der() const {
+  if (!key_) return {};
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(key_.get(), &der);
+  std::vector<uint8_t> out;
+  if (len > 0) out.assign(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+bool PublicKey::equals(const PublicKey& other) const {
+  if (!key_ || !other.key_) return false;
+  bool eq = EVP_PKEY_eq(key_.get(), other.key_.get()) == 1;
+  ERR_clear_error();
+  return eq;
+}
+
+Result<PublicKey> PublicKey::from_rsa(std::span<const uint8_t> modulus,
+                                      std::span<const uint8_t> exponent) {
+  if (modulus.empty() || exponent.empty() || exponent.size() > 8)
+    return fail(Code::kBadKey, "an RSA key needs a modulus and a public exponent (got " +
+                                   std::to_string(modulus.size()) + " and " +
+                                   std::to_string(exponent.size()) + " bytes)");
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> n(
+      BN_bin2bn(modulus.data(), static_cast<int>(modulus.size()), nullptr), BN_free);
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> e(
+      BN_bin2bn(exponent.data(), static_cast<int>(exponent.size()), nullptr), BN_free);
+  if (!n || !e || BN_is_zero(n.get()) || !BN_is_odd(n.get()) || !BN_is_odd(e.get()) ||
+      BN_is_one(e.get()))
+    return fail(Code::kBadKey, "the RSA modulus or exponent is not valid");
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(),
+                                                                      OSSL_PARAM_BLD_free);
+  if (!bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1)
+    return fail(Code::kBadKey, "cannot build RSA parameters: " + openssl_error());
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()),
+                                                                 OSSL_PARAM_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr), EVP_PKEY_CTX_free);
+  EVP_PKEY* k = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &k, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
+    return fail(Code::kBadKey, "the RSA modulus and exponent are not a key: " + openssl_error());
+  return PublicKey(own(k));
+}
+
+Result<PublicKey> PublicKey::from_ec_point(std::string_view curve, std::span<const uint8_t> point) {
+  const char* group = curve == "P-256"   ? "prime256v1"
+                      : curve == "P-384" ? "secp384r1"
+                      : curve == "P-521" ? "secp521r1"
+                                         : nullptr;
+  if (!group)
+    return fail(Code::kUnsupported,
+                "EC curve '" + std::string(curve) + "' is not accepted (P-256, P-384 or P-521)");
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(),
+                                                                      OSSL_PARAM_BLD_free);
+  if (!bld ||
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                       point.size()) != 1)
+    return fail(Code::kBadKey, "cannot build EC parameters: " + openssl_error());
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()),
+                                                                 OSSL_PARAM_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), EVP_PKEY_CTX_free);
+  EVP_PKEY* k = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &k, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
+    return fail(Code::kBadKey, "the point is not a valid " + std::string(curve) +
+                                   " public key: " + openssl_error());
+  PublicKey key(own(k));
+  // fromdata does not check that the point is on the curve: ask.
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> check(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr), EVP_PKEY_CTX_free);
+  if (!check || EVP_PKEY_public_check(check.get()) != 1)
+    return fail(Code::kBadKey,
+                "the point is not on curve " + std::string(curve) + ": " + openssl_error());
+  return key;
+}
+
+Result<PublicKey> PublicKey::from_spki_der(std::span<const uint8_t> der) {
+  const unsigned char* p = der.data();
+  EVP_PKEY* k = d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size()));
+  if (!k || p != der.data() + der.size()) {
+    EVP_PKEY_free(k);
+    return fail(Code::kBadKey, "not a DER SubjectPublicKeyInfo (" + openssl_error() + ")");
+  }
+  return PublicKey(own(k));
 }
 
 // ---- PrivateKey ----
@@ -221,6 +370,24 @@ Result<std::vector<uint8_t>> PrivateKey::sign(HashAlg h, std::span<const uint8_t
   return sig;
 }
 
+Result<std::vector<uint8_t>> PrivateKey::sign_pss(HashAlg h, std::span<const uint8_t> data) const {
+  if (!key_ || type() != KeyType::kRsa) return fail(Code::kSignFailed, "RSA-PSS needs an RSA key");
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+  size_t len = 0;
+  if (EVP_DigestSignInit(ctx.get(), &pctx, md_of(h), nullptr, key_.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md_of(h)) != 1 ||
+      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &len, data.data(), data.size()) != 1)
+    return fail(Code::kSignFailed, "RSA-PSS signing failed: " + openssl_error());
+  std::vector<uint8_t> sig(len);
+  if (EVP_DigestSign(ctx.get(), sig.data(), &len, data.data(), data.size()) != 1)
+    return fail(Code::kSignFailed, "RSA-PSS signing failed: " + openssl_error());
+  sig.resize(len);
+  return sig;
+}
+
 namespace {
 struct PkeyCtxFree {
   void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
@@ -280,13 +447,16 @@ Result<Certificate> Certificate::from_der(std::span<const uint8_t> der) {
   c.not_before_ = asn1_to_time(X509_get0_notBefore(x));
   c.not_after_ = asn1_to_time(X509_get0_notAfter(x));
   c.base64_ = core::base64_encode(c.der_);
-  auto d = digest(HashAlg::kSha256, c.der_);
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (size_t i = 0; i < d.size(); ++i) {
-    if (i) c.fingerprint_ += ':';
-    c.fingerprint_ += kHex[d[i] >> 4];
-    c.fingerprint_ += kHex[d[i] & 15];
-  }
+  c.fingerprint_ = hex_fingerprint(c.der_);
+  return c;
+}
+
+Certificate Certificate::from_key(PublicKey key) {
+  Certificate c;
+  c.fingerprint_ = hex_fingerprint(key.spki_der());
+  c.pub_ = std::move(key);
+  c.not_before_ = core::WallTime::min();
+  c.not_after_ = core::WallTime::max();
   return c;
 }
 
@@ -363,14 +533,16 @@ Result<Certificate> Certificate::self_signed(const PrivateKey& key, const std::s
 }
 
 std::string Certificate::to_pem() const {
-  std::string b64 = base64_der();
-  std::string out = "-----BEGIN CERTIFICATE-----\n";
+  const char* label = key_only() ? "PUBLIC KEY" : "CERTIFICATE";
+  std::string b64 = key_only() ? core::base64_encode(pub_.spki_der()) : base64_der();
+  std::string out = std::string("-----BEGIN ") + label + "-----\n";
   for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
-  out += "-----END CERTIFICATE-----\n";
+  out += std::string("-----END ") + label + "-----\n";
   return out;
 }
 
 std::string Certificate::subject() const {
+  if (key_only()) return pub_.describe() + " key without certificate";
   if (!cert_) return "";
   char* s = X509_NAME_oneline(X509_get_subject_name(cert_.get()), nullptr, 0);
   std::string out = s ? s : "";
@@ -379,6 +551,7 @@ std::string Certificate::subject() const {
 }
 
 bool Certificate::matches(const PrivateKey& key) const {
+  if (key_only()) return pub_.equals(key.public_key());
   if (!cert_ || !key) return false;
   bool ok = X509_check_private_key(cert_.get(), key.get()) == 1;
   ERR_clear_error();

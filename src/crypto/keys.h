@@ -40,9 +40,29 @@ class PublicKey {
   KeyType type() const;
   int bits() const;
   // Verifies a PKCS#1 v1.5 (RSA) or ECDSA signature. For ECDSA, `raw_ecdsa` says the
-  // signature is r||s (XML DSig) rather than DER. false means "does not verify".
+  // signature is r||s (XML DSig 1.1, JWS) rather than DER; r||s must be exactly twice the
+  // curve's field size. false means "does not verify".
   bool verify(HashAlg h, std::span<const uint8_t> data, std::span<const uint8_t> sig,
               bool raw_ecdsa = false) const;
+  // Verifies an RSASSA-PSS signature with MGF1 over the same hash and a salt as long as the
+  // hash (RFC 6931 2.3.10, xmldsig-more#sha256-rsa-MGF1 and its siblings). RSA keys only.
+  bool verify_pss(HashAlg h, std::span<const uint8_t> data, std::span<const uint8_t> sig) const;
+  // An ECDSA key's field size in bytes (32 for P-256, 48 for P-384, 66 for P-521); 0 otherwise.
+  int ecdsa_field_bytes() const;
+  // "RSA-2048", "EC P-256": what the key is, for messages.
+  std::string describe() const;
+  // The DER SubjectPublicKeyInfo (what a pin or a fingerprint of a bare key is taken over).
+  std::vector<uint8_t> spki_der() const;
+  bool equals(const PublicKey& other) const;
+  // Keys as XML DSig publishes them without a certificate (ds:KeyValue):
+  // RSA from its big-endian modulus and exponent (ds:RSAKeyValue);
+  static Result<PublicKey> from_rsa(std::span<const uint8_t> modulus,
+                                    std::span<const uint8_t> exponent);
+  // EC from a named curve ("P-256", "P-384", "P-521") and its uncompressed point 04||x||y
+  // (dsig11:ECKeyValue);
+  static Result<PublicKey> from_ec_point(std::string_view curve, std::span<const uint8_t> point);
+  // any key from a DER SubjectPublicKeyInfo (dsig11:DEREncodedKeyValue).
+  static Result<PublicKey> from_spki_der(std::span<const uint8_t> der);
   // A P-256 key's affine coordinates, 32 bytes each (a JWK's x and y).
   Result<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>> ec_p256_xy() const;
   static Result<PublicKey> from_ec_p256_xy(std::span<const uint8_t> x, std::span<const uint8_t> y);
@@ -68,6 +88,8 @@ class PrivateKey {
   // PKCS#1 v1.5 (RSA) or ECDSA (DER, or r||s when `raw_ecdsa`).
   Result<std::vector<uint8_t>> sign(HashAlg h, std::span<const uint8_t> data,
                                     bool raw_ecdsa = false) const;
+  // RSASSA-PSS, MGF1 with the same hash, salt as long as the hash (see verify_pss).
+  Result<std::vector<uint8_t>> sign_pss(HashAlg h, std::span<const uint8_t> data) const;
   // RSA key transport (XML Encryption): OAEP with the given digest and MGF1 digest, or
   // PKCS#1 v1.5 (only where a deployment explicitly allows it).
   Result<std::vector<uint8_t>> rsa_decrypt_oaep(std::span<const uint8_t> ciphertext, HashAlg md,
@@ -78,9 +100,17 @@ class PrivateKey {
   std::shared_ptr<EVP_PKEY> key_;
 };
 
+// A certificate, or a trusted key that an IdP's metadata publishes without one (ds:KeyValue).
+// The trust lists (IdP signing keys, metadata signers) hold both kinds, so that every place that
+// pins, compares and verifies treats them alike. A key-only entry has no X.509: get() is null,
+// der() and base64_der() are empty, to_pem() is a PUBLIC KEY block, subject() describes the key,
+// the fingerprint is the SHA-256 of its SubjectPublicKeyInfo, and it has no validity dates
+// (not_before() is the earliest time, not_after() the latest: check key_only() before printing
+// or counting down either).
 class Certificate {
  public:
   Certificate() = default;
+  static Certificate from_key(PublicKey key);
   static Result<Certificate> from_pem(std::string_view pem);
   static Result<Certificate> from_der(std::span<const uint8_t> der);
   // Base64 DER as it appears in ds:X509Certificate (whitespace ignored).
@@ -91,7 +121,8 @@ class Certificate {
                                          core::WallTime not_before, int days);
 
   X509* get() const { return cert_.get(); }
-  explicit operator bool() const { return cert_ != nullptr; }
+  explicit operator bool() const { return cert_ != nullptr || pub_; }
+  bool key_only() const { return cert_ == nullptr && pub_; }
   const std::vector<uint8_t>& der() const { return der_; }
   const std::string& base64_der() const {
     return base64_;

@@ -146,6 +146,7 @@ void Gateway::audit_certificates() {
     }
   }
   auto check = [&](const std::string& use, const crypto::Certificate& c) {
+    if (c.key_only()) return;  // an IdP key without a certificate has no dates
     auto left = c.not_after() - now;
     if (left > cfg_.cert_warning) return;
     auto days = std::chrono::duration_cast<std::chrono::hours>(left).count() / 24;

@@ -220,6 +220,7 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
           return std::chrono::duration<double>(c.not_after() - clock_.now()).count() / 86400.0;
         };
         auto add = [&](const std::string& use, const crypto::Certificate& c) {
+          if (c.key_only()) return;  // a key without a certificate: no expiry to count down
           out.push_back({{use, c.subject(), c.sha256_fingerprint().substr(0, 23)}, days(c)});
         };
         auto keys = sp();

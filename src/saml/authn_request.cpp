@@ -49,7 +49,8 @@ Result<std::string> authn_request_post_form(const SpConfig& sp, const AuthnReque
   std::string body = request.xml;
   if (sp.sign_authn_requests) {
     CG_TRY(auto doc, xml::Document::parse(request.xml));
-    CG_CHECK(xml::sign_enveloped(doc.root(), sp.current.key, sp.current.cert));
+    CG_CHECK(xml::sign_enveloped(doc.root(), sp.current.key, sp.current.cert,
+                                 xml::sign_options_for(sp.current.key)));
     body = xml::to_string(doc.root());
   }
   return post_form_html(request.destination, "SAMLRequest", body, relay_state);

@@ -4,6 +4,7 @@
 #include "saml/errors.h"
 #include "xml/names.h"
 #include "xml/node.h"
+#include "xml/signature.h"
 
 namespace cg::saml {
 namespace {
@@ -23,18 +24,6 @@ bool looks_like_xml(std::string_view s) {
   if (s.starts_with("\xEF\xBB\xBF")) s.remove_prefix(3);
   return !s.empty() && s.front() == '<';
 }
-
-struct SigAlgInfo {
-  const char* uri;
-  crypto::HashAlg hash;
-};
-constexpr SigAlgInfo kRedirectAlgs[] = {
-    {xml::alg::kRsaSha256, crypto::HashAlg::kSha256},
-    {xml::alg::kRsaSha384, crypto::HashAlg::kSha384},
-    {xml::alg::kRsaSha512, crypto::HashAlg::kSha512},
-    {xml::alg::kEcdsaSha256, crypto::HashAlg::kSha256},
-    {xml::alg::kRsaSha1, crypto::HashAlg::kSha1},
-};
 
 }  // namespace
 
@@ -82,8 +71,10 @@ Result<std::string> redirect_url(std::string_view endpoint, std::string_view par
     query +=
         "&SigAlg=" + core::url_encode(key->type() == crypto::KeyType::kEc ? xml::alg::kEcdsaSha256
                                                                           : xml::alg::kRsaSha256);
+    // ECDSA as r||s: the SigAlg URI is XML DSig's, and so is the form of its value.
     auto sig = key->sign(crypto::HashAlg::kSha256,
-                         std::span(reinterpret_cast<const uint8_t*>(query.data()), query.size()));
+                         std::span(reinterpret_cast<const uint8_t*>(query.data()), query.size()),
+                         /*raw_ecdsa=*/true);
     if (!sig) return fail(sig.take_error());
     query += "&Signature=" + core::url_encode(core::base64_encode(*sig));
   }
@@ -136,22 +127,23 @@ Status verify_redirect_signature(const RedirectMessage& m,
   if (m.sig_alg.empty())
     return fail(Code::kRedirectSignature,
                 "the " + m.param + " is not signed (no SigAlg / Signature)");
-  const SigAlgInfo* alg = nullptr;
-  for (const auto& a : kRedirectAlgs)
-    if (m.sig_alg == a.uri) alg = &a;
-  if (!alg)
-    return fail(Code::kRedirectSignature, "SigAlg '" + core::clip(m.sig_alg) + "' is not accepted");
-  if (alg->hash == crypto::HashAlg::kSha1 && !allow_sha1)
-    return fail(Code::kRedirectSignature,
-                "SigAlg is RSA-SHA1, which is refused; configure RSA-SHA256");
+  auto alg = xml::signature_algorithm(m.sig_alg, {allow_sha1});
+  if (!alg) return fail(Code::kRedirectSignature, "SigAlg: " + alg.error().message);
   auto data =
       std::span(reinterpret_cast<const uint8_t*>(m.signed_content.data()), m.signed_content.size());
   auto sig = std::span(reinterpret_cast<const uint8_t*>(m.signature.data()), m.signature.size());
-  for (const auto& c : trusted)
-    if (c.public_key().verify(alg->hash, data, sig, false)) return {};
+  for (const auto& c : trusted) {
+    const crypto::PublicKey& k = c.public_key();
+    if (xml::verify_signature_value(k, **alg, data, sig)) return {};
+    // ECDSA values are r||s (as the SigAlg URI defines them); some senders put OpenSSL's DER.
+    if ((*alg)->key == crypto::KeyType::kEc && k.type() == crypto::KeyType::kEc &&
+        k.verify((*alg)->hash, data, sig, /*raw_ecdsa=*/false))
+      return {};
+  }
   return fail(Code::kRedirectSignature,
-              "the " + m.param + " signature does not verify with any of the " +
-                  std::to_string(trusted.size()) + " trusted certificate(s)");
+              "the " + m.param + " signature (" + core::clip(m.sig_alg) +
+                  ") does not verify with any of the " + std::to_string(trusted.size()) +
+                  " trusted certificate(s) or key(s) in the IdP metadata");
 }
 
 std::string post_form_html(std::string_view action, std::string_view param, std::string_view xml,

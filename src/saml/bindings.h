@@ -18,7 +18,8 @@ Result<std::string> decode_post_message(std::string_view input, std::string_view
                                         size_t max_bytes = 1 << 20);
 
 // An HTTP-Redirect URL. `param` is "SAMLRequest" or "SAMLResponse". With a key, the query is
-// signed with RSA-SHA256 (SigAlg, Signature), as the binding specifies.
+// signed (SigAlg, Signature), as the binding specifies: RSA-SHA256, or ECDSA-SHA256 for an EC
+// key, its value r||s as XML DSig 1.1 defines it for that SigAlg.
 Result<std::string> redirect_url(std::string_view endpoint, std::string_view param,
                                  std::string_view xml, std::string_view relay_state,
                                  const crypto::PrivateKey* signing_key);
@@ -35,7 +36,9 @@ struct RedirectMessage {
 // Accepts a whole URL or its query string.
 Result<RedirectMessage> decode_redirect(std::string_view url_or_query, size_t max_bytes = 1 << 20);
 
-// Verifies a Redirect-binding signature with one of `trusted`; SHA-1 only when allowed.
+// Verifies a Redirect-binding signature with one of `trusted` (the metadata's certificates and
+// keys): the SigAlg URIs XML signatures accept (xml::signature_algorithm: RSA PKCS#1 v1.5,
+// RSA-PSS, ECDSA as r||s, or DER from senders that put it), SHA-1 only when allowed.
 Status verify_redirect_signature(const RedirectMessage& m,
                                  std::span<const crypto::Certificate> trusted, bool allow_sha1);
 

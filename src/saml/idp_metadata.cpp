@@ -4,6 +4,7 @@
 #include "core/time.h"
 #include "saml/errors.h"
 #include "xml/document.h"
+#include "xml/key_info.h"
 #include "xml/names.h"
 #include "xml/node.h"
 #include "xml/signature.h"
@@ -95,7 +96,7 @@ Result<IdpMetadata> IdpMetadata::parse(std::string_view text, core::WallTime now
     if (!sig)
       return fail(Code::kMetadataInvalid,
                   "the metadata is not signed, but a metadata signing certificate is configured");
-    auto v = xml::verify_enveloped(*doc, root, sig, options.metadata_signers, {});
+    auto v = xml::verify_enveloped(*doc, root, sig, options.metadata_signers, {false, ""});
     if (!v)
       return fail(Code::kMetadataInvalid,
                   "the metadata signature is not valid: " + v.error().message);
@@ -123,13 +124,20 @@ Result<IdpMetadata> IdpMetadata::parse(std::string_view text, core::WallTime now
   }
   md.want_authn_requests_signed = attr(idp, "WantAuthnRequestsSigned") == "true";
 
+  std::vector<std::string> unreadable;
   for (xmlNode* kd : xml::children(idp, ns::kMd, "KeyDescriptor")) {
     std::string use = attr(kd, "use");
-    for (xmlNode* x : xml::descendants(kd, ns::kDs, "X509Certificate")) {
+    auto trust = [&](const crypto::Certificate& c) {
+      if (use.empty() || use == "signing") md.signing_certs.push_back(c);
+      if (use.empty() || use == "encryption") md.encryption_certs.push_back(c);
+    };
+    auto x509s = xml::descendants(kd, ns::kDs, "X509Certificate");
+    for (xmlNode* x : x509s) {
       auto cert = crypto::Certificate::from_base64(xml::text(x));
       if (!cert) {
-        md.warnings.push_back("a KeyDescriptor certificate could not be read: " +
-                              cert.error().message);
+        unreadable.push_back("a KeyDescriptor certificate could not be read: " +
+                             cert.error().message);
+        md.warnings.push_back(unreadable.back());
         continue;
       }
       bool dated = now >= cert->not_before() && now < cert->not_after();
@@ -144,8 +152,20 @@ Result<IdpMetadata> IdpMetadata::parse(std::string_view text, core::WallTime now
         md.rejected_certs.push_back(*cert);
         continue;
       }
-      if (use.empty() || use == "signing") md.signing_certs.push_back(*cert);
-      if (use.empty() || use == "encryption") md.encryption_certs.push_back(*cert);
+      trust(*cert);
+    }
+    // A key published without a certificate (ds:KeyValue, dsig11:DEREncodedKeyValue) is
+    // trusted like a certificate's key, from this document only; it has no dates to check.
+    // Where a certificate is published too, the certificate is what is trusted.
+    if (!x509s.empty()) continue;
+    for (xmlNode* ki : xml::children(kd, ns::kDs, "KeyInfo")) {
+      auto keys = xml::key_values(ki);
+      if (!keys) {
+        unreadable.push_back("a KeyDescriptor key could not be read: " + keys.error().message);
+        md.warnings.push_back(unreadable.back());
+        continue;
+      }
+      for (auto& k : *keys) trust(crypto::Certificate::from_key(std::move(k)));
     }
   }
   if (md.signing_certs.empty()) {
@@ -154,7 +174,11 @@ Result<IdpMetadata> IdpMetadata::parse(std::string_view text, core::WallTime now
                                                  "' is outside its "
                                                  "validity dates (" +
                                                  md.warnings.front() + ")");
-    return fail(Code::kMetadataInvalid, "'" + md.entity_id + "' publishes no signing certificate");
+    std::string why = unreadable.empty() ? "" : " (" + unreadable.front() + ")";
+    return fail(Code::kMetadataInvalid, "'" + md.entity_id +
+                                            "' publishes no signing certificate or key "
+                                            "(ds:X509Certificate or ds:KeyValue)" +
+                                            why);
   }
   for (xmlNode* e : xml::children(idp, ns::kMd, "SingleSignOnService"))
     md.sso.push_back({attr(e, "Binding"), attr(e, "Location"), attr(e, "ResponseLocation")});

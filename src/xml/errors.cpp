@@ -40,6 +40,8 @@ const char* code_name(Code c) {
       return "signature.no_trusted_keys";
     case Code::kCanonicalization:
       return "signature.canonicalization";
+    case Code::kKeyValue:
+      return "signature.key_value";
     case Code::kEncryptionAlgorithm:
       return "encryption.algorithm";
     case Code::kEncryptionWeak:

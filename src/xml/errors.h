@@ -27,6 +27,7 @@ enum class Code : int {
   kSignatureMultiple = 3110,   // more than one ds:Signature on one element
   kNoTrustedKeys = 3111,       // no signing certificate to verify with
   kCanonicalization = 3112,    // canonicalization failed
+  kKeyValue = 3113,            // a ds:KeyValue that is not a usable RSA or named-curve EC key
 
   kEncryptionAlgorithm = 3201,  // an encryption algorithm we do not accept
   kEncryptionWeak = 3202,       // RSA PKCS#1 v1.5 key transport, refused unless configured

@@ -7,6 +7,7 @@ inline constexpr const char* kSamlp = "urn:oasis:names:tc:SAML:2.0:protocol";
 inline constexpr const char* kSaml = "urn:oasis:names:tc:SAML:2.0:assertion";
 inline constexpr const char* kMd = "urn:oasis:names:tc:SAML:2.0:metadata";
 inline constexpr const char* kDs = "http://www.w3.org/2000/09/xmldsig#";
+inline constexpr const char* kDsig11 = "http://www.w3.org/2009/xmldsig11#";
 inline constexpr const char* kXenc = "http://www.w3.org/2001/04/xmlenc#";
 inline constexpr const char* kXenc11 = "http://www.w3.org/2009/xmlenc11#";
 inline constexpr const char* kExcC14n = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -30,6 +31,13 @@ inline constexpr const char* kEcdsaSha1 = "http://www.w3.org/2001/04/xmldsig-mor
 inline constexpr const char* kEcdsaSha256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
 inline constexpr const char* kEcdsaSha384 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384";
 inline constexpr const char* kEcdsaSha512 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512";
+// RSASSA-PSS with MGF1 over the same hash and a salt as long as the hash (RFC 6931 2.3.10).
+inline constexpr const char* kRsaPssSha256 =
+    "http://www.w3.org/2007/05/xmldsig-more#sha256-rsa-MGF1";
+inline constexpr const char* kRsaPssSha384 =
+    "http://www.w3.org/2007/05/xmldsig-more#sha384-rsa-MGF1";
+inline constexpr const char* kRsaPssSha512 =
+    "http://www.w3.org/2007/05/xmldsig-more#sha512-rsa-MGF1";
 
 inline constexpr const char* kSha1 = "http://www.w3.org/2000/09/xmldsig#sha1";
 inline constexpr const char* kSha256 = "http://www.w3.org/2001/04/xmlenc#sha256";

@@ -11,26 +11,26 @@
 #include "xml/c14n.h"
 #include "xml/document.h"
 #include "xml/errors.h"
+#include "xml/key_info.h"
 #include "xml/names.h"
 #include "xml/node.h"
 
 namespace cg::xml {
 namespace {
 
-struct SigAlg {
-  const char* uri;
-  crypto::HashAlg hash;
-  crypto::KeyType key;
-};
+using SigAlg = SignatureAlgorithmInfo;
 constexpr SigAlg kSigAlgs[] = {
-    {alg::kRsaSha256, crypto::HashAlg::kSha256, crypto::KeyType::kRsa},
-    {alg::kRsaSha384, crypto::HashAlg::kSha384, crypto::KeyType::kRsa},
-    {alg::kRsaSha512, crypto::HashAlg::kSha512, crypto::KeyType::kRsa},
-    {alg::kEcdsaSha256, crypto::HashAlg::kSha256, crypto::KeyType::kEc},
-    {alg::kEcdsaSha384, crypto::HashAlg::kSha384, crypto::KeyType::kEc},
-    {alg::kEcdsaSha512, crypto::HashAlg::kSha512, crypto::KeyType::kEc},
-    {alg::kRsaSha1, crypto::HashAlg::kSha1, crypto::KeyType::kRsa},
-    {alg::kEcdsaSha1, crypto::HashAlg::kSha1, crypto::KeyType::kEc},
+    {alg::kRsaSha256, crypto::HashAlg::kSha256, crypto::KeyType::kRsa, false},
+    {alg::kRsaSha384, crypto::HashAlg::kSha384, crypto::KeyType::kRsa, false},
+    {alg::kRsaSha512, crypto::HashAlg::kSha512, crypto::KeyType::kRsa, false},
+    {alg::kRsaPssSha256, crypto::HashAlg::kSha256, crypto::KeyType::kRsa, true},
+    {alg::kRsaPssSha384, crypto::HashAlg::kSha384, crypto::KeyType::kRsa, true},
+    {alg::kRsaPssSha512, crypto::HashAlg::kSha512, crypto::KeyType::kRsa, true},
+    {alg::kEcdsaSha256, crypto::HashAlg::kSha256, crypto::KeyType::kEc, false},
+    {alg::kEcdsaSha384, crypto::HashAlg::kSha384, crypto::KeyType::kEc, false},
+    {alg::kEcdsaSha512, crypto::HashAlg::kSha512, crypto::KeyType::kEc, false},
+    {alg::kRsaSha1, crypto::HashAlg::kSha1, crypto::KeyType::kRsa, false},
+    {alg::kEcdsaSha1, crypto::HashAlg::kSha1, crypto::KeyType::kEc, false},
 };
 
 struct DigestAlg {
@@ -97,38 +97,66 @@ Status expect_children(xmlNode* parent, std::initializer_list<Slot> slots) {
   return {};
 }
 
+// What to do about SHA-1, in the words of the setting that allows it (or that none does).
+std::string sha1_advice(const SignaturePolicy& policy) {
+  if (policy.sha1_setting.empty()) return "SHA-1 is not accepted here; use SHA-256";
+  return "configure the IdP to use SHA-256, or allow SHA-1 for this IdP (" + policy.sha1_setting +
+         ": true) if it cannot";
+}
+
 Result<crypto::HashAlg> digest_alg(const std::string& uri, const SignaturePolicy& policy) {
   for (const auto& d : kDigestAlgs) {
     if (uri == d.uri) {
       if (d.hash == crypto::HashAlg::kSha1 && !policy.allow_sha1)
-        return fail(Code::kSignatureWeak,
-                    "the digest algorithm is SHA-1, which is refused; configure the IdP to "
-                    "use SHA-256 (or allow SHA-1 for this IdP)");
+        return fail(Code::kSignatureWeak, "the digest algorithm is " + clip(uri) +
+                                              " (SHA-1), which is refused; " + sha1_advice(policy));
       return d.hash;
     }
   }
   return fail(Code::kSignatureAlgorithm,
               "digest algorithm '" + clip(uri) +
-                  "' is not accepted (expected SHA-256, SHA-384 or SHA-512)");
-}
-
-Result<const SigAlg*> signature_alg(const std::string& uri, const SignaturePolicy& policy) {
-  for (const auto& s : kSigAlgs) {
-    if (uri == s.uri) {
-      if (s.hash == crypto::HashAlg::kSha1 && !policy.allow_sha1)
-        return fail(Code::kSignatureWeak,
-                    "the signature algorithm is " + clip(uri) +
-                        " (SHA-1), which is refused; "
-                        "configure the IdP to sign with RSA-SHA256 (or allow SHA-1 for this IdP)");
-      return &s;
-    }
-  }
-  return fail(Code::kSignatureAlgorithm, "signature algorithm '" + clip(uri) +
-                                             "' is not accepted (expected RSA-SHA256/384/512 "
-                                             "or ECDSA-SHA256/384/512)");
+                  "' is not accepted; accepted: " + accepted_digest_algorithms());
 }
 
 }  // namespace
+
+std::string accepted_signature_algorithms() {
+  std::string out;
+  for (const auto& a : kSigAlgs) {
+    if (a.hash == crypto::HashAlg::kSha1) continue;
+    out += (out.empty() ? "" : ", ") + std::string(a.uri);
+  }
+  return out + " (SHA-1 forms only where allowed)";
+}
+
+std::string accepted_digest_algorithms() {
+  return std::string(alg::kSha256) + ", " + alg::kSha384 + ", " + alg::kSha512;
+}
+
+const SignatureAlgorithmInfo* find_signature_algorithm(std::string_view uri) {
+  for (const auto& a : kSigAlgs)
+    if (uri == a.uri) return &a;
+  return nullptr;
+}
+
+Result<const SignatureAlgorithmInfo*> signature_algorithm(std::string_view uri,
+                                                          const SignaturePolicy& policy) {
+  const SigAlg* a = find_signature_algorithm(uri);
+  if (!a)
+    return fail(Code::kSignatureAlgorithm,
+                "signature algorithm '" + clip(uri) +
+                    "' is not accepted; accepted: " + accepted_signature_algorithms());
+  if (a->hash == crypto::HashAlg::kSha1 && !policy.allow_sha1)
+    return fail(Code::kSignatureWeak, "the signature algorithm is " + clip(uri) +
+                                          " (SHA-1), which is refused; " + sha1_advice(policy));
+  return a;
+}
+
+bool verify_signature_value(const crypto::PublicKey& key, const SignatureAlgorithmInfo& a,
+                            std::span<const uint8_t> data, std::span<const uint8_t> sig) {
+  if (key.type() != a.key) return false;
+  return a.pss ? key.verify_pss(a.hash, data, sig) : key.verify(a.hash, data, sig, true);
+}
 
 Result<xmlNode*> find_signature(xmlNode* element) {
   auto sigs = children(element, ns::kDs, "Signature");
@@ -144,7 +172,7 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
                                          const SignaturePolicy& policy) {
   if (trusted.empty())
     return fail(Code::kNoTrustedKeys,
-                "the IdP metadata has no usable signing certificate to verify with");
+                "the IdP metadata has no usable signing certificate or key to verify with");
   if (!signature || signature->parent != element)
     return fail(Code::kSignatureReference,
                 "the signature is not a direct child of the element it must sign");
@@ -168,7 +196,7 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
   CG_TRY(auto si_prefixes, inclusive_prefixes(c14n_method));
 
   std::string sig_alg_uri = attr(sig_method, "Algorithm");
-  CG_TRY(const SigAlg* sig_alg, signature_alg(sig_alg_uri, policy));
+  CG_TRY(const SigAlg* sig_alg, signature_algorithm(sig_alg_uri, policy));
   if (first_element(sig_method))
     return structure("<SignatureMethod> has parameters (e.g. HMACOutputLength)");
 
@@ -240,9 +268,10 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
     return !hint_b64.empty() && c.base64_der() == hint_b64;
   };
   const crypto::Certificate* verified_by = nullptr;
+  // Only the trusted keys are ever tried: a key in the message's KeyInfo (X509Certificate,
+  // KeyValue) is never one of them unless the metadata publishes it.
   auto try_key = [&](const crypto::Certificate& c) {
-    return c.public_key().type() == sig_alg->key &&
-           c.public_key().verify(sig_alg->hash, si, sig, true);
+    return verify_signature_value(c.public_key(), *sig_alg, si, sig);
   };
   for (const auto& c : trusted)
     if (!verified_by && is_hint(c) && try_key(c)) verified_by = &c;
@@ -260,9 +289,25 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
               hint->subject() + "', SHA-256 " + hint->sha256_fingerprint() +
               "); update the metadata if the IdP rotated its key");
     }
+    // A KeyValue in the message is read only to name the key when the metadata does not hold it.
+    if (auto carried = key_values(key_info); carried && !carried->empty()) {
+      const crypto::PublicKey& k = carried->front();
+      bool known = std::any_of(trusted.begin(), trusted.end(), [&](const crypto::Certificate& c) {
+        return c.public_key().equals(k);
+      });
+      if (!known) {
+        return fail(Code::kUntrustedKey,
+                    "the signature names a key that is not in the IdP metadata (" + k.describe() +
+                        " in its own <ds:KeyValue>, SHA-256 of the key " +
+                        crypto::Certificate::from_key(k).sha256_fingerprint() +
+                        "); a key carried in a message is never trusted; only the metadata's "
+                        "keys are");
+      }
+    }
     return fail(Code::kSignatureInvalid, "the signature does not verify with any of the " +
                                              std::to_string(trusted.size()) +
-                                             " signing certificate(s) in the IdP metadata");
+                                             " signing certificate(s) or key(s) in the IdP "
+                                             "metadata");
   }
 
   // 2. The referenced element, less the signature, digests to the signed value.

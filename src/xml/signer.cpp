@@ -61,10 +61,20 @@ const char* signature_uri(SignatureAlgorithm a) {
   return alg::kRsaSha256;
 }
 
+SignOptions sign_options_for(const crypto::PrivateKey& key) {
+  SignOptions o;
+  if (key.type() == crypto::KeyType::kEc) o.signature = SignatureAlgorithm::kEcdsaSha256;
+  return o;
+}
+
 Status sign_enveloped(xmlNode* element, const crypto::PrivateKey& key,
                       const crypto::Certificate& cert, const SignOptions& options) {
   if (!xmlsec_ready())
     return fail(Code::kSignFailed, "xmlsec (OpenSSL backend) did not initialise");
+  bool ecdsa = options.signature == SignatureAlgorithm::kEcdsaSha256;
+  if (ecdsa != (key.type() == crypto::KeyType::kEc))
+    return fail(Code::kSignFailed, std::string("cannot sign ") + signature_uri(options.signature) +
+                                       " with " + key.public_key().describe() + " key");
   std::string id = attr(element, "ID");
   if (id.empty()) return fail(Code::kSignFailed, "the element to sign has no ID attribute");
   xmlDoc* doc = element->doc;

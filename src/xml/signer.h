@@ -23,6 +23,10 @@ struct SignOptions {
 
 const char* signature_uri(SignatureAlgorithm a);
 
+// The options our own messages are signed with for `key`: RSA-SHA256, or ECDSA-SHA256 (r||s,
+// as xmlsec writes it) for an EC key; SHA-256 digests, the certificate in KeyInfo.
+SignOptions sign_options_for(const crypto::PrivateKey& key);
+
 // Signs `element` (which must carry an ID attribute) with an enveloped signature placed right
 // after its saml:Issuer child (SAML's schema order), or first when there is no Issuer.
 Status sign_enveloped(xmlNode* element, const crypto::PrivateKey& key,

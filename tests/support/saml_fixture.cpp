@@ -1,7 +1,12 @@
 #include "support/saml_fixture.h"
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+
+#include "core/encoding.h"
 
 namespace cg::testing {
 namespace {
@@ -36,6 +41,99 @@ const KeyPair& attacker_keys() {
 const KeyPair& idp_ec_keys() {
   static KeyPair k = make_pair("idp.example.org ec", true);
   return k;
+}
+const KeyPair& idp_ec384_keys() {
+  static KeyPair k = [] {
+    crypto::PrivateKey key(std::shared_ptr<EVP_PKEY>(EVP_EC_gen("P-384"), EVP_PKEY_free));
+    auto cert = crypto::Certificate::self_signed(key, "idp.example.org ec384",
+                                                 test_now() - std::chrono::hours(24 * 30), 365);
+    return KeyPair{key, *cert};
+  }();
+  return k;
+}
+
+std::string openssl_pss_sign(const crypto::PrivateKey& key, const char* md, const char* mgf1_md,
+                             int salt_len, std::string_view data) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  EXPECT_EQ(EVP_DigestSignInit(ctx, &pctx, EVP_get_digestbyname(md), nullptr, key.get()), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_get_digestbyname(mgf1_md)), 1);
+  EXPECT_EQ(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt_len), 1);
+  size_t len = 0;
+  auto in = reinterpret_cast<const unsigned char*>(data.data());
+  EXPECT_EQ(EVP_DigestSign(ctx, nullptr, &len, in, data.size()), 1);
+  std::string out(len, '\0');
+  EXPECT_EQ(
+      EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(out.data()), &len, in, data.size()), 1);
+  out.resize(len);
+  EVP_MD_CTX_free(ctx);
+  return out;
+}
+
+std::string openssl_ecdsa_sign_der(const crypto::PrivateKey& key, const char* md,
+                                   std::string_view data) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EXPECT_EQ(EVP_DigestSignInit(ctx, nullptr, EVP_get_digestbyname(md), nullptr, key.get()), 1);
+  size_t len = 0;
+  auto in = reinterpret_cast<const unsigned char*>(data.data());
+  EXPECT_EQ(EVP_DigestSign(ctx, nullptr, &len, in, data.size()), 1);
+  std::string out(len, '\0');
+  EXPECT_EQ(
+      EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(out.data()), &len, in, data.size()), 1);
+  out.resize(len);
+  EVP_MD_CTX_free(ctx);
+  return out;
+}
+
+std::string ecdsa_der_to_raw(std::string_view der, int field_bytes) {
+  auto p = reinterpret_cast<const unsigned char*>(der.data());
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+  EXPECT_NE(sig, nullptr);
+  if (!sig) return "";
+  std::string out(static_cast<size_t>(field_bytes) * 2, '\0');
+  auto o = reinterpret_cast<unsigned char*>(out.data());
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), o, field_bytes);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), o + field_bytes, field_bytes);
+  ECDSA_SIG_free(sig);
+  return out;
+}
+
+std::string key_value_xml(const crypto::PublicKey& key) {
+  auto b64_bn = [&](const char* name) {
+    BIGNUM* bn = nullptr;
+    EXPECT_EQ(EVP_PKEY_get_bn_param(key.get(), name, &bn), 1);
+    std::vector<uint8_t> bytes(static_cast<size_t>(BN_num_bytes(bn)));
+    BN_bn2bin(bn, bytes.data());
+    BN_free(bn);
+    return core::base64_encode(bytes);
+  };
+  const char* ns =
+      " xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\""
+      " xmlns:dsig11=\"http://www.w3.org/2009/xmldsig11#\"";
+  if (EVP_PKEY_get_base_id(key.get()) == EVP_PKEY_RSA) {
+    return std::string("<ds:KeyValue") + ns + "><ds:RSAKeyValue><ds:Modulus>" +
+           b64_bn(OSSL_PKEY_PARAM_RSA_N) + "</ds:Modulus><ds:Exponent>" +
+           b64_bn(OSSL_PKEY_PARAM_RSA_E) + "</ds:Exponent></ds:RSAKeyValue></ds:KeyValue>";
+  }
+  char group[64] = {};
+  size_t glen = 0;
+  EXPECT_EQ(EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                           sizeof group, &glen),
+            1);
+  std::string g(group);
+  std::string oid = g == "prime256v1"  ? "1.2.840.10045.3.1.7"
+                    : g == "secp384r1" ? "1.3.132.0.34"
+                                       : "1.3.132.0.35";
+  std::vector<uint8_t> point(200);
+  size_t plen = 0;
+  EXPECT_EQ(EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                            point.data(), point.size(), &plen),
+            1);
+  point.resize(plen);
+  return std::string("<ds:KeyValue") + ns +
+         "><dsig11:ECKeyValue><dsig11:NamedCurve URI=\"urn:oid:" + oid + "\"/><dsig11:PublicKey>" +
+         core::base64_encode(point) + "</dsig11:PublicKey></dsig11:ECKeyValue></ds:KeyValue>";
 }
 
 SamlTest::SamlTest() : clock_(test_now()) {

@@ -27,7 +27,8 @@ const KeyPair& idp_keys();
 const KeyPair& idp_next_keys();  // a second IdP key (rollover)
 const KeyPair& sp_keys();
 const KeyPair& attacker_keys();
-const KeyPair& idp_ec_keys();  // P-256
+const KeyPair& idp_ec_keys();     // P-256
+const KeyPair& idp_ec384_keys();  // P-384
 
 inline constexpr const char* kIdpEntity = "https://idp.example.org/metadata";
 inline constexpr const char* kSpEntity = "https://ml.example.org/saml/metadata";
@@ -65,5 +66,18 @@ std::string rsa_oaep_encrypt_sha256(const crypto::Certificate& recipient,
 std::string idp_metadata_xml();
 
 std::string replace_once(std::string s, const std::string& from, const std::string& to);
+
+// Signatures made with OpenSSL's EVP API directly (not through src/crypto), so that the
+// verifier is checked against another signer:
+// RSASSA-PSS with `md`, MGF1 with `mgf1_md` and `salt_len` bytes of salt (RSA_PSS_SALTLEN_* too).
+std::string openssl_pss_sign(const crypto::PrivateKey& key, const char* md, const char* mgf1_md,
+                             int salt_len, std::string_view data);
+// ECDSA, as OpenSSL makes it (DER), and the same value as r||s of `field_bytes` halves.
+std::string openssl_ecdsa_sign_der(const crypto::PrivateKey& key, const char* md,
+                                   std::string_view data);
+std::string ecdsa_der_to_raw(std::string_view der, int field_bytes);
+// The ds:KeyValue of `key` as XML DSig writes it (ds:RSAKeyValue, or dsig11:ECKeyValue with its
+// NamedCurve), built from OpenSSL's own parameters; the ds and dsig11 prefixes are declared.
+std::string key_value_xml(const crypto::PublicKey& key);
 
 }  // namespace cg::testing

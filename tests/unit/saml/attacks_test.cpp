@@ -161,6 +161,29 @@ TEST_F(AttackTest, RejectsUnknownKeyInKeyInfo) {
             std::string::npos);
 }
 
+// Signed by the attacker, who puts their own public key in KeyInfo as a ds:KeyValue (no
+// certificate): refused as an untrusted key, whether the IdP's metadata holds a certificate or
+// publishes its key as a KeyValue itself. A key from the message is never used.
+TEST_F(AttackTest, RejectsAttackersKeyValueInKeyInfo) {
+  auto s = spec();
+  s.sign_options.include_certificate = false;
+  std::string x = build(s, &testing::attacker_keys());
+  std::string attack = replace_once(
+      x, "</ds:SignatureValue>",
+      "</ds:SignatureValue><ds:KeyInfo>" +
+          testing::key_value_xml(testing::attacker_keys().cert.public_key()) + "</ds:KeyInfo>");
+  for (auto trusted : {testing::idp_keys().cert,
+                       crypto::Certificate::from_key(testing::idp_keys().cert.public_key())}) {
+    idp_.signing_certs = {trusted};
+    auto r = validate(attack);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error->name, "signature.untrusted_key");
+    EXPECT_NE(r.error->message.find("never trusted"), std::string::npos) << r.error->message;
+  }
+  // The IdP's genuine signature verifies against the KeyValue-published key.
+  EXPECT_EQ(outcome(build(s)), "ok");
+}
+
 // A comment inside NameID cannot truncate the identity: the whole text is read.
 TEST_F(AttackTest, ReadsWholeNameIdDespiteComment) {
   auto s = spec();

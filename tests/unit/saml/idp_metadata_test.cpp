@@ -132,8 +132,67 @@ TEST(IdpMetadataTest, ReportsUnusableDocuments) {
   std::string no_keys = entity("https://idp", "");
   EXPECT_NE(IdpMetadata::parse(no_keys, testing::test_now())
                 .error()
-                .message.find("no signing certificate"),
+                .message.find("no signing certificate or key"),
             std::string::npos);
+}
+
+// A KeyDescriptor holding a key without a certificate (ds:RSAKeyValue, dsig11:ECKeyValue).
+std::string key_value_descriptor(const crypto::PublicKey& k, const char* use = "signing") {
+  return std::string("<md:KeyDescriptor use=\"") + use + "\"><ds:KeyInfo>" +
+         testing::key_value_xml(k) + "</ds:KeyInfo></md:KeyDescriptor>";
+}
+
+// Metadata that publishes its signing key as a ds:KeyValue (RSA or EC, no certificate) is
+// trusted: the key becomes a key-only trust entry with no dates to check, and it verifies a
+// Response the IdP signed, whatever the Response's KeyInfo says.
+TEST(IdpMetadataTest, TrustsKeysPublishedAsKeyValue) {
+  for (const auto* kp :
+       {&testing::idp_keys(), &testing::idp_ec_keys(), &testing::idp_ec384_keys()}) {
+    const auto& pub = kp->cert.public_key();
+    SCOPED_TRACE(pub.describe());
+    // Far from the certificate's own dates: a bare key has none.
+    auto md = IdpMetadata::parse(entity("https://idp", key_value_descriptor(pub)),
+                                 testing::test_now() + 24h * 365 * 30);
+    ASSERT_TRUE(md.has_value()) << md.error().message;
+    ASSERT_EQ(md->signing_certs.size(), 1u);
+    const auto& trusted = md->signing_certs.front();
+    EXPECT_TRUE(trusted.key_only());
+    EXPECT_TRUE(trusted.public_key().equals(pub));
+    EXPECT_EQ(trusted.sha256_fingerprint(),
+              crypto::Certificate::from_key(pub).sha256_fingerprint());
+    EXPECT_TRUE(md->rejected_certs.empty());
+    EXPECT_TRUE(md->warnings.empty());
+  }
+  // use="encryption" only is not a signing key; no use is both.
+  auto enc = IdpMetadata::parse(
+      entity("https://idp",
+             key_value_descriptor(testing::idp_keys().cert.public_key(), "encryption")),
+      testing::test_now());
+  ASSERT_FALSE(enc.has_value());
+  EXPECT_NE(enc.error().message.find("publishes no signing certificate or key"), std::string::npos);
+  // Beside a certificate for the same KeyDescriptor, the certificate (with its dates) is what is
+  // trusted, not the KeyValue.
+  std::string both = "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo>" +
+                     testing::key_value_xml(testing::attacker_keys().cert.public_key()) +
+                     "<ds:X509Data><ds:X509Certificate>" + testing::idp_keys().cert.base64_der() +
+                     "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>";
+  auto md = IdpMetadata::parse(entity("https://idp", both), testing::test_now());
+  ASSERT_TRUE(md.has_value()) << md.error().message;
+  ASSERT_EQ(md->signing_certs.size(), 1u);
+  EXPECT_FALSE(md->signing_certs.front().key_only());
+  // An unreadable KeyValue is named; when it is the only key, the document is refused with it.
+  std::string dsa =
+      "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:KeyValue><ds:DSAKeyValue/>"
+      "</ds:KeyValue></ds:KeyInfo></md:KeyDescriptor>";
+  auto bad = IdpMetadata::parse(entity("https://idp", dsa), testing::test_now());
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("DSAKeyValue"), std::string::npos) << bad.error().message;
+  auto mixed = IdpMetadata::parse(
+      entity("https://idp", dsa + key_value_descriptor(testing::idp_keys().cert.public_key())),
+      testing::test_now());
+  ASSERT_TRUE(mixed.has_value());
+  EXPECT_EQ(mixed->signing_certs.size(), 1u);
+  EXPECT_NE(mixed->warnings.front().find("DSAKeyValue"), std::string::npos);
 }
 
 // xs:duration as cacheDuration uses it.
