@@ -94,6 +94,7 @@ constexpr RefusalKind kTable[] = {
     {3110, O, kContact, kNotGenuine},
     {3111, O, kContact, kIdpSetup},
     {3112, O, kContact, kNotGenuine},
+    {3113, O, kContact, kIdpSetup},
     {3201, O, kContact, kUnsafeMethod},
     {3202, O, kContact, kUnsafeMethod},
     {3203, O, kContact, kNoDecrypt},

@@ -37,7 +37,9 @@ Result<crypto::HashAlg> oaep_digest(const std::string& uri) {
   if (uri == alg::kSha256) return crypto::HashAlg::kSha256;
   if (uri == alg::kSha384) return crypto::HashAlg::kSha384;
   if (uri == alg::kSha512) return crypto::HashAlg::kSha512;
-  return fail(Code::kEncryptionAlgorithm, "OAEP digest '" + core::clip(uri) + "' is not supported");
+  return fail(Code::kEncryptionAlgorithm,
+              "OAEP digest '" + core::clip(uri) + "' is not supported; accepted: " + alg::kSha1 +
+                  ", " + alg::kSha256 + ", " + alg::kSha384 + ", " + alg::kSha512);
 }
 
 Result<crypto::HashAlg> mgf_digest(const std::string& uri) {
@@ -45,7 +47,9 @@ Result<crypto::HashAlg> mgf_digest(const std::string& uri) {
   if (uri == "http://www.w3.org/2009/xmlenc11#mgf1sha256") return crypto::HashAlg::kSha256;
   if (uri == "http://www.w3.org/2009/xmlenc11#mgf1sha384") return crypto::HashAlg::kSha384;
   if (uri == "http://www.w3.org/2009/xmlenc11#mgf1sha512") return crypto::HashAlg::kSha512;
-  return fail(Code::kEncryptionAlgorithm, "MGF '" + core::clip(uri) + "' is not supported");
+  return fail(Code::kEncryptionAlgorithm,
+              "MGF '" + core::clip(uri) + "' is not supported; accepted: " + alg::kMgf1Sha1 +
+                  " and http://www.w3.org/2009/xmlenc11#mgf1sha256, #mgf1sha384, #mgf1sha512");
 }
 
 xmlNode* find_encrypted_key(xmlNode* encrypted_data) {
@@ -72,12 +76,15 @@ Result<std::vector<uint8_t>> unwrap_key(xmlNode* ek, std::span<const crypto::Pri
   if (transport_uri == alg::kRsa15) {
     if (!policy.allow_rsa15)
       return fail(Code::kEncryptionWeak,
-                  "the " + what +
-                      " key is encrypted with RSA PKCS#1 v1.5, which is refused "
-                      "(padding-oracle attacks); configure the IdP to use RSA-OAEP");
+                  "the " + what + " key is encrypted with RSA PKCS#1 v1.5 (" + alg::kRsa15 +
+                      "), which is refused (padding-oracle attacks); configure the IdP to use "
+                      "RSA-OAEP (" +
+                      alg::kRsaOaepMgf1p + " or " + alg::kRsaOaep11 +
+                      "), or set saml.allow_rsa15: true if it cannot");
   } else if (!oaep) {
-    return fail(Code::kEncryptionAlgorithm, "key transport '" + core::clip(transport_uri) +
-                                                "' is not accepted (expected RSA-OAEP)");
+    return fail(Code::kEncryptionAlgorithm,
+                "key transport '" + core::clip(transport_uri) +
+                    "' is not accepted; accepted: " + alg::kRsaOaepMgf1p + ", " + alg::kRsaOaep11);
   }
   crypto::HashAlg md = crypto::HashAlg::kSha1, mgf = crypto::HashAlg::kSha1;
   std::string label;
@@ -125,9 +132,10 @@ Result<Decrypted> decrypt(xmlNode* encrypted_data, std::span<const crypto::Priva
   for (const auto& a : kDataAlgs)
     if (data_uri == a.uri) data_alg = &a;
   if (!data_alg)
-    return fail(Code::kEncryptionAlgorithm, "content encryption '" + core::clip(data_uri) +
-                                                "' is not accepted (expected AES-128/256 "
-                                                "in GCM or CBC mode)");
+    return fail(Code::kEncryptionAlgorithm,
+                "content encryption '" + core::clip(data_uri) + "' is not accepted; accepted: " +
+                    alg::kAes128Gcm + ", " + alg::kAes192Gcm + ", " + alg::kAes256Gcm + ", " +
+                    alg::kAes128Cbc + ", " + alg::kAes192Cbc + ", " + alg::kAes256Cbc);
   if (data_alg->tripledes && !policy.allow_tripledes)
     return fail(Code::kEncryptionAlgorithm,
                 "the " + what + " is encrypted with 3DES (" + data_uri +

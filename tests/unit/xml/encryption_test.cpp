@@ -52,8 +52,14 @@ TEST(EncryptionTest, TriesEverySpKey) {
 // RSA PKCS#1 v1.5 key transport is refused unless allowed.
 TEST(EncryptionTest, RefusesRsa15UnlessAllowed) {
   std::vector keys{testing::sp_keys().key};
-  EXPECT_EQ(round_trip(DataAlgorithm::kAes128Cbc, KeyTransport::kRsa15, keys).error().name,
-            "encryption.weak_key_transport");
+  auto refused = round_trip(DataAlgorithm::kAes128Cbc, KeyTransport::kRsa15, keys);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().name, "encryption.weak_key_transport");
+  // The sentence names what arrived, what is accepted and the setting that allows it.
+  EXPECT_NE(refused.error().message.find(alg::kRsa15), std::string::npos);
+  EXPECT_NE(refused.error().message.find(alg::kRsaOaepMgf1p), std::string::npos);
+  EXPECT_NE(refused.error().message.find("saml.allow_rsa15"), std::string::npos)
+      << refused.error().message;
   EXPECT_TRUE(
       round_trip(DataAlgorithm::kAes128Cbc, KeyTransport::kRsa15, keys, {true}).has_value());
 }
