@@ -268,7 +268,16 @@ int run_check(const std::string& path) {
     if (auto c = crypto::Certificate::load(cfg->server.tls_cert_file)) soon("tls.cert", *c);
   }
   for (const auto& idp : cfg->saml.idps) {
-    for (const auto& c : idp.metadata.signing_certs) soon("IdP " + idp.name + " signing", c);
+    for (const auto& c : idp.metadata.signing_certs) {
+      // Every trusted signing certificate with its real dates (9999 is RFC 5280's "no expiry").
+      std::cout << "idp " << idp.name << ": signing certificate " << c.subject() << " (SHA-256 "
+                << c.sha256_fingerprint() << ") valid from "
+                << core::format_datetime(c.not_before()) << " to "
+                << core::format_datetime(c.not_after())
+                << (c.not_after() + std::chrono::seconds(1) > core::kMaxDate ? " (no expiry)" : "")
+                << "\n";
+      soon("IdP " + idp.name + " signing", c);
+    }
     if (idp.metadata.valid_until && *idp.metadata.valid_until - now <= cfg->cert_warning) {
       std::cout << "warning: IdP " << idp.name << " metadata is valid until "
                 << core::format_datetime(*idp.metadata.valid_until) << "\n";

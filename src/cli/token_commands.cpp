@@ -39,9 +39,7 @@ int64_t now_unix() {
       .count();
 }
 
-std::string when(int64_t unix) {
-  return core::format_datetime(core::WallTime(std::chrono::seconds(unix)));
-}
+std::string when(int64_t unix) { return core::format_datetime(core::from_unix_seconds(unix)); }
 
 // ---- The credentials file
 

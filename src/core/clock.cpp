@@ -2,7 +2,9 @@
 
 namespace cg::core {
 
-WallTime SystemClock::now() const { return std::chrono::system_clock::now(); }
+WallTime SystemClock::now() const {
+  return std::chrono::floor<WallTime::duration>(std::chrono::system_clock::now());
+}
 MonoTime SystemClock::monotonic() const { return std::chrono::steady_clock::now(); }
 SystemClock& SystemClock::instance() {
   static SystemClock clock;

@@ -6,7 +6,11 @@
 
 namespace cg::core {
 
-using WallTime = std::chrono::system_clock::time_point;
+// Wall time in microseconds since the epoch. 64 bits of microseconds hold +-292,000 years, so
+// every date an IdP, a certificate or a token can carry (years 0000 to 9999, xs:dateTime and
+// X.509 GeneralizedTime) fits, with room for the durations added to it. system_clock's own
+// nanoseconds end in 2262: never convert a WallTime to them (core/time.h has the conversions).
+using WallTime = std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds>;
 using MonoTime = std::chrono::steady_clock::time_point;
 
 class Clock {

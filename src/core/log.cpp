@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "core/clock.h"
+#include "core/time.h"
 
 namespace cg::core {
 namespace {

@@ -1,5 +1,6 @@
 #include "core/time.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -25,6 +26,54 @@ Unexpected<Error> bad_time(std::string_view text) {
 }
 
 }  // namespace
+
+WallTime clamp_date(WallTime t) { return std::clamp(t, kMinDate, kMaxDate); }
+
+std::chrono::seconds clamp_duration(std::chrono::seconds d) {
+  return std::clamp(d, -kMaxDuration, kMaxDuration);
+}
+
+std::chrono::seconds seconds_from_outside(int64_t seconds) {
+  return clamp_duration(std::chrono::seconds(seconds));
+}
+
+WallTime from_unix_seconds(int64_t seconds) {
+  using namespace std::chrono;
+  constexpr int64_t lo = duration_cast<std::chrono::seconds>(kMinDate.time_since_epoch()).count();
+  constexpr int64_t hi = duration_cast<std::chrono::seconds>(kMaxDate.time_since_epoch()).count();
+  if (seconds < lo) return kMinDate;
+  if (seconds > hi) return kMaxDate;
+  return WallTime(std::chrono::seconds(seconds));
+}
+
+WallTime from_unix_millis(int64_t millis) {
+  using namespace std::chrono;
+  constexpr int64_t lo = duration_cast<milliseconds>(kMinDate.time_since_epoch()).count();
+  constexpr int64_t hi = duration_cast<milliseconds>(kMaxDate.time_since_epoch()).count();
+  if (millis < lo) return kMinDate;
+  if (millis > hi) return kMaxDate;
+  return WallTime(milliseconds(millis));
+}
+
+int64_t unix_seconds(WallTime t) {
+  return std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+int64_t unix_millis(WallTime t) {
+  return std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::optional<WallTime> from_utc_tm(const std::tm& tm) {
+  using namespace std::chrono;
+  if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900 || tm.tm_mon < 0 || tm.tm_mon > 11 ||
+      tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
+      tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+    return std::nullopt;
+  year_month_day ymd{year{tm.tm_year + 1900}, month{static_cast<unsigned>(tm.tm_mon + 1)},
+                     day{static_cast<unsigned>(tm.tm_mday)}};
+  if (!ymd.ok()) return std::nullopt;
+  return WallTime(sys_days(ymd)) + hours(tm.tm_hour) + minutes(tm.tm_min) + seconds(tm.tm_sec);
+}
 
 Result<WallTime> parse_datetime(std::string_view s) {
   int y, mo, d, h, mi, sec;
@@ -64,9 +113,9 @@ Result<WallTime> parse_datetime(std::string_view s) {
   using namespace std::chrono;
   year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   if (!ymd.ok()) return bad_time(s);
-  auto t = sys_days(ymd) + hours(h) + minutes(mi) + seconds(sec) + microseconds(micros) -
-           seconds(offset_s);
-  return WallTime(duration_cast<WallTime::duration>(t.time_since_epoch()));
+  WallTime t = WallTime(sys_days(ymd)) + hours(h) + minutes(mi) + seconds(sec) +
+               microseconds(micros) - seconds(offset_s);
+  return clamp_date(t);
 }
 
 std::string format_datetime(WallTime t, bool micros) {
@@ -108,13 +157,20 @@ Result<std::chrono::milliseconds> parse_duration_ms(std::string_view text) {
     return fail(Code::kTime, "'" + n_text + "' has no unit; write " + n_text + "s, " + n_text +
                                  "m or " + n_text + "h (e.g. " + n_text + "m)");
   }
-  if (unit == "s") return milliseconds(n * 1000);
-  if (unit == "ms") return milliseconds(n);
-  if (unit == "m") return milliseconds(n * 60'000);
-  if (unit == "h") return milliseconds(n * 3'600'000);
-  if (unit == "d") return milliseconds(n * 86'400'000);
-  return fail(Code::kTime,
-              "'" + std::string(text) + "' has an unknown unit (use ms, s, m, h or d)");
+  long long per = 0;  // milliseconds in one unit
+  if (unit == "s") per = 1000;
+  if (unit == "ms") per = 1;
+  if (unit == "m") per = 60'000;
+  if (unit == "h") per = 3'600'000;
+  if (unit == "d") per = 86'400'000;
+  if (per == 0)
+    return fail(Code::kTime,
+                "'" + std::string(text) + "' has an unknown unit (use ms, s, m, h or d)");
+  constexpr long long kMaxMs = duration_cast<milliseconds>(kMaxDuration).count();
+  if (n > kMaxMs / per)
+    return fail(Code::kTime, "'" + std::string(text) + "' is longer than 10000 years (" +
+                                 std::to_string(kMaxDuration.count() / 86400) + "d)");
+  return milliseconds(n * per);
 }
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {

@@ -1,5 +1,7 @@
 #include "crypto/jwt.h"
 
+#include <limits>
+
 #include "core/encoding.h"
 #include "core/time.h"
 #include "crypto/errors.h"
@@ -11,13 +13,15 @@ std::span<const uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-int64_t unix_seconds(core::WallTime t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+// An integer claim as int64, an unsigned one past INT64_MAX saturated (not wrapped negative).
+int64_t numeric_date(const nlohmann::json& v) {
+  if (v.is_number_unsigned() &&
+      v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return std::numeric_limits<int64_t>::max();
+  return v.get<int64_t>();
 }
 
-std::string when(int64_t unix) {
-  return core::format_datetime(core::WallTime(std::chrono::seconds(unix)));
-}
+std::string when(int64_t unix) { return core::format_datetime(core::from_unix_seconds(unix)); }
 
 }  // namespace
 
@@ -101,19 +105,20 @@ Result<nlohmann::json> JwtVerifier::verify(std::string_view token, core::WallTim
                           /*raw_ecdsa=*/true)) {
     return fail(Code::kTokenSignature, "token signature does not verify (altered, or forged)");
   }
-  int64_t t = unix_seconds(now), leeway = expect.leeway.count();
+  // NumericDates compared as clamped dates: an exp of 2^63-1 is "far future", never an overflow.
+  auto leeway = core::clamp_duration(expect.leeway);
   if (!claims.contains("exp") || !claims["exp"].is_number_integer()) {
     return fail(Code::kTokenClaims, "token has no integer \"exp\"");
   }
-  if (claims["exp"].get<int64_t>() + leeway <= t) {
-    return fail(Code::kTokenExpired, "token expired at " + when(claims["exp"].get<int64_t>()) +
-                                         "; it is now " + when(t));
+  if (core::from_unix_seconds(numeric_date(claims["exp"])) + leeway <= now) {
+    return fail(Code::kTokenExpired, "token expired at " + when(numeric_date(claims["exp"])) +
+                                         "; it is now " + core::format_datetime(now));
   }
   for (const char* c : {"nbf", "iat"}) {
     if (claims.contains(c) && claims[c].is_number_integer() &&
-        claims[c].get<int64_t>() - leeway > t) {
+        core::from_unix_seconds(numeric_date(claims[c])) - leeway > now) {
       return fail(Code::kTokenClaims, std::string("token \"") + c + "\" is " +
-                                          when(claims[c].get<int64_t>()) + ", in the future");
+                                          when(numeric_date(claims[c])) + ", in the future");
     }
   }
   if (!expect.issuer.empty() && claims.value("iss", "") != expect.issuer) {

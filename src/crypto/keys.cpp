@@ -13,9 +13,12 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "core/encoding.h"
+#include "core/time.h"
 #include "crypto/errors.h"
 
 namespace cg::crypto {
@@ -104,10 +107,19 @@ std::string hex_fingerprint(std::span<const uint8_t> der) {
   return out;
 }
 
-core::WallTime asn1_to_time(const ASN1_TIME* t) {
+// UTCTime (1950 to 2049) or GeneralizedTime (0000 to 9999) read field by field: no time_t,
+// no nanoseconds, so 99991231235959Z (RFC 5280's "no expiry") is the year 9999.
+std::optional<core::WallTime> asn1_to_time(const ASN1_TIME* t) {
   struct tm tm {};
-  ASN1_TIME_to_tm(t, &tm);
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
+  return core::from_utc_tm(tm);
+}
+
+std::string asn1_text(const ASN1_TIME* t) {
+  if (!t) return "(none)";
+  return core::clip(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(t)),
+                                static_cast<size_t>(std::max(0, ASN1_STRING_length(t)))),
+                    40);
 }
 
 }  // namespace
@@ -444,8 +456,15 @@ Result<Certificate> Certificate::from_der(std::span<const uint8_t> der) {
   EVP_PKEY* pk = X509_get_pubkey(x);
   if (!pk) return fail(Code::kBadCertificate, "certificate has no usable public key");
   c.pub_ = PublicKey(own(pk));
-  c.not_before_ = asn1_to_time(X509_get0_notBefore(x));
-  c.not_after_ = asn1_to_time(X509_get0_notAfter(x));
+  auto nb = asn1_to_time(X509_get0_notBefore(x));
+  auto na = asn1_to_time(X509_get0_notAfter(x));
+  if (!nb || !na)
+    return fail(Code::kBadCertificate,
+                std::string("certificate ") + (nb ? "notAfter '" : "notBefore '") +
+                    asn1_text(nb ? X509_get0_notAfter(x) : X509_get0_notBefore(x)) +
+                    "' is not a valid UTCTime or GeneralizedTime");
+  c.not_before_ = *nb;
+  c.not_after_ = *na;
   c.base64_ = core::base64_encode(c.der_);
   c.fingerprint_ = hex_fingerprint(c.der_);
   return c;
@@ -514,7 +533,7 @@ Result<Certificate> Certificate::self_signed(const PrivateKey& key, const std::s
   BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
   BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x.get()));
   BN_free(bn);
-  time_t nb = std::chrono::system_clock::to_time_t(not_before);
+  auto nb = static_cast<time_t>(core::unix_seconds(not_before));
   ASN1_TIME_set(X509_getm_notBefore(x.get()), nb);
   ASN1_TIME_set(X509_getm_notAfter(x.get()), nb + static_cast<time_t>(days) * 86400);
   X509_set_pubkey(x.get(), key.get());

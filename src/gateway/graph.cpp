@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.h"
+#include "core/time.h"
 #include "gateway/errors.h"
 #include "http/client.h"
 
@@ -68,7 +69,7 @@ Result<std::string> GraphGroups::token() {
   int64_t ttl = j.contains("expires_in") && j["expires_in"].is_number_integer()
                     ? j["expires_in"].get<int64_t>()
                     : 300;
-  token_expires_ = now + std::chrono::seconds(ttl);
+  token_expires_ = now + core::seconds_from_outside(ttl);
   return token_;
 }
 

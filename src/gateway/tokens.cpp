@@ -333,12 +333,11 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
     cache.emplace(std::string(token), vt);
   }
   kind = vt.use;  // access or agent
-  if (vt.exp + 30 <= unix_seconds(now)) {
+  if (core::from_unix_seconds(vt.exp) + std::chrono::seconds(30) <= now) {
     cache.erase(std::string(token));
-    refuse(Code::kTokenExpired,
-           "access token expired at " +
-               core::format_datetime(core::WallTime(std::chrono::seconds(vt.exp))) +
-               "; run `claimgate token` for a fresh one, or claimgate login");
+    refuse(Code::kTokenExpired, "access token expired at " +
+                                    core::format_datetime(core::from_unix_seconds(vt.exp)) +
+                                    "; run `claimgate token` for a fresh one, or claimgate login");
     return;
   }
   auto grant = stores_.tokens->get(vt.sid);

@@ -15,7 +15,7 @@ using nlohmann::json;
 int64_t unix_s(core::WallTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
-core::WallTime from_unix_s(int64_t s) { return core::WallTime(std::chrono::seconds(s)); }
+core::WallTime from_unix_s(int64_t s) { return core::from_unix_seconds(s); }
 
 std::string str(const json& j, const char* k) {
   auto it = j.find(k);

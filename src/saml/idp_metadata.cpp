@@ -1,5 +1,7 @@
 #include "saml/idp_metadata.h"
 
+#include <algorithm>
+
 #include "core/encoding.h"
 #include "core/time.h"
 #include "saml/errors.h"
@@ -232,7 +234,7 @@ Result<std::chrono::seconds> parse_xs_duration(std::string_view s) {
       unit = 1;
     else
       return bad();
-    total += n * unit;
+    total = std::min<long long>(total + n * unit, core::kMaxDuration.count());  // P1000000Y: long
     n = 0;
     have_digits = false;
     any = true;

@@ -538,8 +538,10 @@ void Run::read_attributes() {
 }
 
 Status Run::check_replay() {
-  core::WallTime expires =
-      not_on_or_after_ == core::WallTime::max() ? now_ + sp_.max_assertion_age : not_on_or_after_;
+  // Remembered while the assertion could be accepted: until its NotOnOrAfter, but never past
+  // IssueInstant + max_assertion_age (it is too old after that), so a NotOnOrAfter in 9999 does
+  // not keep an entry for millennia.
+  core::WallTime expires = std::min(not_on_or_after_, id_.issue_instant + sp_.max_assertion_age);
   auto fresh = replay_->insert_if_absent(idp_.entity_id + "|" + id_.assertion_id,
                                          expires + sp_.clock_skew, now_);
   if (!fresh)

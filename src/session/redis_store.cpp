@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "core/time.h"
 #include "session/errors.h"
 
 namespace cg::session {
@@ -18,10 +19,7 @@ using redis::Script;
 int64_t ms(core::WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
-core::WallTime from_ms(int64_t v) {
-  return core::WallTime(
-      std::chrono::duration_cast<core::WallTime::duration>(std::chrono::milliseconds(v)));
-}
+core::WallTime from_ms(int64_t v) { return core::from_unix_millis(v); }
 int64_t to_int(const Reply& r) {
   if (r.type == Reply::Type::kInteger) return r.integer;
   try {

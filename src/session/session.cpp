@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/time.h"
 #include "session/errors.h"
 
 namespace cg::session {
@@ -10,7 +11,7 @@ namespace {
 int64_t to_unix(core::WallTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
-core::WallTime from_unix(int64_t s) { return core::WallTime(std::chrono::seconds(s)); }
+core::WallTime from_unix(int64_t s) { return core::from_unix_seconds(s); }
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/time.h"
 #include "session/errors.h"
 
 namespace cg::session {
@@ -14,10 +15,7 @@ constexpr size_t kParsedCacheLimit = 100'000;
 int64_t to_unix_ms(core::WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
-core::WallTime from_unix_ms(int64_t ms) {
-  return core::WallTime(
-      std::chrono::duration_cast<core::WallTime::duration>(std::chrono::milliseconds(ms)));
-}
+core::WallTime from_unix_ms(int64_t ms) { return core::from_unix_millis(ms); }
 
 // Resets a prepared statement when it goes out of scope, whatever the path out.
 struct Reset {

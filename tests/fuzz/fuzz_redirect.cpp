@@ -10,8 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static cg::crypto::Certificate cert = [] {
     auto key = cg::crypto::PrivateKey::generate_rsa(2048);
-    return *cg::crypto::Certificate::self_signed(*key, "fuzz",
-                                                 std::chrono::system_clock::time_point{}, 36500);
+    return *cg::crypto::Certificate::self_signed(*key, "fuzz", cg::core::WallTime{}, 36500);
   }();
   std::string_view input(reinterpret_cast<const char*>(data), size);
   auto m = cg::saml::decode_redirect(input, 1 << 20);

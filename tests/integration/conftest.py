@@ -44,10 +44,11 @@ def make_pair(directory, name, cn):
 class Env:
     """An SP config for claimgate and a pysaml2 IdP that trusts our SP metadata."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, idp_pair=None):
+        """`idp_pair`: (key path, certificate path) for the IdP instead of a fresh 30-day pair."""
         self.dir = directory
         self.sp_key, self.sp_crt = make_pair(directory, "sp", "ml.example.org")
-        self.idp_key, self.idp_crt = make_pair(directory, "idp", "idp.example.org")
+        self.idp_key, self.idp_crt = idp_pair or make_pair(directory, "idp", "idp.example.org")
         self.config = directory / "claimgate.yaml"
         self.idp_metadata = directory / "idp-metadata.xml"
         self.sp_metadata = directory / "sp-metadata.xml"

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <limits>
 
 #include "core/encoding.h"
 #include "crypto/aead.h"
@@ -200,6 +201,36 @@ TEST(JwtTest, SignsAndVerifiesWithJwks) {
   Keyring other = Keyring::generate(test_now(), rnd);
   auto foreign = jwt_sign_es256(other.current_signing(), claims);
   EXPECT_EQ(verifier->verify(*foreign, test_now(), ok).error().name, "crypto.unknown_key");
+}
+
+// NumericDates at the ends of int64 (and past it, unsigned) compare as far future / far past and
+// are named with their clamped year, never overflowing.
+TEST(JwtTest, ExtremeNumericDatesNeverOverflow) {
+  DeterministicRandom rnd;
+  Keyring ring = Keyring::generate(test_now(), rnd);
+  auto verifier = JwtVerifier::from_jwks(jwks_of(ring).dump());
+  ASSERT_TRUE(verifier.has_value());
+  JwtExpectations ok{"https://gw", "app"};
+  ok.leeway = std::chrono::seconds(60);
+  auto verify = [&](const nlohmann::json& times) {
+    nlohmann::json claims = {{"iss", "https://gw"}, {"aud", "app"}, {"sub", "alice"}};
+    claims.update(times);
+    return verifier->verify(*jwt_sign_es256(ring.current_signing(), claims), test_now(), ok);
+  };
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  EXPECT_TRUE(verify({{"exp", kMax}}).has_value());
+  EXPECT_TRUE(verify({{"exp", std::numeric_limits<uint64_t>::max()}}).has_value());
+  EXPECT_TRUE(verify({{"exp", 32503680000}, {"iat", kMin}, {"nbf", kMin}}).has_value());  // 3000
+  auto past = verify({{"exp", kMin}});
+  ASSERT_FALSE(past.has_value());
+  EXPECT_EQ(past.error().name, "crypto.token_expired");
+  EXPECT_NE(past.error().message.find("expired at 0000-01-01T00:00:00Z"), std::string::npos)
+      << past.error().message;
+  auto future = verify({{"exp", kMax}, {"nbf", kMax}});
+  ASSERT_FALSE(future.has_value());
+  EXPECT_NE(future.error().message.find("9999-12-31T23:59:59Z, in the future"), std::string::npos)
+      << future.error().message;
 }
 
 }  // namespace
