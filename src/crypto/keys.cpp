@@ -474,8 +474,10 @@ Certificate Certificate::from_key(PublicKey key) {
   Certificate c;
   c.fingerprint_ = hex_fingerprint(key.spki_der());
   c.pub_ = std::move(key);
-  c.not_before_ = core::WallTime::min();
-  c.not_after_ = core::WallTime::max();
+  // No dates of its own: the whole range dates come in (never WallTime's ends, which
+  // `now - not_before` would overflow and no message could print as a year).
+  c.not_before_ = core::kMinDate;
+  c.not_after_ = core::kMaxDate;
   return c;
 }
 
