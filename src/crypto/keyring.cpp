@@ -140,7 +140,23 @@ Result<std::string> Keyring::add_keys(const std::string& dir, core::WallTime now
   if (ec)
     return fail(Code::kKeyring, "cannot create keyring directory " + dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);
-  std::string kid = new_key_id(now, random);
+  // Ids order the ring (the last one is current), so a new id must sort after every key
+  // already there, retired ones included: two keys made in the same second (or a clock that
+  // went back) would otherwise be ordered by their random suffix.
+  core::WallTime at = now;
+  auto newest_in = [&](const std::string& d) {
+    std::error_code lec;
+    for (const auto& e : fs::directory_iterator(d, lec)) {
+      std::string name = e.path().filename().string();
+      if (name.size() < 5 || (name.rfind("seal-", 0) != 0 && name.rfind("sign-", 0) != 0)) continue;
+      if (auto t = key_id_time(std::string_view(name).substr(5));
+          t && *t + std::chrono::seconds(1) > at)
+        at = *t + std::chrono::seconds(1);
+    }
+  };
+  newest_in(dir);
+  newest_in(dir + "/retired");
+  std::string kid = new_key_id(at, random);
   auto seal = random.bytes(kAeadKeyBytes);
   auto sign = PrivateKey::generate_ec_p256();
   if (!sign) return fail(sign.take_error());

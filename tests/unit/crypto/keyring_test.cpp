@@ -79,6 +79,34 @@ TEST(KeyringTest, RotationKeepsOldValuesOpen) {
   std::filesystem::remove_all(dir);
 }
 
+// Ids order the ring, so keys made in the same second (a scheduled step right after the first
+// key, a test) or by a clock that went back still sort in the order they were made: the newest
+// is current, whatever its random suffix. (It once retired the current key instead.)
+TEST(KeyringTest, KeysMadeInTheSameSecondOrEarlierSortAfterTheNewest) {
+  DeterministicRandom rnd;
+  std::string dir = temp_dir("same-second");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {
+    auto at = test_now() - std::chrono::seconds(i % 2);  // the same second, or one earlier
+    auto id = Keyring::add_keys(dir, at, rnd);
+    ASSERT_TRUE(id.has_value()) << id.error().message;
+    if (!ids.empty()) {
+      EXPECT_GT(*id, ids.back());
+    }
+    ids.push_back(*id);
+    auto ring = Keyring::load(dir);
+    ASSERT_TRUE(ring.has_value()) << ring.error().message;
+    EXPECT_EQ(ring->current_sealing().id, *id);
+    EXPECT_EQ(ring->current_signing().id, *id);
+  }
+  // Retired keys count too: a key made after one was retired still sorts after it.
+  ASSERT_TRUE(Keyring::retire(dir, ids.front()).has_value());
+  auto later = Keyring::add_keys(dir, test_now() - std::chrono::hours(1), rnd);
+  ASSERT_TRUE(later.has_value());
+  EXPECT_GT(*later, ids.back());
+  std::filesystem::remove_all(dir);
+}
+
 // A staged (next) pair opens and verifies but never seals or signs; after promotion it is the
 // current pair and the old one still opens. So two gateways, one restarted after the promotion
 // and one not yet, each open what the other seals (the rotation in docs/deployment.md).
