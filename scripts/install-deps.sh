@@ -33,6 +33,9 @@ TEST=(
   # and Slurm for the jobs tests
   nginx-light chromium chromium-driver python3-selenium python3-websocket curl wrk python3-torch
   slurmctld slurmd slurm-client munge
+  # real notebooks behind the gateway (tests/integration/test_jupyter.py): Jupyter Notebook and
+  # its kernel, JupyterHub with configurable-http-proxy, PyYAML for the test's policy
+  jupyter-notebook python3-ipykernel jupyterhub node-configurable-http-proxy python3-yaml
   # the Redis store (issue 8): a real redis-server in the tests, redis-cli for the docs' checks
   redis-server redis-tools
   # the Debian package (docs/install.md): cpack's dpkg-shlibdeps and file, systemd-analyze
