@@ -23,6 +23,7 @@ import os
 import pathlib
 import secrets
 import shutil
+import signal
 import time
 
 import pytest
@@ -108,6 +109,7 @@ class Apps:
                        JUPYTERHUB_HUB_BIND_URL=f"http://127.0.0.1:{free_port()}",
                        JUPYTERHUB_PROXY_API_URL=f"http://127.0.0.1:{free_port()}",
                        JUPYTERHUB_SPAWNER="simple", JUPYTERHUB_STATE_DIR=str(hub_dir),
+                       JUPYTERHUB_AUTH_REFRESH_AGE="1",  # roles re-read from the JWT each second
                        CONFIGPROXY_AUTH_TOKEN=secrets.token_hex(16),
                        PYTHONPATH=str(ROOT / "python"),
                        # configurable-http-proxy's modules, for a Node.js that does not search
@@ -272,6 +274,38 @@ def test_jupyterhub_admin_page_follows_the_admin_role(apps, browser):
             apps.stack.url + f"/jupyterhub/hub/api/users/{name}")
     assert users["erin"]["admin"] is True and users["alice"]["admin"] is False, users
     assert users["alice"]["server"], users["alice"]
+
+
+def test_jupyterhub_admin_follows_a_role_change(apps, browser):
+    # alice is no hub admin; the policy then makes her group admin everywhere (reloaded on
+    # SIGHUP, same gateway session): her next JWT carries admin@*, the hub's auth refresh reads
+    # it, and its admin page opens for her.
+    browser_signin(browser, apps, "alice", "/jupyterhub/hub/home")
+    browser.get(apps.stack.url + "/jupyterhub/hub/admin")
+    assert "403" in browser.page_source
+    original = apps.stack.policy.read_text()
+    whoami = "return fetch('/.claimgate/whoami', {headers: {Accept: 'application/json'}}).then(r => r.json())"
+    try:
+        apps.stack.policy.write_text(original.replace(
+            "bindings:\n", "bindings:\n- {claim: groups, equals: ml-vision-ds, role: admin, project: '*'}\n", 1))
+        apps.stack.gateway.send_signal(signal.SIGHUP)
+        WebDriverWait(browser, 10, poll_frequency=0.2).until(
+            lambda d: "admin@*" in d.execute_script(whoami)["roles"])
+
+        def admin_page_opens(d):
+            d.get(apps.stack.url + "/jupyterhub/hub/admin")
+            return "react-admin-hook" in d.page_source
+        WebDriverWait(browser, 15, poll_frequency=0.5).until(admin_page_opens)
+    finally:
+        apps.stack.policy.write_text(original)
+        apps.stack.gateway.send_signal(signal.SIGHUP)
+    WebDriverWait(browser, 10, poll_frequency=0.2).until(
+        lambda d: "admin@*" not in d.execute_script(whoami)["roles"])
+    # And taken away again at the next refresh.
+    def admin_page_refused(d):
+        d.get(apps.stack.url + "/jupyterhub/hub/admin")
+        return "403" in d.page_source and "Forbidden" in d.page_source
+    WebDriverWait(browser, 15, poll_frequency=0.5).until(admin_page_refused)
 
 
 def test_jupyterhub_refuses_a_forged_or_missing_jwt(apps):
