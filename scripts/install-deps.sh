@@ -29,6 +29,9 @@ TEST=(
   clang libclang-rt-14-dev
   # integration tests: xmllint, pytest
   python3-pytest libxml2-utils
+  # the Python package installed with pip into a venv, offline (docs/python.md): pip, venv,
+  # the build backend (setuptools) and the wheel it builds with
+  python3-pip python3-venv python3-setuptools python3-wheel
   # the gateway's tests: a real nginx, a real browser, WebSocket clients, a load tool, PyTorch
   # and Slurm for the jobs tests
   nginx-light chromium chromium-driver python3-selenium python3-websocket curl wrk python3-torch

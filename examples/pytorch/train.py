@@ -18,10 +18,26 @@ loss per epoch and the learned weights, which approach 3 and -2.
 Without PyTorch (the quick start installs none), `python3 train.py` trains the same model with
 the same mini-batch SGD in plain Python, one process, and prints the same lines; `--backend
 python` chooses that loop even where PyTorch is installed.
+
+It submits itself through the claimgate Python package (`pip install ./python`, docs/python.md),
+with the login of `claimgate login` or claimgate.login():
+
+    python3 train.py --submit --project vision [--gateway URL] [--nproc 2] [--epochs 3]
+
+submits `python3 -m torch.distributed.run --standalone --nproc_per_node=2 ... train.py --epochs 3`
+(torchrun, run by this interpreter, so the job's processes import claimgate from where this one
+does; the plain loop `python3 train.py` without PyTorch or with --backend python) as a job in the
+project, working directory this script's, follows its log, and exits with the job's exit code.
+As a job, rank 0 prints what job_identity() says: the job, its project and submitter, and when
+the job's current token expires (claimgate exec renews it while the job runs).
 """
 import argparse
+import datetime
+import importlib.util
 import os
 import random
+import sys
+import time
 
 from claimgate import job_identity
 
@@ -30,6 +46,33 @@ def print_identity(world):
     me = job_identity()
     print(f"job {me.job_id} project {me.project} submitter {me.submitter} "
           f"pool {me.node_pool} world_size {world}", flush=True)
+    exp, now = me.expires(), int(time.time())
+    when = datetime.datetime.fromtimestamp(exp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"job token expires {when} (in {exp - now} s; checked at {now}, expires {exp})", flush=True)
+
+
+def submit(args):
+    """This script as a job: through torchrun when PyTorch is here (and not --backend python),
+    otherwise the plain loop; its log followed to the end. Returns the job's exit code."""
+    import claimgate
+    here = os.path.dirname(os.path.abspath(__file__))
+    train = ["train.py", "--epochs", str(args.epochs), "--samples", str(args.samples)]
+    torch = args.backend != "python" and importlib.util.find_spec("torch") is not None
+    if torch:
+        command = [args.python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
+                   "--redirects", "1", "--tee", "1", *train, "--backend", "torch"]
+    else:
+        command = [args.python, *train, "--backend", "python"]
+    jobs = claimgate.Jobs(args.gateway, project=args.project)
+    job = jobs.submit(command, name="train.py", workdir=here, procs_per_node=args.nproc if torch else 1,
+                      max_runtime=args.max_runtime)
+    print(f"submitted job {job.id} in project {job.project} as {job.submitter}: {' '.join(command)}", flush=True)
+    for line in jobs.logs(job, follow=True, timeout=600):
+        sys.stdout.write("    | " + line)
+        sys.stdout.flush()
+    done = jobs.wait(job, poll=0.2)
+    print(f"job {done.id} {done.state} (exit code {done.exit_code})", flush=True)
+    return done.exit_code if done.exit_code is not None else 1
 
 
 def train_plain(args):
@@ -59,7 +102,19 @@ def main():
     ap.add_argument("--samples", type=int, default=4096)
     ap.add_argument("--backend", choices=["auto", "torch", "python"], default="auto",
                     help="auto: PyTorch when it is installed, otherwise the plain-Python loop")
+    ap.add_argument("--submit", action="store_true",
+                    help="submit this script as a claimgate job, follow its log, exit with its exit code")
+    ap.add_argument("--project", help="with --submit: the project to run it in")
+    ap.add_argument("--gateway", help="with --submit: the gateway (default: $CLAIMGATE_GATEWAY, or the last login)")
+    ap.add_argument("--nproc", type=int, default=2, help="with --submit: processes for torchrun (--nproc_per_node)")
+    ap.add_argument("--max-runtime", default="1h", help="with --submit: the job's max_runtime")
+    ap.add_argument("--python", default=sys.executable,
+                    help="with --submit: the interpreter the job runs (claimgate importable; default: this one)")
     args = ap.parse_args()
+    if args.submit:
+        if not args.project:
+            ap.error("--submit needs --project")
+        raise SystemExit(submit(args))
     if args.backend == "python":
         return train_plain(args)
     try:

@@ -22,13 +22,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-__all__ = ["BearerAuth", "Credentials", "NotSignedIn", "access_token", "urlopen"]
+from .errors import NotSignedIn
+
+__all__ = ["BearerAuth", "Credentials", "NotSignedIn", "access_token", "store_login", "urlopen"]
 
 REFRESH_MARGIN = 60  # seconds before expiry at which a token is refreshed
-
-
-class NotSignedIn(RuntimeError):
-    """There is no valid login for the gateway: run `claimgate login`."""
+KEPT = ("access_token", "expires_at", "refresh_token", "refresh_expires_at", "subject", "token_id")
 
 
 def config_dir():
@@ -90,9 +89,7 @@ class Credentials:
                 if not force_refresh and entry.get("expires_at", 0) - time.time() > REFRESH_MARGIN:
                     return entry["access_token"]
                 fresh = self._refresh(entry)
-                entry.update({k: fresh[k] for k in ("access_token", "expires_at", "refresh_token",
-                                                    "refresh_expires_at", "subject", "token_id")
-                              if k in fresh})
+                entry.update({k: fresh[k] for k in KEPT if k in fresh})
                 data["gateways"][self.gateway] = entry
                 self._write(data)
                 return entry["access_token"]
@@ -121,6 +118,43 @@ class Credentials:
             import ssl
             return ssl.create_default_context(cafile=entry["ca_file"])
         return None
+
+    def ssl_context(self):
+        """The TLS context for this gateway (its login's ca_file), or None for the system's."""
+        try:
+            return self._ssl(self._entry(self._read()))
+        except NotSignedIn:
+            return None
+
+    @property
+    def subject(self):
+        """Who the login signs in as."""
+        return self._entry(self._read()).get("subject", "")
+
+    def __repr__(self):
+        return f"<claimgate.Credentials {self.gateway} in {self.path}>"
+
+
+def store_login(gateway, tokens, ca_file=None, directory=None):
+    """Stores a login (the token endpoint's answer) as `claimgate login` does: the gateway's
+    entry in the credentials file (directory 0700, file 0600, written whole and renamed, under
+    the lock refreshes take), and the gateway made the default. Returns its Credentials."""
+    creds = Credentials(gateway, directory)
+    creds.dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(creds.dir, 0o700)
+    with open(creds.dir / "credentials.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = creds._read()
+        entry = {k: tokens[k] for k in KEPT if k in tokens}
+        if ca_file:
+            entry["ca_file"] = str(ca_file)
+        data["version"] = 1
+        data["gateways"][creds.gateway] = entry
+        data["default"] = creds.gateway
+        creds._write(data)
+    _default.pop(creds.gateway, None)
+    _default.pop("", None)  # the default gateway may have changed
+    return creds
 
 
 _default = {}

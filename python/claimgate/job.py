@@ -15,8 +15,10 @@ import dataclasses
 import json
 import os
 
+from .errors import ClaimgateError
 
-class NotAJob(RuntimeError):
+
+class NotAJob(ClaimgateError, RuntimeError):
     """The process was not started by `claimgate exec`."""
 
 

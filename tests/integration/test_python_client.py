@@ -1,0 +1,246 @@
+"""The claimgate Python package as a person installs and uses it: `pip install ./python` into a
+venv (Debian 12's Python, offline: --system-site-packages --no-build-isolation --no-index), then,
+from that installed copy only (the source tree is not on sys.path), against a real gateway with
+the jobs route and pysaml2 sign-in: claimgate.login() (the device flow, approved by a signed-in
+browser), the PyTorch example submitting itself (`train.py --submit`), its log streamed, wait's
+exit code, cancel, refusals raised with the gateway's sentence, BearerAuth, and job_identity()
+inside the job (project, submitter, a fresh token)."""
+import json
+import os
+import pathlib
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from conftest import ROOT, claimgate_bin
+from gateway_stack import DemoStack, parse_form
+from job_user import ensure_job_user, passable, private_files, run_as_config
+
+POLICY = ROOT / "examples" / "policy" / "ml-platform.yaml"
+HTML = {"Accept": "text/html"}
+TTL = 30  # job token lifetime (s)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    ensure_job_user()
+    d = tmp_path_factory.mktemp("pyclient-gw")
+    passable(d)  # the job's account passes through to its own directory
+    s = DemoStack(d, claimgate_bin(), store="sqlite", policy=POLICY, upstream=False,
+                  routes=[{"name": "jobs", "prefix": "/api/", "upstream": "builtin:jobs"}],
+                  extra_config=(f"tokens: {{device_poll_interval: 1s}}\n"
+                                f"jobs: {{{run_as_config()}, state_dir: jobs-state, token_ttl: {TTL}s, "
+                                "check_interval: 1s, cancel_grace: 3s, poll_interval: 200ms}\n"))
+    private_files(d)
+    yield s
+    s.stop()
+
+
+class Installed:
+    """The package installed in a venv, and a working directory for jobs holding the venv and
+    the example (the job's sandbox has a /tmp of its own: the job reaches only its workdir)."""
+
+    def __init__(self, work):
+        self.work = work
+        self.venv = work / "venv"
+        self.python = self.venv / "bin" / "python"
+        self.site = self.venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+        self.home = work.parent / (work.name + "-home")  # the login's credentials, not for the job
+
+    def env(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k != "CLAIMGATE_GATEWAY"}
+        env["CLAIMGATE_CONFIG_DIR"] = str(self.home)
+        return env
+
+    def run(self, *args, timeout=60):
+        return subprocess.run([str(self.python), *args], capture_output=True, text=True, timeout=timeout,
+                              cwd=self.work, env=self.env())
+
+    def script(self, code, *args, timeout=60):
+        """Runs `code` with the venv's Python; returns its last stdout line, decoded as JSON."""
+        out = self.run("-c", code, *args, timeout=timeout)
+        assert out.returncode == 0, f"exit {out.returncode}\nstdout:\n{out.stdout}\nstderr:\n{out.stderr}"
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pyclient")
+    src = base / "src"  # a copy: pip builds in the tree it is given, and the checkout stays clean
+    shutil.copytree(ROOT / "python", src / "python",
+                    ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+    work = base / "work"
+    work.mkdir(mode=0o755)
+    passable(work)
+    shutil.copy(ROOT / "examples" / "pytorch" / "train.py", work / "train.py")
+    pkg = Installed(work)
+    # The documented way (python/README.md): Debian 12's pip refuses system installs (PEP 668).
+    for cmd in (["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(pkg.venv)],
+                [str(pkg.venv / "bin" / "pip"), "install", "--no-build-isolation", "--no-index",
+                 "--disable-pip-version-check", str(src / "python")]):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=base, umask=0o022,
+                           env={k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))})
+        assert r.returncode == 0, f"{' '.join(cmd)}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return pkg
+
+
+def test_the_package_is_imported_from_the_venv(installed):
+    seen = installed.script(
+        "import json, sys, claimgate, claimgate.jobs, claimgate.auth\n"
+        "print(json.dumps([claimgate.__file__, claimgate.jobs.__file__, claimgate.__version__, sys.path]))\n")
+    init, jobs_mod, version, path = seen
+    for f in (init, jobs_mod):
+        assert pathlib.Path(f).resolve().is_relative_to(installed.site.resolve()), f
+    assert version and re.fullmatch(r"\d+\.\d+\.\d+", version)
+    assert not any(p and pathlib.Path(p).resolve().is_relative_to(ROOT) for p in path), path
+    # pip's record of the installation (what `pip show -f claimgate` lists, read without pip).
+    records = list(installed.site.glob("claimgate-*.dist-info/RECORD"))
+    assert len(records) == 1 and "claimgate/jobs.py," in records[0].read_text(), records
+
+
+def device_login(stack, installed, user, action):
+    """claimgate.login() in the venv, the code approved (or denied) by `user`'s signed-in browser
+    on the gateway's device page, as a person does from another window. Returns (exit code,
+    stdout, stderr)."""
+    code = ("import sys, claimgate\n"
+            "try:\n"
+            "    c = claimgate.login(sys.argv[1], client='notebook', timeout=30)\n"
+            "    print('RESULT', c.subject, c.gateway, flush=True)\n"
+            "except claimgate.LoginError as e:\n"
+            "    print('REFUSED', e.oauth_error, e.name, e.code, '|', e.message, flush=True)\n")
+    proc = subprocess.Popen([str(installed.python), "-c", code, stack.url], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=installed.work, env=installed.env())
+    try:
+        first = proc.stdout.readline()
+        m = re.match(r"To sign in, open (\S+/\.claimgate/device) and enter the code ([B-Z]{4}-[B-Z]{4})$",
+                     first.strip())
+        assert m and m.group(1) == stack.url + "/.claimgate/device", first + proc.stderr.read()
+        complete = proc.stdout.readline().strip()
+        assert complete == f"(or open {stack.url}/.claimgate/device?code={m.group(2)})", complete
+        browser = requests.Session()
+        stack.signin(browser, user, "/api/projects/vision/jobs")
+        page = browser.get(stack.url + "/.claimgate/device?code=" + m.group(2), headers=HTML, timeout=15)
+        form_action, fields = parse_form(page.text)
+        assert fields.get("user_code") == m.group(2), page.text[:300]
+        done = browser.post(stack.url + form_action, data=dict(fields, action=action), headers=HTML, timeout=15)
+        assert done.status_code == 200, done.text[:300]
+        out, err = proc.communicate(timeout=30)
+        return proc.returncode, first + complete + "\n" + out, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def alice(stack, installed):
+    """alice signed in through claimgate.login(); returns what login printed."""
+    rc, out, err = device_login(stack, installed, "alice", "approve")
+    assert rc == 0, out + err
+    return out
+
+
+def test_login_from_python_with_the_device_flow(stack, installed, alice):
+    assert f"RESULT alice {stack.url}" in alice, alice
+    assert re.search(rf"Signed in to {re.escape(stack.url)} as alice; the login lasts until \d{{4}}-", alice)
+    creds = installed.home / "credentials.json"
+    saved = json.loads(creds.read_text())
+    assert saved["default"] == stack.url and saved["gateways"][stack.url]["subject"] == "alice"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600 and stat.S_IMODE(installed.home.stat().st_mode) == 0o700
+    # The same file as the CLI's: `claimgate token` reads this login.
+    tok = subprocess.run([claimgate_bin(), "token"], capture_output=True, text=True, timeout=30,
+                         env=installed.env())
+    assert tok.returncode == 0 and tok.stdout.strip() == saved["gateways"][stack.url]["access_token"], tok.stderr
+
+
+def test_a_denied_login_raises_with_the_sentence(stack, installed, alice, tmp_path):
+    other = Installed(installed.work)
+    other.home = tmp_path / "denied-home"
+    rc, out, err = device_login(stack, other, "carol", "deny")
+    assert rc == 0, out + err
+    assert "REFUSED access_denied" in out and "the request was refused on the device page" in out, out
+    assert not (other.home / "credentials.json").exists()
+
+
+def test_the_example_submits_itself_and_reads_its_identity(stack, installed, alice):
+    started = time.time()
+    out = installed.run(str(installed.work / "train.py"), "--submit", "--project", "vision", "--gateway",
+                        stack.url, "--epochs", "2", "--backend", "python", timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    m = re.search(r"^submitted job (j\S+) in project vision as alice: (\S+) train\.py", text, re.M)
+    assert m and m.group(2) == str(installed.python), text  # the job runs the venv's interpreter
+    jid = m.group(1)
+    # Printed inside the job (rank 0) from job_identity(), streamed back through jobs.logs().
+    assert f"    | job {jid} project vision submitter alice pool default world_size 1" in text, text
+    t = re.search(r"^    \| job token expires \S+ \(in \d+ s; checked at (\d+), expires (\d+)\)$", text, re.M)
+    assert t, text
+    checked, expires = int(t.group(1)), int(t.group(2))
+    assert int(started) <= checked <= time.time() and 0 < expires - checked <= TTL, (started, checked, expires)
+    assert "    | epoch 2/2 loss" in text and "    | learned weight" in text, text
+    assert text.rstrip().endswith(f"job {jid} succeeded (exit code 0)"), text
+
+
+def test_jobs_stream_cancel_wait_list_and_refusals(stack, installed, alice):
+    code = r"""
+import json, sys, time, requests, claimgate
+jobs = claimgate.Jobs(project="vision")
+out = {}
+slow = jobs.submit(["/usr/bin/python3", "-c",
+                    "import time\nprint('ready', flush=True)\nwhile True: time.sleep(0.1)"],
+                   name="slow", max_runtime="5m")
+out["submitted"] = [slow.id, slow.state, slow.submitter]
+lines = []
+for line in jobs.logs(slow, follow=True, timeout=60):
+    lines.append(line)
+    if line == "ready\n":  # the job is still running: the log is a stream, not its end
+        out["state_at_first_line"] = jobs.get(slow.id).state
+        out["cancel"] = jobs.cancel(slow.id).state
+out["lines"] = lines
+done = jobs.wait(slow, timeout=30, poll=0.2)
+out["cancelled"] = [done.state, done.message, bool(done.token_revoked)]
+three = jobs.submit(["/usr/bin/python3", "-c", "print('exiting'); raise SystemExit(3)"])
+out["three"] = [jobs.wait(three.id, timeout=30, poll=0.2).exit_code, "".join(three.logs())]
+try:
+    three.wait(check=True)
+except claimgate.JobFailed as e:
+    out["job_failed"] = str(e)
+out["listed"] = [j.id for j in jobs.list(mine=True)]
+for name, call in (("bad_spec", lambda: jobs.submit(["x"], gpus=1000)),
+                   ("forbidden", lambda: jobs.submit(["x"], project="nlp")),
+                   ("not_found", lambda: jobs.get("jdoesnotexist"))):
+    try:
+        call()
+    except claimgate.GatewayError as e:
+        out[name] = [e.status, e.name, e.code, e.message, e.request_id]
+r = requests.get(jobs.gateway + "/api/projects/vision/jobs", auth=claimgate.BearerAuth(),
+                 headers={"Accept": "application/json"}, timeout=15)
+out["bearer"] = [r.status_code, len(r.json()["jobs"])]
+print(json.dumps(out))
+"""
+    out = installed.script(code, timeout=90)
+    slow_id, state, submitter = out["submitted"]
+    assert state in ("queued", "running") and submitter == "alice"
+    assert out["state_at_first_line"] == "running" and out["cancel"] in ("running", "cancelled"), out
+    lines = out["lines"]
+    assert "ready\n" in lines and lines[0].startswith("claimgate exec: job " + slow_id + " verified"), lines
+    # What exec wrote after the cancel came through the same stream.
+    assert any("received Terminated" in x for x in lines[lines.index("ready\n"):]), lines
+    assert out["cancelled"] == ["cancelled", "cancelled by alice", True], out["cancelled"]
+    assert out["three"][0] == 3 and out["three"][1].endswith(" verified (project vision, submitter alice, pool "
+                                                            "default); running /usr/bin/python3\nexiting\n"), out
+
+    assert "failed (exit code 3)" in out["job_failed"]
+    assert slow_id in out["listed"]
+    status, name, code, message, request_id = out["bad_spec"]
+    assert (status, name, code) == (400, "jobs.bad_spec", 9001) and "gpus: 1000 is outside 0..16" in message
+    status, name, code, message, request_id = out["forbidden"]
+    assert status == 403 and name.startswith("gateway.") and code and "nlp" in message and request_id, out
+    assert out["not_found"][:2] == [404, "jobs.not_found"], out["not_found"]
+    assert out["bearer"][0] == 200 and out["bearer"][1] >= 3
