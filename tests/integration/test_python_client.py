@@ -92,9 +92,11 @@ def installed(tmp_path_factory):
 
 def test_the_package_is_imported_from_the_venv(installed):
     seen = installed.script(
-        "import json, sys, claimgate, claimgate.jobs, claimgate.auth\n"
-        "print(json.dumps([claimgate.__file__, claimgate.jobs.__file__, claimgate.__version__, sys.path]))\n")
-    init, jobs_mod, version, path = seen
+        "import json, sys, importlib.metadata as md, claimgate, claimgate.jobs, claimgate.auth\n"
+        "hub = [e.value for e in md.entry_points(group='jupyterhub.authenticators') if e.name == 'claimgate']\n"
+        "print(json.dumps([claimgate.__file__, claimgate.jobs.__file__, claimgate.__version__, sys.path, hub]))\n")
+    init, jobs_mod, version, path, hub = seen
+    assert hub == ["claimgate.jupyterhub:ClaimgateAuthenticator"]  # authenticator_class = "claimgate"
     for f in (init, jobs_mod):
         assert pathlib.Path(f).resolve().is_relative_to(installed.site.resolve()), f
     assert version and re.fullmatch(r"\d+\.\d+\.\d+", version)
