@@ -75,3 +75,8 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian's jupyterhub package enables a system-wide hub (jupyterhub.service, as root, PAM sign-in);
+# the tests start their own on loopback, so keep the system one off where systemd runs.
+if [[ " ${missing[*]} " == *" jupyterhub "* ]] && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now jupyterhub.service >/dev/null 2>&1 || true
+fi

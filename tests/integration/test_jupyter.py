@@ -215,7 +215,7 @@ def test_notebook_cell_runs_and_revocation_closes_the_kernel_socket(apps, browse
         lambda d: d.execute_script("return window.__cg_closes.length ? window.__cg_closes : null"))
     elapsed = time.monotonic() - t0
     assert codes[0] == 1008, codes
-    assert elapsed < 4, elapsed
+    assert elapsed < 5, elapsed  # websocket_check is 1s; ASan and a busy machine are slower
     print(f"\nkernel WebSocket closed {elapsed:.2f}s after the revocation (code {codes[0]})")
     # The notebook's page says it lost its kernel: its reconnect (1 s later) is refused by the
     # gateway (no session any more), and the page shows Jupyter's "Connection failed" dialog.
