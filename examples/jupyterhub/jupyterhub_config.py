@@ -9,7 +9,9 @@
 #   rules:
 #     - {path: "/jupyterhub/{rest*}", signed_in: true}
 #
-#   PYTHONPATH=/path/to/claimgate/python jupyterhub -f jupyterhub_config.py
+#   pip install ./python && jupyterhub -f jupyterhub_config.py
+# (or, without installing: PYTHONPATH=/path/to/claimgate/python jupyterhub -f jupyterhub_config.py;
+# installed, authenticator_class = "claimgate" names the same class through its entry point)
 #
 # The CLAIMGATE_* / JUPYTERHUB_* environment variables are only there so that the integration
 # test (tests/integration/test_jupyter.py) runs this very file on ports chosen at run time.
