@@ -6,7 +6,8 @@ stable number (docs/error-codes.md) and the sentence a person can act on.
         jobs.submit(["python3", "train.py"], project="nlp")
     except claimgate.GatewayError as e:
         print(e.status, e.name, e.code, e.message)
-        # 403 gateway.forbidden 6403 'you may not ... in project nlp: your roles there are viewer'
+        # 403 gateway.forbidden 6507 POST /api/projects/nlp/jobs needs jobs:submit in project
+        #   'nlp', and you have no role in project 'nlp' (you have: data-scientist in vision)
 """
 import json
 
