@@ -16,6 +16,7 @@ it is refused.
 import codecs
 import http.client
 import time
+import urllib.error
 
 from . import auth
 from ._http import Client, StaticToken
@@ -168,40 +169,47 @@ class Jobs:
                 raise TimeoutError(f"job {j.id} is still {j.state} after {timeout} s")
             time.sleep(poll if deadline is None else max(0.0, min(poll, deadline - time.monotonic())))
 
-    def logs(self, job, project=None, *, follow=False, offset=0, timeout=None):
+    def logs(self, job, project=None, *, follow=False, offset=0, timeout=None, reconnects=10):
         """The job's output, a line at a time (each line with its newline; the last may lack
-        one), as a generator. With `follow`, lines come as the job writes them, until it ends;
-        a dropped connection is resumed at the byte reached (offset), so no line is lost or
-        repeated. `timeout`: seconds without a byte before giving up (default: the Jobs'
-        timeout; a quiet job's stream stays open, so pass a larger one to follow it)."""
+        one), as a generator. With `follow`, lines come as the job writes them, until it ends.
+
+        A followed stream that stays quiet for `timeout` seconds (default: 300 s, or the Jobs'
+        timeout when longer) is asked for again from the byte reached (`offset`), as is one that
+        breaks (a gateway restart: up to `reconnects` tries in a row, a second or two apart), so
+        no line is lost or repeated while the job runs. Without `follow`, a timeout (the Jobs'
+        by default) or a broken stream raises."""
         p, jid = self._where(job, project)
+        if timeout is None:
+            timeout = max(300, self.client.timeout) if follow else self.client.timeout
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""
         pos = offset
-        retries = 0
+        failures = 0
         while True:
             query = {"follow": "1" if follow else None, "offset": pos or None}
             try:
                 with self.client.open("GET", self._path(p, jid, "logs"), query=query, timeout=timeout,
                                       accept="text/plain") as r:
+                    failures = 0
                     while True:
-                        chunk = r.read1(65536) if hasattr(r, "read1") else r.read(65536)
+                        chunk = r.read1(65536)
                         if not chunk:
                             break
-                        retries = 0
                         pos += len(chunk)
                         pending += decoder.decode(chunk)
                         *lines, pending = pending.split("\n")
                         for line in lines:
                             yield line + "\n"
                 break
-            except (http.client.IncompleteRead, ConnectionError) as e:
-                # The stream broke (the gateway restarted, a proxy timed out): go on from `pos`
-                # while the job runs.
-                retries += 1
-                if retries > 5:
-                    raise ClaimgateError(f"the log stream of job {jid} broke at byte {pos}: {e}") from e
-                time.sleep(0.2 * retries)
+            except TimeoutError:
+                if not follow:
+                    raise
+                # A quiet job: the stream stays open while it runs; ask again from `pos`.
+            except (http.client.HTTPException, ConnectionError, urllib.error.URLError) as e:
+                failures += 1
+                if not follow or failures > reconnects:
+                    raise ClaimgateError(f"the log of job {jid} could not be read on from byte {pos}: {e}") from e
+                time.sleep(min(2.0, 0.25 * failures))
         pending += decoder.decode(b"", final=True)
         if pending:
             yield pending

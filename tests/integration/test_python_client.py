@@ -200,14 +200,15 @@ import json, sys, time, requests, claimgate
 jobs = claimgate.Jobs(project="vision")
 out = {}
 slow = jobs.submit(["/usr/bin/python3", "-c",
-                    "import time\nprint('ready', flush=True)\nwhile True: time.sleep(0.1)"],
-                   name="slow", max_runtime="5m")
+                    "import time\nprint('ready', flush=True)\ntime.sleep(2.5)\nprint('still here', flush=True)\n"
+                    "while True: time.sleep(0.1)"], name="slow", max_runtime="5m")
 out["submitted"] = [slow.id, slow.state, slow.submitter]
 lines = []
-for line in jobs.logs(slow, follow=True, timeout=60):
+# timeout=1: the job is quiet for 2.5 s after 'ready'; the stream is asked for again from its offset.
+for line in jobs.logs(slow, follow=True, timeout=1):
     lines.append(line)
-    if line == "ready\n":  # the job is still running: the log is a stream, not its end
-        out["state_at_first_line"] = jobs.get(slow.id).state
+    if line == "still here\n":  # the job is still running: the log is a stream, not its end
+        out["state_at_line"] = jobs.get(slow.id).state
         out["cancel"] = jobs.cancel(slow.id).state
 out["lines"] = lines
 done = jobs.wait(slow, timeout=30, poll=0.2)
@@ -234,11 +235,16 @@ print(json.dumps(out))
     out = installed.script(code, timeout=90)
     slow_id, state, submitter = out["submitted"]
     assert state in ("queued", "running") and submitter == "alice"
-    assert out["state_at_first_line"] == "running" and out["cancel"] in ("running", "cancelled"), out
+    assert out["state_at_line"] == "running" and out["cancel"] in ("running", "cancelled"), out
     lines = out["lines"]
-    assert "ready\n" in lines and lines[0].startswith("claimgate exec: job " + slow_id + " verified"), lines
+    assert lines[0].startswith("claimgate exec: job " + slow_id + " verified"), lines
+    # Across the quiet spell's reconnections, every line once, in order.
+    assert lines[1:3] == ["ready\n", "still here\n"], lines
     # What exec wrote after the cancel came through the same stream.
-    assert any("received Terminated" in x for x in lines[lines.index("ready\n"):]), lines
+    assert any("received Terminated" in x for x in lines[3:]), lines
+    asked = re.findall(rf"method=GET path=/api/projects/vision/jobs/{slow_id}/logs route=jobs status=200",
+                       stack.gateway_log())
+    assert len(asked) >= 2, asked  # the quiet spell made it ask again
     assert out["cancelled"] == ["cancelled", "cancelled by alice", True], out["cancelled"]
     assert out["three"][0] == 3 and out["three"][1].endswith(" verified (project vision, submitter alice, pool "
                                                             "default); running /usr/bin/python3\nexiting\n"), out
