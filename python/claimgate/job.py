@@ -29,6 +29,8 @@ class JobIdentity:
     submitter: str
     node_pool: str
     token_file: str
+    gateway: str = ""  # the gateway exec checks and renews with (CLAIMGATE_GATEWAY), "" when unset
+    ca_file: str = ""  # its CA certificates (CLAIMGATE_CA_FILE), "" for the system's
 
     def token(self) -> str:
         """The job's current token (renewed by claimgate exec while the job runs)."""
@@ -46,6 +48,30 @@ class JobIdentity:
         """When the current token expires (seconds since the epoch)."""
         return int(self.claims()["exp"])
 
+    def verify(self, timeout=30) -> dict:
+        """Asks the gateway whether the job's current token is good now (POST
+        /.claimgate/jobs/check, as exec does before it starts the command): returns its answer
+        ({"active": true, "job", "state", "deadline"}); raises GatewayError with the gateway's
+        sentence when the token is refused or revoked (the job was cancelled, its submitter
+        revoked). The gateway: `gateway` (CLAIMGATE_GATEWAY), else the token's issuer."""
+        import ssl
+        import urllib.error
+        import urllib.request
+        from .errors import GatewayError, from_http
+        base = (self.gateway or self.claims().get("iss", "")).rstrip("/")
+        if not base.startswith(("https://", "http://")):
+            raise GatewayError(0, "", 0, "no gateway to ask: CLAIMGATE_GATEWAY is not set and the token's "
+                                         f"issuer {base!r} is not a URL")
+        req = urllib.request.Request(base + "/.claimgate/jobs/check", method="POST",
+                                     data=json.dumps({"token": self.token()}).encode(),
+                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+        context = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            raise from_http(e.code, e.read()) from None
+
 
 def job_identity(environ=None) -> JobIdentity:
     """The job this process belongs to; raises NotAJob outside `claimgate exec`."""
@@ -54,6 +80,7 @@ def job_identity(environ=None) -> JobIdentity:
         return JobIdentity(job_id=env["CLAIMGATE_JOB_ID"], project=env["CLAIMGATE_PROJECT"],
                            submitter=env["CLAIMGATE_SUBMITTER"],
                            node_pool=env.get("CLAIMGATE_NODE_POOL", ""),
-                           token_file=env["CLAIMGATE_TOKEN_FILE"])
+                           token_file=env["CLAIMGATE_TOKEN_FILE"],
+                           gateway=env.get("CLAIMGATE_GATEWAY", ""), ca_file=env.get("CLAIMGATE_CA_FILE", ""))
     except KeyError as e:
         raise NotAJob(f"{e.args[0]} is not set: this process was not started by claimgate exec") from None

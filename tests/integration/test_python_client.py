@@ -219,6 +219,12 @@ try:
     three.wait(check=True)
 except claimgate.JobFailed as e:
     out["job_failed"] = str(e)
+# Inside a job: the installed copy (the venv's Python in the job's working directory) and the
+# job's identity, its token checked with the gateway.
+probe = ("import json, claimgate\nme = claimgate.job_identity()\n"
+         "print('IDENTITY ' + json.dumps([claimgate.__file__, me.project, me.submitter, me.job_id, me.verify()]))")
+ident = jobs.submit([sys.executable, "-c", probe], workdir=sys.argv[1])
+out["ident"] = [jobs.wait(ident, timeout=30, poll=0.2).exit_code, ident.id, "".join(ident.logs())]
 out["listed"] = [j.id for j in jobs.list(mine=True)]
 for name, call in (("bad_spec", lambda: jobs.submit(["x"], gpus=1000)),
                    ("forbidden", lambda: jobs.submit(["x"], project="nlp")),
@@ -232,7 +238,7 @@ r = requests.get(jobs.gateway + "/api/projects/vision/jobs", auth=claimgate.Bear
 out["bearer"] = [r.status_code, len(r.json()["jobs"])]
 print(json.dumps(out))
 """
-    out = installed.script(code, timeout=90)
+    out = installed.script(code, str(installed.work), timeout=90)
     slow_id, state, submitter = out["submitted"]
     assert state in ("queued", "running") and submitter == "alice"
     assert out["state_at_line"] == "running" and out["cancel"] in ("running", "cancelled"), out
@@ -250,7 +256,13 @@ print(json.dumps(out))
                                                             "default); running /usr/bin/python3\nexiting\n"), out
 
     assert "failed (exit code 3)" in out["job_failed"]
-    assert slow_id in out["listed"]
+    rc, ident_id, log = out["ident"]
+    assert rc == 0, log
+    where, project, submitter, job_id, check = json.loads(log.split("IDENTITY ", 1)[1])
+    assert pathlib.Path(where).is_relative_to(installed.site), where
+    assert (project, submitter, job_id) == ("vision", "alice", ident_id)
+    assert check["active"] is True and check["job"] == ident_id and check["state"] == "running", check
+    assert slow_id in out["listed"] and ident_id in out["listed"]
     status, name, code, message, request_id = out["bad_spec"]
     assert (status, name, code) == (400, "jobs.bad_spec", 9001) and "gpus: 1000 is outside 0..16" in message
     status, name, code, message, request_id = out["forbidden"]
