@@ -271,3 +271,109 @@ print(json.dumps(out))
                               "role in project 'nlp'"), message
     assert out["not_found"][:2] == [404, "jobs.not_found"], out["not_found"]
     assert out["bearer"][0] == 200 and out["bearer"][1] >= 2
+
+
+class FakeGateway:
+    """A stand-in for the gateway for what a real one does not do on demand: a log stream that
+    breaks mid-line, an access token that expired before its stored expiry, an error page that is
+    not JSON. Records the requests it received."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        fake = self
+        self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def chunked(self, parts, finish):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for part in parts:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    self.wfile.flush()
+                if finish:
+                    self.wfile.write(b"0\r\n\r\n")
+                self.close_connection = True
+
+            def answer(self, status, body, ctype="application/json", **headers):
+                raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(raw)))
+                for k, v in headers.items():
+                    self.send_header(k.replace("_", "-"), v)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self):
+                fake.seen.append((self.command, self.path, self.headers.get("Authorization")))
+                if self.path == "/api/projects/p/jobs/j1/logs?follow=1":
+                    self.chunked([b"one\ntw"], finish=False)  # the connection drops mid-line
+                elif self.path == "/api/projects/p/jobs/j1/logs?follow=1&offset=6":
+                    self.chunked([b"o\nthr", b"ee\n"], finish=True)
+                elif self.path == "/api/projects/p/jobs/j2":
+                    if self.headers.get("Authorization") == "Bearer fresh":
+                        self.answer(200, {"id": "j2", "project": "p", "state": "running"})
+                    else:
+                        self.answer(401, {"error": "gateway.token_expired", "code": 6512, "message": "expired"},
+                                    WWW_Authenticate='Bearer realm="claimgate", error="invalid_token", '
+                                                     'error_description="access token expired at ..."')
+                else:
+                    self.answer(502, "<html><body>Bad Gateway (the front proxy's page)</body></html>", "text/html")
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                fake.seen.append((self.command, self.path, body))
+                self.answer(200, {"access_token": "fresh", "expires_at": int(time.time()) + 900,
+                                  "refresh_token": "r2", "refresh_expires_at": int(time.time()) + 3600,
+                                  "subject": "alice", "token_id": "t1"})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_broken_streams_expired_tokens_and_error_pages(installed, tmp_path):
+    fake = FakeGateway()
+    try:
+        home = tmp_path / "fake-home"
+        home.mkdir(mode=0o700)
+        # Stored as valid for 10 more minutes, but the gateway says it expired (a clock ahead).
+        (home / "credentials.json").write_text(json.dumps({"version": 1, "default": fake.url, "gateways": {
+            fake.url: {"access_token": "stale", "expires_at": int(time.time()) + 600, "refresh_token": "r1",
+                       "refresh_expires_at": int(time.time()) + 3600, "subject": "alice", "token_id": "t1"}}}))
+        pkg = Installed(installed.work)
+        pkg.home = home
+        out = pkg.script(
+            "import json, claimgate\n"
+            "jobs = claimgate.Jobs(project='p')\n"
+            "lines = list(jobs.logs('j1', follow=True))\n"
+            "state = jobs.get('j2').state\n"
+            "try:\n"
+            "    jobs.get('j3')\n"
+            "except claimgate.GatewayError as e:\n"
+            "    err = [e.status, e.name, e.code, e.message]\n"
+            "print(json.dumps([lines, state, err]))\n")
+    finally:
+        fake.stop()
+    lines, state, err = out
+    assert lines == ["one\n", "two\n", "three\n"], lines  # resumed at byte 6: nothing lost or repeated
+    assert state == "running"
+    assert err[:3] == [502, "", 0] and "Bad Gateway (the front proxy's page)" in err[3], err
+    auths = [a for m, p, a in fake.seen if p == "/api/projects/p/jobs/j2"]
+    assert auths == ["Bearer stale", "Bearer fresh"], fake.seen  # refreshed once, sent again
+    posts = [b for m, p, b in fake.seen if m == "POST"]
+    assert posts == ["grant_type=refresh_token&refresh_token=r1"], posts
+    saved = json.loads((home / "credentials.json").read_text())["gateways"][fake.url]
+    assert saved["access_token"] == "fresh" and saved["refresh_token"] == "r2"
