@@ -15,6 +15,7 @@ it is refused.
 """
 import codecs
 import http.client
+import socket
 import time
 import urllib.error
 
@@ -201,7 +202,7 @@ class Jobs:
                         for line in lines:
                             yield line + "\n"
                 break
-            except TimeoutError:
+            except (TimeoutError, socket.timeout):  # the same class from Python 3.10 on
                 if not follow:
                     raise
                 # A quiet job: the stream stays open while it runs; ask again from `pos`.
