@@ -13,7 +13,8 @@ Launched with torchrun through `claimgate exec` (which verified the job's token 
 
 Each process trains a copy of a linear model with DistributedDataParallel (gloo on CPU, NCCL
 when GPUs are there) on its shard of y = 3x - 2 + noise; rank 0 prints the job's identity, the
-loss per epoch and the learned weights, which approach 3 and -2.
+loss per epoch and the learned weights, which approach 3 and -2. Before it trains, every process
+has the gateway check the job's current token (verify_identity: `rank 1/2: job ... verified`).
 
 Without PyTorch (the quick start installs none), `python3 train.py` trains the same model with
 the same mini-batch SGD in plain Python, one process, and prints the same lines; `--backend
@@ -126,11 +127,26 @@ def main():
     train_torch(args, torch)
 
 
+def verify_identity(rank, world):
+    """Every process, before it trains: the gateway checks the job's current token (signature,
+    expiry, revocation: JobIdentity.verify) and its answer must name this job."""
+    me = job_identity()
+    try:
+        answer = me.verify()
+    except Exception as e:  # GatewayError (refused, revoked) or the gateway unreachable
+        raise SystemExit(f"rank {rank}: the gateway did not accept the job token: {e}")
+    if not answer.get("active") or answer.get("job") != me.job_id:
+        raise SystemExit(f"rank {rank}: the gateway's answer does not name this job: {answer}")
+    print(f"rank {rank}/{world}: job {me.job_id} verified by the gateway ({answer.get('state')})", flush=True)
+
+
 def train_torch(args, torch):
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
     distributed = "WORLD_SIZE" in os.environ
+    # Every process, before it joins the others: no rank trains on a token the gateway refuses.
+    verify_identity(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
     cuda = torch.cuda.is_available()
     if distributed:
         dist.init_process_group("nccl" if cuda else "gloo")

@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -504,7 +505,11 @@ def main():
         # default signal handling.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         cli = f"{stack.bin}"
-        spec = json.dumps(job_spec(stack, torchrun))
+        spec = job_spec(stack, torchrun)
+        submit = shlex.join([cli, "jobs", "submit", "--follow", "--project", "vision", "--name", spec["name"],
+                             "--workdir", spec["workdir"], "--max-runtime", spec["max_runtime"]]
+                            + (["--procs-per-node", str(spec["procs_per_node"])] if "procs_per_node" in spec else [])
+                            + ["--", *spec["command"]])
         print(f"""
 claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2) and its jobs API.
 
@@ -514,11 +519,9 @@ claimgate is running in front of a demo upstream, with a local SAML IdP (pysaml2
              {stack.url}/api/projects/vision/jobs as alice, bob, carol, dave and erin)
   Terminal:  {cli} login --gateway {stack.url} --device
              (sign in as alice in the browser, open the page it prints, enter the code, Allow)
-  A job:     curl -H "Authorization: Bearer $({cli} token)" -H 'Content-Type: application/json' \\
-               -d '{spec}' \\
-               {stack.url}/api/projects/vision/jobs
-             then its log: curl -H "Authorization: Bearer $({cli} token)" \\
-               '{stack.url}/api/projects/vision/jobs/<id>/logs?follow=1'
+  A job:     {submit}
+             (prints its log as it runs; then: {cli} jobs list, {cli} jobs status ID,
+             {cli} jobs wait ID; or the API with curl -H "Authorization: Bearer $({cli} token)")
              ({'; '.join(job_notes)})
   Metrics:   {stack.diag_url}/metrics (the diagnostics listener: loopback only)
   Audit:     {stack.dir}/audit/audit.jsonl (then: {cli} audit report --config {stack.config}

@@ -1,5 +1,8 @@
 // `claimgate exec` and claimgate-exec: the options, and the run (jobs/exec.h does the work).
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cli/jobs_commands.h"
 #include "core/time.h"
@@ -7,6 +10,12 @@
 
 namespace cg::cli {
 namespace {
+
+// exec's COMMAND, when take_exec_command found a "--".
+std::optional<std::vector<std::string>>& taken_command() {
+  static std::optional<std::vector<std::string>> c;
+  return c;
+}
 
 int run_exec_command(jobs::ExecOptions o, const std::string& check, const std::string& grace,
                      const std::string& skew) {
@@ -30,6 +39,15 @@ int run_exec_command(jobs::ExecOptions o, const std::string& check, const std::s
 }
 
 }  // namespace
+
+void take_exec_command(int& argc, char** argv, int first) {
+  for (int i = first; i < argc; ++i) {
+    if (std::string_view(argv[i]) != "--") continue;
+    taken_command().emplace(argv + i + 1, argv + argc);
+    argc = i;
+    return;
+  }
+}
 
 void add_exec_options(CLI::App& cmd, int& exit_code) {
   static jobs::ExecOptions eo;
@@ -57,8 +75,16 @@ void add_exec_options(CLI::App& cmd, int& exit_code) {
   ex->add_option("--check-interval", check, "how often to check revocation (default 30s)");
   ex->add_option("--grace", grace, "SIGTERM, then SIGKILL this much later (default 10s)");
   ex->add_option("--skew", skew, "clock skew allowed on exp/nbf (default 60s)");
-  ex->add_option("command", eo.command, "-- COMMAND [ARGS...]")->required();
-  ex->callback([&exit_code] { exit_code = run_exec_command(eo, check, grace, skew); });
+  ex->add_option("command", eo.command, "-- COMMAND [ARGS...]");
+  ex->callback([&exit_code] {
+    if (taken_command()) eo.command = *taken_command();
+    if (eo.command.empty()) {
+      std::cerr << "claimgate exec: give the command after --\n";
+      exit_code = 2;
+      return;
+    }
+    exit_code = run_exec_command(eo, check, grace, skew);
+  });
 }
 
 }  // namespace cg::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   CLI::App app{"claimgate-exec: verify a job's token, then run its command (on every node)"};
   int exit_code = 0;
   cg::cli::add_exec_options(app, exit_code);
+  cg::cli::take_exec_command(argc, argv, 1);  // COMMAND verbatim, never parsed by CLI11
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,6 +10,7 @@
 
 #include "audit/config.h"
 #include "audit/log.h"
+#include "cli/jobs_client.h"
 #include "core/log.h"
 #include "core/service_notify.h"
 #include "core/time.h"
@@ -267,8 +268,10 @@ void add_jobs_commands(CLI::App& app, int& exit_code) {
       exit_code);
 
   static std::string config, listen, audience = "jobs", jwks, issuer;
-  auto* jobs = app.add_subcommand("jobs", "The jobs service");
+  auto* jobs = app.add_subcommand(
+      "jobs", "Training jobs: submit, list, status, logs, cancel, wait; serve (the service)");
   jobs->require_subcommand(1);
+  add_jobs_client_commands(*jobs, exit_code);
   auto* serve = jobs->add_subcommand(
       "serve", "Run the jobs service alone, behind a gateway (requests need its identity JWT)");
   serve->add_option("--config,-c", config, "a gateway config (jobs:, keys, policy, audit)")

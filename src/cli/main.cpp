@@ -1,9 +1,11 @@
 // claimgate: the binary only wires the parts together.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <string_view>
 
 #include "cli/audit_commands.h"
 #include "cli/certs_commands.h"
+#include "cli/jobs_client.h"
 #include "cli/jobs_commands.h"
 #include "cli/policy_commands.h"
 #include "cli/saml_commands.h"
@@ -24,6 +26,9 @@ int main(int argc, char** argv) {
   cg::cli::add_token_commands(app, exit_code);
   cg::cli::add_jobs_commands(app, exit_code);
   cg::cli::add_certs_commands(app, exit_code);
+  // `jobs submit ... -- COMMAND`: the command passes through verbatim, never parsed by CLI11.
+  cg::cli::take_job_command(argc, argv);
+  if (argc > 1 && std::string_view(argv[1]) == "exec") cg::cli::take_exec_command(argc, argv, 2);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,7 @@
 // `claimgate login | logout | token | whoami | admin revoke`: the terminal's side of the
 // gateway's tokens (docs/tokens.md). Credentials live in ~/.config/claimgate/credentials.json
-// (mode 0600), one entry per gateway; python/claimgate reads and refreshes the same file.
+// (mode 0600), one entry per gateway (cli/credentials.h); python/claimgate reads and refreshes
+// the same file.
 #pragma once
 
 #include <CLI/CLI.hpp>

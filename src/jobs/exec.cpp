@@ -62,8 +62,8 @@ std::string working_directory() {
 Result<std::vector<std::string>> read_env_file(const std::string& path) {
   auto text = core::read_file(path, 4 << 20);
   if (!text) {
-    return fail(Code::kBadSpec, "cannot read the job's environment file " + path + ": " +
-                                    text.error().message);
+    return fail(Code::kBadSpec,
+                "cannot read the job's environment file " + path + ": " + text.error().message);
   }
   auto j = json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -357,7 +357,8 @@ int Node::run() {
     if (replaced) continue;
     if (v.starts_with("CLAIMGATE_JOB_") || v.starts_with("CLAIMGATE_PROJECT=") ||
         v.starts_with("CLAIMGATE_SUBMITTER=") || v.starts_with("CLAIMGATE_TOKEN_FILE=") ||
-        v.starts_with("CLAIMGATE_NODE_POOL="))
+        v.starts_with("CLAIMGATE_NODE_POOL=") || v.starts_with("CLAIMGATE_GATEWAY=") ||
+        v.starts_with("CLAIMGATE_CA_FILE="))
       continue;
     env.emplace_back(v);
   }
@@ -372,6 +373,9 @@ int Node::run() {
   env.push_back("CLAIMGATE_SUBMITTER=" + claims_.submitter);
   env.push_back("CLAIMGATE_TOKEN_FILE=" + token_path);
   env.push_back("CLAIMGATE_NODE_POOL=" + claims_.pool);
+  // Where the job's processes check their token themselves (POST /.claimgate/jobs/check).
+  if (!gateway().empty()) env.push_back("CLAIMGATE_GATEWAY=" + gateway());
+  if (!o_.ca_file.empty()) env.push_back("CLAIMGATE_CA_FILE=" + o_.ca_file);
   std::vector<std::string> argv = o_.command;
   std::vector<char*> cargv, cenv;
   for (auto& s : argv) cargv.push_back(s.data());

@@ -135,6 +135,11 @@ def test_torchrun_job_end_to_end(stack, sessions):
     assert f"job {j['id']} project vision submitter alice pool default world_size 2" in log, log
     assert "learned weight 3.0" in log or "learned weight 2.99" in log, log
     assert f"claimgate exec: job {j['id']} verified" in log
+    # Both DDP processes had the gateway check the job's token before they joined the process
+    # group (the ranks' lines interleave in the log as torchrun's tee flushes them).
+    for rank in (0, 1):
+        assert f"[default{rank}]:rank {rank}/2: job {j['id']} verified by the gateway (running)" in log, log
+    assert log.index("rank 0/2: job") < log.index("epoch 1/3"), log
     assert done["nodes"] and done["nodes"][0]["exit_code"] == 0
 
     # Logs: alice and carol (a viewer everywhere) read them; frank (nlp only) may not.

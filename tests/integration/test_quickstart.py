@@ -51,6 +51,7 @@ def test_quickstart_demo_prints_its_url_and_stops_on_sigterm(tmp_path):
         assert "Open:      http://127.0.0.1:" in text, text
         assert "alice " in text and "password" in text, text
         assert "login --gateway http://127.0.0.1:" in text and "/api/projects/vision/jobs" in text, text
+        assert "jobs submit --follow --project vision" in text and " -- " in text, text
         p.send_signal(signal.SIGTERM)
         assert p.wait(30) == 0
     finally:
