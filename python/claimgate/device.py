@@ -20,8 +20,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from .auth import store_login
-from .errors import LoginError, from_http
+from .auth import Credentials, store_login
+from .errors import LoginError, NotSignedIn, from_http
 
 __all__ = ["login"]
 
@@ -47,10 +47,30 @@ def _when(unix):
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(unix)) if unix else "?"
 
 
-def login(gateway=None, *, ca_file=None, client=None, timeout=None, open_browser=False, out=None,
+def _still_valid(gateway, config_dir, context):
+    """The stored login for `gateway` when the gateway still accepts it (its access token,
+    refreshed when due, answers /.claimgate/whoami), else None."""
+    try:
+        creds = Credentials(gateway, config_dir)
+        token = creds.token()
+    except NotSignedIn:
+        return None
+    req = urllib.request.Request(gateway + "/.claimgate/whoami", headers={
+        "Authorization": "Bearer " + token, "Accept": "application/json", "User-Agent": "claimgate-python"})
+    try:
+        with urllib.request.urlopen(req, timeout=30, context=context or creds.ssl_context()):
+            return creds
+    except urllib.error.HTTPError as e:
+        if e.code == 401:
+            return None  # revoked, or signed by a key the gateway no longer trusts
+        raise from_http(e.code, e.read(), LoginError) from None
+
+
+def login(gateway=None, *, force=False, ca_file=None, client=None, timeout=None, open_browser=False, out=None,
           config_dir=None):
     """Signs this machine in to the gateway with a device code; returns the stored login
-    (claimgate.Credentials: `.gateway`, `.subject`, `.token()`).
+    (claimgate.Credentials: `.gateway`, `.subject`, `.token()`). A login that the gateway still
+    accepts is returned as is (running the cell again asks nobody), unless `force`.
 
     gateway: the gateway's URL (default: $CLAIMGATE_GATEWAY)
     ca_file: CA certificates for its TLS (stored with the login, as the CLI's --ca-file)
@@ -70,6 +90,11 @@ def login(gateway=None, *, ca_file=None, client=None, timeout=None, open_browser
         raise LoginError(0, "", 0, "no gateway: pass login(\"https://...\") or set CLAIMGATE_GATEWAY")
     say = out or (lambda text: print(text, flush=True))
     context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    if not force:
+        creds = _still_valid(gateway, config_dir, context)
+        if creds:
+            say(f"Already signed in to {gateway} as {creds.subject}; claimgate.login(force=True) signs in again.")
+            return creds
     status, start = _post(gateway, "/.claimgate/cli/device", {"client": client or socket.gethostname()}, context)
     if status != 200 or not isinstance(start, dict) or "device_code" not in start:
         raise from_http(status, json.dumps(start).encode(), LoginError)

@@ -155,6 +155,10 @@ def test_login_from_python_with_the_device_flow(stack, installed, alice):
     saved = json.loads(creds.read_text())
     assert saved["default"] == stack.url and saved["gateways"][stack.url]["subject"] == "alice"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600 and stat.S_IMODE(installed.home.stat().st_mode) == 0o700
+    # Running the cell again asks nobody while the gateway accepts the login.
+    again = installed.script("import json, sys, claimgate\n"
+                             "c = claimgate.login(sys.argv[1], out=lambda t: print(json.dumps(t)))\n", stack.url)
+    assert again == f"Already signed in to {stack.url} as alice; claimgate.login(force=True) signs in again."
     # The same file as the CLI's: `claimgate token` reads this login.
     tok = subprocess.run([claimgate_bin(), "token"], capture_output=True, text=True, timeout=30,
                          env=installed.env())
