@@ -194,6 +194,8 @@ def test_the_example_submits_itself_and_reads_its_identity(stack, installed, ali
     assert t, text
     checked, expires = int(t.group(1)), int(t.group(2))
     assert int(started) <= checked <= time.time() and 0 < expires - checked <= TTL, (started, checked, expires)
+    for rank in (0, 1):  # each DDP process had the gateway check the job's token (JobIdentity.verify)
+        assert f"    | [default{rank}]:rank {rank}/2: job {jid} verified by the gateway (running)\n" in text, text
     assert "    | [default0]:epoch 2/2 loss" in text and "    | [default0]:learned weight" in text, text
     assert text.rstrip().endswith(f"job {jid} succeeded (exit code 0)"), text
 
@@ -226,7 +228,8 @@ except claimgate.JobFailed as e:
 # Inside a job: the installed copy (the venv's Python in the job's working directory) and the
 # job's identity, its token checked with the gateway.
 probe = ("import json, claimgate\nme = claimgate.job_identity()\n"
-         "print('IDENTITY ' + json.dumps([claimgate.__file__, me.project, me.submitter, me.job_id, me.verify()]))")
+         "print('IDENTITY ' + json.dumps([claimgate.__file__, me.project, me.submitter, me.job_id, me.gateway, "
+         "me.verify()]))")
 ident = jobs.submit([sys.executable, "-c", probe], workdir=sys.argv[1])
 out["ident"] = [jobs.wait(ident, timeout=30, poll=0.2).exit_code, ident.id, "".join(ident.logs())]
 out["listed"] = [j.id for j in jobs.list(mine=True)]
@@ -262,9 +265,9 @@ print(json.dumps(out))
     assert "failed (exit code 3)" in out["job_failed"]
     rc, ident_id, log = out["ident"]
     assert rc == 0, log
-    where, project, submitter, job_id, check = json.loads(log.split("IDENTITY ", 1)[1])
+    where, project, submitter, job_id, gateway, check = json.loads(log.split("IDENTITY ", 1)[1])
     assert pathlib.Path(where).is_relative_to(installed.site), where
-    assert (project, submitter, job_id) == ("vision", "alice", ident_id)
+    assert (project, submitter, job_id, gateway) == ("vision", "alice", ident_id, stack.url)
     assert check["active"] is True and check["job"] == ident_id and check["state"] == "running", check
     assert slow_id in out["listed"] and ident_id in out["listed"]
     status, name, code, message, request_id = out["bad_spec"]
