@@ -243,6 +243,15 @@ for name, call in (("bad_spec", lambda: jobs.submit(["x"], gpus=1000)),
 r = requests.get(jobs.gateway + "/api/projects/vision/jobs", auth=claimgate.BearerAuth(),
                  headers={"Accept": "application/json"}, timeout=15)
 out["bearer"] = [r.status_code, len(r.json()["jobs"])]
+# An agent token (read-only) used as is: it lists, and is refused a submission with the sentence.
+made = requests.post(jobs.gateway + "/.claimgate/tokens", auth=claimgate.BearerAuth(), timeout=15,
+                     json={"agent": "py-bot", "scope": ["jobs:read"], "project": "vision", "ttl": "1h"})
+agent = claimgate.Jobs(jobs.gateway, "vision", token=made.json()["token"])
+out["agent_list"] = len(agent.list())
+try:
+    agent.submit(["x"])
+except claimgate.GatewayError as e:
+    out["agent_refused"] = [e.status, e.name, e.body.get("reason"), e.message]
 print(json.dumps(out))
 """
     out = installed.script(code, str(installed.work), timeout=90)
@@ -278,6 +287,11 @@ print(json.dumps(out))
                               "role in project 'nlp'"), message
     assert out["not_found"][:2] == [404, "jobs.not_found"], out["not_found"]
     assert out["bearer"][0] == 200 and out["bearer"][1] >= 2
+    assert out["agent_list"] == out["bearer"][1]
+    status, name, reason, message = out["agent_refused"]
+    assert (status, name, reason) == (403, "gateway.forbidden", "agent-scope"), out["agent_refused"]
+    assert message.startswith("agent token 'py-bot' (") and message.endswith(
+        "may use jobs:read in project 'vision'; this request needs jobs:submit"), message
 
 
 class FakeGateway:
