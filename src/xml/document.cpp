@@ -19,7 +19,8 @@ namespace {
 
 // Parser options: no network, no entity substitution (XML_PARSE_NOENT is deliberately absent),
 // no DTD loading or default attributes, errors collected rather than printed.
-constexpr int kParseOptions = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
+constexpr int kParseOptions =
+    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_COMPACT;
 
 // No external resource is ever loaded: not by the parser, not by xmlsec.
 xmlParserInputPtr deny_external(const char*, const char*, xmlParserCtxtPtr) { return nullptr; }
@@ -54,6 +55,42 @@ std::string last_error(xmlParserCtxtPtr ctxt) {
   std::string m = e->message;
   while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
   return m + " (line " + std::to_string(e->line) + ")";
+}
+
+// The name dictionary of a reused parser context grows only with names it has not seen; past
+// this many it is dropped with its context.
+constexpr size_t kMaxDictNames = 20000;
+
+struct ParserSlot {
+  xmlParserCtxtPtr ctxt = nullptr;
+  ParserSlot() { make(); }
+  ~ParserSlot() {
+    if (ctxt) xmlFreeParserCtxt(ctxt);
+  }
+  ParserSlot(const ParserSlot&) = delete;
+  ParserSlot& operator=(const ParserSlot&) = delete;
+  void make() {
+    ctxt = xmlNewParserCtxt();
+    if (!ctxt) return;
+    ctxt->sax->internalSubset = on_internal_subset;
+    ctxt->sax->externalSubset = nullptr;
+  }
+  // Keeps no document alive past the parse, and the dictionary bounded.
+  void release_if_large() {
+    if (ctxt->myDoc) {
+      xmlFreeDoc(ctxt->myDoc);
+      ctxt->myDoc = nullptr;
+    }
+    if (ctxt->dict && static_cast<size_t>(xmlDictSize(ctxt->dict)) > kMaxDictNames) {
+      xmlFreeParserCtxt(ctxt);
+      make();
+    }
+  }
+};
+
+ParserSlot& parser_slot() {
+  thread_local ParserSlot slot;
+  return slot;
 }
 
 struct Walk {
@@ -146,20 +183,24 @@ Result<Document> Document::parse(std::string_view bytes, const ParseLimits& limi
     return fail(Code::kTooLarge, "the document is " + std::to_string(bytes.size()) +
                                      " bytes; the limit is " + std::to_string(limits.max_bytes));
   }
-  xmlParserCtxtPtr ctxt = xmlCreateMemoryParserCtxt(bytes.data(), static_cast<int>(bytes.size()));
-  if (!ctxt) return fail(Code::kMalformed, "the XML parser could not start");
+  // One parser context per thread, reset for each document: its set-up (SAX handler, input and
+  // node stacks, the name dictionary) is not repeated per message, and names already seen are
+  // found in the dictionary rather than added. The dictionary only grows with names never seen
+  // before, so a context whose dictionary passed kMaxDictNames is replaced (memory stays bounded
+  // whatever names arrive). Documents keep a reference to the dictionary they were built with.
+  ParserSlot& slot = parser_slot();
+  if (!slot.ctxt) return fail(Code::kMalformed, "the XML parser could not start");
+  xmlParserCtxtPtr ctxt = slot.ctxt;
   StopOnDtd stop;
   ctxt->_private = &stop;
-  xmlCtxtUseOptions(ctxt, kParseOptions);
-  ctxt->sax->internalSubset = on_internal_subset;
-  ctxt->sax->externalSubset = nullptr;
-  xmlParseDocument(ctxt);
+  xmlDocPtr parsed = xmlCtxtReadMemory(ctxt, bytes.data(), static_cast<int>(bytes.size()), nullptr,
+                                       nullptr, kParseOptions);
+  ctxt->_private = nullptr;
   Document d;
-  d.doc_.reset(ctxt->myDoc);
-  ctxt->myDoc = nullptr;
-  bool well_formed = ctxt->wellFormed != 0 && ctxt->nsWellFormed != 0;
+  d.doc_.reset(parsed);
+  bool well_formed = parsed && ctxt->wellFormed != 0 && ctxt->nsWellFormed != 0;
   std::string err = well_formed ? "" : last_error(ctxt);
-  xmlFreeParserCtxt(ctxt);
+  slot.release_if_large();
   if (stop.saw_dtd)
     return fail(Code::kDtdForbidden,
                 "the document declares a DTD (<!DOCTYPE>); SAML messages never do");

@@ -23,6 +23,25 @@ TEST(Base64Test, IgnoresWhitespace) {
   EXPECT_EQ(*d, "hello");
 }
 
+// Long input (decoded four characters at a time) agrees with the character-at-a-time path,
+// wrapped or not, whatever the padding; whitespace inside a group and data after '=' are handled
+// the same way as in short input.
+TEST(Base64Test, LongInputMatchesEveryWrapping) {
+  std::string bytes;
+  for (int i = 0; i < 1000; ++i) bytes += static_cast<char>((i * 37) & 0xFF);
+  for (size_t len : {size_t{998}, size_t{999}, size_t{1000}}) {
+    std::string enc = base64_encode(std::string_view(bytes).substr(0, len));
+    std::string wrapped;
+    for (size_t i = 0; i < enc.size(); ++i)
+      wrapped += (i % 64 == 61 ? "\r\n" : "") + enc.substr(i, 1);
+    EXPECT_EQ(*base64_decode(enc), bytes.substr(0, len));
+    EXPECT_EQ(*base64_decode(wrapped), bytes.substr(0, len));
+  }
+  EXPECT_EQ(*base64_decode("aG Vs bG8="), "hello");
+  EXPECT_FALSE(base64_decode("aGVsbG8=aGVsbG8=").has_value());
+  EXPECT_FALSE(base64_decode("aGVsbG8haGVs*G8=").has_value());
+}
+
 // Characters outside the alphabet and data after padding are errors, not silently dropped.
 TEST(Base64Test, RejectsInvalidInput) {
   EXPECT_FALSE(base64_decode("aGVs*G8=").has_value());
@@ -37,6 +56,9 @@ TEST(UrlTest, DecodesAndRejectsMalformedEscapes) {
   EXPECT_EQ(*url_decode("a+b", false), "a+b");
   EXPECT_FALSE(url_decode("abc%2").has_value());
   EXPECT_FALSE(url_decode("abc%zz").has_value());
+  EXPECT_EQ(*url_decode("%41"), "A");
+  EXPECT_EQ(*url_decode("abc%3D%3D+"), "abc== ");
+  EXPECT_FALSE(url_decode("%4").has_value());
   EXPECT_EQ(url_encode("a b/c~"), "a%20b%2Fc~");
 }
 
