@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -295,6 +296,46 @@ TEST(SqliteStoreTest, SessionsSurviveReopening) {
   auto got = store.get("a");
   ASSERT_TRUE(got.has_value() && got->has_value());
   EXPECT_EQ((*got)->session->roles, std::vector<std::string>{"data-scientist"});
+  std::filesystem::remove(path);
+}
+
+// A database made before idle_until_ms gains the column, filled from its rows, so that the
+// purge (by index) still finds the sessions that idled out and keeps the others.
+TEST(SqliteStoreTest, MigratesOldDatabasesForTheIdlePurge) {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("cg-migrate-" + std::to_string(::getpid()) + ".db"))
+                         .string();
+  std::filesystem::remove(path);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(test_now().time_since_epoch())
+            .count();
+    std::string sql =
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, subject TEXT NOT NULL, idp TEXT NOT NULL, "
+        "session_index TEXT NOT NULL, data TEXT NOT NULL, expires_ms INTEGER NOT NULL, idle_s "
+        "INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL);"
+        "INSERT INTO sessions VALUES ('old', 'alice', 'corp', 's1', '{}', " +
+        std::to_string(now_ms + 8 * 3600 * 1000) + ", 3600, " + std::to_string(now_ms) +
+        ");"
+        "INSERT INTO sessions VALUES ('recent', 'bob', 'corp', 's1', '{}', " +
+        std::to_string(now_ms + 8 * 3600 * 1000) + ", 3600, " +
+        std::to_string(now_ms + 50 * 60 * 1000) + ");";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto db = SqliteDatabase::open(path);
+  ASSERT_TRUE(db.has_value()) << db.error().message;
+  SqliteSessionStore store(*db);
+  ASSERT_TRUE(store.put(make_session("new", "carol")).has_value());
+  ASSERT_TRUE(store.touch("new", test_now() + 30min).has_value());
+  // 70 minutes on: 'old' idled out (last seen at 0), 'recent' (50) and 'new' (30) did not.
+  EXPECT_EQ(*store.purge_expired(test_now() + 70min), 1u);
+  EXPECT_EQ(*store.count_active(test_now()), 2u);
+  // 95 minutes on: 'new' idled out too.
+  EXPECT_EQ(*store.purge_expired(test_now() + 95min), 1u);
+  EXPECT_EQ(*store.count_active(test_now()), 1u);
   std::filesystem::remove(path);
 }
 
