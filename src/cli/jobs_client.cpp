@@ -28,6 +28,8 @@ std::vector<std::string>& job_command() {
 bool g_had_dashdash = false;
 
 constexpr auto kPoll = 1s;  // how often follow and wait look again
+// The most of a log one request asks for (?limit=): a long log comes in pieces this large.
+constexpr uint64_t kLogPiece = 4u << 20;
 
 struct Options {
   Common common;
@@ -194,28 +196,36 @@ void print_job(const json& j) {
   row("renewals", text(j, "renewals"));
 }
 
+// Prints what the job's log holds from `offset` (one piece); returns how many bytes.
+Result<uint64_t> print_log(Options& o, const std::string& project, const std::string& id,
+                           uint64_t offset, std::FILE* out) {
+  CG_TRY(Reply r, expect(o, 200, "GET",
+                         api_path(project, "/" + core::url_encode(id) +
+                                               "/logs?offset=" + std::to_string(offset) +
+                                               "&limit=" + std::to_string(kLogPiece))));
+  std::fwrite(r.text.data(), 1, r.text.size(), out);
+  std::fflush(out);
+  return static_cast<uint64_t>(r.text.size());
+}
+
 // Prints the job's log from `offset` as it grows, until the job has ended and its last lines
 // are out. Each round is a plain request (the access token is refreshed as it expires: a job
 // may run for days). Returns the job as it ended.
 Result<json> follow_logs(Options& o, const std::string& project, const std::string& id,
                          std::FILE* out = stdout) {
   uint64_t offset = 0;
-  std::string logs = api_path(project, "/" + core::url_encode(id) + "/logs?offset=");
   for (;;) {
-    CG_TRY(Reply r, expect(o, 200, "GET", logs + std::to_string(offset)));
-    if (!r.text.empty()) {
-      std::fwrite(r.text.data(), 1, r.text.size(), out);
-      std::fflush(out);
-      offset += r.text.size();
-      continue;
-    }
+    CG_TRY(uint64_t n, print_log(o, project, id, offset, out));
+    offset += n;
+    if (n) continue;
     CG_TRY(Reply j, expect(o, 200, "GET", api_path(project, "/" + core::url_encode(id))));
     if (finished(j.body.value("state", ""))) {
       // The last lines the job wrote as it ended.
-      CG_TRY(Reply last, expect(o, 200, "GET", logs + std::to_string(offset)));
-      std::fwrite(last.text.data(), 1, last.text.size(), out);
-      std::fflush(out);
-      return j.body;
+      for (;;) {
+        CG_TRY(uint64_t last, print_log(o, project, id, offset, out));
+        if (!last) return j.body;
+        offset += last;
+      }
     }
     std::this_thread::sleep_for(kPoll);
   }
@@ -351,10 +361,12 @@ int run_logs(Options& o) {
     auto end = follow_logs(o, project, o.id);
     return end ? 0 : fail_with(end.error());
   }
-  auto r = expect(o, 200, "GET", api_path(project, "/" + core::url_encode(o.id) + "/logs"));
-  if (!r) return fail_with(r.error());
-  std::fwrite(r->text.data(), 1, r->text.size(), stdout);
-  return 0;
+  for (uint64_t offset = 0;;) {
+    auto n = print_log(o, project, o.id, offset, stdout);
+    if (!n) return fail_with(n.error());
+    if (*n < kLogPiece) return 0;  // the end (as it is now)
+    offset += *n;
+  }
 }
 
 int run_cancel(Options& o) {

@@ -224,7 +224,8 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
       }
       auto routed = jobs::route_api(svc, *caller, method, path, query, body, ex.request_id());
       if (routed.log) {
-        co_await jobs::stream_log(ex, svc, std::move(*routed.log), routed.follow, routed.offset);
+        co_await jobs::stream_log(ex, svc, std::move(*routed.log), routed.follow, routed.offset,
+                                  routed.limit);
         co_return;
       }
       reply = std::move(routed.reply);

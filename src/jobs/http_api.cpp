@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "core/encoding.h"
 #include "jobs/errors.h"
 #include "jobs/internal/files.h"
@@ -83,17 +86,21 @@ Routed route_api(JobsService& svc, const Caller& caller, std::string_view method
     for (const auto& p : *params) {
       if (p.name == "follow") {
         out.follow = p.value == "1" || p.value == "true";
-      } else if (p.name == "offset") {
+      } else if (p.name == "offset" || p.name == "limit") {
         char* end = nullptr;
-        out.offset = std::strtoull(p.value.c_str(), &end, 10);
-        if (p.value.empty() || *end) {
-          out.reply = error_reply(400, make_error(Code::kBadSpec, "offset: not a number of bytes"));
+        uint64_t n = std::strtoull(p.value.c_str(), &end, 10);
+        if (p.value.empty() || *end || p.value[0] == '-' || (p.name == "limit" && n == 0)) {
+          out.reply = error_reply(
+              400, make_error(Code::kBadSpec,
+                              p.name + (p.name == "limit" ? ": not a number of bytes above 0"
+                                                          : ": not a number of bytes")));
           return out;
         }
+        (p.name == "offset" ? out.offset : out.limit) = n;
       } else {
         out.reply = error_reply(400, make_error(Code::kBadSpec, "'" + core::clip(p.name, 40) +
                                                                     "' is not a logs parameter "
-                                                                    "(follow, offset)"));
+                                                                    "(follow, offset, limit)"));
         return out;
       }
     }
@@ -119,7 +126,7 @@ Reply route_node(JobsService& svc, std::string_view method, std::string_view pat
 }
 
 http::awaitable<void> stream_log(http::Exchange& ex, JobsService& svc, LogAccess log, bool follow,
-                                 uint64_t offset) {
+                                 uint64_t offset, uint64_t limit) {
   int fd = open_job_file(log.path);
   http::bhttp::response_header<> head;
   head.result(http::bhttp::status::ok);
@@ -127,18 +134,22 @@ http::awaitable<void> stream_log(http::Exchange& ex, JobsService& svc, LogAccess
   head.set(http::bhttp::field::cache_control, "no-store");
   head.set("X-Content-Type-Options", "nosniff");
   uint64_t pos = offset;
+  uint64_t left = limit ? limit : UINT64_MAX;  // bytes still to send
   bool done = false;
+  auto chunk = [&] { return static_cast<size_t>(std::min<uint64_t>(64 * 1024, left)); };
   auto exec = co_await http::asio::this_coro::executor;
   auto next = [&]() -> http::awaitable<std::optional<std::string>> {
     while (!done) {
+      if (left == 0) break;  // the limit is reached
       std::string buf;
       if (fd >= 0) {
-        buf.resize(64 * 1024);
+        buf.resize(chunk());
         ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(pos));
         buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
       }
       if (!buf.empty()) {
         pos += buf.size();
+        left -= buf.size();
         co_return buf;
       }
       // Nothing new: the end, unless we follow a job that is still running.
@@ -146,11 +157,12 @@ http::awaitable<void> stream_log(http::Exchange& ex, JobsService& svc, LogAccess
       if (!still) {
         if (follow && fd >= 0) {
           // One last read: the job may have written its last lines as it ended.
-          buf.resize(64 * 1024);
+          buf.resize(chunk());
           ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(pos));
           if (n > 0) {
             buf.resize(static_cast<size_t>(n));
             pos += buf.size();
+            left -= buf.size();
             co_return buf;
           }
         }

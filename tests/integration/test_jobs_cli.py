@@ -134,6 +134,24 @@ def test_cancel_ends_the_job_and_wait_says_so(stack, homes):
     assert again.returncode == 1 and "has already ended" in again.stderr, again.stderr
 
 
+def test_a_long_log_comes_in_pieces(stack, homes):
+    # 9 MiB of output: `jobs logs` reads it 4 MiB a request (?offset=&limit=), every byte once.
+    alice = homes["alice"]
+    code = "import sys\nfor i in range(9 * 1024):\n    sys.stdout.write('%08d' % i + 'x' * 1015 + '\\n')"
+    jid = ok(jobs(alice, "submit", "--", PY, "-c", code)).stdout.strip()
+    assert ok(jobs(alice, "wait", jid)).returncode == 0
+    out = subprocess.run([claimgate_bin(), "jobs", "logs", jid], capture_output=True, timeout=60,
+                         env=dict(os.environ, CLAIMGATE_CONFIG_DIR=str(alice)))
+    assert out.returncode == 0, out.stderr
+    log = (stack.dir / "jobs-state" / jid / "output.log").read_bytes()
+    assert len(log) > 9 << 20 and out.stdout == log, (len(out.stdout), len(log))
+    token = subprocess.run([claimgate_bin(), "token"], capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, CLAIMGATE_CONFIG_DIR=str(alice))).stdout.strip()
+    piece = requests.get(f"{stack.url}/api/projects/vision/jobs/{jid}/logs?offset=10&limit=100", timeout=30,
+                         headers={"Authorization": "Bearer " + token})
+    assert piece.status_code == 200 and piece.content == log[10:110], piece.content[:200]
+
+
 def test_refusals_carry_the_gateways_sentence(stack, homes):
     carol = homes["carol"]
     # What the gateway says to carol, a viewer, when she submits in vision ...

@@ -10,6 +10,7 @@
 
 #include "core/encoding.h"
 #include "jobs/errors.h"
+#include "jobs/http_api.h"
 #include "jobs/job_token.h"
 #include "session/redis_store.h"
 #include "session/sqlite_store.h"
@@ -166,6 +167,37 @@ TEST_P(JobsServiceTest, SubmitNeedsThePermissionAndMintsABoundToken) {
   auto c = verify_job_token(crypto::JwtVerifier(*keys_), file(id, "token"), clock_.now(), e);
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->submitter, "alice");
+}
+
+// A log is read from a byte offset, at most `limit` bytes a request (how the CLI follows one);
+// anything else in the query is refused with what the endpoint takes.
+TEST_P(JobsServiceTest, LogsTakeAnOffsetAndALimit) {
+  std::string id = submit_ok(alice_);
+  std::string path = "/api/projects/vision/jobs/" + id + "/logs";
+  auto routed = route_api(*svc_, alice_, "GET", path, "offset=5&limit=3&follow=1", "", "r");
+  ASSERT_TRUE(routed.log) << routed.reply.body;
+  EXPECT_EQ(routed.log->job_id, id);
+  EXPECT_EQ(routed.offset, 5u);
+  EXPECT_EQ(routed.limit, 3u);
+  EXPECT_TRUE(routed.follow);
+  auto whole = route_api(*svc_, alice_, "GET", path, "", "", "r");
+  ASSERT_TRUE(whole.log);
+  EXPECT_EQ(whole.offset, 0u);
+  EXPECT_EQ(whole.limit, 0u);  // to the end
+  for (const char* q : {"limit=0", "limit=-1", "limit=", "offset=x", "offset=-2"}) {
+    auto bad = route_api(*svc_, alice_, "GET", path, q, "", "r");
+    EXPECT_FALSE(bad.log) << q;
+    EXPECT_EQ(bad.reply.status, 400u) << q;
+    EXPECT_NE(bad.reply.body.find("not a number of bytes"), std::string::npos) << bad.reply.body;
+  }
+  auto unknown = route_api(*svc_, alice_, "GET", path, "tail=10", "", "r");
+  EXPECT_EQ(unknown.reply.status, 400u);
+  EXPECT_NE(unknown.reply.body.find("(follow, offset, limit)"), std::string::npos)
+      << unknown.reply.body;
+  // bob may read jobs but not logs.
+  auto refused = route_api(*svc_, bob_, "GET", path, "limit=3", "", "r");
+  EXPECT_FALSE(refused.log);
+  EXPECT_EQ(refused.reply.status, 403u);
 }
 
 // Renewal needs the job's secret; it works after the token expired, not past the deadline.
