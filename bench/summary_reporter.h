@@ -15,17 +15,26 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const auto& r : runs)
-      if (!r.error_occurred)
+      if (!r.error_occurred) {
         ns_[r.benchmark_name()] = r.GetAdjustedRealTime();  // ns (default unit)
+        cpu_ns_[r.benchmark_name()] = r.GetAdjustedCPUTime();
+      }
   }
   // Nanoseconds per iteration of a benchmark that ran, or 0.
   double ns(const std::string& name) const {
     auto it = ns_.find(name);
     return it == ns_.end() ? 0.0 : it->second;
   }
+  // The same in CPU time of the benchmark's thread: what to compare on a machine other work
+  // shares (wall time there counts the time the thread waited for a core).
+  double cpu_ns(const std::string& name) const {
+    auto it = cpu_ns_.find(name);
+    return it == cpu_ns_.end() ? 0.0 : it->second;
+  }
 
  private:
   std::map<std::string, double> ns_;
+  std::map<std::string, double> cpu_ns_;
 };
 
 }  // namespace cg::bench

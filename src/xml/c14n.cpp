@@ -5,6 +5,7 @@
 #include <libxml/xmlIO.h>
 
 #include <algorithm>
+#include <array>
 #include <string_view>
 
 #include "xml/errors.h"
@@ -16,59 +17,53 @@ std::string_view sv(const xmlChar* s) {
   return s ? std::string_view(reinterpret_cast<const char*>(s)) : std::string_view();
 }
 
-// Appends `s`, replacing the characters `escape` maps; runs without them are copied whole.
-template <class Map>
-void append_escaped(std::string& out, std::string_view s, Map escape) {
+// Which bytes c14n escapes (section 2.3): bit 1 in text nodes (& < > CR), bit 2 in attribute
+// values (& < " TAB LF CR).
+constexpr unsigned char kText = 1, kAttr = 2;
+constexpr std::array<unsigned char, 256> make_escapes() {
+  std::array<unsigned char, 256> t{};
+  t['&'] = t['<'] = t['\r'] = kText | kAttr;
+  t['>'] = kText;
+  t['"'] = t['\t'] = t['\n'] = kAttr;
+  return t;
+}
+constexpr auto kEscapes = make_escapes();
+
+const char* replacement(char ch) {
+  switch (ch) {
+    case '&':
+      return "&amp;";
+    case '<':
+      return "&lt;";
+    case '>':
+      return "&gt;";
+    case '"':
+      return "&quot;";
+    case '\t':
+      return "&#x9;";
+    case '\n':
+      return "&#xA;";
+    case '\r':
+      return "&#xD;";
+    default:
+      return "";
+  }
+}
+
+// Appends `s`, replacing the characters of class `which`; runs without them are copied whole.
+void append_escaped(std::string& out, std::string_view s, unsigned char which) {
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    const char* rep = escape(s[i]);
-    if (!rep) continue;
+    if (!(kEscapes[static_cast<unsigned char>(s[i])] & which)) continue;
     out.append(s.data() + run, i - run);
-    out += rep;
+    out += replacement(s[i]);
     run = i + 1;
   }
   out.append(s.data() + run, s.size() - run);
 }
 
-// Text nodes: & < > and CR escaped (c14n section 2.3).
-void escape_text(std::string& out, std::string_view s) {
-  append_escaped(out, s, [](char ch) -> const char* {
-    switch (ch) {
-      case '&':
-        return "&amp;";
-      case '<':
-        return "&lt;";
-      case '>':
-        return "&gt;";
-      case '\r':
-        return "&#xD;";
-      default:
-        return nullptr;
-    }
-  });
-}
-
-// Attribute values: & < " and TAB, LF, CR escaped.
-void escape_attr(std::string& out, std::string_view s) {
-  append_escaped(out, s, [](char ch) -> const char* {
-    switch (ch) {
-      case '&':
-        return "&amp;";
-      case '<':
-        return "&lt;";
-      case '"':
-        return "&quot;";
-      case '\t':
-        return "&#x9;";
-      case '\n':
-        return "&#xA;";
-      case '\r':
-        return "&#xD;";
-      default:
-        return nullptr;
-    }
-  });
-}
+void escape_text(std::string& out, std::string_view s) { append_escaped(out, s, kText); }
+void escape_attr(std::string& out, std::string_view s) { append_escaped(out, s, kAttr); }
 
 void qname(std::string& out, const xmlNs* ns, const xmlChar* name) {
   if (ns && ns->prefix) {

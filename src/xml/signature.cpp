@@ -260,8 +260,9 @@ Result<VerifiedElement> verify_enveloped(const Document& doc, xmlNode* element, 
   if (key_info) {
     auto x509 = descendants(key_info, ns::kDs, "X509Certificate");
     if (!x509.empty()) {
-      for (char ch : text(x509.front()))
-        if (ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') hint_b64 += ch;
+      hint_b64 = text(x509.front());
+      std::erase_if(hint_b64,
+                    [](char ch) { return ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t'; });
     }
   }
   auto is_hint = [&](const crypto::Certificate& c) {
