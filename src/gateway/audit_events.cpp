@@ -20,16 +20,11 @@ using json = nlohmann::json;
 
 std::string session_ref(std::string_view session_id) {
   // The session id opens a session in the store: records carry a reference to it instead.
-  // Computed once per session and thread (allow records name the session on every request).
-  thread_local std::unordered_map<std::string, std::string> cache;
-  if (auto it = cache.find(std::string(session_id)); it != cache.end()) return it->second;
+  // (One SHA-256 of a short string per record: no cache.)
   std::string in = "claimgate-session-ref\n";
   in += session_id;
   auto h = crypto::sha256(in);
-  std::string ref = core::hex_encode(std::span<const uint8_t>(h.data(), 8));
-  if (cache.size() > 10'000) cache.clear();
-  cache.emplace(std::string(session_id), ref);
-  return ref;
+  return core::hex_encode(std::span<const uint8_t>(h.data(), 8));
 }
 
 Status Gateway::open_audit() {

@@ -50,6 +50,10 @@ const char* code_name(Code c) {
       return "gateway.header_value";
     case Code::kIdentityRequired:
       return "gateway.identity_required";
+    case Code::kIdentityUnsigned:
+      return "gateway.identity_unsigned";
+    case Code::kTokenUnminted:
+      return "gateway.token_unminted";
   }
   return "gateway.unknown";
 }

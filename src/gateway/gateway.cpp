@@ -11,6 +11,7 @@
 #include "core/time.h"
 #include "gateway/internal/request.h"
 #include "gateway/replies.h"
+#include "gateway/routes.h"
 #include "http/cookies.h"
 #include "http/errors.h"
 #include "http/proxy.h"
@@ -128,6 +129,10 @@ Gateway::Gateway(GatewayConfig cfg, crypto::Keyring keyring, Stores stores,
       random_(random),
       cookies_(keyring_, cfg_.cookie.name),
       replay_(*stores_.tickets),
+      identity_jwts_({cfg_.jwt_issuer, cfg_.jwt_ttl}, clock_, keyring_.current_signing().id,
+                     keyring_signer(keyring_)),
+      minter_({cfg_.jwt_issuer, cfg_.tokens.access_ttl}, keyring_, random_,
+              keyring_signer(keyring_)),
       metrics_(registry_) {
   auto route_auth = std::make_shared<policy::RouteAuthorizer>();
   for (const auto& r : cfg_.routes) {
@@ -557,82 +562,109 @@ awaitable<void> Gateway::handle(http::Exchange& ex) {
     access_log(r);
     co_return;
   }
+  // 3. The gateway's own endpoints (the table in routes.cpp), or the proxy.
   const std::string& p = r.path;
-  bool get = ex.method() == bhttp::verb::get || ex.method() == bhttp::verb::head;
   bool auth = cfg_.forward_auth.is_auth_path(p);
-  if (p.starts_with("/saml/") || p.starts_with("/.claimgate/") || p.starts_with("/.well-known/") ||
-      auth || p == "/healthz" || p == "/readyz" || p == "/metrics") {
+  if (auth || is_gateway_path(p)) {
     r.route_name = "(gateway)";
-    if (p == "/saml/acs" && ex.method() == bhttp::verb::post) {
-      co_await acs(r);
-    } else if (p == "/saml/login" && get) {
-      co_await login(r);
-    } else if (p == "/saml/slo" && get) {
-      co_await slo(r);
-    } else if (p == "/saml/logout" && (get || ex.method() == bhttp::verb::post)) {
-      co_await logout(r);
-    } else if (p == "/saml/metadata" && get) {
-      co_await metadata(r);
-    } else if (p == "/.claimgate/whoami" && get) {
-      co_await whoami(r);
-    } else if (p.starts_with("/.claimgate/jobs/")) {
-      co_await jobs_node(r);
-    } else if (p.starts_with("/.claimgate/cli/") || p.starts_with("/.claimgate/device") ||
-               p.starts_with("/.claimgate/tokens") || p == "/.claimgate/admin/revoke") {
-      bool post = ex.method() == bhttp::verb::post;
-      if (!cfg_.tokens.enabled) {
-        co_await send_error(r, 404, "Not found",
-                            make_error(Code::kTokensDisabled,
-                                       "this gateway does not issue tokens (tokens.enabled is "
-                                       "false)"));
-      } else if (p == "/.claimgate/cli/authorize" && (get || post)) {
-        co_await cli_authorize(r);
-      } else if (p == "/.claimgate/cli/device" && post) {
-        co_await cli_device(r);
-      } else if (p == "/.claimgate/cli/token" && post) {
-        co_await cli_token(r);
-      } else if (p == "/.claimgate/cli/revoke" && post) {
-        co_await cli_revoke(r);
-      } else if (p == "/.claimgate/device" && get) {
-        co_await device_page(r);
-      } else if (p == "/.claimgate/device" && post) {
-        co_await device_submit(r);
-      } else if (p.starts_with("/.claimgate/tokens") || p == "/.claimgate/admin/revoke") {
-        co_await tokens_endpoint(r);
-      } else {
-        co_await send_error(r, 405, "Method not allowed",
-                            make_error(Code::kBadRequest, std::string(ex.method_string()) +
-                                                              " is not allowed on " + p));
-      }
-    } else if (p == "/.well-known/jwks.json" && get) {
-      co_await jwks(r);
-    } else if (auth) {
+    EndpointMatch m = find_endpoint(p, ex.method());
+    if (auth && !m.known_path) {
       co_await forward_auth(r, original);
-    } else if (p == "/healthz" && get) {
-      co_await health(r);
-    } else if (p == "/readyz" || p == "/metrics") {
-      // Operators read these on the diagnostics listener (diagnostics.listen), never here:
-      // the public port says nothing about the gateway's inside.
-      co_await send_error(r, 404, "Not found",
-                          make_error(Code::kNotFound, p + " is served on the diagnostics "
-                                                          "listener (diagnostics.listen), not "
-                                                          "on the public port"));
-    } else if (p.starts_with("/saml/") || p.starts_with("/.claimgate/") ||
-               p.starts_with("/.well-known/")) {
-      co_await send_error(
-          r, 404, "Not found",
-          make_error(Code::kNotFound,
-                     "the gateway has no endpoint " + std::string(ex.method_string()) + " " + p));
     } else {
-      co_await send_error(r, 405, "Method not allowed",
-                          make_error(Code::kBadRequest,
-                                     std::string(ex.method_string()) + " is not allowed on " + p));
+      co_await dispatch(r, m);
     }
     access_log(r);
     co_return;
   }
   co_await proxy(r);
   access_log(r);
+}
+
+awaitable<void> Gateway::dispatch(Request& r, const EndpointMatch& m) {
+  const std::string& p = r.path;
+  if (m.tokens && !cfg_.tokens.enabled) {
+    co_await send_error(r, 404, "Not found",
+                        make_error(Code::kTokensDisabled,
+                                   "this gateway does not issue tokens (tokens.enabled is false)"));
+    co_return;
+  }
+  if (!m.known_path) {
+    co_await send_error(
+        r, 404, "Not found",
+        make_error(Code::kNotFound,
+                   "the gateway has no endpoint " + std::string(r.ex.method_string()) + " " + p));
+    co_return;
+  }
+  if (!m.endpoint) {
+    co_await send_error(
+        r, 405, "Method not allowed",
+        make_error(Code::kBadRequest, std::string(r.ex.method_string()) + " is not allowed on " +
+                                          p + " (it answers " + allow_header(m.allowed) + ")"));
+    co_return;
+  }
+  switch (m.endpoint->handler) {
+    case Handler::kAcs:
+      co_await acs(r);
+      break;
+    case Handler::kLogin:
+      co_await login(r);
+      break;
+    case Handler::kSlo:
+      co_await slo(r);
+      break;
+    case Handler::kLogout:
+      co_await logout(r);
+      break;
+    case Handler::kMetadata:
+      co_await metadata(r);
+      break;
+    case Handler::kWhoami:
+      co_await whoami(r);
+      break;
+    case Handler::kJobsNode:
+      co_await jobs_node(r);
+      break;
+    case Handler::kCliAuthorize:
+      co_await cli_authorize(r);
+      break;
+    case Handler::kCliDevice:
+      co_await cli_device(r);
+      break;
+    case Handler::kCliToken:
+      co_await cli_token(r);
+      break;
+    case Handler::kCliRevoke:
+      co_await cli_revoke(r);
+      break;
+    case Handler::kDevicePage:
+      co_await device_page(r);
+      break;
+    case Handler::kDeviceSubmit:
+      co_await device_submit(r);
+      break;
+    case Handler::kTokens:
+      co_await tokens_endpoint(r);
+      break;
+    case Handler::kJwks:
+      co_await jwks(r);
+      break;
+    case Handler::kForwardAuth: {
+      std::optional<Result<OriginalRequest>> none;  // (handle() passes the original request)
+      co_await forward_auth(r, none);
+      break;
+    }
+    case Handler::kHealth:
+      co_await health(r);
+      break;
+    case Handler::kDiagnostics:
+      // Operators read these on the diagnostics listener (diagnostics.listen), never here:
+      // the public port says nothing about the gateway's inside.
+      co_await send_error(r, 404, "Not found",
+                          make_error(Code::kNotFound, p + " is served on the diagnostics "
+                                                          "listener (diagnostics.listen), not "
+                                                          "on the public port"));
+      break;
+  }
 }
 
 namespace {
@@ -721,12 +753,6 @@ void Gateway::load_cookie_session(Request& r) {
 
 std::string Gateway::signin_url(std::string_view return_path) const {
   return cfg_.public_url.origin() + "/saml/login?rd=" + core::url_encode(return_path);
-}
-
-bool Gateway::wants_html(const http::Exchange& ex) const {
-  if (ex.method() != bhttp::verb::get && ex.method() != bhttp::verb::head) return false;
-  auto accept = ex.header(bhttp::field::accept);
-  return accept.find("text/html") != std::string_view::npos;
 }
 
 std::string Gateway::session_cookie(const std::string& session_id) const {
@@ -825,9 +851,7 @@ awaitable<void> Gateway::send_error(Request& r, unsigned status, std::string tit
              {"message", e.message}});
   RefusalReply reply = choose_reply(e, cfg_.pages, r.ex.request_id(), details_allowed(r, kind));
   http::StringResponse res{static_cast<bhttp::status>(status), 11};
-  auto accept = r.ex.header(bhttp::field::accept);
-  bool html = accept.find("text/html") != std::string_view::npos ||
-              (r.ex.method() == bhttp::verb::post && accept.find("json") == std::string_view::npos);
+  bool html = html_answer(Answer::kError, r.ex.method(), r.ex.header(bhttp::field::accept));
   if (html) {
     ErrorPage page;
     page.status = status;
@@ -900,7 +924,7 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   }
   if (d.reason == "unauthenticated") {
     std::string rd(r.ex.target());
-    if (wants_html(r.ex)) {
+    if (html_answer(Answer::kSignIn, r.ex.method(), r.ex.header(bhttp::field::accept))) {
       co_await redirect(r, 302, "/saml/login?rd=" + core::url_encode(rd));
     } else {
       http::StringResponse res{bhttp::status::unauthorized, 11};
@@ -916,7 +940,7 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   if (d.detail.empty()) e.message = d.reason;
   log_.info(r.ex.log_context(), "authz.deny",
             {{"reason", d.reason}, {"rule", d.rule}, {"user", r.user}});
-  if (r.ex.header(bhttp::field::accept).find("text/html") != std::string_view::npos) {
+  if (html_answer(Answer::kDenied, r.ex.method(), r.ex.header(bhttp::field::accept))) {
     ErrorPage page;
     page.status = 403;
     page.title = "Access denied";
@@ -934,54 +958,14 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   co_await send_json(r, 403, forbidden_json(e, d, r.ex.request_id()));
 }
 
-Result<std::string> Gateway::jwt_for(const session::Session& s, std::string_view audience,
+Result<std::string> Gateway::jwt_for(Request& r, std::string_view audience,
                                      const session::TokenGrant* agent) {
-  // Signing is the costly step of a proxied request; a token is reused for its first minutes
-  // (per thread, per session and audience), and a session's end still stops it at once,
-  // because the session is looked up on every request.
-  struct Cached {
-    std::string token;
-    core::WallTime refresh_after;
-  };
-  thread_local std::unordered_map<std::string, Cached> cache;
-  auto now = clock_.now();
-  std::string key = s.id;
-  key += '\0';
-  key += audience;
-  key += '\0';
-  key += keyring_.current_signing().id;
-  key += '\0';
-  key += std::to_string(policy_->generation());  // roles change with a policy reload
-  if (agent) {
-    key += '\0';
-    key += agent->id;
+  auto jwt = identity_jwts_.issue(
+      {*r.session->session, audience, grants_of(r).roles, policy_->generation(), agent});
+  if (!jwt) {
+    log_.error(r.ex.log_context(), "identity.jwt_failed", {{"message", jwt.error().message}});
   }
-  if (auto it = cache.find(key); it != cache.end() && now < it->second.refresh_after) {
-    return it->second.token;
-  }
-  auto exp = std::min(now + cfg_.jwt_ttl, s.expires);
-  json claims = {{"iss", cfg_.jwt_issuer},
-                 {"aud", audience},
-                 {"sub", s.subject},
-                 {"email", s.first("email")},
-                 {"groups", s.values("groups")},
-                 {"roles", policy_->roles_for(s)},
-                 {"idp", s.idp_entity_id},
-                 {"iat", unix_seconds(now)},
-                 {"exp", unix_seconds(exp)}};
-  if (agent) {
-    // RFC 8693 "act": the agent acts; "sub" stays the person it acts for.
-    claims["act"] = {{"sub", "agent:" + agent->agent}, {"token_id", agent->id}};
-    claims["scope"] = core::join(agent->scope, " ");
-  }
-  auto token = crypto::jwt_sign_es256(keyring_.current_signing(), claims);
-  if (!token) {
-    log_.error("identity.jwt_failed", {{"message", token.error().message}});
-    return fail(token.take_error());
-  }
-  if (cache.size() > 10'000) cache.clear();
-  cache[key] = Cached{*token, now + (exp - now) / 2};
-  return *token;
+  return jwt;
 }
 
 const policy::Grants& Gateway::grants_of(Request& r) const {
@@ -1019,7 +1003,7 @@ Status Gateway::add_identity_headers(Request& r, http::bhttp::fields& f,
   const session::TokenGrant* agent = r.agent() ? r.token.get() : nullptr;
   if (agent) set("Actor", "agent:" + agent->agent);
   // Fail closed: a request never goes on without the JWT an upstream may rely on.
-  CG_TRY(std::string jwt, jwt_for(s, audience, agent));
+  CG_TRY(std::string jwt, jwt_for(r, audience, agent));
   set("Assertion", jwt);
   if (cfg_.forwarded_user_headers) {
     auto forwarded = [&](const char* name, const std::string& v) {

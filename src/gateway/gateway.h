@@ -3,8 +3,9 @@
 // worker thread (state it shares is immutable or behind the stores' own locks).
 //
 // The request path (docs/life-of-a-request.md has it step by step):
-//   handle() -> strip client identity headers -> gateway endpoint (/saml/*, /.claimgate/*,
-//   /auth, /healthz, ...; /metrics and /readyz are on the diagnostics listener only) or route match
+//   handle() -> strip client identity headers -> gateway endpoint (the table in routes.cpp:
+//   /saml/*, /.claimgate/*, /healthz, ...; dispatch() calls its handler; the forward-auth path;
+//   /metrics and /readyz are on the diagnostics listener only) or route match
 //   -> session from the cookie -> Authorizer::decide (the route's requirement, then the policy's
 //   rules on the normalised path)
 //   -> identity headers + JWT -> http::proxy_http / proxy_websocket.
@@ -32,6 +33,8 @@
 #include "gateway/graph.h"
 #include "gateway/pages.h"
 #include "gateway/rate_limit.h"
+#include "gateway/routes.h"
+#include "gateway/signing.h"
 #include "http/server.h"
 #include "jobs/service.h"
 #include "policy/access.h"
@@ -175,6 +178,8 @@ class Gateway {
 
  private:
   struct Request;
+  // Answers a request for one of the gateway's own paths, as the table of routes.cpp says.
+  http::awaitable<void> dispatch(Request& r, const EndpointMatch& m);
   // Gateway endpoints.
   http::awaitable<void> login(Request& r);
   http::awaitable<void> acs(Request& r);
@@ -231,10 +236,6 @@ class Gateway {
   Result<std::string> issue_cli_grant(Request& r, const session::Session& person,
                                       std::string client, std::string created_by,
                                       audit::AuditLog::Ticket* ticket);
-  std::string access_token(const session::TokenGrant& g, core::WallTime now) const;
-  std::string refresh_token(const session::TokenGrant& g, uint64_t generation) const;
-  std::string token_json(const session::TokenGrant& g, core::WallTime now,
-                         uint64_t generation) const;
   audit::Event token_event(std::string_view type, const Request& r,
                            const session::TokenGrant& g) const;
   // A JSON request body (a 415 answered, and nullopt, unless the content type is JSON; a body
@@ -244,7 +245,6 @@ class Gateway {
                                          const Error& e);
   const RouteConfig* match_route(std::string_view host, std::string_view path) const;
   std::string signin_url(std::string_view return_path) const;
-  bool wants_html(const http::Exchange& ex) const;
   std::string session_cookie(const std::string& session_id) const;
   std::string pending_cookie(const std::string& relay, bool expire) const;
   std::string expired_session_cookie() const;
@@ -264,7 +264,8 @@ class Gateway {
   http::awaitable<void> redirect(Request& r, unsigned status, const std::string& location,
                                  std::vector<std::string> cookies = {});
   http::awaitable<void> deny(Request& r, const policy::Decision& d);
-  Result<std::string> jwt_for(const session::Session& s, std::string_view audience,
+  // The identity JWT of r's session (or agent token) for `audience`, or 6540: fail closed.
+  Result<std::string> jwt_for(Request& r, std::string_view audience,
                               const session::TokenGrant* agent = nullptr);
   void access_log(const Request& r);
   // Audit: queue an event; wait until it is on disk (true), or the log fails (false).
@@ -289,6 +290,17 @@ class Gateway {
   core::Random& random_;
   session::CookieCodec cookies_;
   TicketReplayCache replay_;
+  // What the gateway signs (signing.h): identity JWTs for upstreams, the token endpoints' tokens.
+  IdentityJwts identity_jwts_;
+  TokenMinter minter_;
+  // Bearer tokens whose signature verified: their claims until they expire (the signature check
+  // is the costly step; revocation is still looked up in the store on every request).
+  struct VerifiedBearer {
+    std::string sid;
+    std::string use;
+    int64_t exp = 0;
+  };
+  internal::ExpiringCache<VerifiedBearer> bearer_cache_{10'000};
   // Each IdP's metadata in force and the validator built on it (settings, trusted keys),
   // shared by every sign-in; replaced whole when a refreshed document comes into force.
   struct LiveIdp {

@@ -202,6 +202,8 @@ constexpr RefusalKind kTable[] = {
     {6522, C, kRetry, nullptr},
     {6523, O, kContact, kInternal},
     {6530, C, kRetry, nullptr},
+    {6540, O, kContact, kInternal},
+    {6541, O, kRetry, kUnavailable},
     // src/policy
     {7001, C, kRetry, nullptr},
     {7002, C, kRetry, nullptr},

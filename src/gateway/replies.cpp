@@ -129,4 +129,18 @@ std::optional<std::string> cross_site_reason(std::string_view origin,
   return std::nullopt;
 }
 
+bool html_answer(Answer a, http::bhttp::verb method, std::string_view accept) {
+  using http::bhttp::verb;
+  bool html = accept.find("text/html") != std::string_view::npos;
+  switch (a) {
+    case Answer::kSignIn:
+      return html && (method == verb::get || method == verb::head);
+    case Answer::kDenied:
+      return html;
+    case Answer::kError:
+      return html || (method == verb::post && accept.find("json") == std::string_view::npos);
+  }
+  return false;
+}
+
 }  // namespace cg::gateway

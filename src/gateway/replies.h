@@ -1,4 +1,5 @@
 // What the gateway writes back that a request could have shaped, checked in one place:
+//  - HTML or JSON: one rule (html_answer) for redirects to sign in, 403s and error answers;
 //  - header values: no CR, LF, NUL or other control byte ever reaches a response header (or a
 //    header the gateway adds to an upstream request); Gateway::send() checks every header of
 //    every answer it writes with bad_header() and answers 400 instead;
@@ -38,10 +39,23 @@ std::string header_quotable(std::string_view v);
 struct LoopbackRedirect {
   std::string host;  // "127.0.0.1" or "[::1]"
   uint16_t port = 0;
-  std::string path;  // starts with '/'
+  std::string path;               // starts with '/'
   std::string to_string() const;  // written from the parts above
 };
 Result<LoopbackRedirect> parse_loopback_redirect(std::string_view uri);
+
+// The one HTML-vs-JSON rule of the gateway's answers (every caller asks here): what the
+// request accepts decides, with what is being answered.
+enum class Answer {
+  kSignIn,  // a route needs a session: a redirect to sign in, or 401 JSON
+  kDenied,  // the policy refused (403): a page, or JSON
+  kError,   // every other refusal (Gateway::send_error, 429): a page, or JSON
+};
+// kSignIn: a browser's navigation (GET or HEAD whose Accept names text/html) is redirected.
+// kDenied: a page when Accept names text/html.
+// kError: a page when Accept names text/html, or for a POST that does not ask for JSON (a form
+// posted by a page or by the IdP: its Accept is often */*).
+bool html_answer(Answer a, http::bhttp::verb method, std::string_view accept);
 
 // Whether a Content-Type header names exactly application/json (type and subtype compared
 // without case, parameters such as charset allowed after ';', nothing else).

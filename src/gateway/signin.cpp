@@ -593,9 +593,7 @@ awaitable<void> Gateway::send_limited(Request& r, const AbuseLimits::Refusal& wh
   http::StringResponse res{bhttp::status::too_many_requests, 11};
   res.set(bhttp::field::retry_after, std::to_string(why.retry_after.count()));
   res.set(bhttp::field::cache_control, "no-store");
-  auto accept = r.ex.header(bhttp::field::accept);
-  bool html = accept.find("text/html") != std::string_view::npos ||
-              (r.ex.method() == bhttp::verb::post && accept.find("json") == std::string_view::npos);
+  bool html = html_answer(Answer::kError, r.ex.method(), r.ex.header(bhttp::field::accept));
   if (html) {
     ErrorPage page;
     page.status = 429;

@@ -161,69 +161,10 @@ policy::Decision signin_needed() {
   return d;
 }
 
-// Verified claims of a Bearer token, cached per thread until it expires (the signature check
-// is the costly step; revocation is still looked up in the store on every request).
-struct VerifiedToken {
-  std::string sid;
-  std::string use;
-  int64_t exp = 0;
-};
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Issuing
-
-std::string Gateway::access_token(const session::TokenGrant& g, core::WallTime now) const {
-  json claims = {{"iss", cfg_.jwt_issuer},
-                 {"aud", cfg_.jwt_issuer},
-                 {"sub", g.subject},
-                 {"sid", g.id},
-                 {"jti", b64url_random(random_, 12)},
-                 {"iat", unix_seconds(now)}};
-  if (g.kind == "agent") {
-    claims["cg_use"] = "agent";
-    claims["act"] = {{"sub", g.agent}};
-    claims["scope"] = core::join(g.scope, " ");
-    if (!g.project.empty()) claims["project"] = g.project;
-    claims["exp"] = unix_seconds(g.expires);
-  } else {
-    claims["cg_use"] = "access";
-    claims["exp"] = unix_seconds(std::min(now + cfg_.tokens.access_ttl, g.expires));
-  }
-  auto t = crypto::jwt_sign_es256(keyring_.current_signing(), claims);
-  if (!t) {
-    log_.error("token.sign_failed", {{"message", t.error().message}});
-    return "";
-  }
-  return *t;
-}
-
-std::string Gateway::refresh_token(const session::TokenGrant& g, uint64_t generation) const {
-  // cgr1.<grant>.<generation>.<HMAC(family secret, grant and generation)>: any generation can
-  // be recognised as genuine, so a spent one coming back is proof of reuse.
-  auto secret = keyring_.open(g.secret, "token-family:" + g.id);
-  if (!secret) return "";
-  std::string n = std::to_string(generation);
-  auto mac = crypto::hmac_sha256(*secret, "claimgate-refresh\n" + g.id + "\n" + n);
-  return "cgr1." + g.id + "." + n + "." +
-         core::base64url_encode(std::span<const uint8_t>(mac.data(), mac.size()));
-}
-
-std::string Gateway::token_json(const session::TokenGrant& g, core::WallTime now,
-                                uint64_t generation) const {
-  std::string at = access_token(g, now);
-  auto exp = std::min(now + cfg_.tokens.access_ttl, g.expires);
-  json j = {{"access_token", at},
-            {"token_type", "Bearer"},
-            {"expires_in", std::chrono::duration_cast<std::chrono::seconds>(exp - now).count()},
-            {"expires_at", unix_seconds(exp)},
-            {"refresh_token", refresh_token(g, generation)},
-            {"refresh_expires_at", unix_seconds(g.expires)},
-            {"token_id", g.id},
-            {"subject", g.subject}};
-  return j.dump() + "\n";
-}
 
 audit::Event Gateway::token_event(std::string_view type, const Request& r,
                                   const session::TokenGrant& g) const {
@@ -257,11 +198,13 @@ Result<std::string> Gateway::issue_cli_grant(Request& r, const session::Session&
   identity->expires = g.expires;
   g.identity = std::move(identity);
   g.last_used = now;
+  // Made before the grant is stored: a login whose tokens cannot be made is not kept.
+  CG_TRY(std::string reply, minter_.token_json(g, now, 0));
   CG_CHECK(stores_.tokens->put(g));
   *ticket = audit(token_event(audit::type::kTokenIssued, r, g), audit::Durability::kDurable);
   log_.info(r.ex.log_context(), "token.issued",
             {{"id", g.id}, {"kind", "cli"}, {"subject", g.subject}, {"client", g.client}});
-  return token_json(g, now, 0);
+  return reply;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,10 +240,10 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
            "that is a refresh token; send the access token `claimgate token` prints");
     return;
   }
-  thread_local std::unordered_map<std::string, VerifiedToken> cache;
-  VerifiedToken vt;
-  if (auto it = cache.find(std::string(token)); it != cache.end()) {
-    vt = it->second;
+  std::string token_key(token);
+  VerifiedBearer vt;
+  if (auto hit = bearer_cache_.get(token_key, now)) {
+    vt = std::move(*hit);
   } else {
     crypto::JwtExpectations expect{cfg_.jwt_issuer, "", 30s};
     auto claims = token_verifier_.verify(token, now, expect);
@@ -329,12 +272,13 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
              "assertion?); use the access token `claimgate token` prints");
       return;
     }
-    if (cache.size() > 10'000) cache.clear();
-    cache.emplace(std::string(token), vt);
+    // Kept until the token's end (past it, the expiry check below answers).
+    bearer_cache_.put(token_key, vt, core::from_unix_seconds(vt.exp) + std::chrono::seconds(30),
+                      now);
   }
   kind = vt.use;  // access or agent
   if (core::from_unix_seconds(vt.exp) + std::chrono::seconds(30) <= now) {
-    cache.erase(std::string(token));
+    bearer_cache_.erase(token_key);
     refuse(Code::kTokenExpired, "access token expired at " +
                                     core::format_datetime(core::from_unix_seconds(vt.exp)) +
                                     "; run `claimgate token` for a fresh one, or claimgate login");
@@ -678,8 +622,12 @@ awaitable<void> Gateway::cli_token(Request& r) {
                                 make_error(Code::kStoreUnavailable, grant.error().message));
       co_return;
     }
-    if (!*grant || (*grant)->kind != "cli" ||
-        !crypto::constant_time_equals(refresh_token(**grant, generation), token)) {
+    // A refresh token this gateway cannot recompute (its secret does not open) is not one it
+    // can honour: refused like a forged one.
+    Result<std::string> expected = std::string();
+    if (*grant && (*grant)->kind == "cli") expected = minter_.refresh_token(**grant, generation);
+    if (!*grant || (*grant)->kind != "cli" || !expected ||
+        !crypto::constant_time_equals(*expected, token)) {
       co_await send_token_error(
           r, 400, "invalid_grant",
           refused(
@@ -737,8 +685,14 @@ awaitable<void> Gateway::cli_token(Request& r) {
     audit::Event ev = token_event(audit::type::kTokenRenewed, r, g);
     ev.num("generation", static_cast<int64_t>(generation + 1));
     audit(std::move(ev), audit::Durability::kBatched);
+    auto reply = minter_.token_json(g, now, generation + 1);
+    if (!reply) {
+      log_.error(r.ex.log_context(), "token.mint_failed", {{"message", reply.error().message}});
+      co_await send_token_error(r, 503, "temporarily_unavailable", refused(reply.error()));
+      co_return;
+    }
     metrics_.tokens_refreshed.inc({"cli"});
-    co_await send_json(r, 200, token_json(g, now, generation + 1));
+    co_await send_json(r, 200, *reply);
     co_return;
   }
 
@@ -855,7 +809,8 @@ awaitable<void> Gateway::cli_revoke(Request& r) {
   if (name) grant = stores_.tokens->get(name->grant);
   if (grant && *grant && !(*grant)->revoked()) {
     const session::TokenGrant& g = **grant;
-    if (crypto::constant_time_equals(refresh_token(g, name->generation), token)) {
+    auto expected = minter_.refresh_token(g, name->generation);
+    if (expected && crypto::constant_time_equals(*expected, token)) {
       auto done = stores_.tokens->revoke(g.id, clock_.now(), "signed out (claimgate logout)");
       if (done && *done) {
         audit::Event ev = token_event(audit::type::kTokenRevoked, r, g);
@@ -1057,7 +1012,15 @@ awaitable<void> Gateway::tokens_create(Request& r) {
              {"scope", core::join(scope, ",")},
              {"project", project}});
   json reply = grant_json(g, false);
-  reply["token"] = access_token(g, now);
+  auto minted = minter_.access_token(g, now);
+  if (!minted) {
+    // Fail closed: the grant is withdrawn, no empty token is answered.
+    (void)stores_.tokens->revoke(g.id, now, "its token could not be signed");
+    log_.error(r.ex.log_context(), "token.mint_failed", {{"message", minted.error().message}});
+    co_await send_error(r, 500, "The token could not be made", minted.error());
+    co_return;
+  }
+  reply["token"] = *minted;
   reply["subject"] = g.subject;
   metrics_.tokens_minted.inc({"agent"});
   co_await send_json(r, 201, reply.dump(2) + "\n");

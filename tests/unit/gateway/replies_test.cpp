@@ -34,20 +34,20 @@ TEST(RepliesTest, LoopbackRedirectsAreParsedNeverPasted) {
   ASSERT_TRUE(v6);
   EXPECT_EQ(v6->to_string(), "http://[::1]:8000/a/b%20c");
   EXPECT_EQ(parse_loopback_redirect("http://127.0.0.1:9")->path, "/");
-  for (const char* bad : {
-           "http://127.0.0.1:49152/cb\r\nSet-Cookie: cg_session=x",  // response splitting
-           "http://127.0.0.1:49152/cb%0d%0aSet-Cookie:x\r",          // raw CR at the end
-           "http://127.0.0.1:49152/cb?x=1",                          // query
-           "http://127.0.0.1:49152/cb#f",                            // fragment
-           "http://127.0.0.1/cb",                                    // no port
-           "http://127.0.0.1:0/cb", "http://127.0.0.1:65536/cb", "http://127.0.0.1:+80/cb",
-           "http://localhost:49152/cb",                  // may resolve elsewhere
-           "http://127.0.0.1.evil.example:80/cb",        // a name that starts like one
-           "http://127.0.0.1@evil.example:80/cb",        // user info
-           "http://127.0.0.1:80@evil.example/cb",        // user info after the port
-           "https://127.0.0.1:49152/cb", "http://evil.example/cb",
-           "http://127.0.0.1:49152/a b", "http://127.0.0.1:49152/a\"><script>",
-           "http://127.0.0.1:49152/%zz", "//127.0.0.1:49152/cb", ""}) {
+  for (const char* bad :
+       {"http://127.0.0.1:49152/cb\r\nSet-Cookie: cg_session=x",  // response splitting
+        "http://127.0.0.1:49152/cb%0d%0aSet-Cookie:x\r",          // raw CR at the end
+        "http://127.0.0.1:49152/cb?x=1",                          // query
+        "http://127.0.0.1:49152/cb#f",                            // fragment
+        "http://127.0.0.1/cb",                                    // no port
+        "http://127.0.0.1:0/cb", "http://127.0.0.1:65536/cb", "http://127.0.0.1:+80/cb",
+        "http://localhost:49152/cb",            // may resolve elsewhere
+        "http://127.0.0.1.evil.example:80/cb",  // a name that starts like one
+        "http://127.0.0.1@evil.example:80/cb",  // user info
+        "http://127.0.0.1:80@evil.example/cb",  // user info after the port
+        "https://127.0.0.1:49152/cb", "http://evil.example/cb", "http://127.0.0.1:49152/a b",
+        "http://127.0.0.1:49152/a\"><script>", "http://127.0.0.1:49152/%zz", "//127.0.0.1:49152/cb",
+        ""}) {
     EXPECT_FALSE(parse_loopback_redirect(bad)) << bad;
   }
 }
@@ -57,10 +57,10 @@ TEST(RepliesTest, JsonMediaTypeIsComparedExactly) {
   EXPECT_TRUE(is_json_media_type("application/json"));
   EXPECT_TRUE(is_json_media_type("Application/JSON; charset=utf-8"));
   EXPECT_TRUE(is_json_media_type(" application/json ;charset=utf-8"));
-  for (const char* bad : {"text/plain; a=application/json", "text/plain;application/json",
-                          "application/jsonx", "application/json-patch+json",
-                          "multipart/form-data; boundary=application/json",
-                          "application/x-www-form-urlencoded", ""}) {
+  for (const char* bad :
+       {"text/plain; a=application/json", "text/plain;application/json", "application/jsonx",
+        "application/json-patch+json", "multipart/form-data; boundary=application/json",
+        "application/x-www-form-urlencoded", ""}) {
     EXPECT_FALSE(is_json_media_type(bad)) << bad;
   }
 }
@@ -132,16 +132,16 @@ TEST(ForwardAuthTest, RefusesMissingRepeatedOrMalformedHeaders) {
   auto twice = full;
   twice.push_back({"X-Original-URI", "/b"});
   EXPECT_FALSE(read_original_request(nginx, auth_request(twice)));
-  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"X-Original-URI", "api/x"},
-           {"X-Original-URI", "http://evil.example/x"},
-           {"X-Original-URI", ""},
-           {"X-Original-Method", "GET /x"},
-           {"X-Original-Method", "delete"},
-           {"X-Original-Method", "G3T"},
-           {"X-Original-Method", ""},
-           {"X-Forwarded-Host", "a b"},
-           {"X-Forwarded-Host", "a/b"}}) {
+  for (auto [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"X-Original-URI", "api/x"},
+                                                        {"X-Original-URI", "http://evil.example/x"},
+                                                        {"X-Original-URI", ""},
+                                                        {"X-Original-Method", "GET /x"},
+                                                        {"X-Original-Method", "delete"},
+                                                        {"X-Original-Method", "G3T"},
+                                                        {"X-Original-Method", ""},
+                                                        {"X-Forwarded-Host", "a b"},
+                                                        {"X-Forwarded-Host", "a/b"}}) {
     auto bad = full;
     for (auto& [n, v] : bad)
       if (n == name) v = value;
@@ -167,6 +167,22 @@ TEST(ForwardAuthTest, EnvoyRequestsCarryTheOriginalInTheirOwnLine) {
   EXPECT_EQ(o->method, "POST");
   EXPECT_EQ(o->target, "/api/audit/x?y=1");
   EXPECT_EQ(o->host, "admin.example");
+}
+
+// The one HTML-vs-JSON rule: a browser's navigation is redirected to sign in, a program gets
+// JSON; a form POST (Accept */*) gets an error page, an API POST asking for JSON gets JSON.
+TEST(RepliesTest, HtmlAnswerRule) {
+  using http::bhttp::verb;
+  const char* page = "text/html,application/xhtml+xml,*/*;q=0.8";
+  EXPECT_TRUE(html_answer(Answer::kSignIn, verb::get, page));
+  EXPECT_FALSE(html_answer(Answer::kSignIn, verb::post, page));
+  EXPECT_FALSE(html_answer(Answer::kSignIn, verb::get, "*/*"));
+  EXPECT_TRUE(html_answer(Answer::kDenied, verb::post, page));
+  EXPECT_FALSE(html_answer(Answer::kDenied, verb::post, "*/*"));
+  EXPECT_TRUE(html_answer(Answer::kError, verb::post, "*/*"));
+  EXPECT_FALSE(html_answer(Answer::kError, verb::post, "application/json"));
+  EXPECT_FALSE(html_answer(Answer::kError, verb::get, "*/*"));
+  EXPECT_TRUE(html_answer(Answer::kError, verb::get, page));
 }
 
 }  // namespace
