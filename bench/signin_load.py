@@ -134,7 +134,7 @@ def run_signins(stack, tool, count, connections, threads, work, perf=None):
     pid = stack.gateway.pid
     prof = None
     if perf:  # the gateway's profile over the run (perf report -i FILE)
-        prof = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,32768", "-F", "499", "-p", str(pid), "-o", perf],
+        prof = subprocess.Popen(["perf", "record", "-g", "-F", "999", "-p", str(pid), "-o", perf],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
     cpu0, w0 = cpu_seconds(pid), time.monotonic()

@@ -41,6 +41,8 @@ PRAGMA synchronous=NORMAL;
 PRAGMA busy_timeout=5000;
 PRAGMA cache_size=-65536;
 PRAGMA temp_store=MEMORY;
+PRAGMA mmap_size=268435456;
+PRAGMA wal_autocheckpoint=8192;
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY,
   subject TEXT NOT NULL,
