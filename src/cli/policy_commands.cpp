@@ -66,7 +66,7 @@ Explained explain(const policy::Policy& pol, const std::string& method, const st
   auto n = policy::normalize_path(path);
   if (!n) {
     e.path_error = n.error();
-    e.decision.reason = "bad-path";
+    e.decision.reason = policy::Reason::kBadPath;
     e.decision.detail = n.error().message;
     return e;
   }
@@ -87,7 +87,7 @@ void print_explanation(std::ostream& out, const policy::Policy& pol, const std::
     return;
   }
   if (e.normalised != path) out << "  normalised path: " << e.normalised << "\n";
-  out << "  reason:     " << d.reason << "\n";
+  out << "  reason:     " << std::string(policy::reason_name(d.reason)) << "\n";
   if (e.rule) {
     out << "  rule:       " << e.rule->id
         << (e.rule->id != e.rule->where ? " (" + e.rule->where + ")" : "") << ": "
@@ -123,7 +123,7 @@ void print_explanation(std::ostream& out, const policy::Policy& pol, const std::
 json explanation_json(const Explained& e) {
   const auto& d = e.decision;
   return json{{"effect", d.allowed() ? "allow" : "deny"},
-              {"reason", d.reason},
+              {"reason", std::string(policy::reason_name(d.reason))},
               {"rule", d.rule},
               {"path", e.normalised},
               {"project", d.project},
@@ -233,7 +233,7 @@ int run_test(const std::string& file, const std::string& cases_file) {
       if (want != got)
         wrong.push_back(std::string(key) + ": expected '" + want + "', got '" + got + "'");
     };
-    check("reason", d.reason);
+    check("reason", std::string(policy::reason_name(d.reason)));
     check("role", d.role);
     check("project", d.project);
     check("permission", d.permission);

@@ -237,7 +237,7 @@ audit::AuditLog::Ticket Gateway::audit_decision(Request& r, const policy::Decisi
       .str("path", r.path)
       .str("route", r.route_name)
       .str("rule", d.rule)
-      .str("reason", d.reason)
+      .str("reason", std::string(policy::reason_name(d.reason)))
       .str("project", d.project)
       .str("permission", d.permission);
   if (!d.condition.empty()) ev.str("condition", d.condition);

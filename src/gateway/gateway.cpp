@@ -412,9 +412,9 @@ void security_headers(http::StringResponse& res) {
 // The decision recorded for a refused Bearer token (deny() answers 401 with its reason).
 policy::Decision token_refusal(const Error& e) {
   policy::Decision d;
-  d.reason = e.code == static_cast<int>(Code::kTokenExpired)   ? "token-expired"
-             : e.code == static_cast<int>(Code::kTokenRevoked) ? "token-revoked"
-                                                               : "token-invalid";
+  d.reason = e.code == static_cast<int>(Code::kTokenExpired)   ? policy::Reason::kTokenExpired
+             : e.code == static_cast<int>(Code::kTokenRevoked) ? policy::Reason::kTokenRevoked
+                                                               : policy::Reason::kTokenInvalid;
   d.rule = "bearer";
   d.detail = e.message;
   return d;
@@ -422,7 +422,7 @@ policy::Decision token_refusal(const Error& e) {
 
 policy::Decision unauthenticated_decision() {
   policy::Decision d;
-  d.reason = "unauthenticated";
+  d.reason = policy::Reason::kUnauthenticated;
   d.rule = "whoami";
   return d;
 }
@@ -445,7 +445,7 @@ std::string forbidden_json(const Error& e, const policy::Decision& d,
   return json{{"error", e.name},
               {"code", e.code},
               {"message", e.message},
-              {"reason", d.reason},
+              {"reason", std::string(policy::reason_name(d.reason))},
               {"rule", d.rule},
               {"project", d.project},
               {"permission", d.permission},
@@ -521,8 +521,12 @@ std::string whoami_json(const session::StoredSession& st, core::WallTime idle_en
 std::string auth_json(const policy::Decision& d, const std::string& signin_url,
                       const std::string& request_id) {
   if (d.allowed()) {
-    return json{{"allow", true},           {"reason", d.reason},         {"rule", d.rule},
-                {"project", d.project},    {"permission", d.permission}, {"role", d.role},
+    return json{{"allow", true},
+                {"reason", std::string(policy::reason_name(d.reason))},
+                {"rule", d.rule},
+                {"project", d.project},
+                {"permission", d.permission},
+                {"role", d.role},
                 {"condition", d.condition}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
   }
@@ -531,8 +535,12 @@ std::string auth_json(const policy::Decision& d, const std::string& signin_url,
         {"error", "unauthenticated"}, {"signin_url", signin_url}, {"request_id", request_id}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
   }
-  return json{{"error", d.reason},    {"message", d.detail},        {"rule", d.rule},
-              {"project", d.project}, {"permission", d.permission}, {"request_id", request_id}}
+  return json{{"error", std::string(policy::reason_name(d.reason))},
+              {"message", d.detail},
+              {"rule", d.rule},
+              {"project", d.project},
+              {"permission", d.permission},
+              {"request_id", request_id}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -922,7 +930,7 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
     co_await send(r, std::move(res));
     co_return;
   }
-  if (d.reason == "unauthenticated") {
+  if (d.reason == policy::Reason::kUnauthenticated) {
     std::string rd(r.ex.target());
     if (html_answer(Answer::kSignIn, r.ex.method(), r.ex.header(bhttp::field::accept))) {
       co_await redirect(r, 302, "/saml/login?rd=" + core::url_encode(rd));
@@ -937,14 +945,16 @@ awaitable<void> Gateway::deny(Request& r, const policy::Decision& d) {
   }
   // (Values computed before co_await: GCC 12 mishandles ?: temporaries inside co_await.)
   Error e = make_error(Code::kForbidden, d.detail);
-  if (d.detail.empty()) e.message = d.reason;
-  log_.info(r.ex.log_context(), "authz.deny",
-            {{"reason", d.reason}, {"rule", d.rule}, {"user", r.user}});
+  if (d.detail.empty()) e.message = std::string(policy::reason_name(d.reason));
+  log_.info(
+      r.ex.log_context(), "authz.deny",
+      {{"reason", std::string(policy::reason_name(d.reason))}, {"rule", d.rule}, {"user", r.user}});
   if (html_answer(Answer::kDenied, r.ex.method(), r.ex.header(bhttp::field::accept))) {
     ErrorPage page;
     page.status = 403;
     page.title = "Access denied";
-    page.code = std::to_string(e.code) + " " + e.name + " · " + d.reason;
+    page.code =
+        std::to_string(e.code) + " " + e.name + " · " + std::string(policy::reason_name(d.reason));
     page.message = e.message;
     page.request_id = r.ex.request_id();
     page.action_url = "/.claimgate/whoami";
@@ -1021,7 +1031,7 @@ namespace {
 
 policy::Decision no_route_decision(std::string_view host, std::string_view path) {
   policy::Decision d;
-  d.reason = "no-route";
+  d.reason = policy::Reason::kNoRoute;
   d.rule = "(routes)";
   d.detail = "no route of this gateway serves " + std::string(host) + std::string(path);
   return d;
@@ -1176,7 +1186,8 @@ awaitable<void> Gateway::proxy(Request& r) {
 }
 
 void Gateway::count_decision(const std::string& route, const policy::Decision& d) {
-  metrics_.decisions.inc_cached({route, d.allowed() ? "allow" : "deny", d.reason});
+  metrics_.decisions.inc_cached(
+      {route, d.allowed() ? "allow" : "deny", policy::reason_name(d.reason)});
 }
 
 void Gateway::access_log(const Request& r) {
@@ -1329,7 +1340,7 @@ awaitable<void> Gateway::forward_auth(Request& r,
   } else if (r.token_error) {
     res.result(bhttp::status::unauthorized);
     res.body() = error_json(*r.token_error, r.ex.request_id());
-  } else if (d.reason == "unauthenticated") {
+  } else if (d.reason == policy::Reason::kUnauthenticated) {
     res.result(bhttp::status::unauthorized);
     std::string url = signin_url(uri);
     res.set(cfg_.header_prefix + "Signin", url);

@@ -155,7 +155,7 @@ std::string device_reply_json(const std::string& device_code, const std::string&
 
 policy::Decision signin_needed() {
   policy::Decision d;
-  d.reason = "unauthenticated";
+  d.reason = policy::Reason::kUnauthenticated;
   d.rule = "tokens";
   d.detail = "sign-in required";
   return d;
@@ -321,14 +321,14 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
 }
 
 void Gateway::limit_agent(const Request& r, policy::Decision& d) const {
-  if (!r.agent() || !d.allowed() || d.reason == "public") return;
+  if (!r.agent() || !d.allowed() || d.reason == policy::Reason::kPublic) return;
   const session::TokenGrant& g = *r.token;
   std::string scope = core::join(g.scope, ",");
   std::string covers = "agent token '" + g.agent + "' (" + g.id + ") may use " + scope +
                        (g.project.empty() ? " in any project" : " in project '" + g.project + "'");
   auto deny_with = [&](std::string detail) {
     d.effect = policy::Effect::kDeny;
-    d.reason = "agent-scope";
+    d.reason = policy::Reason::kAgentScope;
     d.detail = std::move(detail);
   };
   if (d.permission.empty()) {
@@ -960,7 +960,7 @@ awaitable<void> Gateway::tokens_create(Request& r) {
     if (!holds(p)) missing.push_back(p);
   if (!missing.empty()) {
     policy::Decision d;
-    d.reason = "permission-missing";
+    d.reason = policy::Reason::kPermissionMissing;
     d.rule = "tokens";
     d.project = project;
     d.permission = missing.front();
@@ -1064,7 +1064,7 @@ awaitable<void> Gateway::admin_revoke(Request& r) {
   // global role), never a role in one project (global_permissions()).
   if (!policy_->holds_everywhere(admin, "sessions:revoke")) {
     policy::Decision d;
-    d.reason = "permission-missing";
+    d.reason = policy::Reason::kPermissionMissing;
     d.rule = "admin-revoke";
     d.permission = "sessions:revoke";
     d.detail =

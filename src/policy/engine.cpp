@@ -81,7 +81,7 @@ Decision PolicyAuthorizer::decide(const AccessRequest& r) const {
     Decision d;
     d.rule = "(no rules)";
     d.effect = r.session ? Effect::kAllow : Effect::kDeny;
-    d.reason = r.session ? "signed-in" : "unauthenticated";
+    d.reason = r.session ? Reason::kSignedIn : Reason::kUnauthenticated;
     if (!r.session) d.detail = "sign-in required";
     return d;
   }

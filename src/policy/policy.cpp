@@ -871,7 +871,7 @@ Decision Policy::decide(std::string_view method, std::string_view path,
   Decision d;
   const Rule* rule = match(method, path);
   if (!rule) {
-    d.reason = "no-matching-rule";
+    d.reason = Reason::kNoMatchingRule;
     d.rule = "(none)";
     d.detail =
         "no rule allows " + std::string(method) + " " + std::string(path) + " (deny by default)";
@@ -880,17 +880,17 @@ Decision Policy::decide(std::string_view method, std::string_view path,
   d.rule = rule->id;
   if (rule->kind == RuleKind::kPublic) {
     d.effect = Effect::kAllow;
-    d.reason = "public";
+    d.reason = Reason::kPublic;
     return d;
   }
   if (!grants) {
-    d.reason = "unauthenticated";
+    d.reason = Reason::kUnauthenticated;
     d.detail = "sign-in required";
     return d;
   }
   if (rule->kind == RuleKind::kSignedIn) {
     d.effect = Effect::kAllow;
-    d.reason = "signed-in";
+    d.reason = Reason::kSignedIn;
     return d;
   }
   d.permission = rule->permission;
@@ -932,7 +932,7 @@ Decision Policy::decide(std::string_view method, std::string_view path,
   }
   if (by) {
     d.effect = Effect::kAllow;
-    d.reason = "permission";
+    d.reason = Reason::kPermission;
     d.role = by->role;
     d.claim = by->claim_text();
     return d;
@@ -960,7 +960,7 @@ Decision Policy::decide(std::string_view method, std::string_view path,
     any_here = any_here || gr.project == "*" || project.empty() || gr.project == project;
   }
   if (!any_here) {
-    d.reason = "no-role-in-project";
+    d.reason = Reason::kNoRoleInProject;
     out.append(", and you have no role in ");
     where();
     if (grants->list.empty()) {
@@ -975,7 +975,7 @@ Decision Policy::decide(std::string_view method, std::string_view path,
     }
     return d;
   }
-  d.reason = "permission-missing";
+  d.reason = Reason::kPermissionMissing;
   out.append("; your roles there (");
   bool first = true;
   for (const auto& gr : grants->list) {

@@ -65,8 +65,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string p = path ? *path : "/";
   auto d = pol->decide(method, p, &grants);
   auto anon = pol->decide(method, p, nullptr);
-  if (d.allowed() && d.reason.empty()) std::abort();
-  if (anon.allowed() && anon.reason != "public") std::abort();  // only public rules admit everyone
+  if (d.allowed() && d.reason == cg::policy::Reason::kNone) std::abort();
+  if (anon.allowed() && anon.reason != cg::policy::Reason::kPublic)
+    std::abort();  // only public rules admit everyone
   (void)pol->match(method, p);
   return 0;
 }
