@@ -35,6 +35,8 @@ TEST=(
   # the gateway's tests: a real nginx, a real browser, WebSocket clients, a load tool, PyTorch
   # and Slurm for the jobs tests
   nginx-light chromium chromium-driver python3-selenium python3-websocket curl wrk python3-torch
+  # the proxy I/O tests count the gateway's syscalls (tests/integration/test_proxy_io.py)
+  strace
   slurmctld slurmd slurm-client munge
   # real notebooks behind the gateway (tests/integration/test_jupyter.py): Jupyter Notebook and
   # its kernel, JupyterHub with configurable-http-proxy, PyYAML for the test's policy

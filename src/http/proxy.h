@@ -1,8 +1,11 @@
-// The reverse proxy: requests and responses stream through a small buffer in both directions
-// (a multi-GB upload or download passes in constant memory), chunked encoding is re-framed,
-// Expect: 100-continue is answered here, upstream connections are kept alive in a pool per
-// worker thread, and WebSocket upgrades become a tunnel of messages that is closed (1008)
-// when the caller says the session ended (Beast's relay() in its HTTP examples).
+// The reverse proxy: requests and responses stream through a 64 KiB buffer in both directions
+// (a multi-GB upload or download passes in constant memory), framing is re-made (chunked
+// re-chunked, Content-Length re-set), Expect: 100-continue is answered here, a header goes out
+// with the first body bytes in one write, upstream connections are kept alive in a pool per
+// worker thread (http/internal/upstream_pool.h), and WebSocket upgrades become a tunnel of
+// messages that is closed (1008) when the caller says the session ended (Beast's relay() in
+// its HTTP examples). Files: proxy.cpp (request side), response_relay.cpp (the answer),
+// upstream_pool.cpp, websocket_tunnel.cpp.
 #pragma once
 
 #include <chrono>
@@ -40,8 +43,11 @@ void strip_hop_by_hop(bhttp::fields& fields);
 using ResponseTransform = std::function<void(bhttp::response_header<>&)>;
 
 // Sends the exchange's request (its header already transformed by the caller, target
-// included) to `upstream` and streams the answer back. Retries once on a fresh connection
-// when a pooled one turns out closed and no request body was sent.
+// included) to `upstream` and streams the answer back. When a pooled connection turns out
+// closed before any byte of the answer (EOF or reset on the first read or write), an
+// idempotent request (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) with no body is sent once more on
+// a fresh connection; any other (POST, or a body already streamed) fails with
+// http.upstream_protocol / http.upstream_connect (502).
 awaitable<ProxyOutcome> proxy_http(Exchange& ex, const Url& upstream, const ProxyTimeouts& t,
                                    const ResponseTransform& transform_response);
 

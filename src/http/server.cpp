@@ -10,6 +10,7 @@
 #include "core/random.h"
 #include "core/trace_context.h"
 #include "http/errors.h"
+#include "http/internal/upstream_pool.h"
 #include "http/request_fields.h"
 #include "http/request_head.h"
 
@@ -437,6 +438,9 @@ awaitable<void> Server::run_connection(std::shared_ptr<Connection> c) {
     ++in_flight_;
     Exchange ex(stream, deadline, buffer, parser, options_, client, new_request_id(), started);
     ex.set_trace(trace_of(parser.get().base()));
+    // Decided from the client's header as it arrived: handlers strip Connection (hop-by-hop)
+    // and the proxy asks its upstream for keep-alive through the same header.
+    if (!parser.get().keep_alive()) ex.close();
     bool failed = false;
     try {
       co_await handler_(ex);
@@ -493,6 +497,9 @@ awaitable<void> Server::drain() {
       }
     }
   }
+  // Idle upstream connections wait for readability on their worker's io_context: close them
+  // there, so that nothing keeps a worker running.
+  for (auto& ctx : contexts_) asio::post(*ctx, [] { internal::close_idle_connections(); });
   work_.clear();
   stopped_ = true;
   // Whatever still runs a second later (a stuck upstream) is stopped.
