@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks the project's dependency rules (STYLE.md) on src/:
 - parts include only the parts they may depend on: core <- crypto <- xml <- saml; core <- session,
-  http, policy; gateway wires them; nothing depends on gateway or cli;
+  http, policy; core <- storage <- session, jobs, audit; gateway wires them; nothing depends on
+  gateway or cli;
 - only src/xml and src/crypto include libxml2, xmlsec1 and OpenSSL headers;
 - nothing but src/core/clock.cpp reads system_clock::now (time is injected).
 Exits 1 and lists every violation."""
@@ -15,13 +16,14 @@ ALLOWED = {
     "crypto": {"core", "crypto"},
     "xml": {"core", "crypto", "xml"},
     "saml": {"core", "crypto", "xml", "saml"},
-    "session": {"core", "crypto", "session"},
+    "storage": {"core", "storage"},
+    "session": {"core", "crypto", "storage", "session"},
     "http": {"core", "http"},
     "policy": {"core", "session", "policy"},
-    "audit": {"core", "crypto", "audit"},
-    "jobs": {"core", "crypto", "session", "http", "audit", "jobs"},
-    "gateway": {"core", "crypto", "xml", "saml", "session", "http", "policy", "audit", "jobs", "gateway"},
-    "cli": {"core", "crypto", "xml", "saml", "session", "http", "policy", "audit", "jobs", "gateway", "cli"},
+    "audit": {"core", "crypto", "storage", "audit"},
+    "jobs": {"core", "crypto", "storage", "session", "http", "audit", "jobs"},
+    "gateway": {"core", "crypto", "xml", "saml", "storage", "session", "http", "policy", "audit", "jobs", "gateway"},
+    "cli": {"core", "crypto", "xml", "saml", "storage", "session", "http", "policy", "audit", "jobs", "gateway", "cli"},
 }
 LOW_LEVEL = re.compile(r'#include\s*<(libxml/|xmlsec/|openssl/)')
 PROJECT = re.compile(r'#include\s*"([a-z_]+)/')

@@ -8,15 +8,15 @@
 #include "audit/chain.h"
 #include "audit/errors.h"
 #include "core/time.h"
+#include "storage/sqlite.h"
 
 namespace cg::audit {
 namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kSchema = R"sql(
-PRAGMA journal_mode=WAL;
-PRAGMA busy_timeout=5000;
+// Version 1: the tables from before the version table (IF NOT EXISTS: such files pass).
+constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE IF NOT EXISTS files (
   first_line_hash TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -41,23 +41,16 @@ CREATE INDEX IF NOT EXISTS events_type_time ON events(type, time);
 CREATE INDEX IF NOT EXISTS events_subject_time ON events(subject, time);
 )sql";
 
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
+using storage::bind_text;
+using storage::Statement;
+
+Error index_error(std::string message) { return make_error(Code::kIndex, std::move(message)); }
 
 Error db_error(sqlite3* db, const std::string& what) {
   return make_error(Code::kIndex, what + ": " + sqlite3_errmsg(db));
 }
 
-std::string text(sqlite3_stmt* s, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string();
-}
-
-void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
+std::string text(sqlite3_stmt* s, int i) { return storage::column_text(s, i); }
 
 }  // namespace
 
@@ -78,41 +71,36 @@ Result<core::WallTime> parse_since(std::string_view t, core::WallTime now) {
 }
 
 Result<std::unique_ptr<Index>> Index::open(const std::string& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return fail(Code::kIndex, "cannot open the audit index " + path + ": " + msg);
+  static const storage::Schema kSchema{"audit_index", {{1, kSchemaV1}}};
+  auto db = storage::Database::open(path, index_error);
+  if (!db) return fail(Code::kIndex, "cannot open the audit index: " + db.error().message);
+  if (auto st = (*db)->migrate(kSchema); !st) {
+    return fail(Code::kIndex, "cannot create the audit index tables: " + st.error().message);
   }
-  std::unique_ptr<Index> idx(new Index(db, path));
-  char* err = nullptr;
-  if (sqlite3_exec(db, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return fail(Code::kIndex, "cannot create the audit index tables in " + path + ": " + msg);
-  }
-  return idx;
+  return std::unique_ptr<Index>(new Index(std::move(*db)));
 }
 
-Index::~Index() { sqlite3_close(db_); }
+Index::Index(std::shared_ptr<storage::Database> db)
+    : store_(std::move(db)), db_(store_->handle()), path_(store_->path()) {}
+
+Index::~Index() = default;
 
 Result<IndexStats> Index::update(const std::vector<std::string>& files) {
   IndexStats st;
-  Stmt find, upsert, insert;
-  if (sqlite3_prepare_v2(db_, "SELECT offset FROM files WHERE first_line_hash=?", -1, &find.s,
-                         nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db_,
-                         "INSERT INTO files(first_line_hash,name,offset) VALUES(?,?,?) "
-                         "ON CONFLICT(first_line_hash) DO UPDATE SET name=excluded.name, "
-                         "offset=excluded.offset",
-                         -1, &upsert.s, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db_,
-                         "INSERT OR IGNORE INTO events(instance,seq,time,day,type,subject,project,"
-                         "permission,code,hash,record) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                         -1, &insert.s, nullptr) != SQLITE_OK) {
+  auto find_st = store_->statement("SELECT offset FROM files WHERE first_line_hash=?");
+  auto upsert_st = store_->statement(
+      "INSERT INTO files(first_line_hash,name,offset) VALUES(?,?,?) "
+      "ON CONFLICT(first_line_hash) DO UPDATE SET name=excluded.name, offset=excluded.offset");
+  auto insert_st = store_->statement(
+      "INSERT OR IGNORE INTO events(instance,seq,time,day,type,subject,project,"
+      "permission,code,hash,record) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+  if (!find_st || !upsert_st || !insert_st) {
     return fail(db_error(db_, "cannot prepare the index statements"));
   }
+  struct {
+    sqlite3_stmt* s;
+  } find{*find_st}, upsert{*upsert_st}, insert{*insert_st};
+  storage::Reset reset_find{find.s}, reset_upsert{upsert.s}, reset_insert{insert.s};
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) return fail(Code::kOpen, "cannot read " + file);
@@ -174,16 +162,15 @@ Result<IndexStats> Index::update(const std::vector<std::string>& files) {
 
 Result<std::vector<std::vector<std::string>>> Index::rows(const std::string& sql,
                                                           const std::vector<std::string>& params) {
-  Stmt s;
-  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s.s, nullptr) != SQLITE_OK) {
-    return fail(db_error(db_, "cannot prepare a report query"));
-  }
-  for (size_t i = 0; i < params.size(); ++i) bind_text(s.s, static_cast<int>(i + 1), params[i]);
+  auto prepared = Statement::prepare(*store_, sql);
+  if (!prepared) return fail(db_error(db_, "cannot prepare a report query"));
+  sqlite3_stmt* s = prepared->get();
+  for (size_t i = 0; i < params.size(); ++i) bind_text(s, static_cast<int>(i + 1), params[i]);
   std::vector<std::vector<std::string>> out;
   int rc;
-  while ((rc = sqlite3_step(s.s)) == SQLITE_ROW) {
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     std::vector<std::string> row;
-    for (int c = 0; c < sqlite3_column_count(s.s); ++c) row.push_back(text(s.s, c));
+    for (int c = 0; c < sqlite3_column_count(s); ++c) row.push_back(text(s, c));
     out.push_back(std::move(row));
   }
   if (rc != SQLITE_DONE) return fail(db_error(db_, "a report query failed"));

@@ -15,6 +15,10 @@
 
 struct sqlite3;
 
+namespace cg::storage {
+class Database;
+}
+
 namespace cg::audit {
 
 struct IndexStats {
@@ -55,7 +59,8 @@ class Index {
   const std::string& path() const { return path_; }
 
  private:
-  Index(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  explicit Index(std::shared_ptr<storage::Database> db);
+  std::shared_ptr<storage::Database> store_;  // opened and migrated by storage/sqlite.h
   sqlite3* db_;
   std::string path_;
 };

@@ -93,7 +93,7 @@ Result<Stores> open_stores(const GatewayConfig& cfg, const core::Clock& clock) {
     s.tokens = std::move(r.tokens);
     s.redis = std::move(r.backend);
   } else if (cfg.store_kind == "sqlite") {
-    auto db = session::SqliteDatabase::open(cfg.store_path);
+    auto db = session::open_sqlite(cfg.store_path);
     if (!db) return fail(db.take_error());
     s.sessions = std::make_unique<session::SqliteSessionStore>(*db);
     s.tickets = std::make_unique<session::SqliteTicketStore>(*db);

@@ -69,8 +69,7 @@ Result<std::unique_ptr<jobs::JobsService>> open_jobs_service(
   if (redis) {
     CG_TRY(store, jobs::open_redis_job_store(std::move(redis)));
   } else {
-    CG_TRY(auto db, session::SqliteDatabase::open(o.state_dir + "/jobs.db"));
-    CG_TRY(store, jobs::open_sqlite_job_store(db));
+    CG_TRY(store, jobs::open_sqlite_job_store(o.state_dir + "/jobs.db"));
   }
   std::unique_ptr<jobs::Executor> executor;
   if (jc.executor == "slurm") {

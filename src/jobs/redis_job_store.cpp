@@ -17,8 +17,8 @@
 namespace cg::jobs {
 namespace {
 
-using session::redis::Reply;
-using session::redis::Script;
+using storage::redis::Reply;
+using storage::redis::Script;
 
 // KEYS: j:<id>, jp:<project>, jq, jl:<submitter>
 // ARGV: id, expected version (0: the record must not exist), data, created ms,
@@ -146,7 +146,7 @@ class RedisJobStore final : public JobStore {
   }
 
   std::shared_ptr<session::RedisBackend> b_;
-  session::redis::Client& client_;
+  storage::redis::Client& client_;
   std::string prefix_;
 };
 

@@ -6,14 +6,17 @@
 
 #include "core/time.h"
 #include "jobs/errors.h"
-#include "session/sqlite_store.h"
+#include "storage/sqlite.h"
 
 namespace cg::jobs {
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* kSchema = R"sql(
+// Version 1: the table as first made (IF NOT EXISTS: files from before the version table
+// pass); version 2: versioned records (every row at version 0), skipped where a file from
+// before the version table has the column already.
+constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY,
   project TEXT NOT NULL,
@@ -21,21 +24,17 @@ CREATE TABLE IF NOT EXISTS jobs (
   state TEXT NOT NULL,
   created_ms INTEGER NOT NULL,
   token_live INTEGER NOT NULL,
-  data TEXT NOT NULL,
-  version INTEGER NOT NULL DEFAULT 0
+  data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_project ON jobs(project, created_ms);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_submitter ON jobs(submitter, token_live);
 )sql";
+constexpr const char* kSchemaV2 = "ALTER TABLE jobs ADD COLUMN version INTEGER NOT NULL DEFAULT 0";
 
-struct Reset {
-  sqlite3_stmt* s;
-  ~Reset() {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-  }
-};
+using storage::Reset;
+
+Error store_error(std::string message) { return make_error(Code::kStore, std::move(message)); }
 
 int64_t ms(core::WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -153,7 +152,7 @@ namespace {
 
 class SqliteJobStore final : public JobStore {
  public:
-  explicit SqliteJobStore(std::shared_ptr<session::SqliteDatabase> db) : db_(std::move(db)) {}
+  explicit SqliteJobStore(std::shared_ptr<storage::Database> db) : db_(std::move(db)) {}
 
   Status insert(const Job& job) override {
     auto written = write(job,
@@ -270,31 +269,16 @@ class SqliteJobStore final : public JobStore {
     return out;
   }
 
-  std::shared_ptr<session::SqliteDatabase> db_;
+  std::shared_ptr<storage::Database> db_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<JobStore>> open_sqlite_job_store(
-    std::shared_ptr<session::SqliteDatabase> db) {
-  std::lock_guard lock(db->mutex());
-  char* err = nullptr;
-  if (sqlite3_exec(db->handle(), kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return fail(Code::kStore, "cannot create the jobs table in " + db->path() + ": " + msg);
-  }
-  // Databases from before versioned records: add the column (every row at version 0).
-  if (sqlite3_exec(db->handle(), "SELECT version FROM jobs LIMIT 0", nullptr, nullptr, nullptr) !=
-      SQLITE_OK) {
-    if (sqlite3_exec(db->handle(), "ALTER TABLE jobs ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
-                     nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown error";
-      sqlite3_free(err);
-      return fail(Code::kStore,
-                  "cannot add the version column to the jobs table in " + db->path() + ": " + msg);
-    }
-  }
+Result<std::unique_ptr<JobStore>> open_sqlite_job_store(const std::string& path) {
+  static const storage::Schema kSchema{
+      "jobs", {{1, kSchemaV1}, {2, kSchemaV2, "SELECT version FROM jobs LIMIT 0"}}};
+  CG_TRY(auto db, storage::Database::open(path, store_error));
+  CG_CHECK(db->migrate(kSchema));
   return std::unique_ptr<JobStore>(std::make_unique<SqliteJobStore>(std::move(db)));
 }
 

@@ -16,7 +16,6 @@
 #include "jobs/job.h"
 
 namespace cg::session {
-class SqliteDatabase;
 class RedisBackend;
 }  // namespace cg::session
 
@@ -61,9 +60,9 @@ class JobStore {
   Result<std::optional<Job>> update(std::string_view id, const std::function<bool(Job&)>& change);
 };
 
-// The SQLite store: a table in `db` (created, or given the version column, on open).
-Result<std::unique_ptr<JobStore>> open_sqlite_job_store(
-    std::shared_ptr<session::SqliteDatabase> db);
+// The SQLite store: the jobs table in the database file at `path`, opened and migrated the one
+// way (storage/sqlite.h; files from before the version column are given it).
+Result<std::unique_ptr<JobStore>> open_sqlite_job_store(const std::string& path);
 
 // The Redis store, on the gateway's Redis connection pool and key prefix
 // (docs/deployment.md#training-jobs has the keys).

@@ -12,8 +12,6 @@ const char* code_name(Code c) {
       return "session.cookie";
     case Code::kFull:
       return "session.full";
-    case Code::kRedis:
-      return "session.redis";
   }
   return "session.unknown";
 }

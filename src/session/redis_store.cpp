@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "session/errors.h"
+#include "storage/errors.h"
 
 namespace cg::session {
 namespace {
@@ -626,8 +627,8 @@ Result<RedisStores> open_redis_stores(RedisStoreOptions o, const core::Clock& cl
   RedisStores s;
   s.backend = std::make_shared<RedisBackend>(std::move(o), clock);
   if (!s.backend->client.setup_error().empty()) {
-    return fail(Code::kRedis, "Redis at " + s.backend->opts.redis.describe() + ": " +
-                                  s.backend->client.setup_error());
+    return fail(storage::Code::kRedis, "Redis at " + s.backend->opts.redis.describe() + ": " +
+                                           s.backend->client.setup_error());
   }
   s.backend->start();
   s.sessions = std::make_unique<RedisSessionStore>(s.backend);

@@ -23,10 +23,12 @@
 #include <memory>
 
 #include "core/clock.h"
-#include "session/redis_client.h"
 #include "session/store.h"
+#include "storage/redis_client.h"
 
 namespace cg::session {
+
+namespace redis = storage::redis;
 
 struct RedisStoreOptions {
   redis::Options redis;

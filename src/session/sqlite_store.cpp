@@ -17,32 +17,14 @@ int64_t to_unix_ms(core::WallTime t) {
 }
 core::WallTime from_unix_ms(int64_t ms) { return core::from_unix_millis(ms); }
 
-// Resets a prepared statement when it goes out of scope, whatever the path out.
-struct Reset {
-  sqlite3_stmt* s;
-  ~Reset() {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-  }
-};
+using storage::bind_text;
+using storage::column_text;
+using storage::Reset;
 
-void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
+Error store_error(std::string message) { return make_error(Code::kStore, std::move(message)); }
 
-std::string column_text(sqlite3_stmt* s, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string();
-}
-
-constexpr const char* kSchema = R"sql(
-PRAGMA journal_mode=WAL;
-PRAGMA synchronous=NORMAL;
-PRAGMA busy_timeout=5000;
-PRAGMA cache_size=-65536;
-PRAGMA temp_store=MEMORY;
-PRAGMA mmap_size=268435456;
-PRAGMA wal_autocheckpoint=8192;
+// Version 1 is the schema from before the version table (IF NOT EXISTS: such files pass).
+constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY,
   subject TEXT NOT NULL,
@@ -51,8 +33,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   data TEXT NOT NULL,
   expires_ms INTEGER NOT NULL,
   idle_s INTEGER NOT NULL,
-  last_seen_ms INTEGER NOT NULL,
-  idle_until_ms INTEGER NOT NULL DEFAULT 0
+  last_seen_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_subject ON sessions(subject);
 CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires_ms);
@@ -76,76 +57,27 @@ CREATE INDEX IF NOT EXISTS token_grants_subject ON token_grants(subject);
 CREATE INDEX IF NOT EXISTS token_grants_expires ON token_grants(expires_ms);
 )sql";
 
-// Databases made before idle_until_ms (last_seen_ms + idle_s * 1000, kept by put and touch so
-// that the purge finds idle sessions by an index instead of reading every row) gain the column,
-// filled from the rows; then the index.
-constexpr const char* kIdleColumn =
+// Version 2: idle_until_ms (last_seen_ms + idle_s * 1000, kept by put and touch so that the
+// purge finds idle sessions by an index instead of reading every row), filled from the rows;
+// then the index. Files that gained the column before the version table skip it.
+constexpr const char* kSchemaV2 =
     "ALTER TABLE sessions ADD COLUMN idle_until_ms INTEGER NOT NULL DEFAULT 0;"
-    "UPDATE sessions SET idle_until_ms = last_seen_ms + idle_s * 1000;";
-constexpr const char* kIdleIndex =
+    "UPDATE sessions SET idle_until_ms = last_seen_ms + idle_s * 1000;"
     "CREATE INDEX IF NOT EXISTS sessions_idle ON sessions(idle_until_ms);";
-
-bool has_column(sqlite3* db, const char* table, std::string_view column) {
-  sqlite3_stmt* st = nullptr;
-  std::string sql = std::string("PRAGMA table_info(") + table + ")";
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return false;
-  bool found = false;
-  while (!found && sqlite3_step(st) == SQLITE_ROW) {
-    const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
-    found = name && column == name;
-  }
-  sqlite3_finalize(st);
-  return found;
-}
 
 }  // namespace
 
-Result<std::shared_ptr<SqliteDatabase>> SqliteDatabase::open(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return fail(Code::kStore, "cannot open SQLite database " + path + ": " + msg);
-  }
-  std::shared_ptr<SqliteDatabase> out(new SqliteDatabase(db, path));
-  char* err = nullptr;
-  if (sqlite3_exec(db, kSchema, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return fail(Code::kStore, "cannot create tables in " + path + ": " + msg);
-  }
-  std::string migrate = has_column(db, "sessions", "idle_until_ms") ? "" : kIdleColumn;
-  migrate += kIdleIndex;
-  if (sqlite3_exec(db, ("BEGIN;" + migrate + "COMMIT;").c_str(), nullptr, nullptr, &err) !=
-      SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return fail(Code::kStore, "cannot add the idle index to " + path + ": " + msg);
-  }
-  return out;
-}
-
-SqliteDatabase::~SqliteDatabase() {
-  for (auto& [sql, s] : statements_) sqlite3_finalize(s);
-  sqlite3_close(db_);
-}
-
-Result<sqlite3_stmt*> SqliteDatabase::statement(const char* sql) {
-  auto it = statements_.find(sql);
-  if (it != statements_.end()) return it->second;
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
-    return fail(error("prepare"));
-  }
-  statements_[sql] = s;
-  return s;
-}
-
-Error SqliteDatabase::error(std::string_view what) const {
-  return make_error(Code::kStore, "SQLite " + std::string(what) + " failed on " + path_ + ": " +
-                                      sqlite3_errmsg(db_));
+Result<std::shared_ptr<Database>> open_sqlite(const std::string& path) {
+  static const storage::Schema kSchema{
+      "session", {{1, kSchemaV1}, {2, kSchemaV2, "SELECT idle_until_ms FROM sessions LIMIT 0"}}};
+  CG_TRY(auto db, Database::open(path, store_error));
+  // Per connection: a 64 MiB page cache, temporary tables in memory, reads through a 256 MiB
+  // memory map, a checkpoint every 8192 WAL pages.
+  CG_CHECK(db->exec("PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; "
+                    "PRAGMA mmap_size=268435456; PRAGMA wal_autocheckpoint=8192;",
+                    "set up"));
+  CG_CHECK(db->migrate(kSchema));
+  return db;
 }
 
 Status SqliteSessionStore::put(const Session& s) {

@@ -110,9 +110,7 @@ class JobsServiceTest : public ::testing::TestWithParam<std::string> {
     if (redis_) {
       store = open_redis_job_store(redis_->connect(clock_));
     } else {
-      auto db = session::SqliteDatabase::open((dir_ / "jobs.db").string());
-      ASSERT_TRUE(db);
-      store = open_sqlite_job_store(*db);
+      store = open_sqlite_job_store((dir_ / "jobs.db").string());
     }
     ASSERT_TRUE(store);
     ServiceOptions o;

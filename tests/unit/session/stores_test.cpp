@@ -85,7 +85,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
                  ("cg-store-" + std::to_string(::getpid()) + "-" + name + ".db"))
                     .string();
       std::filesystem::remove(s_.path);
-      auto db = SqliteDatabase::open(s_.path);
+      auto db = open_sqlite(s_.path);
       ASSERT_TRUE(db.has_value()) << db.error().message;
       s_.sessions = std::make_unique<SqliteSessionStore>(*db);
       s_.tickets = std::make_unique<SqliteTicketStore>(*db);
@@ -285,12 +285,12 @@ TEST(SqliteStoreTest, SessionsSurviveReopening) {
           .string();
   std::filesystem::remove(path);
   {
-    auto db = SqliteDatabase::open(path);
+    auto db = open_sqlite(path);
     ASSERT_TRUE(db.has_value());
     SqliteSessionStore store(*db);
     ASSERT_TRUE(store.put(make_session("a", "alice")).has_value());
   }
-  auto db = SqliteDatabase::open(path);
+  auto db = open_sqlite(path);
   ASSERT_TRUE(db.has_value());
   SqliteSessionStore store(*db);
   auto got = store.get("a");
@@ -325,7 +325,7 @@ TEST(SqliteStoreTest, MigratesOldDatabasesForTheIdlePurge) {
     ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
   }
-  auto db = SqliteDatabase::open(path);
+  auto db = open_sqlite(path);
   ASSERT_TRUE(db.has_value()) << db.error().message;
   SqliteSessionStore store(*db);
   ASSERT_TRUE(store.put(make_session("new", "carol")).has_value());
@@ -341,7 +341,7 @@ TEST(SqliteStoreTest, MigratesOldDatabasesForTheIdlePurge) {
 
 // An unopenable database file is an error with SQLite's reason, not a crash.
 TEST(SqliteStoreTest, ReportsUnopenableFiles) {
-  auto db = SqliteDatabase::open("/nonexistent-dir/state.db");
+  auto db = open_sqlite("/nonexistent-dir/state.db");
   ASSERT_FALSE(db.has_value());
   EXPECT_EQ(db.error().name, "session.store");
   EXPECT_NE(db.error().message.find("/nonexistent-dir/state.db"), std::string::npos);

@@ -1,7 +1,7 @@
-// A small blocking Redis client for the Redis stores: RESP parsed by hiredis's reader, the
-// transport our own (TCP or TLS through Boost.Asio, each step bounded by a deadline), a pool
-// of connections shared by the gateway's threads, Lua scripts by EVALSHA, and a subscriber
-// thread for pub/sub. Debian 12's hiredis (0.14) has no TLS, hence the own transport.
+// A small blocking Redis client for the Redis stores (sessions, tokens, jobs): RESP parsed by
+// hiredis's reader, the transport our own (TCP or TLS through Boost.Asio, each step bounded by a
+// deadline), a pool of connections shared by the gateway's threads, Lua scripts by EVALSHA, and a
+// subscriber thread for pub/sub. Debian 12's hiredis (0.14) has no TLS, hence the own transport.
 //
 // When Redis cannot be reached the client fails fast: after a failed connection it tries again
 // at most every `retry_interval`, and every command in between fails at once (5005
@@ -23,7 +23,7 @@
 
 #include "core/result.h"
 
-namespace cg::session::redis {
+namespace cg::storage::redis {
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -134,4 +134,4 @@ class Subscriber {
   std::thread thread_;
 };
 
-}  // namespace cg::session::redis
+}  // namespace cg::storage::redis

@@ -1,4 +1,4 @@
-#include "session/redis_client.h"
+#include "storage/redis_client.h"
 
 #include <hiredis/hiredis.h>
 #include <poll.h>
@@ -7,9 +7,9 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
-#include "session/errors.h"
+#include "storage/errors.h"
 
-namespace cg::session::redis {
+namespace cg::storage::redis {
 namespace {
 
 namespace asio = boost::asio;
@@ -468,4 +468,4 @@ void Subscriber::loop() {
   }
 }
 
-}  // namespace cg::session::redis
+}  // namespace cg::storage::redis
