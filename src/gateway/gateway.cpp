@@ -19,10 +19,19 @@
 #include "policy/errors.h"
 #include "policy/path.h"
 #include "saml/sp_metadata.h"
+#include "session/errors.h"
 #include "session/memory_store.h"
 #include "session/sqlite_store.h"
+#include "storage/errors.h"
 
 namespace cg::gateway {
+
+namespace {
+// The stores' work pool (Stores::pool): a few threads (their calls wait on I/O or SQLite's
+// lock, not the CPU), and a bound on calls waiting beyond which requests fail at once.
+constexpr size_t kStorePoolThreads = 4;
+constexpr size_t kStorePoolWaiting = 512;
+}  // namespace
 
 namespace bhttp = http::bhttp;
 namespace beast = http::beast;
@@ -92,12 +101,21 @@ Result<Stores> open_stores(const GatewayConfig& cfg, const core::Clock& clock) {
     s.tickets = std::move(r.tickets);
     s.tokens = std::move(r.tokens);
     s.redis = std::move(r.backend);
+    // A call may connect and then run a command or two before the client gives up.
+    s.deadline = cfg.redis.redis.connect_timeout + 2 * cfg.redis.redis.command_timeout;
+    s.late = make_error(storage::Code::kRedis,
+                        "Redis at " + cfg.redis.redis.describe() + " did not answer in time");
+    s.pool = std::make_unique<storage::WorkPool>(kStorePoolThreads, kStorePoolWaiting);
   } else if (cfg.store_kind == "sqlite") {
     auto db = session::open_sqlite(cfg.store_path);
     if (!db) return fail(db.take_error());
     s.sessions = std::make_unique<session::SqliteSessionStore>(*db);
     s.tickets = std::make_unique<session::SqliteTicketStore>(*db);
     s.tokens = std::make_unique<session::SqliteTokenStore>(*db);
+    s.deadline = std::chrono::milliseconds(5000);  // SQLite's busy timeout
+    s.late = make_error(session::Code::kStore,
+                        "the SQLite store " + cfg.store_path + " did not answer in time");
+    s.pool = std::make_unique<storage::WorkPool>(kStorePoolThreads, kStorePoolWaiting);
   } else {
     s.sessions = std::make_unique<session::MemorySessionStore>();
     s.tickets = std::make_unique<session::MemoryTicketStore>();
@@ -714,31 +732,34 @@ const RouteConfig* Gateway::match_route(std::string_view host, std::string_view 
   return best;
 }
 
-void Gateway::load_cookie_session(Request& r) {
+awaitable<void> Gateway::load_cookie_session(Request& r) {
   r.cookie_read = true;
   auto cookie_header = r.ex.header(bhttp::field::cookie);
   auto value = http::find_cookie(cookie_header, cfg_.cookie.name);
-  if (!value) return;
+  if (!value) co_return;
   auto id = cookies_.open(*value);
   if (!id) {
     log_.info(r.ex.log_context(), "session.cookie_refused", {{"message", id.error().message}});
     r.clear_cookie = true;
-    return;
+    co_return;
   }
-  auto stored = stores_.sessions->get(*id);
+  auto* sessions = stores_.sessions.get();
+  auto call0 = [sessions, sid = *id] { return sessions->get(sid); };
+  auto stored = co_await this->stored(std::move(call0));
   if (!stored) {
     // The store cannot answer: treat as signed out for this request (fail closed).
     log_.error(r.ex.log_context(), "session.store_failed", {{"message", stored.error().message}});
-    return;
+    co_return;
   }
   if (!*stored) {
     r.clear_cookie = true;  // logged out, revoked, or purged
-    return;
+    co_return;
   }
   auto now = clock_.now();
   if (auto why = session::expiry_at(**stored, now)) {
     r.clear_cookie = true;
-    (void)stores_.sessions->remove(*id);
+    auto call1 = [sessions, sid = *id] { return sessions->remove(sid); };
+    (void)co_await this->stored(std::move(call1));
     const char* kind = *why == session::Expiry::kIdle ? "idle" : "absolute";
     log_.info(r.ex.log_context(), "session.expired",
               {{"expiry", kind}, {"subject", (*stored)->session->subject}});
@@ -747,10 +768,12 @@ void Gateway::load_cookie_session(Request& r) {
         .str("session", session_ref(*id))
         .str("expiry", kind);
     audit(std::move(ev), audit::Durability::kBatched);
-    return;
+    co_return;
   }
   if (now - (*stored)->last_seen >= cfg_.touch_interval) {
-    if (auto t = stores_.sessions->touch(*id, now); !t) {
+    auto call2 = [sessions, sid = *id, now] { return sessions->touch(sid, now); };
+    auto t = co_await this->stored(std::move(call2));
+    if (!t) {
       log_.warn(r.ex.log_context(), "session.touch_failed", {{"message", t.error().message}});
     }
   }
@@ -857,7 +880,8 @@ awaitable<void> Gateway::send_error(Request& r, unsigned status, std::string tit
              {"name", e.name},
              {"next", kind.next == Next::kRetry ? "retry" : "contact"},
              {"message", e.message}});
-  RefusalReply reply = choose_reply(e, cfg_.pages, r.ex.request_id(), details_allowed(r, kind));
+  std::string details = co_await details_allowed(r, kind);
+  RefusalReply reply = choose_reply(e, cfg_.pages, r.ex.request_id(), details);
   http::StringResponse res{static_cast<bhttp::status>(status), 11};
   bool html = html_answer(Answer::kError, r.ex.method(), r.ex.header(bhttp::field::accept));
   if (html) {
@@ -884,16 +908,16 @@ awaitable<void> Gateway::send_error(Request& r, unsigned status, std::string tit
   co_await send(r, std::move(res));
 }
 
-std::string Gateway::details_allowed(Request& r, const RefusalKind& kind) {
-  if (kind.message_for != Audience::kOperator) return "";
-  if (cfg_.pages.show_details) return "Shown to everyone: pages.show_details is on";
+awaitable<std::string> Gateway::details_allowed(Request& r, const RefusalKind& kind) {
+  if (kind.message_for != Audience::kOperator) co_return "";
+  if (cfg_.pages.show_details) co_return "Shown to everyone: pages.show_details is on";
   // An administrator: a person (not an agent token) who may read the audit log, which holds
   // these words anyway. /saml/acs has not read the cookie: read it now.
-  if (!r.session && !r.cookie_read && !r.token) load_cookie_session(r);
-  if (!r.session || r.agent()) return "";
-  if (!policy_->holds_everywhere(*r.session->session, "audit:read")) return "";
-  return "Shown because you are signed in as " + r.session->session->subject +
-         ", who may read the audit log (audit:read in every project)";
+  if (!r.session && !r.cookie_read && !r.token) co_await load_cookie_session(r);
+  if (!r.session || r.agent()) co_return "";
+  if (!policy_->holds_everywhere(*r.session->session, "audit:read")) co_return "";
+  co_return "Shown because you are signed in as " + r.session->session->subject +
+      ", who may read the audit log (audit:read in every project)";
 }
 
 awaitable<void> Gateway::send_json(Request& r, unsigned status, const std::string& body) {
@@ -1039,10 +1063,10 @@ policy::Decision no_route_decision(std::string_view host, std::string_view path)
 
 }  // namespace
 
-void Gateway::check(Request& r, std::string_view method, std::string_view host,
-                    std::string_view path) {
+awaitable<void> Gateway::check(Request& r, std::string_view method, std::string_view host,
+                               std::string_view path) {
   r.route = match_route(host, path);
-  load_session(r);
+  co_await load_session(r);
   if (!r.route) {
     r.decision = no_route_decision(host, path);
   } else if (r.token_error) {
@@ -1058,7 +1082,7 @@ void Gateway::check(Request& r, std::string_view method, std::string_view host,
 
 awaitable<void> Gateway::proxy(Request& r) {
   http::Exchange& ex = r.ex;
-  check(r, ex.method_string(), r.host, r.path);
+  co_await check(r, ex.method_string(), r.host, r.path);
   if (!r.route || (!r.route->upstream && r.route->builtin.empty())) {
     co_await send_error(r, 404, "Not found",
                         make_error(Code::kNotFound, "no route of this gateway serves " + r.path));
@@ -1240,7 +1264,7 @@ awaitable<void> Gateway::metadata(Request& r) {
 }
 
 awaitable<void> Gateway::whoami(Request& r) {
-  load_session(r);
+  co_await load_session(r);
   if (!r.session) {
     co_await deny(r, unauthenticated_decision());
     co_return;
@@ -1306,7 +1330,7 @@ awaitable<void> Gateway::forward_auth(Request& r,
     co_await send_json(r, 403, error_json(e, r.ex.request_id()));
     co_return;
   }
-  check(r, method, host, path);
+  co_await check(r, method, host, path);
   std::string route_name = r.route ? r.route->name : "(none)";
   const policy::Decision& d = r.decision;
   std::string saved_path = r.path;  // the record names the original request, not /auth

@@ -43,6 +43,7 @@
 #include "saml/response_validator.h"
 #include "session/cookie.h"
 #include "session/store.h"
+#include "storage/work_pool.h"
 
 namespace cg::gateway {
 
@@ -90,6 +91,12 @@ struct Stores {
   std::unique_ptr<session::TicketStore> tickets;
   std::unique_ptr<session::TokenStore> tokens;
   std::shared_ptr<session::RedisBackend> redis;  // with store.kind redis: its health
+  // SQLite and Redis: their calls block, so request coroutines await them on this pool
+  // (Gateway::stored); the memory store has none (its calls run inline). Last: it finishes
+  // the calls still running before the stores go.
+  std::chrono::milliseconds deadline{5000};  // per awaited call
+  Error late;                                // the error when it passes (5001 or 5005)
+  std::unique_ptr<storage::WorkPool> pool;
 };
 
 // Opens the configured store (memory, the SQLite file, or Redis: connected lazily, so an
@@ -197,7 +204,8 @@ class Gateway {
   // `path` reach, the caller's identity (cookie or Bearer token), the route's requirement and
   // the policy, and an agent token's scope. Sets r.route and r.decision ("no-route" when no
   // route serves the path), so the proxy and /auth cannot decide the same request differently.
-  void check(Request& r, std::string_view method, std::string_view host, std::string_view path);
+  http::awaitable<void> check(Request& r, std::string_view method, std::string_view host,
+                              std::string_view path);
   // Tokens for the CLI, notebooks and agents (tokens.cpp, docs/tokens.md).
   http::awaitable<void> cli_authorize(Request& r);
   http::awaitable<void> cli_device(Request& r);
@@ -226,16 +234,41 @@ class Gateway {
 
   // Helpers.
   // The caller's identity: the session cookie, or else a Bearer token (load_bearer).
-  void load_session(Request& r);
-  void load_cookie_session(Request& r);
-  void load_bearer(Request& r, std::string_view token);
+  http::awaitable<void> load_session(Request& r);
+  http::awaitable<void> load_cookie_session(Request& r);
+  http::awaitable<void> load_bearer(Request& r, std::string_view token);
+  // A store call, awaited: `fn` (which owns what it uses: capture by value) runs on the
+  // store's work pool (SQLite, Redis), or inline for the memory store. Nothing blocks the
+  // event loop while a store is slow; the call fails with stores_.late past the deadline.
+  // Pass a named lambda (std::move(call)), never a lambda written in the co_await expression:
+  // GCC 12 destroys such a temporary twice (heap corruption).
+  template <class F>
+  http::awaitable<std::invoke_result_t<F&>> stored(F fn) {
+    if (!stores_.pool) co_return fn();
+    co_return co_await stores_.pool->run(std::move(fn), stores_.deadline, stores_.late);
+  }
+  // One store method, awaited, its arguments copied into the call:
+  // co_await store_call(stores_.tickets.get(), &session::TicketStore::take, key, now).
+  // (Views are copied as strings: the call may outlive the request.)
+  template <class A>
+  using Owned =
+      std::conditional_t<std::is_same_v<A, std::string_view> || std::is_same_v<A, const char*>,
+                         std::string, A>;
+  template <class Store, class R, class... P, class... A>
+  http::awaitable<R> store_call(Store* store, R (Store::*method)(P...), A... args) {
+    // Named: GCC 12 destroys a lambda prvalue in a co_await expression twice.
+    auto call = [store, method, ... args = Owned<A>(std::move(args))] {
+      return (store->*method)(args...);
+    };
+    co_return co_await stored(std::move(call));
+  }
   // An agent token may use only its scope, in its project, and never more than its person
   // holds now: narrows an allow decision to a deny when the token does not cover it.
   void limit_agent(const Request& r, policy::Decision& d) const;
   // A person's new login from the CLI: its grant, access and refresh tokens (JSON reply).
-  Result<std::string> issue_cli_grant(Request& r, const session::Session& person,
-                                      std::string client, std::string created_by,
-                                      audit::AuditLog::Ticket* ticket);
+  http::awaitable<Result<std::string>> issue_cli_grant(Request& r, const session::Session& person,
+                                                       std::string client, std::string created_by,
+                                                       audit::AuditLog::Ticket* ticket);
   audit::Event token_event(std::string_view type, const Request& r,
                            const session::TokenGrant& g) const;
   // A JSON request body (a 415 answered, and nullopt, unless the content type is JSON; a body
@@ -259,7 +292,7 @@ class Gateway {
                                    std::string action_url = "", std::string action_label = "");
   // Why this viewer may see the operator's words of a refusal ("" : they may not): a session
   // holding audit:read in every project, or pages.show_details.
-  std::string details_allowed(Request& r, const RefusalKind& kind);
+  http::awaitable<std::string> details_allowed(Request& r, const RefusalKind& kind);
   http::awaitable<void> send_json(Request& r, unsigned status, const std::string& body);
   http::awaitable<void> redirect(Request& r, unsigned status, const std::string& location,
                                  std::vector<std::string> cookies = {});

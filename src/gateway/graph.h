@@ -1,6 +1,7 @@
 // Microsoft Graph, for the groups Entra ID leaves out of an assertion (the overage claim):
 // graph.cpp says how. Thread-safe; the application token is cached until a minute before it
-// expires. Each call is bounded (5 s) and blocks its caller.
+// expires. Each call is bounded (5 s) and awaited by the sign-in's coroutine on its own
+// io_context: only that sign-in waits, the other connections of the thread go on.
 #pragma once
 
 #include <mutex>
@@ -9,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "http/asio.h"
 #include "saml/config.h"
 #include "saml/identity.h"
 
@@ -19,10 +21,10 @@ class GraphGroups {
   GraphGroups(saml::GraphConfig cfg, const core::Clock& clock);
   // The group object ids of the user the assertion names (its objectidentifier claim).
   // Fails (6518 gateway.graph) with the endpoint's own words.
-  Result<std::vector<std::string>> member_groups(const saml::Identity& id);
+  http::awaitable<Result<std::vector<std::string>>> member_groups(const saml::Identity& id);
 
  private:
-  Result<std::string> token();
+  http::awaitable<Result<std::string>> token();
   saml::GraphConfig cfg_;
   const core::Clock& clock_;
   std::mutex mu_;

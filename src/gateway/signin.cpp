@@ -165,10 +165,12 @@ awaitable<void> Gateway::login(Request& r) {
   opts.name_id_format = keys->sp.name_id_format;
   saml::AuthnRequest req = saml::build_authn_request(keys->sp, sso->location, opts, random_, now);
   std::string relay = core::hex_encode(random_.bytes(16));
-  if (auto st = stores_.tickets->put("pending:" + relay,
-                                     pending_json(req.id, idp->name, rd, r.ex.client_address()),
-                                     now + kPendingLifetime);
-      !st) {
+  auto* tickets = stores_.tickets.get();
+  auto call0 = [tickets, key = "pending:" + relay,
+                value = pending_json(req.id, idp->name, rd, r.ex.client_address()),
+                expires = now + kPendingLifetime] { return tickets->put(key, value, expires); };
+  auto st = co_await stored(std::move(call0));
+  if (!st) {
     co_await send_error(r, 503, "Sign-in is unavailable",
                         make_error(Code::kStoreUnavailable,
                                    "the gateway cannot record the sign-in: " + st.error().message));
@@ -239,7 +241,9 @@ awaitable<void> Gateway::acs(Request& r) {
   // The pending request this answers, consumed now (once, whatever the outcome).
   std::optional<json> pending;
   if (!relay.empty() && relay.size() <= 128) {
-    auto taken = stores_.tickets->take("pending:" + relay, now);
+    auto* tickets = stores_.tickets.get();
+    auto call1 = [tickets, key = "pending:" + relay, now] { return tickets->take(key, now); };
+    auto taken = co_await stored(std::move(call1));
     if (!taken) {
       co_await send_error(
           r, 503, "Sign-in is unavailable",
@@ -324,7 +328,7 @@ awaitable<void> Gateway::acs(Request& r) {
     // Entra ID left the groups out (too many for a token): read them from Microsoft Graph
     // when this IdP has credentials for it.
     if (auto g = graph_.find(idp->name); g != graph_.end()) {
-      auto groups = g->second->member_groups(*report.identity);
+      auto groups = co_await g->second->member_groups(*report.identity);
       if (!groups) {
         Error e = groups.take_error();
         e.message =
@@ -410,11 +414,16 @@ awaitable<void> Gateway::acs(Request& r) {
   s.idle_timeout = cfg_.session_idle;
   auto grants = policy_->grants(s);
   s.roles = grants->roles;  // as at sign-in; decisions use the policy in force
-  if (auto st = stores_.sessions->put(s); !st) {
+  auto* sessions = stores_.sessions.get();
+  auto* tickets = stores_.tickets.get();
+  auto call2 = [sessions, s] { return sessions->put(s); };
+  auto put = co_await stored(std::move(call2));
+  if (!put) {
+    const Error& st_error = put.error();
     metrics_.signins.inc({idp->name, "failure", "gateway.store_unavailable"});
     co_await send_error(r, 503, "Sign-in is unavailable",
                         make_error(Code::kStoreUnavailable,
-                                   "the gateway cannot store the session: " + st.error().message));
+                                   "the gateway cannot store the session: " + st_error.message));
     co_return;
   }
   if (s.subject != s.name_id) {
@@ -422,8 +431,10 @@ awaitable<void> Gateway::acs(Request& r) {
     json link{{"subject", s.subject},
               {"session_index", s.session_index},
               {"transient", s.name_id_format == saml::kNameIdTransient}};
-    if (auto st = stores_.tickets->put(name_id_key(s.idp, s.name_id), link.dump(), s.expires);
-        !st) {
+    auto call3 = [tickets, key = name_id_key(s.idp, s.name_id), value = link.dump(),
+                  expires = s.expires] { return tickets->put(key, value, expires); };
+    auto st = co_await stored(std::move(call3));
+    if (!st) {
       // The IdP's single logout will not find this session.
       log_.warn(r.ex.log_context(), "signin.slo_index_failed", {{"message", st.error().message}});
     }
@@ -458,7 +469,8 @@ awaitable<void> Gateway::acs(Request& r) {
       .num("idle_seconds", s.idle_timeout.count());
   bool on_disk = co_await durable(audit(std::move(created), audit::Durability::kDurable));
   if (!on_disk) {
-    (void)stores_.sessions->remove(s.id);
+    auto call4 = [sessions, id = s.id] { return sessions->remove(id); };
+    (void)co_await stored(std::move(call4));
     metrics_.signins.inc({idp->name, "failure", "audit.unavailable"});
     Error e = make_error(audit::Code::kUnavailable,
                          "the gateway could not record the sign-in in its audit log, so it "
@@ -499,7 +511,8 @@ awaitable<void> Gateway::logout(Request& r) {
       if (auto f = core::parse_query(*body)) form = std::move(*f);
     }
   }
-  load_cookie_session(r);  // the browser's cookie (Bearer logins end with claimgate logout)
+  co_await load_cookie_session(
+      r);  // the browser's cookie (Bearer logins end with claimgate logout)
   std::string rd = "/";
   if (auto params = core::parse_query(r.query)) rd = http::safe_return_path(param(*params, "rd"));
   if (post && !param(form, "rd").empty()) rd = http::safe_return_path(param(form, "rd"));
@@ -549,7 +562,9 @@ awaitable<void> Gateway::logout(Request& r) {
   }
   r.clear_cookie = true;
   const session::Session s = *r.session->session;
-  (void)stores_.sessions->remove(r.session_id);
+  auto* sessions = stores_.sessions.get();
+  auto call5 = [sessions, id = r.session_id] { return sessions->remove(id); };
+  (void)co_await stored(std::move(call5));
   log_.info(r.ex.log_context(), "logout", {{"subject", s.subject}});
   {
     audit::Event ev = event(audit::type::kSessionLoggedOut, r);
@@ -566,8 +581,10 @@ awaitable<void> Gateway::logout(Request& r) {
     auto keys = sp();
     saml::BuiltMessage msg = saml::build_logout_request(keys->sp, spec, random_, now);
     std::string relay = core::hex_encode(random_.bytes(16));
-    auto put = stores_.tickets->put("logout:" + relay, pending_json(msg.id, idp->name, rd),
-                                    now + kPendingLifetime);
+    auto* tickets = stores_.tickets.get();
+    auto call6 = [tickets, key = "logout:" + relay, value = pending_json(msg.id, idp->name, rd),
+                  expires = now + kPendingLifetime] { return tickets->put(key, value, expires); };
+    auto put = co_await stored(std::move(call6));
     auto url = saml::redirect_url(slo->location, "SAMLRequest", msg.xml, relay,
                                   keys->sp.sign_authn_requests ? &keys->sp.current.key : nullptr);
     if (put && url) {
@@ -648,8 +665,12 @@ awaitable<void> Gateway::slo(Request& r) {
       // Sessions are stored under the user id; the LogoutRequest names the NameID.
       std::string subject = info->name_id;
       std::vector<std::string> indexes = info->session_indexes;
-      if (auto link = stores_.tickets->peek(name_id_key(idp.name, info->name_id), now);
-          link && *link) {
+      auto* tickets = stores_.tickets.get();
+      auto call7 = [tickets, key = name_id_key(idp.name, info->name_id), now] {
+        return tickets->peek(key, now);
+      };
+      auto link = co_await stored(std::move(call7));
+      if (link && *link) {
         json j = json::parse(**link, nullptr, false);
         if (j.is_object() && j.value("subject", "") != "") {
           subject = j.value("subject", "");
@@ -658,7 +679,11 @@ awaitable<void> Gateway::slo(Request& r) {
             indexes.push_back(j.value("session_index", ""));
         }
       }
-      auto removed = stores_.sessions->remove_subject(subject, idp.name, indexes);
+      auto* sessions = stores_.sessions.get();
+      auto call8 = [sessions, subject, name = idp.name, indexes] {
+        return sessions->remove_subject(subject, name, indexes);
+      };
+      auto removed = co_await stored(std::move(call8));
       size_t n = removed ? removed->size() : 0;
       log_.info(r.ex.log_context(), "logout.idp",
                 {{"idp", idp.name}, {"subject", subject}, {"sessions_ended", n}});
@@ -703,7 +728,11 @@ awaitable<void> Gateway::slo(Request& r) {
     co_return;
   }
   // A LogoutResponse to our LogoutRequest.
-  auto taken = stores_.tickets->take("logout:" + msg->relay_state, now);
+  auto* tickets = stores_.tickets.get();
+  auto call9 = [tickets, key = "logout:" + msg->relay_state, now] {
+    return tickets->take(key, now);
+  };
+  auto taken = co_await stored(std::move(call9));
   std::optional<json> pending;
   if (taken && *taken) pending = json::parse(**taken, nullptr, false);
   if (!pending || !pending->is_object()) {

@@ -180,9 +180,9 @@ audit::Event Gateway::token_event(std::string_view type, const Request& r,
   return ev;
 }
 
-Result<std::string> Gateway::issue_cli_grant(Request& r, const session::Session& person,
-                                             std::string client, std::string created_by,
-                                             audit::AuditLog::Ticket* ticket) {
+awaitable<Result<std::string>> Gateway::issue_cli_grant(Request& r, const session::Session& person,
+                                                        std::string client, std::string created_by,
+                                                        audit::AuditLog::Ticket* ticket) {
   auto now = clock_.now();
   session::TokenGrant g;
   g.id = core::hex_encode(random_.bytes(16));
@@ -199,28 +199,31 @@ Result<std::string> Gateway::issue_cli_grant(Request& r, const session::Session&
   g.identity = std::move(identity);
   g.last_used = now;
   // Made before the grant is stored: a login whose tokens cannot be made is not kept.
-  CG_TRY(std::string reply, minter_.token_json(g, now, 0));
-  CG_CHECK(stores_.tokens->put(g));
+  auto reply = minter_.token_json(g, now, 0);
+  if (!reply) co_return fail(reply.take_error());
+  if (auto put = co_await store_call(stores_.tokens.get(), &session::TokenStore::put, g); !put) {
+    co_return fail(put.take_error());
+  }
   *ticket = audit(token_event(audit::type::kTokenIssued, r, g), audit::Durability::kDurable);
   log_.info(r.ex.log_context(), "token.issued",
             {{"id", g.id}, {"kind", "cli"}, {"subject", g.subject}, {"client", g.client}});
-  return reply;
+  co_return std::move(*reply);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The Bearer check
 
-void Gateway::load_session(Request& r) {
-  load_cookie_session(r);
-  if (r.session) return;  // a valid cookie decides; an Authorization header is then the route's
+awaitable<void> Gateway::load_session(Request& r) {
+  co_await load_cookie_session(r);
+  if (r.session) co_return;  // a valid cookie decides; an Authorization header is then the route's
   auto auth = r.ex.header(bhttp::field::authorization);
-  if (auth.size() < 7 || !http::beast::iequals(auth.substr(0, 7), "Bearer ")) return;
+  if (auth.size() < 7 || !http::beast::iequals(auth.substr(0, 7), "Bearer ")) co_return;
   std::string_view token = auth.substr(7);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  load_bearer(r, token);
+  co_await load_bearer(r, token);
 }
 
-void Gateway::load_bearer(Request& r, std::string_view token) {
+awaitable<void> Gateway::load_bearer(Request& r, std::string_view token) {
   auto now = clock_.now();
   std::string kind = "unknown";  // what the token turned out to be, for metrics
   auto refuse = [&](Code c, std::string message) {
@@ -232,13 +235,13 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
     refuse(Code::kTokensDisabled,
            "this gateway does not accept Bearer tokens (tokens.enabled "
            "is false); sign in with a browser");
-    return;
+    co_return;
   }
   if (token.starts_with("cgr1.")) {
     kind = "refresh";
     refuse(Code::kTokenInvalid,
            "that is a refresh token; send the access token `claimgate token` prints");
-    return;
+    co_return;
   }
   std::string token_key(token);
   VerifiedBearer vt;
@@ -260,7 +263,7 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
       } else {
         refuse(Code::kTokenInvalid, e.message + "; run claimgate login");
       }
-      return;
+      co_return;
     }
     vt.use = claims->value("cg_use", "");
     vt.sid = claims->value("sid", "");
@@ -270,7 +273,7 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
       refuse(Code::kTokenInvalid,
              "this token was not issued for calling the gateway (an upstream's identity "
              "assertion?); use the access token `claimgate token` prints");
-      return;
+      co_return;
     }
     // Kept until the token's end (past it, the expiry check below answers).
     bearer_cache_.put(token_key, vt, core::from_unix_seconds(vt.exp) + std::chrono::seconds(30),
@@ -282,19 +285,21 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
     refuse(Code::kTokenExpired, "access token expired at " +
                                     core::format_datetime(core::from_unix_seconds(vt.exp)) +
                                     "; run `claimgate token` for a fresh one, or claimgate login");
-    return;
+    co_return;
   }
-  auto grant = stores_.tokens->get(vt.sid);
+  auto* tokens = stores_.tokens.get();
+  auto call0 = [tokens, sid = vt.sid] { return tokens->get(sid); };
+  auto grant = co_await stored(std::move(call0));
   if (!grant) {
     log_.error(r.ex.log_context(), "token.store_failed", {{"message", grant.error().message}});
     refuse(Code::kStoreUnavailable, "the gateway cannot check tokens right now; try again");
-    return;
+    co_return;
   }
   if (!*grant) {
     refuse(Code::kTokenRevoked,
            "this token's login no longer exists on the gateway (expired and purged, or the "
            "gateway's store was reset); run claimgate login");
-    return;
+    co_return;
   }
   const session::TokenGrant& g = **grant;
   if (g.revoked()) {
@@ -302,17 +307,17 @@ void Gateway::load_bearer(Request& r, std::string_view token) {
                                     g.id + " was revoked at " +
                                     core::format_datetime(g.revoked_at) + " (" + g.revoked_reason +
                                     "); run claimgate login");
-    return;
+    co_return;
   }
   if (now >= g.expires) {
     refuse(Code::kTokenExpired, std::string(g.kind == "agent" ? "agent token" : "login") +
                                     " expired at " + core::format_datetime(g.expires) +
                                     "; run claimgate login");
-    return;
+    co_return;
   }
   if ((g.kind == "agent") != (vt.use == "agent") || !g.identity) {
     refuse(Code::kTokenInvalid, "token and grant do not match; run claimgate login");
-    return;
+    co_return;
   }
   r.token = std::make_shared<const session::TokenGrant>(g);
   r.session = session::StoredSession{g.identity, now};
@@ -368,7 +373,7 @@ awaitable<void> Gateway::cli_authorize(Request& r) {
     auto b = co_await r.ex.read_body(64 * 1024);
     if (b) body = std::move(*b);
   }
-  load_cookie_session(r);
+  co_await load_cookie_session(r);
   if (answer && co_await refused_cross_site(r)) co_return;
   auto now = clock_.now();
   json request;  // redirect_uri, state, code_challenge, client
@@ -457,7 +462,9 @@ awaitable<void> Gateway::cli_authorize(Request& r) {
   }
   std::string code = b64url_random(random_, 32);
   std::string value = code_ticket_json(r.session_id, challenge, back, client);
-  if (auto st = stores_.tickets->put("cli-code:" + code, value, now + kCodeLifetime); !st) {
+  if (auto st = co_await store_call(stores_.tickets.get(), &session::TicketStore::put,
+                                    "cli-code:" + code, value, now + kCodeLifetime);
+      !st) {
     co_await send_error(r, 503, "Sign-in is unavailable",
                         make_error(Code::kStoreUnavailable, st.error().message));
     co_return;
@@ -479,9 +486,12 @@ awaitable<void> Gateway::cli_device(Request& r) {
   for (uint8_t b : raw) user_code += kUserCodeAlphabet[b % kUserCodeAlphabet.size()];
   auto expires = now + cfg_.tokens.device_code_ttl;
   std::string info = device_ticket_json(user_code, client, r.ex.client_address(), now);
-  auto a = stores_.tickets->put("device:" + device_code, info, expires);
+  auto a = co_await store_call(stores_.tickets.get(), &session::TicketStore::put,
+                               "device:" + device_code, info, expires);
   Status b = a;
-  if (a) b = stores_.tickets->put("device-user:" + user_code, device_code, expires);
+  if (a)
+    b = co_await store_call(stores_.tickets.get(), &session::TicketStore::put,
+                            "device-user:" + user_code, device_code, expires);
   if (!b) {
     co_await send_token_error(r, 503, "temporarily_unavailable",
                               make_error(Code::kStoreUnavailable, b.error().message));
@@ -495,7 +505,7 @@ awaitable<void> Gateway::cli_device(Request& r) {
 }
 
 awaitable<void> Gateway::device_page(Request& r) {
-  load_cookie_session(r);
+  co_await load_cookie_session(r);
   if (!r.session) {
     std::string target(r.ex.target());
     co_await redirect(r, 302, "/saml/login?rd=" + core::url_encode(target));
@@ -513,7 +523,7 @@ awaitable<void> Gateway::device_page(Request& r) {
 
 awaitable<void> Gateway::device_submit(Request& r) {
   auto body = co_await r.ex.read_body(64 * 1024);
-  load_cookie_session(r);
+  co_await load_cookie_session(r);
   if (co_await refused_cross_site(r)) co_return;
   if (!r.session) {
     co_await redirect(r, 303, "/saml/login?rd=" + core::url_encode("/.claimgate/device"));
@@ -541,12 +551,14 @@ awaitable<void> Gateway::device_submit(Request& r) {
     co_await send_limited(r, guess);
     co_return;
   }
-  auto dc = stores_.tickets->take("device-user:" + code, now);
+  auto dc = co_await store_call(stores_.tickets.get(), &session::TicketStore::take,
+                                "device-user:" + code, now);
   std::string device_code;
   if (dc && *dc) device_code = **dc;
   std::optional<std::string> info;
   if (!device_code.empty()) {
-    auto peeked = stores_.tickets->peek("device:" + device_code, now);
+    auto peeked = co_await store_call(stores_.tickets.get(), &session::TicketStore::peek,
+                                      "device:" + device_code, now);
     if (peeked && *peeked) info = **peeked;
   }
   if (!info) {
@@ -564,7 +576,8 @@ awaitable<void> Gateway::device_submit(Request& r) {
   std::string client = field(object_of(info), "client");
   std::string key = approve ? "device-ok:" : "device-denied:";
   auto put =
-      stores_.tickets->put(key + device_code, r.session_id, now + cfg_.tokens.device_code_ttl);
+      co_await store_call(stores_.tickets.get(), &session::TicketStore::put, key + device_code,
+                          r.session_id, now + cfg_.tokens.device_code_ttl);
   if (!put) {
     co_await send_error(r, 503, "Sign-in is unavailable",
                         make_error(Code::kStoreUnavailable, put.error().message));
@@ -616,7 +629,8 @@ awaitable<void> Gateway::cli_token(Request& r) {
     std::optional<RefreshName> name = parse_refresh_token(token);
     uint64_t generation = name ? name->generation : 0;
     Result<std::optional<session::TokenGrant>> grant = std::optional<session::TokenGrant>();
-    if (name) grant = stores_.tokens->get(name->grant);
+    if (name)
+      grant = co_await store_call(stores_.tokens.get(), &session::TokenStore::get, name->grant);
     if (!grant) {
       co_await send_token_error(r, 503, "temporarily_unavailable",
                                 make_error(Code::kStoreUnavailable, grant.error().message));
@@ -649,7 +663,8 @@ awaitable<void> Gateway::cli_token(Request& r) {
                           " (tokens.refresh_lifetime); run claimgate login")));
       co_return;
     }
-    auto adv = stores_.tokens->advance(g.id, generation, now);
+    auto adv = co_await store_call(stores_.tokens.get(), &session::TokenStore::advance, g.id,
+                                   generation, now);
     if (!adv) {
       co_await send_token_error(r, 503, "temporarily_unavailable",
                                 make_error(Code::kStoreUnavailable, adv.error().message));
@@ -701,7 +716,8 @@ awaitable<void> Gateway::cli_token(Request& r) {
   std::string session_id, client, created_by;
   if (grant_type == "authorization_code") {
     std::string code = param(form, "code");
-    auto taken = stores_.tickets->take("cli-code:" + code, now);
+    auto taken = co_await store_call(stores_.tickets.get(), &session::TicketStore::take,
+                                     "cli-code:" + code, now);
     std::optional<std::string> value;
     if (taken && *taken) value = **taken;
     json j = object_of(value);
@@ -728,8 +744,9 @@ awaitable<void> Gateway::cli_token(Request& r) {
     client = "claimgate login (browser) " + field(j, "client");
   } else if (grant_type == kDeviceGrant) {
     std::string dc = param(form, "device_code");
-    auto ins = stores_.tickets->insert_once("device-poll:" + dc,
-                                            now + cfg_.tokens.device_poll_interval - 500ms, now);
+    auto ins = co_await store_call(stores_.tickets.get(), &session::TicketStore::insert_once,
+                                   "device-poll:" + dc,
+                                   now + cfg_.tokens.device_poll_interval - 500ms, now);
     if (ins && !*ins) {
       co_await send_token_error(
           r, 400, "slow_down",
@@ -737,16 +754,20 @@ awaitable<void> Gateway::cli_token(Request& r) {
                   std::to_string(cfg_.tokens.device_poll_interval.count()) + " seconds"));
       co_return;
     }
-    auto denied = stores_.tickets->take("device-denied:" + dc, now);
+    auto denied = co_await store_call(stores_.tickets.get(), &session::TicketStore::take,
+                                      "device-denied:" + dc, now);
     if (denied && *denied) {
-      (void)stores_.tickets->take("device:" + dc, now);
+      (void)co_await store_call(stores_.tickets.get(), &session::TicketStore::take, "device:" + dc,
+                                now);
       co_await send_token_error(r, 400, "access_denied",
                                 refused(invalid("the request was refused on the device page")));
       co_return;
     }
-    auto ok = stores_.tickets->take("device-ok:" + dc, now);
+    auto ok = co_await store_call(stores_.tickets.get(), &session::TicketStore::take,
+                                  "device-ok:" + dc, now);
     if (!ok || !*ok) {
-      auto pending = stores_.tickets->peek("device:" + dc, now);
+      auto pending = co_await store_call(stores_.tickets.get(), &session::TicketStore::peek,
+                                         "device:" + dc, now);
       if (pending && *pending) {
         co_await send_token_error(r, 400, "authorization_pending",
                                   invalid("the code has not been entered yet"));
@@ -759,7 +780,8 @@ awaitable<void> Gateway::cli_token(Request& r) {
       co_return;
     }
     session_id = **ok;
-    auto info = stores_.tickets->take("device:" + dc, now);
+    auto info = co_await store_call(stores_.tickets.get(), &session::TicketStore::take,
+                                    "device:" + dc, now);
     std::optional<std::string> info_text;
     if (info && *info) info_text = **info;
     client = "claimgate login --device " + field(object_of(info_text), "client");
@@ -770,7 +792,8 @@ awaitable<void> Gateway::cli_token(Request& r) {
                                           std::string(kDeviceGrant)));
     co_return;
   }
-  auto stored = stores_.sessions->get(session_id);
+  auto stored =
+      co_await store_call(stores_.sessions.get(), &session::SessionStore::get, session_id);
   if (!stored || !*stored || session::expiry_at(**stored, now)) {
     co_await send_token_error(
         r, 400, "invalid_grant",
@@ -779,8 +802,8 @@ awaitable<void> Gateway::cli_token(Request& r) {
     co_return;
   }
   audit::AuditLog::Ticket ticket = 0;
-  auto reply = issue_cli_grant(r, *(*stored)->session, core::clip(client, 200),
-                               "session:" + session_ref(session_id), &ticket);
+  auto reply = co_await issue_cli_grant(r, *(*stored)->session, core::clip(client, 200),
+                                        "session:" + session_ref(session_id), &ticket);
   if (!reply) {
     co_await send_token_error(r, 503, "temporarily_unavailable", reply.error());
     co_return;
@@ -806,12 +829,14 @@ awaitable<void> Gateway::cli_revoke(Request& r) {
   }
   std::optional<RefreshName> name = parse_refresh_token(token);
   Result<std::optional<session::TokenGrant>> grant = std::optional<session::TokenGrant>();
-  if (name) grant = stores_.tokens->get(name->grant);
+  if (name)
+    grant = co_await store_call(stores_.tokens.get(), &session::TokenStore::get, name->grant);
   if (grant && *grant && !(*grant)->revoked()) {
     const session::TokenGrant& g = **grant;
     auto expected = minter_.refresh_token(g, name->generation);
     if (expected && crypto::constant_time_equals(*expected, token)) {
-      auto done = stores_.tokens->revoke(g.id, clock_.now(), "signed out (claimgate logout)");
+      auto done = co_await store_call(stores_.tokens.get(), &session::TokenStore::revoke, g.id,
+                                      clock_.now(), "signed out (claimgate logout)");
       if (done && *done) {
         audit::Event ev = token_event(audit::type::kTokenRevoked, r, g);
         ev.str("by", g.subject).str("reason", "signed out (claimgate logout)");
@@ -825,7 +850,7 @@ awaitable<void> Gateway::cli_revoke(Request& r) {
 // ---- Agent tokens and revocation (callers are people: a cookie or their own access token)
 
 awaitable<void> Gateway::tokens_endpoint(Request& r) {
-  load_session(r);
+  co_await load_session(r);
   if (!r.session) {
     co_await deny(r, signin_needed());  // (a refused Bearer token: deny() says why)
     co_return;
@@ -875,7 +900,8 @@ awaitable<std::optional<json>> Gateway::read_json(Request& r) {
 
 awaitable<void> Gateway::tokens_list(Request& r) {
   auto now = clock_.now();
-  auto list = stores_.tokens->list(r.session->session->subject, now);
+  auto list = co_await store_call(stores_.tokens.get(), &session::TokenStore::list,
+                                  r.session->session->subject, now);
   if (!list) {
     co_await send_error(r, 503, "Tokens are unavailable",
                         make_error(Code::kStoreUnavailable, list.error().message));
@@ -989,7 +1015,7 @@ awaitable<void> Gateway::tokens_create(Request& r) {
   identity->expires = g.expires;
   g.identity = std::move(identity);
   g.last_used = now;
-  auto put = stores_.tokens->put(g);
+  auto put = co_await store_call(stores_.tokens.get(), &session::TokenStore::put, g);
   if (!put) {
     co_await send_error(r, 503, "Tokens are unavailable",
                         make_error(Code::kStoreUnavailable, put.error().message));
@@ -998,7 +1024,8 @@ awaitable<void> Gateway::tokens_create(Request& r) {
   bool recorded = co_await durable(
       audit(token_event(audit::type::kTokenIssued, r, g), audit::Durability::kDurable));
   if (!recorded) {
-    (void)stores_.tokens->revoke(g.id, now, "not recorded in the audit log");
+    (void)co_await store_call(stores_.tokens.get(), &session::TokenStore::revoke, g.id, now,
+                              "not recorded in the audit log");
     co_await send_error(r, 503, "The audit log is unavailable",
                         make_error(audit::Code::kUnavailable,
                                    "the gateway could not record the agent token; try again"));
@@ -1029,7 +1056,7 @@ awaitable<void> Gateway::tokens_create(Request& r) {
 awaitable<void> Gateway::tokens_revoke(Request& r) {
   std::string id = r.path.substr(std::string_view("/.claimgate/tokens/").size());
   auto now = clock_.now();
-  auto grant = stores_.tokens->get(id);
+  auto grant = co_await store_call(stores_.tokens.get(), &session::TokenStore::get, id);
   const session::Session& person = *r.session->session;
   bool visible =
       grant && *grant &&
@@ -1042,7 +1069,8 @@ awaitable<void> Gateway::tokens_revoke(Request& r) {
   }
   session::TokenGrant g = **grant;
   std::string reason = "revoked by " + person.subject;
-  auto done = stores_.tokens->revoke(id, now, reason);
+  auto done =
+      co_await store_call(stores_.tokens.get(), &session::TokenStore::revoke, id, now, reason);
   if (!done) {
     co_await send_error(r, 503, "Tokens are unavailable",
                         make_error(Code::kStoreUnavailable, done.error().message));
@@ -1088,14 +1116,16 @@ awaitable<void> Gateway::admin_revoke(Request& r) {
   std::string reason = "revoked by administrator " + admin.subject;
   if (!why.empty()) reason += ": " + core::clip(why, 200);
   // The tokens first: a session that survived a failure here would be visible; a token not.
-  auto live = stores_.tokens->list(subject, now);
-  auto revoked = stores_.tokens->revoke_subject(subject, now, reason);
+  auto live = co_await store_call(stores_.tokens.get(), &session::TokenStore::list, subject, now);
+  auto revoked = co_await store_call(stores_.tokens.get(), &session::TokenStore::revoke_subject,
+                                     subject, now, reason);
   Result<std::vector<std::string>> sessions = std::vector<std::string>();
   std::string failure;
   if (!revoked) {
     failure = revoked.error().message;
   } else {
-    sessions = stores_.sessions->remove_subject(subject);
+    sessions = co_await store_call(stores_.sessions.get(), &session::SessionStore::remove_subject,
+                                   subject, std::string(), std::vector<std::string>());
     if (!sessions) failure = sessions.error().message;
   }
   if (!failure.empty()) {

@@ -48,7 +48,7 @@ std::string FetchResponse::header(std::string_view name) const {
   return "";
 }
 
-Result<FetchResponse> fetch(const FetchRequest& in) {
+awaitable<Result<FetchResponse>> fetch_async(FetchRequest in) {
   // The URL: scheme://authority/path?query (the query is kept as given).
   std::string_view text = in.url;
   std::string_view query;
@@ -57,13 +57,13 @@ Result<FetchResponse> fetch(const FetchRequest& in) {
     text = text.substr(0, q);
   }
   auto url = parse_url(text);
-  if (!url) return fail(fetch_error(in.url, url.error().message));
+  if (!url) co_return fail(fetch_error(in.url, url.error().message));
   if (bhttp::string_to_verb(in.method) == bhttp::verb::unknown) {
-    return fail(fetch_error(in.url, "unknown method " + in.method));
+    co_return fail(fetch_error(in.url, "unknown method " + in.method));
   }
   std::string target = (url->path.empty() ? "/" : url->path) + std::string(query);
 
-  asio::io_context ioc;
+  auto ex = co_await asio::this_coro::executor;
   std::optional<ssl::context> tls;
   if (url->https()) {
     tls.emplace(ssl::context::tls_client);
@@ -74,47 +74,60 @@ Result<FetchResponse> fetch(const FetchRequest& in) {
     } else {
       tls->load_verify_file(in.ca_file, ec);
     }
-    if (ec) return fail(fetch_error(in.url, "cannot load CA certificates: " + ec.message()));
+    if (ec) co_return fail(fetch_error(in.url, "cannot load CA certificates: " + ec.message()));
   }
   FetchResponse out;
   std::string failure;
   auto deadline = std::chrono::steady_clock::now() + in.timeout;
-  auto run = [&]() -> awaitable<void> {
-    try {
-      tcp::resolver resolver(ioc);
-      auto endpoints = co_await resolver.async_resolve(url->host, std::to_string(url->port),
-                                                       asio::use_awaitable);
-      if (tls) {
-        beast::ssl_stream<beast::tcp_stream> stream(ioc, *tls);
-        beast::get_lowest_layer(stream).expires_at(deadline);
-        if (!SSL_set_tlsext_host_name(stream.native_handle(), url->host.c_str())) {
-          failure = "cannot set the TLS server name";
-          co_return;
-        }
-        stream.set_verify_callback(ssl::host_name_verification(url->host));
-        co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
-        co_await stream.async_handshake(ssl::stream_base::client, asio::use_awaitable);
-        co_await exchange(stream, in, *url, target, out);
-      } else {
-        beast::tcp_stream stream(ioc);
-        stream.expires_at(deadline);
-        co_await stream.async_connect(endpoints, asio::use_awaitable);
-        co_await exchange(stream, in, *url, target, out);
+  // Name resolution has no deadline of its own: a timer closes the resolver when it passes.
+  asio::steady_timer resolve_timer(ex, deadline);
+  try {
+    tcp::resolver resolver(ex);
+    resolve_timer.async_wait([&resolver](error_code ec) {
+      if (!ec) resolver.cancel();
+    });
+    auto endpoints =
+        co_await resolver.async_resolve(url->host, std::to_string(url->port), asio::use_awaitable);
+    resolve_timer.cancel();
+    if (tls) {
+      beast::ssl_stream<beast::tcp_stream> stream(ex, *tls);
+      beast::get_lowest_layer(stream).expires_at(deadline);
+      if (!SSL_set_tlsext_host_name(stream.native_handle(), url->host.c_str())) {
+        co_return fail(fetch_error(in.url, "cannot set the TLS server name"));
       }
-    } catch (const boost::system::system_error& e) {
-      failure = e.code() == beast::error::timeout
-                    ? "no answer within " + std::to_string(in.timeout.count()) + " ms"
-                    : e.code().message();
-      if (e.code().category() == asio::error::get_ssl_category() ||
-          std::string(e.code().category().name()) == "asio.ssl.stream") {
-        failure = "TLS: " + failure;
-      }
+      stream.set_verify_callback(ssl::host_name_verification(url->host));
+      co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
+      co_await stream.async_handshake(ssl::stream_base::client, asio::use_awaitable);
+      co_await exchange(stream, in, *url, target, out);
+    } else {
+      beast::tcp_stream stream(ex);
+      stream.expires_at(deadline);
+      co_await stream.async_connect(endpoints, asio::use_awaitable);
+      co_await exchange(stream, in, *url, target, out);
     }
-  };
-  asio::co_spawn(ioc, run(), asio::detached);
+  } catch (const boost::system::system_error& e) {
+    bool late = e.code() == beast::error::timeout || (e.code() == asio::error::operation_aborted &&
+                                                      std::chrono::steady_clock::now() >= deadline);
+    failure = late ? "no answer within " + std::to_string(in.timeout.count()) + " ms"
+                   : e.code().message();
+    if (e.code().category() == asio::error::get_ssl_category() ||
+        std::string(e.code().category().name()) == "asio.ssl.stream") {
+      failure = "TLS: " + failure;
+    }
+  }
+  resolve_timer.cancel();
+  if (!failure.empty()) co_return fail(fetch_error(in.url, failure));
+  co_return out;
+}
+
+Result<FetchResponse> fetch(const FetchRequest& in) {
+  asio::io_context ioc;
+  std::optional<Result<FetchResponse>> out;
+  asio::co_spawn(
+      ioc, [&]() -> awaitable<void> { out.emplace(co_await fetch_async(in)); }, asio::detached);
   ioc.run();
-  if (!failure.empty()) return fail(fetch_error(in.url, failure));
-  return out;
+  if (!out) return fail(fetch_error(in.url, "the fetch did not finish"));
+  return std::move(*out);
 }
 
 }  // namespace cg::http

@@ -1,6 +1,8 @@
-// A small blocking HTTP(S) client for the CLI (`claimgate login`, `token`, `admin`) and for
-// fetches the gateway makes off the request path. TLS verifies the peer against the system CA
-// store (or a given CA file) and the host name; every step is bounded by one deadline.
+// A small HTTP(S) client: `fetch_async` for the gateway's request coroutines (Microsoft Graph
+// during a sign-in: awaited on the connection's own io_context, so other connections on that
+// thread go on), `fetch` (blocking) for the CLI (`claimgate login`, `token`, `admin`) and for
+// fetches made off the event loops. TLS verifies the peer against the system CA store (or a
+// given CA file) and the host name; the whole exchange is bounded by one deadline.
 #pragma once
 
 #include <chrono>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "http/asio.h"
 
 namespace cg::http {
 
@@ -34,5 +37,8 @@ struct FetchResponse {
 // host does not resolve or refuses, TLS does not verify, the deadline passes, or the answer is
 // not HTTP; any HTTP status is a success here.
 Result<FetchResponse> fetch(const FetchRequest& request);
+// The same exchange on the awaiting coroutine's executor (name resolution included in the
+// deadline).
+awaitable<Result<FetchResponse>> fetch_async(FetchRequest request);
 
 }  // namespace cg::http
