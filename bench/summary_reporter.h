@@ -18,6 +18,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       if (!r.error_occurred) {
         ns_[r.benchmark_name()] = r.GetAdjustedRealTime();  // ns (default unit)
         cpu_ns_[r.benchmark_name()] = r.GetAdjustedCPUTime();
+        for (const auto& [k, c] : r.counters) counters_[r.benchmark_name() + "@" + k] = c.value;
       }
   }
   // Nanoseconds per iteration of a benchmark that ran, or 0.
@@ -32,9 +33,16 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     return it == cpu_ns_.end() ? 0.0 : it->second;
   }
 
+  // A user counter of a benchmark that ran (as the console printed it), or 0.
+  double counter(const std::string& name, const std::string& key) const {
+    auto it = counters_.find(name + "@" + key);
+    return it == counters_.end() ? 0.0 : it->second;
+  }
+
  private:
   std::map<std::string, double> ns_;
   std::map<std::string, double> cpu_ns_;
+  std::map<std::string, double> counters_;
 };
 
 }  // namespace cg::bench

@@ -132,6 +132,8 @@ std::vector<uint8_t> digest(HashAlg h, std::span<const uint8_t> data) {
   return out;
 }
 
+void skip_openssl_cleanup_at_exit() { OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr); }
+
 std::array<uint8_t, 32> sha256(std::string_view data) {
   std::array<uint8_t, 32> out{};
   unsigned int len = 0;
