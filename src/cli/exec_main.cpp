@@ -3,7 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/jobs_commands.h"
-#include "crypto/keys.h"
+#include "crypto/openssl_init.h"
 #include "jobs/exec.h"
 
 int main(int argc, char** argv) {

@@ -20,6 +20,7 @@
 #include "core/encoding.h"
 #include "core/time.h"
 #include "crypto/errors.h"
+#include "crypto/openssl_init.h"
 
 namespace cg::crypto {
 namespace {

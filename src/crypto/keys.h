@@ -24,10 +24,6 @@ enum class KeyType { kRsa, kEc, kOther };
 
 std::vector<uint8_t> digest(HashAlg h, std::span<const uint8_t> data);
 std::vector<uint8_t> digest(HashAlg h, std::string_view data);
-// For a short-lived process (claimgate-exec): OpenSSL registers no clean-up at exit (freeing
-// its tables, 5% of a job start; the kernel takes the memory back anyway). Call it before
-// anything else uses OpenSSL: the first initialisation decides.
-void skip_openssl_cleanup_at_exit();
 // SHA-256 into a fixed array (no allocation: hash chains call it per record).
 std::array<uint8_t, 32> sha256(std::string_view data);
 // HMAC-SHA-256 (RFC 2104): derived secrets (refresh tokens of one family).
