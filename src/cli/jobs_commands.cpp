@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "audit/config.h"
 #include "audit/log.h"
 #include "cli/jobs_client.h"
+#include "core/encoding.h"
 #include "core/log.h"
 #include "core/service_notify.h"
 #include "core/time.h"
@@ -192,7 +194,7 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
     res.body() = std::move(body) + "\n";
     co_await ex.respond(std::move(res));
   };
-  auto handler = [&](http::Exchange& ex) -> http::awaitable<void> {
+  auto answer = [&](http::Exchange& ex) -> http::awaitable<void> {
     std::string path(http::target_path(ex.target()));
     std::string query(http::target_query(ex.target()));
     std::string method(ex.method_string());
@@ -222,7 +224,8 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
         co_await send(ex, 401, refusal);
         co_return;
       }
-      auto routed = jobs::route_api(svc, *caller, method, path, query, body, ex.request_id());
+      auto routed = jobs::route_api(svc, *caller, method, path, query, body, ex.request_id(),
+                                    ex.trace().trace_id);
       if (routed.log) {
         co_await jobs::stream_log(ex, svc, std::move(*routed.log), routed.follow, routed.offset,
                                   routed.limit);
@@ -234,7 +237,28 @@ int run_jobs_serve(const std::string& path, const std::string& listen, const std
       ev.str("request_id", ex.request_id()).str("trace_id", ex.trace().trace_id);
       write(std::move(ev), audit::Durability::kDurable);
     }
+    if (reply.status >= 400) {
+      g_log.info(ex.log_context(), "jobs.refused",
+                 {{"status", reply.status}, {"body", core::clip(reply.body, 300)}});
+    }
     co_await send(ex, reply.status, reply.body);
+  };
+  // Every request: answered, then one access-log line naming its request id and its W3C trace
+  // (the client's traceparent continued, or one started here; docs/logging.md).
+  auto handler = [&](http::Exchange& ex) -> http::awaitable<void> {
+    co_await answer(ex);
+    auto ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ex.started())
+            .count();
+    g_log.info(ex.log_context(), "request",
+               {{"client", ex.client_address()},
+                {"method", ex.method_string()},
+                {"path", http::target_path(ex.target())},
+                {"route", "jobs"},
+                {"status", ex.status()},
+                {"ms", std::round(ms * 100.0) / 100.0},
+                {"in", ex.bytes_in},
+                {"out", ex.bytes_out}});
   };
   http::Server server(so, handler);
   if (auto st = server.start(); !st) {

@@ -211,7 +211,8 @@ awaitable<void> Gateway::jobs_api(Request& r, const session::StoredSession& sign
     }
     return pol->holds(*person, perm, project);
   };
-  auto routed = jobs::route_api(*jobs_, caller, method, r.path, r.query, body, r.ex.request_id());
+  auto routed = jobs::route_api(*jobs_, caller, method, r.path, r.query, body, r.ex.request_id(),
+                                r.ex.trace().trace_id);
   if (method == "POST" && routed.reply.status == 201) metrics_.tokens_minted.inc({"job"});
   if (routed.log) {
     co_await jobs::stream_log(r.ex, *jobs_, std::move(*routed.log), routed.follow, routed.offset,

@@ -39,7 +39,7 @@ bool wants_body(std::string_view method) { return method == "POST"; }
 
 Routed route_api(JobsService& svc, const Caller& caller, std::string_view method,
                  std::string_view path, std::string_view query, std::string_view body,
-                 std::string_view request_id) {
+                 std::string_view request_id, std::string_view trace_id) {
   Routed out;
   auto s = segments(path.substr(std::min(path.size(), kPrefix.size())));
   auto params = core::parse_query(query);
@@ -60,7 +60,7 @@ Routed route_api(JobsService& svc, const Caller& caller, std::string_view method
   std::string_view project = s[0];
   if (s.size() == 2) {
     if (method == "POST") {
-      out.reply = svc.submit(caller, project, body, request_id);
+      out.reply = svc.submit(caller, project, body, request_id, trace_id);
     } else if (method == "GET" || method == "HEAD") {
       out.reply = svc.list(caller, project, *params);
     } else {
@@ -74,7 +74,7 @@ Routed route_api(JobsService& svc, const Caller& caller, std::string_view method
     }
   } else if (s[3] == "cancel") {
     if (method == "POST") {
-      out.reply = svc.cancel(caller, project, s[2], request_id);
+      out.reply = svc.cancel(caller, project, s[2], request_id, trace_id);
     } else {
       not_allowed();
     }

@@ -36,7 +36,7 @@ bool wants_body(std::string_view method);
 
 Routed route_api(JobsService& svc, const Caller& caller, std::string_view method,
                  std::string_view path, std::string_view query, std::string_view body,
-                 std::string_view request_id);
+                 std::string_view request_id, std::string_view trace_id = {});
 Reply route_node(JobsService& svc, std::string_view method, std::string_view path,
                  std::string_view body, std::string_view client);
 

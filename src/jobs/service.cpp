@@ -298,7 +298,7 @@ Result<std::string> JobsService::mint(const Job& j) {
 }
 
 Reply JobsService::submit(const Caller& c, std::string_view project, std::string_view body,
-                          std::string_view request_id) {
+                          std::string_view request_id, std::string_view trace_id) {
   if (!project_name_ok(project)) {
     return error_reply(
         400, make_error(Code::kBadSpec, "'" + core::clip(project, 64) + "' is not a project name"));
@@ -381,9 +381,9 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
     if (auto st = write_private_file(path, data); !st) return error_reply(500, st.error());
   }
   Reply out;
+  // request_id and trace_id: added to every event of a request by the route that answers it.
   auto ev = job_event("job.submitted", j);
-  ev.str("request_id", request_id)
-      .str("name", j.spec.name)
+  ev.str("name", j.spec.name)
       .str("program", j.spec.command.front())
       .num("args", static_cast<int64_t>(j.spec.command.size() - 1))
       .str("command_digest", j.digest())
@@ -437,7 +437,7 @@ Reply JobsService::submit(const Caller& c, std::string_view project, std::string
   out.events.push_back(std::move(started));
   out.status = 201;
   out.body = job_json(j);
-  log_.info(core::LogContext{request_id, {}}, "job.submitted",
+  log_.info(core::LogContext{request_id, trace_id}, "job.submitted",
             {{"job", j.id},
              {"subject", c.subject},
              {"project", j.project},
@@ -503,7 +503,7 @@ Reply JobsService::get(const Caller& c, std::string_view project, std::string_vi
 }
 
 Reply JobsService::cancel(const Caller& c, std::string_view project, std::string_view id,
-                          std::string_view request_id) {
+                          std::string_view request_id, std::string_view trace_id) {
   auto loaded = load(project, id);
   if (!loaded) return error_reply(500, loaded.error());
   bool any = c.permits("jobs:cancel-any", project);
@@ -554,7 +554,7 @@ Reply JobsService::cancel(const Caller& c, std::string_view project, std::string
   if (cancelled) {
     if (newly) out.events.push_back(revoked_event(j));
     auto ev = job_event("job.cancelled", j);
-    ev.str("request_id", request_id).str("by", c.subject);
+    ev.str("by", c.subject);
     if (!c.actor.empty()) ev.str("by_actor", c.actor);
     if (j.owner != opts_.instance) ev.str("owner", j.owner);
     out.events.push_back(std::move(ev));
@@ -564,7 +564,7 @@ Reply JobsService::cancel(const Caller& c, std::string_view project, std::string
       // Its processes are the owner's to stop (its monitor reads the request within a poll
       // interval); its nodes stop at their next check, the token being revoked.
       // Watched by another jobs service, which stops it.
-      log_.info(core::LogContext{request_id, {}}, "job.cancel_forwarded",
+      log_.info(core::LogContext{request_id, trace_id}, "job.cancel_forwarded",
                 {{"job", j.id}, {"owner", j.owner}});
     }
   }

@@ -107,12 +107,14 @@ class JobsService {
   // One round of the monitor: ended jobs recorded, jobs past their deadline stopped.
   void poll_once() { tick(); }
 
+  // request_id and trace_id name the request in the service's log lines (its audit events
+  // get them from the route that writes them, once).
   Reply submit(const Caller& c, std::string_view project, std::string_view body,
-               std::string_view request_id);
+               std::string_view request_id, std::string_view trace_id = {});
   Reply list(const Caller& c, std::string_view project, const std::vector<core::QueryParam>& q);
   Reply get(const Caller& c, std::string_view project, std::string_view id);
   Reply cancel(const Caller& c, std::string_view project, std::string_view id,
-               std::string_view request_id);
+               std::string_view request_id, std::string_view trace_id = {});
   // The log file of a job the caller may read (logs:read), or an error reply.
   Result<LogAccess> logs(const Caller& c, std::string_view project, std::string_view id,
                          Reply* refusal);

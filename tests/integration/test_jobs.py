@@ -651,8 +651,9 @@ def test_jobs_serve_alone_trusts_only_the_gateway(stack, tmp_path):
                        .replace("metadata_file: ", f"metadata_file: {stack.dir}/")
                        .replace("path: state.db", f"path: {tmp_path / 'state.db'}")
                        + f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\n")
+        svc_log = tmp_path / "jobs-serve.log"
         svc = subprocess.Popen([claimgate_bin(), "jobs", "serve", "--config", str(cfg), "--audience", "jobs-alone",
-                                "--issuer", front.url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--issuer", front.url], stdout=subprocess.DEVNULL, stderr=svc_log.open("wb"))
         wait_http(f"http://127.0.0.1:{port}/healthz", svc)
         # Directly, without the gateway's identity, or with a forged one: refused.
         r = requests.get(f"http://127.0.0.1:{port}/api/projects/vision/jobs", timeout=10)
@@ -663,10 +664,33 @@ def test_jobs_serve_alone_trusts_only_the_gateway(stack, tmp_path):
         # Through the gateway: alice submits; carol (viewer) may not.
         s = requests.Session()
         front.signin(s, "alice", "/api/projects/vision/jobs")
-        r = s.post(front.url + "/api/projects/vision/jobs", json=python_job("print('alone')"), headers=JSON,
-                   timeout=30)
+        trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+        r = s.post(front.url + "/api/projects/vision/jobs", json=python_job("print('alone')"),
+                   headers={**JSON, "traceparent": f"00-{trace}-00f067aa0ba902b7-01"}, timeout=30)
         assert r.status_code == 201, r.text
         assert r.json()["submitter"] == "alice"
+        # Its log lines carry the client's trace (continued through the gateway) and the request
+        # id; a request with no traceparent gets one started here.
+        # (The access line is written once the answer is sent: wait for it, bounded.)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "status=201" not in svc_log.read_text():
+            time.sleep(0.05)
+        lines = svc_log.read_text().splitlines()
+        assert any(" request " in l and f"trace_id={trace}" in l and "status=201" in l for l in lines), lines
+        assert any(" job.submitted " in l and f"trace_id={trace}" in l for l in lines), lines
+        assert any(" request " in l and "status=401" in l and "trace_id=" in l and trace not in l
+                   for l in lines), lines
+        # The job's audit records name the request once (request_id, trace_id), and verify.
+        records = [json.loads(l, object_pairs_hook=lambda kv: (
+            [k for k, _ in kv], dict(kv))) for l in (tmp_path / "audit.jsonl").read_text().splitlines()]
+        jobs_recs = [(keys, rec) for keys, rec in records if rec.get("type", "").startswith("job.")]
+        submitted = [rec for keys, rec in jobs_recs if rec["type"] == "job.submitted"]
+        assert submitted and submitted[0]["trace_id"] == trace, jobs_recs
+        for keys, rec in jobs_recs:
+            assert keys.count("request_id") <= 1 and keys.count("trace_id") <= 1, keys
+        v = subprocess.run([claimgate_bin(), "audit", "verify", "--config", str(cfg)], capture_output=True,
+                           text=True, timeout=60)
+        assert v.returncode == 0, v.stdout + v.stderr
         s2 = requests.Session()
         front.signin(s2, "carol", "/api/projects/vision/jobs")
         r = s2.post(front.url + "/api/projects/vision/jobs", json=python_job("print('x')"), headers=JSON,
