@@ -143,8 +143,8 @@ Result<std::string> LocalExecutor::start(const Launch& l) {
   std::string workdir = j.spec.workdir;
   CG_CHECK(check_workdir(j.spec));
   if (sandboxed_) {
-    auto box = bwrap_argv(o_.bwrap, workdir, l.dir, l.state_dir.empty() ? l.dir : l.state_dir,
-                          o_.hide);
+    auto box =
+        bwrap_argv(o_.bwrap, workdir, l.dir, l.state_dir.empty() ? l.dir : l.state_dir, o_.hide);
     argv.insert(argv.begin(), box.begin(), box.end());
   }
   // The environment: what the service passes on; the spec's env goes to the command only,
@@ -168,8 +168,8 @@ Result<std::string> LocalExecutor::start(const Launch& l) {
   cargv.push_back(nullptr);
   for (auto& s : env) cenv.push_back(s.data());
   cenv.push_back(nullptr);
-  int log = ::open(l.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-                   0600);
+  int log =
+      ::open(l.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (log < 0) {
     return fail(Code::kExecutor,
                 "cannot open the job's log file " + l.log_file + ": " + std::strerror(errno));
@@ -234,16 +234,28 @@ Result<std::string> LocalExecutor::start(const Launch& l) {
   // setsid and make that fail. A cancel before the child got that far signals the pid.)
   ::close(log);
   if (devnull >= 0) ::close(devnull);
+  {
+    std::lock_guard lock(mu_);
+    children_.insert(pid);
+  }
   return std::to_string(pid);
+}
+
+bool LocalExecutor::ours_locked(int pid, const std::string& job_id) const {
+  return children_.contains(pid) || leader_alive(pid, job_id);
 }
 
 Status LocalExecutor::cancel(const Job& job, std::chrono::seconds grace) {
   int pid = std::atoi(job.ref.c_str());
   if (pid <= 1) return fail(Code::kExecutor, "job " + job.id + " has no process to stop");
-  if (::kill(-pid, SIGTERM) != 0 && (errno != ESRCH || (::kill(pid, SIGTERM) != 0 && errno != ESRCH))) {
+  std::lock_guard lock(mu_);
+  // A job whose process has already ended (reaped here, or gone while the service was not
+  // running) has nothing to stop: its pid may be another process's by now.
+  if (!ours_locked(pid, job.id)) return {};
+  if (::kill(-pid, SIGTERM) != 0 &&
+      (errno != ESRCH || (::kill(pid, SIGTERM) != 0 && errno != ESRCH))) {
     return fail(Code::kExecutor, "cannot signal job " + job.id + ": " + std::strerror(errno));
   }
-  std::lock_guard lock(mu_);
   kill_at_[pid] = clock_.monotonic() + grace;
   return {};
 }
@@ -256,18 +268,23 @@ Probe LocalExecutor::probe(const Job& job, const std::string& dir) {
     p.message = "the job has no process";
     return p;
   }
-  {
-    std::lock_guard lock(mu_);
-    auto it = kill_at_.find(pid);
-    if (it != kill_at_.end() && clock_.monotonic() >= it->second) {
-      ::kill(-pid, SIGKILL);  // the grace is over
-      kill_at_.erase(it);
-    }
+  std::lock_guard lock(mu_);
+  if (auto it = kill_at_.find(pid); it != kill_at_.end() && clock_.monotonic() >= it->second) {
+    if (ours_locked(pid, job.id)) ::kill(-pid, SIGKILL);  // the grace is over
+    kill_at_.erase(it);
   }
-  int status = 0;
-  pid_t r = ::waitpid(pid, &status, WNOHANG);
-  if (r == pid) {
-    std::lock_guard lock(mu_);
+  if (children_.contains(pid)) {
+    // Our child: look without reaping first, so that its process group (which may still hold
+    // the command's children) is killed while the zombie leader still holds the number.
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        info.si_pid != pid) {
+      return p;  // running
+    }
+    ::kill(-pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    children_.erase(pid);
     kill_at_.erase(pid);
     p.what = Probe::What::kEnded;
     if (WIFEXITED(status)) {
@@ -277,14 +294,12 @@ Probe LocalExecutor::probe(const Job& job, const std::string& dir) {
       p.exit_code = 128 + WTERMSIG(status);
       p.message = std::string("killed by signal ") + ::strsignal(WTERMSIG(status));
     }
-    // The process group may still hold the command's children; they follow their parent.
-    ::kill(-pid, SIGKILL);
     return p;
   }
-  if (r == 0) return p;  // running, our child
   // Not our child (the service restarted): alive while its `claimgate exec` for this job is
   // (a zombie, or a process that reused the pid, is not).
   if (leader_alive(pid, job.id)) return p;
+  kill_at_.erase(pid);
   if (auto code = read_exit_status(dir)) {
     p.what = Probe::What::kEnded;
     p.exit_code = *code;

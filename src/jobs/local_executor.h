@@ -12,6 +12,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,10 +27,10 @@ struct LocalOptions {
   // Variables of this process the job's environment inherits (PATH, LANG, ...); HOME, USER
   // and LOGNAME are the job's account's when it runs as one.
   std::vector<std::string> pass_env;
-  AccountPolicy accounts;            // who jobs run as (make_account_policy)
-  std::string sandbox = "auto";      // auto (bwrap when it works) | bwrap (required) | none
+  AccountPolicy accounts;        // who jobs run as (make_account_policy)
+  std::string sandbox = "auto";  // auto (bwrap when it works) | bwrap (required) | none
   std::string bwrap = "/usr/bin/bwrap";
-  SandboxPaths hide;                 // the gateway's directories and files
+  SandboxPaths hide;  // the gateway's directories and files
 };
 
 class LocalExecutor final : public Executor {
@@ -51,7 +52,13 @@ class LocalExecutor final : public Executor {
   LocalOptions o_;
   bool sandboxed_ = false;
   std::string isolation_;
+  // A pid is signalled only while it is known to be the job's: our own child not yet reaped
+  // (its pid, and so its process group's number, cannot be reused before we reap it), or, for
+  // a job a previous run started, a living process whose command line names the job. A pid
+  // read from a record is otherwise a number that any process may have taken since.
+  bool ours_locked(int pid, const std::string& job_id) const;
   std::mutex mu_;
+  std::set<int> children_;                 // started here, not yet reaped
   std::map<int, core::MonoTime> kill_at_;  // process group -> SIGKILL after the grace
 };
 

@@ -2,7 +2,9 @@
 // working directory bound as a directory (not a name), who jobs may run as, and what the
 // sandbox covers.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,9 +13,11 @@
 #include <filesystem>
 #include <string>
 
+#include "core/clock.h"
 #include "jobs/errors.h"
 #include "jobs/exec.h"
 #include "jobs/job.h"
+#include "jobs/local_executor.h"
 #include "jobs/run_as.h"
 #include "jobs/sandbox.h"
 
@@ -23,8 +27,8 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path temp_dir(const char* name) {
-  fs::path d = fs::temp_directory_path() / (std::string("cg-isolation-") + name + "-" +
-                                            std::to_string(::getpid()));
+  fs::path d = fs::temp_directory_path() /
+               (std::string("cg-isolation-") + name + "-" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return fs::canonical(d);
@@ -33,19 +37,21 @@ fs::path temp_dir(const char* name) {
 // The loader's and glibc's variables are refused in a spec, each named, with a way out.
 TEST(SpecEnvTest, RefusesLoaderAndGlibcVariables) {
   SpecLimits lim;
-  for (const char* name : {"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "LD_DEBUG", "GCONV_PATH",
-                           "GLIBC_TUNABLES", "MALLOC_CHECK_", "MALLOC_ARENA_MAX", "LOCPATH",
-                           "NLSPATH", "HOSTALIASES", "RES_OPTIONS"}) {
-    auto s = parse_spec(std::string(R"({"command":["x"],"env":{")") + name + R"(":"/tmp/e.so"}})",
-                        lim);
+  for (const char* name :
+       {"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "LD_DEBUG", "GCONV_PATH", "GLIBC_TUNABLES",
+        "MALLOC_CHECK_", "MALLOC_ARENA_MAX", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS"}) {
+    auto s =
+        parse_spec(std::string(R"({"command":["x"],"env":{")") + name + R"(":"/tmp/e.so"}})", lim);
     ASSERT_FALSE(s) << name;
     EXPECT_EQ(s.error().code, static_cast<int>(Code::kBadSpec));
-    EXPECT_NE(s.error().message.find(std::string("env: ") + name + " is read by the dynamic loader"),
-              std::string::npos)
+    EXPECT_NE(
+        s.error().message.find(std::string("env: ") + name + " is read by the dynamic loader"),
+        std::string::npos)
         << s.error().message;
   }
   // Ordinary variables (PYTHONPATH included: it reaches the command only, after verification).
-  auto ok = parse_spec(R"({"command":["x"],"env":{"EPOCHS":"3","PYTHONPATH":"/p","LDX":"1"}})", lim);
+  auto ok =
+      parse_spec(R"({"command":["x"],"env":{"EPOCHS":"3","PYTHONPATH":"/p","LDX":"1"}})", lim);
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_TRUE(is_loader_variable("LD_BIND_NOW"));
   EXPECT_FALSE(is_loader_variable("OLD_PRELOAD"));
@@ -181,6 +187,36 @@ TEST(SandboxTest, CoversTheGatewaysDirectoriesAndShowsOnlyTheJobsOwn) {
   EXPECT_FALSE(path_within("/ab", "/a"));
   EXPECT_TRUE(path_within("/a", "/a/"));
   fs::remove_all(d);
+}
+
+// A job record's pid is only a number: once the job's process has ended, any process may take
+// it (another service started in a session of its own leads a process group of that number).
+// Cancelling or probing such a job signals nothing.
+TEST(LocalExecutorTest, NeverSignalsAProcessThatIsNotTheJobs) {
+  pid_t other = ::fork();
+  ASSERT_GE(other, 0);
+  if (other == 0) {
+    ::setsid();  // a group of its own, as a daemon's
+    for (;;) ::pause();
+  }
+  core::ManualClock clock{core::WallTime{}};
+  LocalOptions o;
+  o.sandbox = "none";
+  LocalExecutor ex(clock, o);
+  Job job;
+  job.id = "j0123456789abcdef0123";
+  job.ref = std::to_string(other);
+  // (Wait until the other process has its own group, as the job's process would.)
+  for (int i = 0; i < 1000 && ::getpgid(other) != other; ++i) ::usleep(1000);
+  EXPECT_TRUE(ex.cancel(job, std::chrono::seconds(0)));
+  clock.advance(std::chrono::seconds(5));
+  Probe p = ex.probe(job, temp_dir("not-the-jobs").string());
+  EXPECT_EQ(p.what, Probe::What::kGone) << p.message;
+  EXPECT_TRUE(ex.cancel(job, std::chrono::seconds(0)));
+  int status = 0;
+  EXPECT_EQ(::waitpid(other, &status, WNOHANG), 0) << "the other process was signalled";
+  ::kill(other, SIGKILL);
+  ::waitpid(other, &status, 0);
 }
 
 }  // namespace
