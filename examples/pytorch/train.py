@@ -3,7 +3,7 @@
 Launched with torchrun through `claimgate exec` (which verified the job's token first):
 
     POST /api/projects/vision/jobs
-    {"command": ["torchrun", "--standalone", "--nproc_per_node=2", "--redirects", "1", "--tee", "1",
+    {"command": ["torchrun", "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "--nproc_per_node=2", "--redirects", "1", "--tee", "1",
                  "train.py", "--epochs", "3"],
      "workdir": "/path/to/examples/pytorch", "procs_per_node": 2,
      "env": {"PYTHONPATH": "/path/to/claimgate/python"}}
@@ -25,7 +25,7 @@ with the login of `claimgate login` or claimgate.login():
 
     python3 train.py --submit --project vision [--gateway URL] [--nproc 2] [--epochs 3]
 
-submits `python3 -m torch.distributed.run --standalone --nproc_per_node=2 ... train.py --epochs 3`
+submits `python3 -m torch.distributed.run --rdzv_backend=c10d --rdzv_endpoint=localhost:0 --nproc_per_node=2 ... train.py --epochs 3`
 (torchrun, run by this interpreter, so the job's processes import claimgate from where this one
 does; the plain loop `python3 train.py` without PyTorch or with --backend python) as a job in the
 project, working directory this script's, follows its log, and exits with the job's exit code.
@@ -60,7 +60,7 @@ def submit(args):
     train = ["train.py", "--epochs", str(args.epochs), "--samples", str(args.samples)]
     torch = args.backend != "python" and importlib.util.find_spec("torch") is not None
     if torch:
-        command = [args.python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}",
+        command = [args.python, "-m", "torch.distributed.run", "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", f"--nproc_per_node={args.nproc}",
                    "--redirects", "1", "--tee", "1", *train, "--backend", "torch"]
     else:
         command = [args.python, *train, "--backend", "python"]

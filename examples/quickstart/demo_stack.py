@@ -365,7 +365,7 @@ def job_spec(stack, torchrun):
     installed, otherwise its plain-Python loop (train.py says which it used)."""
     work = str(stack.dir / "train")
     if torchrun:
-        return {"name": "quickstart", "command": ["torchrun", "--standalone", "--nproc_per_node=2", "--redirects",
+        return {"name": "quickstart", "command": ["torchrun", "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "--nproc_per_node=2", "--redirects",
                                                   "1", "--tee", "1", "train.py", "--epochs", "3"],
                 "workdir": work, "procs_per_node": 2, "max_runtime": "10m"}
     return {"name": "quickstart", "command": ["python3", "train.py", "--epochs", "3", "--backend", "python"],

@@ -2,7 +2,7 @@
 
     import claimgate
     jobs = claimgate.Jobs(project="vision")         # the login of claimgate login / claimgate.login()
-    job = jobs.submit(["torchrun", "--standalone", "--nproc_per_node=2", "train.py"],
+    job = jobs.submit(["torchrun", "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "--nproc_per_node=2", "train.py"],
                       workdir="/data/vision", procs_per_node=2, max_runtime="2h")
     for line in jobs.logs(job, follow=True):        # streamed while the job runs
         print(line, end="")

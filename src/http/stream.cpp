@@ -1,5 +1,7 @@
 #include "http/stream.h"
 
+#include <poll.h>
+
 #include <boost/beast/websocket/ssl.hpp>
 
 namespace cg::http {
@@ -17,6 +19,14 @@ void Stream::close() {
   error_code ec;
   transport().socket().shutdown(tcp::socket::shutdown_both, ec);
   transport().socket().close(ec);
+}
+
+bool Stream::peer_closed() {
+  auto& socket = transport().socket();
+  if (!socket.is_open()) return true;
+  pollfd p{socket.native_handle(), POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) < 0) return false;
+  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 void teardown(beast::role_type role, Stream& s, error_code& ec) {

@@ -54,6 +54,10 @@ class Stream {
   awaitable<void> shutdown();
   // Closes the socket at once (cancels pending operations).
   void close();
+  // Whether the client has closed its side or the connection broke (poll, no wait): how a
+  // long answer that has nothing to send yet (a followed log) notices a client that has gone,
+  // rather than holding the stream until its next write fails.
+  bool peer_closed();
 
  private:
   std::optional<beast::tcp_stream> tcp_;

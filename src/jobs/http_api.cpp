@@ -169,6 +169,12 @@ http::awaitable<void> stream_log(http::Exchange& ex, JobsService& svc, LogAccess
         done = true;
         break;
       }
+      // A client that went away while the job is quiet ends the stream now, not at the job's
+      // next line (a reconnecting follower would otherwise leave one open stream per try).
+      if (ex.stream().peer_closed()) {
+        done = true;
+        break;
+      }
       if (fd < 0) fd = open_job_file(log.path);
       http::asio::steady_timer t(exec, std::chrono::milliseconds(200));
       http::error_code ec;

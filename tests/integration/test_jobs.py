@@ -120,7 +120,7 @@ def node_exec(stack, token_file, command, *extra, job_id=None, project="vision",
 
 def test_torchrun_job_end_to_end(stack, sessions):
     alice = sessions["alice"]
-    spec = {"name": "linear", "command": ["torchrun", "--standalone", "--nproc_per_node=2", "--redirects", "1",
+    spec = {"name": "linear", "command": ["torchrun", "--rdzv_backend=c10d", "--rdzv_endpoint=localhost:0", "--nproc_per_node=2", "--redirects", "1",
                                           "--tee", "1", "train.py", "--epochs", "3"],
             "workdir": str(TRAIN_DIR), "procs_per_node": 2, "env": {"PYTHONPATH": PYTHONPATH},
             "max_runtime": "10m"}
@@ -623,6 +623,31 @@ def test_logs_follow_streams_until_the_job_ends(stack, sessions):
     text = "".join(chunk.decode() for chunk in r.iter_content(chunk_size=None))
     assert all(f"line {i}" in text for i in range(5)), text
     assert job(stack, sessions["alice"], "vision", jid)["state"] == "succeeded"
+
+
+def test_a_follower_that_goes_away_ends_its_stream_while_the_job_is_quiet(stack, sessions):
+    import socket
+    code = "import time\nprint('started', flush=True)\ntime.sleep(60)"
+    jid = submit(stack, sessions["alice"], "vision", python_job(code)).json()["id"]
+    cookie = sessions["alice"].cookies.get("cg_session")
+    in_flight = lambda: value(scrape(stack), "claimgate_requests_in_flight") or 0  # noqa: E731
+    idle = in_flight()
+    try:
+        s = socket.create_connection(("127.0.0.1", stack.port), timeout=10)
+        s.sendall((f"GET /api/projects/vision/jobs/{jid}/logs?follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Cookie: cg_session={cookie}\r\n\r\n").encode())
+        got = b""
+        while b"started" not in got:
+            got += s.recv(4096)
+        assert got.startswith(b"HTTP/1.1 200"), got
+        assert in_flight() == idle + 1
+        s.close()  # the follower goes; the job prints nothing more for a minute
+        deadline = time.monotonic() + 5
+        while in_flight() > idle and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert in_flight() == idle, "the followed stream stayed open after its client left"
+    finally:
+        sessions["alice"].post(f"{stack.url}/api/projects/vision/jobs/{jid}/cancel", json={}, headers=JSON, timeout=10)
 
 
 # ---- the jobs service alone, behind the gateway

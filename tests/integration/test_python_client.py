@@ -182,7 +182,7 @@ def test_the_example_submits_itself_and_reads_its_identity(stack, installed, ali
                         stack.url, "--epochs", "2", "--samples", "1024", "--nproc", "2", timeout=150)
     assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
-    m = re.search(r"^submitted job (j\S+) in project vision as alice: (\S+) -m torch\.distributed\.run --standalone "
+    m = re.search(r"^submitted job (j\S+) in project vision as alice: (\S+) -m torch\.distributed\.run --rdzv_backend=c10d --rdzv_endpoint=localhost:0 "
                   r"--nproc_per_node=2 .* train\.py --epochs 2 --samples 1024 --backend torch$", text, re.M)
     assert m and m.group(2) == str(installed.python), text  # the job runs the venv's interpreter
     jid = m.group(1)
