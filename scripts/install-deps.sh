@@ -27,8 +27,8 @@ TEST=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing (libFuzzer comes with clang's runtime)
   clang libclang-rt-14-dev
-  # integration tests: xmllint, pytest
-  python3-pytest libxml2-utils
+  # integration tests: xmllint, pytest (the files spread over two workers by pytest-xdist)
+  python3-pytest python3-pytest-xdist libxml2-utils
   # the Python package installed with pip into a venv, offline (docs/python.md): pip, venv,
   # the build backend (setuptools) and the wheel it builds with
   python3-pip python3-venv python3-setuptools python3-wheel

@@ -10,6 +10,13 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 JOBS=$(nproc)
 declare -A RESULT
 fail=0
+# The integration files are spread over workers (pytest-xdist; one file's tests stay on one
+# worker, with its module fixtures): most of their time is spent waiting on the processes they
+# start (IdP, gateway, browser, jobs), so two workers on two cores take about half the time.
+# PYTEST_WORKERS=0 runs them in this process, one after another.
+PYTEST_WORKERS=${PYTEST_WORKERS:-2}
+PYTEST_PARALLEL=()
+[ "$PYTEST_WORKERS" -gt 0 ] && PYTEST_PARALLEL=(-n "$PYTEST_WORKERS" --dist loadfile)
 step() { echo; echo "==== $* ===="; }
 
 scripts/install-deps.sh
@@ -31,7 +38,7 @@ unit_line=$(grep -E "tests passed" /tmp/claimgate-ctest-dev.log | tail -1 || tru
 step "integration tests (pysaml2 IdP, xmlsec1, xmllint)"
 set +e
 CLAIMGATE_BIN="$ROOT/build/dev/src/cli/claimgate" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-  -W ignore::DeprecationWarning tests/integration 2>&1 | tee /tmp/claimgate-pytest.log
+  -W ignore::DeprecationWarning "${PYTEST_PARALLEL[@]}" tests/integration 2>&1 | tee /tmp/claimgate-pytest.log
 rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" -eq 0 ]; then RESULT[integration]=ok; else RESULT[integration]=FAILED; fail=1; fi
@@ -47,8 +54,10 @@ SUDO=""
 set +e
 (
   set -e
+  t0=$SECONDS
   cmake --preset release >/dev/null
   cmake --build --preset release -j "$JOBS"
+  echo "release build (the quick start's): $((SECONDS - t0)) s"
   rm -rf build/release/package
   cpack --config build/release/CPackConfig.cmake >/dev/null
   deb=$(ls build/release/package/claimgate_*.deb)
@@ -74,7 +83,7 @@ set +e
 # A small quarantine: freed memory is then reused soon, so the streaming test's resident-memory
 # check measures the gateway and not ASan's 256 MiB default quarantine.
 ASAN_OPTIONS=$ASAN_OPTIONS:quarantine_size_mb=8 CLAIMGATE_BIN="$ROOT/build/asan-ubsan/src/cli/claimgate" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-  -W ignore::DeprecationWarning tests/integration 2>&1 | tee /tmp/claimgate-pytest-asan.log
+  -W ignore::DeprecationWarning "${PYTEST_PARALLEL[@]}" tests/integration 2>&1 | tee /tmp/claimgate-pytest-asan.log
 rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" -eq 0 ]; then RESULT[asan-integration]=ok; else RESULT[asan-integration]=FAILED; fail=1; fi
@@ -116,14 +125,24 @@ printf '/auth\nX-Original-Method: POST\nX-Original-URI: /api/x?y=1\nX-Forwarded-
   > "$CORPUS/forward_auth/nginx"
 printf '/auth/api/x\nHost: admin.example:443\n' > "$CORPUS/forward_auth/envoy"
 printf 'http://127.0.0.1:49152/callback' > "$CORPUS/forward_auth/loopback"
-for t in response redirect metadata c14n gateway_input policy audit jobs request_head forward_auth; do
-  if ! build/fuzz/tests/fuzz/fuzz_$t -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
-      -print_final_stats=0 "$CORPUS/$t" 2>/tmp/claimgate-fuzz-$t.log; then
-    tail -40 /tmp/claimgate-fuzz-$t.log
-    RESULT[fuzz]=FAILED; fail=1
-  else
-    grep -E "^Done" /tmp/claimgate-fuzz-$t.log || true
-  fi
+# One target a core at a time (each libFuzzer run is one process).
+fuzz_one() {
+  build/fuzz/tests/fuzz/fuzz_$1 -max_total_time="$FUZZ_SECONDS" -max_len=65536 -rss_limit_mb=2048 \
+    -print_final_stats=0 "$CORPUS/$1" 2>/tmp/claimgate-fuzz-$1.log
+}
+targets=(response redirect metadata c14n gateway_input policy audit jobs request_head forward_auth)
+for ((i = 0; i < ${#targets[@]}; i += JOBS)); do
+  pids=()
+  for t in "${targets[@]:i:JOBS}"; do fuzz_one "$t" & pids+=("$!:$t"); done
+  for pt in "${pids[@]}"; do
+    t=${pt#*:}
+    if ! wait "${pt%%:*}"; then
+      tail -40 /tmp/claimgate-fuzz-$t.log
+      RESULT[fuzz]=FAILED; fail=1
+    else
+      echo "fuzz_$t: $(grep -E "^Done" /tmp/claimgate-fuzz-$t.log || echo done)"
+    fi
+  done
 done
 rm -rf "$CORPUS"
 

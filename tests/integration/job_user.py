@@ -1,6 +1,7 @@
 """The unprivileged account the jobs of the integration tests run as (jobs.run_as): created
 when missing (CI runs as root on a fresh machine), and the directories a job must reach made
 passable for it (pytest's tmp_path is 0700)."""
+import fcntl
 import os
 import pathlib
 import pwd
@@ -14,9 +15,16 @@ def ensure_job_user(name=JOB_USER):
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                       check=True, capture_output=True)
-        return pwd.getpwnam(name)
+        pass
+    # pytest-xdist's workers may get here together: one creates the account, the others wait.
+    with open(f"/tmp/.{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                           check=True, capture_output=True)
+            return pwd.getpwnam(name)
 
 
 def passable(path):
