@@ -1,5 +1,7 @@
 #include "http/internal/upstream_pool.h"
 
+#include <poll.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,13 +56,22 @@ void drop(size_t host_index, uint64_t id) {
 awaitable<Result<Acquired>> acquire(const Url& u, const ProxyTimeouts& t, bool allow_pooled) {
   if (allow_pooled) {
     auto& v = tl_pool.hosts[tl_pool.index_of(u)].idle;
-    if (!v.empty()) {
+    while (!v.empty()) {
       ConnectionPtr c = std::move(v.back());
       v.pop_back();
       --tl_pool.count;
       c->id = 0;
       error_code ignored;
       c->stream.socket().cancel(ignored);  // the idle wait (no syscall: epoll keeps the fd)
+      // A pooled connection must hold nothing: bytes past the last answer's end (an upstream
+      // whose Content-Length was short) would be read as the next person's answer, and a FIN
+      // means it is closed. The idle wait cannot be relied on for this: with edge-triggered
+      // epoll, what arrived before the wait was armed never wakes it. One poll, no wait.
+      pollfd p{c->stream.socket().native_handle(), POLLIN | POLLRDHUP, 0};
+      if (::poll(&p, 1, 0) != 0) {
+        c->stream.socket().close(ignored);
+        continue;
+      }
       co_return Acquired{std::move(c), true};
     }
   }

@@ -549,6 +549,11 @@ class ScriptedUpstream:
                     self.seen.append((n, method, path))
                 if path == "/io/vanish" and answered:
                     return
+                if path == "/io/overlong":
+                    # A short Content-Length: the rest looks like an answer to the next request.
+                    conn.sendall(self._answer(b"short") + self._answer(b"SMUGGLED"))
+                    answered += 1
+                    continue
                 if path == "/io/big":
                     conn.sendall(self._answer(IO_BIG))
                 elif path == "/io/big-chunked":
@@ -677,6 +682,25 @@ def test_idle_pooled_connection_closed_by_the_upstream_leaves_the_pool(strict):
     (status, _, body), = keepalive_exchange(
         strict["cg"], H("POST /io/small HTTP/1.1", HOST, "Content-Length: 2", body=b"hi"))
     assert status == 200 and body == IO_SMALL, (status, body[:200])
+
+
+def test_bytes_past_an_answers_end_never_become_the_next_answer(strict):
+    # The upstream sends more than its Content-Length; the connection it left those bytes on is
+    # not used again (each request on its own client connection, so another person's would be
+    # the next on that upstream connection).
+    io = strict["io"]
+    io.take()
+    first, second = keepalive_exchange(strict["cg"], H("GET /io/overlong HTTP/1.1", HOST),
+                                       H("GET /io/small HTTP/1.1", HOST))
+    assert first[0] == 200 and first[2] == b"short", first
+    assert second[0] == 200 and second[2] == IO_SMALL, second
+    seen = io.take()
+    small = [n for n, _, path in seen if path == "/io/small"]
+    overlong = [n for n, _, path in seen if path == "/io/overlong"]
+    assert small and overlong and small[0] != overlong[0], seen  # a fresh upstream connection
+    for _ in range(3):
+        (again,) = keepalive_exchange(strict["cg"], H("GET /io/small HTTP/1.1", HOST))
+        assert again[0] == 200 and again[2] == IO_SMALL and b"SMUGGLED" not in again[2], again
 
 
 def test_big_bodies_arrive_byte_exact(strict):
