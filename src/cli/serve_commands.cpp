@@ -541,6 +541,9 @@ int run_serve(const std::string& path) {
     diagnostics->stop();
     diagnostics->wait();
   }
+  // Store calls still running (a stalled Redis) post their results to the server's event
+  // loops: finish them while those loops exist (`server` is destroyed before `gw`).
+  gw->finish_store_calls();
   purge.cancel();
   watch.cancel();
   hup.cancel();

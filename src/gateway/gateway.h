@@ -157,6 +157,11 @@ class Gateway {
   Status open_jobs();
   // Stops watching jobs (they keep running; the next start re-attaches them).
   void close_jobs();
+  // Waits for store calls still running on the work pool (storage/work_pool.h). Call once the
+  // server has stopped and before it is destroyed.
+  void finish_store_calls() {
+    if (stores_.pool) stores_.pool->join();
+  }
 
   // IdPs with a metadata_url (trust.cpp): a thread fetches each on its schedule and puts a
   // document that passes every check in force; refresh_metadata_now() fetches them all at once

@@ -33,6 +33,10 @@ class WorkPool {
   WorkPool(size_t threads, size_t max_waiting) : pool_(threads), max_waiting_(max_waiting) {}
   // Waits for the calls still running (the stores they use must outlive the pool).
   ~WorkPool() { pool_.join(); }
+  // Waits for the calls still running, while the event loops they answer to still exist: a
+  // call that finishes later posts its result to its coroutine's executor, which must not have
+  // been destroyed (the server's event loops go before the stores at a stop).
+  void join() { pool_.join(); }
   WorkPool(const WorkPool&) = delete;
   WorkPool& operator=(const WorkPool&) = delete;
 
