@@ -663,6 +663,14 @@ awaitable<void> Gateway::cli_token(Request& r) {
                           " (tokens.refresh_lifetime); run claimgate login")));
       co_return;
     }
+    // The new tokens are made before the presented one is spent: a mint that fails then leaves
+    // the login as it was, so the client's retry with the same refresh token is not a reuse.
+    auto reply = minter_.token_json(g, now, generation + 1);
+    if (!reply) {
+      log_.error(r.ex.log_context(), "token.mint_failed", {{"message", reply.error().message}});
+      co_await send_token_error(r, 503, "temporarily_unavailable", refused(reply.error()));
+      co_return;
+    }
     auto adv = co_await store_call(stores_.tokens.get(), &session::TokenStore::advance, g.id,
                                    generation, now);
     if (!adv) {
@@ -700,12 +708,6 @@ awaitable<void> Gateway::cli_token(Request& r) {
     audit::Event ev = token_event(audit::type::kTokenRenewed, r, g);
     ev.num("generation", static_cast<int64_t>(generation + 1));
     audit(std::move(ev), audit::Durability::kBatched);
-    auto reply = minter_.token_json(g, now, generation + 1);
-    if (!reply) {
-      log_.error(r.ex.log_context(), "token.mint_failed", {{"message", reply.error().message}});
-      co_await send_token_error(r, 503, "temporarily_unavailable", refused(reply.error()));
-      co_return;
-    }
     metrics_.tokens_refreshed.inc({"cli"});
     co_await send_json(r, 200, *reply);
     co_return;
