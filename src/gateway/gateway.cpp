@@ -1270,8 +1270,18 @@ awaitable<void> Gateway::whoami(Request& r) {
     co_return;
   }
   const session::Session& s = *r.session->session;
-  std::vector<session::TokenGrant> tokens;
-  if (auto t = stores_.tokens->list(s.subject, clock_.now())) tokens = std::move(*t);
+  // (Awaited on the store's pool; a store that cannot list them is an error, never an answer
+  // that says the person has no tokens.)
+  auto listed = co_await store_call(stores_.tokens.get(), &session::TokenStore::list, s.subject,
+                                    clock_.now());
+  if (!listed) {
+    co_await send_error(
+        r, 503, "Your tokens cannot be listed",
+        make_error(Code::kStoreUnavailable,
+                   "the gateway cannot list your tokens: " + listed.error().message));
+    co_return;
+  }
+  std::vector<session::TokenGrant> tokens = std::move(*listed);
   auto idle_end = r.session->last_seen + s.idle_timeout;
   std::shared_ptr<const policy::Grants> grants = policy_->grants(s);
   if (r.ex.header(bhttp::field::accept).find("application/json") != std::string_view::npos) {
