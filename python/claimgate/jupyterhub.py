@@ -30,7 +30,7 @@ import jwt
 from jwt.algorithms import ECAlgorithm
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient
-from traitlets import Float, Integer, List, Unicode
+from traitlets import Bool, Float, Integer, List, Unicode
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers import BaseHandler
@@ -75,6 +75,9 @@ class ClaimgateAuthenticator(Authenticator):
     username_claim = Unicode("sub", config=True, help="The claim that names the JupyterHub user")
     strip_domain = Unicode("", config=True,
                            help="Remove this '@domain' from the username (e.g. 'example.org')")
+    allow_agents = Bool(False, config=True,
+                        help="Accept identity JWTs of agent tokens (an RFC 8693 'act' claim): "
+                             "such a sign-in is never a hub admin, whatever the person's roles")
     allowed_roles = List(Unicode(), ["data-scientist", "admin"], config=True,
                          help="Roles that may use the hub: 'role' (any project) or 'role@project'")
     admin_roles = List(Unicode(), ["admin@*"], config=True,
@@ -123,6 +126,11 @@ class ClaimgateAuthenticator(Authenticator):
             return None, f"the identity JWT does not verify: {e}"
         except Exception as e:  # JWKS unreachable or malformed: fail closed
             return None, f"the gateway's JWKS could not be read: {e}"
+        if "act" in claims and not self.allow_agents:
+            act = claims["act"].get("sub", "?") if isinstance(claims["act"], dict) else "?"
+            return None, (f"the identity JWT is an agent's ({str(act)[:60]} acting for "
+                          f"{str(claims.get('sub', ''))[:60]}): this hub signs in people only "
+                          "(ClaimgateAuthenticator.allow_agents)")
         return claims, ""
 
     # ---- roles
@@ -140,7 +148,10 @@ class ClaimgateAuthenticator(Authenticator):
         if self.strip_domain and name.endswith("@" + self.strip_domain):
             name = name[: -len(self.strip_domain) - 1]
         roles = [r for r in claims.get("roles", []) if isinstance(r, str)]
-        return {"name": name, "admin": self._holds(roles, self.admin_roles),
+        # An agent acting for the person carries the person's roles but only its own scope: the
+        # hub's admin is a person's, never an agent's.
+        agent = "act" in claims
+        return {"name": name, "admin": not agent and self._holds(roles, self.admin_roles),
                 "auth_state": {"claimgate_roles": roles, "groups": claims.get("groups", []),
                                "email": claims.get("email", "")}}
 

@@ -325,3 +325,14 @@ def test_jupyterhub_refuses_a_forged_or_missing_jwt(apps):
     r = requests.get(hub, headers={"X-Claimgate-Assertion": forged}, allow_redirects=False, timeout=10)
     assert r.status_code == 403
     assert "the identity JWT does not verify" in apps.log("jupyterhub")
+    # Signed by the gateway's own key, but an agent's (RFC 8693 act): an agent token acting for
+    # an admin carries the admin's roles, and is still no hub sign-in (allow_agents is off).
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    key_file = sorted((apps.stack.dir / "keyring").glob("sign-*.pem"))[-1]
+    agent = jwt.encode({"iss": apps.stack.url, "aud": "jupyterhub", "sub": "erin", "roles": ["admin@*"],
+                        "act": {"sub": "agent:review-bot"}, "scope": "jobs:read", "iat": now, "exp": now + 60},
+                       load_pem_private_key(key_file.read_bytes(), None), algorithm="ES256",
+                       headers={"kid": key_file.name[len("sign-"):-len(".pem")]})
+    r = requests.get(hub, headers={"X-Claimgate-Assertion": agent}, allow_redirects=False, timeout=10)
+    assert r.status_code == 403
+    assert "the identity JWT is an agent's (agent:review-bot acting for erin)" in apps.log("jupyterhub")
