@@ -14,9 +14,33 @@ fail=0
 # worker, with its module fixtures): most of their time is spent waiting on the processes they
 # start (IdP, gateway, browser, jobs), so two workers on two cores take about half the time.
 # PYTEST_WORKERS=0 runs them in this process, one after another.
+# Files marked `serial` (latency measured against a target) run afterwards, alone.
 PYTEST_WORKERS=${PYTEST_WORKERS:-2}
+INTEGRATION_TESTS=${INTEGRATION_TESTS:-tests/integration}  # (a few files while working on them)
 PYTEST_PARALLEL=()
 [ "$PYTEST_WORKERS" -gt 0 ] && PYTEST_PARALLEL=(-n "$PYTEST_WORKERS" --dist loadfile)
+# integration LOG: every integration test against $CLAIMGATE_BIN (the rest over the workers,
+# then the serial ones), both runs' output in LOG, ending with one "N passed, N failed" line.
+integration() {
+  local log=$1 rc1 rc2 p f
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
+    "${PYTEST_PARALLEL[@]}" -m "not serial" $INTEGRATION_TESTS 2>&1 | tee "$log"
+  rc1=${PIPESTATUS[0]}
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
+    -m serial $INTEGRATION_TESTS 2>&1 | tee "$log.serial"
+  rc2=${PIPESTATUS[0]}
+  cat "$log.serial" >> "$log"
+  p=0 f=0
+  for part in "$log" "$log.serial"; do
+    local line
+    line=$(grep -E "^[^a-z]*[0-9]+ (passed|failed)" "$part" | tail -1 || true)
+    p=$((p + $(echo "$line" | grep -oE "[0-9]+ passed" | grep -oE "[0-9]+" || echo 0)))
+    f=$((f + $(echo "$line" | grep -oE "[0-9]+ failed" | grep -oE "[0-9]+" || echo 0)))
+  done
+  echo "integration: $p passed, $f failed" | tee -a "$log"
+  [ "$rc2" -eq 5 ] && rc2=0  # (no test marked serial: nothing to run)
+  [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]
+}
 step() { echo; echo "==== $* ===="; }
 
 scripts/install-deps.sh
@@ -37,12 +61,11 @@ unit_line=$(grep -E "tests passed" /tmp/claimgate-ctest-dev.log | tail -1 || tru
 
 step "integration tests (pysaml2 IdP, xmlsec1, xmllint)"
 set +e
-CLAIMGATE_BIN="$ROOT/build/dev/src/cli/claimgate" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-  -W ignore::DeprecationWarning "${PYTEST_PARALLEL[@]}" tests/integration 2>&1 | tee /tmp/claimgate-pytest.log
-rc=${PIPESTATUS[0]}
+CLAIMGATE_BIN="$ROOT/build/dev/src/cli/claimgate" integration /tmp/claimgate-pytest.log
+rc=$?
 set -e
 if [ "$rc" -eq 0 ]; then RESULT[integration]=ok; else RESULT[integration]=FAILED; fail=1; fi
-py_line=$(grep -E "[0-9]+ (passed|failed)" /tmp/claimgate-pytest.log | tail -1 || true)
+py_line=$(grep -E "^integration: " /tmp/claimgate-pytest.log | tail -1 || true)
 
 step "Debian package: release build of claimgate and claimgate-exec, cpack, install, installed tests"
 # docs/install.md: the package from the release preset (the two binaries only), installed with
@@ -82,12 +105,12 @@ step "integration tests against the ASan + UBSan binary"
 set +e
 # A small quarantine: freed memory is then reused soon, so the streaming test's resident-memory
 # check measures the gateway and not ASan's 256 MiB default quarantine.
-ASAN_OPTIONS=$ASAN_OPTIONS:quarantine_size_mb=8 CLAIMGATE_BIN="$ROOT/build/asan-ubsan/src/cli/claimgate" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
-  -W ignore::DeprecationWarning "${PYTEST_PARALLEL[@]}" tests/integration 2>&1 | tee /tmp/claimgate-pytest-asan.log
-rc=${PIPESTATUS[0]}
+ASAN_OPTIONS=$ASAN_OPTIONS:quarantine_size_mb=8 CLAIMGATE_BIN="$ROOT/build/asan-ubsan/src/cli/claimgate" \
+  integration /tmp/claimgate-pytest-asan.log
+rc=$?
 set -e
 if [ "$rc" -eq 0 ]; then RESULT[asan-integration]=ok; else RESULT[asan-integration]=FAILED; fail=1; fi
-py_asan_line=$(grep -E "[0-9]+ (passed|failed)" /tmp/claimgate-pytest-asan.log | tail -1 || true)
+py_asan_line=$(grep -E "^integration: " /tmp/claimgate-pytest-asan.log | tail -1 || true)
 
 step "fuzz targets, ${FUZZ_SECONDS}s each (clang, libFuzzer)"
 cmake --preset fuzz >/dev/null

@@ -12,6 +12,12 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def pytest_configure(config):
+    # scripts/test.sh runs the other files over two workers at once, then these alone.
+    config.addinivalue_line("markers", "serial: measures latency, so it runs with nothing else "
+                                       "running beside it (scripts/test.sh runs it after the rest)")
 SP_URL = "https://ml.example.org"
 SP_ENTITY = SP_URL + "/saml/metadata"
 ACS = SP_URL + "/saml/acs"
