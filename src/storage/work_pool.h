@@ -60,14 +60,20 @@ class WorkPool {
     };
     auto st = std::make_shared<State>(ex);
     st->timer.expires_after(deadline);
-    asio::post(pool_, [this, st, fn = std::move(fn)]() mutable {
+    // Counted as work of the awaiting event loop until the result is posted back: its run()
+    // does not return (and so its owner does not destroy it) with a call still out.
+    auto work = asio::prefer(ex, asio::execution::outstanding_work.tracked);
+    asio::post(pool_, [this, st, work = std::move(work), fn = std::move(fn)]() mutable {
       R r = fn();
       waiting_.fetch_sub(1);
-      // Back on the awaiting coroutine's executor: only that thread touches `st`.
-      asio::post(st->timer.get_executor(), [st, r = std::move(r)]() mutable {
+      // Back on the awaiting coroutine's executor: only that thread touches `st` (moved there,
+      // so that its timer is never destroyed here), and the loop's work count drops last.
+      auto loop = st->timer.get_executor();
+      asio::post(loop, [st = std::move(st), r = std::move(r)]() mutable {
         st->out.emplace(std::move(r));
         st->timer.cancel();
       });
+      work = asio::any_io_executor();
     });
     boost::system::error_code ec;
     co_await st->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -30,13 +30,14 @@ TEST(WorkPoolTest, RunsOffTheEventLoopAndResumesOnIt) {
       ioc,
       [&]() -> asio::awaitable<void> {
         loop_thread = std::this_thread::get_id();
-        got.emplace(co_await pool.run(
-            [&call_thread, released]() -> Result<int> {
-              call_thread = std::this_thread::get_id();
-              released.wait();  // blocks until the event loop has done other work
-              return 42;
-            },
-            10s, late_error()));
+        // (Named: GCC 12 destroys a lambda written inside a co_await expression twice, which
+        // freed the shared future's state under the pool thread; see gateway.h.)
+        auto call = [&call_thread, released]() -> Result<int> {
+          call_thread = std::this_thread::get_id();
+          released.wait();  // blocks until the event loop has done other work
+          return 42;
+        };
+        got.emplace(co_await pool.run(std::move(call), 10s, late_error()));
         resumed_thread = std::this_thread::get_id();
       },
       asio::detached);
@@ -64,19 +65,19 @@ TEST(WorkPoolTest, DeadlineAndBound) {
   asio::co_spawn(
       ioc,
       [&]() -> asio::awaitable<void> {
-        slow.emplace(co_await pool.run(
-            [released]() -> Status {
-              released.wait();
-              return {};
-            },
-            20ms, late_error()));
+        auto call = [released]() -> Status {  // (named: see above)
+          released.wait();
+          return {};
+        };
+        slow.emplace(co_await pool.run(std::move(call), 20ms, late_error()));
         release.set_value();
       },
       asio::detached);
   asio::co_spawn(
       ioc,
       [&]() -> asio::awaitable<void> {
-        refused.emplace(co_await pool.run([]() -> Status { return {}; }, 10s, late_error()));
+        auto call = []() -> Status { return {}; };
+        refused.emplace(co_await pool.run(std::move(call), 10s, late_error()));
       },
       asio::detached);
   ioc.run();
