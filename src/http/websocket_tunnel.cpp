@@ -134,14 +134,18 @@ awaitable<ProxyOutcome> proxy_websocket(Exchange& ex, const Url& upstream, const
       break;
     }
   }
-  // Let the other direction finish its close handshake (bounded by the stream timeouts).
+  // Let the other direction finish its close handshake (bounded by the stream timeouts). The
+  // pumps hold references to `up`, `down`, the flags and `wake` in this frame: it ends only
+  // once both have. A handshake not done within 5 s is cut by closing both sockets, which ends
+  // their operations (operation_aborted) and so the pumps.
+  bool cut = false;
   while (!(down_done && up_done)) {
     wake.expires_after(5s);
     co_await wake.async_wait(asio::redirect_error(kAw, ec));
-    if (!ec) {
+    if (!ec && !cut) {
       beast::get_lowest_layer(up).close();
       ex.stream().close();
-      break;
+      cut = true;
     }
   }
   co_return out;
