@@ -196,13 +196,14 @@ awaitable<bool> Gateway::durable(audit::AuditLog::Ticket t) {
   if (!audit_) co_return true;
   if (t == 0) co_return false;
   auto ex = co_await asio::this_coro::executor;
+  // (Named: GCC 12 destroys a lambda written inside a co_await expression twice; gateway.h.)
+  auto initiate = [this, t, ex](auto handler) {
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    audit_->when_durable(
+        t, [h, ex](bool done) { asio::post(ex, [h, done]() mutable { (*h)(done); }); });
+  };
   bool ok = co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
-      [this, t, ex](auto handler) {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        audit_->when_durable(
-            t, [h, ex](bool done) { asio::post(ex, [h, done]() mutable { (*h)(done); }); });
-      },
-      asio::use_awaitable);
+      std::move(initiate), asio::use_awaitable);
   co_return ok;
 }
 
