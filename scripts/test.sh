@@ -29,14 +29,14 @@ integration() {
   /usr/bin/python3 -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
     -m serial $INTEGRATION_TESTS 2>&1 | tee "$log.serial"
   rc2=${PIPESTATUS[0]}
-  cat "$log.serial" >> "$log"
   p=0 f=0
-  for part in "$log" "$log.serial"; do
+  for part in "$log" "$log.serial"; do  # (each run's own closing line, before they are joined)
     local line
     line=$(grep -E "^[^a-z]*[0-9]+ (passed|failed)" "$part" | tail -1 || true)
     p=$((p + $(echo "$line" | grep -oE "[0-9]+ passed" | grep -oE "[0-9]+" || echo 0)))
     f=$((f + $(echo "$line" | grep -oE "[0-9]+ failed" | grep -oE "[0-9]+" || echo 0)))
   done
+  cat "$log.serial" >> "$log"
   echo "integration: $p passed, $f failed" | tee -a "$log"
   [ "$rc2" -eq 5 ] && rc2=0  # (no test marked serial: nothing to run)
   [ "$rc1" -eq 0 ] && [ "$rc2" -eq 0 ]
